@@ -1,0 +1,81 @@
+/*
+ * util.h: small helpers every module may use (libc only).
+ *
+ * The status vocabulary shared by codecs and I/O helpers, container_of,
+ * constant-time comparison, OS randomness, base64, and parsing of the
+ * human units used in flags ("1MiB", "5s").
+ */
+#ifndef HT_UTIL_H
+#define HT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Return convention of codecs (picohttpparser style): a value >= 0 is the
+ * number of bytes consumed, HT_ERROR a protocol error (details in the
+ * parser's struct), HT_AGAIN "need more input". I/O wrappers return 0 or
+ * -errno instead.
+ */
+#define HT_OK 0
+#define HT_ERROR (-1)
+#define HT_AGAIN (-2)
+
+#define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define UTIL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define UTIL_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The struct that holds `ptr` as its member `member`. */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/*
+ * 1 when a[0..alen) equals b[0..blen), else 0. The time taken depends on
+ * blen only (pass the secret as b), never on where the inputs differ.
+ */
+int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Fill buf with n bytes from the OS (getrandom). 0, or -errno. */
+int util_random(void *buf, size_t n);
+
+/* n random characters from [a-z0-9] into dst (no terminator). 0 or -errno. */
+int util_random_alnum(char *dst, size_t n);
+
+/* Length of the base64 text (with padding) for n input bytes. */
+#define UTIL_BASE64_LEN(n) ((((n) + 2) / 3) * 4)
+
+/*
+ * Standard base64 (RFC 4648, with padding) of src[0..n) into dst, which
+ * must hold UTIL_BASE64_LEN(n) + 1 bytes; dst is NUL-terminated. Returns
+ * the text length.
+ */
+size_t util_base64_encode(char *dst, const void *src, size_t n);
+
+/*
+ * Decode base64 text src[0..n) (padding required when the length is not a
+ * multiple of 4 is accepted either way; no whitespace) into dst of cap
+ * bytes. Returns the decoded length, or -1 on a bad character, bad
+ * padding or a too small dst.
+ */
+ssize_t util_base64_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
+
+/*
+ * Parse a size: digits with an optional unit B, K/KB/KiB, M/MB/MiB,
+ * G/GB/GiB (KB and KiB both mean 1024). 0 on success, -1 on bad input or
+ * overflow.
+ */
+int util_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse a duration into milliseconds: digits with an optional unit ms, s,
+ * m, h (no unit means seconds when secs_default, else ms). 0 or -1.
+ */
+int util_parse_duration_ms(const char *s, int secs_default, uint64_t *out);
+
+/* Parse a decimal unsigned integer that must fit in max. 0 or -1. */
+int util_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Case-insensitive equality of a[0..alen) and the C string b. */
+int util_strcaseeq(const char *a, size_t alen, const char *b);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * util.c: helpers listed in util.h. No state, no allocation.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* see util.h */
+int
+util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const unsigned char *pa = a, *pb = b;
+	unsigned diff = (unsigned)(alen ^ blen);
+	size_t i;
+
+	/* Walk the secret's length; read a at a clamped index so the loop
+	 * shape never depends on a's content or length. */
+	for (i = 0; i < blen; i++) {
+		unsigned char ca = alen ? pa[i < alen ? i : alen - 1] : 0;
+		diff |= (unsigned)(ca ^ pb[i]);
+	}
+	return diff == 0;
+}
+
+/* see util.h */
+int
+util_random(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* see util.h */
+int
+util_random_alnum(char *dst, size_t n)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char r[64];
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k, want = UTIL_MIN(n - i, sizeof(r));
+		int rc = util_random(r, want);
+		if (rc < 0)
+			return rc;
+		for (k = 0; k < want && i < n; k++) {
+			if (r[k] >= 252) /* 252 = 7 * 36: reject to stay unbiased */
+				continue;
+			dst[i++] = set[r[k] % 36];
+		}
+	}
+	return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* see util.h */
+size_t
+util_base64_encode(char *dst, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+		dst[o++] = b64[v >> 18 & 63];
+		dst[o++] = b64[v >> 12 & 63];
+		dst[o++] = b64[v >> 6 & 63];
+		dst[o++] = b64[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
+		dst[o++] = b64[v >> 18 & 63];
+		dst[o++] = b64[v >> 12 & 63];
+		dst[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		dst[o++] = '=';
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* see util.h */
+ssize_t
+util_base64_decode(uint8_t *dst, size_t cap, const char *src, size_t n)
+{
+	size_t o = 0, i, bits = 0;
+	unsigned acc = 0;
+
+	while (n > 0 && src[n - 1] == '=')
+		n--;
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		int v = b64_value(src[i]);
+		if (v < 0)
+			return -1;
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			dst[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) /* non-canonical trailing bits */
+		return -1;
+	return (ssize_t)o;
+}
+
+/* see util.h */
+int
+util_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Split "123unit" into a number and a unit pointer. */
+static int
+split_number(const char *s, uint64_t *num, const char **unit)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*num = v;
+	*unit = p;
+	return 0;
+}
+
+static int
+mul_checked(uint64_t v, uint64_t m, uint64_t *out)
+{
+	if (m != 0 && v > UINT64_MAX / m)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+/* see util.h */
+int
+util_parse_size(const char *s, uint64_t *out)
+{
+	static const struct { const char *u; uint64_t m; } units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1024 }, { "KB", 1024 }, { "KiB", 1024 }, { "k", 1024 },
+		{ "M", 1024 * 1024 }, { "MB", 1024 * 1024 }, { "MiB", 1024 * 1024 },
+		{ "G", 1024ull * 1024 * 1024 }, { "GB", 1024ull * 1024 * 1024 },
+		{ "GiB", 1024ull * 1024 * 1024 },
+	};
+	uint64_t v;
+	const char *unit;
+	size_t i;
+
+	if (s == NULL || split_number(s, &v, &unit) < 0)
+		return -1;
+	for (i = 0; i < UTIL_ARRAY_SIZE(units); i++)
+		if (strcmp(unit, units[i].u) == 0)
+			return mul_checked(v, units[i].m, out);
+	return -1;
+}
+
+/* see util.h */
+int
+util_parse_duration_ms(const char *s, int secs_default, uint64_t *out)
+{
+	static const struct { const char *u; uint64_t m; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	uint64_t v;
+	const char *unit;
+	size_t i;
+
+	if (s == NULL || split_number(s, &v, &unit) < 0)
+		return -1;
+	if (*unit == '\0')
+		return mul_checked(v, secs_default ? 1000 : 1, out);
+	for (i = 0; i < UTIL_ARRAY_SIZE(units); i++)
+		if (strcmp(unit, units[i].u) == 0)
+			return mul_checked(v, units[i].m, out);
+	return -1;
+}
+
+/* see util.h */
+int
+util_strcaseeq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < alen; i++) {
+		unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+		if (cb == '\0')
+			return 0;
+		if (ca >= 'A' && ca <= 'Z')
+			ca = (unsigned char)(ca + 32);
+		if (cb >= 'A' && cb <= 'Z')
+			cb = (unsigned char)(cb + 32);
+		if (ca != cb)
+			return 0;
+	}
+	return b[alen] == '\0';
+}

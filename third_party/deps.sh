@@ -1,0 +1,71 @@
+#!/bin/sh
+# Find (and, on Debian, install) what the build needs.
+#
+#   sh third_party/deps.sh build    compiler, BearSSL, cmocka
+#   sh third_party/deps.sh test     + python3, python3-websockets, curl (integration tests)
+#   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
+#   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
+#
+# Each missing piece is installed with apt-get (as root, or through sudo),
+# printing what it runs; elsewhere it stops and says what to install.
+set -eu
+what=${1:-build}
+
+need=""
+miss() { need="$need $1"; }
+
+check_build() {
+	command -v cc >/dev/null 2>&1 || miss gcc
+	command -v make >/dev/null 2>&1 || miss make
+	[ -f /usr/include/bearssl.h ] || miss libbearssl-dev
+	[ -f /usr/include/cmocka.h ] || miss libcmocka-dev
+}
+check_test() {
+	[ -x /usr/bin/python3 ] || miss python3
+	/usr/bin/python3 -c 'import websockets' 2>/dev/null || miss python3-websockets
+	command -v curl >/dev/null 2>&1 || miss curl
+	command -v openssl >/dev/null 2>&1 || miss openssl
+}
+check_fuzz() {
+	command -v clang >/dev/null 2>&1 || miss clang
+	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+		ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || miss libclang-rt-dev
+}
+check_bench() {
+	command -v iperf3 >/dev/null 2>&1 || miss iperf3
+	command -v socat >/dev/null 2>&1 || miss socat
+	command -v wrk >/dev/null 2>&1 || miss wrk
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || miss nginx-light
+	[ -x /usr/sbin/sshd ] || miss openssh-server
+	command -v ssh >/dev/null 2>&1 || miss openssh-client
+}
+
+case "$what" in
+build) check_build ;;
+test) check_build; check_test ;;
+fuzz) check_build; check_fuzz ;;
+bench) check_build; check_test; check_bench ;;
+*) echo "deps.sh: unknown set '$what' (build, test, fuzz, bench)" >&2; exit 2 ;;
+esac
+
+[ -z "$need" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps.sh: missing:$need" >&2
+	echo "deps.sh: install the equivalents of these Debian packages and run make again" >&2
+	exit 1
+fi
+if [ "$(id -u)" = 0 ]; then
+	sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+	sudo="sudo"
+else
+	echo "deps.sh: missing:$need; run as root: apt-get install$need" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$need"
+echo "+ $sudo apt-get update -qq"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+echo "+ $sudo apt-get install -y --no-install-recommends$need"
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $need
