@@ -63,6 +63,8 @@ HTCLIB   := $(BUILD)/libhtc.a
 
 UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/%)
+TOOL_SRCS  := $(wildcard test/tools/*.c)
+TOOL_BINS  := $(TOOL_SRCS:test/tools/%.c=$(BUILD)/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
@@ -72,10 +74,10 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps run test check unit integration fuzz fuzz-smoke bench clean install
+.PHONY: fuzz-deps all deps run test check unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(PROGS) $(UNIT_BINS)
+all: $(LIB) $(PROGS) $(UNIT_BINS) $(TOOL_BINS)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): third_party/deps.sh
@@ -108,6 +110,11 @@ $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(if $(HTC_OBJS),$(HTCLIB)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(BUILD)/tools/%: $(BUILD)/obj/test/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(filter 0,$(V)),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
@@ -136,24 +143,31 @@ test:
 # ---- fuzzing (clang's libFuzzer) ----------------------------------------
 
 FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard test/fuzz/fuzz_*.c)
-FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_SRCS := $(filter-out src/reactor%.c src/main.c,$(LIB_SRCS))
-FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=build-fuzz/obj/%.o)
+FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRCS := $(LIB_SRCS)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
-build-fuzz/obj/%.o: %.c | $(DEPS_STAMP)
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP -g -O1 \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c -o $@ $<
 
-build-fuzz/%: test/fuzz/%.c $(FUZZ_LIB_OBJS)
+$(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: test/fuzz/%.c $(FUZZ_BUILD)/libfuzzcore.a
 	@$(if $(filter 0,$(V)),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(FUZZ_FLAGS) -o $@ $^ -lbearssl
 
 fuzz: $(FUZZ_BINS)
+$(FUZZ_BINS): | fuzz-deps
+fuzz-deps:
+	$(Q)sh third_party/deps.sh fuzz
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)sh test/fuzz/smoke.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -175,4 +189,4 @@ install: $(PROGS)
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,473 @@
+/*
+ * ctl.c: the control-plane HTTP/1.1 server (see ctl.h).
+ *
+ * One connection: read a request head (bounded size and time), answer it
+ * from api.c or upgrade it, write the answer, and go on with the next
+ * request (keep-alive; pipelined requests are answered in order since the
+ * next head is parsed only after the answer is written). A connection
+ * that has not completed its first request counts as pre-auth, like a
+ * tunnel socket before HELLO.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "http1.h"
+#include "log.h"
+#include "net.h"
+#include "session.h"
+#include "util.h"
+#include "ws_handshake.h"
+
+#define CTL_IN_SIZE 4096
+#define CTL_KEEPALIVE_MS 60000
+#define CTL_MAX_HEADERS 64
+#define CTL_MAX_BODY (64 * 1024)
+
+enum ctl_state {
+	CTL_HEAD,    /* reading a request head */
+	CTL_BODY,    /* discarding the body of the request just answered */
+	CTL_WRITE,   /* writing an answer; then CTL_HEAD or close */
+	CTL_UPGRADE, /* writing the 101; then the socket goes to a session */
+	CTL_STATE_MAX
+};
+
+struct ctl_conn {
+	struct daemon *d;
+	int fd;
+	enum ctl_state state;
+	struct reactor_watcher w;
+	struct reactor_timer timer;
+	struct reactor_deferred free_defer;
+	struct buf in, out;
+	size_t last_len;      /* bytes of the head already scanned */
+	size_t head_len;      /* length of the head being answered */
+	uint64_t body_left;
+	uint64_t accepted_ms;
+	int keep_alive, preauth, v2, closed;
+	char peer[64];
+	struct ctl_conn *prev, *next;
+};
+
+static void ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+static void ctl_close(struct ctl_conn *c);
+
+static void
+on_timer(struct reactor *r, struct reactor_timer *t)
+{
+	struct ctl_conn *c = container_of(t, struct ctl_conn, timer);
+
+	(void)r;
+	ctl_close(c);
+}
+
+static void
+free_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct ctl_conn *c = container_of(df, struct ctl_conn, free_defer);
+
+	(void)r;
+	buf_fini(&c->in);
+	buf_fini(&c->out);
+	free(c);
+}
+
+/* Forget the connection; close_fd = 0 when a session took the socket. */
+static void
+ctl_release(struct ctl_conn *c, int close_fd)
+{
+	struct daemon *d = c->d;
+
+	if (c->closed)
+		return;
+	c->closed = 1;
+	reactor_watcher_stop(&d->r, &c->w);
+	reactor_timer_stop(&d->r, &c->timer);
+	if (c->preauth && d->npreauth > 0)
+		d->npreauth--;
+	if (close_fd) {
+		close(c->fd);
+		fdbudget_release(&d->fds, 1);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->ctls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	reactor_defer(&d->r, &c->free_defer, free_cb);
+}
+
+static void
+ctl_close(struct ctl_conn *c)
+{
+	ctl_release(c, 1);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int
+write_out(struct ctl_conn *c)
+{
+	while (buf_len(&c->out) > 0) {
+		ssize_t n = send(c->fd, c->out.pos, buf_len(&c->out), MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			ctl_close(c);
+			return -1;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	return 1;
+}
+
+static void
+respond(struct ctl_conn *c, int status, const char *ctype, const char *extra, const void *body, size_t len,
+	int head_only)
+{
+	char head[512];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+			 "Connection: %s\r\n%s\r\n",
+			 status, http1_reason_phrase(status), ctype, len, c->keep_alive ? "keep-alive" : "close",
+			 extra ? extra : "");
+
+	buf_reset(&c->out, 0);
+	if (buf_reserve(&c->out, (size_t)n + len, 0, 0) < 0) {
+		ctl_close(c);
+		return;
+	}
+	buf_append(&c->out, head, (size_t)n);
+	if (!head_only)
+		buf_append(&c->out, body, len);
+	c->state = CTL_WRITE;
+}
+
+static void
+respond_text(struct ctl_conn *c, int status, const char *text)
+{
+	c->keep_alive = 0;
+	respond(c, status, "text/plain; charset=utf-8", NULL, text, strlen(text), 0);
+}
+
+/* ---- upgrade ------------------------------------------------------------- */
+
+static void
+upgrade(struct ctl_conn *c, const struct http1_request *rq)
+{
+	static const char *const protos[] = { "hoody-tunnel.v1", "hoody-tunnel.v2" };
+	struct ws_handshake_result res;
+	char out[512];
+	ssize_t n;
+
+	ws_handshake_server_check(&res, rq->method, rq->method_len, rq->minor_version, rq->headers,
+				  rq->num_headers, protos, 2, 1);
+	if (res.status == 101 && c->d->draining) {
+		respond_text(c, 503, "server shutting down\n");
+		return;
+	}
+	c->keep_alive = 0;
+	n = ws_handshake_response_encode(out, sizeof(out), &res, NULL);
+	if (n < 0) {
+		ctl_close(c);
+		return;
+	}
+	if (res.status != 101) {
+		log_debug("ctl %s: upgrade refused: %s", c->peer, res.reason);
+		c->state = CTL_WRITE;
+	} else {
+		c->state = CTL_UPGRADE;
+		c->v2 = res.protocol == protos[1];
+	}
+	buf_reset(&c->out, 0);
+	buf_append(&c->out, out, (size_t)n);
+}
+
+static void
+hand_over(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	const uint8_t *pre = c->in.pos + c->head_len;
+	size_t pre_len = buf_len(&c->in) - c->head_len;
+	int fd = c->fd;
+
+	if (c->preauth && d->npreauth > 0) {
+		d->npreauth--; /* the session counts itself from here */
+		c->preauth = 0;
+	}
+	ctl_release(c, 0);
+	session_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static int
+is_connect(const struct http1_request *rq)
+{
+	static const char p[] = "/api/v1/tunnel/connect";
+	size_t n = rq->target_len;
+	const char *q = memchr(rq->target, '?', n);
+
+	if (q != NULL)
+		n = (size_t)(q - rq->target);
+	return n == sizeof(p) - 1 && memcmp(rq->target, p, n) == 0;
+}
+
+static void
+answer(struct ctl_conn *c, const struct http1_request *rq)
+{
+	struct api_response res;
+	int head = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
+
+	res.body = &c->d->scratch;
+	api_handle(c->d, rq, &res);
+	respond(c, res.status, res.content_type, res.extra_headers, res.body->pos, buf_len(res.body), head);
+}
+
+static void
+on_head(struct ctl_conn *c, const struct http1_request *rq)
+{
+	struct daemon *d = c->d;
+
+	if (c->preauth) {
+		c->preauth = 0;
+		if (d->npreauth > 0)
+			d->npreauth--;
+	}
+	c->keep_alive = rq->keep_alive;
+	reactor_timer_stop(&d->r, &c->timer);
+	if (rq->body == HTTP1_BODY_CHUNKED || (rq->body == HTTP1_BODY_LENGTH && rq->content_length > CTL_MAX_BODY)) {
+		respond_text(c, 413, "request bodies are not accepted here\n");
+		return;
+	}
+	if (is_connect(rq)) {
+		if (rq->body != HTTP1_BODY_NONE && rq->content_length > 0) {
+			respond_text(c, 400, "an upgrade request has no body\n");
+			return;
+		}
+		upgrade(c, rq);
+		return;
+	}
+	answer(c, rq);
+	c->body_left = rq->body == HTTP1_BODY_LENGTH ? rq->content_length : 0;
+}
+
+static void
+parse_next(struct ctl_conn *c)
+{
+	struct http1_header hdrs[CTL_MAX_HEADERS];
+	struct http1_request rq;
+	struct http1_limits lim = { c->d->cfg->max_head_size, CTL_MAX_HEADERS };
+	ssize_t n;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.headers = hdrs;
+	rq.headers_cap = CTL_MAX_HEADERS;
+	n = http1_parse_request((const char *)c->in.pos, buf_len(&c->in), c->last_len, &lim, &rq);
+	if (n == HT_AGAIN) {
+		c->last_len = buf_len(&c->in);
+		return;
+	}
+	c->last_len = 0;
+	if (n < 0) {
+		respond_text(c, http1_error_status(rq.err), http1_error_str(rq.err));
+		return;
+	}
+	c->head_len = (size_t)n;
+	on_head(c, &rq);
+}
+
+/* The answer is out: next request, close, or hand-over. */
+static void
+after_write(struct ctl_conn *c)
+{
+	if (c->state == CTL_UPGRADE) {
+		hand_over(c);
+		return;
+	}
+	if (!c->keep_alive) {
+		ctl_close(c);
+		return;
+	}
+	buf_consume(&c->in, c->head_len);
+	c->head_len = 0;
+	c->state = c->body_left > 0 ? CTL_BODY : CTL_HEAD;
+	reactor_timer_start(&c->d->r, &c->timer, CTL_KEEPALIVE_MS, 0);
+}
+
+/* Drop request body bytes (admin requests have no use for them). */
+static void
+skip_body(struct ctl_conn *c)
+{
+	size_t k = (size_t)UTIL_MIN((uint64_t)buf_len(&c->in), c->body_left);
+
+	buf_consume(&c->in, k);
+	c->body_left -= k;
+	if (c->body_left == 0)
+		c->state = CTL_HEAD;
+}
+
+static int
+read_in(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	if (buf_reserve(&c->in, 1024, 0, c->d->cfg->max_head_size + CTL_IN_SIZE) < 0) {
+		respond_text(c, 431, "request head too large\n");
+		return 0;
+	}
+	n = recv(c->fd, c->in.last, buf_room(&c->in), 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		ctl_close(c);
+		return -1;
+	}
+	if (n > 0)
+		buf_commit(&c->in, (size_t)n);
+	return 0;
+}
+
+static void
+ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct ctl_conn *c = container_of(w, struct ctl_conn, w);
+	int rounds;
+
+	(void)r;
+	if ((events & REACTOR_READ) && c->state != CTL_UPGRADE && read_in(c) < 0)
+		return;
+	for (rounds = 0; rounds < 16 && !c->closed; rounds++) {
+		if (c->state == CTL_HEAD) {
+			if (buf_len(&c->in) == 0)
+				break;
+			parse_next(c);
+			if (c->state == CTL_HEAD)
+				break;
+		}
+		if (c->state == CTL_BODY) {
+			skip_body(c);
+			if (c->state == CTL_BODY)
+				break;
+		}
+		if (c->state == CTL_WRITE || c->state == CTL_UPGRADE) {
+			if (write_out(c) <= 0)
+				break;
+			after_write(c);
+		}
+	}
+	if (!c->closed)
+		reactor_watcher_set(&c->d->r, &c->w,
+				    buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE | REACTOR_READ
+										 : REACTOR_READ);
+}
+
+/* ---- listener ------------------------------------------------------------ */
+
+static void
+ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer)
+{
+	struct ctl_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || buf_init(&c->in, CTL_IN_SIZE, 0) < 0 || buf_init(&c->out, 1024, 0) < 0) {
+		if (c != NULL) {
+			buf_fini(&c->in);
+			free(c);
+		}
+		close(fd);
+		fdbudget_release(&d->fds, 1);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	c->state = CTL_HEAD;
+	c->accepted_ms = reactor_now(&d->r);
+	c->preauth = 1;
+	d->npreauth++;
+	net_format_addr((const struct sockaddr *)peer, c->peer, sizeof(c->peer));
+	reactor_watcher_init(&c->w, fd, ctl_on_io);
+	reactor_timer_init(&c->timer, on_timer);
+	c->next = d->ctls;
+	if (d->ctls)
+		d->ctls->prev = c;
+	d->ctls = c;
+	if (reactor_watcher_start(&d->r, &c->w, REACTOR_READ) < 0) {
+		ctl_close(c);
+		return;
+	}
+	reactor_timer_start(&d->r, &c->timer, d->cfg->hello_timeout_ms, 0);
+}
+
+static void
+ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct daemon *d = container_of(w, struct daemon, ctl.w);
+	static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				      "Retry-After: 5\r\nConnection: close\r\n\r\n";
+	int i;
+
+	(void)r;
+	(void)events;
+	for (i = 0; i < 16; i++) {
+		struct sockaddr_storage peer;
+		int fd = daemon_accept(d, d->ctl.fd, &peer, refusal);
+
+		if (fd == DAEMON_ACCEPT_REFUSED)
+			continue;
+		if (fd < 0)
+			return;
+		if (d->npreauth >= d->cfg->max_pre_auth_connections) {
+			/* the newest unauthenticated connection goes at once */
+			metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
+			close(fd);
+			fdbudget_release(&d->fds, 1);
+			continue;
+		}
+		ctl_accept_one(d, fd, &peer);
+	}
+}
+
+/* see ctl.h */
+int
+ctl_start(struct daemon *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc;
+
+	rc = net_parse_hostport(d->cfg->listen, 50, &ss, &len);
+	if (rc < 0) {
+		log_error("--listen %s: not an address", d->cfg->listen);
+		return rc;
+	}
+	fd = net_listen((struct sockaddr *)&ss, len, 511, 0);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", d->cfg->listen, strerror(-fd));
+		return fd;
+	}
+	d->ctl_port = net_local_port(fd);
+	rc = daemon_listener_start(d, &d->ctl, fd, ctl_on_accept);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return 0;
+}
+
+/* see ctl.h */
+void
+ctl_stop(struct daemon *d)
+{
+	while (d->ctls != NULL)
+		ctl_close(d->ctls);
+	if (d->ctl.fd >= 0)
+		daemon_listener_stop(d, &d->ctl);
+}

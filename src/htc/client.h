@@ -1,0 +1,100 @@
+/*
+ * client.h: htc's tunnel client: connect, HELLO, BIND every binding,
+ * serve the streams the daemon opens, and close cleanly on a signal.
+ *
+ * The connection and the WebSocket handshake are done before the loop
+ * starts (bounded by a timeout); from then on everything runs in the
+ * reactor with the shared tunnel, mux and pump code. The subcommands
+ * (cmd_tunnel.c) fill the bindings and print what the events report.
+ */
+#ifndef HTC_CLIENT_H
+#define HTC_CLIENT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "htc/htc.h"
+#include "mux.h"
+#include "reactor.h"
+#include "tunnel.h"
+
+#define CLIENT_MAX_BINDINGS 32
+
+enum client_bind_kind {
+	CLIENT_PULL,   /* tcp / pull */
+	CLIENT_EXPOSE, /* http / expose */
+};
+
+enum client_bind_state {
+	CLIENT_BIND_PENDING, /* BIND sent, no answer yet */
+	CLIENT_BIND_BOUND,   /* BIND_OK */
+	CLIENT_BIND_FAILED,  /* BIND_ERR */
+	CLIENT_BIND_UNBOUND, /* UNBIND_OK */
+};
+
+struct client_binding {
+	/* filled by the subcommand */
+	enum client_bind_kind kind;
+	uint16_t container_port;     /* 0: the daemon picks */
+	struct url_local local;      /* where streams go */
+	int bind_v6;                 /* PULL: listen on ::1 in the container */
+	int takeover;                /* EXPOSE: take the port from another session */
+	/* filled by the client */
+	enum client_bind_state state;
+	uint32_t bind_id;
+	uint16_t port;               /* the container port granted */
+	char public_url[256];        /* empty when null */
+	char err_code[32];
+	char err_msg[160];
+	struct sockaddr_storage addr; /* resolved local address */
+	socklen_t addr_len;
+};
+
+struct client;
+
+/* What the subcommand prints. Every callback may be NULL. */
+struct client_events {
+	void (*on_session)(struct client *c, const char *session_id);
+	void (*on_bound)(struct client *c, struct client_binding *b);
+	void (*on_bind_error)(struct client *c, struct client_binding *b);
+	void (*on_stream_open)(struct client *c, struct client_binding *b, uint32_t sid, const char *peer);
+	void (*on_stream_close)(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsigned reset);
+	void (*on_goaway)(struct client *c, unsigned code, const char *reason);
+};
+
+enum client_state {
+	CLIENT_HELLO,     /* HELLO sent, waiting for HELLO_OK */
+	CLIENT_BINDING,   /* BINDs sent, waiting for every answer */
+	CLIENT_READY,     /* serving streams */
+	CLIENT_STOPPING,  /* UNBINDs sent after a stop signal */
+	CLIENT_CLOSED,    /* the tunnel is closed */
+	CLIENT_STATE_MAX
+};
+
+struct client {
+	const struct htc_opts *o;
+	const struct client_events *ev;
+	void *user;
+	struct client_binding binds[CLIENT_MAX_BINDINGS];
+	unsigned nbinds;
+	/* private */
+	enum client_state state;
+	int exit_code;
+	char session_id[64];
+	struct reactor r;
+	struct tunnel_loop tl;
+	struct tunnel tun;
+	struct mux mux;
+	int mux_ready;
+	struct reactor_timer stop_timer;
+	struct reactor_signal sigint, sigterm, sigpipe;
+};
+
+/*
+ * Connect, bind and serve until a stop signal or the end of the session.
+ * Returns the exit status: 0 after a clean stop, 1 when connecting,
+ * binding or the session failed (the reason is printed on stderr).
+ */
+int client_run(struct client *c);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * main.c: htc's entry point. Reads the global options (from anywhere on
+ * the command line) and the environment into one struct htc_opts, finds
+ * the subcommand in a table of entries that carry their own usage text
+ * (tmux style), and hands it the rest of the arguments.
+ *
+ * The command line is walked once. A word that is a global option is taken
+ * (with its value: "--url X" or "--url=X"), the first other word is the
+ * command, everything else goes to the command in order. The values of the
+ * command's own options (listed in its entry) are passed on untouched, so
+ * "--subdomain --json" gives the subdomain "--json". After "--" nothing is
+ * taken as a global option any more.
+ *
+ * Not here: the commands themselves (cmd_tunnel.c, cmd_admin.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "htc/htc.h"
+#include "htc/print.h"
+#include "util.h"
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;                  /* arguments, after "htc NAME " */
+	const char *summary;                /* one line for the command list */
+	const char *details;                /* option lines for "htc help NAME", or NULL */
+	const char *const *value_opts;      /* its options that take a separate value */
+	int (*exec)(struct htc_opts *o, int argc, char **argv);
+};
+
+static const char *const expose_values[] = { "--port", "--subdomain", "--basic-auth", NULL };
+static const char *const pull_values[] = { "--port", "--bind-host", NULL };
+static const char *const up_values[] = { "--expose", "--pull", NULL };
+static const char *const kill_values[] = { "--grace-ms", NULL };
+
+static const struct cmd_entry cmd_table[] = {
+	{ "expose", "[HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P] [--cluster]",
+	  "publish a local HTTP/WebSocket service on a container port",
+	  "  --port N        container port (default: the local port; 0: the daemon picks one)\n"
+	  "  --takeover      take the port over from the session that holds it\n"
+	  "  --subdomain S   host-routed name S.DOMAIN (\"@\": the domain itself)\n"
+	  "  --basic-auth U:P  visitors must send these Basic credentials\n"
+	  "  --cluster       share the port with other sessions (round-robin)\n",
+	  expose_values, cmd_expose },
+	{ "pull", "[HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1]",
+	  "make a local TCP service reachable on the container's loopback",
+	  "  --port N        container port (default: the local port; 0: the daemon picks one)\n"
+	  "  --bind-host A   container loopback address to listen on (127.0.0.1 or ::1)\n",
+	  pull_values, cmd_pull },
+	{ "up", "--expose [C:]L ... --pull [C:]L ...", "several bindings over one session",
+	  "  --expose [C:]L  container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
+	  "  --pull [C:]L    container loopback port C to local [HOST:]PORT L, TCP\n",
+	  up_values, cmd_up },
+	{ "health", "", "show the daemon's health", NULL, NULL, cmd_health },
+	{ "list", "", "list sessions with their bindings and totals", NULL, NULL, cmd_list },
+	{ "sessions", "", "list sessions with limits and connection counts", NULL, NULL, cmd_sessions },
+	{ "bindings", "", "list every binding", NULL, NULL, cmd_bindings },
+	{ "metrics", "", "print the Prometheus metrics", NULL, NULL, cmd_metrics },
+	{ "kill", "SESSION_ID [--grace-ms N]", "close a session (needs the token)",
+	  "  --grace-ms N    let open streams finish for up to N ms (0..5000)\n", kill_values, cmd_kill },
+	{ "help", "[COMMAND]", "show this help, or a command's", NULL, NULL, NULL },
+};
+
+static const char global_help[] =
+	"global options (before or after the command):\n"
+	"  --url URL         daemon URL (env HTC_URL; default " URL_DEFAULT ")\n"
+	"  --token T         tunnel token (env HOODY_TUNNEL_TOKEN)\n"
+	"  --token-file F    read the token from the first line of F\n"
+	"  --ca-file F       CA bundle for wss:// (default: the system bundle)\n"
+	"  --insecure        do not verify the TLS certificate\n"
+	"  --connections N   WebSocket connections per session (v2, 1..64)\n"
+	"  --json            print the daemon's JSON as received\n"
+	"  --quiet           print only errors and what was asked for\n"
+	"  -h, --help        show help\n"
+	"  --version         show the version\n";
+
+static const struct cmd_entry *
+cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_SIZE(cmd_table); i++)
+		if (strcmp(cmd_table[i].name, name) == 0)
+			return &cmd_table[i];
+	return NULL;
+}
+
+static void
+usage_line(FILE *f, const struct cmd_entry *e)
+{
+	fprintf(f, "usage: htc %s%s%s\n", e->name, *e->usage ? " " : "", e->usage);
+}
+
+static void
+help_all(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: htc [global options] COMMAND [arguments]\n\ncommands:\n", f);
+	for (i = 0; i < UTIL_ARRAY_SIZE(cmd_table); i++)
+		fprintf(f, "  %-9s %s\n", cmd_table[i].name, cmd_table[i].summary);
+	fprintf(f, "\n%s\nhtc help COMMAND shows a command's options; man htc has the rest.\n", global_help);
+}
+
+static void
+help_cmd(FILE *f, const struct cmd_entry *e)
+{
+	usage_line(f, e);
+	fprintf(f, "%s\n", e->summary);
+	if (e->details != NULL)
+		fprintf(f, "\n%s", e->details);
+}
+
+/* ---- global options ------------------------------------------------------ */
+
+enum gopt {
+	GOPT_URL = 0,
+	GOPT_TOKEN,
+	GOPT_TOKEN_FILE,
+	GOPT_CA_FILE,
+	GOPT_CONNECTIONS,
+	GOPT_INSECURE,
+	GOPT_JSON,
+	GOPT_QUIET,
+	GOPT_HELP,
+	GOPT_VERSION,
+	GOPT_MAX
+};
+
+static const struct {
+	const char *name;
+	int has_value;
+} gopts[GOPT_MAX] = {
+	[GOPT_URL] = { "--url", 1 },
+	[GOPT_TOKEN] = { "--token", 1 },
+	[GOPT_TOKEN_FILE] = { "--token-file", 1 },
+	[GOPT_CA_FILE] = { "--ca-file", 1 },
+	[GOPT_CONNECTIONS] = { "--connections", 1 },
+	[GOPT_INSECURE] = { "--insecure", 0 },
+	[GOPT_JSON] = { "--json", 0 },
+	[GOPT_QUIET] = { "--quiet", 0 },
+	[GOPT_HELP] = { "--help", 0 },
+	[GOPT_VERSION] = { "--version", 0 },
+};
+
+/* Everything read from the command line before it is checked. */
+struct cmdline {
+	const char *val[GOPT_MAX];  /* value of each global option given ("" for flags) */
+	const struct cmd_entry *cmd;
+	const char *cmd_name;       /* as typed, also when unknown */
+	int argc;                   /* arguments for the command */
+	char **argv;                /* argc + 1 entries, NULL-terminated */
+};
+
+/* Index of the global option a names ("--url", "--url=x", "-h"), or GOPT_MAX; *eq at '='. */
+static enum gopt
+gopt_match(const char *a, const char **eq)
+{
+	size_t i, n;
+
+	*eq = NULL;
+	if (strcmp(a, "-h") == 0)
+		return GOPT_HELP;
+	for (i = 0; i < GOPT_MAX; i++) {
+		n = strlen(gopts[i].name);
+		if (strncmp(a, gopts[i].name, n) != 0)
+			continue;
+		if (a[n] == '\0')
+			return (enum gopt)i;
+		if (a[n] == '=' && gopts[i].has_value) {
+			*eq = a + n + 1;
+			return (enum gopt)i;
+		}
+	}
+	return GOPT_MAX;
+}
+
+static int
+is_value_opt(const struct cmd_entry *e, const char *a)
+{
+	const char *const *v;
+
+	if (e == NULL || e->value_opts == NULL)
+		return 0;
+	for (v = e->value_opts; *v != NULL; v++)
+		if (strcmp(*v, a) == 0)
+			return 1;
+	return 0;
+}
+
+/* Take global option g at argv[*i] (value inline or next). 0, or usage status. */
+static int
+take_gopt(struct cmdline *c, enum gopt g, const char *eq, int argc, char **argv, int *i)
+{
+	if (!gopts[g].has_value) {
+		c->val[g] = "";
+		return 0;
+	}
+	if (eq == NULL) {
+		if (*i + 1 >= argc) {
+			print_err("%s needs a value", gopts[g].name);
+			return HTC_EXIT_USAGE;
+		}
+		eq = argv[++*i];
+	}
+	c->val[g] = eq;
+	return 0;
+}
+
+/* Split argv into global options, the command and its arguments. 0 or a usage status. */
+static int
+cmdline_split(struct cmdline *c, int argc, char **argv)
+{
+	int i, globals = 1;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		enum gopt g = globals ? gopt_match(a, &eq) : GOPT_MAX;
+
+		if (g != GOPT_MAX) {
+			if (take_gopt(c, g, eq, argc, argv, &i) != 0)
+				return HTC_EXIT_USAGE;
+			continue;
+		}
+		if (globals && strcmp(a, "--") == 0) {
+			globals = 0;
+			if (c->cmd_name == NULL)
+				continue;
+		}
+		if (c->cmd_name == NULL) {
+			if (a[0] == '-' && globals) {
+				print_err("unknown option %s (see htc --help)", a);
+				return HTC_EXIT_USAGE;
+			}
+			c->cmd_name = a;
+			c->cmd = cmd_find(a);
+			continue;
+		}
+		c->argv[c->argc++] = argv[i];
+		if (globals && is_value_opt(c->cmd, a) && i + 1 < argc)
+			c->argv[c->argc++] = argv[++i];
+	}
+	c->argv[c->argc] = NULL;
+	return 0;
+}
+
+/* ---- token, URL, numbers -------------------------------------------------- */
+
+static char token_buf[HTC_TOKEN_MAX + 2];
+
+/* 1 when t may go into an Authorization header: visible ASCII only. */
+static int
+token_valid(const char *t)
+{
+	for (; *t != '\0'; t++)
+		if ((unsigned char)*t < 0x21 || (unsigned char)*t > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* The first line of file path, trailing blanks removed, into token_buf. 0 or -1 (printed). */
+static int
+token_read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	ssize_t r;
+
+	if (fd < 0) {
+		print_err("--token-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (n < sizeof(token_buf) - 1 && (r = read(fd, token_buf + n, sizeof(token_buf) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			print_err("--token-file %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	token_buf[n] = '\0';
+	token_buf[strcspn(token_buf, "\n")] = '\0';
+	n = strlen(token_buf);
+	while (n > 0 && (token_buf[n - 1] == '\r' || token_buf[n - 1] == ' ' || token_buf[n - 1] == '\t'))
+		token_buf[--n] = '\0';
+	if (n == 0 || n > HTC_TOKEN_MAX) {
+		print_err("--token-file %s: %s", path, n == 0 ? "no token in the first line" : "token too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Pick the token: --token, --token-file, $HOODY_TUNNEL_TOKEN. 0 or an exit status. */
+static int
+opts_token(struct htc_opts *o, const struct cmdline *c)
+{
+	const char *env = getenv("HOODY_TUNNEL_TOKEN"), *from = "HOODY_TUNNEL_TOKEN";
+
+	if (c->val[GOPT_TOKEN] != NULL && c->val[GOPT_TOKEN_FILE] != NULL) {
+		print_err("give either --token or --token-file, not both");
+		return HTC_EXIT_USAGE;
+	}
+	o->token_file = c->val[GOPT_TOKEN_FILE];
+	if (c->val[GOPT_TOKEN] != NULL) {
+		o->token = c->val[GOPT_TOKEN];
+		from = "--token";
+	} else if (o->token_file != NULL) {
+		if (token_read_file(o->token_file) < 0)
+			return HTC_EXIT_FAIL;
+		o->token = token_buf;
+		from = "--token-file";
+	} else if (env != NULL && *env != '\0') {
+		o->token = env;
+	}
+	if (o->token == NULL)
+		return 0;
+	if (*o->token == '\0' || strlen(o->token) > HTC_TOKEN_MAX || !token_valid(o->token)) {
+		print_err("%s: the token must be 1..%d visible ASCII characters", from, HTC_TOKEN_MAX);
+		return HTC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Fill o from the command line and the environment. 0 or an exit status. */
+static int
+opts_fill(struct htc_opts *o, const struct cmdline *c)
+{
+	const char *env_url = getenv("HTC_URL");
+	uint64_t n;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->url = c->val[GOPT_URL] ? c->val[GOPT_URL] : env_url && *env_url ? env_url : URL_DEFAULT;
+	if (url_parse(&o->u, o->url) < 0) {
+		print_err("%s: %s: '%s'", c->val[GOPT_URL] ? "--url" : "HTC_URL", o->u.err, o->url);
+		return HTC_EXIT_USAGE;
+	}
+	if ((rc = opts_token(o, c)) != 0)
+		return rc;
+	o->ca_file = c->val[GOPT_CA_FILE];
+	if (c->val[GOPT_CONNECTIONS] != NULL) {
+		if (util_parse_uint(c->val[GOPT_CONNECTIONS], HTC_CONNECTIONS_MAX, &n) < 0 || n == 0) {
+			print_err("--connections must be 1..%d", HTC_CONNECTIONS_MAX);
+			return HTC_EXIT_USAGE;
+		}
+		o->connections = (int)n;
+	}
+	o->insecure = c->val[GOPT_INSECURE] != NULL;
+	o->json = c->val[GOPT_JSON] != NULL;
+	o->quiet = c->val[GOPT_QUIET] != NULL;
+	o->tty = print_style(STDOUT_FILENO) != 0;
+	return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* "htc help [COMMAND]". */
+static int
+run_help(const struct cmdline *c)
+{
+	const struct cmd_entry *e;
+
+	if (c->argc == 0) {
+		help_all(stdout);
+		return HTC_EXIT_OK;
+	}
+	if ((e = cmd_find(c->argv[0])) == NULL) {
+		print_err("unknown command '%s' (see htc --help)", c->argv[0]);
+		return HTC_EXIT_USAGE;
+	}
+	help_cmd(stdout, e);
+	return HTC_EXIT_OK;
+}
+
+static int
+run(struct cmdline *c)
+{
+	struct htc_opts o;
+	int rc;
+
+	if (c->val[GOPT_VERSION] != NULL) {
+		printf("htc %s\n", HT_VERSION);
+		return HTC_EXIT_OK;
+	}
+	if (c->cmd_name != NULL && c->cmd == NULL) {
+		print_err("unknown command '%s' (see htc --help)", c->cmd_name);
+		return HTC_EXIT_USAGE;
+	}
+	if (c->val[GOPT_HELP] != NULL) {
+		if (c->cmd == NULL || c->cmd->exec == NULL)
+			return run_help(c);
+		help_cmd(stdout, c->cmd);
+		return HTC_EXIT_OK;
+	}
+	if (c->cmd == NULL) {
+		help_all(stderr);
+		return HTC_EXIT_USAGE;
+	}
+	if (c->cmd->exec == NULL)
+		return run_help(c);
+	if ((rc = opts_fill(&o, c)) != 0)
+		return rc;
+	rc = c->cmd->exec(&o, c->argc, c->argv);
+	if (rc == HTC_EXIT_USAGE)
+		usage_line(stderr, c->cmd);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cmdline c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.argv = calloc((size_t)argc + 1, sizeof(*c.argv));
+	if (c.argv == NULL) {
+		print_err("out of memory");
+		return HTC_EXIT_FAIL;
+	}
+	rc = cmdline_split(&c, argc, argv);
+	if (rc == 0)
+		rc = run(&c);
+	free(c.argv);
+	if (fflush(stdout) != 0 && rc == HTC_EXIT_OK) {
+		print_err("writing the output: %s", strerror(errno));
+		rc = HTC_EXIT_FAIL;
+	}
+	return rc;
+}

@@ -1,0 +1,172 @@
+/*
+ * main.c: the hoody-tunnel daemon's entry point: configuration, FD
+ * budget, reactor, control plane, signals, run, drain, exit 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "log.h"
+#include "net.h"
+#include "session.h"
+#include "util.h"
+
+extern char **environ;
+
+static void
+on_drain_timeout(struct reactor *r, struct reactor_timer *t)
+{
+	struct daemon *d = container_of(t, struct daemon, drain_timer);
+
+	log_warn("shutdown grace over: closing what is left");
+	reactor_stop(r);
+	(void)d;
+}
+
+static void
+on_stop_signal(struct reactor *r, struct reactor_signal *sg)
+{
+	struct daemon *d = sg->signo == SIGTERM ? container_of(sg, struct daemon, sigterm)
+						: container_of(sg, struct daemon, sigint);
+	struct session *s, *next;
+
+	if (d->draining) {
+		log_info("second stop signal: exiting now");
+		reactor_stop(r);
+		return;
+	}
+	d->draining = 1;
+	log_info("stop signal: draining sessions (grace %llu ms)", (unsigned long long)d->cfg->shutdown_grace_ms);
+	for (s = d->sessions; s != NULL; s = next) {
+		next = s->next;
+		session_shutdown(s, d->cfg->shutdown_grace_ms);
+	}
+	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + 1000, 0);
+	daemon_check_drained(d);
+}
+
+static void
+on_ignored_signal(struct reactor *r, struct reactor_signal *sg)
+{
+	(void)r;
+	(void)sg;
+}
+
+static void
+on_accept_retry(struct reactor *r, struct reactor_timer *t)
+{
+	struct daemon *d = container_of(t, struct daemon, accept_timer);
+
+	(void)r;
+	daemon_fds_changed(d, !fdbudget_exhausted(&d->fds));
+	if (d->accept_paused)
+		reactor_timer_start(&d->r, &d->accept_timer, 1000, 0);
+}
+
+static int
+setup_token(struct daemon *d, struct config *c)
+{
+	if (c->token == NULL) {
+		if (auth_token_generate(c->token_buf, sizeof(c->token_buf)) < 0)
+			return -1;
+		c->token = c->token_buf;
+		/* printed once, on stdout, never logged */
+		printf("token: %s\n", c->token);
+		fflush(stdout);
+	}
+	d->token = c->token;
+	d->token_len = strlen(c->token);
+	d->admin_token = c->admin_token;
+	return 0;
+}
+
+static int
+setup(struct daemon *d, struct config *c)
+{
+	long lim;
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = c;
+	d->ctl.fd = -1;
+	d->started_wall_ms = (uint64_t)clock_wall_ms();
+	if (setup_token(d, c) < 0 || buf_init(&d->scratch, 4096, 0) < 0)
+		return -1;
+	fdbudget_raise_rlimit();
+	lim = fdbudget_rlimit();
+	if (fdbudget_init(&d->fds, lim, c->fd_reserve, 4) < 0) {
+		log_error("RLIMIT_NOFILE %ld is too small for --fd-reserve %u", lim, c->fd_reserve);
+		return -1;
+	}
+	fdbudget_set_listener(&d->fds, daemon_fds_changed, d);
+	metrics_init(&d->metrics);
+	if (reactor_init(&d->r) < 0)
+		return -1;
+	tunnel_loop_init(&d->tl, &d->r);
+	if (slab_init(&d->pulls, 512, (uint32_t)UTIL_MAX(lim, 64), 256) < 0)
+		return -1;
+	reactor_timer_init(&d->accept_timer, on_accept_retry);
+	reactor_timer_init(&d->drain_timer, on_drain_timeout);
+	reactor_signal_start(&d->r, &d->sigterm, SIGTERM, on_stop_signal);
+	reactor_signal_start(&d->r, &d->sigint, SIGINT, on_stop_signal);
+	reactor_signal_start(&d->r, &d->sigpipe, SIGPIPE, on_ignored_signal);
+	return 0;
+}
+
+static void
+teardown(struct daemon *d)
+{
+	struct session *s;
+
+	for (s = d->sessions; s != NULL; s = s->next)
+		tunnel_abort(&s->tun, WS_CLOSE_GOING_AWAY, "daemon exit");
+	ctl_stop(d);
+	reactor_fini(&d->r); /* runs the deferred frees */
+	slab_fini(&d->pulls);
+	buf_fini(&d->scratch);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct config c;
+	static struct daemon d;
+	char err[512];
+	int rc;
+
+	config_defaults(&c);
+	rc = config_load(&c, argc, argv, environ, err, sizeof(err));
+	if (rc == CONFIG_EXIT_HELP) {
+		config_usage(stdout);
+		return 0;
+	}
+	if (rc == CONFIG_EXIT_VERSION) {
+		config_version(stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "hoody-tunnel: %s\n", err);
+		fprintf(stderr, "Try 'hoody-tunnel --help'.\n");
+		return 2;
+	}
+	log_init(c.log_level, c.log_format, 2);
+	if (setup(&d, &c) < 0 || ctl_start(&d) < 0) {
+		log_error("start-up failed");
+		return 1;
+	}
+	log_info("hoody-tunnel %s listening on %s (control plane port %d, %lu fd permits)", HT_VERSION, c.listen,
+		 d.ctl_port, fdbudget_available(&d.fds));
+	rc = reactor_run(&d.r);
+	if (rc < 0)
+		log_error("event loop failed: %s", strerror(-rc));
+	teardown(&d);
+	config_fini(&c);
+	log_info("stopped");
+	return rc < 0 ? 1 : 0;
+}

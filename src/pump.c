@@ -1,0 +1,377 @@
+/*
+ * pump.c: raw bytes between a TCP socket and a stream (see pump.h).
+ *
+ * The upstream ring: [head, tail) holds bytes lent to the tunnel (or
+ * [head, wrap) + [0, tail) once tail wrapped); bytes come back in order
+ * through the done callback. A read takes the largest contiguous free
+ * range, capped by the credit, so each read becomes one DATA frame.
+ */
+#include "pump.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "util.h"
+
+#define PUMP_RING_SIZE (256 * 1024)
+
+static void pump_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+static void pump_finish(struct pump *p);
+static void update_interest(struct pump *p);
+
+static const struct stream_ops pump_stream_ops;
+
+/* see pump.h */
+int
+pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, int fd, int connecting,
+	   pump_done_cb *done)
+{
+	void *owner = p->owner;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->owner = owner;
+	p->r = r;
+	p->mux = m;
+	p->s = s;
+	p->fd = fd;
+	p->done = done;
+	p->state = connecting ? PUMP_CONNECTING : PUMP_ACTIVE;
+	s->ops = &pump_stream_ops;
+	s->owner = p;
+	reactor_watcher_init(&p->w, fd, pump_on_io);
+	rc = reactor_watcher_start(r, &p->w, connecting ? REACTOR_WRITE : REACTOR_READ);
+	if (rc < 0) {
+		s->ops = NULL;
+		s->owner = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- upstream: socket -> tunnel --------------------------------------- */
+
+/* The free range to read into: start offset and length. */
+static size_t
+ring_free(struct pump *p, size_t *start)
+{
+	if (p->used == 0) {
+		p->head = p->tail = 0;
+		p->wrap = 0;
+	}
+	if (p->wrap == 0) {
+		/* not wrapped: [tail, cap), or wrap to [0, head) when the end is full */
+		if (p->tail < p->ring_cap) {
+			*start = p->tail;
+			return p->ring_cap - p->tail;
+		}
+		if (p->head == 0)
+			return 0;
+		p->wrap = p->tail;
+		p->tail = 0;
+	}
+	*start = p->tail;
+	return p->head - p->tail;
+}
+
+static void
+up_done(void *arg, uint32_t len, int sent)
+{
+	struct pump *p = arg;
+
+	(void)sent;
+	p->lent--;
+	p->used -= len;
+	p->head += len;
+	if (p->wrap && p->head == p->wrap) {
+		p->head = 0;
+		p->wrap = 0;
+	}
+	if (p->state == PUMP_CLOSED) {
+		if (p->lent == 0)
+			pump_finish(p);
+		return;
+	}
+	update_interest(p);
+}
+
+static void
+pump_read(struct pump *p)
+{
+	size_t start, room, want;
+	ssize_t n;
+
+	if (p->ring == NULL) {
+		p->ring = malloc(PUMP_RING_SIZE);
+		if (p->ring == NULL)
+			return;
+		p->ring_cap = PUMP_RING_SIZE;
+	}
+	room = ring_free(p, &start);
+	want = mux_allowance(p->mux, p->s, room);
+	if (want == 0)
+		return;
+	n = read(p->fd, p->ring + start, want);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			pump_abort(p, FRAME_CODE_CANCEL, "socket error");
+		return;
+	}
+	if (n == 0) {
+		p->rd_eof = 1;
+		mux_send_eof(p->mux, p->s);
+		return;
+	}
+	if (mux_send_data(p->mux, p->s, p->ring + start, (uint32_t)n, up_done, p) < 0) {
+		pump_abort(p, FRAME_CODE_INTERNAL_ERROR, "tunnel gone");
+		return;
+	}
+	p->tail = start + (size_t)n;
+	p->used += (size_t)n;
+	p->lent++;
+	p->bytes_up += (uint64_t)n;
+}
+
+/* ---- downstream: tunnel -> socket ------------------------------------- */
+
+/* Write what we can; 0, or -1 when the socket failed (pump aborted). */
+static int
+write_some(struct pump *p, const uint8_t *b, size_t n, size_t *done)
+{
+	*done = 0;
+	while (*done < n) {
+		ssize_t k = send(p->fd, b + *done, n - *done, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
+			return -1;
+		}
+		*done += (size_t)k;
+	}
+	return 0;
+}
+
+static void
+maybe_shut_write(struct pump *p)
+{
+	if (p->peer_eof && !p->wr_shut && buf_len(&p->spill) == 0 && p->state == PUMP_ACTIVE) {
+		shutdown(p->fd, SHUT_WR);
+		p->wr_shut = 1;
+	}
+	if (p->wr_shut && p->rd_eof && p->state == PUMP_ACTIVE)
+		pump_abort(p, 0, NULL);
+}
+
+static void
+drain_spill(struct pump *p)
+{
+	size_t done;
+
+	if (buf_len(&p->spill) == 0)
+		return;
+	if (write_some(p, p->spill.pos, buf_len(&p->spill), &done) < 0)
+		return;
+	buf_consume(&p->spill, done);
+	p->bytes_down += done;
+	if (p->s != NULL)
+		mux_consumed(p->mux, p->s, done);
+	if (buf_len(&p->spill) == 0)
+		buf_reset(&p->spill, 0);
+}
+
+static void
+s_on_data(struct stream *s, const uint8_t *b, size_t n)
+{
+	struct pump *p = s->owner;
+	size_t done = 0;
+
+	if (p->state == PUMP_ACTIVE && buf_len(&p->spill) == 0 && write_some(p, b, n, &done) < 0)
+		return;
+	if (p->state == PUMP_CLOSED)
+		return;
+	if (done > 0) {
+		p->bytes_down += done;
+		mux_consumed(p->mux, s, done);
+	}
+	if (done < n) {
+		/* credit bounds this: at most one stream window is ever held */
+		if (buf_reserve(&p->spill, n - done, 0, 0) < 0) {
+			pump_abort(p, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		buf_append(&p->spill, b + done, n - done);
+	}
+	update_interest(p);
+}
+
+static void
+s_on_eof(struct stream *s)
+{
+	struct pump *p = s->owner;
+
+	p->peer_eof = 1;
+	maybe_shut_write(p);
+	if (p->state == PUMP_ACTIVE)
+		update_interest(p);
+}
+
+static void
+s_on_reset(struct stream *s, unsigned code, const char *reason, size_t rlen)
+{
+	struct pump *p = s->owner;
+
+	(void)reason;
+	(void)rlen;
+	p->reset_code = code ? code : FRAME_CODE_CANCEL;
+	p->s = NULL;
+	pump_abort(p, 0, NULL);
+}
+
+static void
+s_on_credit(struct stream *s)
+{
+	update_interest(s->owner);
+}
+
+static void
+s_on_close(struct stream *s)
+{
+	struct pump *p = s->owner;
+
+	p->s = NULL;
+	if (p->state == PUMP_ACTIVE && !(p->peer_eof && p->rd_eof)) {
+		/* dropped (socket lost) or reset: the socket goes too */
+		pump_abort(p, 0, NULL);
+	}
+}
+
+static const struct stream_ops pump_stream_ops = {
+	.on_data = s_on_data,
+	.on_eof = s_on_eof,
+	.on_reset = s_on_reset,
+	.on_credit = s_on_credit,
+	.on_head = NULL,
+	.on_close = s_on_close,
+};
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static void
+update_interest(struct pump *p)
+{
+	unsigned want = 0;
+	size_t start;
+
+	if (p->state == PUMP_CLOSED)
+		return;
+	if (p->state == PUMP_CONNECTING) {
+		want = REACTOR_WRITE;
+	} else {
+		if (!p->rd_eof && p->s != NULL && (p->ring == NULL || ring_free(p, &start) > 0) &&
+		    mux_allowance(p->mux, p->s, 1) > 0)
+			want |= REACTOR_READ;
+		if (buf_len(&p->spill) > 0)
+			want |= REACTOR_WRITE;
+	}
+	reactor_watcher_set(p->r, &p->w, want);
+}
+
+static void
+connected(struct pump *p)
+{
+	int err = net_socket_error(p->fd);
+
+	if (err != 0) {
+		pump_abort(p, FRAME_CODE_REFUSED_STREAM, "local connect failed");
+		return;
+	}
+	p->state = PUMP_ACTIVE;
+	drain_spill(p);
+	if (p->state == PUMP_ACTIVE)
+		maybe_shut_write(p);
+	update_interest(p);
+}
+
+static void
+pump_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct pump *p = container_of(w, struct pump, w);
+
+	(void)r;
+	if (p->state == PUMP_CONNECTING) {
+		if (events)
+			connected(p);
+		return;
+	}
+	if ((events & REACTOR_WRITE) && p->state == PUMP_ACTIVE) {
+		drain_spill(p);
+		if (p->state == PUMP_ACTIVE)
+			maybe_shut_write(p);
+	}
+	if ((events & REACTOR_READ) && p->state == PUMP_ACTIVE && p->s != NULL) {
+		pump_read(p);
+		if (p->state == PUMP_ACTIVE)
+			maybe_shut_write(p);
+	}
+	update_interest(p);
+}
+
+static void
+done_cb(struct reactor *r, struct reactor_deferred *d)
+{
+	struct pump *p = container_of(d, struct pump, done_defer);
+
+	(void)r;
+	free(p->ring);
+	p->ring = NULL;
+	buf_fini(&p->spill);
+	p->done(p);
+}
+
+static void
+pump_finish(struct pump *p)
+{
+	if (p->finished)
+		return;
+	p->finished = 1;
+	reactor_defer(p->r, &p->done_defer, done_cb);
+}
+
+/* see pump.h */
+void
+pump_abort(struct pump *p, unsigned code, const char *reason)
+{
+	struct stream *s = p->s;
+
+	if (p->state == PUMP_CLOSED)
+		return;
+	p->state = PUMP_CLOSED;
+	reactor_watcher_stop(p->r, &p->w);
+	close(p->fd);
+	p->fd = -1;
+	if (s != NULL) {
+		p->s = NULL;
+		s->owner = NULL;
+		s->ops = NULL;
+		if (code != 0) {
+			p->reset_code = code;
+			mux_send_reset(p->mux, s, code, reason);
+		} else if (s->state != STREAM_CLOSED) {
+			/* both directions done (or the socket closed both ways) */
+			if (s->state == STREAM_OPEN || s->state == STREAM_REMOTE_DONE)
+				mux_send_eof(p->mux, s);
+			if (s->state != STREAM_CLOSED)
+				mux_drop(p->mux, s);
+		}
+	}
+	if (p->lent == 0)
+		pump_finish(p);
+}

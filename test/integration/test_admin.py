@@ -1,0 +1,291 @@
+#!/usr/bin/python3
+"""The control plane's admin API and htc's admin commands (DESIGN.md, "Daemon surfaces").
+
+One live session holding two PULL bindings and one open stream; then the
+JSON of health, tunnels, sessions and bindings is checked key by key and
+value by value, the probes, the Prometheus text (promcheck.py and values),
+DELETE with no/wrong token (401), a bad grace_ms (400), an unknown id
+(404), a good kill (202, GOAWAY NO_ERROR to the client, session gone),
+unknown paths (404 with {"error"}), and htc health/list/sessions/bindings/
+metrics/kill with and without --json.
+
+Run: BUILD=build /usr/bin/python3 test/integration/test_admin.py
+"""
+import asyncio
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from htlib import *  # noqa: E402,F401,F403
+
+PROMCHECK = os.path.join(ROOT, "test", "tools", "promcheck.py")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def keys(obj, required, where):
+    assert isinstance(obj, dict), f"{where}: not an object: {obj!r}"
+    missing = set(required) - set(obj)
+    assert not missing, f"{where}: missing keys {sorted(missing)} in {obj}"
+    extra = set(obj) - set(required)
+    if extra:
+        log(f"{where}: extra keys {sorted(extra)}")
+
+
+def is_int(v):
+    return type(v) is int
+
+
+class Fixture:
+    """A daemon with one session, two PULL bindings and one open stream."""
+
+    async def __aenter__(self):
+        self.stack = contextlib.ExitStack()
+        self.d = self.stack.enter_context(Daemon())
+        try:
+            self.c = await session(self.d.port, self.d.token)
+            self.b1 = await self.c.bind_pull()
+            self.b2 = await self.c.bind_pull(port=free_port())
+            self.sock = connect_tcp(self.b1["containerPort"])
+            self.st = await self.c.accept()
+            self.sid = self.c.hello_ok["sessionId"]
+            self.peer = "%s:%d" % self.c.ws.local_address[:2]
+        except BaseException:
+            self.stack.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc):
+        try:
+            self.sock.close()
+            await self.c.close()
+        finally:
+            self.stack.__exit__(*exc)
+
+
+async def test_health_shape():
+    async with Fixture() as f:
+        j = f.d.get_json("/api/v1/tunnel/health")
+        keys(j, ("status", "service", "version", "started", "pid", "fds", "memory"), "health")
+        assert j["status"] == "ok" and j["service"] == "hoody-tunnel", j
+        assert isinstance(j["version"], str) and j["version"], j
+        assert RFC3339.match(j["started"]), f"started {j['started']!r} is not RFC 3339"
+        assert j["pid"] == f.d.pid, (j["pid"], f.d.pid)
+        assert is_int(j["fds"]) and j["fds"] > 0, j
+        assert isinstance(j["memory"], dict) and is_int(j["memory"].get("rss")) and j["memory"]["rss"] > 0, j
+        nf = f.d.nfds()
+        assert abs(j["fds"] - nf) <= 3, f"health fds {j['fds']}, /proc says {nf}"
+        st, hd, body = f.d.get("/api/v1/tunnel/health")
+        assert hd.get("content-type", "").startswith("application/json"), hd
+
+
+async def test_tunnels_shape():
+    async with Fixture() as f:
+        j = f.d.get_json("/api/v1/tunnel/tunnels")
+        keys(j, ("sessions", "orphanedSessions", "totalStreams", "totalBindings", "fdPermitsAvailable"), "tunnels")
+        assert len(j["sessions"]) == 1, j
+        s = j["sessions"][0]
+        keys(s, ("sessionId", "peerAddr", "protocol", "connectionsGranted", "activeStreams",
+                 "exposeBindings", "pullBindings"), "tunnels.sessions[0]")
+        assert s["sessionId"] == f.sid and s["peerAddr"] == f.peer, (s, f.peer)
+        assert s["protocol"] == "v1" and s["connectionsGranted"] == 1 and s["activeStreams"] == 1, s
+        assert s["exposeBindings"] == [], s
+        got = sorted((b["bindId"], b["containerPort"]) for b in s["pullBindings"])
+        want = sorted((b["bindId"], b["containerPort"]) for b in (f.b1, f.b2))
+        assert got == want, (got, want)
+        for b in s["pullBindings"]:
+            keys(b, ("bindId", "containerPort"), "tunnels.pullBindings[]")
+        assert j["orphanedSessions"] == 0, j
+        assert j["totalStreams"] == 1 and j["totalBindings"] == 2, j
+        assert is_int(j["fdPermitsAvailable"]) and j["fdPermitsAvailable"] > 0, j
+
+
+async def test_sessions_shape():
+    async with Fixture() as f:
+        j = f.d.get_json("/api/v1/tunnel/sessions")
+        keys(j, ("sessions", "total"), "sessions")
+        assert j["total"] == 1 and len(j["sessions"]) == 1, j
+        s = j["sessions"][0]
+        keys(s, ("sessionId", "peerAddr", "isV2", "connectionsGranted", "activeStreams", "maxStreams",
+                 "bindings"), "sessions[0]")
+        assert s["sessionId"] == f.sid and s["peerAddr"] == f.peer, s
+        assert s["isV2"] is False and s["connectionsGranted"] == 1, s
+        assert s["activeStreams"] == 1 and s["maxStreams"] == 1024, s
+        got = sorted((b["bindId"], b["kind"], b["mode"], b["containerPort"]) for b in s["bindings"])
+        want = sorted((b["bindId"], "tcp", "pull", b["containerPort"]) for b in (f.b1, f.b2))
+        assert got == want, (got, want)
+        for b in s["bindings"]:
+            keys(b, ("bindId", "kind", "mode", "containerPort"), "sessions.bindings[]")
+
+
+async def test_bindings_shape():
+    async with Fixture() as f:
+        j = f.d.get_json("/api/v1/tunnel/bindings")
+        keys(j, ("bindings", "total"), "bindings")
+        assert j["total"] == 2, j
+        got = sorted((b["sessionId"], b["bindId"], b["kind"], b["mode"], b["port"]) for b in j["bindings"])
+        want = sorted((f.sid, b["bindId"], "tcp", "pull", b["containerPort"]) for b in (f.b1, f.b2))
+        assert got == want, (got, want)
+        for b in j["bindings"]:
+            keys(b, ("sessionId", "bindId", "kind", "mode", "port"), "bindings[]")
+
+
+async def test_probes():
+    async with Fixture() as f:
+        for p in ("/healthz/live", "/healthz/ready"):
+            st, hd, body = f.d.get(p)
+            assert st == 200, (p, st, body)
+
+
+def promcheck(text):
+    r = subprocess.run(["/usr/bin/python3", PROMCHECK, "-"], input=text.encode(), capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0, f"promcheck: {r.stdout.decode()[:2000]} {r.stderr.decode()[:500]}"
+
+
+async def test_metrics():
+    async with Fixture() as f:
+        st, hd, body = f.d.get("/api/v1/tunnel/metrics")
+        assert st == 200, st
+        ct = hd.get("content-type", "")
+        assert ct.startswith("text/plain") and "version=0.0.4" in ct, ct
+        text = body.decode()
+        promcheck(text)
+        want = {
+            "hoody_tunnel_sessions_active": 1,
+            "hoody_tunnel_bindings_active": 2,
+            "hoody_tunnel_streams_active": 1,
+            "hoody_tunnel_orphaned_sessions": 0,
+            "hoody_tunnel_sessions_opened_total": 1,
+        }
+        for name, v in want.items():
+            got = metric_value(text, name)
+            assert got == v, f"{name} = {got}, expected {v}"
+        assert metric_value(text, "hoody_tunnel_streams_opened_total", {"kind": "tcp"}) == 1
+        tun = f.d.get_json("/api/v1/tunnel/tunnels")
+        assert metric_value(text, "hoody_tunnel_fd_permits_available") == tun["fdPermitsAvailable"], \
+            (metric_value(text, "hoody_tunnel_fd_permits_available"), tun["fdPermitsAvailable"])
+        for name in ("process_resident_memory_bytes", "process_open_fds", "process_max_fds",
+                     "process_start_time_seconds", "process_cpu_seconds_total"):
+            v = metric_value(text, name)
+            assert v is not None and v > 0, f"{name} = {v}"
+        assert d_token_absent(text, f.d.token)
+        # traffic shows up in the counters
+        f.sock.sendall(b"x" * 1000)
+        assert await f.st.read_exact(1000) == b"x" * 1000
+        text2 = f.d.metrics()
+        promcheck(text2)
+        for name in ("hoody_tunnel_frames_sent_total", "hoody_tunnel_bytes_sent_total",
+                     "hoody_tunnel_frames_received_total", "hoody_tunnel_bytes_received_total"):
+            a, b = metric_value(text, name), metric_value(text2, name)
+            assert a is not None and b is not None and b > a, f"{name}: {a} -> {b}"
+
+
+def d_token_absent(text, token):
+    assert token not in text, "token in metrics"
+    return True
+
+
+async def test_delete_errors():
+    async with Fixture() as f:
+        path = f"/api/v1/tunnel/sessions/{f.sid}"
+        for hdrs in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {f.d.token}"},
+                     {"Authorization": f"Bearer {f.d.token}x"}):
+            st, hd, body = http(f.d.port, "DELETE", path, hdrs)
+            assert st == 401, f"DELETE with {list(hdrs.values())[:1]}: {st}"
+            assert "error" in json.loads(body), body
+        for g in ("5001", "-1", "abc", "12x", "99999999999999999999"):
+            st, hd, body = http(f.d.port, "DELETE", f"{path}?grace_ms={g}", f.d.auth())
+            assert st == 400, f"grace_ms={g!r}: {st} {body[:200]!r}"
+            assert "error" in json.loads(body), body
+        st, hd, body = http(f.d.port, "DELETE", "/api/v1/tunnel/sessions/S-does-not-exist", f.d.auth())
+        assert st == 404 and "error" in json.loads(body), (st, body)
+        # nothing happened to the session
+        assert f.d.get_json("/api/v1/tunnel/sessions")["total"] == 1
+        assert not f.c.closed.is_set()
+
+
+async def test_delete_kills_session():
+    async with Fixture() as f:
+        st, hd, body = await ahttp(f.d.port, "DELETE", f"/api/v1/tunnel/sessions/{f.sid}?grace_ms=0", f.d.auth())
+        assert st == 202, (st, body)
+        assert json.loads(body) == {"sessionId": f.sid, "status": "closing"}, body
+        g = await f.c.expect(GOAWAY)
+        assert g.code() == NO_ERROR, g
+        await f.c.wait_closed()
+        end = time.monotonic() + STEP
+        while f.d.get_json("/api/v1/tunnel/sessions")["total"] != 0:
+            assert time.monotonic() < end, "killed session still listed"
+            await asyncio.sleep(0.05)
+        assert f.d.get_json("/api/v1/tunnel/bindings")["total"] == 0
+        st, _, _ = await ahttp(f.d.port, "DELETE", f"/api/v1/tunnel/sessions/{f.sid}", f.d.auth())
+        assert st == 404, f"second DELETE: {st}"
+
+
+def test_unknown_paths_404():
+    with Daemon() as d:
+        for p in ("/", "/api/v1/tunnel/nope", "/api/v1/tunnel/sessions/x/y", "/healthz", "/api/v2/tunnel/health"):
+            st, hd, body = d.get(p)
+            assert st == 404, (p, st)
+            assert isinstance(json.loads(body).get("error"), str), (p, body)
+
+
+async def test_htc_admin_commands():
+    async with Fixture() as f:
+        ports = [str(f.b1["containerPort"]), str(f.b2["containerPort"])]
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "health")
+        assert rc == 0, (rc, err)
+        assert "ok" in out and str(f.d.pid) in out, out
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "health", json_out=True)
+        assert rc == 0 and json.loads(out)["pid"] == f.d.pid, (rc, out, err)
+        for cmd in ("list", "sessions"):
+            rc, out, err = await asyncio.to_thread(htc_run, f.d, cmd)
+            assert rc == 0, (cmd, rc, err)
+            assert f.sid in out, (cmd, out)
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "bindings")
+        assert rc == 0 and all(p in out for p in ports), (out, err)
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "metrics")
+        assert rc == 0 and "hoody_tunnel_sessions_active" in out, (out[:500], err)
+        for cmd, path in (("list", "tunnels"), ("sessions", "sessions"), ("bindings", "bindings")):
+            rc, out, err = await asyncio.to_thread(htc_run, f.d, cmd, json_out=True)
+            assert rc == 0, (cmd, err)
+            j = json.loads(out)
+            direct = f.d.get_json(f"/api/v1/tunnel/{path}")
+            assert set(j) == set(direct), (cmd, j, direct)
+            if path == "bindings":
+                assert j == direct, (j, direct)
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "kill", "S-no-such-session")
+        assert rc != 0, f"htc kill of an unknown session exited {rc}"
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "kill", f.sid, token="wrong-token")
+        assert rc != 0, "htc kill with a wrong token succeeded"
+        assert f.d.get_json("/api/v1/tunnel/sessions")["total"] == 1
+        rc, out, err = await asyncio.to_thread(htc_run, f.d, "kill", f.sid, "--grace-ms", "100")
+        assert rc == 0, (rc, out, err)
+        g = await f.c.expect(GOAWAY)
+        assert g.code() == NO_ERROR, g
+        await f.c.wait_closed()
+        end = time.monotonic() + STEP
+        while f.d.get_json("/api/v1/tunnel/sessions")["total"] != 0:
+            assert time.monotonic() < end, "session still listed after htc kill"
+            await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(wait_port_closed, int(ports[0])), "port open after htc kill"
+        assert f.d.token not in out + err
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_health_shape,
+        test_tunnels_shape,
+        test_sessions_shape,
+        test_bindings_shape,
+        test_probes,
+        test_metrics,
+        test_delete_errors,
+        test_delete_kills_session,
+        test_unknown_paths_404,
+        test_htc_admin_commands,
+    ])
