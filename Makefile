@@ -105,7 +105,15 @@ $(HTC): $(BUILD)/obj/src/htc/main.o $(HTCLIB) $(LIB)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(if $(HTC_OBJS),$(HTCLIB)) $(LIB)
+# Unit tests of htc's modules (they include "htc/...") also link libhtc.a.
+HTC_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"htc/' $(UNIT_SRCS) /dev/null 2>/dev/null))
+
+$(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(filter 0,$(V)),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

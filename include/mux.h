@@ -28,6 +28,8 @@ struct mux_ops {
 	/* A session-level protocol error (session credit overrun, bad WINDOW(0)):
 	 * the policy sends GOAWAY and closes. */
 	void (*on_error)(struct mux *m, unsigned code, const char *reason);
+	/* A RESET was sent (for counting); may be NULL. */
+	void (*on_reset_sent)(struct mux *m, unsigned code);
 };
 
 struct mux {

@@ -94,6 +94,7 @@ struct tunnel {
 	struct reactor_watcher w;
 	struct reactor_timer close_timer;
 	struct reactor_deferred closed_defer;
+	struct reactor_deferred pre_defer; /* bytes that came with the handshake */
 	struct ws_parser wp;
 	struct frame_reader fr;
 	struct buf in;

@@ -105,7 +105,7 @@ ports_of(struct json_writer *w, const char *key, const struct session *s, enum b
 static int
 listed(const struct session *s)
 {
-	return s->state == SESSION_ACTIVE || s->state == SESSION_DRAINING;
+	return s->state != SESSION_CLOSING;
 }
 
 static void
@@ -132,7 +132,7 @@ get_tunnels(struct daemon *d, struct json_writer *w)
 		json_w_obj_end(w);
 	}
 	json_w_arr_end(w);
-	json_w_kv_uint(w, "orphanedSessions", 0);
+	json_w_kv_uint(w, "orphanedSessions", d->norphans);
 	json_w_kv_uint(w, "totalStreams", streams);
 	json_w_kv_uint(w, "totalBindings", d->nbinds);
 	json_w_kv_uint(w, "fdPermitsAvailable", fdbudget_available(&d->fds));
@@ -208,11 +208,16 @@ static void
 get_metrics(struct daemon *d, struct api_response *res)
 {
 	struct metrics_gauges g;
+	struct metrics m = d->metrics;
+	const struct session *s;
 
+	/* closed sessions were added when they ended; add the live ones */
+	for (s = d->sessions; s != NULL; s = s->next)
+		session_add_traffic(s, &m);
 	daemon_gauges(d, &g);
 	buf_reset(res->body, 0);
 	res->content_type = METRICS_CONTENT_TYPE;
-	if (metrics_render(&d->metrics, &g, res->body) < 0)
+	if (metrics_render(&m, &g, res->body) < 0)
 		json_error(res, 500, "out of memory");
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expose.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
@@ -152,11 +153,8 @@ check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
 {
 	const struct config *c = s->d->cfg;
 	int priv_ok = q->kind == BIND_PULL ? c->allow_privileged_pull : c->allow_privileged_expose;
+	struct binding *held;
 
-	if (q->kind_ok && q->kind == BIND_EXPOSE) {
-		set_err(e, "INVALID_KIND", "EXPOSE bindings are not available in this version");
-		return -1;
-	}
 	if (!q->kind_ok || (q->kind == BIND_PULL && q->takeover)) {
 		set_err(e, "INVALID_KIND", "valid bindings are http/expose and tcp/pull (takeover only on expose)");
 		return -1;
@@ -173,9 +171,11 @@ check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
 		set_err(e, "INVALID_HOST", "PULL listens on 127.0.0.1 or ::1 only");
 		return -1;
 	}
-	if (q->port != 0 && bind_find_port(s->d, q->port) != NULL) {
-		set_err_port(e, "ALREADY_BOUND", "port %d is held by another binding", q->port);
-		return -1;
+	if (q->port != 0 && (held = bind_find_port(s->d, q->port)) != NULL) {
+		if (!q->takeover || held->kind != BIND_EXPOSE || q->kind != BIND_EXPOSE || held->s == s) {
+			set_err_port(e, "ALREADY_BOUND", "port %d is held by another binding", q->port);
+			return -1;
+		}
 	}
 	if (s->nbinds >= c->max_bindings_per_session) {
 		set_err_port(e, "BIND_CAP_EXCEEDED", "at most %d bindings per session", (int)c->max_bindings_per_session);
@@ -269,7 +269,7 @@ answer(struct session *s, const struct bind_req *q, const struct binding *b, con
 	}
 	json_w_obj_end(&w);
 	if (json_w_finish(&w) == 0)
-		tunnel_send(&s->tun, b ? FRAME_BIND_OK : FRAME_BIND_ERR, 0, out->pos, buf_len(out));
+		session_send(s, b ? FRAME_BIND_OK : FRAME_BIND_ERR, out->pos, buf_len(out));
 }
 
 static void
@@ -291,6 +291,65 @@ public_url(struct daemon *d, struct binding *b)
 }
 
 
+/* Unlink b from the daemon's and its session's lists. */
+static void
+unlink_binding(struct binding *b)
+{
+	struct daemon *d = b->d;
+	struct session *s = b->s;
+
+	if (b->dprev)
+		b->dprev->dnext = b->dnext;
+	else
+		d->binds = b->dnext;
+	if (b->dnext)
+		b->dnext->dprev = b->dprev;
+	if (b->sprev)
+		b->sprev->snext = b->snext;
+	else
+		s->binds = b->snext;
+	if (b->snext)
+		b->snext->sprev = b->sprev;
+	d->nbinds--;
+	s->nbinds--;
+}
+
+static void link_binding(struct session *s, struct binding *b);
+
+/*
+ * Takeover: the listening socket (and its FD permit) moves from the old
+ * binding to a new one of session s, never closed in between; the old
+ * owner's streams on it are reset and it is told with BIND_REVOKED.
+ */
+static struct binding *
+take_over(struct session *s, const struct bind_req *q, struct binding *old)
+{
+	struct daemon *d = s->d;
+	struct binding *b = calloc(1, sizeof(*b));
+	struct session *prev_owner = old->s;
+
+	if (b == NULL)
+		return NULL;
+	b->id = ++d->next_bind_id;
+	b->kind = BIND_EXPOSE;
+	b->port = old->port;
+	b->s = s;
+	b->d = d;
+	snprintf(b->label, sizeof(b->label), "%s", q->label);
+	public_url(d, b);
+	if (daemon_listener_move(d, &old->l, &b->l, expose_on_accept) < 0) {
+		free(b);
+		return NULL;
+	}
+	unlink_binding(old);
+	link_binding(s, b);
+	log_info("session %s: took port %d over from session %s (bind %u -> %u)", s->id, b->port, prev_owner->id,
+		 old->id, b->id);
+	session_revoke_binding(prev_owner, old->id, old->port);
+	free(old);
+	return b;
+}
+
 static struct binding *
 add_binding(struct session *s, const struct bind_req *q, int fd, int port)
 {
@@ -307,10 +366,19 @@ add_binding(struct session *s, const struct bind_req *q, int fd, int port)
 	b->d = d;
 	snprintf(b->label, sizeof(b->label), "%s", q->label);
 	public_url(d, b);
-	if (daemon_listener_start(d, &b->l, fd, pull_on_accept) < 0) {
+	if (daemon_listener_start(d, &b->l, fd, q->kind == BIND_PULL ? pull_on_accept : expose_on_accept) < 0) {
 		free(b);
 		return NULL;
 	}
+	link_binding(s, b);
+	return b;
+}
+
+static void
+link_binding(struct session *s, struct binding *b)
+{
+	struct daemon *d = s->d;
+
 	b->dnext = d->binds;
 	if (d->binds)
 		d->binds->dprev = b;
@@ -321,7 +389,6 @@ add_binding(struct session *s, const struct bind_req *q, int fd, int port)
 		s->binds->sprev = b;
 	s->binds = b;
 	s->nbinds++;
-	return b;
 }
 
 /* see bind.h */
@@ -332,7 +399,7 @@ bind_handle(struct session *s, const uint8_t *json, size_t n)
 	struct json_doc doc;
 	struct bind_req q;
 	struct bind_err e;
-	struct binding *b = NULL;
+	struct binding *b = NULL, *held;
 	int fd, port = 0;
 
 	memset(&e, 0, sizeof(e));
@@ -341,7 +408,11 @@ bind_handle(struct session *s, const uint8_t *json, size_t n)
 	    json_type(&doc, 0) != JSON_OBJECT) {
 		set_err(&e, "INVALID_KIND", "BIND is not a JSON object");
 	} else if (parse_req(&doc, &q, &e) == 0 && check_req(s, &q, &e) == 0 && s->state == SESSION_ACTIVE &&
-		   (fd = take_port(s, &q, &port, &e)) >= 0) {
+		   q.port != 0 && (held = bind_find_port(s->d, q.port)) != NULL) {
+		b = take_over(s, &q, held);
+		if (b == NULL)
+			set_err(&e, "INTERNAL", "takeover failed");
+	} else if (e.code == NULL && s->state == SESSION_ACTIVE && (fd = take_port(s, &q, &port, &e)) >= 0) {
 		b = add_binding(s, &q, fd, port);
 		if (b == NULL) {
 			close(fd);
@@ -377,7 +448,7 @@ unbind_answer(struct session *s, int64_t id, const char *code, const char *msg)
 	}
 	json_w_obj_end(&w);
 	if (json_w_finish(&w) == 0)
-		tunnel_send(&s->tun, code ? FRAME_UNBIND_ERR : FRAME_UNBIND_OK, 0, out->pos, buf_len(out));
+		session_send(s, code ? FRAME_UNBIND_ERR : FRAME_UNBIND_OK, out->pos, buf_len(out));
 }
 
 /* see bind.h */
@@ -414,22 +485,10 @@ bind_release(struct binding *b)
 	struct daemon *d = b->d;
 	struct session *s = b->s;
 
+	(void)s;
 	daemon_listener_stop(d, &b->l);
 	fdbudget_release(&d->fds, 1);
-	if (b->dprev)
-		b->dprev->dnext = b->dnext;
-	else
-		d->binds = b->dnext;
-	if (b->dnext)
-		b->dnext->dprev = b->dprev;
-	if (b->sprev)
-		b->sprev->snext = b->snext;
-	else
-		s->binds = b->snext;
-	if (b->snext)
-		b->snext->sprev = b->sprev;
-	d->nbinds--;
-	s->nbinds--;
+	unlink_binding(b);
 	free(b);
 }
 

@@ -114,6 +114,8 @@ buf_reserve(struct buf *b, size_t n, size_t headroom, size_t max)
 
 	if (buf_room(b) >= n)
 		return 0;
+	if (headroom > SIZE_MAX - len || n > SIZE_MAX - len - headroom)
+		return -ENOSPC;
 	if (headroom + len + n <= buf_cap(b)) {
 		buf_compact(b, headroom);
 		return 0;
@@ -125,7 +127,7 @@ buf_reserve(struct buf *b, size_t n, size_t headroom, size_t max)
 		return -ENOSPC;
 	cap = buf_cap(b) ? buf_cap(b) : 256;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (max && cap > max)
 		cap = max;
 	mem = malloc(cap);

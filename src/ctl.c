@@ -206,7 +206,7 @@ hand_over(struct ctl_conn *c)
 		c->preauth = 0;
 	}
 	ctl_release(c, 0);
-	session_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len);
+	tconn_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len);
 }
 
 /* ---- requests ------------------------------------------------------------ */

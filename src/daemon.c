@@ -57,10 +57,11 @@ daemon_fds_changed(void *arg, int available_now)
 int
 daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, const char *refusal)
 {
+	socklen_t len = sizeof(*peer);
 	int fd;
 
 	if (fdbudget_acquire(&d->fds, 1) == 0) {
-		fd = net_accept(lfd, peer);
+		fd = net_accept(lfd, peer, &len);
 		if (fd < 0)
 			fdbudget_release(&d->fds, 1);
 		return fd;
@@ -69,7 +70,7 @@ daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, const ch
 		set_listeners(d, 1);
 		return -EAGAIN;
 	}
-	fd = net_accept(lfd, peer);
+	fd = net_accept(lfd, peer, &len);
 	if (fd >= 0) {
 		if (refusal != NULL)
 			(void)!send(fd, refusal, strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -116,16 +117,37 @@ daemon_listener_stop(struct daemon *d, struct daemon_listener *l)
 }
 
 /* see daemon.h */
+int
+daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daemon_listener *to, reactor_io_cb *cb)
+{
+	int fd = from->fd, rc;
+
+	reactor_watcher_stop(&d->r, &from->w);
+	if (from->prev)
+		from->prev->next = from->next;
+	else
+		d->listeners = from->next;
+	if (from->next)
+		from->next->prev = from->prev;
+	from->prev = from->next = NULL;
+	from->fd = -1;
+	rc = daemon_listener_start(d, to, fd, cb);
+	return rc;
+}
+
+/* see daemon.h */
 void
 daemon_gauges(struct daemon *d, struct metrics_gauges *g)
 {
 	struct session *s;
 
 	memset(g, 0, sizeof(*g));
-	g->sessions_active = d->nsessions;
+	g->sessions_active = d->nsessions - d->norphans;
+	g->orphaned_sessions = d->norphans;
 	g->bindings_active = d->nbinds;
 	g->fd_permits_available = (int64_t)fdbudget_available(&d->fds);
 	g->pre_auth_connections = d->npreauth;
+	g->requests_in_flight = d->requests_in_flight;
 	for (s = d->sessions; s != NULL; s = s->next)
 		g->streams_active += s->mux.streams.count;
 }
@@ -134,7 +156,7 @@ daemon_gauges(struct daemon *d, struct metrics_gauges *g)
 void
 daemon_check_drained(struct daemon *d)
 {
-	if (d->draining && d->sessions == NULL) {
+	if (d->draining && d->sessions == NULL && d->tconns == NULL) {
 		log_info("drained: exiting");
 		reactor_stop(&d->r);
 	}

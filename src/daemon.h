@@ -20,6 +20,7 @@
 #include "tunnel.h"
 
 struct session;
+struct tconn;
 struct binding;
 struct ctl_conn;
 
@@ -42,13 +43,17 @@ struct daemon {
 	struct daemon_listener *listeners;
 	int accept_paused;
 	struct reactor_timer accept_timer; /* safety net: re-check a paused accept */
-	struct session *sessions;        /* every session, pre-auth included */
-	unsigned nsessions;              /* sessions past HELLO */
-	unsigned npreauth;               /* tunnel sockets before HELLO */
+	struct session *sessions;        /* every session */
+	struct tconn *tconns;            /* every tunnel socket */
+	unsigned nsessions;              /* sessions not closing (parked included) */
+	unsigned norphans;               /* parked sessions */
+	unsigned npreauth;               /* control connections and tunnel sockets before HELLO */
 	struct binding *binds;           /* every binding */
 	unsigned nbinds;
 	uint32_t next_bind_id;
 	struct slab pulls;               /* PULL connections */
+	struct slab visitors;            /* EXPOSE visitor connections (expose.c) */
+	unsigned requests_in_flight;     /* EXPOSE requests between STREAM_OPEN and the end of the response */
 	struct ctl_conn *ctls;           /* control-plane HTTP connections */
 	int draining;                    /* SIGTERM received */
 	struct reactor_timer drain_timer;
@@ -77,6 +82,11 @@ int daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, cons
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);
 /* Stop watching and close it. */
 void daemon_listener_stop(struct daemon *d, struct daemon_listener *l);
+
+/* Hand the listening socket of `from` to `to` (watched with cb) without
+ * closing it, so the port never stops accepting. 0 or -errno. */
+int daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daemon_listener *to,
+			 reactor_io_cb *cb);
 
 /* Called by the FD budget when permits or refusal slots change. */
 void daemon_fds_changed(void *arg, int available_now);

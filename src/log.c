@@ -136,7 +136,7 @@ json_escape_one(const unsigned char *s, size_t n, char out[8], size_t *olen)
 		return 1;
 	}
 	k = utf8_seq(s, n);
-	if (k == 9) {
+	if (k == 0) {
 		memcpy(out, "\\ufffd", 6);
 		*olen = 6;
 		return 1;

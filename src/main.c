@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "expose.h"
 #include "log.h"
 #include "net.h"
 #include "session.h"
@@ -109,7 +110,7 @@ setup(struct daemon *d, struct config *c)
 	if (reactor_init(&d->r) < 0)
 		return -1;
 	tunnel_loop_init(&d->tl, &d->r);
-	if (slab_init(&d->pulls, 512, (uint32_t)UTIL_MAX(lim, 64), 256) < 0)
+	if (slab_init(&d->pulls, 512, (uint32_t)UTIL_MAX(lim, 64), 256) < 0 || expose_init(d) < 0)
 		return -1;
 	reactor_timer_init(&d->accept_timer, on_accept_retry);
 	reactor_timer_init(&d->drain_timer, on_drain_timeout);
@@ -122,13 +123,11 @@ setup(struct daemon *d, struct config *c)
 static void
 teardown(struct daemon *d)
 {
-	struct session *s;
-
-	for (s = d->sessions; s != NULL; s = s->next)
-		tunnel_abort(&s->tun, WS_CLOSE_GOING_AWAY, "daemon exit");
+	session_close_all(d);
 	ctl_stop(d);
 	reactor_fini(&d->r); /* runs the deferred frees */
 	slab_fini(&d->pulls);
+	expose_fini(d);
 	buf_fini(&d->scratch);
 }
 

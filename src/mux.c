@@ -206,8 +206,8 @@ mux_send_reset(struct mux *m, struct stream *s, unsigned code, const char *reaso
 
 	if (s->state == STREAM_CLOSED && !s->busy)
 		return;
-	if (t != NULL)
-		tunnel_send_code(t, FRAME_RESET, s->id, code, reason);
+	if (t != NULL && tunnel_send_code(t, FRAME_RESET, s->id, code, reason) == 0 && m->ops->on_reset_sent)
+		m->ops->on_reset_sent(m, code);
 	stream_reset(s);
 	finish(m, s);
 }

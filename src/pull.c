@@ -71,7 +71,8 @@ open_stream(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	net_format_addr((const struct sockaddr *)peer, addr, sizeof(addr));
 	pc = slab_alloc(&d->pulls, NULL);
 	if (pc == NULL || !session_accepts_streams(s) || (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
-		log_warn("session %s: refusing PULL connection from %s (stream limit)", s->id, addr);
+		log_warn("session %s: refusing PULL connection from %s (%s)", s->id, addr,
+			 session_parked(s) ? "session parked" : pc ? "stream limit" : "connection pool full");
 		goto refuse;
 	}
 	if (send_open(s, b, st, addr) < 0)
@@ -113,7 +114,7 @@ pull_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 			continue;
 		if (fd < 0)
 			return;
-		net_set_nodelay(fd);
+		net_set_nodelay(fd, 1);
 		open_stream(b, fd, &peer);
 	}
 }

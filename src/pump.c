@@ -102,7 +102,7 @@ up_done(void *arg, uint32_t len, int sent)
 static void
 pump_read(struct pump *p)
 {
-	size_t start, room, want;
+	size_t start = 0, room, want;
 	ssize_t n;
 
 	if (p->ring == NULL) {
@@ -268,7 +268,7 @@ static void
 update_interest(struct pump *p)
 {
 	unsigned want = 0;
-	size_t start;
+	size_t start = 0;
 
 	if (p->state == PUMP_CLOSED)
 		return;

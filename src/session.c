@@ -1,7 +1,10 @@
 /*
- * session.c: HELLO, session-level frames, liveness and the ends of a
- * session (see session.h). Stream-level frames go to the mux; BIND and
- * UNBIND to bind.c; PULL connections open their streams in pull.c.
+ * session.c: tunnel sockets, HELLO / JOIN, session-level frames, liveness,
+ * parking, resume and the ends of a session (see session.h).
+ *
+ * Stream-level frames go to the mux; BIND and UNBIND to bind.c; PULL and
+ * EXPOSE connections open their streams through session_accepts_streams
+ * and the mux.
  */
 #include "session.h"
 
@@ -13,33 +16,25 @@
 
 #include "auth.h"
 #include "bind.h"
+#include "clock.h"
 #include "frame.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
 #include "ws.h"
 
-static const struct tunnel_ops session_tunnel_ops;
+static const struct tunnel_ops tconn_ops;
 static const struct mux_ops session_mux_ops;
-static void session_goaway_close(struct session *s, unsigned code, const char *reason, unsigned ws_code);
+static void session_end(struct session *s, const char *why);
+static void goaway(struct session *s, unsigned code, const char *reason, unsigned ws_code, int park);
 
-static void
-set_state(struct session *s, enum session_state st)
-{
-	if (s->state == SESSION_PRE_AUTH && st != SESSION_PRE_AUTH && s->d->npreauth > 0)
-		s->d->npreauth--;
-	if (s->state == SESSION_ACTIVE || s->state == SESSION_DRAINING) {
-		if (st == SESSION_CLOSING && s->d->nsessions > 0)
-			s->d->nsessions--;
-	}
-	s->state = st;
-}
+/* ---- small helpers ------------------------------------------------------ */
 
 static void
 make_id(char out[SESSION_ID_LEN + 1])
 {
-	uint8_t r[16];
 	static const char hex[] = "0123456789abcdef";
+	uint8_t r[16];
 	size_t i, o = 2;
 
 	util_random(r, sizeof(r));
@@ -56,20 +51,187 @@ make_id(char out[SESSION_ID_LEN + 1])
 	out[o] = '\0';
 }
 
-/* ---- timers ------------------------------------------------------------ */
+static struct tunnel *
+primary(const struct session *s)
+{
+	return s->socks[0] ? &s->socks[0]->t : NULL;
+}
+
+/* see session.h */
+int
+session_send(struct session *s, uint8_t type, const void *payload, size_t len)
+{
+	struct tunnel *t = primary(s);
+
+	return t ? tunnel_send(t, type, 0, payload, len) : -EPIPE;
+}
+
+static void
+tconn_set_state(struct tconn *tc, enum tconn_state st)
+{
+	if (tc->state == TCONN_PRE_AUTH && st != TCONN_PRE_AUTH && tc->d->npreauth > 0)
+		tc->d->npreauth--;
+	tc->state = st;
+}
+
+static void
+session_set_state(struct session *s, enum session_state st)
+{
+	struct daemon *d = s->d;
+
+	if (s->state == SESSION_PARKED && st != SESSION_PARKED && d->norphans > 0)
+		d->norphans--;
+	if (st == SESSION_PARKED && s->state != SESSION_PARKED)
+		d->norphans++;
+	if (st == SESSION_CLOSING && s->state != SESSION_CLOSING && d->nsessions > 0)
+		d->nsessions--;
+	s->state = st;
+}
+
+/* ---- tunnel sockets ------------------------------------------------------- */
 
 static void
 on_hello_timeout(struct reactor *r, struct reactor_timer *t)
 {
-	struct session *s = container_of(t, struct session, hello_timer);
+	struct tconn *tc = container_of(t, struct tconn, hello_timer);
 
 	(void)r;
-	if (s->state != SESSION_PRE_AUTH)
+	if (tc->state != TCONN_PRE_AUTH)
 		return;
-	log_info("session from %s: no HELLO in time, closing", s->peer);
-	metrics_handshake_rejected(&s->d->metrics, METRICS_REJECT_HELLO_TIMEOUT);
-	set_state(s, SESSION_CLOSING);
-	tunnel_abort(&s->tun, WS_CLOSE_ABNORMAL, "hello timeout");
+	log_info("tunnel socket from %s: no HELLO in time, closing", tc->peer);
+	metrics_handshake_rejected(&tc->d->metrics, METRICS_REJECT_HELLO_TIMEOUT);
+	tconn_set_state(tc, TCONN_CLOSING);
+	tunnel_abort(&tc->t, WS_CLOSE_ABNORMAL, "hello timeout");
+}
+
+/* see session.h */
+int
+tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
+	    size_t pre_len)
+{
+	const struct config *c = d->cfg;
+	struct tconn *tc = calloc(1, sizeof(*tc));
+	uint64_t elapsed = reactor_now(&d->r) - accepted_ms;
+
+	if (tc == NULL || tunnel_init(&tc->t, &d->tl, fd, WS_ROLE_SERVER, &tconn_ops, tc, pre, pre_len) < 0) {
+		free(tc);
+		close(fd);
+		fdbudget_release(&d->fds, 1);
+		return -ENOMEM;
+	}
+	tc->d = d;
+	tc->v2 = v2;
+	tc->state = TCONN_PRE_AUTH;
+	tc->accepted_ms = accepted_ms;
+	snprintf(tc->peer, sizeof(tc->peer), "%s", peer);
+	d->npreauth++;
+	tc->next = d->tconns;
+	if (d->tconns)
+		d->tconns->prev = tc;
+	d->tconns = tc;
+	reactor_timer_init(&tc->hello_timer, on_hello_timeout);
+	reactor_timer_start(&d->r, &tc->hello_timer, elapsed < c->hello_timeout_ms ? c->hello_timeout_ms - elapsed : 0,
+			    0);
+	return 0;
+}
+
+static void
+tconn_free_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct tconn *tc = container_of(df, struct tconn, free_defer);
+	struct daemon *d = tc->d;
+
+	(void)r;
+	d->metrics.bytes_received_total += tc->t.bytes_in;
+	d->metrics.bytes_sent_total += tc->t.bytes_out;
+	d->metrics.frames_received_total += tc->t.frames_in;
+	d->metrics.frames_sent_total += tc->t.frames_out;
+	tunnel_fini(&tc->t);
+	fdbudget_release(&d->fds, 1);
+	free(tc);
+	daemon_check_drained(d);
+}
+
+/* Forget the session of a socket (it keeps closing on its own). */
+static void
+tconn_detach(struct tconn *tc)
+{
+	struct session *s = tc->s;
+
+	if (s == NULL)
+		return;
+	if (s->socks[tc->index] == tc) {
+		s->socks[tc->index] = NULL;
+		mux_detach(&s->mux, tc->index);
+	}
+	tc->s = NULL;
+	tconn_set_state(tc, TCONN_CLOSING);
+}
+
+static void session_sock_lost(struct session *s, struct tconn *tc);
+
+static void
+t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
+{
+	struct tconn *tc = t->owner;
+	struct daemon *d = tc->d;
+
+	reactor_timer_stop(&d->r, &tc->hello_timer);
+	if (tc->s != NULL)
+		session_sock_lost(tc->s, tc);
+	else
+		log_debug("tunnel socket from %s closed (%u %s)", tc->peer, ws_code, reason ? reason : "");
+	tconn_set_state(tc, TCONN_CLOSING);
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		d->tconns = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	reactor_defer(&d->r, &tc->free_defer, tconn_free_cb);
+}
+
+/* see session.h */
+void
+session_close_all(struct daemon *d)
+{
+	struct tconn *tc;
+
+	while (d->sessions != NULL)
+		session_end(d->sessions, "daemon exit");
+	for (tc = d->tconns; tc != NULL; tc = tc->next)
+		tunnel_abort(&tc->t, WS_CLOSE_GOING_AWAY, "daemon exit");
+}
+
+/* GOAWAY on a socket that has no session (rejections), then close. */
+static void
+reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why)
+{
+	log_info("tunnel socket from %s rejected: %s", tc->peer, reason);
+	metrics_handshake_rejected(&tc->d->metrics, why);
+	metrics_goaway(&tc->d->metrics, code);
+	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
+	tconn_set_state(tc, TCONN_CLOSING);
+	tunnel_close(&tc->t, code == FRAME_CODE_AUTH_ERROR ? WS_CLOSE_POLICY : WS_CLOSE_PROTOCOL, reason, 2000);
+}
+
+/* ---- liveness ------------------------------------------------------------- */
+
+static void
+check_idle(struct session *s, uint64_t now)
+{
+	const struct config *c = s->d->cfg;
+
+	if (s->mux.streams.count != 0 || s->nbinds != 0 || c->idle_timeout_ms == 0) {
+		s->idle_since = 0;
+		return;
+	}
+	if (s->idle_since == 0) {
+		s->idle_since = now;
+	} else if (now - s->idle_since >= c->idle_timeout_ms) {
+		log_info("session %s: idle, closing", s->id);
+		goaway(s, FRAME_CODE_IDLE_TIMEOUT, "idle timeout", WS_CLOSE_NORMAL, 0);
+	}
 }
 
 static void
@@ -77,35 +239,29 @@ on_live(struct reactor *r, struct reactor_timer *t)
 {
 	struct session *s = container_of(t, struct session, live_timer);
 	const struct config *c = s->d->cfg;
-	uint64_t now = reactor_now(r), since = now - s->tun.last_rx_ms;
+	struct tunnel *p = primary(s);
+	uint64_t now = reactor_now(r), since;
 
-	if (s->state != SESSION_ACTIVE && s->state != SESSION_DRAINING)
+	if (p == NULL || (s->state != SESSION_ACTIVE && s->state != SESSION_DRAINING))
 		return;
-	if (s->ping_sent && s->tun.last_rx_ms >= s->ping_sent)
+	since = now - p->last_rx_ms;
+	if (s->ping_sent && p->last_rx_ms >= s->ping_sent)
 		s->ping_sent = 0;
 	if (since >= c->pong_timeout_ms) {
-		log_info("session %s: nothing received for %llu ms, closing", s->id, (unsigned long long)since);
-		session_goaway_close(s, FRAME_CODE_IDLE_TIMEOUT, "pong timeout", WS_CLOSE_GOING_AWAY);
+		log_info("session %s: nothing received for %llu ms, dropping the socket", s->id,
+			 (unsigned long long)since);
+		goaway(s, FRAME_CODE_IDLE_TIMEOUT, "pong timeout", WS_CLOSE_GOING_AWAY, 1);
 		return;
 	}
 	if (since >= c->ping_interval_ms && s->ping_sent == 0) {
 		uint8_t nonce[FRAME_PING_LEN];
 
 		frame_ping_encode(nonce, now);
-		tunnel_send(&s->tun, FRAME_PING, 0, nonce, sizeof(nonce));
+		tunnel_send(p, FRAME_PING, 0, nonce, sizeof(nonce));
 		s->ping_sent = now;
 	}
-	if (s->mux.streams.count == 0 && s->nbinds == 0 && c->idle_timeout_ms > 0 &&
-	    s->state == SESSION_ACTIVE) {
-		if (s->idle_since == 0)
-			s->idle_since = now;
-		else if (now - s->idle_since >= c->idle_timeout_ms) {
-			log_info("session %s: idle, closing", s->id);
-			session_goaway_close(s, FRAME_CODE_IDLE_TIMEOUT, "idle timeout", WS_CLOSE_NORMAL);
-		}
-	} else {
-		s->idle_since = 0;
-	}
+	if (s->state == SESSION_ACTIVE)
+		check_idle(s, now);
 }
 
 static uint64_t
@@ -118,106 +274,123 @@ live_period(const struct config *c)
 	return UTIL_MAX(UTIL_MIN(p, 1000), 20);
 }
 
-/* ---- start / end ------------------------------------------------------ */
-
-/* see session.h */
-int
-session_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-	      size_t pre_len)
-{
-	const struct config *c = d->cfg;
-	struct session *s = calloc(1, sizeof(*s));
-	uint64_t now = reactor_now(&d->r), elapsed = now - accepted_ms;
-	int rc;
-
-	if (s == NULL)
-		goto fail;
-	s->d = d;
-	s->v2 = v2;
-	s->state = SESSION_PRE_AUTH;
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	if (mux_init(&s->mux, c->max_streams_per_session, c->stream_initial_window, c->session_initial_window,
-		     &session_mux_ops, s) < 0)
-		goto fail;
-	rc = tunnel_init(&s->tun, &d->tl, fd, WS_ROLE_SERVER, &session_tunnel_ops, s, pre, pre_len);
-	if (rc < 0) {
-		mux_fini(&s->mux);
-		goto fail;
-	}
-	mux_attach(&s->mux, 0, &s->tun);
-	d->npreauth++;
-	s->next = d->sessions;
-	if (d->sessions)
-		d->sessions->prev = s;
-	d->sessions = s;
-	reactor_timer_init(&s->hello_timer, on_hello_timeout);
-	reactor_timer_init(&s->live_timer, on_live);
-	reactor_timer_init(&s->drain_timer, NULL);
-	reactor_timer_start(&d->r, &s->hello_timer, elapsed < c->hello_timeout_ms ? c->hello_timeout_ms - elapsed : 0, 0);
-	return 0;
-fail:
-	free(s);
-	close(fd);
-	fdbudget_release(&d->fds, 1);
-	return -ENOMEM;
-}
+/* ---- ends -------------------------------------------------------------------- */
 
 static void
-free_cb(struct reactor *r, struct reactor_deferred *df)
+session_free_cb(struct reactor *r, struct reactor_deferred *df)
 {
 	struct session *s = container_of(df, struct session, free_defer);
-
-	(void)r;
-	tunnel_fini(&s->tun);
-	fdbudget_release(&s->d->fds, 1);
-	daemon_check_drained(s->d);
-	free(s);
-}
-
-/* The primary socket is closed: end the session. */
-static void
-t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
-{
-	struct session *s = t->owner;
 	struct daemon *d = s->d;
 
-	if (s->state != SESSION_PRE_AUTH)
-		log_info("session %s closed (%u %s)", s->id, ws_code, reason ? reason : "");
-	set_state(s, SESSION_CLOSING);
-	reactor_timer_stop(&d->r, &s->hello_timer);
+	(void)r;
+	mux_fini(&s->mux);
+	free(s);
+	daemon_check_drained(d);
+}
+
+/* Release everything; sockets still attached are closed. */
+static void
+session_end(struct session *s, const char *why)
+{
+	struct daemon *d = s->d;
+	int i;
+
+	if (s->state == SESSION_CLOSING)
+		return;
+	log_info("session %s ended (%s)", s->id, why);
+	session_set_state(s, SESSION_CLOSING);
 	reactor_timer_stop(&d->r, &s->live_timer);
 	reactor_timer_stop(&d->r, &s->drain_timer);
+	reactor_timer_stop(&d->r, &s->park_timer);
 	bind_release_all(s);
-	mux_detach(&s->mux, 0);
-	mux_fini(&s->mux);
+	for (i = 0; i < MUX_MAX_SOCKS; i++) {
+		struct tconn *tc = s->socks[i];
+
+		if (tc == NULL)
+			continue;
+		tconn_detach(tc);
+		tunnel_close(&tc->t, WS_CLOSE_NORMAL, "session ended", 1000);
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		d->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	reactor_defer(&d->r, &s->free_defer, free_cb);
+	reactor_defer(&d->r, &s->free_defer, session_free_cb);
 }
 
-/* GOAWAY(code, reason), then the close handshake. */
 static void
-session_goaway_close(struct session *s, unsigned code, const char *reason, unsigned ws_code)
+on_park_timeout(struct reactor *r, struct reactor_timer *t)
 {
-	if (s->tun.state != TUNNEL_OPEN)
+	struct session *s = container_of(t, struct session, park_timer);
+
+	(void)r;
+	session_end(s, "takeover grace over");
+}
+
+/* The primary is gone without our GOAWAY: keep the bindings for the grace. */
+static void
+park(struct session *s)
+{
+	const struct config *c = s->d->cfg;
+	int i;
+
+	if (c->takeover_grace_ms == 0 || s->nbinds == 0) {
+		session_end(s, "connection lost");
 		return;
-	tunnel_send_code(&s->tun, FRAME_GOAWAY, 0, code, reason);
-	metrics_goaway(&s->d->metrics, code);
-	tunnel_close(&s->tun, ws_code, reason, 2000);
-	if (s->state != SESSION_CLOSING)
-		set_state(s, SESSION_CLOSING);
+	}
+	for (i = 1; i < MUX_MAX_SOCKS; i++) {
+		struct tconn *tc = s->socks[i];
+
+		if (tc == NULL)
+			continue;
+		tconn_detach(tc);
+		tunnel_close(&tc->t, WS_CLOSE_GOING_AWAY, "primary lost", 1000);
+	}
+	session_set_state(s, SESSION_PARKED);
+	reactor_timer_stop(&s->d->r, &s->live_timer);
+	reactor_timer_init(&s->park_timer, on_park_timeout);
+	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
+	log_info("session %s parked for %llu ms (%u bindings kept)", s->id, (unsigned long long)c->takeover_grace_ms,
+		 s->nbinds);
 }
 
+static void send_shard_map(struct session *s);
+
 static void
-reject(struct session *s, unsigned code, const char *reason, enum metrics_reject why)
+session_sock_lost(struct session *s, struct tconn *tc)
 {
-	log_info("session from %s rejected: %s", s->peer, reason);
-	metrics_handshake_rejected(&s->d->metrics, why);
-	session_goaway_close(s, code, reason, code == FRAME_CODE_AUTH_ERROR ? WS_CLOSE_POLICY : WS_CLOSE_PROTOCOL);
+	int index = tc->index;
+
+	tconn_detach(tc);
+	if (index != 0) {
+		log_debug("session %s: socket %d lost", s->id, index);
+		if (s->state == SESSION_ACTIVE)
+			send_shard_map(s);
+		return;
+	}
+	if (s->state == SESSION_ACTIVE && !s->end_on_loss)
+		park(s);
+	else
+		session_end(s, s->state == SESSION_DRAINING ? "drained" : "closed");
+}
+
+/* GOAWAY(code) on the primary, then close it; park: the session waits for a resume. */
+static void
+goaway(struct session *s, unsigned code, const char *reason, unsigned ws_code, int do_park)
+{
+	struct tunnel *p = primary(s);
+
+	s->end_on_loss = !do_park;
+	metrics_goaway(&s->d->metrics, code);
+	if (p == NULL || p->state != TUNNEL_OPEN) {
+		if (!do_park)
+			session_end(s, reason);
+		return;
+	}
+	tunnel_send_code(p, FRAME_GOAWAY, 0, code, reason);
+	tunnel_close(p, ws_code, reason, 2000);
 }
 
 static void
@@ -226,34 +399,95 @@ m_on_error(struct mux *m, unsigned code, const char *reason)
 	struct session *s = m->owner;
 
 	log_info("session %s: protocol error: %s", s->id, reason);
-	session_goaway_close(s, code, reason, WS_CLOSE_PROTOCOL);
+	goaway(s, code, reason, WS_CLOSE_PROTOCOL, 0);
+}
+
+static void
+m_on_reset_sent(struct mux *m, unsigned code)
+{
+	struct session *s = m->owner;
+
+	metrics_reset(&s->d->metrics, code);
 }
 
 static const struct mux_ops session_mux_ops = {
 	.on_error = m_on_error,
+	.on_reset_sent = m_on_reset_sent,
 };
 
-/* ---- HELLO ------------------------------------------------------------- */
+/* ---- HELLO / JOIN --------------------------------------------------------- */
 
 static int
-hello_auth_ok(struct session *s, const struct json_doc *doc)
+hello_auth_ok(struct daemon *d, const struct json_doc *doc)
 {
 	int auth = json_get(doc, 0, "auth");
 	char token[600];
 	ssize_t n;
+	int ok;
 
 	if (json_type(doc, auth) != JSON_OBJECT || !json_string_eq(doc, json_get(doc, auth, "kind"), "bearer"))
 		return 0;
 	n = json_get_string(doc, json_get(doc, auth, "token"), token, sizeof(token));
 	if (n < 0)
 		return 0;
-	n = auth_token_check(s->d->token, s->d->token_len, token, (size_t)n);
+	ok = auth_token_check(d->token, d->token_len, token, (size_t)n);
 	explicit_bzero(token, sizeof(token));
-	return n == 1;
+	return ok == 1;
 }
 
 static void
-send_hello_ok(struct session *s)
+issue_ticket(struct session *s, unsigned i)
+{
+	struct session_ticket *tk = &s->tickets[i];
+
+	util_random_alnum(tk->nonce, SESSION_NONCE_LEN);
+	tk->nonce[SESSION_NONCE_LEN] = '\0';
+	tk->expires_ms = (uint64_t)clock_wall_ms() + s->d->cfg->join_ticket_ttl_ms;
+	tk->issued = 1;
+	tk->used = 0;
+}
+
+/* Tickets for every index in 1..granted-1 that has no socket. */
+static void
+write_tickets(struct session *s, struct json_writer *w)
+{
+	unsigned i;
+
+	json_w_key(w, "joinTickets");
+	json_w_arr_begin(w);
+	for (i = 1; i < s->granted; i++) {
+		if (s->socks[i] != NULL)
+			continue;
+		issue_ticket(s, i);
+		json_w_obj_begin(w);
+		json_w_kv_uint(w, "index", i);
+		json_w_kv_str(w, "nonce", s->tickets[i].nonce);
+		json_w_kv_uint(w, "expiresMs", s->tickets[i].expires_ms);
+		json_w_obj_end(w);
+	}
+	json_w_arr_end(w);
+}
+
+static void
+write_resumed(struct session *s, struct json_writer *w, int resumed)
+{
+	const struct binding *b;
+
+	json_w_key(w, "resumedBinds");
+	json_w_arr_begin(w);
+	for (b = s->binds; resumed && b != NULL; b = b->snext) {
+		json_w_obj_begin(w);
+		json_w_kv_uint(w, "bindId", b->id);
+		json_w_kv_str(w, "kind", bind_kind_name(b->kind));
+		json_w_kv_str(w, "mode", bind_mode_name(b->kind));
+		json_w_kv_int(w, "containerPort", b->port);
+		json_w_obj_end(w);
+	}
+	json_w_arr_end(w);
+}
+
+static void
+send_hello_ok(struct session *s, int resumed)
 {
 	const struct config *c = s->d->cfg;
 	struct buf *b = &s->d->scratch;
@@ -263,80 +497,301 @@ send_hello_ok(struct session *s)
 	json_w_init(&w, b, 0);
 	json_w_obj_begin(&w);
 	json_w_kv_str(&w, "sessionId", s->id);
-	json_w_kv_bool(&w, "resumed", false);
-	json_w_key(&w, "resumedBinds");
-	json_w_arr_begin(&w);
-	json_w_arr_end(&w);
+	json_w_kv_bool(&w, "resumed", resumed);
+	write_resumed(s, &w, resumed);
 	json_w_kv_uint(&w, "streamWindow", c->stream_initial_window);
 	json_w_kv_uint(&w, "sessionWindow", c->session_initial_window);
 	json_w_kv_uint(&w, "connectionsGranted", s->granted);
-	json_w_key(&w, "joinTickets");
-	json_w_arr_begin(&w);
-	json_w_arr_end(&w);
+	write_tickets(s, &w);
 	json_w_kv_uint(&w, "maxStreams", c->max_streams_per_session);
 	json_w_kv_uint(&w, "maxFramePayload", FRAME_MAX_PAYLOAD);
 	json_w_kv_uint(&w, "pingIntervalMs", c->ping_interval_ms);
 	json_w_obj_end(&w);
 	if (json_w_finish(&w) == 0)
-		tunnel_send(&s->tun, FRAME_HELLO_OK, 0, b->pos, buf_len(b));
+		session_send(s, FRAME_HELLO_OK, b->pos, buf_len(b));
+}
+
+/* connectionsGranted for a HELLO. */
+static unsigned
+grant(struct tconn *tc, const struct json_doc *doc)
+{
+	int caps = json_get(doc, 0, "capabilities"), i;
+	int64_t want = 1;
+	unsigned cap = UTIL_MIN(tc->d->cfg->max_connections_per_session, MUX_MAX_SOCKS);
+	int multi = 0;
+
+	if (!tc->v2)
+		return 1;
+	if (json_type(doc, caps) == JSON_ARRAY)
+		for (i = json_first(doc, caps); i >= 0; i = json_next(doc, caps, i))
+			multi |= json_string_eq(doc, i, "multi-ws");
+	if (!multi || json_obj_get_int(doc, 0, "maxConnections", &want) != 0 || want < 1)
+		return 1;
+	return (unsigned)UTIL_MIN((uint64_t)want, (uint64_t)cap);
+}
+
+/* Attach tc as the primary socket of s. */
+static void
+attach_primary(struct session *s, struct tconn *tc)
+{
+	struct daemon *d = s->d;
+
+	reactor_timer_stop(&d->r, &tc->hello_timer);
+	tconn_set_state(tc, TCONN_ATTACHED);
+	tc->s = s;
+	tc->index = 0;
+	s->socks[0] = tc;
+	snprintf(s->peer, sizeof(s->peer), "%s", tc->peer);
+	mux_reset_windows(&s->mux);
+	mux_attach(&s->mux, 0, &tc->t);
+	s->end_on_loss = 0;
+	s->ping_sent = 0;
+	s->idle_since = 0;
+	session_set_state(s, SESSION_ACTIVE);
+	reactor_timer_start(&d->r, &s->live_timer, live_period(d->cfg), live_period(d->cfg));
+}
+
+static struct session *
+session_new(struct tconn *tc)
+{
+	const struct config *c = tc->d->cfg;
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->d = tc->d;
+	s->v2 = tc->v2;
+	s->state = SESSION_ACTIVE;
+	make_id(s->id);
+	if (mux_init(&s->mux, c->max_streams_per_session, c->stream_initial_window, c->session_initial_window,
+		     &session_mux_ops, s) < 0) {
+		free(s);
+		return NULL;
+	}
+	reactor_timer_init(&s->live_timer, on_live);
+	reactor_timer_init(&s->drain_timer, NULL);
+	reactor_timer_init(&s->park_timer, on_park_timeout);
+	s->next = tc->d->sessions;
+	if (tc->d->sessions)
+		tc->d->sessions->prev = s;
+	tc->d->sessions = s;
+	tc->d->nsessions++;
+	return s;
+}
+
+/* Take a session over for a resuming HELLO; NULL when it cannot be. */
+static struct session *
+resume_target(struct tconn *tc, const struct json_doc *doc, int resume)
+{
+	char id[SESSION_ID_LEN + 8];
+	struct session *s;
+	int i;
+
+	if (json_get_string(doc, json_get(doc, resume, "sessionId"), id, sizeof(id)) < 0)
+		return NULL;
+	s = session_find(tc->d, id);
+	if (s == NULL || s->v2 != tc->v2 || (s->state != SESSION_ACTIVE && s->state != SESSION_PARKED))
+		return NULL;
+	if (s->state == SESSION_ACTIVE) {
+		/* still attached: the old sockets are superseded */
+		struct tunnel *old = primary(s);
+
+		if (old != NULL)
+			tunnel_send_code(old, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, "superseded");
+		for (i = 0; i < MUX_MAX_SOCKS; i++) {
+			struct tconn *o = s->socks[i];
+
+			if (o == NULL)
+				continue;
+			tconn_detach(o);
+			tunnel_close(&o->t, WS_CLOSE_NORMAL, "superseded", 1000);
+		}
+	}
+	reactor_timer_stop(&tc->d->r, &s->park_timer);
+	return s;
 }
 
 static void
-on_hello(struct session *s, const uint8_t *p, size_t n)
+on_hello(struct tconn *tc, const uint8_t *p, size_t n)
 {
-	struct daemon *d = s->d;
+	struct daemon *d = tc->d;
 	struct json_tok toks[64];
 	struct json_doc doc;
+	struct session *s;
 	int resume;
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
 	    json_type(&doc, 0) != JSON_OBJECT) {
-		reject(s, FRAME_CODE_PROTOCOL_ERROR, "HELLO is not a JSON object", METRICS_REJECT_PROTOCOL);
+		reject(tc, FRAME_CODE_PROTOCOL_ERROR, "HELLO is not a JSON object", METRICS_REJECT_PROTOCOL);
 		return;
 	}
-	if (!json_string_eq(&doc, json_get(&doc, 0, "version"), s->v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1")) {
-		reject(s, FRAME_CODE_VERSION_MISMATCH, "version does not match the subprotocol",
+	if (!json_string_eq(&doc, json_get(&doc, 0, "version"), tc->v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1")) {
+		reject(tc, FRAME_CODE_VERSION_MISMATCH, "version does not match the subprotocol",
 		       METRICS_REJECT_VERSION);
 		return;
 	}
-	if (!hello_auth_ok(s, &doc)) {
-		reject(s, FRAME_CODE_AUTH_ERROR, "authentication failed", METRICS_REJECT_AUTH);
+	if (!hello_auth_ok(d, &doc)) {
+		reject(tc, FRAME_CODE_AUTH_ERROR, "authentication failed", METRICS_REJECT_AUTH);
+		return;
+	}
+	if (d->draining) {
+		reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down", METRICS_REJECT_SESSION_CAP);
 		return;
 	}
 	resume = json_get(&doc, 0, "resume");
 	if (resume >= 0 && !json_is_null(&doc, resume)) {
-		reject(s, FRAME_CODE_PROTOCOL_ERROR, "unknown or expired session", METRICS_REJECT_UNKNOWN_SESSION);
-		return;
+		s = resume_target(tc, &doc, resume);
+		if (s == NULL) {
+			reject(tc, FRAME_CODE_PROTOCOL_ERROR, "unknown or expired session", METRICS_REJECT_UNKNOWN_SESSION);
+			return;
+		}
+		d->metrics.sessions_resumed_total++;
+	} else {
+		if (d->nsessions >= d->cfg->max_sessions) {
+			reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached", METRICS_REJECT_SESSION_CAP);
+			return;
+		}
+		s = session_new(tc);
+		if (s == NULL) {
+			reject(tc, FRAME_CODE_INTERNAL_ERROR, "out of memory", METRICS_REJECT_SESSION_CAP);
+			return;
+		}
+		d->metrics.sessions_opened_total++;
 	}
-	if (d->draining) {
-		reject(s, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down", METRICS_REJECT_SESSION_CAP);
-		return;
-	}
-	if (d->nsessions >= d->cfg->max_sessions) {
-		reject(s, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached", METRICS_REJECT_SESSION_CAP);
-		return;
-	}
-	make_id(s->id);
-	s->granted = 1;
-	set_state(s, SESSION_ACTIVE);
-	d->nsessions++;
-	d->metrics.sessions_opened_total++;
-	reactor_timer_stop(&d->r, &s->hello_timer);
-	reactor_timer_start(&d->r, &s->live_timer, live_period(d->cfg), live_period(d->cfg));
-	send_hello_ok(s);
-	log_info("session %s opened from %s (%s)", s->id, s->peer, s->v2 ? "v2" : "v1");
+	s->granted = grant(tc, &doc);
+	memset(s->tickets, 0, sizeof(s->tickets));
+	attach_primary(s, tc);
+	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));
+	log_info("session %s %s from %s (%s, %u connection%s)", s->id,
+		 resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer, s->v2 ? "v2" : "v1",
+		 s->granted, s->granted == 1 ? "" : "s");
 }
 
-/* ---- frames ------------------------------------------------------------ */
+static void
+join_answer(struct tconn *tc, struct session *s, const char *code, const char *msg)
+{
+	struct buf *b = &tc->d->scratch;
+	struct json_writer w;
+
+	buf_reset(b, 0);
+	json_w_init(&w, b, 0);
+	json_w_obj_begin(&w);
+	if (code == NULL) {
+		json_w_kv_str(&w, "sessionId", s->id);
+		json_w_kv_int(&w, "index", tc->index);
+	} else {
+		json_w_kv_str(&w, "code", code);
+		json_w_kv_str(&w, "message", msg);
+	}
+	json_w_obj_end(&w);
+	if (json_w_finish(&w) == 0)
+		tunnel_send(&tc->t, code ? FRAME_JOIN_ERR : FRAME_JOIN_OK, 0, b->pos, buf_len(b));
+}
+
+/* Check a JOIN; the error code, or NULL with *out set. */
+static const char *
+join_check(struct tconn *tc, const struct json_doc *doc, struct session **out, int64_t *index)
+{
+	char id[SESSION_ID_LEN + 8], nonce[SESSION_NONCE_LEN + 8];
+	struct session *s;
+	struct session_ticket *tk;
+	ssize_t nl;
+
+	if (!tc->v2 || json_obj_get_str(doc, 0, "sessionId", id, sizeof(id)) < 0 ||
+	    json_obj_get_int(doc, 0, "index", index) != 0)
+		return "INVALID_JOIN";
+	nl = json_obj_get_str(doc, 0, "nonce", nonce, sizeof(nonce));
+	s = session_find(tc->d, id);
+	if (s == NULL || s->state != SESSION_ACTIVE)
+		return "UNKNOWN_SESSION";
+	if (*index < 1 || *index >= (int64_t)s->granted)
+		return "INVALID_INDEX";
+	tk = &s->tickets[*index];
+	if (nl < 0 || !tk->issued || tk->used ||
+	    !util_ct_equal(nonce, (size_t)nl, tk->nonce, SESSION_NONCE_LEN))
+		return "INVALID_TICKET";
+	if ((uint64_t)clock_wall_ms() > tk->expires_ms)
+		return "TICKET_EXPIRED";
+	if (s->socks[*index] != NULL)
+		return "INDEX_IN_USE";
+	tk->used = 1;
+	*out = s;
+	return NULL;
+}
+
+static void
+on_join(struct tconn *tc, const uint8_t *p, size_t n)
+{
+	struct json_tok toks[32];
+	struct json_doc doc;
+	struct session *s = NULL;
+	int64_t index = 0;
+	const char *code = "INVALID_JOIN";
+
+	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
+		code = join_check(tc, &doc, &s, &index);
+	if (code != NULL) {
+		log_info("tunnel socket from %s: JOIN refused: %s", tc->peer, code);
+		metrics_handshake_rejected(&tc->d->metrics, METRICS_REJECT_JOIN);
+		join_answer(tc, NULL, code, "join refused");
+		tconn_set_state(tc, TCONN_CLOSING);
+		tunnel_close(&tc->t, WS_CLOSE_POLICY, "join refused", 2000);
+		return;
+	}
+	reactor_timer_stop(&tc->d->r, &tc->hello_timer);
+	tconn_set_state(tc, TCONN_ATTACHED);
+	tc->s = s;
+	tc->index = (int)index;
+	s->socks[index] = tc;
+	mux_attach(&s->mux, (int)index, &tc->t);
+	join_answer(tc, s, NULL, NULL);
+	send_shard_map(s);
+	log_debug("session %s: socket %d joined from %s", s->id, tc->index, tc->peer);
+}
+
+/* ---- session frames ----------------------------------------------------- */
+
+static void
+send_shard_map(struct session *s)
+{
+	char js[16 + 4 * MUX_MAX_SOCKS];
+	size_t n = 0;
+	int i, first = 1;
+
+	if (!s->v2)
+		return;
+	n += (size_t)snprintf(js, sizeof(js), "{\"shards\":[");
+	for (i = 0; i < MUX_MAX_SOCKS; i++) {
+		if (s->socks[i] == NULL)
+			continue;
+		n += (size_t)snprintf(js + n, sizeof(js) - n, "%s%d", first ? "" : ",", i);
+		first = 0;
+	}
+	n += (size_t)snprintf(js + n, sizeof(js) - n, "]}");
+	session_send(s, FRAME_SHARD_MAP, js, n);
+}
+
+static void
+reissue_tickets(struct session *s)
+{
+	struct buf *b = &s->d->scratch;
+	struct json_writer w;
+
+	buf_reset(b, 0);
+	json_w_init(&w, b, 0);
+	json_w_obj_begin(&w);
+	write_tickets(s, &w);
+	json_w_obj_end(&w);
+	if (json_w_finish(&w) == 0)
+		session_send(s, FRAME_REISSUE_JOIN_TICKETS, b->pos, buf_len(b));
+}
 
 static int
 client_may_send(uint8_t type)
 {
 	switch (type) {
-	case FRAME_HELLO:
 	case FRAME_BIND:
 	case FRAME_UNBIND:
-	case FRAME_JOIN:
 	case FRAME_REISSUE_JOIN_TICKETS:
 	case FRAME_EOF:
 	case FRAME_RESET:
@@ -351,7 +806,7 @@ client_may_send(uint8_t type)
 }
 
 static void
-on_session_frame(struct session *s, uint8_t type, const uint8_t *p, size_t n)
+on_session_frame(struct session *s, struct tconn *tc, uint8_t type, const uint8_t *p, size_t n)
 {
 	switch (type) {
 	case FRAME_BIND:
@@ -361,39 +816,28 @@ on_session_frame(struct session *s, uint8_t type, const uint8_t *p, size_t n)
 		bind_handle_unbind(s, p, n);
 		break;
 	case FRAME_PING:
-		tunnel_send(&s->tun, FRAME_PONG, 0, p, n);
+		tunnel_send(&tc->t, FRAME_PONG, 0, p, n);
 		break;
 	case FRAME_PONG:
 		s->ping_sent = 0;
 		break;
-	case FRAME_HELLO:
-		session_goaway_close(s, FRAME_CODE_PROTOCOL_ERROR, "HELLO sent twice", WS_CLOSE_PROTOCOL);
+	case FRAME_REISSUE_JOIN_TICKETS:
+		if (s->v2 && s->state == SESSION_ACTIVE)
+			reissue_tickets(s);
 		break;
-	default: /* JOIN, REISSUE_JOIN_TICKETS: v2 joins are not granted */
-		session_goaway_close(s, FRAME_CODE_PROTOCOL_ERROR, "unexpected frame", WS_CLOSE_PROTOCOL);
+	default:
+		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "unexpected frame", WS_CLOSE_PROTOCOL, 0);
 		break;
 	}
 }
 
 static void
-t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+session_on_control(struct session *s, struct tconn *tc, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
 {
-	struct session *s = t->owner;
-
-	if (s->state == SESSION_CLOSING)
-		return;
-	if (s->state == SESSION_PRE_AUTH) {
-		if (type == FRAME_HELLO)
-			on_hello(s, p, n);
-		else
-			reject(s, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
-		return;
-	}
 	if (type == FRAME_BIND_REVOKED)
 		return; /* an extension of the other direction: ignored */
 	if (!client_may_send(type)) {
-		session_goaway_close(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client",
-				     WS_CLOSE_PROTOCOL);
+		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client", WS_CLOSE_PROTOCOL, 0);
 		return;
 	}
 	if (type == FRAME_RESET && sid != 0) {
@@ -402,35 +846,76 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 		if (frame_code_decode(p, n, &cp) == 0)
 			metrics_reset_received(&s->d->metrics, cp.code);
 	}
-	if (mux_on_control(&s->mux, 0, type, sid, p, n))
+	if (mux_on_control(&s->mux, tc->index, type, sid, p, n))
 		return;
 	if (sid != 0) {
-		session_goaway_close(s, FRAME_CODE_PROTOCOL_ERROR, "session frame on a stream", WS_CLOSE_PROTOCOL);
+		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "session frame on a stream", WS_CLOSE_PROTOCOL, 0);
 		return;
 	}
-	on_session_frame(s, type, p, n);
+	on_session_frame(s, tc, type, p, n);
+}
+
+static void
+t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+{
+	struct tconn *tc = t->owner;
+
+	switch (tc->state) {
+	case TCONN_PRE_AUTH:
+		if (type == FRAME_HELLO)
+			on_hello(tc, p, n);
+		else if (type == FRAME_JOIN)
+			on_join(tc, p, n);
+		else
+			reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+		break;
+	case TCONN_ATTACHED:
+		if (type == FRAME_HELLO || type == FRAME_JOIN)
+			goaway(tc->s, FRAME_CODE_PROTOCOL_ERROR, "HELLO sent twice", WS_CLOSE_PROTOCOL, 0);
+		else
+			session_on_control(tc->s, tc, type, sid, p, n);
+		break;
+	default:
+		break;
+	}
 }
 
 static void
 t_on_data(struct tunnel *t, const struct frame_event *ev)
 {
-	struct session *s = t->owner;
+	struct tconn *tc = t->owner;
 
-	if (s->state == SESSION_PRE_AUTH) {
-		reject(s, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
-		return;
-	}
-	if (s->state != SESSION_CLOSING)
-		mux_on_data(&s->mux, 0, ev);
+	if (tc->state == TCONN_PRE_AUTH)
+		reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+	else if (tc->state == TCONN_ATTACHED)
+		mux_on_data(&tc->s->mux, tc->index, ev);
 }
 
-static const struct tunnel_ops session_tunnel_ops = {
+static const struct tunnel_ops tconn_ops = {
 	.on_control = t_on_control,
 	.on_data = t_on_data,
 	.on_closed = t_on_closed,
 };
 
-/* ---- admin and shutdown ------------------------------------------------ */
+/* ---- admin, shutdown, takeover ------------------------------------------- */
+
+/* see session.h */
+void
+session_add_traffic(const struct session *s, struct metrics *m)
+{
+	int i;
+
+	for (i = 0; i < MUX_MAX_SOCKS; i++) {
+		const struct tconn *tc = s->socks[i];
+
+		if (tc == NULL)
+			continue;
+		m->bytes_received_total += tc->t.bytes_in;
+		m->bytes_sent_total += tc->t.bytes_out;
+		m->frames_received_total += tc->t.frames_in;
+		m->frames_sent_total += tc->t.frames_out;
+	}
+}
 
 /* see session.h */
 struct session *
@@ -439,7 +924,7 @@ session_find(struct daemon *d, const char *id)
 	struct session *s;
 
 	for (s = d->sessions; s != NULL; s = s->next)
-		if (s->state != SESSION_PRE_AUTH && strcmp(s->id, id) == 0)
+		if (s->state != SESSION_CLOSING && strcmp(s->id, id) == 0)
 			return s;
 	return NULL;
 }
@@ -448,29 +933,41 @@ static void
 on_drain_timer(struct reactor *r, struct reactor_timer *t)
 {
 	struct session *s = container_of(t, struct session, drain_timer);
+	struct tunnel *p = primary(s);
 
 	(void)r;
-	if (s->tun.state == TUNNEL_OPEN)
-		tunnel_close(&s->tun, WS_CLOSE_GOING_AWAY, "drained", 1000);
-	set_state(s, SESSION_CLOSING);
+	if (p != NULL && p->state == TUNNEL_OPEN)
+		tunnel_close(p, WS_CLOSE_GOING_AWAY, "drained", 1000);
+	else
+		session_end(s, "drained");
 }
 
 static void
 drain(struct session *s, const char *why, uint64_t grace_ms)
 {
-	if (s->state == SESSION_PRE_AUTH) {
-		set_state(s, SESSION_CLOSING);
-		tunnel_abort(&s->tun, WS_CLOSE_GOING_AWAY, why);
+	if (s->state == SESSION_PARKED) {
+		session_end(s, why);
 		return;
 	}
 	if (s->state != SESSION_ACTIVE)
 		return;
-	tunnel_send_code(&s->tun, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, why);
-	metrics_goaway(&s->d->metrics, FRAME_CODE_NO_ERROR);
-	set_state(s, SESSION_DRAINING);
+	s->end_on_loss = 1;
+	session_set_state(s, SESSION_DRAINING);
 	bind_release_all(s);
 	reactor_timer_init(&s->drain_timer, on_drain_timer);
 	reactor_timer_start(&s->d->r, &s->drain_timer, s->mux.streams.count ? grace_ms : 0, 0);
+}
+
+static void
+drain_with_goaway(struct session *s, const char *why, uint64_t grace_ms)
+{
+	struct tunnel *p = primary(s);
+
+	if (s->state == SESSION_ACTIVE && p != NULL) {
+		tunnel_send_code(p, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, why);
+		metrics_goaway(&s->d->metrics, FRAME_CODE_NO_ERROR);
+	}
+	drain(s, why, grace_ms);
 }
 
 /* see session.h */
@@ -478,21 +975,21 @@ void
 session_kill(struct session *s, uint64_t grace_ms)
 {
 	log_info("session %s killed (grace %llu ms)", s->id, (unsigned long long)grace_ms);
-	drain(s, "killed", grace_ms);
+	drain_with_goaway(s, "killed", grace_ms);
 }
 
 /* see session.h */
 void
 session_shutdown(struct session *s, uint64_t grace_ms)
 {
-	drain(s, "shutdown", grace_ms);
+	drain_with_goaway(s, "shutdown", grace_ms);
 }
 
 /* see session.h */
 int
 session_accepts_streams(const struct session *s)
 {
-	return s->state == SESSION_ACTIVE && s->tun.state == TUNNEL_OPEN;
+	return s->state == SESSION_ACTIVE && s->socks[0] != NULL && s->socks[0]->t.state == TUNNEL_OPEN;
 }
 
 /* see session.h */
@@ -503,4 +1000,31 @@ session_touch(struct session *s)
 		reactor_timer_stop(&s->d->r, &s->drain_timer);
 		on_drain_timer(&s->d->r, &s->drain_timer);
 	}
+}
+
+struct revoke_ctx {
+	struct session *s;
+	uint32_t bind_id;
+};
+
+static void
+revoke_stream(struct stream *st, void *arg)
+{
+	struct revoke_ctx *rc = arg;
+
+	if (st->bind_id == rc->bind_id)
+		mux_send_reset(&rc->s->mux, st, FRAME_CODE_BIND_TAKEOVER, "binding taken over");
+}
+
+/* see session.h */
+void
+session_revoke_binding(struct session *s, uint32_t bind_id, int port)
+{
+	struct revoke_ctx rc = { s, bind_id };
+	char js[128];
+	int n;
+
+	stream_foreach(&s->mux.streams, revoke_stream, &rc);
+	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}", bind_id, port);
+	session_send(s, FRAME_BIND_REVOKED, js, (size_t)n);
 }

@@ -96,6 +96,18 @@ unmark_dirty(struct tunnel *t)
 
 /* ---- setup -------------------------------------------------------------- */
 
+static void process_input(struct tunnel *t);
+
+static void
+pre_cb(struct reactor *r, struct reactor_deferred *d)
+{
+	struct tunnel *t = container_of(d, struct tunnel, pre_defer);
+
+	(void)r;
+	if (t->state != TUNNEL_CLOSED && buf_len(&t->in) > 0)
+		process_input(t);
+}
+
 /* see tunnel.h */
 int
 tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role role,
@@ -126,9 +138,10 @@ tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role rol
 		return -EBADF;
 	}
 	if (pre_len > 0) {
-		/* bytes that arrived with the handshake: process them next turn */
+		/* bytes that arrived with the handshake: the socket may never
+		 * be readable again for them, so process them from the loop */
 		buf_append(&t->in, pre, UTIL_MIN(pre_len, buf_room(&t->in)));
-		reactor_wake_next(loop->r);
+		reactor_defer(loop->r, &t->pre_defer, pre_cb);
 	}
 	return 0;
 }
@@ -641,8 +654,6 @@ tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	struct tunnel *t = container_of(w, struct tunnel, w);
 
 	(void)r;
-	if (buf_len(&t->in) > 0) /* bytes that came with the handshake */
-		process_input(t);
 	if ((events & REACTOR_READ) && t->state != TUNNEL_CLOSED)
 		on_readable(t);
 	if ((events & REACTOR_WRITE) && t->state != TUNNEL_CLOSED)

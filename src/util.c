@@ -13,7 +13,7 @@ int
 util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
 	const unsigned char *pa = a, *pb = b;
-	unsigned diff = (unsigned)(alen ^ blen);
+	unsigned diff = alen != blen; /* not alen ^ blen: truncating that to unsigned loses bits */
 	size_t i;
 
 	/* Walk the secret's length; read a at a clamped index so the loop
@@ -113,12 +113,15 @@ b64_value(char c)
 ssize_t
 util_base64_decode(uint8_t *dst, size_t cap, const char *src, size_t n)
 {
-	size_t o = 0, i, bits = 0;
+	size_t o = 0, i, bits = 0, pad = 0;
 	unsigned acc = 0;
 
-	while (n > 0 && src[n - 1] == '=')
+	while (n > 0 && src[n - 1] == '=') {
 		n--;
-	if (n % 4 == 1)
+		pad++;
+	}
+	/* padding, when present, completes the last group: "Zg==", never "Zg=" or "Zm9v=" */
+	if (pad > 2 || (pad > 0 && (n + pad) % 4 != 0) || n % 4 == 1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		int v = b64_value(src[i]);

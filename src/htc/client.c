@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "frame.h"
+#include "htc/local.h"
 #include "htc/print.h"
 #include "http1.h"
 #include "json.h"
@@ -70,7 +71,7 @@ tcp_connect(const struct url *u, uint64_t deadline, char *err, size_t errlen)
 	snprintf(port, sizeof(port), "%u", u->port);
 	rc = getaddrinfo(u->host, port, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", u->host, gai_strerror(rc));
+		snprintf(err, errlen, "cannot resolve %.200s: %s", u->host, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -87,7 +88,7 @@ tcp_connect(const struct url *u, uint64_t deadline, char *err, size_t errlen)
 		}
 		if (rc == 0)
 			break;
-		snprintf(err, errlen, "cannot connect to %s:%u: %s", u->host, u->port, strerror(errno));
+		snprintf(err, errlen, "cannot connect to %.200s:%u: %s", u->host, u->port, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -425,7 +426,7 @@ on_stream_open(struct client *c, uint32_t sid, const uint8_t *p, size_t n)
 
 	if (!c->mux_ready || sid == 0)
 		return;
-	s = mux_open(&c->mux, sid, STREAM_KIND_TCP, 0);
+	s = mux_open(&c->mux, sid, STREAM_KIND_HTTP, 0);
 	if (s == NULL) {
 		tunnel_send_code(&c->tun, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM, "cannot open stream");
 		return;
@@ -436,6 +437,11 @@ on_stream_open(struct client *c, uint32_t sid, const uint8_t *p, size_t n)
 	for (i = 0; i < c->nbinds; i++)
 		if (c->binds[i].state == CLIENT_BIND_BOUND && (int64_t)c->binds[i].bind_id == bind_id)
 			b = &c->binds[i];
+	if (b != NULL && b->kind == CLIENT_EXPOSE && json_string_eq(&doc, json_get(&doc, 0, "kind"), "http")) {
+		if (local_http_open(c, b, s, p, n) < 0 && s->state != STREAM_CLOSED)
+			mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "cannot serve request");
+		return;
+	}
 	if (b == NULL || b->kind != CLIENT_PULL || !json_string_eq(&doc, json_get(&doc, 0, "kind"), "tcp")) {
 		mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "no such binding here");
 		return;
@@ -605,7 +611,7 @@ on_sigpipe(struct reactor *r, struct reactor_signal *sg)
 int
 client_run(struct client *c)
 {
-	char err[256] = "";
+	char err[512] = "";
 	struct buf pre;
 	int fd;
 
@@ -634,6 +640,7 @@ client_run(struct client *c)
 		c->state = CLIENT_HELLO;
 		send_hello(c);
 		reactor_run(&c->r);
+		local_http_fini(c);
 		if (c->mux_ready) {
 			mux_detach(&c->mux, 0);
 			mux_fini(&c->mux);

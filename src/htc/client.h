@@ -60,6 +60,9 @@ struct client_events {
 	void (*on_stream_open)(struct client *c, struct client_binding *b, uint32_t sid, const char *peer);
 	void (*on_stream_close)(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsigned reset);
 	void (*on_goaway)(struct client *c, unsigned code, const char *reason);
+	/* An EXPOSE request finished: status 0 when no response was sent. */
+	void (*on_request)(struct client *c, const char *method, const char *target, int status, uint64_t ms,
+			   uint64_t bytes_out);
 };
 
 enum client_state {
@@ -88,6 +91,7 @@ struct client {
 	int mux_ready;
 	struct reactor_timer stop_timer;
 	struct reactor_signal sigint, sigterm, sigpipe;
+	void *local_pool;           /* local.c: idle keep-alive connections to local services */
 };
 
 /*

@@ -225,7 +225,11 @@ cell_started(struct print_table *t, const struct json_doc *d)
 	}
 	print_table_cell(t, s);
 	if (print_parse_rfc3339(s, &then) == 0 && now >= then) {
-		print_duration(up, sizeof(up), (uint64_t)(now - then) * 1000);
+		/* whole seconds: "started" has no finer resolution */
+		if (now - then < 60)
+			snprintf(up, sizeof(up), "%llds", (long long)(now - then));
+		else
+			print_duration(up, sizeof(up), (uint64_t)(now - then) * 1000);
 		print_table_cell(t, up);
 	} else {
 		print_table_cell(t, "-");
@@ -312,7 +316,10 @@ show_sessions(const struct htc_opts *o, const struct json_doc *d)
 	for (s = json_first(d, arr); s >= 0; s = json_next(d, arr, s)) {
 		cell_str(&t, d, s, "sessionId");
 		cell_str(&t, d, s, "peerAddr");
-		print_table_cell(&t, json_obj_get_bool(d, s, "isV2", &v2) != JSON_GET_OK ? "-" : v2 ? "yes" : "no");
+		if (json_obj_get_bool(d, s, "isV2", &v2) == JSON_GET_OK)
+			print_table_cell(&t, v2 ? "yes" : "no");
+		else
+			print_table_cell(&t, "-");
 		cell_int(&t, d, s, "connectionsGranted");
 		if (json_obj_get_int(d, s, "activeStreams", &active) == JSON_GET_OK &&
 		    json_obj_get_int(d, s, "maxStreams", &max) == JSON_GET_OK)

@@ -20,6 +20,7 @@
 
 #include "htc/htc.h"
 #include "http1.h"
+#include "net.h"
 
 #define HTTPC_HEAD_MAX HTTP1_DEFAULT_MAX_HEAD
 #define HTTPC_READ_CHUNK 16384
@@ -35,6 +36,7 @@ struct httpc {
 	size_t errcap;
 	char *in;                /* received bytes not consumed yet: in[0..in_len) */
 	size_t in_len, in_cap;
+	size_t body_cap;         /* bytes allocated for res->body */
 	struct httpc_response *res;
 };
 
@@ -98,20 +100,16 @@ wait_fd(struct httpc *h, short events)
 static int
 connect_addr(struct httpc *h, const struct addrinfo *ai)
 {
-	int soerr = 0, rc;
-	socklen_t len = sizeof(soerr);
+	int rc;
 
-	h->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	if (h->fd < 0)
-		return -errno;
-	if (connect(h->fd, ai->ai_addr, ai->ai_addrlen) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		rc = -errno;
-	else if ((rc = wait_fd(h, POLLOUT)) == 0 && getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		rc = -errno;
-	else if (rc == 0)
-		rc = -soerr;
+	h->fd = net_connect(ai->ai_addr, ai->ai_addrlen);
+	if (h->fd < 0) {
+		rc = h->fd;
+		h->fd = -1;
+		return rc;
+	}
+	if ((rc = wait_fd(h, POLLOUT)) == 0)
+		rc = net_socket_error(h->fd);
 	if (rc < 0) {
 		close(h->fd);
 		h->fd = -1;
@@ -182,11 +180,12 @@ recv_more(struct httpc *h)
 		int rc;
 
 		if (h->in_cap - h->in_len < HTTPC_READ_CHUNK) {
-			char *p = realloc(h->in, h->in_len + HTTPC_READ_CHUNK);
+			size_t cap = UTIL_MAX(h->in_cap * 2, h->in_len + HTTPC_READ_CHUNK);
+			char *p = realloc(h->in, cap);
 			if (p == NULL)
 				return fail(h, -ENOMEM, "out of memory");
 			h->in = p;
-			h->in_cap = h->in_len + HTTPC_READ_CHUNK;
+			h->in_cap = cap;
 		}
 		r = recv(h->fd, h->in + h->in_len, h->in_cap - h->in_len, 0);
 		if (r >= 0) {
@@ -217,17 +216,21 @@ static int
 body_append(struct httpc *h, const void *p, size_t n)
 {
 	struct httpc_response *res = h->res;
-	char *b;
 
 	if (n > HTTPC_BODY_MAX - res->body_len)
 		return fail(h, -EMSGSIZE, "answer from %s larger than %u bytes", h->addr, HTTPC_BODY_MAX);
-	b = realloc(res->body, res->body_len + n + 1);
-	if (b == NULL)
-		return fail(h, -ENOMEM, "out of memory");
-	memcpy(b + res->body_len, p, n);
-	res->body = b;
+	if (res->body_len + n + 1 > h->body_cap) { /* doubling: a 16 MiB body costs O(n) copies */
+		size_t cap = UTIL_MAX(h->body_cap * 2, res->body_len + n + 1);
+		char *b = realloc(res->body, cap);
+		if (b == NULL)
+			return fail(h, -ENOMEM, "out of memory");
+		res->body = b;
+		h->body_cap = cap;
+	}
+	if (n > 0)
+		memcpy(res->body + res->body_len, p, n);
 	res->body_len += n;
-	b[res->body_len] = '\0';
+	res->body[res->body_len] = '\0';
 	return 0;
 }
 
@@ -262,9 +265,10 @@ read_head(struct httpc *h, struct http1_response *hr, struct http1_header *hdrs,
 		last = h->in_len;
 		if ((r = recv_more(h)) < 0)
 			return (int)r;
+		if (r == 0 && h->in_len > 0)
+			return fail_short(h);
 		if (r == 0)
-			return h->in_len ? fail_short(h) : fail(h, -EPROTO, "%s closed the connection without answering",
-								 h->addr);
+			return fail(h, -EPROTO, "%s closed the connection without answering", h->addr);
 	}
 }
 
@@ -275,8 +279,10 @@ keep_status(struct httpc_response *res, const struct http1_response *hr)
 	size_t n = UTIL_MIN(hr->reason_len, sizeof(res->reason) - 1), i;
 
 	res->status = hr->status;
-	for (i = 0; i < n; i++)
-		res->reason[i] = (unsigned char)hr->reason[i] < 0x20 || hr->reason[i] == 0x7f ? '?' : hr->reason[i];
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)hr->reason[i];
+		res->reason[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
 	res->reason[n] = '\0';
 	if (n == 0)
 		snprintf(res->reason, sizeof(res->reason), "%s", http1_reason_phrase(hr->status));

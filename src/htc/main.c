@@ -41,20 +41,20 @@ static const char *const kill_values[] = { "--grace-ms", NULL };
 static const struct cmd_entry cmd_table[] = {
 	{ "expose", "[HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P] [--cluster]",
 	  "publish a local HTTP/WebSocket service on a container port",
-	  "  --port N        container port (default: the local port; 0: the daemon picks one)\n"
-	  "  --takeover      take the port over from the session that holds it\n"
-	  "  --subdomain S   host-routed name S.DOMAIN (\"@\": the domain itself)\n"
+	  "  --port N          container port (default: the local port; 0: the daemon picks one)\n"
+	  "  --takeover        take the port over from the session that holds it\n"
+	  "  --subdomain S     host-routed name S.DOMAIN (\"@\": the domain itself)\n"
 	  "  --basic-auth U:P  visitors must send these Basic credentials\n"
-	  "  --cluster       share the port with other sessions (round-robin)\n",
+	  "  --cluster         share the port with other sessions (round-robin)\n",
 	  expose_values, cmd_expose },
 	{ "pull", "[HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1]",
 	  "make a local TCP service reachable on the container's loopback",
-	  "  --port N        container port (default: the local port; 0: the daemon picks one)\n"
-	  "  --bind-host A   container loopback address to listen on (127.0.0.1 or ::1)\n",
+	  "  --port N          container port (default: the local port; 0: the daemon picks one)\n"
+	  "  --bind-host A     container loopback address to listen on (127.0.0.1 or ::1)\n",
 	  pull_values, cmd_pull },
 	{ "up", "--expose [C:]L ... --pull [C:]L ...", "several bindings over one session",
-	  "  --expose [C:]L  container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
-	  "  --pull [C:]L    container loopback port C to local [HOST:]PORT L, TCP\n",
+	  "  --expose [C:]L    container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
+	  "  --pull [C:]L      container loopback port C to local [HOST:]PORT L, TCP\n",
 	  up_values, cmd_up },
 	{ "health", "", "show the daemon's health", NULL, NULL, cmd_health },
 	{ "list", "", "list sessions with their bindings and totals", NULL, NULL, cmd_list },
@@ -62,7 +62,7 @@ static const struct cmd_entry cmd_table[] = {
 	{ "bindings", "", "list every binding", NULL, NULL, cmd_bindings },
 	{ "metrics", "", "print the Prometheus metrics", NULL, NULL, cmd_metrics },
 	{ "kill", "SESSION_ID [--grace-ms N]", "close a session (needs the token)",
-	  "  --grace-ms N    let open streams finish for up to N ms (0..5000)\n", kill_values, cmd_kill },
+	  "  --grace-ms N      let open streams finish for up to N ms (0..5000)\n", kill_values, cmd_kill },
 	{ "help", "[COMMAND]", "show this help, or a command's", NULL, NULL, NULL },
 };
 

@@ -205,19 +205,17 @@ print_size(char *out, size_t cap, uint64_t bytes)
 int
 print_duration(char *out, size_t cap, uint64_t ms)
 {
-	uint64_t s = ms / 1000;
+	unsigned long long s = ms / 1000;
 
 	if (ms < 1000)
 		return snprintf(out, cap, "%llums", (unsigned long long)ms);
 	if (s < 60)
-		return snprintf(out, cap, "%llu.%llus", (unsigned long long)s, (unsigned long long)(ms % 1000 / 100));
+		return snprintf(out, cap, "%llu.%llus", s, (unsigned long long)(ms % 1000 / 100));
 	if (s < 3600)
-		return snprintf(out, cap, "%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+		return snprintf(out, cap, "%llum%02llus", s / 60, s % 60);
 	if (s < 86400)
-		return snprintf(out, cap, "%lluh%02llum", (unsigned long long)(s / 3600),
-				(unsigned long long)(s % 3600 / 60));
-	return snprintf(out, cap, "%llud%02lluh", (unsigned long long)(s / 86400),
-			(unsigned long long)(s % 86400 / 3600));
+		return snprintf(out, cap, "%lluh%02llum", s / 3600, s % 3600 / 60);
+	return snprintf(out, cap, "%llud%02lluh", s / 86400, s % 86400 / 3600);
 }
 
 /* n decimal digits at *p into *v; advances *p. 0 or -1. */

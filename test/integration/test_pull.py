@@ -90,7 +90,8 @@ def pull_env(local_port, *htc_args, daemon_flags=()):
 
 
 def closed_line(h, sid):
-    m = h.expect(r"^closed stream %d \(in (\d+) B, out (\d+) B\)" % sid, STEP * 2)
+    m = h.expect(r"^closed stream %d \(in (\d+) B, out (\d+) B(, reset [^)]*)?\)" % sid, STEP * 2)
+    assert m.group(3) is None, f"stream {sid} ended with a reset: {m.group(0)}"
     return int(m.group(1)), int(m.group(2))
 
 

@@ -53,7 +53,11 @@ class Peer:
         return self.proc.returncode, out.decode(), err.decode()
 
     async def __aexit__(self, *exc):
-        if self.proc.returncode is None:
+        # A --once peer ends by itself; killing one that is just exiting
+        # races with asyncio's child watcher, so give it a moment first.
+        try:
+            await asyncio.wait_for(self.proc.wait(), 3)
+        except asyncio.TimeoutError:
             self.proc.kill()
             await self.proc.wait()
 

@@ -375,13 +375,17 @@ test_json_basic(void **state)
 static void
 test_json_escaping(void **state)
 {
-	static const char msg[] = "q\"b\\s/n\nr\rt\tbs\bff\fc1\001c1f\037del\177 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
-	/* ill-formed: stray continuation, overlong, surrogate, > U+10FFFF, cut sequence */
-	static const char bad[] = "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xf4\x90\x80\x80" "e\xe2\x82";
+	static const char msg[] = "q\"b\\s/n\nr\rt\tbs\bff\fc1\001c1f\037del\177 "
+				  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+	/* ill-formed: stray continuation, overlong, surrogate, > U+10FFFF, cut sequence, overlongs */
+	static const char bad[] = "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xf4\x90\x80\x80" "e\xe2\x82"
+				  "f\xf0\x8f\xbf\xbf" "g\xe0\x80\xaf";
 	static const char bad_out[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
 				      "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 				      "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-				      "e\xef\xbf\xbd\xef\xbf\xbd";
+				      "e\xef\xbf\xbd\xef\xbf\xbd"
+				      "f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+				      "g\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
 	char raw[LOG_LINE_MAX];
 
 	(void)state;
@@ -534,7 +538,8 @@ static void
 test_truncation(void **state)
 {
 	/* plain, 2-byte escapes, 6-byte escapes, multi-byte UTF-8, bad bytes */
-	static const char *const pats[] = { "a", "\"", "\001", "\xe2\x82\xac", "\xff", "ab\"\xf0\x9f\x98\x80\n" };
+	static const char *const pats[] = { "a", "\"", "\001", "\xe2\x82\xac", "\xff",
+					     "ab\"\xf0\x9f\x98\x80\n" };
 	char line[LOG_LINE_MAX * 2];
 	size_t i, len;
 	int nf;

@@ -157,6 +157,11 @@ test_invalid_handles(void **state)
 	forged = (slab_handle)(slab_handle_gen(h) + 2) << 32 | slab_handle_index(h);
 	assert_null(slab_get(&s, forged));
 	assert_null(slab_get(&s, (slab_handle)slab_handle_gen(h) << 32 | 0xffffffffu));
+	/* a freed slot's (even) generation is never a valid handle */
+	slab_free(&s, a);
+	forged = (slab_handle)(slab_handle_gen(h) + 1) << 32 | slab_handle_index(h);
+	assert_null(slab_get(&s, forged));
+	assert_null(slab_get(&s, h));
 	slab_free(&s, NULL); /* ignored */
 	slab_fini(&s);
 }
@@ -171,6 +176,10 @@ test_high_water(void **state)
 
 	(void)state;
 	assert_int_equal(slab_init(&s, 8, 100, 0), 0);
+	p[0] = slab_alloc(&s, NULL);
+	slab_stats(&s, &st);
+	assert_int_equal(st.high_water, 1);
+	slab_free(&s, p[0]);
 	for (i = 0; i < 6; i++)
 		p[i] = slab_alloc(&s, NULL);
 	for (i = 0; i < 4; i++)

@@ -1,0 +1,23 @@
+/*
+ * expose.h: EXPOSE listeners and the visitor connection machine: each
+ * visitor request becomes an http stream (STREAM_OPEN with method, target,
+ * headers), its body is de-framed into DATA, and the client's response
+ * head and body are written back with HTTP/1.1 framing; keep-alive,
+ * pipelining, upgrades, and the 502/503/504 answers a visitor may see.
+ */
+#ifndef HT_EXPOSE_H
+#define HT_EXPOSE_H
+
+#include "daemon.h"
+#include "reactor.h"
+
+/* Set up the visitor pool (d->visitors). 0 or -errno. */
+int expose_init(struct daemon *d);
+
+/* Release the pool (after every visitor is gone). */
+void expose_fini(struct daemon *d);
+
+/* The listener callback of EXPOSE bindings (binding from container_of). */
+void expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events);
+
+#endif

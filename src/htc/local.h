@@ -1,0 +1,30 @@
+/*
+ * local.h: the local side of EXPOSE streams in htc: each stream is one
+ * HTTP request (or upgrade) to the local service, written with correct
+ * framing on a pooled keep-alive connection; the response head goes back
+ * as STREAM_RESPONSE_HEAD and the body as DATA with credit.
+ */
+#ifndef HTC_LOCAL_H
+#define HTC_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "htc/client.h"
+#include "stream.h"
+
+/*
+ * Serve the EXPOSE stream s (just opened in c->mux, its STREAM_OPEN JSON
+ * in json[0..n)) against binding b's local address. Takes the stream over
+ * (sets s->ops and s->owner). Returns 0, or -1 when it could not start
+ * (the caller then resets the stream unless it is already closed).
+ * Invalid method, target or headers (CR, LF, NUL, non-token bytes) are
+ * refused with a RESET and never written to the local service.
+ */
+int local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json,
+		    size_t n);
+
+/* Close every pooled connection and free local state (client exit). */
+void local_http_fini(struct client *c);
+
+#endif

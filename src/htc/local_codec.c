@@ -1,0 +1,257 @@
+/*
+ * local_codec.c: STREAM_OPEN -> request head, response head ->
+ * STREAM_RESPONSE_HEAD (see local_codec.h).
+ *
+ * Strings are unescaped straight into the output buffer and checked in
+ * place, so a header is copied once. This file does no I/O and keeps no
+ * state; framing decisions that depend on what arrives later (the first
+ * DATA or the EOF) are made by local.c, which calls
+ * local_codec_request_end() once it knows.
+ */
+#include "htc/local_codec.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+#define SP_HTTP11_CRLF " HTTP/1.1\r\n"
+
+static int
+put(struct buf *out, size_t max, const void *p, size_t n)
+{
+	int rc = buf_reserve(out, n, 0, max);
+
+	if (rc < 0)
+		return rc;
+	return buf_append(out, p, n) == 0 ? 0 : -ENOSPC;
+}
+
+/*
+ * Unescape string token tok to out->last and commit it. *len receives its
+ * length. 0, LOCAL_CODEC_INVALID (not a string), -ENOSPC, -ENOMEM.
+ */
+static int
+put_string(struct buf *out, size_t max, const struct json_doc *doc, int tok, size_t *len)
+{
+	size_t cap;
+	ssize_t n;
+	int rc;
+
+	if (json_type(doc, tok) != JSON_STRING)
+		return LOCAL_CODEC_INVALID;
+	cap = (size_t)(doc->toks[tok].end - doc->toks[tok].start) + 1;
+	rc = buf_reserve(out, cap, 0, max);
+	if (rc < 0)
+		return rc;
+	n = json_get_string(doc, tok, (char *)out->last, cap);
+	if (n < 0)
+		return LOCAL_CODEC_INVALID;
+	buf_commit(out, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* 1 when the request field name[0..len) is not passed to the local service. */
+static int
+dropped_request_field(const char *name, size_t len, int upgrade)
+{
+	if (util_strcaseeq(name, len, "transfer-encoding"))
+		return 1;
+	if (upgrade && (util_strcaseeq(name, len, "connection") || util_strcaseeq(name, len, "upgrade")))
+		return 0;
+	return http1_is_hop_by_hop(name, len);
+}
+
+/* Parse a Content-Length value; it must agree with an earlier one. */
+static int
+content_length(struct local_request *rq, const char *v, size_t n)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 19)
+		return LOCAL_CODEC_INVALID;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return LOCAL_CODEC_INVALID;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x > HTTP1_CONTENT_LENGTH_MAX || (rq->has_length && rq->content_length != x))
+		return LOCAL_CODEC_INVALID;
+	rq->has_length = 1;
+	rq->content_length = x;
+	return 0;
+}
+
+/* One [name, value] pair of "headers": append "Name: value\r\n" or nothing. */
+static int
+put_field(struct buf *out, size_t max, const struct json_doc *doc, int pair, struct local_request *rq,
+	  int *has_host)
+{
+	int kn = json_first(doc, pair), kv = kn >= 0 ? json_next(doc, pair, kn) : -1;
+	size_t start = buf_len(out), nlen, vlen;
+	char *name;
+	int rc;
+
+	if (json_type(doc, pair) != JSON_ARRAY || doc->toks[pair].count != 2)
+		return LOCAL_CODEC_INVALID;
+	if ((rc = put_string(out, max, doc, kn, &nlen)) < 0)
+		return rc;
+	name = (char *)out->pos + start;
+	if (!http1_token_valid(name, nlen))
+		return LOCAL_CODEC_INVALID;
+	if ((rc = put(out, max, ": ", 2)) < 0 || (rc = put_string(out, max, doc, kv, &vlen)) < 0)
+		return rc;
+	name = (char *)out->pos + start; /* the buffer may have moved */
+	if (!http1_field_value_valid(name + nlen + 2, vlen))
+		return LOCAL_CODEC_INVALID;
+	if (util_strcaseeq(name, nlen, "content-length")) {
+		int dup = rq->has_length;
+
+		if ((rc = content_length(rq, name + nlen + 2, vlen)) < 0)
+			return rc;
+		if (dup) { /* an agreeing duplicate: write the field once */
+			out->last = out->pos + start;
+			return 0;
+		}
+	}
+	if (dropped_request_field(name, nlen, rq->upgrade)) {
+		out->last = out->pos + start;
+		return 0;
+	}
+	*has_host |= util_strcaseeq(name, nlen, "host");
+	return put(out, max, "\r\n", 2);
+}
+
+/* The request line: method, target, version. */
+static int
+put_request_line(struct buf *out, size_t max, const struct json_doc *doc, struct local_request *rq)
+{
+	size_t start = buf_len(out), n;
+	const char *m;
+	int rc;
+
+	if ((rc = put_string(out, max, doc, json_get(doc, 0, "method"), &n)) < 0)
+		return rc;
+	m = (const char *)out->pos + start;
+	if (!http1_method_valid(m, n))
+		return LOCAL_CODEC_INVALID;
+	rq->method_len = n;
+	rq->is_head = n == 4 && memcmp(m, "HEAD", 4) == 0;
+	rq->body_method = (n == 4 && memcmp(m, "POST", 4) == 0) || (n == 3 && memcmp(m, "PUT", 3) == 0) ||
+			  (n == 5 && memcmp(m, "PATCH", 5) == 0);
+	if ((rc = put(out, max, " ", 1)) < 0)
+		return rc;
+	rq->target_off = buf_len(out);
+	if ((rc = put_string(out, max, doc, json_get(doc, 0, "target"), &n)) < 0)
+		return rc;
+	if (!http1_target_valid((const char *)out->pos + rq->target_off, n))
+		return LOCAL_CODEC_INVALID;
+	rq->target_len = n;
+	return put(out, max, SP_HTTP11_CRLF, sizeof(SP_HTTP11_CRLF) - 1);
+}
+
+/* see local_codec.h */
+int
+local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks, const char *host,
+			 struct buf *out, size_t max, struct local_request *rq)
+{
+	struct json_doc doc;
+	int hdrs, k, rc, has_host = 0;
+	bool up = false;
+
+	memset(rq, 0, sizeof(*rq));
+	if (json_parse(&doc, json, n, toks, ntoks, NULL) < 0 || json_type(&doc, 0) != JSON_OBJECT)
+		return LOCAL_CODEC_INVALID;
+	k = json_get(&doc, 0, "isUpgrade");
+	if (k >= 0 && !json_is_null(&doc, k) && json_get_bool(&doc, k, &up) != JSON_GET_OK)
+		return LOCAL_CODEC_INVALID;
+	rq->upgrade = up;
+	if ((rc = put_request_line(out, max, &doc, rq)) < 0)
+		return rc;
+	hdrs = json_get(&doc, 0, "headers");
+	if (hdrs >= 0 && !json_is_null(&doc, hdrs) && json_type(&doc, hdrs) != JSON_ARRAY)
+		return LOCAL_CODEC_INVALID;
+	for (k = json_first(&doc, hdrs); k >= 0; k = json_next(&doc, hdrs, k))
+		if ((rc = put_field(out, max, &doc, k, rq, &has_host)) < 0)
+			return rc;
+	if (!has_host && host != NULL && host[0] != '\0') {
+		if (!http1_field_value_valid(host, strlen(host)))
+			return LOCAL_CODEC_INVALID;
+		if ((rc = put(out, max, "Host: ", 6)) < 0 || (rc = put(out, max, host, strlen(host))) < 0 ||
+		    (rc = put(out, max, "\r\n", 2)) < 0)
+			return rc;
+	}
+	if (rq->upgrade)
+		rq->framing = LOCAL_FRAMING_RAW;
+	else
+		rq->framing = rq->has_length ? LOCAL_FRAMING_LENGTH : LOCAL_FRAMING_UNDECIDED;
+	return 0;
+}
+
+/* see local_codec.h */
+int
+local_codec_request_end(struct buf *out, size_t max, const struct local_request *rq, enum local_framing f)
+{
+	static const char cl0[] = "Content-Length: 0\r\n";
+	static const char te[] = "Transfer-Encoding: chunked\r\n";
+	int rc = 0;
+
+	if (f == LOCAL_FRAMING_NONE && rq->body_method && !rq->has_length)
+		rc = put(out, max, cl0, sizeof(cl0) - 1);
+	else if (f == LOCAL_FRAMING_CHUNKED)
+		rc = put(out, max, te, sizeof(te) - 1);
+	if (rc < 0)
+		return rc;
+	return put(out, max, "\r\n", 2);
+}
+
+/* 1 when the response field h is passed on to the visitor. */
+static int
+kept_response_field(const struct http1_response *res, const struct http1_header *h)
+{
+	if (res->status == 101 &&
+	    (util_strcaseeq(h->name, h->name_len, "connection") || util_strcaseeq(h->name, h->name_len, "upgrade")))
+		return 1;
+	if (util_strcaseeq(h->name, h->name_len, "content-length"))
+		return 1;
+	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return 0;
+	return !http1_header_is_named_in_connection(res->headers, res->num_headers, h->name, h->name_len);
+}
+
+/* see local_codec.h */
+int
+local_codec_response_head(const struct http1_response *res, struct buf *out, size_t max)
+{
+	struct json_writer w;
+	size_t i;
+
+	json_w_init(&w, out, max);
+	json_w_obj_begin(&w);
+	json_w_kv_int(&w, "status", res->status);
+	json_w_key(&w, "headers");
+	json_w_arr_begin(&w);
+	for (i = 0; i < res->num_headers; i++) {
+		const struct http1_header *h = &res->headers[i];
+
+		if (!kept_response_field(res, h))
+			continue;
+		json_w_arr_begin(&w);
+		json_w_str(&w, h->name, h->name_len);
+		json_w_str(&w, h->value, h->value_len);
+		json_w_arr_end(&w);
+	}
+	json_w_arr_end(&w);
+	json_w_kv_bool(&w, "final", res->status >= 200 || res->status == 101);
+	json_w_obj_end(&w);
+	switch (json_w_finish(&w)) {
+	case JSON_W_OK:
+		return 0;
+	case JSON_W_ERR_SPACE:
+		return -ENOSPC;
+	default:
+		return -EINVAL;
+	}
+}
