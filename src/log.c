@@ -107,6 +107,30 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* The two-character JSON escape of c, or NULL when it has none. */
+static const char *
+json_short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	default:
+		return NULL;
+	}
+}
+
 /*
  * Escape one character of s[0..n) for JSON into out; returns the bytes of
  * s it stands for and sets *olen.
@@ -115,28 +139,23 @@ static size_t
 json_escape_one(const unsigned char *s, size_t n, char out[8], size_t *olen)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char c = s[0];
+	const char *e = json_short_escape(s[0]);
 	size_t k;
 
-	switch (c) {
-	case '"': memcpy(out, "\\\"", 2); *olen = 2; return 1;
-	case '\\': memcpy(out, "\\\\", 2); *olen = 2; return 1;
-	case '\n': memcpy(out, "\\n", 2); *olen = 2; return 1;
-	case '\r': memcpy(out, "\\r", 2); *olen = 2; return 1;
-	case '\t': memcpy(out, "\\t", 2); *olen = 2; return 1;
-	case '\b': memcpy(out, "\\b", 2); *olen = 2; return 1;
-	case '\f': memcpy(out, "\\f", 2); *olen = 2; return 1;
-	default: break;
+	if (e != NULL) {
+		memcpy(out, e, 2);
+		*olen = 2;
+		return 1;
 	}
-	if (c < 0x20 || c == 0x7f) {
+	if (s[0] < 0x20 || s[0] == 0x7f) {
 		memcpy(out, "\\u00", 4);
-		out[4] = hex[c >> 4];
-		out[5] = hex[c & 15];
+		out[4] = hex[s[0] >> 4];
+		out[5] = hex[s[0] & 15];
 		*olen = 6;
 		return 1;
 	}
 	k = utf8_seq(s, n);
-	if (k == 0) {
+	if (k == 0) { /* not UTF-8: stand in U+FFFD so the line stays valid JSON */
 		memcpy(out, "\\ufffd", 6);
 		*olen = 6;
 		return 1;
@@ -229,11 +248,10 @@ format_time(char out[32])
 {
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
 	long ms;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || gmtime_r(&ts.tv_sec, &tm) == NULL ||
-	    (n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm)) != 19) {
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
 		memcpy(out, "1970-01-01T00:00:00.000Z", 25);
 		return;
 	}

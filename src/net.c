@@ -385,7 +385,7 @@ net_local_port(int fd)
 int
 net_shutdown_write(int fd)
 {
-	return shutdown(fd, SHUT_RDWR) == 0 ? 0 : -errno;
+	return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
 /* ---- CIDR ---------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct local_conn {
 
 static const struct tunnel_ops client_tunnel_ops;
 static const struct mux_ops client_mux_ops;
+static void schedule_retry(struct client *c);
 
 /* ---- connecting (before the loop runs) --------------------------------- */
 
@@ -117,9 +119,10 @@ send_all(int fd, const char *p, size_t n, uint64_t deadline)
 
 /* Read the 101 response; leftover bytes after it go to *pre. */
 static int
-read_upgrade(int fd, const char *key, uint64_t deadline, struct buf *pre, char *err, size_t errlen)
+read_upgrade(int fd, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
+	     size_t errlen)
 {
-	static const char *const protos[] = { "hoody-tunnel.v1" };
+	const char *const protos[] = { proto };
 	struct http1_header hdrs[64];
 	struct http1_response res;
 	struct http1_limits lim = { 16384, 64 };
@@ -166,9 +169,9 @@ read_upgrade(int fd, const char *key, uint64_t deadline, struct buf *pre, char *
 }
 
 static int
-ws_connect(struct client *c, struct buf *pre, char *err, size_t errlen)
+ws_connect(struct client *c, int v2, struct buf *pre, char *err, size_t errlen)
 {
-	static const char *const protos[] = { "hoody-tunnel.v1" };
+	const char *const protos[] = { v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1" };
 	const struct url *u = &c->o->u;
 	uint64_t deadline = clock_mono_ms() + CONNECT_TIMEOUT_MS;
 	char key[WS_HANDSHAKE_KEY_LEN + 1], host[URL_HOST_MAX + 16], req[2048];
@@ -193,7 +196,7 @@ ws_connect(struct client *c, struct buf *pre, char *err, size_t errlen)
 	rq.protocols = protos;
 	rq.nprotocols = 1;
 	n = ws_handshake_request_encode(req, sizeof(req), &rq);
-	if (n < 0 || send_all(fd, req, (size_t)n, deadline) < 0 || read_upgrade(fd, key, deadline, pre, err, errlen) < 0) {
+	if (n < 0 || send_all(fd, req, (size_t)n, deadline) < 0 || read_upgrade(fd, key, protos[0], deadline, pre, err, errlen) < 0) {
 		if (n < 0 || err[0] == '\0')
 			snprintf(err, errlen, "cannot send the WebSocket handshake");
 		close(fd);
@@ -202,13 +205,73 @@ ws_connect(struct client *c, struct buf *pre, char *err, size_t errlen)
 	return fd;
 }
 
-/* ---- frames out ----------------------------------------------------------- */
+/* ---- sockets ---------------------------------------------------------------- */
+
+static int
+want_v2(const struct client *c)
+{
+	return c->o->connections > 1;
+}
+
+static void
+say(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(struct client *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (c->ev->on_state)
+		c->ev->on_state(c, line);
+}
+
+/* Connect socket `index` (handshake done before the loop sees it). 0 or -1 with err. */
+static int
+sock_connect(struct client *c, int index, char *err, size_t errlen)
+{
+	struct client_sock *cs = &c->socks[index];
+	struct buf pre;
+	int fd, rc = -1;
+
+	if (buf_init(&pre, 16384, 0) < 0)
+		return -1;
+	fd = ws_connect(c, want_v2(c), &pre, err, errlen);
+	if (fd >= 0) {
+		cs->c = c;
+		cs->index = index;
+		cs->joined = 0;
+		rc = tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos, buf_len(&pre));
+		if (rc < 0) {
+			close(fd);
+			snprintf(err, errlen, "out of memory");
+		} else {
+			cs->open = 1;
+		}
+	}
+	buf_fini(&pre);
+	return rc;
+}
+
+static struct tunnel *
+primary(struct client *c)
+{
+	return c->socks[0].open && c->socks[0].t.state == TUNNEL_OPEN ? &c->socks[0].t : NULL;
+}
 
 static void
 send_json(struct client *c, uint8_t type, struct buf *b)
 {
-	tunnel_send(&c->tun, type, 0, b->pos, buf_len(b));
+	struct tunnel *t = primary(c);
+
+	if (t != NULL)
+		tunnel_send(t, type, 0, b->pos, buf_len(b));
 }
+
+/* ---- frames out ----------------------------------------------------------- */
 
 static void
 send_hello(struct client *c)
@@ -219,7 +282,7 @@ send_hello(struct client *c)
 	buf_init(&b, 512, 0);
 	json_w_init(&w, &b, 0);
 	json_w_obj_begin(&w);
-	json_w_kv_str(&w, "version", "hoody-tunnel.v1");
+	json_w_kv_str(&w, "version", want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1");
 	json_w_key(&w, "auth");
 	json_w_obj_begin(&w);
 	json_w_kv_str(&w, "kind", "bearer");
@@ -227,7 +290,17 @@ send_hello(struct client *c)
 	json_w_obj_end(&w);
 	json_w_key(&w, "capabilities");
 	json_w_arr_begin(&w);
+	if (want_v2(c))
+		json_w_cstr(&w, "multi-ws");
 	json_w_arr_end(&w);
+	if (c->session_id[0]) {
+		json_w_key(&w, "resume");
+		json_w_obj_begin(&w);
+		json_w_kv_str(&w, "sessionId", c->session_id);
+		json_w_obj_end(&w);
+	}
+	if (want_v2(c))
+		json_w_kv_int(&w, "maxConnections", c->o->connections);
 	json_w_obj_end(&w);
 	if (json_w_finish(&w) == 0)
 		send_json(c, FRAME_HELLO, &b);
@@ -235,6 +308,7 @@ send_hello(struct client *c)
 	buf_fini(&b);
 }
 
+/* BIND every binding that is not bound (all of them on a new session). */
 static void
 send_binds(struct client *c)
 {
@@ -246,13 +320,16 @@ send_binds(struct client *c)
 		struct client_binding *cb = &c->binds[i];
 		struct json_writer w;
 
+		if (cb->state == CLIENT_BIND_BOUND)
+			continue;
 		buf_reset(&b, 0);
 		json_w_init(&w, &b, 0);
 		json_w_obj_begin(&w);
 		json_w_kv_uint(&w, "clientBindRef", i + 1);
 		json_w_kv_str(&w, "kind", cb->kind == CLIENT_PULL ? "tcp" : "http");
 		json_w_kv_str(&w, "mode", cb->kind == CLIENT_PULL ? "pull" : "expose");
-		json_w_kv_uint(&w, "containerPort", cb->container_port);
+		/* after a lost session, ask for the port we had */
+		json_w_kv_uint(&w, "containerPort", cb->port ? cb->port : cb->container_port);
 		json_w_kv_bool(&w, "takeover", cb->takeover);
 		if (cb->kind == CLIENT_PULL)
 			json_w_kv_str(&w, "host", cb->bind_v6 ? "::1" : "127.0.0.1");
@@ -268,41 +345,25 @@ send_binds(struct client *c)
 /* ---- frames in ------------------------------------------------------------ */
 
 static void
+finish(struct client *c, int code)
+{
+	int i;
+
+	c->exit_code = code;
+	c->state = CLIENT_CLOSED;
+	for (i = 0; i < MUX_MAX_SOCKS; i++)
+		if (c->socks[i].open && c->socks[i].t.state == TUNNEL_OPEN)
+			tunnel_close(&c->socks[i].t, WS_CLOSE_NORMAL, "client done", 1000);
+	reactor_wake_next(&c->r);
+}
+
+static void
 fail(struct client *c, const char *why)
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
 	print_err("%s", why);
-	c->exit_code = HTC_EXIT_FAIL;
-	c->state = CLIENT_CLOSED;
-	tunnel_close(&c->tun, WS_CLOSE_NORMAL, "client done", 1000);
-}
-
-static void
-on_hello_ok(struct client *c, const uint8_t *p, size_t n)
-{
-	struct json_tok toks[64];
-	struct json_doc doc;
-	int64_t sw = 1048576, ssw = 16777216, maxs = 1024;
-
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_obj_get_str(&doc, 0, "sessionId", c->session_id, sizeof(c->session_id)) < 0) {
-		fail(c, "bad HELLO_OK from the server");
-		return;
-	}
-	json_obj_get_int(&doc, 0, "streamWindow", &sw);
-	json_obj_get_int(&doc, 0, "sessionWindow", &ssw);
-	json_obj_get_int(&doc, 0, "maxStreams", &maxs);
-	if (sw <= 0 || sw > FLOW_WINDOW_MAX || ssw <= 0 || ssw > FLOW_WINDOW_MAX || maxs <= 0 || maxs > 1000000 ||
-	    mux_init(&c->mux, (uint32_t)maxs, (uint32_t)sw, (uint32_t)ssw, &client_mux_ops, c) < 0) {
-		fail(c, "unusable windows in HELLO_OK");
-		return;
-	}
-	c->mux_ready = 1;
-	mux_attach(&c->mux, 0, &c->tun);
-	if (c->ev->on_session)
-		c->ev->on_session(c, c->session_id);
-	send_binds(c);
+	finish(c, HTC_EXIT_FAIL);
 }
 
 static void
@@ -315,6 +376,107 @@ check_all_bound(struct client *c)
 			return;
 	if (c->state == CLIENT_BINDING)
 		c->state = CLIENT_READY;
+}
+
+/* Mark the bindings the server carried over; the rest are bound again. */
+static unsigned
+apply_resumed(struct client *c, const struct json_doc *doc)
+{
+	int arr = json_get(doc, 0, "resumedBinds"), i;
+	unsigned k, n = 0;
+
+	for (k = 0; k < c->nbinds; k++)
+		if (c->binds[k].state == CLIENT_BIND_BOUND)
+			c->binds[k].state = CLIENT_BIND_PENDING;
+	if (json_type(doc, arr) != JSON_ARRAY)
+		return 0;
+	for (i = json_first(doc, arr); i >= 0; i = json_next(doc, arr, i)) {
+		int64_t id;
+
+		if (json_obj_get_int(doc, i, "bindId", &id) != 0)
+			continue;
+		for (k = 0; k < c->nbinds; k++) {
+			if (c->binds[k].bind_id == (uint32_t)id) {
+				c->binds[k].state = CLIENT_BIND_BOUND;
+				n++;
+			}
+		}
+	}
+	for (k = 0; k < c->nbinds; k++)
+		if (c->binds[k].state == CLIENT_BIND_PENDING)
+			c->binds[k].state = CLIENT_BIND_UNBOUND;
+	return n;
+}
+
+static void join_tickets(struct client *c, const struct json_doc *doc);
+
+static int
+setup_mux(struct client *c, const struct json_doc *doc, int resumed)
+{
+	int64_t sw = 1048576, ssw = 16777216, maxs = 1024;
+
+	json_obj_get_int(doc, 0, "streamWindow", &sw);
+	json_obj_get_int(doc, 0, "sessionWindow", &ssw);
+	json_obj_get_int(doc, 0, "maxStreams", &maxs);
+	if (sw <= 0 || sw > FLOW_WINDOW_MAX || ssw <= 0 || ssw > FLOW_WINDOW_MAX || maxs <= 0 || maxs > 1000000)
+		return -1;
+	if (c->mux_ready && (!resumed || c->mux.stream_window != (uint32_t)sw ||
+			     c->mux.session_window != (uint32_t)ssw)) {
+		mux_fini(&c->mux);
+		c->mux_ready = 0;
+	}
+	if (!c->mux_ready) {
+		if (mux_init(&c->mux, (uint32_t)maxs, (uint32_t)sw, (uint32_t)ssw, &client_mux_ops, c) < 0)
+			return -1;
+		c->mux_ready = 1;
+	}
+	mux_reset_windows(&c->mux);
+	mux_attach(&c->mux, 0, &c->socks[0].t);
+	return 0;
+}
+
+static void
+on_hello_ok(struct client *c, const uint8_t *p, size_t n)
+{
+	struct json_tok toks[256];
+	struct json_doc doc;
+	bool resumed = false;
+	int64_t granted = 1;
+	char id[64];
+
+	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
+	    json_obj_get_str(&doc, 0, "sessionId", id, sizeof(id)) < 0) {
+		fail(c, "bad HELLO_OK from the server");
+		return;
+	}
+	json_obj_get_bool(&doc, 0, "resumed", &resumed);
+	resumed = resumed && strcmp(id, c->session_id) == 0;
+	if (setup_mux(c, &doc, resumed) < 0) {
+		fail(c, "unusable windows in HELLO_OK");
+		return;
+	}
+	json_obj_get_int(&doc, 0, "connectionsGranted", &granted);
+	c->granted = (unsigned)UTIL_MAX(1, UTIL_MIN(granted, MUX_MAX_SOCKS));
+	snprintf(c->session_id, sizeof(c->session_id), "%s", id);
+	c->attempts = 0;
+	if (resumed) {
+		unsigned kept = apply_resumed(c, &doc);
+
+		say(c, "resumed session %s with %u binding%s", id, kept, kept == 1 ? "" : "s");
+	} else {
+		unsigned k;
+
+		for (k = 0; k < c->nbinds; k++)
+			c->binds[k].state = CLIENT_BIND_UNBOUND;
+		if (c->connected_once)
+			say(c, "new session %s: binding again", id);
+		else if (c->ev->on_session)
+			c->ev->on_session(c, id);
+	}
+	c->connected_once = 1;
+	send_binds(c);
+	check_all_bound(c);
+	join_tickets(c, &doc);
 }
 
 static struct client_binding *
@@ -333,6 +495,7 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 	struct json_tok toks[32];
 	struct json_doc doc;
 	struct client_binding *b;
+	uint16_t before;
 	int64_t v;
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
@@ -346,11 +509,10 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 		b->state = CLIENT_BIND_FAILED;
 		if (c->ev->on_bind_error)
 			c->ev->on_bind_error(c, b);
-		c->exit_code = HTC_EXIT_FAIL;
-		c->state = CLIENT_CLOSED;
-		tunnel_close(&c->tun, WS_CLOSE_NORMAL, "bind refused", 1000);
+		finish(c, HTC_EXIT_FAIL);
 		return;
 	}
+	before = b->port;
 	if (json_obj_get_int(&doc, 0, "bindId", &v) == 0)
 		b->bind_id = (uint32_t)v;
 	if (json_obj_get_int(&doc, 0, "containerPort", &v) == 0)
@@ -358,6 +520,8 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 	if (json_obj_get_str(&doc, 0, "publicUrl", b->public_url, sizeof(b->public_url)) < 0)
 		b->public_url[0] = '\0';
 	b->state = CLIENT_BIND_BOUND;
+	if (before != 0 && before != b->port)
+		say(c, "container port changed: %u -> %u", before, b->port);
 	if (c->ev->on_bound)
 		c->ev->on_bound(c, b);
 	check_all_bound(c);
@@ -380,7 +544,55 @@ on_unbind_ok(struct client *c, const uint8_t *p, size_t n)
 		left += c->binds[i].state == CLIENT_BIND_BOUND;
 	}
 	if (c->state == CLIENT_STOPPING && left == 0)
-		tunnel_close(&c->tun, WS_CLOSE_NORMAL, "client done", 1000);
+		finish(c, HTC_EXIT_OK);
+}
+
+/* ---- v2 secondary sockets -------------------------------------------------- */
+
+static void
+join_one(struct client *c, int index, const char *nonce)
+{
+	struct client_sock *cs = &c->socks[index];
+	char err[512] = "", js[256];
+	int n;
+
+	if (index <= 0 || index >= MUX_MAX_SOCKS || cs->open)
+		return;
+	if (sock_connect(c, index, err, sizeof(err)) < 0) {
+		say(c, "socket %d: %s", index, err);
+		return;
+	}
+	n = snprintf(js, sizeof(js), "{\"sessionId\":\"%s\",\"index\":%d,\"nonce\":\"%s\"}", c->session_id, index,
+		     nonce);
+	tunnel_send(&cs->t, FRAME_JOIN, 0, js, (size_t)n);
+}
+
+static void
+join_tickets(struct client *c, const struct json_doc *doc)
+{
+	int arr = json_get(doc, 0, "joinTickets"), i;
+
+	if (json_type(doc, arr) != JSON_ARRAY)
+		return;
+	for (i = json_first(doc, arr); i >= 0; i = json_next(doc, arr, i)) {
+		char nonce[64];
+		int64_t index;
+
+		if (json_obj_get_int(doc, i, "index", &index) != 0 ||
+		    json_obj_get_str(doc, i, "nonce", nonce, sizeof(nonce)) < 0)
+			continue;
+		join_one(c, (int)index, nonce);
+	}
+}
+
+static void
+on_reissued(struct client *c, const uint8_t *p, size_t n)
+{
+	struct json_tok toks[128];
+	struct json_doc doc;
+
+	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
+		join_tickets(c, &doc);
 }
 
 /* ---- streams -------------------------------------------------------------- */
@@ -411,50 +623,30 @@ local_socket(const struct client_binding *b)
 	return fd;
 }
 
-static void
-on_stream_open(struct client *c, uint32_t sid, const uint8_t *p, size_t n)
+static struct client_binding *
+binding_by_id(struct client *c, int64_t id)
 {
-	struct json_tok toks[128];
-	struct json_doc doc;
-	struct client_binding *b = NULL;
-	struct local_conn *lc;
-	struct stream *s;
-	char peer[80] = "?";
-	int64_t bind_id = -1;
 	unsigned i;
-	int fd;
 
-	if (!c->mux_ready || sid == 0)
-		return;
-	s = mux_open(&c->mux, sid, STREAM_KIND_HTTP, 0);
-	if (s == NULL) {
-		tunnel_send_code(&c->tun, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM, "cannot open stream");
-		return;
-	}
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
-		json_obj_get_int(&doc, 0, "bindId", &bind_id);
-	json_obj_get_str(&doc, 0, "peerAddr", peer, sizeof(peer));
 	for (i = 0; i < c->nbinds; i++)
-		if (c->binds[i].state == CLIENT_BIND_BOUND && (int64_t)c->binds[i].bind_id == bind_id)
-			b = &c->binds[i];
-	if (b != NULL && b->kind == CLIENT_EXPOSE && json_string_eq(&doc, json_get(&doc, 0, "kind"), "http")) {
-		if (local_http_open(c, b, s, p, n) < 0 && s->state != STREAM_CLOSED)
-			mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "cannot serve request");
-		return;
-	}
-	if (b == NULL || b->kind != CLIENT_PULL || !json_string_eq(&doc, json_get(&doc, 0, "kind"), "tcp")) {
-		mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "no such binding here");
-		return;
-	}
-	lc = calloc(1, sizeof(*lc));
-	fd = lc ? local_socket(b) : -1;
+		if (c->binds[i].state == CLIENT_BIND_BOUND && (int64_t)c->binds[i].bind_id == id)
+			return &c->binds[i];
+	return NULL;
+}
+
+static void
+open_tcp(struct client *c, struct client_binding *b, struct stream *s, const char *peer)
+{
+	struct local_conn *lc = calloc(1, sizeof(*lc));
+	int fd = lc ? local_socket(b) : -1;
+
 	if (fd < 0) {
 		free(lc);
 		mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "local connect failed");
 		return;
 	}
 	lc->c = c;
-	lc->sid = sid;
+	lc->sid = s->id;
 	lc->pump.owner = lc;
 	if (pump_start(&lc->pump, &c->r, &c->mux, s, fd, 1, local_done) < 0) {
 		close(fd);
@@ -463,7 +655,46 @@ on_stream_open(struct client *c, uint32_t sid, const uint8_t *p, size_t n)
 		return;
 	}
 	if (c->ev->on_stream_open)
-		c->ev->on_stream_open(c, b, sid, peer);
+		c->ev->on_stream_open(c, b, s->id, peer);
+}
+
+static void
+on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size_t n)
+{
+	struct json_tok toks[256];
+	struct json_doc doc;
+	struct client_binding *b;
+	struct stream *s;
+	char peer[80] = "?";
+	int64_t bind_id = -1;
+	int http;
+
+	if (!c->mux_ready || sid == 0)
+		return;
+	memset(&doc, 0, sizeof(doc));
+	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0) {
+		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_PROTOCOL_ERROR, "bad STREAM_OPEN");
+		return;
+	}
+	http = json_string_eq(&doc, json_get(&doc, 0, "kind"), "http");
+	s = mux_open(&c->mux, sid, http ? STREAM_KIND_HTTP : STREAM_KIND_TCP, index);
+	if (s == NULL) {
+		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM, "cannot open stream");
+		return;
+	}
+	json_obj_get_int(&doc, 0, "bindId", &bind_id);
+	json_obj_get_str(&doc, 0, "peerAddr", peer, sizeof(peer));
+	b = binding_by_id(c, bind_id);
+	if (b != NULL && b->kind == CLIENT_EXPOSE && http) {
+		if (local_http_open(c, b, s, p, n) < 0 && s->state != STREAM_CLOSED)
+			mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "cannot serve request");
+		return;
+	}
+	if (b == NULL || b->kind != CLIENT_PULL || http) {
+		mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "no such binding here");
+		return;
+	}
+	open_tcp(c, b, s, peer);
 }
 
 static void
@@ -477,20 +708,21 @@ on_goaway(struct client *c, const uint8_t *p, size_t n)
 	snprintf(reason, sizeof(reason), "%.*s", (int)cp.reason_len, cp.reason);
 	if (c->ev->on_goaway)
 		c->ev->on_goaway(c, cp.code, reason);
-	if (c->state != CLIENT_STOPPING)
-		c->exit_code = HTC_EXIT_FAIL;
+	if (strcmp(reason, "unknown or expired session") == 0) {
+		c->session_id[0] = '\0'; /* the next attempt opens a new session */
+		return;
+	}
+	if (cp.code == FRAME_CODE_AUTH_ERROR || cp.code == FRAME_CODE_VERSION_MISMATCH ||
+	    cp.code == FRAME_CODE_PROTOCOL_ERROR || strcmp(reason, "killed") == 0 || !c->connected_once)
+		c->fatal = 1;
 }
 
 static void
-t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
 {
-	struct client *c = t->owner;
-
-	if (c->mux_ready && mux_on_control(&c->mux, 0, type, sid, p, n))
-		return;
 	switch (type) {
 	case FRAME_HELLO_OK:
-		if (c->state == CLIENT_HELLO)
+		if (c->state == CLIENT_HELLO && index == 0)
 			on_hello_ok(c, p, n);
 		break;
 	case FRAME_BIND_OK:
@@ -502,13 +734,26 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 		on_unbind_ok(c, p, n);
 		break;
 	case FRAME_STREAM_OPEN:
-		on_stream_open(c, sid, p, n);
+		on_stream_open(c, index, sid, p, n);
 		break;
 	case FRAME_PING:
-		tunnel_send(&c->tun, FRAME_PONG, 0, p, n);
+		tunnel_send(&c->socks[index].t, FRAME_PONG, 0, p, n);
 		break;
 	case FRAME_GOAWAY:
 		on_goaway(c, p, n);
+		break;
+	case FRAME_JOIN_OK:
+		if (index > 0 && c->mux_ready) {
+			c->socks[index].joined = 1;
+			mux_attach(&c->mux, index, &c->socks[index].t);
+		}
+		break;
+	case FRAME_JOIN_ERR:
+		if (index > 0)
+			tunnel_close(&c->socks[index].t, WS_CLOSE_NORMAL, "join refused", 500);
+		break;
+	case FRAME_REISSUE_JOIN_TICKETS:
+		on_reissued(c, p, n);
 		break;
 	default:
 		break; /* PONG, SHARD_MAP, BIND_REVOKED: nothing to do */
@@ -516,30 +761,71 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 }
 
 static void
+t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+{
+	struct client_sock *cs = t->owner;
+	struct client *c = cs->c;
+
+	if (c->mux_ready && mux_on_control(&c->mux, cs->index, type, sid, p, n))
+		return;
+	on_control(c, cs->index, type, sid, p, n);
+}
+
+static void
 t_on_data(struct tunnel *t, const struct frame_event *ev)
 {
-	struct client *c = t->owner;
+	struct client_sock *cs = t->owner;
+
+	if (cs->c->mux_ready)
+		mux_on_data(&cs->c->mux, cs->index, ev);
+}
+
+/* ---- losing sockets, reconnecting ------------------------------------------ */
+
+static void
+release_sock(struct client *c, int index)
+{
+	struct client_sock *cs = &c->socks[index];
 
 	if (c->mux_ready)
-		mux_on_data(&c->mux, 0, ev);
+		mux_detach(&c->mux, index);
+	if (cs->open) {
+		tunnel_fini(&cs->t);
+		cs->open = 0;
+	}
+	cs->joined = 0;
 }
 
 static void
 t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 {
-	struct client *c = t->owner;
+	struct client_sock *cs = t->owner;
+	struct client *c = cs->c;
+	int i;
 
-	if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING) {
-		print_err("connection to the server closed (%u %s)", ws_code, reason ? reason : "");
-		c->exit_code = HTC_EXIT_FAIL;
+	if (cs->index != 0) {
+		release_sock(c, cs->index);
+		if (c->state == CLIENT_READY && primary(c) != NULL)
+			tunnel_send(primary(c), FRAME_REISSUE_JOIN_TICKETS, 0, NULL, 0);
+		return;
 	}
-	c->state = CLIENT_CLOSED;
-	if (c->mux_ready) {
-		mux_detach(&c->mux, 0);
-		mux_fini(&c->mux);
-		c->mux_ready = 0;
+	/* secondaries go with the primary; their own on_closed releases them */
+	for (i = 1; i < MUX_MAX_SOCKS; i++)
+		if (c->socks[i].open && c->socks[i].t.state != TUNNEL_CLOSED)
+			tunnel_abort(&c->socks[i].t, WS_CLOSE_GOING_AWAY, "primary lost");
+	release_sock(c, 0);
+	if (c->state == CLIENT_CLOSED || c->state == CLIENT_STOPPING || c->fatal || !c->connected_once) {
+		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
+			print_err("connection to the server closed (%u %s)", ws_code, reason ? reason : "");
+		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
+			c->exit_code = HTC_EXIT_FAIL;
+		c->state = CLIENT_CLOSED;
+		reactor_stop(&c->r);
+		return;
 	}
-	reactor_stop(&c->r);
+	say(c, "disconnected: %s", reason ? reason : "connection lost");
+	c->state = CLIENT_RECONNECTING;
+	schedule_retry(c);
 }
 
 static void
@@ -559,7 +845,47 @@ static const struct tunnel_ops client_tunnel_ops = {
 
 static const struct mux_ops client_mux_ops = {
 	.on_error = m_on_error,
+	.on_reset_sent = NULL,
 };
+
+/* Backoff: the first retry within 100 ms, then doubling up to 5 s, with jitter. */
+static uint64_t
+retry_delay(unsigned attempt)
+{
+	uint64_t base = attempt == 0 ? 100 : UTIL_MIN(100ull << UTIL_MIN(attempt, 6u), 5000ull);
+	uint32_t r = 0;
+
+	util_random(&r, sizeof(r));
+	return attempt == 0 ? r % 100 : base - base / 5 + r % (base / 5 * 2 + 1);
+}
+
+static void
+schedule_retry(struct client *c)
+{
+	uint64_t ms = retry_delay(c->attempts);
+
+	say(c, "reconnecting in %llu ms", (unsigned long long)ms);
+	reactor_timer_start(&c->r, &c->retry_timer, ms, 0);
+}
+
+static void
+on_retry(struct reactor *r, struct reactor_timer *t)
+{
+	struct client *c = container_of(t, struct client, retry_timer);
+	char err[512] = "";
+
+	(void)r;
+	if (c->state != CLIENT_RECONNECTING)
+		return;
+	c->attempts++;
+	if (sock_connect(c, 0, err, sizeof(err)) < 0) {
+		say(c, "reconnect failed: %s", err);
+		schedule_retry(c);
+		return;
+	}
+	c->state = CLIENT_HELLO;
+	send_hello(c);
+}
 
 /* ---- stopping ------------------------------------------------------------- */
 
@@ -569,8 +895,8 @@ on_stop_timer(struct reactor *r, struct reactor_timer *t)
 	struct client *c = container_of(t, struct client, stop_timer);
 
 	(void)r;
-	if (c->tun.state == TUNNEL_OPEN)
-		tunnel_close(&c->tun, WS_CLOSE_NORMAL, "client done", 500);
+	finish(c, HTC_EXIT_OK);
+	reactor_stop(&c->r);
 }
 
 static void
@@ -578,9 +904,11 @@ on_signal(struct reactor *r, struct reactor_signal *sg)
 {
 	struct client *c = sg->signo == SIGINT ? container_of(sg, struct client, sigint)
 					       : container_of(sg, struct client, sigterm);
+	struct tunnel *p = primary(c);
 	unsigned i, sent = 0;
 
-	if (c->state == CLIENT_STOPPING || c->state == CLIENT_CLOSED) {
+	if (c->state == CLIENT_STOPPING || c->state == CLIENT_CLOSED || p == NULL) {
+		c->state = CLIENT_CLOSED;
 		reactor_stop(r);
 		return;
 	}
@@ -592,11 +920,11 @@ on_signal(struct reactor *r, struct reactor_signal *sg)
 		if (c->binds[i].state != CLIENT_BIND_BOUND)
 			continue;
 		n = snprintf(js, sizeof(js), "{\"bindId\":%u}", c->binds[i].bind_id);
-		tunnel_send(&c->tun, FRAME_UNBIND, 0, js, (size_t)n);
+		tunnel_send(p, FRAME_UNBIND, 0, js, (size_t)n);
 		sent++;
 	}
 	if (sent == 0)
-		tunnel_close(&c->tun, WS_CLOSE_NORMAL, "client done", 500);
+		finish(c, HTC_EXIT_OK);
 	reactor_timer_start(r, &c->stop_timer, STOP_TIMEOUT_MS, 0);
 }
 
@@ -612,43 +940,34 @@ int
 client_run(struct client *c)
 {
 	char err[512] = "";
-	struct buf pre;
-	int fd;
+	int i;
 
-	if (buf_init(&pre, 16384, 0) < 0)
+	if (reactor_init(&c->r) < 0)
 		return HTC_EXIT_FAIL;
-	fd = ws_connect(c, &pre, err, sizeof(err));
-	if (fd < 0) {
-		print_err("%s", err);
-		buf_fini(&pre);
-		return HTC_EXIT_FAIL;
-	}
-	if (reactor_init(&c->r) < 0) {
-		close(fd);
-		buf_fini(&pre);
-		return HTC_EXIT_FAIL;
-	}
 	tunnel_loop_init(&c->tl, &c->r);
 	reactor_timer_init(&c->stop_timer, on_stop_timer);
+	reactor_timer_init(&c->retry_timer, on_retry);
 	reactor_signal_start(&c->r, &c->sigint, SIGINT, on_signal);
 	reactor_signal_start(&c->r, &c->sigterm, SIGTERM, on_signal);
 	reactor_signal_start(&c->r, &c->sigpipe, SIGPIPE, on_sigpipe);
-	if (tunnel_init(&c->tun, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, c, pre.pos, buf_len(&pre)) < 0) {
-		close(fd);
+	if (sock_connect(c, 0, err, sizeof(err)) < 0) {
+		print_err("%s", err);
 		c->exit_code = HTC_EXIT_FAIL;
 	} else {
 		c->state = CLIENT_HELLO;
 		send_hello(c);
 		reactor_run(&c->r);
-		local_http_fini(c);
-		if (c->mux_ready) {
-			mux_detach(&c->mux, 0);
-			mux_fini(&c->mux);
-		}
-		tunnel_fini(&c->tun);
 	}
-	buf_fini(&pre);
+	local_http_fini(c);
+	c->state = CLIENT_CLOSED;
+	for (i = 0; i < MUX_MAX_SOCKS; i++)
+		if (c->socks[i].open)
+			tunnel_abort(&c->socks[i].t, WS_CLOSE_GOING_AWAY, "exit");
+	reactor_fini(&c->r); /* runs the closing phase: sockets and pumps are released */
+	for (i = 0; i < MUX_MAX_SOCKS; i++)
+		release_sock(c, i);
+	if (c->mux_ready)
+		mux_fini(&c->mux);
 	tunnel_loop_fini(&c->tl);
-	reactor_fini(&c->r);
 	return c->exit_code;
 }

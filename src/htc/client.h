@@ -63,15 +63,27 @@ struct client_events {
 	/* An EXPOSE request finished: status 0 when no response was sent. */
 	void (*on_request)(struct client *c, const char *method, const char *target, int status, uint64_t ms,
 			   uint64_t bytes_out);
+	/* Connection state changes: "disconnected: ...", "reconnecting in N ms", "resumed ...". */
+	void (*on_state)(struct client *c, const char *line);
 };
 
 enum client_state {
-	CLIENT_HELLO,     /* HELLO sent, waiting for HELLO_OK */
-	CLIENT_BINDING,   /* BINDs sent, waiting for every answer */
-	CLIENT_READY,     /* serving streams */
-	CLIENT_STOPPING,  /* UNBINDs sent after a stop signal */
-	CLIENT_CLOSED,    /* the tunnel is closed */
+	CLIENT_HELLO,        /* HELLO sent, waiting for HELLO_OK */
+	CLIENT_BINDING,      /* BINDs sent, waiting for every answer */
+	CLIENT_READY,        /* serving streams */
+	CLIENT_RECONNECTING, /* the primary socket was lost: waiting for the next attempt */
+	CLIENT_STOPPING,     /* UNBINDs sent after a stop signal */
+	CLIENT_CLOSED,       /* done: the loop stops */
 	CLIENT_STATE_MAX
+};
+
+/* One tunnel WebSocket of the client (index 0 is the primary). */
+struct client_sock {
+	struct tunnel t;
+	struct client *c;
+	int index;
+	int open;    /* t is initialised and not yet finished */
+	int joined;  /* secondary: JOIN_OK received */
 };
 
 struct client {
@@ -83,13 +95,17 @@ struct client {
 	/* private */
 	enum client_state state;
 	int exit_code;
+	int connected_once;         /* a session was established once: reconnect on loss */
+	int fatal;                  /* the server refused us for good (kill, auth): do not reconnect */
+	unsigned attempts;          /* reconnect attempts since the last success */
+	unsigned granted;           /* connectionsGranted */
 	char session_id[64];
 	struct reactor r;
 	struct tunnel_loop tl;
-	struct tunnel tun;
+	struct client_sock socks[MUX_MAX_SOCKS];
 	struct mux mux;
 	int mux_ready;
-	struct reactor_timer stop_timer;
+	struct reactor_timer stop_timer, retry_timer;
 	struct reactor_signal sigint, sigterm, sigpipe;
 	void *local_pool;           /* local.c: idle keep-alive connections to local services */
 };

@@ -95,7 +95,15 @@ ev_goaway(struct client *c, unsigned code, const char *reason)
 	print_err("server closing the session: %s%s%s", frame_code_name(code), *reason ? ": " : "", reason);
 }
 
+static void
+ev_state(struct client *c, const char *line)
+{
+	(void)c;
+	printf("%s\n", line);
+}
+
 static const struct client_events events = {
+	.on_state = ev_state,
 	.on_session = ev_session,
 	.on_bound = ev_bound,
 	.on_bind_error = ev_bind_error,

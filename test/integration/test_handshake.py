@@ -160,7 +160,7 @@ async def test_wrong_version_mismatch():
 
 
 async def test_session_cap_resource_exhausted():
-    with Daemon("--max-sessions", "1") as d:
+    with Daemon("--max-sessions", "1", "--takeover-grace", "0") as d:
         async with TunnelClient(d.port) as c1:
             ok = await c1.hello(d.token)
             async with TunnelClient(d.port, auto=False) as c2:

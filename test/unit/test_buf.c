@@ -147,7 +147,8 @@ test_compact(void **state)
 	(void)state;
 	assert_int_equal(buf_init(&b, 64, 0), 0);
 	start = b.start;
-	assert_int_equal(buf_append(&b, "xxxxxxxxxxabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN", 60), 0);
+	assert_int_equal(buf_append(&b, "xxxxxxxxxx"
+					"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN", 60), 0);
 	buf_consume(&b, 10);
 	assert_int_equal(buf_room(&b), 4);
 
@@ -366,7 +367,8 @@ test_iov_limit(void **state)
 static void
 test_iov_consume(void **state)
 {
-	static const char a[] = "AAAAAAAAAA", b[] = "BBBBBBBBBBBBBBBBBBBB", c[] = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+	static const char a[] = "AAAAAAAAAA", b[] = "BBBBBBBBBBBBBBBBBBBB";
+	static const char c[] = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
 	struct buf_iov io;
 	char out[128];
 	size_t n;
@@ -444,7 +446,8 @@ test_iov_model(void **state)
 			size_t off = (x >> 4) % 4000, len = (x >> 20) % 64;
 			/* sometimes continue right after the last range */
 			if (io.n > 0 && (x & 8)) {
-				const char *end = (const char *)io.v[io.n - 1].iov_base + io.v[io.n - 1].iov_len;
+				const struct iovec *last = &io.v[io.n - 1];
+				const char *end = (const char *)last->iov_base + last->iov_len;
 				if (end + len <= src + sizeof(src))
 					off = (size_t)(end - src);
 			}

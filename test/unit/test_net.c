@@ -163,6 +163,8 @@ test_parse_bad(void **state)
 	assert_parse_fails("[::1]", -1, -EINVAL);
 	assert_parse_fails("1.2.3.4", 70000, -EINVAL);
 	assert_parse_fails("[::1]x", -1, -EINVAL);
+	assert_parse_fails("[::1]x", 80, -EINVAL);
+	assert_parse_fails("[::1]]:80", 80, -EINVAL);
 	assert_parse_fails("[::1]:", -1, -EINVAL);
 	assert_parse_fails("[]:80", -1, -EINVAL);
 	assert_parse_fails("[1.2.3.4]:80", -1, -EINVAL);
@@ -371,6 +373,35 @@ test_loopback_v6(void **state)
 	close(fd);
 }
 
+/* [::]:P and 0.0.0.0:P coexist unless the IPv6 socket is dual-stack. */
+static void
+test_v6only_behaviour(void **state)
+{
+	struct sockaddr_storage s6, s4;
+	socklen_t l6, l4;
+	int fd6, fd4, port;
+
+	(void)state;
+	addr_of("[::]:0", &s6, &l6);
+	fd6 = net_listen((struct sockaddr *)&s6, l6, 1, 0);
+	if (fd6 == -EADDRNOTAVAIL || fd6 == -EAFNOSUPPORT)
+		skip();
+	assert_true(fd6 >= 0);
+	port = net_local_port(fd6);
+	addr_of("0.0.0.0:0", &s4, &l4);
+	((struct sockaddr_in *)&s4)->sin_port = htons((uint16_t)port);
+	fd4 = net_listen((struct sockaddr *)&s4, l4, 1, 0);
+	assert_true(fd4 >= 0);
+	close(fd4);
+	close(fd6);
+
+	fd6 = net_listen((struct sockaddr *)&s6, l6, 1, NET_LISTEN_DUALSTACK);
+	assert_true(fd6 >= 0);
+	((struct sockaddr_in *)&s4)->sin_port = htons((uint16_t)net_local_port(fd6));
+	assert_int_equal(net_listen((struct sockaddr *)&s4, l4, 1, 0), -EADDRINUSE);
+	close(fd6);
+}
+
 static void
 test_addr_in_use(void **state)
 {
@@ -445,6 +476,13 @@ test_socket_options_and_errors(void **state)
 	before = getint(fd, SOL_SOCKET, SO_RCVBUF);
 	assert_int_equal(net_set_bufsizes(fd, 0, 0), 0); /* no change */
 	assert_int_equal(getint(fd, SOL_SOCKET, SO_RCVBUF), before);
+	/* small values show the change whatever the defaults (the kernel
+	 * doubles them and applies its minimum) */
+	assert_int_equal(net_set_bufsizes(fd, 2048, 0), 0);
+	assert_true(getint(fd, SOL_SOCKET, SO_SNDBUF) <= 8192);
+	assert_int_equal(getint(fd, SOL_SOCKET, SO_RCVBUF), before);
+	assert_int_equal(net_set_bufsizes(fd, 0, 2048), 0);
+	assert_true(getint(fd, SOL_SOCKET, SO_RCVBUF) <= 8192);
 	assert_int_equal(net_set_bufsizes(fd, 96 * 1024, 80 * 1024), 0);
 	assert_true(getint(fd, SOL_SOCKET, SO_SNDBUF) >= 96 * 1024);
 	assert_true(getint(fd, SOL_SOCKET, SO_RCVBUF) >= 80 * 1024);
@@ -515,6 +553,10 @@ test_cidr_parse(void **state)
 	assert_memory_equal(c.addr, "\x0a\x00\x00\x00", 4); /* host bits cleared */
 	assert_int_equal(net_cidr_parse("192.168.1.255/25", &c), 0);
 	assert_memory_equal(c.addr, "\xc0\xa8\x01\x80", 4);
+	assert_int_equal(net_cidr_parse("10.0.0.3/31", &c), 0);
+	assert_memory_equal(c.addr, "\x0a\x00\x00\x02", 4);
+	assert_int_equal(net_cidr_parse("10.255.255.255/9", &c), 0);
+	assert_memory_equal(c.addr, "\x0a\x80\x00\x00", 4);
 	assert_int_equal(net_cidr_parse("1.2.3.4", &c), 0);
 	assert_int_equal(c.prefix, 32);
 	assert_int_equal(net_cidr_parse("::1", &c), 0);
@@ -587,6 +629,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_loopback_v4),
 		cmocka_unit_test(test_loopback_v6),
+		cmocka_unit_test(test_v6only_behaviour),
 		cmocka_unit_test(test_addr_in_use),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_socket_options_and_errors),
