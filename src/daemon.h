@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "config.h"
 #include "fdbudget.h"
+#include "forwarded.h"
 #include "metrics.h"
 #include "reactor.h"
 #include "slab.h"
@@ -62,6 +63,7 @@ struct daemon {
 	size_t token_len;
 	const char *admin_token;
 	struct buf scratch;              /* JSON payloads are built here */
+	struct forwarded fwd;            /* --trusted-proxy */
 };
 
 /* Result of daemon_accept beyond an fd. */

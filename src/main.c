@@ -89,6 +89,21 @@ setup_token(struct daemon *d, struct config *c)
 }
 
 static int
+setup_proxies(struct daemon *d, const struct config *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_trusted_proxy; i++) {
+		if (forwarded_add(&d->fwd, c->trusted_proxy[i]) < 0) {
+			log_error("--trusted-proxy %s: not loopback, private, an IP or a CIDR (or too many)",
+				  c->trusted_proxy[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 setup(struct daemon *d, struct config *c)
 {
 	long lim;
@@ -97,8 +112,12 @@ setup(struct daemon *d, struct config *c)
 	d->cfg = c;
 	d->ctl.fd = -1;
 	d->started_wall_ms = (uint64_t)clock_wall_ms();
-	if (setup_token(d, c) < 0 || buf_init(&d->scratch, 4096, 0) < 0)
+	if (setup_token(d, c) < 0 || setup_proxies(d, c) < 0 || buf_init(&d->scratch, 4096, 0) < 0)
 		return -1;
+	if (c->vhost_listen != NULL || c->domain != NULL) {
+		log_error("--vhost-listen/--domain: host-routed listeners are not available in this version");
+		return -1;
+	}
 	fdbudget_raise_rlimit();
 	lim = fdbudget_rlimit();
 	if (fdbudget_init(&d->fds, lim, c->fd_reserve, 4) < 0) {

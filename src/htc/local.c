@@ -198,7 +198,7 @@ conn_alive(int fd)
 }
 
 static struct lconn *
-conn_take_idle(struct local_pool *p, const struct lreq *r)
+conn_take_idle(struct local_pool *p, struct lreq *r)
 {
 	struct lconn *k = p->conns, *next;
 
@@ -207,7 +207,7 @@ conn_take_idle(struct local_pool *p, const struct lreq *r)
 		if (k->req != NULL || k->addr_len != r->addr_len || memcmp(&k->addr, &r->addr, r->addr_len) != 0)
 			continue;
 		p->nidle--;
-		k->req = (struct lreq *)r;
+		k->req = r;
 		if (conn_alive(k->fd))
 			return k;
 		conn_close(k);
@@ -465,27 +465,25 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 {
 	struct iovec iov[4];
 	size_t k = 0, pw, dw, qw;
+	ssize_t w = 0;
 	int niov = 0;
 
-	if (r->wr_dead) {
-		if (n > 0)
-			mux_consumed(&r->c->mux, r->s, n);
-		return;
-	}
-	if (can_write(r) && buf_len(&r->spill) == 0) {
+	if (!r->wr_dead && can_write(r) && buf_len(&r->spill) == 0) {
 		if (head_left(r) > 0)
 			iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
 		iov[niov++] = (struct iovec){ (void *)(uintptr_t)pre, pn };
 		iov[niov++] = (struct iovec){ (void *)(uintptr_t)p, n };
 		iov[niov++] = (struct iovec){ (void *)(uintptr_t)post, qn };
-		ssize_t w = send_iov(r, iov, niov);
-
-		if (w < 0) {
-			if (n > 0)
-				mux_consumed(&r->c->mux, r->s, n);
-			return;
-		}
-		k = took_head(r, (size_t)w);
+		w = send_iov(r, iov, niov);
+		if (w > 0)
+			k = took_head(r, (size_t)w);
+	}
+	if (r->wr_dead) {
+		/* nothing more reaches the local service: credit it, forbid a retry */
+		r->wrote_body |= pn + n + qn > 0;
+		if (n > 0)
+			mux_consumed(&r->c->mux, r->s, n);
+		return;
 	}
 	pw = UTIL_MIN(k, pn);
 	dw = UTIL_MIN(k - pw, n);
@@ -535,15 +533,16 @@ out_drain(struct lreq *r)
 		buf_reset(&r->spill, 0);
 }
 
-/* The body framing is known: complete the head. */
+/* The body framing is known: complete the head. 0 or -errno. */
 static int
 decide(struct lreq *r, enum local_framing f)
 {
+	int rc;
+
 	r->framing = f;
-	if (local_codec_request_end(&r->head, LOCAL_HEAD_MAX + 64, &r->rq, f) < 0) {
-		lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
-		return -1;
-	}
+	rc = local_codec_request_end(&r->head, LOCAL_HEAD_MAX + 64, &r->rq, f);
+	if (rc < 0)
+		return rc;
 	r->head_ready = 1;
 	if (f == LOCAL_FRAMING_NONE || (f == LOCAL_FRAMING_LENGTH && r->rq.content_length == 0))
 		r->req_complete = 1;
@@ -561,8 +560,10 @@ s_on_data(struct stream *s, const uint8_t *p, size_t n)
 		mux_consumed(&r->c->mux, s, n);
 		return;
 	}
-	if (r->framing == LOCAL_FRAMING_UNDECIDED && decide(r, LOCAL_FRAMING_CHUNKED) < 0)
+	if (r->framing == LOCAL_FRAMING_UNDECIDED && decide(r, LOCAL_FRAMING_CHUNKED) < 0) {
+		lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 		return;
+	}
 	if (r->framing == LOCAL_FRAMING_CHUNKED) {
 		out_queue(r, hdr, http1_chunk_header(hdr, n), p, n, HTTP1_CHUNK_END, HTTP1_CHUNK_END_LEN);
 		return;
@@ -586,8 +587,11 @@ s_on_eof(struct stream *s)
 		return;
 	switch (r->framing) {
 	case LOCAL_FRAMING_UNDECIDED:
-		if (decide(r, LOCAL_FRAMING_NONE) == 0)
-			out_drain(r);
+		if (decide(r, LOCAL_FRAMING_NONE) < 0) {
+			lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		out_drain(r);
 		break;
 	case LOCAL_FRAMING_CHUNKED:
 		r->req_complete = 1;
@@ -808,7 +812,7 @@ body_end(struct lreq *r)
 static int
 body_step(struct lreq *r, int sock)
 {
-	size_t start, want;
+	size_t start = 0, want;
 	ssize_t n;
 
 	if (ring_alloc(r) < 0) {
@@ -830,7 +834,11 @@ body_step(struct lreq *r, int sock)
 		n = recv(r->conn->fd, r->ring + start, want, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
-		if (n <= 0) {
+		if (n < 0) {
+			lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "local connection failed mid-response");
+			return 0;
+		}
+		if (n == 0) {
 			body_end(r);
 			return 0;
 		}
@@ -1023,7 +1031,7 @@ static void
 upgrade_step(struct lreq *r)
 {
 	while (buf_len(&r->in) > 0) {
-		size_t start, want;
+		size_t start = 0, want;
 
 		if (ring_alloc(r) < 0) {
 			lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
@@ -1121,12 +1129,10 @@ conn_on_io(struct reactor *rc, struct reactor_watcher *w, unsigned events)
 /* ---- public -------------------------------------------------------------- */
 
 static void
-log_refused(struct client *c, const char *json, size_t n, const struct buf *head, const struct local_request *rq)
+log_refused(struct client *c, const struct buf *head, const struct local_request *rq)
 {
 	char m[48] = "-", *t = NULL;
 
-	(void)json;
-	(void)n;
 	if (rq->method_len > 0)
 		snprintf(m, sizeof(m), "%.*s", (int)rq->method_len, (const char *)head->pos);
 	if (rq->target_len > 0)
@@ -1156,8 +1162,8 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 		return -ENOMEM;
 	r->framing = r->rq.framing;
 	r->reusable = !r->rq.upgrade;
-	if (r->framing != LOCAL_FRAMING_UNDECIDED && decide(r, r->framing) < 0)
-		return -ENOMEM;
+	if (r->framing != LOCAL_FRAMING_UNDECIDED)
+		return decide(r, r->framing);
 	return 0;
 }
 
@@ -1177,7 +1183,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	r->addr_len = b->addr_len;
 	rc = lreq_setup(r, b, json, n);
 	if (rc == LOCAL_CODEC_INVALID) {
-		log_refused(c, (const char *)json, n, &r->head, &r->rq);
+		log_refused(c, &r->head, &r->rq);
 		lreq_free(r);
 		mux_send_reset(&c->mux, s, FRAME_CODE_PROTOCOL_ERROR, "invalid request");
 		return 0;

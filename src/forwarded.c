@@ -1,0 +1,116 @@
+/*
+ * forwarded.c: trusted proxies and X-Forwarded-* values (see forwarded.h).
+ */
+#include "forwarded.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
+static const char *const private_nets[] = { "10.0.0.0/8",	"172.16.0.0/12", "192.168.0.0/16",
+					    "169.254.0.0/16", "fc00::/7",	 "fe80::/10" };
+
+static int
+add_list(struct forwarded *f, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (forwarded_add(f, list[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* see forwarded.h */
+int
+forwarded_add(struct forwarded *f, const char *spec)
+{
+	if (strcmp(spec, "loopback") == 0)
+		return add_list(f, loopback, UTIL_ARRAY_SIZE(loopback));
+	if (strcmp(spec, "private") == 0)
+		return add_list(f, private_nets, UTIL_ARRAY_SIZE(private_nets));
+	if (f->n == FORWARDED_MAX_CIDRS || net_cidr_parse(spec, &f->cidrs[f->n]) < 0)
+		return -1;
+	f->n++;
+	return 0;
+}
+
+/* see forwarded.h */
+int
+forwarded_trusted(const struct forwarded *f, const struct sockaddr *peer)
+{
+	unsigned i;
+
+	for (i = 0; i < f->n; i++)
+		if (net_cidr_match(&f->cidrs[i], peer))
+			return 1;
+	return 0;
+}
+
+/* see forwarded.h */
+int
+forwarded_is_managed(const char *name, size_t len)
+{
+	return util_strcaseeq(name, len, "X-Forwarded-For") || util_strcaseeq(name, len, "X-Forwarded-Proto") ||
+	       util_strcaseeq(name, len, "X-Forwarded-Host") || util_strcaseeq(name, len, "X-Real-IP");
+}
+
+/* Join every value of header `name` with ", " into out. 1 when any was found. */
+static int
+joined(const struct http1_header *h, size_t n, const char *name, char *out, size_t cap)
+{
+	size_t i, o = 0;
+	int found = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		int k;
+
+		if (!util_strcaseeq(h[i].name, h[i].name_len, name))
+			continue;
+		k = snprintf(out + o, cap - o, "%s%.*s", found ? ", " : "", (int)h[i].value_len, h[i].value);
+		found = 1;
+		if (k < 0 || (size_t)k >= cap - o)
+			return 1;
+		o += (size_t)k;
+	}
+	return found;
+}
+
+static void
+first_value(const struct http1_header *h, size_t n, const char *name, char *out, size_t cap)
+{
+	const struct http1_header *f = http1_find_header(h, n, name);
+
+	if (f != NULL)
+		snprintf(out, cap, "%.*s", (int)f->value_len, f->value);
+	else
+		out[0] = '\0';
+}
+
+/* see forwarded.h */
+void
+forwarded_values(const struct forwarded *f, const struct sockaddr *peer, const struct http1_header *hdrs,
+		 size_t n, struct forwarded_values *out)
+{
+	char ip[64], prev[sizeof(out->xff)];
+
+	if (net_format_ip(peer, ip, sizeof(ip)) < 0)
+		snprintf(ip, sizeof(ip), "unknown");
+	first_value(hdrs, n, "Host", out->host, sizeof(out->host));
+	snprintf(out->proto, sizeof(out->proto), "http");
+	snprintf(out->real_ip, sizeof(out->real_ip), "%s", ip);
+	snprintf(out->xff, sizeof(out->xff), "%s", ip);
+	if (!forwarded_trusted(f, peer))
+		return;
+	if (joined(hdrs, n, "X-Forwarded-For", prev, sizeof(prev)))
+		snprintf(out->xff, sizeof(out->xff), "%s, %s", prev, ip);
+	if (http1_find_header(hdrs, n, "X-Forwarded-Proto"))
+		first_value(hdrs, n, "X-Forwarded-Proto", out->proto, sizeof(out->proto));
+	if (http1_find_header(hdrs, n, "X-Forwarded-Host"))
+		first_value(hdrs, n, "X-Forwarded-Host", out->host, sizeof(out->host));
+	if (http1_find_header(hdrs, n, "X-Real-IP"))
+		first_value(hdrs, n, "X-Real-IP", out->real_ip, sizeof(out->real_ip));
+}
