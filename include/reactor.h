@@ -66,7 +66,7 @@ struct reactor_timer {
 
 struct reactor_hook { struct reactor_node node; reactor_hook_cb *cb; };           /* private */
 struct reactor_signal { struct reactor_node node; int signo; reactor_signal_cb *cb; }; /* private */
-struct reactor_deferred { struct reactor_deferred *next; reactor_deferred_cb *cb; int queued; };
+struct reactor_deferred { struct reactor_deferred *next; reactor_deferred_cb *cb; int queued; }; /* private */
 
 struct reactor {
 	uint64_t now;   /* read-only: cached monotonic ms, see reactor_now */
@@ -131,7 +131,8 @@ static inline int reactor_timer_is_active(const struct reactor_timer *t) { retur
  * runs in the next iteration, whose poll does not block. */
 void reactor_defer(struct reactor *r, struct reactor_deferred *d, reactor_deferred_cb *cb);
 
-/* Call cb once per iteration before the poll, in start order. */
+/* Call cb once per iteration before the poll, in start order (the place to
+ * flush batched output). Starting a started hook only replaces cb. */
 void reactor_hook_start(struct reactor *r, struct reactor_hook *h, reactor_hook_cb *cb);
 void reactor_hook_stop(struct reactor *r, struct reactor_hook *h);
 

@@ -110,6 +110,7 @@ void tls_server_creds_fini(struct tls_server_creds *c);
 struct tls_x509_any {
 	const br_x509_class *vtable;
 	br_x509_decoder_context dec; /* decodes the end-entity certificate */
+	const br_x509_pkey *pkey;    /* its key, once the chain has ended */
 	uint32_t depth;              /* certificates seen in this chain */
 };
 
@@ -118,7 +119,8 @@ struct tls_x509_any {
  * recv()/send() on fd. Return bytes moved (> 0), 0 for EOF (recv only), or
  * -errno (-EAGAIN when the socket would block).
  */
-typedef ssize_t tls_io_fn(void *ctx, int fd, void *buf, size_t len);
+typedef ssize_t tls_recv_fn(void *ctx, int fd, void *buf, size_t len);
+typedef ssize_t tls_send_fn(void *ctx, int fd, const void *buf, size_t len);
 
 /*
  * One TLS connection (caller-allocated; contents private). All calls take
@@ -137,14 +139,16 @@ struct tls_conn {
 	br_ssl_engine_context *eng;   /* &ssl.client.eng or &ssl.server.eng */
 	unsigned char *iobuf;         /* BR_SSL_BUFSIZE_BIDI bytes, malloc'd */
 	struct tls_creds_data *creds; /* server: the reference we hold */
-	tls_io_fn *io_recv;           /* NULL: recv(2) */
-	tls_io_fn *io_send;           /* NULL: send(2) with MSG_NOSIGNAL */
+	tls_recv_fn *io_recv;         /* NULL: recv(2) */
+	tls_send_fn *io_send;         /* NULL: send(2) with MSG_NOSIGNAL */
 	void *io_ctx;
 	int err;                      /* 0, or the sticky -errno */
 	unsigned hs_done : 1;         /* application data has flowed */
 	unsigned eof : 1;             /* the peer closed TCP after the handshake */
 	unsigned closing : 1;         /* tls_conn_close() was called */
-	unsigned peer_closed : 1;     /* close_notify received */
+	unsigned ended : 1;           /* clean end: close_notify received (and answered) */
+	unsigned got_bytes : 1;       /* first_byte is valid */
+	unsigned char first_byte;     /* first byte from the peer (0x16: a TLS handshake) */
 	char msg[112];                /* text of err, or of an unclean EOF */
 };
 
@@ -191,10 +195,14 @@ ssize_t tls_conn_read(struct tls_conn *c, int fd, void *buf, size_t n);
  * accepted (> 0; they are the engine's now, the caller forgets them; the
  * records may still wait for WRITE interest), 0 if the iovecs are empty,
  * -EAGAIN when nothing was accepted (handshake not finished, or the
- * engine's output buffer is full because the socket is blocked: retry
- * after the next READ or WRITE event from tls_conn_interest()), -EPIPE
+ * engine's output buffer is full because the socket is blocked), -EPIPE
  * after tls_conn_close() or the peer's close_notify, or a failure as for
  * tls_conn_read().
+ * After -EAGAIN, retry after the next READ or WRITE event of
+ * tls_conn_interest(), once that event's tls_conn_read()/tls_conn_flush()
+ * has run: the handshake advances inside those calls, and no socket event
+ * announces its end. The pattern per event: read until -EAGAIN, then
+ * write what is pending, then flush.
  */
 ssize_t tls_conn_writev(struct tls_conn *c, int fd, const struct iovec *iov, int iovcnt);
 
@@ -238,7 +246,7 @@ const char *tls_conn_error(const struct tls_conn *c);
 int tls_conn_br_error(const struct tls_conn *c);
 
 /* Use io_recv/io_send (either may be NULL for the syscall) on this conn. */
-void tls_conn_set_io(struct tls_conn *c, tls_io_fn *io_recv, tls_io_fn *io_send, void *ctx);
+void tls_conn_set_io(struct tls_conn *c, tls_recv_fn *io_recv, tls_send_fn *io_send, void *ctx);
 
 /* Free the I/O buffer and drop the creds reference. Safe on a zeroed struct. */
 void tls_conn_fini(struct tls_conn *c);

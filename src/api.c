@@ -351,7 +351,9 @@ api_handle(struct daemon *d, const struct http1_request *rq, struct api_response
 	}
 	fn = get_route(&t);
 	sess_path = t.path_len > sizeof(PREFIX "/sessions/") - 1 &&
-		    memcmp(t.path, PREFIX "/sessions/", sizeof(PREFIX "/sessions/") - 1) == 0;
+		    memcmp(t.path, PREFIX "/sessions/", sizeof(PREFIX "/sessions/") - 1) == 0 &&
+		    memchr(t.path + sizeof(PREFIX "/sessions/") - 1, '/',
+			   t.path_len - (sizeof(PREFIX "/sessions/") - 1)) == NULL;
 	is_delete = method_is(rq, "DELETE");
 	if (fn == NULL && !path_is(&t, PREFIX "/metrics") && !sess_path) {
 		json_error(res, 404, "not found");

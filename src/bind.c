@@ -136,7 +136,7 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	if (host >= 0 && !json_is_null(doc, host)) {
 		if (json_string_eq(doc, host, "::1"))
 			q->v6 = 1;
-		else if (!json_string_eq(doc, host, "127.0.0.1") && !json_string_eq(doc, host, "localhost"))
+		else if (!json_string_eq(doc, host, "127.0.0.1"))
 			q->host_ok = 0;
 	}
 	if (parse_port(doc, json_get(doc, 0, "containerPort"), &q->port) < 0) {

@@ -15,6 +15,7 @@
  * setup, timers (the caller bounds handshakes and closes), or logging.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,10 @@ static int
 conn_fail_engine(struct tls_conn *c, int e)
 {
 	int rc = e == BR_ERR_IO ? -EIO : -EPROTO;
+
+	/* TLS records start with a type byte: 0x16 handshake, 0x15 alert. */
+	if (!c->hs_done && c->got_bytes && c->first_byte != 0x16 && c->first_byte != 0x15)
+		return conn_fail(c, rc, "the peer does not speak TLS (plain HTTP on a TLS port?)");
 
 	if (e >= BR_ERR_SEND_FATAL_ALERT)
 		return conn_fail(c, rc, "sent fatal alert %s (%d)", alert_name(e - BR_ERR_SEND_FATAL_ALERT),
@@ -572,7 +577,7 @@ tls_conn_server(struct tls_conn *c, const struct tls_server_creds *cr)
 
 /* see tls.h */
 void
-tls_conn_set_io(struct tls_conn *c, tls_io_fn *io_recv, tls_io_fn *io_send, void *ctx)
+tls_conn_set_io(struct tls_conn *c, tls_recv_fn *io_recv, tls_send_fn *io_send, void *ctx)
 {
 	c->io_recv = io_recv;
 	c->io_send = io_send;
@@ -615,7 +620,7 @@ io_send(struct tls_conn *c, int fd, const void *buf, size_t len)
 	ssize_t n;
 
 	if (c->io_send != NULL)
-		return c->io_send(c->io_ctx, fd, (void *)(uintptr_t)buf, len);
+		return c->io_send(c->io_ctx, fd, buf, len);
 	do
 		n = send(fd, buf, len, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -732,6 +737,10 @@ recv_records(struct tls_conn *c, int fd, int *moved)
 	if (n < 0)
 		return conn_fail(c, (int)n, "recv: %s", strerror((int)-n));
 	*moved = 1;
+	if (!c->got_bytes) {
+		c->got_bytes = 1;
+		c->first_byte = buf[0];
+	}
 	br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
 	return 0;
 }

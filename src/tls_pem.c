@@ -72,7 +72,7 @@ read_file(const char *path, unsigned char **out, size_t *len, char *err, size_t 
 	struct stat st;
 	unsigned char *p;
 	size_t got = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, e;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -80,11 +80,13 @@ read_file(const char *path, unsigned char **out, size_t *len, char *err, size_t 
 		e = errno;
 		return pem_fail(err, errlen, -e, "cannot open %s: %s", path, strerror(e));
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > TLS_PEM_MAX_FILE) {
-		e = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return pem_fail(err, errlen, -e, "cannot read %s: %s", path,
-				e == EFBIG ? "file too large" : "not a regular file");
+		return pem_fail(err, errlen, -EINVAL, "cannot read %s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > TLS_PEM_MAX_FILE) {
+		close(fd);
+		return pem_fail(err, errlen, -EFBIG, "cannot read %s: file too large", path);
 	}
 	p = malloc((size_t)st.st_size + 1);
 	if (p == NULL) {
@@ -127,7 +129,8 @@ list_push(struct tls_pem_list *l, const char *name)
 	}
 	o = &l->v[l->n++];
 	memset(o, 0, sizeof(*o));
-	snprintf(o->name, sizeof(o->name), "%s", name);
+	/* Longer labels are none we look for: truncation is harmless. */
+	memcpy(o->name, name, strnlen(name, sizeof(o->name) - 1));
 	return o;
 }
 
@@ -177,8 +180,8 @@ tls_pem_read(struct tls_pem_list *l, const char *path, char *err, size_t errlen)
 {
 	br_pem_decoder_context pc;
 	struct vec cur = { 0 };
-	unsigned char *text;
-	size_t len;
+	unsigned char *text = NULL;
+	size_t len = 0;
 	int rc, in_obj = 0;
 
 	memset(l, 0, sizeof(*l));
@@ -396,29 +399,27 @@ int_equal(const unsigned char *a, size_t alen, const unsigned char *b, size_t bl
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/*
+ * Same modulus: n = p * q is factored one way only, so that binds the key.
+ * (The public exponent is not compared: BearSSL 0.6's compute_pubexp
+ * returns 0 for many valid OpenSSL 3 keys.)
+ */
 static int
 rsa_matches(const br_rsa_private_key *sk, const br_rsa_public_key *pk)
 {
 	br_rsa_compute_modulus modulus = br_rsa_compute_modulus_get_default();
-	br_rsa_compute_pubexp pubexp = br_rsa_compute_pubexp_get_default();
-	unsigned char *n, e[4];
-	uint32_t ev;
+	unsigned char *n;
 	size_t nlen;
 	int same;
 
 	nlen = modulus(NULL, sk);
-	ev = pubexp(sk);
-	if (nlen == 0 || ev == 0)
+	if (nlen == 0)
 		return 0;
 	n = malloc(nlen);
 	if (n == NULL)
 		return -ENOMEM;
 	modulus(n, sk);
-	e[0] = (unsigned char)(ev >> 24);
-	e[1] = (unsigned char)(ev >> 16);
-	e[2] = (unsigned char)(ev >> 8);
-	e[3] = (unsigned char)ev;
-	same = int_equal(n, nlen, pk->n, pk->nlen) && int_equal(e, 4, pk->e, pk->elen);
+	same = int_equal(n, nlen, pk->n, pk->nlen);
 	free(n);
 	return same;
 }

@@ -77,7 +77,7 @@ int tls_pem_key_decode(struct tls_pem_key *k, const unsigned char *der, size_t l
 void tls_pem_key_fini(struct tls_pem_key *k);
 
 /*
- * 1 if the key's public half is pk (same type, modulus and exponent, or
+ * 1 if the key's public half is pk (same type, and same RSA modulus, or
  * same curve and point), 0 if not, -ENOMEM.
  */
 int tls_pem_key_matches(const struct tls_pem_key *k, const br_x509_pkey *pk);

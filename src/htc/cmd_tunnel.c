@@ -88,6 +88,20 @@ ev_stream_close(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsig
 		       (unsigned long long)out);
 }
 
+/* One line per EXPOSE request: "GET /api/items 200 3ms 1234 B" ("-" when no status was sent). */
+static void
+ev_request(struct client *c, const char *method, const char *target, int status, uint64_t ms, uint64_t bytes_out)
+{
+	char st[16] = "-";
+
+	if (c->o->quiet)
+		return;
+	if (status > 0)
+		snprintf(st, sizeof(st), "%d", status);
+	printf("%s %s %s %llums %llu B\n", method, target, st, (unsigned long long)ms,
+	       (unsigned long long)bytes_out);
+}
+
 static void
 ev_goaway(struct client *c, unsigned code, const char *reason)
 {
@@ -110,6 +124,7 @@ static const struct client_events events = {
 	.on_stream_open = ev_stream_open,
 	.on_stream_close = ev_stream_close,
 	.on_goaway = ev_goaway,
+	.on_request = ev_request,
 };
 
 /* ---- argument parsing ------------------------------------------------------ */

@@ -195,7 +195,7 @@ test_interest_change(void **state)
 	assert_int_equal(s.p.last, REACTOR_READ);
 	assert_int_equal(s.p.ngot, 1);
 
-	/* Toggling within one iteration leaves the kernel as it was. */
+	/* Toggled to WRITE and back before the poll: still read-only, quiet. */
 	reactor_watcher_set(&r, &s.p.w, REACTOR_WRITE);
 	reactor_watcher_set(&r, &s.p.w, REACTOR_READ);
 	reactor_timer_stop(&r, &s.feed);

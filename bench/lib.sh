@@ -1,0 +1,365 @@
+# Shared helpers of the end-to-end benchmarks (bench/pull.sh, bench/expose.sh).
+#
+# Sourced, not run. POSIX sh plus python3 for the few things sh does badly
+# (free ports, walking /proc for a process tree, JSON). Everything runs on
+# loopback; every process a script starts goes through bg_start, is recorded
+# by PID and is stopped by bench_cleanup (trap on EXIT) by that PID only.
+#
+# What it does not do: install tools (sh third_party/deps.sh bench does),
+# build the programs (make BUILD=build-bench does), or judge figures.
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+BUILD=${BUILD:-build-bench}
+HT_BIN=${HT_BIN:-$ROOT/$BUILD/hoody-tunnel}
+HTC_BIN=${HTC_BIN:-$ROOT/$BUILD/htc}
+DURATION=${DURATION:-8}
+HZ=$(getconf CLK_TCK)
+BENCH_PIDS=""
+TMP=""
+
+say() { printf '%s\n' "$*" >&2; }
+
+# bench_init NAME: temporary directory, cleanup trap, a high open-file limit.
+bench_init() {
+	TMP=$(mktemp -d "/tmp/bench-$1.XXXXXX")
+	chmod 755 "$TMP"
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	[ "$(ulimit -n)" -ge 8192 ] 2>/dev/null || say "note: ulimit -n is $(ulimit -n); 1000-connection cases may fail"
+}
+
+# bg_start NAME CMD...: start CMD in the background, stdout to $TMP/NAME.out,
+# stderr to $TMP/NAME.err; sets BG_PID and records it for cleanup.
+bg_start() {
+	_n=$1
+	shift
+	"$@" >"$TMP/$_n.out" 2>"$TMP/$_n.err" </dev/null &
+	BG_PID=$!
+	BENCH_PIDS="$BG_PID $BENCH_PIDS"
+}
+
+# stop_pid PID: TERM, up to 2 s of grace, then KILL; forgets the PID.
+stop_pid() {
+	[ -n "$1" ] || return 0
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1" 2>/dev/null
+		_i=0
+		while kill -0 "$1" 2>/dev/null && [ $_i -lt 20 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+		kill -KILL "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
+	fi
+	_keep=""
+	for _p in $BENCH_PIDS; do
+		[ "$_p" = "$1" ] || _keep="$_keep $_p"
+	done
+	BENCH_PIDS=$_keep
+	return 0
+}
+
+bench_cleanup() {
+	for _p in $BENCH_PIDS; do
+		stop_pid "$_p"
+	done
+	[ -n "$TMP" ] && [ -z "${BENCH_KEEP:-}" ] && rm -rf "$TMP"
+	TMP=""
+}
+
+# free_port: a TCP port nobody uses right now, below the ephemeral range (so
+# that no outgoing connection of another program takes it before we bind it),
+# and not handed out before by this script.
+free_port() {
+	python3 - "$TMP/ports" <<'EOF'
+import random, socket, sys
+try:
+    used = set(open(sys.argv[1]).read().split())
+except OSError:
+    used = set()
+try:
+    top = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError):
+    top = 32768
+top = max(top, 21000)
+for _ in range(1000):
+    p = random.randrange(20000, top)
+    if str(p) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(sys.argv[1], "a") as f:
+        f.write("%d\n" % p)
+    print(p)
+    break
+EOF
+}
+
+# listening PORT: true if some socket listens on loopback/any at PORT (from
+# /proc/net/tcp*, so no probe connection disturbs the listener).
+listening() {
+	_hex=$(printf ':%04X' "$1")
+	awk -v p="$_hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# wait_listen PORT SECONDS [PID]: wait until PORT listens; false on timeout or
+# when PID died meanwhile.
+wait_listen() {
+	_i=0
+	while [ $_i -lt $(($2 * 20)) ]; do
+		listening "$1" && return 0
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# wait_line FILE REGEX SECONDS [PID]: wait until a line of FILE matches.
+wait_line() {
+	_i=0
+	while [ $_i -lt $(($3 * 20)) ]; do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# Python over /proc: "ticks PID..." prints utime+stime (clock ticks) of each
+# PID and all its descendants (plus cutime+cstime, so children that exited
+# and were reaped still count); "rss PID..." prints VmRSS in KiB summed the
+# same way over the trees.
+_procpy='
+import os, sys
+def stat(p):
+    try:
+        with open("/proc/%s/stat" % p) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()
+def tree(roots):
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = stat(d)
+            if st:
+                kids.setdefault(st[1], []).append(d)
+    seen, todo = [], [str(r) for r in roots]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo += kids.get(p, [])
+    return seen
+def rss(p):
+    try:
+        with open("/proc/%s/status" % p) as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+mode, roots = sys.argv[1], [a for a in sys.argv[2:] if a]
+total = 0
+for p in tree(roots):
+    if mode == "ticks":
+        st = stat(p)
+        if st:
+            total += sum(int(st[i]) for i in (11, 12, 13, 14))
+    else:
+        total += rss(p)
+print(total)
+'
+# cpu_ticks PID...: clock ticks used so far by these process trees.
+cpu_ticks() { python3 -c "$_procpy" ticks "$@"; }
+# rss_kib PID...: resident KiB of these process trees now.
+rss_kib() { python3 -c "$_procpy" rss "$@"; }
+
+# fmt FORMAT EXPR: EXPR computed by awk and printed with FORMAT; "-" when EXPR
+# does not compute (a missing figure, a division by zero).
+# isnum X...: true if every X is a plain non-negative number.
+isnum() {
+	for _x in "$@"; do
+		case $_x in '' | - | *[!0-9.e+]*) return 1 ;; esac
+	done
+}
+fmt() { awk "BEGIN { printf \"$1\", $2 }" 2>/dev/null || printf -; }
+
+# ---- hoody-tunnel ------------------------------------------------------------
+
+# ht_start NAME [FLAGS...]: start the daemon on a free loopback port with a
+# fresh token; sets HT_PID, HT_PORT, HT_URL, HT_TOKEN.
+ht_start() {
+	_name=$1
+	shift
+	if [ ! -x "$HT_BIN" ] || [ ! -x "$HTC_BIN" ]; then
+		say "hoody-tunnel: $HT_BIN or $HTC_BIN missing (cd $ROOT && make -j2 BUILD=$BUILD)"
+		return 1
+	fi
+	HT_PORT=$(free_port)
+	HT_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+	HT_URL="ws://127.0.0.1:$HT_PORT"
+	bg_start "$_name" "$HT_BIN" --listen "127.0.0.1:$HT_PORT" --token "$HT_TOKEN" \
+		--expose-address 127.0.0.1 ${HT_FLAGS:-}
+	HT_PID=$BG_PID
+	if ! wait_listen "$HT_PORT" 5 "$HT_PID"; then
+		say "hoody-tunnel did not start: $(tail -3 "$TMP/$_name.err" | tr '\n' ' ')"
+		stop_pid "$HT_PID"
+		return 1
+	fi
+}
+
+# htc_start NAME SUBCOMMAND ARGS...: start htc against the daemon and wait for
+# its binding line ("... -> ..."); sets HTC_PID.
+htc_start() {
+	_name=$1
+	shift
+	bg_start "$_name" "$HTC_BIN" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} "$@"
+	HTC_PID=$BG_PID
+	if ! wait_line "$TMP/$_name.out" ' -> ' 5 "$HTC_PID"; then
+		say "htc $* did not bind: $(cat "$TMP/$_name.out" "$TMP/$_name.err" | tail -3 | tr '\n' ' ')"
+		stop_pid "$HTC_PID"
+		return 1
+	fi
+}
+
+# ---- a temporary sshd on loopback ---------------------------------------------
+
+# sshd_start: generated host and client keys, a config accepting only that
+# client key, sshd -D on a free loopback port; sets SSHD_PID, SSHD_PORT,
+# SSH_KEY. Needs root (sshd drops privileges for the session itself).
+sshd_start() {
+	_d="$TMP/ssh"
+	mkdir -p "$_d" && chmod 700 "$_d"
+	if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
+		say "sshd or ssh missing (sh third_party/deps.sh bench)"
+		return 1
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		say "sshd needs root to run as a server for root@127.0.0.1; run the script as root"
+		return 1
+	fi
+	ssh-keygen -q -t ed25519 -N '' -f "$_d/host" >/dev/null || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$_d/client" >/dev/null || return 1
+	cp "$_d/client.pub" "$_d/authorized_keys"
+	SSHD_PORT=$(free_port)
+	SSH_KEY="$_d/client"
+	mkdir -p /run/sshd 2>/dev/null
+	cat >"$_d/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $SSHD_PORT
+HostKey $_d/host
+PidFile none
+AuthorizedKeysFile $_d/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+GatewayPorts no
+X11Forwarding no
+PrintMotd no
+UseDNS no
+Ciphers aes128-gcm@openssh.com,chacha20-poly1305@openssh.com
+MaxStartups 100
+LogLevel ERROR
+EOF
+	bg_start sshd /usr/sbin/sshd -D -e -f "$_d/sshd_config"
+	SSHD_PID=$BG_PID
+	if ! wait_listen "$SSHD_PORT" 5 "$SSHD_PID"; then
+		say "sshd did not start: $(tail -3 "$TMP/sshd.err" | tr '\n' ' ')"
+		stop_pid "$SSHD_PID"
+		SSHD_PID=""
+		return 1
+	fi
+}
+
+# ssh_forward NAME RPORT LPORT [CIPHER]: ssh -N -R RPORT:127.0.0.1:LPORT to the
+# temporary sshd; waits until sshd listens on RPORT; sets SSH_PID.
+ssh_forward() {
+	bg_start "$1" ssh -N -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR -o Compression=no \
+		-i "$SSH_KEY" -c "${4:-aes128-gcm@openssh.com}" -R "$2:127.0.0.1:$3" \
+		-p "$SSHD_PORT" root@127.0.0.1
+	SSH_PID=$BG_PID
+	if ! wait_listen "$2" 10 "$SSH_PID"; then
+		say "ssh -R did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
+		stop_pid "$SSH_PID"
+		return 1
+	fi
+}
+
+# ---- idle connections -------------------------------------------------------------
+
+# A tiny Python tool: "serve PORT COUNTFILE" accepts and holds connections,
+# writing how many it holds to COUNTFILE; "hold PORT N" opens N connections to
+# PORT, prints "opened K failed F" and holds them until killed.
+_idlepy='
+import os, selectors, signal, socket, sys, time
+signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+if sys.argv[1] == "serve":
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", int(sys.argv[2])))
+    ls.listen(4096)
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+    held = {}
+    last = -1
+    while True:
+        for key, _ in sel.select(0.2):
+            if key.fileobj is ls:
+                while True:
+                    try:
+                        c, _ = ls.accept()
+                    except BlockingIOError:
+                        break
+                    c.setblocking(False)
+                    held[c.fileno()] = c
+                    sel.register(c, selectors.EVENT_READ)
+            else:
+                c = key.fileobj
+                try:
+                    d = c.recv(65536)
+                except OSError:
+                    d = b""
+                if not d:
+                    sel.unregister(c)
+                    held.pop(c.fileno(), None)
+                    c.close()
+        if len(held) != last:
+            last = len(held)
+            with open(sys.argv[3] + ".tmp", "w") as f:
+                f.write("%d\n" % last)
+            os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+else:
+    port, n = int(sys.argv[2]), int(sys.argv[3])
+    socks, failed = [], 0
+    for i in range(n):
+        try:
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+        except OSError:
+            failed += 1
+    print("opened %d failed %d" % (len(socks), failed), flush=True)
+    while True:
+        time.sleep(60)
+'
+idle_serve() { bg_start "$1" python3 -c "$_idlepy" serve "$2" "$3"; }
+idle_hold() { bg_start "$1" python3 -c "$_idlepy" hold "$2" "$3"; }

@@ -1,0 +1,1641 @@
+/*
+ * expose.c: EXPOSE visitors (see expose.h).
+ *
+ * A visitor is one TCP connection accepted on an EXPOSE port. It reads a
+ * request head, opens one http stream per request (STREAM_OPEN), sends the
+ * de-framed request body as DATA straight from its input buffer (zero
+ * copy, within credit: the buffer is never moved while DATA lent from it
+ * is queued in the tunnel), and writes the client's response back with
+ * HTTP/1.1 framing: written through at once, and what the socket does not
+ * take is kept in `out`, whose payload credit is returned only once it is
+ * written, so it never holds much more than one stream window. Requests on
+ * one connection are answered strictly in order: bytes after a request
+ * wait in the input buffer until the answer before them is written. A 101
+ * answer hands the socket to a pump (raw bytes both ways).
+ *
+ * It does not route by Host, check credentials, or keep X-Forwarded-*
+ * from trusted proxies: what the visitor sent is replaced by what the
+ * daemon saw.
+ */
+#include "expose.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "json.h"
+#include "log.h"
+#include "net.h"
+#include "pump.h"
+#include "session.h"
+#include "util.h"
+
+#define ACCEPT_BATCH 32            /* accepts per readiness event */
+#define IN_INIT 4096               /* first input buffer */
+#define IN_MIN_READ 1024           /* less room than this: compact or grow before reading */
+#define IN_BODY_MAX (64 * 1024)    /* input buffer bound when heads are limited to less */
+#define CONTINUE_DELAY_MS 1000     /* our own 100 Continue when the client sent none */
+#define OUT_SLACK (256 * 1024)     /* out may exceed two stream windows by this much */
+#define OUT_KEEP (64 * 1024)       /* a larger idle out buffer is released */
+#define DETAIL_MAX 160
+#define LINGER_MS 2000             /* after a last answer: read and drop for at most this long */
+#define LINGER_MAX (256 * 1024)    /* ... or this many bytes, then close */
+#define RESP_TOKENS (3 * EXPOSE_MAX_RESPONSE_HEADERS + 16)
+#define CONN_VALUES_MAX 512        /* bytes of Connection values a response head may carry */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The answer of a visitor that cannot be served at all (no permit, no slot). */
+#define REFUSAL_BODY "503 Service Unavailable: server at capacity\n"
+#define REFUSAL_BODY_LEN 44
+_Static_assert(sizeof(REFUSAL_BODY) - 1 == REFUSAL_BODY_LEN, "REFUSAL_BODY_LEN");
+static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\n"
+			      "Content-Type: text/plain; charset=utf-8\r\n"
+			      "Content-Length: " STR(REFUSAL_BODY_LEN) "\r\n"
+			      "Connection: close\r\n"
+			      "Retry-After: 5\r\n"
+			      "\r\n" REFUSAL_BODY;
+
+static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/*
+ * Header slots for the request head parser. They are filled and used
+ * within one call (the daemon has one loop and one thread), so one array
+ * of --max-headers entries serves every visitor.
+ */
+static struct http1_header *hdr_slots;
+static size_t hdr_nslots;
+
+/* ---- pure helpers: STREAM_OPEN ------------------------------------------ */
+
+static int
+name_is(const char *name, size_t len, const char *lower)
+{
+	return util_strcaseeq(name, len, lower);
+}
+
+static int
+name_has_prefix(const char *name, size_t len, const char *lower)
+{
+	size_t n = strlen(lower);
+
+	return len >= n && util_strcaseeq(name, n, lower);
+}
+
+static int
+is_forwarded_field(const char *name, size_t len)
+{
+	return name_is(name, len, "x-forwarded-for") || name_is(name, len, "x-forwarded-proto") ||
+	       name_is(name, len, "x-forwarded-host") || name_is(name, len, "x-real-ip");
+}
+
+/* 1 when a request field goes into STREAM_OPEN. */
+static int
+keep_request_field(const struct http1_request *req, const struct http1_header *h, int upgrade)
+{
+	if (is_forwarded_field(h->name, h->name_len))
+		return 0;
+	if (upgrade && (name_is(h->name, h->name_len, "connection") || name_is(h->name, h->name_len, "upgrade") ||
+			name_has_prefix(h->name, h->name_len, "sec-websocket-")))
+		return 1;
+	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return 0;
+	return !http1_header_is_named_in_connection(req->headers, req->num_headers, h->name, h->name_len);
+}
+
+static void
+header_pair(struct json_writer *w, const char *name, const char *value, size_t vlen)
+{
+	json_w_arr_begin(w);
+	json_w_cstr(w, name);
+	json_w_str(w, value, vlen);
+	json_w_arr_end(w);
+}
+
+/* see expose.h */
+int
+expose_open_json(struct buf *out, const struct expose_open *o, const struct http1_request *req)
+{
+	struct json_writer w;
+	size_t i;
+
+	json_w_init(&w, out, 0);
+	json_w_obj_begin(&w);
+	json_w_kv_str(&w, "kind", "http");
+	json_w_kv_uint(&w, "bindId", o->bind_id);
+	json_w_kv_int(&w, "containerPort", o->port);
+	json_w_kv_strn(&w, "method", req->method, req->method_len);
+	json_w_kv_strn(&w, "target", req->target, req->target_len);
+	json_w_key(&w, "headers");
+	json_w_arr_begin(&w);
+	for (i = 0; i < req->num_headers; i++) {
+		const struct http1_header *h = &req->headers[i];
+
+		if (!keep_request_field(req, h, o->upgrade))
+			continue;
+		json_w_arr_begin(&w);
+		json_w_str(&w, h->name, h->name_len);
+		json_w_str(&w, h->value, h->value_len);
+		json_w_arr_end(&w);
+	}
+	header_pair(&w, "X-Forwarded-For", o->peer_ip, strlen(o->peer_ip));
+	header_pair(&w, "X-Forwarded-Proto", "http", 4);
+	if (req->host != NULL)
+		header_pair(&w, "X-Forwarded-Host", req->host, req->host_len);
+	header_pair(&w, "X-Real-IP", o->peer_ip, strlen(o->peer_ip));
+	json_w_arr_end(&w);
+	json_w_kv_bool(&w, "isUpgrade", o->upgrade != 0);
+	json_w_kv_str(&w, "httpVersion", req->minor_version == 1 ? "1.1" : "1.0");
+	json_w_kv_str(&w, "peerAddr", o->peer_addr);
+	json_w_obj_end(&w);
+	return json_w_finish(&w) == 0 ? 0 : -ENOMEM;
+}
+
+/* ---- pure helpers: response heads --------------------------------------- */
+
+/* What the first pass over the client's header pairs found. */
+struct head_scan {
+	struct http1_header conn; /* every Connection value, joined with commas */
+	char conn_buf[CONN_VALUES_MAX];
+	size_t conn_len;
+	int have_conn;
+	int have_cl;
+	uint64_t cl;
+};
+
+/* The name and value tokens of header pair e (an array of two strings). */
+static int
+pair_tokens(const struct json_doc *doc, int e, int *nt, int *vt)
+{
+	if (json_type(doc, e) != JSON_ARRAY || doc->toks[e].count != 2)
+		return -1;
+	*nt = json_first(doc, e);
+	*vt = json_next(doc, e, *nt);
+	if (json_type(doc, *nt) != JSON_STRING || json_type(doc, *vt) != JSON_STRING)
+		return -1;
+	return 0;
+}
+
+static int
+parse_length(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 19)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > HTTP1_CONTENT_LENGTH_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+scan_one(const struct json_doc *doc, int nt, int vt, struct head_scan *sc)
+{
+	char name[32], val[32];
+	ssize_t nl = json_get_string(doc, nt, name, sizeof(name)), vl;
+	uint64_t cl;
+
+	if (nl < 0)
+		return 0; /* longer than any name looked for here; checked when written */
+	if (name_is(name, (size_t)nl, "connection")) {
+		size_t room = sizeof(sc->conn_buf) - sc->conn_len;
+
+		if (sc->conn_len > 0 && room > 1) {
+			sc->conn_buf[sc->conn_len++] = ',';
+			room--;
+		}
+		vl = json_get_string(doc, vt, sc->conn_buf + sc->conn_len, room);
+		if (vl < 0)
+			return -1;
+		sc->conn_len += (size_t)vl;
+		sc->have_conn = 1;
+	} else if (name_is(name, (size_t)nl, "content-length")) {
+		vl = json_get_string(doc, vt, val, sizeof(val));
+		if (vl < 0 || parse_length(val, (size_t)vl, &cl) < 0 || (sc->have_cl && cl != sc->cl))
+			return -1;
+		sc->have_cl = 1;
+		sc->cl = cl;
+	}
+	return 0;
+}
+
+static int
+scan_headers(const struct json_doc *doc, int hdrs, struct head_scan *sc)
+{
+	int e, nt, vt;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->conn.name = "Connection";
+	sc->conn.name_len = 10;
+	sc->conn.value = sc->conn_buf;
+	if (hdrs < 0 || json_is_null(doc, hdrs))
+		return 0;
+	if (json_type(doc, hdrs) != JSON_ARRAY || doc->toks[hdrs].count > EXPOSE_MAX_RESPONSE_HEADERS)
+		return -1;
+	for (e = json_first(doc, hdrs); e >= 0; e = json_next(doc, hdrs, e))
+		if (pair_tokens(doc, e, &nt, &vt) < 0 || scan_one(doc, nt, vt, sc) < 0)
+			return -1;
+	sc->conn.value_len = sc->conn_len;
+	return 0;
+}
+
+static int
+parse_status(const struct json_doc *doc, const struct expose_req *rq, struct expose_head *h)
+{
+	int64_t st;
+	bool fin = true;
+	int tok = json_get(doc, 0, "final");
+
+	if (json_obj_get_int(doc, 0, "status", &st) != 0 || st < 100 || st > 599)
+		return -1;
+	if (tok >= 0 && !json_is_null(doc, tok) && json_get_bool(doc, tok, &fin) != 0)
+		return -1;
+	h->status = (int)st;
+	h->final = fin;
+	if (fin && st < 200 && !(st == 101 && rq->upgrade))
+		return -1;
+	if (!fin && (st >= 200 || st == 101))
+		return -1;
+	return 0;
+}
+
+static void
+decide_framing(const struct expose_req *rq, const struct head_scan *sc, struct expose_head *h)
+{
+	h->body = EXPOSE_BODY_NONE;
+	h->keep_alive = rq->keep_alive;
+	if (!h->final || h->status == 101) {
+		h->keep_alive = h->final ? 0 : rq->keep_alive;
+	} else if (rq->head || h->status == 204 || h->status == 304) {
+		h->length = sc->have_cl ? sc->cl : 0;
+	} else if (sc->have_cl) {
+		h->body = EXPOSE_BODY_LENGTH;
+		h->length = sc->cl;
+	} else if (rq->minor == 1) {
+		h->body = EXPOSE_BODY_CHUNKED;
+	} else {
+		h->body = EXPOSE_BODY_CLOSE;
+		h->keep_alive = 0;
+	}
+}
+
+/* 1 when a response field of the client is written to the visitor. */
+static int
+keep_response_field(const char *name, size_t len, const struct head_scan *sc, int switching)
+{
+	if (name_is(name, len, "content-length"))
+		return 0; /* written by the daemon, once */
+	if (switching && (name_is(name, len, "connection") || name_is(name, len, "upgrade")))
+		return 1;
+	if (http1_is_hop_by_hop(name, len))
+		return 0;
+	return sc->conn_len == 0 || !http1_header_is_named_in_connection(&sc->conn, 1, name, len);
+}
+
+/* Write one "name: value\r\n" (unescaped in place in out's free space). */
+static int
+emit_field(struct buf *out, const struct json_doc *doc, int nt, int vt, const struct head_scan *sc, int switching)
+{
+	size_t nraw = doc->toks[nt].end - doc->toks[nt].start, vraw = doc->toks[vt].end - doc->toks[vt].start;
+	ssize_t nl, vl;
+	char *name, *value;
+
+	if (buf_reserve(out, nraw + vraw + 8, 0, 0) < 0)
+		return -ENOMEM;
+	name = (char *)out->last;
+	nl = json_get_string(doc, nt, name, nraw + 1);
+	if (nl < 0 || !http1_token_valid(name, (size_t)nl))
+		return -EPROTO;
+	value = name + nl + 2;
+	vl = json_get_string(doc, vt, value, vraw + 1);
+	if (vl < 0 || !http1_field_value_valid(value, (size_t)vl))
+		return -EPROTO;
+	if (!keep_response_field(name, (size_t)nl, sc, switching))
+		return 0;
+	name[nl] = ':';
+	name[nl + 1] = ' ';
+	value[vl] = '\r';
+	value[vl + 1] = '\n';
+	buf_commit(out, (size_t)nl + 2 + (size_t)vl + 2);
+	return 0;
+}
+
+static int
+emit_text(struct buf *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (buf_reserve(out, n, 0, 0) < 0)
+		return -ENOMEM;
+	buf_append(out, s, n);
+	return 0;
+}
+
+/* The daemon's own framing and connection fields, then the blank line. */
+static int
+emit_trailer_fields(struct buf *out, const struct head_scan *sc, const struct expose_head *h)
+{
+	char line[64];
+
+	if (!h->final)
+		return emit_text(out, "\r\n");
+	if (h->status == 101)
+		return emit_text(out, sc->have_conn ? "\r\n" : "Connection: Upgrade\r\n\r\n");
+	if (sc->have_cl && h->status != 204) {
+		snprintf(line, sizeof(line), "Content-Length: %llu\r\n", (unsigned long long)sc->cl);
+		if (emit_text(out, line) < 0)
+			return -ENOMEM;
+	}
+	if (h->body == EXPOSE_BODY_CHUNKED && emit_text(out, "Transfer-Encoding: chunked\r\n") < 0)
+		return -ENOMEM;
+	return emit_text(out, h->keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+}
+
+static int
+write_head(struct buf *out, const struct json_doc *doc, int hdrs, const struct head_scan *sc,
+	   const struct expose_head *h)
+{
+	int e, nt, vt, rc, switching = h->final && h->status == 101;
+	size_t k;
+
+	if (buf_reserve(out, HTTP1_STATUS_LINE_MAX, 0, 0) < 0)
+		return -ENOMEM;
+	k = http1_write_status_line((char *)out->last, buf_room(out), h->status);
+	if (k == 0)
+		return -EPROTO;
+	buf_commit(out, k);
+	if (hdrs >= 0 && json_type(doc, hdrs) == JSON_ARRAY) {
+		for (e = json_first(doc, hdrs); e >= 0; e = json_next(doc, hdrs, e)) {
+			pair_tokens(doc, e, &nt, &vt); /* checked by scan_headers */
+			rc = emit_field(out, doc, nt, vt, sc, switching);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return emit_trailer_fields(out, sc, h);
+}
+
+/* see expose.h */
+int
+expose_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_req *rq,
+		     struct expose_head *h)
+{
+	struct json_tok toks[RESP_TOKENS];
+	struct json_doc doc;
+	struct head_scan sc;
+	size_t mark = buf_len(out);
+	int hdrs, rc;
+
+	memset(h, 0, sizeof(*h));
+	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
+	    json_type(&doc, 0) != JSON_OBJECT || parse_status(&doc, rq, h) < 0)
+		return -EPROTO;
+	hdrs = json_get(&doc, 0, "headers");
+	if (scan_headers(&doc, hdrs, &sc) < 0)
+		return -EPROTO;
+	decide_framing(rq, &sc, h);
+	if (!h->final && rq->minor == 0)
+		return 0; /* no 1xx to an HTTP/1.0 visitor (RFC 9110 15.2) */
+	rc = write_head(out, &doc, hdrs, &sc, h);
+	if (rc < 0)
+		out->last = out->pos + mark;
+	return rc;
+}
+
+/* see expose.h */
+int
+expose_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
+		      int retry)
+{
+	const char *reason = http1_reason_phrase(status);
+	char body[64 + DETAIL_MAX], hd[320];
+	size_t bl, i;
+	int hl;
+
+	hl = snprintf(body, sizeof(body), "%d %s", status, reason);
+	bl = hl > 0 ? (size_t)hl : 0;
+	if (dlen > DETAIL_MAX)
+		dlen = DETAIL_MAX;
+	if (detail != NULL && dlen > 0) {
+		body[bl++] = ':';
+		body[bl++] = ' ';
+		for (i = 0; i < dlen; i++) {
+			unsigned char c = (unsigned char)detail[i];
+
+			body[bl++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	body[bl++] = '\n';
+	hl = snprintf(hd, sizeof(hd),
+		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+		      "%sConnection: %s\r\n\r\n",
+		      status, reason, bl, retry ? "Retry-After: 5\r\n" : "", keep_alive ? "keep-alive" : "close");
+	if (hl < 0 || buf_reserve(out, (size_t)hl + bl, 0, 0) < 0)
+		return -ENOMEM;
+	buf_append(out, hd, (size_t)hl);
+	if (!head)
+		buf_append(out, body, bl);
+	return 0;
+}
+
+/* ---- the visitor -------------------------------------------------------- */
+
+/*
+ * Visitor states. One request/response exchange at a time; the request
+ * side (body still to send, req_done) runs beside WAIT and RESPONSE.
+ */
+enum visitor_state {
+	VISITOR_IDLE,      /* keep-alive between requests, nothing buffered: the idle timer runs */
+	VISITOR_HEAD,      /* reading a request head: the head timer runs from its first byte (or accept) */
+	VISITOR_WAIT,      /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
+	VISITOR_RESPONSE,  /* response head written, body DATA written through */
+	VISITOR_FLUSH,     /* answer complete: write what is left, then the next request or close */
+	VISITOR_LINGER,    /* last answer written, write side shut: drop what still comes, then close */
+	VISITOR_UPGRADING, /* 101 accepted: its head or bytes read past the request still to go */
+	VISITOR_UPGRADED,  /* the socket belongs to the pump */
+	VISITOR_CLOSED,    /* socket closed; freed once no DATA lent from `in` is queued */
+	VISITOR_STATE_MAX
+};
+
+struct visitor {
+	enum visitor_state state;
+	int fd;                       /* -1 once closed or handed to the pump */
+	struct daemon *d;
+	int port;                     /* its binding is looked up again per request: bindings come and go */
+	char peer[NET_ADDR_STRLEN];   /* "ip:port" */
+	char peer_ip[NET_ADDR_STRLEN];
+	struct reactor_watcher w;
+	struct reactor_timer timer;      /* head, idle or response timeout, by state */
+	struct reactor_timer cont_timer; /* our own 100 Continue */
+	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
+	struct reactor_deferred touch_defer; /* tell the session a stream ended */
+	struct reactor_deferred free_defer;
+	struct session *touch_s;
+	/* request bytes: head, body (lent to the tunnel), pipelined requests */
+	struct buf in;
+	size_t in_max;
+	size_t scanned;               /* head bytes searched already (http1 last_len) */
+	uint32_t lent;                /* DATA frames pointing into `in` still queued in a tunnel */
+	/* response bytes the socket has not taken */
+	struct buf out;
+	size_t owed;                  /* payload bytes in out whose credit is not returned yet */
+	size_t out_max;
+	uint8_t rd_eof, keep_alive, in_flight, freeing;
+	size_t lingered;              /* bytes dropped while lingering */
+	/* the current exchange */
+	struct mux *mux;
+	struct stream *st;
+	struct expose_req rq;
+	enum http1_body req_body;
+	uint64_t req_left;            /* Content-Length body bytes still to send */
+	struct http1_chunked ck;
+	uint64_t open_ms;
+	uint8_t req_done;             /* nothing more to send upstream (EOF sent) */
+	uint8_t got_body;             /* body bytes arrived (no 100 Continue needed) */
+	uint8_t expect, continue_sent;
+	enum expose_body body;
+	uint64_t resp_left;           /* EXPOSE_BODY_LENGTH bytes still to write */
+	struct pump pump;             /* after a 101 */
+};
+
+static const struct stream_ops visitor_stream_ops;
+static void update_interest(struct visitor *v);
+static void flush_out(struct visitor *v);
+static void parse_head(struct visitor *v);
+
+static int
+live(const struct visitor *v)
+{
+	return v->state != VISITOR_CLOSED && v->state != VISITOR_UPGRADED;
+}
+
+static void
+set_state(struct visitor *v, enum visitor_state st)
+{
+	const struct config *c = v->d->cfg;
+	enum visitor_state prev = v->state;
+	uint64_t ms = 0;
+
+	v->state = st;
+	switch (st) {
+	case VISITOR_HEAD:
+		if (prev == VISITOR_HEAD)
+			return; /* trickled bytes never extend it (slowloris) */
+		ms = c->head_timeout_ms;
+		break;
+	case VISITOR_IDLE:
+		ms = c->visitor_idle_timeout_ms;
+		break;
+	case VISITOR_WAIT:
+		ms = c->response_timeout_ms;
+		break;
+	case VISITOR_LINGER:
+		ms = LINGER_MS;
+		break;
+	default:
+		break;
+	}
+	if (ms > 0)
+		reactor_timer_start(&v->d->r, &v->timer, ms, 0);
+	else
+		reactor_timer_stop(&v->d->r, &v->timer);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void
+free_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct visitor *v = container_of(df, struct visitor, free_defer);
+
+	(void)r;
+	buf_fini(&v->in);
+	buf_fini(&v->out);
+	slab_free(&v->d->visitors, v);
+}
+
+static void
+maybe_free(struct visitor *v)
+{
+	if (v->state != VISITOR_CLOSED || v->lent > 0 || v->freeing)
+		return;
+	v->freeing = 1;
+	reactor_defer(&v->d->r, &v->free_defer, free_cb);
+}
+
+static void
+touch_session(struct daemon *d, struct session *t)
+{
+	struct session *s;
+
+	for (s = d->sessions; s != NULL; s = s->next) {
+		if (s == t) {
+			session_touch(s);
+			return;
+		}
+	}
+}
+
+static void
+touch_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct visitor *v = container_of(df, struct visitor, touch_defer);
+
+	(void)r;
+	touch_session(v->d, v->touch_s);
+	v->touch_s = NULL;
+}
+
+/* Return stream credit for n response bytes that reached the visitor. */
+static void
+credit(struct visitor *v, size_t n)
+{
+	if (n > 0 && v->st != NULL)
+		mux_consumed(v->mux, v->st, n);
+}
+
+/*
+ * The exchange is over for the tunnel: detach the stream (RESET(code)
+ * when it is still open), count the request out of flight.
+ */
+static void
+exchange_end(struct visitor *v, unsigned code, const char *reason)
+{
+	struct daemon *d = v->d;
+	struct stream *st = v->st;
+
+	reactor_timer_stop(&d->r, &v->cont_timer);
+	if (st != NULL) {
+		v->st = NULL;
+		st->ops = NULL;
+		st->owner = NULL;
+		if (st->state != STREAM_CLOSED)
+			mux_send_reset(v->mux, st, code, reason);
+	}
+	if (v->mux != NULL) {
+		v->touch_s = v->mux->owner;
+		reactor_defer(&d->r, &v->touch_defer, touch_cb);
+		v->mux = NULL;
+	}
+	if (v->in_flight) {
+		v->in_flight = 0;
+		d->requests_in_flight--;
+	}
+}
+
+static void
+exchange_reset(struct visitor *v)
+{
+	v->st = NULL;
+	v->mux = NULL;
+	memset(&v->rq, 0, sizeof(v->rq));
+	v->req_body = HTTP1_BODY_NONE;
+	v->req_left = 0;
+	v->req_done = v->got_body = v->expect = v->continue_sent = 0;
+	v->body = EXPOSE_BODY_NONE;
+	v->resp_left = 0;
+}
+
+static void
+visitor_close(struct visitor *v)
+{
+	struct daemon *d = v->d;
+
+	if (!live(v))
+		return;
+	exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
+	reactor_timer_stop(&d->r, &v->timer);
+	reactor_watcher_stop(&d->r, &v->w);
+	close(v->fd);
+	v->fd = -1;
+	fdbudget_release(&d->fds, 1);
+	v->state = VISITOR_CLOSED;
+	buf_fini(&v->out);
+	v->owed = 0;
+	maybe_free(v);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* k bytes of out were written: return the credit of the payload among them. */
+static void
+out_written(struct visitor *v, size_t k)
+{
+	size_t framing = buf_len(&v->out) - v->owed, pay = k > framing ? k - framing : 0;
+
+	buf_consume(&v->out, k);
+	if (pay > 0) {
+		v->owed -= pay;
+		credit(v, pay);
+	}
+}
+
+/* Write out; 0, or -1 when the socket failed (the visitor is closed). */
+static int
+out_write(struct visitor *v)
+{
+	while (buf_len(&v->out) > 0) {
+		ssize_t k = send(v->fd, v->out.pos, buf_len(&v->out), MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			visitor_close(v);
+			return -1;
+		}
+		out_written(v, (size_t)k);
+	}
+	buf_reset(&v->out, 0);
+	return 0;
+}
+
+static int
+out_append(struct visitor *v, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(&v->out, n, 0, 0) < 0)
+		return -1;
+	buf_append(&v->out, p, n);
+	return 0;
+}
+
+static void upgrade_switch(struct visitor *v);
+static void exchange_next(struct visitor *v);
+
+static void
+flush_out(struct visitor *v)
+{
+	if (!live(v))
+		return;
+	if (buf_len(&v->out) > 0 && out_write(v) < 0)
+		return;
+	if (buf_len(&v->out) == 0) {
+		if (v->state == VISITOR_FLUSH)
+			exchange_next(v);
+		else if (v->state == VISITOR_UPGRADING)
+			upgrade_switch(v);
+	}
+	update_interest(v);
+}
+
+/* writev of up to three ranges; bytes written, or -1 (the visitor is closed). */
+static ssize_t
+write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn)
+{
+	struct iovec iov[3];
+	struct msghdr mh;
+	int n = 0;
+	ssize_t k;
+
+	if (an > 0)
+		iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)a, .iov_len = an };
+	iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)b, .iov_len = bn };
+	if (cn > 0)
+		iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)c, .iov_len = cn };
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n;
+	do
+		k = sendmsg(v->fd, &mh, MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k >= 0)
+		return k;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return 0;
+	visitor_close(v);
+	return -1;
+}
+
+/*
+ * Response DATA: framed (a chunk per DATA when chunked), written through
+ * when nothing waits in out, the rest copied into out.
+ */
+static void
+body_write(struct visitor *v, const uint8_t *p, size_t n)
+{
+	char hdr[HTTP1_CHUNK_HEADER_MAX];
+	size_t hl = 0, tl = 0, k = 0, pay, tail;
+
+	if (v->body == EXPOSE_BODY_NONE) {
+		credit(v, n);
+		return;
+	}
+	if (v->body == EXPOSE_BODY_LENGTH) {
+		size_t take = v->resp_left < n ? (size_t)v->resp_left : n;
+
+		credit(v, n - take); /* past the Content-Length: dropped */
+		v->resp_left -= take;
+		n = take;
+	}
+	if (n == 0)
+		return;
+	if (v->body == EXPOSE_BODY_CHUNKED) {
+		hl = http1_chunk_header(hdr, n);
+		tl = HTTP1_CHUNK_END_LEN;
+	}
+	if (buf_len(&v->out) == 0) {
+		ssize_t w = write_ranges(v, hdr, hl, p, n, HTTP1_CHUNK_END, tl);
+
+		if (w < 0)
+			return;
+		k = (size_t)w;
+	}
+	pay = k > hl ? UTIL_MIN(k - hl, n) : 0;
+	credit(v, pay);
+	tail = k > hl + n ? k - hl - n : 0;
+	if ((k < hl && out_append(v, hdr + k, hl - k) < 0) || out_append(v, p + pay, n - pay) < 0 ||
+	    out_append(v, HTTP1_CHUNK_END + tail, tl - tail) < 0 || buf_len(&v->out) > v->out_max) {
+		log_warn("visitor %s: response spill over its bound, closing", v->peer);
+		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
+		visitor_close(v);
+		return;
+	}
+	v->owed += n - pay;
+	update_interest(v);
+}
+
+/* Queue the daemon's own answer, then close or go on as keep_alive says. */
+static void
+answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, int retry)
+{
+	v->keep_alive = v->keep_alive && keep_alive;
+	if (expose_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, retry) < 0) {
+		visitor_close(v);
+		return;
+	}
+	metrics_visitor_response(&v->d->metrics, status);
+	log_debug("visitor %s: answered %d (%.*s)", v->peer, status, (int)UTIL_MIN(dlen, DETAIL_MAX),
+		  detail ? detail : "");
+	set_state(v, VISITOR_FLUSH);
+	flush_out(v);
+}
+
+static void
+answer_str(struct visitor *v, int status, const char *detail, int keep_alive, int retry)
+{
+	answer(v, status, detail, strlen(detail), keep_alive, retry);
+}
+
+/* After an error answer: may the connection carry another request? */
+static int
+reusable(const struct visitor *v)
+{
+	return v->req_done && !v->rq.upgrade;
+}
+
+/* ---- request side ------------------------------------------------------- */
+
+static void
+up_done(void *arg, uint32_t len, int sent)
+{
+	struct visitor *v = arg;
+
+	(void)len;
+	(void)sent;
+	v->lent--;
+	if (v->state == VISITOR_CLOSED)
+		maybe_free(v);
+	else if (live(v) && v->lent == 0)
+		update_interest(v); /* `in` may be compacted again */
+}
+
+static int
+lend(struct visitor *v, const uint8_t *p, size_t n)
+{
+	if (mux_send_data(v->mux, v->st, p, (uint32_t)n, up_done, v) < 0)
+		return -1;
+	v->lent++;
+	return 0;
+}
+
+/* Room to read into `in`, compacting or growing it when nothing is lent. */
+static size_t
+in_room(struct visitor *v)
+{
+	size_t len = buf_len(&v->in), want;
+
+	if (buf_room(&v->in) >= IN_MIN_READ || v->lent > 0)
+		return buf_room(&v->in);
+	if (v->in.start != NULL)
+		buf_compact(&v->in, 0);
+	if (buf_room(&v->in) >= IN_MIN_READ || len >= v->in_max)
+		return buf_room(&v->in);
+	want = UTIL_MIN(UTIL_MAX((size_t)IN_INIT, buf_cap(&v->in)), v->in_max - len);
+	(void)buf_reserve(&v->in, want, 0, v->in_max);
+	return buf_room(&v->in);
+}
+
+static int
+in_can_take(const struct visitor *v)
+{
+	return buf_room(&v->in) > 0 || (v->lent == 0 && buf_len(&v->in) < v->in_max);
+}
+
+static void
+body_failed(struct visitor *v, const char *why)
+{
+	exchange_end(v, FRAME_CODE_CANCEL, why);
+	if (v->state == VISITOR_WAIT)
+		answer_str(v, 400, why, 0, 0);
+	else
+		visitor_close(v);
+}
+
+/* Send the de-framed request body buffered in `in`, within credit. */
+static void
+send_body(struct visitor *v)
+{
+	while (!v->req_done && v->st != NULL && buf_len(&v->in) > 0) {
+		size_t allow = mux_allowance(v->mux, v->st, buf_len(&v->in)), dlen;
+		const uint8_t *data = v->in.pos;
+		ssize_t used;
+
+		if (allow == 0)
+			return; /* on_credit resumes */
+		if (v->req_body == HTTP1_BODY_LENGTH) {
+			dlen = (size_t)UTIL_MIN((uint64_t)allow, v->req_left);
+			used = (ssize_t)dlen;
+			v->req_left -= dlen;
+		} else {
+			used = http1_chunked_decode(&v->ck, v->in.pos, allow, &data, &dlen);
+			if (used < 0) {
+				body_failed(v, http1_chunked_error_str(v->ck.err));
+				return;
+			}
+		}
+		if (dlen > 0 && lend(v, data, dlen) < 0) {
+			body_failed(v, "tunnel gone");
+			return;
+		}
+		buf_consume(&v->in, (size_t)used);
+		if ((v->req_body == HTTP1_BODY_LENGTH && v->req_left == 0) ||
+		    (v->req_body == HTTP1_BODY_CHUNKED && http1_chunked_done(&v->ck))) {
+			v->req_done = 1;
+			mux_send_eof(v->mux, v->st); /* may finish the stream: on_close clears v->st */
+		}
+	}
+}
+
+/* The EXPOSE binding on port now (after a takeover: the new owner's). */
+static struct binding *
+find_binding(struct daemon *d, int port)
+{
+	struct binding *b = bind_find_port(d, port);
+
+	return b != NULL && b->kind == BIND_EXPOSE ? b : NULL;
+}
+
+/* Open the request's stream and send STREAM_OPEN: 0, or the status to answer. */
+static int
+open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
+{
+	struct daemon *d = v->d;
+	struct binding *b = find_binding(d, v->port);
+	struct expose_open o;
+	struct session *s;
+	struct stream *st;
+
+	if (b == NULL) {
+		*detail = "this port is no longer exposed";
+		return 503;
+	}
+	s = b->s;
+	if (!session_accepts_streams(s)) {
+		*detail = session_parked(s) ? "the tunnel client is reconnecting" : "the tunnel is closing";
+		return 503;
+	}
+	st = mux_open(&s->mux, 0, STREAM_KIND_HTTP, -1);
+	if (st == NULL) {
+		*detail = "too many requests in flight on this tunnel";
+		return 503;
+	}
+	o = (struct expose_open){ b->id, b->port, v->peer, v->peer_ip, v->rq.upgrade };
+	buf_reset(&d->scratch, 0);
+	if (expose_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
+		mux_drop(&s->mux, st);
+		*detail = "request head too large for the tunnel";
+		return 431;
+	}
+	if (mux_send(&s->mux, st, FRAME_STREAM_OPEN, d->scratch.pos, buf_len(&d->scratch)) < 0) {
+		mux_drop(&s->mux, st);
+		*detail = "the tunnel is closing";
+		return 503;
+	}
+	st->ops = &visitor_stream_ops;
+	st->owner = v;
+	st->bind_id = b->id;
+	v->mux = &s->mux;
+	v->st = st;
+	metrics_stream_opened(&d->metrics, METRICS_KIND_HTTP);
+	d->requests_in_flight++;
+	v->in_flight = 1;
+	v->open_ms = reactor_now(&d->r);
+	log_debug("visitor %s: %.*s %.*s -> session %s stream %u", v->peer, (int)req->method_len, req->method,
+		  (int)UTIL_MIN(req->target_len, 200), req->target, s->id, st->id);
+	return 0;
+}
+
+static void
+start_request(struct visitor *v, const struct http1_request *req, size_t head_len)
+{
+	int has_body = req->body == HTTP1_BODY_CHUNKED || (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
+	const char *detail = NULL;
+	int status;
+
+	exchange_reset(v);
+	v->rq.head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+	v->rq.minor = req->minor_version;
+	v->rq.keep_alive = req->keep_alive;
+	v->rq.upgrade = req->upgrade && !has_body;
+	v->keep_alive = req->keep_alive;
+	v->req_body = has_body ? req->body : HTTP1_BODY_NONE;
+	v->req_left = req->content_length;
+	v->expect = req->expect_continue && has_body;
+	http1_chunked_init(&v->ck);
+	status = open_stream(v, req, &detail);
+	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
+	v->scanned = 0;
+	if (status != 0) {
+		answer_str(v, status, detail, !has_body && !v->rq.upgrade && status == 503, status == 503);
+		return;
+	}
+	if (!v->rq.upgrade && !has_body) {
+		v->req_done = 1;
+		mux_send_eof(v->mux, v->st); /* same batch as STREAM_OPEN */
+	}
+	set_state(v, VISITOR_WAIT);
+	if (v->expect && buf_len(&v->in) == 0)
+		reactor_timer_start(&v->d->r, &v->cont_timer, CONTINUE_DELAY_MS, 0);
+	if (has_body) {
+		v->got_body = buf_len(&v->in) > 0;
+		send_body(v);
+	}
+}
+
+static void
+parse_head(struct visitor *v)
+{
+	const struct config *c = v->d->cfg;
+	struct http1_limits lim = { c->max_head_size, c->max_headers };
+	struct http1_request req;
+	ssize_t n;
+
+	if (buf_len(&v->in) == 0)
+		return;
+	if (v->state == VISITOR_IDLE)
+		set_state(v, VISITOR_HEAD);
+	memset(&req, 0, sizeof(req));
+	req.headers = hdr_slots;
+	req.headers_cap = hdr_nslots;
+	n = http1_parse_request((const char *)v->in.pos, buf_len(&v->in), v->scanned, &lim, &req);
+	if (n == HT_AGAIN) {
+		v->scanned = buf_len(&v->in);
+		return;
+	}
+	v->rq.head = 0;
+	if (n < 0) {
+		log_debug("visitor %s: bad request head: %s", v->peer, http1_error_str(req.err));
+		answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, 0);
+		return;
+	}
+	if (req.minor_version == 1 && req.host_count != 1) {
+		answer_str(v, 400, "exactly one Host header is required", 0, 0);
+		return;
+	}
+	start_request(v, &req, (size_t)n);
+}
+
+/* Bytes of a new exchange are buffered: parse them from the closing phase
+ * (never recursively: one answer may end right away and start the next). */
+static void
+kick_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct visitor *v = container_of(df, struct visitor, kick_defer);
+
+	(void)r;
+	if (v->state != VISITOR_HEAD)
+		return;
+	parse_head(v);
+	if (live(v))
+		update_interest(v);
+}
+
+/* The answer is written: the next request, keep-alive idle, or close. */
+/*
+ * The last answer is written: shut the write side and read what the
+ * visitor still sends for a while, so that closing with unread bytes does
+ * not make the kernel send a reset that destroys the answer in flight.
+ */
+static void
+visitor_linger(struct visitor *v)
+{
+	if (v->rd_eof || shutdown(v->fd, SHUT_WR) < 0) {
+		visitor_close(v);
+		return;
+	}
+	buf_fini(&v->out);
+	set_state(v, VISITOR_LINGER);
+}
+
+static void
+linger_read(struct visitor *v)
+{
+	uint8_t sink[4096];
+	ssize_t n = recv(v->fd, sink, sizeof(sink), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n > 0)
+		v->lingered += (size_t)n;
+	if (n <= 0 || v->lingered > LINGER_MAX)
+		visitor_close(v);
+}
+
+static void
+exchange_next(struct visitor *v)
+{
+	if (!v->keep_alive || v->rd_eof) {
+		visitor_linger(v);
+		return;
+	}
+	exchange_reset(v);
+	if (buf_cap(&v->out) > OUT_KEEP)
+		buf_fini(&v->out);
+	if (buf_len(&v->in) > 0) {
+		set_state(v, VISITOR_HEAD);
+		reactor_defer(&v->d->r, &v->kick_defer, kick_cb);
+		return;
+	}
+	set_state(v, VISITOR_IDLE);
+	v->scanned = 0;
+	if (v->lent == 0)
+		buf_fini(&v->in); /* an idle connection keeps no buffer */
+}
+
+/* ---- upgrade ------------------------------------------------------------ */
+
+static void
+v_pump_done(struct pump *p)
+{
+	struct visitor *v = p->owner;
+
+	log_debug("visitor %s: upgraded connection finished (up %llu B, down %llu B)", v->peer,
+		  (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
+	fdbudget_release(&v->d->fds, 1);
+	touch_session(v->d, v->touch_s);
+	v->touch_s = NULL;
+	v->state = VISITOR_CLOSED;
+	maybe_free(v);
+}
+
+/* The 101 head is written: send what the visitor sent past its request, then pump. */
+static void
+upgrade_switch(struct visitor *v)
+{
+	struct daemon *d = v->d;
+	struct stream *st = v->st;
+	struct mux *m = v->mux;
+
+	if (st == NULL) {
+		visitor_close(v);
+		return;
+	}
+	while (buf_len(&v->in) > 0) {
+		size_t n = mux_allowance(m, st, buf_len(&v->in));
+
+		if (n == 0)
+			return; /* on_credit resumes */
+		if (lend(v, v->in.pos, n) < 0) {
+			visitor_close(v);
+			return;
+		}
+		buf_consume(&v->in, n);
+	}
+	reactor_watcher_stop(&d->r, &v->w);
+	reactor_timer_stop(&d->r, &v->timer);
+	reactor_timer_stop(&d->r, &v->cont_timer);
+	v->pump.owner = v;
+	if (pump_start(&v->pump, &d->r, m, st, v->fd, 0, v_pump_done) < 0) {
+		visitor_close(v); /* still owns st: RESET */
+		return;
+	}
+	v->st = NULL;
+	v->mux = NULL;
+	v->touch_s = m->owner;
+	v->fd = -1;
+	if (v->in_flight) {
+		v->in_flight = 0;
+		d->requests_in_flight--;
+	}
+	v->state = VISITOR_UPGRADED;
+	log_debug("visitor %s: upgraded (stream %u)", v->peer, st->id);
+}
+
+/* ---- stream callbacks (response side) ----------------------------------- */
+
+static void
+informational(struct visitor *v, const struct expose_head *h, size_t mark)
+{
+	if (h->status == 100) {
+		if (!v->expect || v->continue_sent) {
+			v->out.last = v->out.pos + mark; /* never two, never unasked */
+			return;
+		}
+		v->continue_sent = 1;
+		reactor_timer_stop(&v->d->r, &v->cont_timer);
+	}
+	flush_out(v);
+}
+
+static void
+response_start(struct visitor *v, const struct expose_head *h)
+{
+	struct daemon *d = v->d;
+
+	reactor_timer_stop(&d->r, &v->cont_timer);
+	metrics_ttfb_observe(&d->metrics, reactor_now(&d->r) - v->open_ms);
+	metrics_visitor_response(&d->metrics, h->status);
+	if (h->status == 101) {
+		v->body = EXPOSE_BODY_CLOSE; /* raw bytes until the pump takes over */
+		set_state(v, VISITOR_UPGRADING);
+		flush_out(v);
+		return;
+	}
+	v->body = h->body;
+	v->resp_left = h->length;
+	v->keep_alive = v->keep_alive && h->keep_alive;
+	if (v->rq.upgrade && !v->req_done) {
+		v->req_done = 1; /* not upgraded: the request had no body */
+		mux_send_eof(v->mux, v->st);
+	}
+	set_state(v, VISITOR_RESPONSE);
+	flush_out(v);
+}
+
+/* A stream-level fault once the response started: the visitor connection goes. */
+static void
+fail_after_head(struct visitor *v, unsigned code, const char *why)
+{
+	log_debug("visitor %s: %s, closing", v->peer, why);
+	exchange_end(v, code, why);
+	visitor_close(v);
+}
+
+static void
+v_on_head(struct stream *st, const uint8_t *json, size_t n)
+{
+	struct visitor *v = st->owner;
+	size_t mark = buf_len(&v->out);
+	struct expose_head h;
+
+	if (v->state != VISITOR_WAIT) {
+		fail_after_head(v, FRAME_CODE_PROTOCOL_ERROR, "response head after the final one");
+		return;
+	}
+	if (expose_response_head(&v->out, json, n, &v->rq, &h) < 0) {
+		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
+		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
+		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), 0);
+		return;
+	}
+	if (!h.final)
+		informational(v, &h, mark);
+	else
+		response_start(v, &h);
+}
+
+static void
+v_on_data(struct stream *st, const uint8_t *p, size_t n)
+{
+	struct visitor *v = st->owner;
+
+	switch (v->state) {
+	case VISITOR_RESPONSE:
+	case VISITOR_UPGRADING:
+		body_write(v, p, n);
+		break;
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "DATA before the response head");
+		answer_str(v, 502, "response body before its head", reusable(v), 0);
+		break;
+	default:
+		if (v->mux != NULL)
+			mux_consumed(v->mux, st, n);
+		break;
+	}
+}
+
+static void
+response_end(struct visitor *v)
+{
+	if (v->body == EXPOSE_BODY_CHUNKED && out_append(v, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN) < 0)
+		v->keep_alive = 0;
+	if ((v->body == EXPOSE_BODY_LENGTH && v->resp_left > 0) || v->body == EXPOSE_BODY_CLOSE)
+		v->keep_alive = 0; /* short body, or the end is the close itself */
+	if (!v->req_done)
+		v->keep_alive = 0; /* the rest of the request body cannot be skipped safely */
+	exchange_end(v, FRAME_CODE_CANCEL, "response complete");
+	set_state(v, VISITOR_FLUSH);
+	flush_out(v);
+}
+
+static void
+v_on_eof(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	switch (v->state) {
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_CANCEL, "EOF before the response head");
+		answer_str(v, 502, "the tunnel client sent no response", reusable(v), 0);
+		break;
+	case VISITOR_RESPONSE:
+		response_end(v);
+		break;
+	case VISITOR_UPGRADING:
+		v->keep_alive = 0;
+		exchange_end(v, FRAME_CODE_CANCEL, "upgrade ended");
+		set_state(v, VISITOR_FLUSH);
+		flush_out(v);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+v_on_reset(struct stream *st, unsigned code, const char *reason, size_t rlen)
+{
+	struct visitor *v = st->owner;
+	char detail[96];
+
+	v->st = NULL; /* already reset: no frame goes back */
+	st->ops = NULL;
+	st->owner = NULL;
+	if (v->state != VISITOR_WAIT) {
+		fail_after_head(v, code, "reset by the tunnel client");
+		return;
+	}
+	exchange_end(v, code, NULL);
+	if (rlen == 0) {
+		snprintf(detail, sizeof(detail), "request reset by the tunnel client (code %u)", code);
+		reason = detail;
+		rlen = strlen(detail);
+	}
+	answer(v, 502, reason, rlen, reusable(v), 0);
+}
+
+static void
+v_on_credit(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	if ((v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE) && !v->req_done && !v->rq.upgrade)
+		send_body(v);
+	else if (v->state == VISITOR_UPGRADING)
+		flush_out(v);
+	if (live(v))
+		update_interest(v);
+}
+
+static void
+v_on_close(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	if (v == NULL || v->st != st)
+		return;
+	v->st = NULL; /* being freed by the mux */
+	switch (v->state) {
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_CANCEL, NULL);
+		answer_str(v, 502, "the tunnel session ended", 0, 0);
+		break;
+	case VISITOR_RESPONSE:
+	case VISITOR_UPGRADING:
+		fail_after_head(v, FRAME_CODE_CANCEL, "the tunnel session ended");
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct stream_ops visitor_stream_ops = {
+	.on_data = v_on_data,
+	.on_eof = v_on_eof,
+	.on_reset = v_on_reset,
+	.on_credit = v_on_credit,
+	.on_head = v_on_head,
+	.on_close = v_on_close,
+};
+
+/* ---- socket events and timers ------------------------------------------- */
+
+static void
+update_interest(struct visitor *v)
+{
+	unsigned want = 0;
+	int rd = 0;
+
+	if (!live(v))
+		return;
+	if (buf_len(&v->out) > 0)
+		want |= REACTOR_WRITE;
+	switch (v->state) {
+	case VISITOR_IDLE:
+	case VISITOR_HEAD:
+		rd = 1;
+		break;
+	case VISITOR_WAIT:
+	case VISITOR_RESPONSE:
+		if (!v->req_done && !v->rq.upgrade)
+			rd = v->st != NULL && mux_allowance(v->mux, v->st, 1) > 0;
+		else
+			rd = 1; /* pipelined bytes, or the visitor leaving */
+		break;
+	case VISITOR_FLUSH:
+		rd = v->keep_alive;
+		break;
+	case VISITOR_LINGER:
+		reactor_watcher_set(&v->d->r, &v->w, REACTOR_READ);
+		return;
+	default:
+		break;
+	}
+	if (rd && !v->rd_eof && in_can_take(v))
+		want |= REACTOR_READ;
+	reactor_watcher_set(&v->d->r, &v->w, want);
+}
+
+static void
+visitor_eof(struct visitor *v)
+{
+	v->rd_eof = 1;
+	if (v->state == VISITOR_FLUSH) {
+		v->keep_alive = 0; /* finish writing, then close */
+		return;
+	}
+	if (v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE)
+		log_debug("visitor %s: left with a request in flight", v->peer);
+	visitor_close(v); /* cancels a stream in flight */
+}
+
+static void
+on_readable(struct visitor *v)
+{
+	size_t room;
+	ssize_t n;
+
+	if (v->state == VISITOR_LINGER) {
+		linger_read(v);
+		return;
+	}
+	room = in_room(v);
+	if (room == 0)
+		return;
+	n = recv(v->fd, v->in.last, room, 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			visitor_close(v);
+		return;
+	}
+	if (n == 0) {
+		visitor_eof(v);
+		return;
+	}
+	buf_commit(&v->in, (size_t)n);
+	switch (v->state) {
+	case VISITOR_IDLE:
+	case VISITOR_HEAD:
+		parse_head(v);
+		break;
+	case VISITOR_WAIT:
+	case VISITOR_RESPONSE:
+		if (!v->req_done && !v->rq.upgrade) {
+			v->got_body = 1;
+			reactor_timer_stop(&v->d->r, &v->cont_timer);
+			send_body(v);
+		}
+		break;
+	default:
+		break; /* kept for later */
+	}
+}
+
+static void
+v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct visitor *v = container_of(w, struct visitor, w);
+
+	(void)r;
+	if (events & REACTOR_WRITE)
+		flush_out(v);
+	if ((events & REACTOR_READ) && live(v) && !v->rd_eof)
+		on_readable(v);
+	if (live(v))
+		update_interest(v);
+}
+
+static void
+v_on_timer(struct reactor *r, struct reactor_timer *t)
+{
+	struct visitor *v = container_of(t, struct visitor, timer);
+
+	(void)r;
+	switch (v->state) {
+	case VISITOR_HEAD:
+		log_debug("visitor %s: no complete request head in time", v->peer);
+		answer_str(v, 408, "request head not received in time", 0, 0);
+		break;
+	case VISITOR_IDLE:
+	case VISITOR_LINGER:
+		visitor_close(v);
+		break;
+	case VISITOR_WAIT:
+		log_info("visitor %s: no response head in time", v->peer);
+		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
+		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), 0);
+		break;
+	default:
+		break;
+	}
+	if (live(v))
+		update_interest(v);
+}
+
+static void
+v_on_continue(struct reactor *r, struct reactor_timer *t)
+{
+	struct visitor *v = container_of(t, struct visitor, cont_timer);
+
+	(void)r;
+	if (v->state != VISITOR_WAIT || !v->expect || v->continue_sent || v->got_body)
+		return;
+	if (out_append(v, continue_head, sizeof(continue_head) - 1) < 0) {
+		visitor_close(v);
+		return;
+	}
+	v->continue_sent = 1;
+	flush_out(v);
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void
+visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
+{
+	struct daemon *d = b->d;
+	struct visitor *v = slab_alloc(&d->visitors, NULL);
+
+	if (v == NULL) {
+		(void)!send(fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		fdbudget_release(&d->fds, 1);
+		metrics_visitor_response(&d->metrics, 503);
+		return;
+	}
+	v->d = d;
+	v->fd = fd;
+	v->port = b->port;
+	v->in_max = UTIL_MAX((size_t)d->cfg->max_head_size, (size_t)IN_BODY_MAX);
+	v->out_max = 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK;
+	if (net_format_addr((const struct sockaddr *)peer, v->peer, sizeof(v->peer)) < 0)
+		snprintf(v->peer, sizeof(v->peer), "unknown");
+	if (net_format_ip((const struct sockaddr *)peer, v->peer_ip, sizeof(v->peer_ip)) < 0)
+		snprintf(v->peer_ip, sizeof(v->peer_ip), "unknown");
+	(void)net_set_nodelay(fd, 1);
+	reactor_watcher_init(&v->w, fd, v_on_io);
+	reactor_timer_init(&v->timer, v_on_timer);
+	reactor_timer_init(&v->cont_timer, v_on_continue);
+	if (reactor_watcher_start(&d->r, &v->w, REACTOR_READ) < 0) {
+		close(fd);
+		fdbudget_release(&d->fds, 1);
+		slab_free(&d->visitors, v);
+		return;
+	}
+	v->state = VISITOR_IDLE;
+	set_state(v, VISITOR_HEAD); /* the head timer runs from accept */
+}
+
+/* see expose.h */
+void
+expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct daemon_listener *l = container_of(w, struct daemon_listener, w);
+	struct binding *b = container_of(l, struct binding, l);
+	int i;
+
+	(void)r;
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		int fd = daemon_accept(b->d, l->fd, &peer, refusal);
+
+		if (fd == DAEMON_ACCEPT_REFUSED)
+			continue;
+		if (fd < 0)
+			return;
+		visitor_start(b, fd, &peer);
+	}
+}
+
+/* see expose.h */
+int
+expose_init(struct daemon *d)
+{
+	long lim = fdbudget_rlimit();
+	uint32_t cap = (uint32_t)UTIL_MIN(UTIL_MAX(lim, 64L), 1L << 22);
+	int rc;
+
+	hdr_nslots = d->cfg->max_headers > 0 ? d->cfg->max_headers : HTTP1_DEFAULT_MAX_HEADERS;
+	hdr_slots = calloc(hdr_nslots, sizeof(*hdr_slots));
+	if (hdr_slots == NULL)
+		return -ENOMEM;
+	rc = slab_init(&d->visitors, sizeof(struct visitor), cap, 256);
+	if (rc < 0) {
+		free(hdr_slots);
+		hdr_slots = NULL;
+	}
+	return rc;
+}
+
+/* see expose.h */
+void
+expose_fini(struct daemon *d)
+{
+	struct visitor *v;
+	uint32_t i = 0;
+
+	while ((v = slab_next(&d->visitors, &i)) != NULL) {
+		if (v->fd >= 0)
+			close(v->fd);
+		if (v->state == VISITOR_UPGRADED && !v->pump.finished) {
+			if (v->pump.fd >= 0)
+				close(v->pump.fd);
+			free(v->pump.ring);
+			buf_fini(&v->pump.spill);
+		}
+		buf_fini(&v->in);
+		buf_fini(&v->out);
+	}
+	slab_fini(&d->visitors);
+	free(hdr_slots);
+	hdr_slots = NULL;
+	hdr_nslots = 0;
+}

@@ -1,0 +1,534 @@
+/*
+ * test_expose.c: the pure parts of expose.c: the STREAM_OPEN JSON built
+ * from a visitor's request head, the HTTP/1.1 head written from a
+ * STREAM_RESPONSE_HEAD, and the daemon's own error answers. (The visitor
+ * connection machine is tested end to end in
+ * test/integration/test_expose_daemon.py.)
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "expose.h"
+#include "http1.h"
+#include "json.h"
+
+/* ---- STREAM_OPEN ------------------------------------------------------- */
+
+struct opened {
+	char text[8192];
+	struct json_tok toks[512];
+	struct json_doc doc;
+	struct http1_header hdrs[64];
+	struct http1_request req;
+};
+
+/* Parse head, build STREAM_OPEN for it, parse the JSON back. */
+static struct opened *
+open_for(const char *head, int upgrade)
+{
+	static struct opened o;
+	struct expose_open eo = { 7, 3000, "203.0.113.4:51234", "203.0.113.4", upgrade };
+	struct buf out = { 0 };
+	ssize_t n;
+
+	memset(&o.req, 0, sizeof(o.req));
+	o.req.headers = o.hdrs;
+	o.req.headers_cap = 64;
+	n = http1_parse_request(head, strlen(head), 0, NULL, &o.req);
+	assert_int_equal(n, (ssize_t)strlen(head));
+	assert_int_equal(expose_open_json(&out, &eo, &o.req), 0);
+	assert_true(buf_len(&out) < sizeof(o.text));
+	memcpy(o.text, out.pos, buf_len(&out));
+	assert_int_equal(json_parse(&o.doc, o.text, buf_len(&out), o.toks, 512, NULL), 0);
+	buf_fini(&out);
+	return &o;
+}
+
+/* The headers array as "Name: value\n" lines. */
+static const char *
+header_lines(struct opened *o)
+{
+	static char lines[4096];
+	int arr = json_get(&o->doc, 0, "headers"), e;
+	size_t len = 0;
+
+	assert_int_equal(json_type(&o->doc, arr), JSON_ARRAY);
+	for (e = json_first(&o->doc, arr); e >= 0; e = json_next(&o->doc, arr, e)) {
+		char n[256], v[1024];
+		int nt = json_first(&o->doc, e), vt = json_next(&o->doc, e, nt);
+
+		assert_true(json_get_string(&o->doc, nt, n, sizeof(n)) >= 0);
+		assert_true(json_get_string(&o->doc, vt, v, sizeof(v)) >= 0);
+		len += (size_t)snprintf(lines + len, sizeof(lines) - len, "%s: %s\n", n, v);
+	}
+	lines[len] = '\0';
+	return lines;
+}
+
+static void
+str_member(struct opened *o, const char *key, const char *want)
+{
+	char v[512];
+
+	assert_true(json_obj_get_str(&o->doc, 0, key, v, sizeof(v)) >= 0);
+	assert_string_equal(v, want);
+}
+
+static void
+test_open_fields(void **state)
+{
+	struct opened *o;
+	int64_t v;
+	bool b;
+
+	(void)state;
+	o = open_for("POST /api/items?x=1 HTTP/1.1\r\nHost: example.test\r\nContent-Length: 2\r\n\r\n", 0);
+	str_member(o, "kind", "http");
+	str_member(o, "method", "POST");
+	str_member(o, "target", "/api/items?x=1");
+	str_member(o, "httpVersion", "1.1");
+	str_member(o, "peerAddr", "203.0.113.4:51234");
+	assert_int_equal(json_obj_get_int(&o->doc, 0, "bindId", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(json_obj_get_int(&o->doc, 0, "containerPort", &v), 0);
+	assert_int_equal(v, 3000);
+	assert_int_equal(json_obj_get_bool(&o->doc, 0, "isUpgrade", &b), 0);
+	assert_false(b);
+	assert_string_equal(header_lines(o), "Host: example.test\nContent-Length: 2\n"
+					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Forwarded-Host: example.test\nX-Real-IP: 203.0.113.4\n");
+	o = open_for("GET / HTTP/1.0\r\n\r\n", 0);
+	str_member(o, "httpVersion", "1.0");
+	/* no Host: no X-Forwarded-Host */
+	assert_string_equal(header_lines(o), "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Real-IP: 203.0.113.4\n");
+}
+
+static void
+test_open_hop_by_hop(void **state)
+{
+	struct opened *o;
+
+	(void)state;
+	o = open_for("GET / HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nConnection: keep-alive, X-Secret\r\n"
+		     "Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
+		     "Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nX-Dup: 2\r\n"
+		     "Accept: */*\r\n\r\n",
+		     0);
+	assert_string_equal(header_lines(o), "Host: h\nX-Dup: 1\nX-Dup: 2\nAccept: */*\n"
+					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
+	/* chunked request: Transfer-Encoding is the visitor's framing, not forwarded */
+	o = open_for("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 0);
+	assert_null(strstr(header_lines(o), "Transfer-Encoding"));
+}
+
+static void
+test_open_forwarded_replaced(void **state)
+{
+	struct opened *o;
+
+	(void)state;
+	o = open_for("GET / HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nHost: h\r\nx-real-ip: 6.6.6.6\r\n"
+		     "X-Forwarded-Proto: https\r\nX-FORWARDED-HOST: evil\r\n\r\n",
+		     0);
+	assert_string_equal(header_lines(o), "Host: h\nX-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
+}
+
+static void
+test_open_upgrade(void **state)
+{
+	const char *head = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+			   "Sec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\nKeep-Alive: 1\r\n\r\n";
+	struct opened *o;
+	bool b;
+
+	(void)state;
+	o = open_for(head, 1);
+	assert_int_equal(json_obj_get_bool(&o->doc, 0, "isUpgrade", &b), 0);
+	assert_true(b);
+	assert_string_equal(header_lines(o), "Host: h\nConnection: Upgrade\nUpgrade: websocket\n"
+					     "Sec-WebSocket-Key: k==\nSec-WebSocket-Version: 13\n"
+					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
+	/* not forwarded as an upgrade: Connection and Upgrade go */
+	o = open_for(head, 0);
+	assert_string_equal(header_lines(o), "Host: h\nSec-WebSocket-Key: k==\nSec-WebSocket-Version: 13\n"
+					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
+}
+
+static void
+test_open_latin1_value(void **state)
+{
+	struct opened *o;
+
+	(void)state;
+	/* obs-text is valid in a field value; the JSON carries U+FFFD for it */
+	o = open_for("GET / HTTP/1.1\r\nHost: h\r\nX-L: caf\xe9\r\n\r\n", 0);
+	assert_non_null(strstr(header_lines(o), "X-L: caf\xef\xbf\xbd\n"));
+}
+
+/* ---- response heads ---------------------------------------------------- */
+
+static const struct expose_req req11 = { 0, 1, 0, 1 };
+static const struct expose_req req10 = { 0, 0, 0, 0 };
+static const struct expose_req req_head = { 1, 1, 0, 1 };
+static const struct expose_req req_up = { 0, 1, 1, 1 };
+static const struct expose_req req11_close = { 0, 1, 0, 0 };
+
+/* Run expose_response_head on json; returns rc, the written text in out_text. */
+static int
+head_for(const char *json, const struct expose_req *rq, struct expose_head *h, char *out_text, size_t cap)
+{
+	struct buf out = { 0 };
+	int rc;
+
+	assert_int_equal(buf_reserve(&out, 16, 0, 0), 0);
+	buf_append(&out, "PRE", 3); /* what is already queued stays */
+	rc = expose_response_head(&out, (const uint8_t *)json, strlen(json), rq, h);
+	assert_true(buf_len(&out) >= 3 && memcmp(out.pos, "PRE", 3) == 0);
+	assert_true(buf_len(&out) - 3 < cap);
+	memcpy(out_text, out.pos + 3, buf_len(&out) - 3);
+	out_text[buf_len(&out) - 3] = '\0';
+	buf_fini(&out);
+	return rc;
+}
+
+static void
+test_head_content_length(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],"
+				  "[\"Content-Length\",\"5\"],[\"Set-Cookie\",\"a=1\"],[\"Set-Cookie\",\"b=2\"]],"
+				  "\"final\":true}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+			       "Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.status, 200);
+	assert_true(h.final);
+	assert_int_equal(h.body, EXPOSE_BODY_LENGTH);
+	assert_int_equal(h.length, 5);
+	assert_true(h.keep_alive);
+	/* the visitor asked to close */
+	assert_int_equal(head_for("{\"status\":404,\"headers\":[[\"content-length\",\"0\"]]}", &req11_close, &h, t,
+				  sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	assert_false(h.keep_alive);
+	/* equal duplicates are one; differing ones are invalid */
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"3\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"4\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 -EPROTO);
+	assert_string_equal(t, "");
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"-1\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 -EPROTO);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1 2\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 -EPROTO);
+}
+
+static void
+test_head_chunked_and_close(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Transfer-Encoding\",\"chunked\"],[\"X-A\",\"1\"]],"
+				  "\"final\":true}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_CHUNKED);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req10, &h, t, sizeof(t)), 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_CLOSE);
+	assert_false(h.keep_alive);
+	/* HTTP/1.0 keep-alive with a length stays open */
+	{
+		struct expose_req r = { 0, 0, 0, 1 };
+
+		assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"2\"]]}", &r, &h, t,
+					  sizeof(t)),
+				 0);
+		assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
+		assert_true(h.keep_alive);
+	}
+}
+
+static void
+test_head_no_body(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1234\"]]}", &req_head, &h, t,
+				  sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req_head, &h, t, sizeof(t)), 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+}
+
+static void
+test_head_hop_by_hop(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Connection\",\"close, X-Private\"],"
+				  "[\"X-Private\",\"p\"],[\"Keep-Alive\",\"timeout=5\"],[\"Upgrade\",\"h2\"],"
+				  "[\"Proxy-Authenticate\",\"Basic\"],[\"Trailer\",\"X\"],[\"TE\",\"x\"],"
+				  "[\"X-Public\",\"ok\"],[\"Content-Length\",\"0\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nX-Public: ok\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+	assert_true(h.keep_alive);
+}
+
+static void
+test_head_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\r\\nInjected: 1\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\nc\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\u0000\"]]}",
+		"{\"status\":200,\"headers\":[[\"Bad Name\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"X:A\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",1]]}",
+		"{\"status\":200,\"headers\":{\"X-A\":\"v\"}}",
+		"{\"status\":99,\"headers\":[]}",
+		"{\"status\":600,\"headers\":[]}",
+		"{\"status\":\"200\",\"headers\":[]}",
+		"{\"status\":200.5,\"headers\":[]}",
+		"{\"headers\":[]}",
+		"{\"status\":200,\"headers\":[],\"final\":false}",
+		"{\"status\":100,\"headers\":[],\"final\":true}",
+		"{\"status\":101,\"headers\":[],\"final\":true}", /* not an upgrade */
+		"{\"status\":101,\"headers\":[],\"final\":false}",
+		"{\"status\":200,\"headers\":[],\"final\":\"yes\"}",
+		"[200]",
+		"{\"status\":200,",
+		"",
+	};
+	struct expose_head h;
+	char t[2048];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (head_for(bad[i], &req11, &h, t, sizeof(t)) != -EPROTO)
+			fail_msg("accepted: %s", bad[i]);
+		assert_string_equal(t, "");
+	}
+	/* a value may be empty, and obs-text and tabs are fine */
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"X-E\",\"\"],[\"X-T\",\"a\\tb\"]]}", &req11, &h,
+				  t, sizeof(t)),
+			 0);
+}
+
+static void
+test_head_informational(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
+	assert_string_equal(t, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_false(h.final);
+	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(head_for("{\"status\":103,\"headers\":[[\"Link\",\"</a.css>; rel=preload\"],"
+				  "[\"Content-Length\",\"9\"]],\"final\":false}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+	/* nothing for an HTTP/1.0 visitor */
+	assert_int_equal(head_for("{\"status\":103,\"headers\":[],\"final\":false}", &req10, &h, t, sizeof(t)), 0);
+	assert_string_equal(t, "");
+	assert_false(h.final);
+}
+
+static void
+test_head_switching(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
+				  "[\"Sec-WebSocket-Accept\",\"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\"],[\"Keep-Alive\",\"1\"]],"
+				  "\"final\":true}",
+				  &req_up, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+	assert_int_equal(h.status, 101);
+	assert_true(h.final);
+	/* without a Connection field the daemon adds one */
+	assert_int_equal(head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"]]}", &req_up, &h, t,
+				  sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	/* a non-101 answer to an upgrade is ordinary: its Upgrade field goes */
+	assert_int_equal(head_for("{\"status\":426,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Content-Length\",\"0\"]]}",
+				  &req_up, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+static void
+test_head_unescape(void **state)
+{
+	struct expose_head h;
+	char t[2048];
+
+	(void)state;
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"X-\\u0041\",\"caf\\u00e9 \\\"q\\\"\"],"
+				  "[\"Content-Length\",\"0\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
+	assert_string_equal(t, "HTTP/1.1 200 OK\r\nX-A: caf\xc3\xa9 \"q\"\r\nContent-Length: 0\r\n"
+			       "Connection: keep-alive\r\n\r\n");
+}
+
+static void
+test_head_many_headers(void **state)
+{
+	struct expose_head h;
+	static char json[64 * 1024], t[64 * 1024];
+	size_t len = 0;
+	int i;
+
+	(void)state;
+	len += (size_t)snprintf(json + len, sizeof(json) - len, "{\"status\":200,\"headers\":[");
+	for (i = 0; i < EXPOSE_MAX_RESPONSE_HEADERS; i++)
+		len += (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "", i);
+	snprintf(json + len, sizeof(json) - len, "]}");
+	assert_int_equal(head_for(json, &req11, &h, t, sizeof(t)), 0);
+	assert_non_null(strstr(t, "X-255: v\r\n"));
+	/* one more than the limit is refused, not truncated */
+	snprintf(json + len, sizeof(json) - len, ",[\"X-more\",\"v\"]]}");
+	assert_int_equal(head_for(json, &req11, &h, t, sizeof(t)), -EPROTO);
+}
+
+/* ---- error answers ------------------------------------------------------- */
+
+static void
+test_error_response(void **state)
+{
+	struct buf out = { 0 };
+	char *text, *body;
+	size_t cl;
+
+	(void)state;
+	assert_int_equal(expose_error_response(&out, 502, "local connect failed", 20, 1, 0, 0), 0);
+	assert_int_equal(buf_reserve(&out, 1, 0, 0), 0);
+	*out.last = '\0';
+	text = (char *)out.pos;
+	assert_non_null(strstr(text, "HTTP/1.1 502 Bad Gateway\r\n"));
+	assert_non_null(strstr(text, "\r\nConnection: keep-alive\r\n"));
+	assert_null(strstr(text, "Retry-After"));
+	body = strstr(text, "\r\n\r\n") + 4;
+	assert_string_equal(body, "502 Bad Gateway: local connect failed\n");
+	assert_int_equal(sscanf(strstr(text, "Content-Length: "), "Content-Length: %zu", &cl), 1);
+	assert_int_equal(cl, strlen(body));
+	buf_fini(&out);
+
+	/* 503 with Retry-After, close; control bytes of the detail neutralised */
+	assert_int_equal(expose_error_response(&out, 503, "a\r\nb", 4, 0, 0, 1), 0);
+	buf_reserve(&out, 1, 0, 0);
+	*out.last = '\0';
+	text = (char *)out.pos;
+	assert_non_null(strstr(text, "\r\nRetry-After: 5\r\n"));
+	assert_non_null(strstr(text, "\r\nConnection: close\r\n"));
+	body = strstr(text, "\r\n\r\n") + 4;
+	assert_string_equal(body, "503 Service Unavailable: a??b\n");
+	buf_fini(&out);
+
+	/* HEAD: same head, no body */
+	assert_int_equal(expose_error_response(&out, 504, NULL, 0, 0, 1, 0), 0);
+	buf_reserve(&out, 1, 0, 0);
+	*out.last = '\0';
+	text = (char *)out.pos;
+	assert_non_null(strstr(text, "Content-Length: 20\r\n")); /* "504 Gateway Timeout\n" */
+	assert_string_equal(strstr(text, "\r\n\r\n"), "\r\n\r\n");
+	buf_fini(&out);
+}
+
+static void
+test_error_response_long_detail(void **state)
+{
+	struct buf out = { 0 };
+	char detail[1000], *body;
+
+	(void)state;
+	memset(detail, 'x', sizeof(detail));
+	assert_int_equal(expose_error_response(&out, 400, detail, sizeof(detail), 0, 0, 0), 0);
+	buf_reserve(&out, 1, 0, 0);
+	*out.last = '\0';
+	body = strstr((char *)out.pos, "\r\n\r\n") + 4;
+	assert_int_equal(strlen(body), strlen("400 Bad Request: ") + 160 + 1);
+	buf_fini(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_fields),
+		cmocka_unit_test(test_open_hop_by_hop),
+		cmocka_unit_test(test_open_forwarded_replaced),
+		cmocka_unit_test(test_open_upgrade),
+		cmocka_unit_test(test_open_latin1_value),
+		cmocka_unit_test(test_head_content_length),
+		cmocka_unit_test(test_head_chunked_and_close),
+		cmocka_unit_test(test_head_no_body),
+		cmocka_unit_test(test_head_hop_by_hop),
+		cmocka_unit_test(test_head_invalid),
+		cmocka_unit_test(test_head_informational),
+		cmocka_unit_test(test_head_switching),
+		cmocka_unit_test(test_head_unescape),
+		cmocka_unit_test(test_head_many_headers),
+		cmocka_unit_test(test_error_response),
+		cmocka_unit_test(test_error_response_long_detail),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
