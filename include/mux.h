@@ -72,8 +72,11 @@ struct tunnel *mux_sock(const struct mux *m, const struct stream *s);
 /* Queue a control frame for stream s on its socket. 0 or -errno. */
 int mux_send(struct mux *m, struct stream *s, uint8_t type, const void *payload, size_t len);
 
-/* Bytes of DATA that may be sent for s now (stream, session and frame limits). */
+/* Bytes of DATA that may be sent for s now in one frame (stream, session and frame limits). */
 size_t mux_allowance(const struct mux *m, const struct stream *s, size_t want);
+
+/* Bytes of DATA that may be sent for s now over several frames (credit only). */
+size_t mux_credit(const struct mux *m, const struct stream *s, size_t want);
 
 /*
  * Send DATA (n <= mux_allowance) referencing p until done() (tunnel.h).

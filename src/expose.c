@@ -35,18 +35,18 @@
 #include "session.h"
 #include "util.h"
 
-#define ACCEPT_BATCH 32            /* accepts per readiness event */
-#define IN_INIT 4096               /* first input buffer */
-#define IN_MIN_READ 1024           /* less room than this: compact or grow before reading */
-#define IN_BODY_MAX (64 * 1024)    /* input buffer bound when heads are limited to less */
-#define CONTINUE_DELAY_MS 1000     /* our own 100 Continue when the client sent none */
-#define OUT_SLACK (256 * 1024)     /* out may exceed two stream windows by this much */
-#define OUT_KEEP (64 * 1024)       /* a larger idle out buffer is released */
+#define ACCEPT_BATCH 32		/* accepts per readiness event */
+#define IN_INIT 4096		/* first input buffer */
+#define IN_MIN_READ 1024	/* less room than this: compact or grow before reading */
+#define IN_BODY_MAX (64 * 1024) /* input buffer bound when heads are limited to less */
+#define CONTINUE_DELAY_MS 1000	/* our own 100 Continue when the client sent none */
+#define OUT_SLACK (256 * 1024)	/* out may exceed two stream windows by this much */
+#define OUT_KEEP (64 * 1024)	/* a larger idle out buffer is released */
 #define DETAIL_MAX 160
-#define LINGER_MS 2000             /* after a last answer: read and drop for at most this long */
-#define LINGER_MAX (256 * 1024)    /* ... or this many bytes, then close */
+#define LINGER_MS 2000		/* after a last answer: read and drop for at most this long */
+#define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
 #define RESP_TOKENS (3 * EXPOSE_MAX_RESPONSE_HEADERS + 16)
-#define CONN_VALUES_MAX 512        /* bytes of Connection values a response head may carry */
+#define CONN_VALUES_MAX 512 /* bytes of Connection values a response head may carry */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -55,12 +55,14 @@
 #define REFUSAL_BODY "503 Service Unavailable: server at capacity\n"
 #define REFUSAL_BODY_LEN 44
 _Static_assert(sizeof(REFUSAL_BODY) - 1 == REFUSAL_BODY_LEN, "REFUSAL_BODY_LEN");
+/* clang-format off */
 static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\n"
 			      "Content-Type: text/plain; charset=utf-8\r\n"
 			      "Content-Length: " STR(REFUSAL_BODY_LEN) "\r\n"
 			      "Connection: close\r\n"
 			      "Retry-After: 5\r\n"
 			      "\r\n" REFUSAL_BODY;
+/* clang-format on */
 
 static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -88,21 +90,15 @@ name_has_prefix(const char *name, size_t len, const char *lower)
 	return len >= n && util_strcaseeq(name, n, lower);
 }
 
-static int
-is_forwarded_field(const char *name, size_t len)
-{
-	return name_is(name, len, "x-forwarded-for") || name_is(name, len, "x-forwarded-proto") ||
-	       name_is(name, len, "x-forwarded-host") || name_is(name, len, "x-real-ip");
-}
-
 /* 1 when a request field goes into STREAM_OPEN. */
 static int
 keep_request_field(const struct http1_request *req, const struct http1_header *h, int upgrade)
 {
-	if (is_forwarded_field(h->name, h->name_len))
+	if (forwarded_is_managed(h->name, h->name_len))
 		return 0;
-	if (upgrade && (name_is(h->name, h->name_len, "connection") || name_is(h->name, h->name_len, "upgrade") ||
-			name_has_prefix(h->name, h->name_len, "sec-websocket-")))
+	if (upgrade &&
+	    (name_is(h->name, h->name_len, "connection") || name_is(h->name, h->name_len, "upgrade") ||
+	     name_has_prefix(h->name, h->name_len, "sec-websocket-")))
 		return 1;
 	if (http1_is_hop_by_hop(h->name, h->name_len))
 		return 0;
@@ -144,11 +140,11 @@ expose_open_json(struct buf *out, const struct expose_open *o, const struct http
 		json_w_str(&w, h->value, h->value_len);
 		json_w_arr_end(&w);
 	}
-	header_pair(&w, "X-Forwarded-For", o->peer_ip, strlen(o->peer_ip));
-	header_pair(&w, "X-Forwarded-Proto", "http", 4);
-	if (req->host != NULL)
-		header_pair(&w, "X-Forwarded-Host", req->host, req->host_len);
-	header_pair(&w, "X-Real-IP", o->peer_ip, strlen(o->peer_ip));
+	header_pair(&w, "X-Forwarded-For", o->fwd->xff, strlen(o->fwd->xff));
+	header_pair(&w, "X-Forwarded-Proto", o->fwd->proto, strlen(o->fwd->proto));
+	if (o->fwd->host[0])
+		header_pair(&w, "X-Forwarded-Host", o->fwd->host, strlen(o->fwd->host));
+	header_pair(&w, "X-Real-IP", o->fwd->real_ip, strlen(o->fwd->real_ip));
 	json_w_arr_end(&w);
 	json_w_kv_bool(&w, "isUpgrade", o->upgrade != 0);
 	json_w_kv_str(&w, "httpVersion", req->minor_version == 1 ? "1.1" : "1.0");
@@ -307,7 +303,8 @@ keep_response_field(const char *name, size_t len, const struct head_scan *sc, in
 
 /* Write one "name: value\r\n" (unescaped in place in out's free space). */
 static int
-emit_field(struct buf *out, const struct json_doc *doc, int nt, int vt, const struct head_scan *sc, int switching)
+emit_field(struct buf *out, const struct json_doc *doc, int nt, int vt, const struct head_scan *sc,
+	   int switching)
 {
 	size_t nraw = doc->toks[nt].end - doc->toks[nt].start, vraw = doc->toks[vt].end - doc->toks[vt].start;
 	ssize_t nl, vl;
@@ -442,7 +439,8 @@ expose_error_response(struct buf *out, int status, const char *detail, size_t dl
 	hl = snprintf(hd, sizeof(hd),
 		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
 		      "%sConnection: %s\r\n\r\n",
-		      status, reason, bl, retry ? "Retry-After: 5\r\n" : "", keep_alive ? "keep-alive" : "close");
+		      status, reason, bl, retry ? "Retry-After: 5\r\n" : "",
+		      keep_alive ? "keep-alive" : "close");
 	if (hl < 0 || buf_reserve(out, (size_t)hl + bl, 0, 0) < 0)
 		return -ENOMEM;
 	buf_append(out, hd, (size_t)hl);
@@ -458,28 +456,29 @@ expose_error_response(struct buf *out, int status, const char *detail, size_t dl
  * side (body still to send, req_done) runs beside WAIT and RESPONSE.
  */
 enum visitor_state {
-	VISITOR_IDLE,      /* keep-alive between requests, nothing buffered: the idle timer runs */
-	VISITOR_HEAD,      /* reading a request head: the head timer runs from its first byte (or accept) */
-	VISITOR_WAIT,      /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
+	VISITOR_IDLE,	   /* keep-alive between requests, nothing buffered: the idle timer runs */
+	VISITOR_HEAD,	   /* reading a request head: the head timer runs from its first byte */
+	VISITOR_WAIT,	   /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
 	VISITOR_RESPONSE,  /* response head written, body DATA written through */
-	VISITOR_FLUSH,     /* answer complete: write what is left, then the next request or close */
-	VISITOR_LINGER,    /* last answer written, write side shut: drop what still comes, then close */
+	VISITOR_FLUSH,	   /* answer complete: write what is left, then the next request or close */
+	VISITOR_LINGER,	   /* last answer written, write side shut: drop input, then close */
 	VISITOR_UPGRADING, /* 101 accepted: its head or bytes read past the request still to go */
 	VISITOR_UPGRADED,  /* the socket belongs to the pump */
-	VISITOR_CLOSED,    /* socket closed; freed once no DATA lent from `in` is queued */
+	VISITOR_CLOSED,	   /* socket closed; freed once no DATA lent from `in` is queued */
 	VISITOR_STATE_MAX
 };
 
 struct visitor {
 	enum visitor_state state;
-	int fd;                       /* -1 once closed or handed to the pump */
+	int fd; /* -1 once closed or handed to the pump */
 	struct daemon *d;
-	int port;                     /* its binding is looked up again per request: bindings come and go */
-	char peer[NET_ADDR_STRLEN];   /* "ip:port" */
+	int port;		    /* its binding is looked up again per request: bindings come and go */
+	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
+	uint8_t trusted;              /* the peer is a --trusted-proxy */
 	struct reactor_watcher w;
-	struct reactor_timer timer;      /* head, idle or response timeout, by state */
-	struct reactor_timer cont_timer; /* our own 100 Continue */
+	struct reactor_timer timer;	     /* head, idle or response timeout, by state */
+	struct reactor_timer cont_timer;     /* our own 100 Continue */
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer; /* tell the session a stream ended */
 	struct reactor_deferred free_defer;
@@ -487,28 +486,28 @@ struct visitor {
 	/* request bytes: head, body (lent to the tunnel), pipelined requests */
 	struct buf in;
 	size_t in_max;
-	size_t scanned;               /* head bytes searched already (http1 last_len) */
-	uint32_t lent;                /* DATA frames pointing into `in` still queued in a tunnel */
+	size_t scanned; /* head bytes searched already (http1 last_len) */
+	uint32_t lent;	/* DATA frames pointing into `in` still queued in a tunnel */
 	/* response bytes the socket has not taken */
 	struct buf out;
-	size_t owed;                  /* payload bytes in out whose credit is not returned yet */
+	size_t owed; /* payload bytes in out whose credit is not returned yet */
 	size_t out_max;
 	uint8_t rd_eof, keep_alive, in_flight, freeing;
-	size_t lingered;              /* bytes dropped while lingering */
+	size_t lingered; /* bytes dropped while lingering */
 	/* the current exchange */
 	struct mux *mux;
 	struct stream *st;
 	struct expose_req rq;
 	enum http1_body req_body;
-	uint64_t req_left;            /* Content-Length body bytes still to send */
+	uint64_t req_left; /* Content-Length body bytes still to send */
 	struct http1_chunked ck;
 	uint64_t open_ms;
-	uint8_t req_done;             /* nothing more to send upstream (EOF sent) */
-	uint8_t got_body;             /* body bytes arrived (no 100 Continue needed) */
+	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
+	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
 	uint8_t expect, continue_sent;
 	enum expose_body body;
-	uint64_t resp_left;           /* EXPOSE_BODY_LENGTH bytes still to write */
-	struct pump pump;             /* after a 101 */
+	uint64_t resp_left; /* EXPOSE_BODY_LENGTH bytes still to write */
+	struct pump pump;   /* after a 101 */
 };
 
 static const struct stream_ops visitor_stream_ops;
@@ -744,10 +743,10 @@ write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t 
 	ssize_t k;
 
 	if (an > 0)
-		iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)a, .iov_len = an };
-	iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)b, .iov_len = bn };
+		iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = an};
+	iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)b, .iov_len = bn};
 	if (cn > 0)
-		iov[n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)c, .iov_len = cn };
+		iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)c, .iov_len = cn};
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)n;
@@ -800,7 +799,7 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 	credit(v, pay);
 	tail = k > hl + n ? k - hl - n : 0;
 	if ((k < hl && out_append(v, hdr + k, hl - k) < 0) || out_append(v, p + pay, n - pay) < 0 ||
-	    out_append(v, HTTP1_CHUNK_END + tail, tl - tail) < 0 || buf_len(&v->out) > v->out_max) {
+	    out_append(v, &HTTP1_CHUNK_END[tail], tl - tail) < 0 || buf_len(&v->out) > v->out_max) {
 		log_warn("visitor %s: response spill over its bound, closing", v->peer);
 		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
 		visitor_close(v);
@@ -948,6 +947,7 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 	struct daemon *d = v->d;
 	struct binding *b = find_binding(d, v->port);
 	struct expose_open o;
+	struct forwarded_values fwd;
 	struct session *s;
 	struct stream *st;
 
@@ -965,7 +965,8 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 		*detail = "too many requests in flight on this tunnel";
 		return 503;
 	}
-	o = (struct expose_open){ b->id, b->port, v->peer, v->peer_ip, v->rq.upgrade };
+	forwarded_values(v->trusted, v->peer_ip, req->headers, req->num_headers, &fwd);
+	o = (struct expose_open){b->id, b->port, v->peer, &fwd, v->rq.upgrade};
 	buf_reset(&d->scratch, 0);
 	if (expose_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
 		mux_drop(&s->mux, st);
@@ -994,7 +995,8 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 static void
 start_request(struct visitor *v, const struct http1_request *req, size_t head_len)
 {
-	int has_body = req->body == HTTP1_BODY_CHUNKED || (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
+	int has_body =
+	    req->body == HTTP1_BODY_CHUNKED || (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
 	const char *detail = NULL;
 	int status;
 
@@ -1032,7 +1034,7 @@ static void
 parse_head(struct visitor *v)
 {
 	const struct config *c = v->d->cfg;
-	struct http1_limits lim = { c->max_head_size, c->max_headers };
+	struct http1_limits lim = {c->max_head_size, c->max_headers};
 	struct http1_request req;
 	ssize_t n;
 
@@ -1377,12 +1379,12 @@ v_on_close(struct stream *st)
 }
 
 static const struct stream_ops visitor_stream_ops = {
-	.on_data = v_on_data,
-	.on_eof = v_on_eof,
-	.on_reset = v_on_reset,
-	.on_credit = v_on_credit,
-	.on_head = v_on_head,
-	.on_close = v_on_close,
+    .on_data = v_on_data,
+    .on_eof = v_on_eof,
+    .on_reset = v_on_reset,
+    .on_credit = v_on_credit,
+    .on_head = v_on_head,
+    .on_close = v_on_close,
 };
 
 /* ---- socket events and timers ------------------------------------------- */
@@ -1559,6 +1561,7 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		snprintf(v->peer, sizeof(v->peer), "unknown");
 	if (net_format_ip((const struct sockaddr *)peer, v->peer_ip, sizeof(v->peer_ip)) < 0)
 		snprintf(v->peer_ip, sizeof(v->peer_ip), "unknown");
+	v->trusted = (uint8_t)forwarded_trusted(&d->fwd, (const struct sockaddr *)peer);
 	(void)net_set_nodelay(fd, 1);
 	reactor_watcher_init(&v->w, fd, v_on_io);
 	reactor_timer_init(&v->timer, v_on_timer);

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "forwarded.h"
 #include "http1.h"
 #include "reactor.h"
 
@@ -37,10 +38,10 @@ void expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned eve
 /* What the daemon saw of a visitor, for its STREAM_OPEN. */
 struct expose_open {
 	uint32_t bind_id;
-	int port;              /* containerPort */
+	int port;	       /* containerPort */
 	const char *peer_addr; /* "ip:port" (peerAddr) */
-	const char *peer_ip;   /* "ip" (X-Forwarded-For, X-Real-IP) */
-	int upgrade;           /* forwarded as an upgrade (isUpgrade) */
+	const struct forwarded_values *fwd; /* X-Forwarded-For/-Proto/-Host, X-Real-IP to send */
+	int upgrade;	       /* forwarded as an upgrade (isUpgrade) */
 };
 
 /*
@@ -50,9 +51,9 @@ struct expose_open {
  * TE, Trailer, Proxy-*, the fields named in Connection, and Upgrade unless
  * o->upgrade; an upgrade keeps Connection, Upgrade and Sec-WebSocket-*),
  * minus any X-Forwarded-For/-Proto/-Host and X-Real-IP the visitor sent;
- * then X-Forwarded-For and X-Real-IP (peer_ip), X-Forwarded-Proto ("http")
- * and X-Forwarded-Host (the Host value, when there is one) as the daemon
- * saw them. 0, or -ENOMEM (out then holds garbage after its old end).
+ * then those four from o->fwd (forwarded.h: kept and extended for trusted
+ * proxies, what the daemon saw otherwise; X-Forwarded-Host only when not
+ * empty). 0, or -ENOMEM (out then holds garbage after its old end).
  */
 int expose_open_json(struct buf *out, const struct expose_open *o, const struct http1_request *req);
 
@@ -67,19 +68,19 @@ enum expose_body {
 
 /* The visitor request a response answers. */
 struct expose_req {
-	int head;       /* method HEAD */
-	int minor;      /* HTTP/1.<minor> */
-	int upgrade;    /* forwarded as an upgrade: a 101 is allowed */
+	int head;	/* method HEAD */
+	int minor;	/* HTTP/1.<minor> */
+	int upgrade;	/* forwarded as an upgrade: a 101 is allowed */
 	int keep_alive; /* the visitor wants the connection kept */
 };
 
 /* A response head, as decided by expose_response_head(). */
 struct expose_head {
 	int status;
-	int final;             /* 0: an informational 1xx (100, 103...) */
+	int final; /* 0: an informational 1xx (100, 103...) */
 	enum expose_body body;
-	uint64_t length;       /* EXPOSE_BODY_LENGTH: body bytes */
-	int keep_alive;        /* the head says Connection: keep-alive */
+	uint64_t length; /* EXPOSE_BODY_LENGTH: body bytes */
+	int keep_alive;	 /* the head says Connection: keep-alive */
 };
 
 /*
@@ -107,7 +108,7 @@ int expose_response_head(struct buf *out, const uint8_t *json, size_t n, const s
  * <detail>]\n" (control bytes of detail shown as '?', at most 160 bytes of
  * it) unless head (a HEAD request: same headers, no body). 0 or -ENOMEM.
  */
-int expose_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
-			  int retry);
+int expose_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive,
+			  int head, int retry);
 
 #endif

@@ -92,18 +92,16 @@ first_value(const struct http1_header *h, size_t n, const char *name, char *out,
 
 /* see forwarded.h */
 void
-forwarded_values(const struct forwarded *f, const struct sockaddr *peer, const struct http1_header *hdrs,
-		 size_t n, struct forwarded_values *out)
+forwarded_values(int trusted, const char *ip, const struct http1_header *hdrs, size_t n,
+		 struct forwarded_values *out)
 {
-	char ip[64], prev[sizeof(out->xff)];
+	char prev[sizeof(out->xff)];
 
-	if (net_format_ip(peer, ip, sizeof(ip)) < 0)
-		snprintf(ip, sizeof(ip), "unknown");
 	first_value(hdrs, n, "Host", out->host, sizeof(out->host));
 	snprintf(out->proto, sizeof(out->proto), "http");
 	snprintf(out->real_ip, sizeof(out->real_ip), "%s", ip);
 	snprintf(out->xff, sizeof(out->xff), "%s", ip);
-	if (!forwarded_trusted(f, peer))
+	if (!trusted)
 		return;
 	if (joined(hdrs, n, "X-Forwarded-For", prev, sizeof(prev)))
 		snprintf(out->xff, sizeof(out->xff), "%s, %s", prev, ip);

@@ -37,8 +37,9 @@ int forwarded_trusted(const struct forwarded *f, const struct sockaddr *peer);
 int forwarded_is_managed(const char *name, size_t len);
 
 /*
- * The values to send for a request from peer (its IP in peer_ip), with
- * the visitor's headers hdrs[0..n). Each value is written NUL-terminated
+ * The values to send for a request from a peer whose IP is peer_ip
+ * (trusted: forwarded_trusted() of it), with the visitor's headers
+ * hdrs[0..n). Each value is written NUL-terminated
  * into its buffer (cap bytes each; cut when longer). proto is "http" (the
  * daemon's listeners are plain). host is the visitor's Host header value
  * (may be empty).
@@ -50,7 +51,7 @@ struct forwarded_values {
 	char real_ip[64];
 };
 
-void forwarded_values(const struct forwarded *f, const struct sockaddr *peer, const struct http1_header *hdrs,
-		      size_t n, struct forwarded_values *out);
+void forwarded_values(int trusted, const char *peer_ip, const struct http1_header *hdrs, size_t n,
+		      struct forwarded_values *out);
 
 #endif

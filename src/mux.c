@@ -167,6 +167,16 @@ mux_allowance(const struct mux *m, const struct stream *s, size_t want)
 }
 
 /* see mux.h */
+size_t
+mux_credit(const struct mux *m, const struct stream *s, size_t want)
+{
+	if (s->state != STREAM_OPEN && s->state != STREAM_REMOTE_DONE)
+		return 0;
+	want = UTIL_MIN(want, flow_send_available(&s->tx));
+	return UTIL_MIN(want, flow_send_available(&m->tx));
+}
+
+/* see mux.h */
 int
 mux_send_data(struct mux *m, struct stream *s, const uint8_t *p, uint32_t n, tunnel_done_cb *done, void *arg)
 {

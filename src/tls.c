@@ -142,7 +142,7 @@ alert_name(int a)
 }
 
 /* Record the first failure: rc (-errno) and its text. Returns c->err. */
-static int
+__attribute__((format(printf, 3, 4))) static int
 conn_fail(struct tls_conn *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -175,7 +175,7 @@ conn_fail_engine(struct tls_conn *c, int e)
 	return conn_fail(c, rc, "%s", tls_strerror(e));
 }
 
-static void
+__attribute__((format(printf, 3, 4))) static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -209,10 +209,12 @@ tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errl
 		if (!tls_pem_is_cert(l.v[i].name))
 			continue;
 		rc = tls_pem_anchor(&a->ta[a->n], l.v[i].der, l.v[i].len, NULL);
-		if (rc == 0)
+		if (rc == 0) {
 			a->n++;
-		else if (rc == -EINVAL)
-			a->skipped++, rc = 0;
+		} else if (rc == -EINVAL) {
+			a->skipped++;
+			rc = 0;
+		}
 	}
 	tls_pem_list_fini(&l);
 	if (rc == 0 && a->n == 0)
@@ -352,36 +354,51 @@ key_type_name(int t)
 	return t == BR_KEYTYPE_RSA ? "RSA" : t == BR_KEYTYPE_EC ? "EC" : "unknown";
 }
 
+/* The key must be the one of the certificate decoded in dc. */
+static int
+creds_check_match(const struct tls_creds_data *d, br_x509_decoder_context *dc, const char *cert_pem,
+		  const char *key_pem, char *err, size_t errlen)
+{
+	const br_x509_pkey *pk = br_x509_decoder_get_pkey(dc);
+	int rc;
+
+	if ((int)pk->key_type != d->key.type) {
+		set_err(err, errlen, "the private key in %s is %s but the certificate in %s has an %s key",
+			key_pem, key_type_name(d->key.type), cert_pem, key_type_name(pk->key_type));
+		return -EINVAL;
+	}
+	rc = tls_pem_key_matches(&d->key, pk);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		set_err(err, errlen, "out of memory");
+		return rc;
+	}
+	set_err(err, errlen, "the private key in %s does not match the certificate in %s", key_pem, cert_pem);
+	return -EINVAL;
+}
+
 /* see tls.h */
 int
 tls_server_creds_load(struct tls_server_creds *c, const char *cert_pem, const char *key_pem, char *err,
 		      size_t errlen)
 {
 	br_x509_decoder_context dc;
-	const br_x509_pkey *pk;
 	struct tls_creds_data *d;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	d = calloc(1, sizeof(*d));
-	if (d == NULL)
-		return set_err(err, errlen, "out of memory"), -ENOMEM;
+	if (d == NULL) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	d->refs = 1;
 	rc = creds_load_chain(d, &dc, cert_pem, err, errlen);
 	if (rc == 0)
 		rc = creds_load_key(d, key_pem, err, errlen);
-	pk = rc == 0 ? br_x509_decoder_get_pkey(&dc) : NULL;
-	if (pk != NULL && (int)pk->key_type != d->key.type) {
-		set_err(err, errlen, "the private key in %s is %s but the certificate in %s has an %s key",
-			key_pem, key_type_name(d->key.type), cert_pem, key_type_name(pk->key_type));
-		rc = -EINVAL;
-	} else if (pk != NULL && (rc = tls_pem_key_matches(&d->key, pk)) != 1) {
-		set_err(err, errlen, rc < 0 ? "out of memory" : "the private key in %s does not match the certificate in %s",
-			key_pem, cert_pem);
-		rc = rc < 0 ? rc : -EINVAL;
-	} else if (pk != NULL) {
-		rc = 0;
-	}
+	if (rc == 0)
+		rc = creds_check_match(d, &dc, cert_pem, key_pem, err, errlen);
 	if (rc < 0) {
 		creds_unref(d);
 		return rc;

@@ -52,7 +52,7 @@ vec_append(void *ctx, const void *data, size_t len)
 	v->len += len;
 }
 
-static int
+__attribute__((format(printf, 4, 5))) static int
 pem_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;

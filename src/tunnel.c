@@ -32,6 +32,25 @@ enum {
 };
 
 static void tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+
+/*
+ * Mask keys: RFC 6455 wants them unpredictable, not secret. They come from
+ * the OS in blocks of 1,024 keys, so masking costs no syscall per message.
+ */
+static void
+mask_key(uint8_t key[4])
+{
+	static uint8_t pool[4096];
+	static size_t left;
+
+	if (left < 4) {
+		if (util_random(pool, sizeof(pool)) < 0)
+			memset(pool, 0x5a, sizeof(pool));
+		left = sizeof(pool);
+	}
+	left -= 4;
+	memcpy(key, pool + left, 4);
+}
 static void tunnel_finish(struct tunnel *t, unsigned code, const char *reason);
 
 /* ---- loop-wide flusher -------------------------------------------------- */
@@ -294,8 +313,8 @@ queue_wsctl(struct tunnel *t, unsigned opcode, const uint8_t *payload, size_t le
 	struct tunnel_item *it;
 	size_t h, off;
 
-	if (t->role == WS_ROLE_CLIENT && util_random(key, sizeof(key)) < 0)
-		memset(key, 0x5a, sizeof(key));
+	if (t->role == WS_ROLE_CLIENT)
+		mask_key(key);
 	h = ws_header_encode(frame, opcode, 1, len, t->role == WS_ROLE_CLIENT ? key : NULL);
 	memcpy(frame + h, payload, len);
 	if (t->role == WS_ROLE_CLIENT)
@@ -338,8 +357,8 @@ plan_message(struct tunnel *t, size_t first, size_t end, size_t bytes)
 	int masked = t->role == WS_ROLE_CLIENT;
 	size_t h, i, off = 0;
 
-	if (masked && util_random(key, sizeof(key)) < 0)
-		memset(key, 0x5a, sizeof(key));
+	if (masked)
+		mask_key(key);
 	h = ws_header_encode(ws, WS_OP_BINARY, 1, bytes, masked ? key : NULL);
 	memcpy(it->hdr + WS_MAX_HEADER - h, ws, h);
 	it->hoff = (uint8_t)(WS_MAX_HEADER - h);

@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -109,6 +111,7 @@ struct lreq {
 	uint8_t peer_eof;
 	uint8_t wrote_body;        /* a body byte went to (or was lost on) this connection */
 	uint8_t wr_dead;           /* writing failed: the rest is dropped */
+	uint8_t shut_pending;      /* EOF came short of Content-Length: half-close once drained */
 	uint8_t retried;
 	uint8_t reusable;          /* the connection may be pooled after the response */
 	uint8_t got_bytes;         /* a response byte arrived on this connection */
@@ -501,6 +504,20 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 	lreq_update(r);
 }
 
+/*
+ * The visitor's body ended short of its Content-Length: once what we have
+ * is written, half-close so that the local service sees the truncation
+ * instead of waiting for bytes that will never come.
+ */
+static void
+maybe_shut(struct lreq *r)
+{
+	if (r->shut_pending && can_write(r) && head_left(r) == 0 && buf_len(&r->spill) == 0) {
+		r->shut_pending = 0;
+		shutdown(r->conn->fd, SHUT_WR);
+	}
+}
+
 /* The socket is writable: write the head remainder and the spill. */
 static void
 out_drain(struct lreq *r)
@@ -510,18 +527,20 @@ out_drain(struct lreq *r)
 	ssize_t w;
 	int niov = 0;
 
-	if (!can_write(r) || (head_left(r) == 0 && buf_len(&r->spill) == 0))
+	if (!can_write(r))
 		return;
 	if (head_left(r) > 0)
 		iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
 	if (buf_len(&r->spill) > 0)
 		iov[niov++] = (struct iovec){ r->spill.pos, buf_len(&r->spill) };
-	w = send_iov(r, iov, niov);
-	if (w <= 0)
+	w = niov > 0 ? send_iov(r, iov, niov) : 0;
+	if (w < 0)
 		return;
 	k = took_head(r, (size_t)w);
-	if (k == 0)
+	if (k == 0) {
+		maybe_shut(r);
 		return;
+	}
 	r->wrote_body = 1;
 	buf_consume(&r->spill, k);
 	/* payload bytes still in the spill are at most what is left in it */
@@ -531,6 +550,7 @@ out_drain(struct lreq *r)
 	r->spill_payload = bound;
 	if (buf_len(&r->spill) == 0)
 		buf_reset(&r->spill, 0);
+	maybe_shut(r);
 }
 
 /* The body framing is known: complete the head. 0 or -errno. */
@@ -598,8 +618,11 @@ s_on_eof(struct stream *s)
 		out_queue(r, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN, NULL, 0, NULL, 0);
 		return;
 	case LOCAL_FRAMING_LENGTH:
-		if (r->body_in != r->rq.content_length)
-			r->reusable = 0; /* the local service still waits for body bytes */
+		if (r->body_in != r->rq.content_length) {
+			r->reusable = 0;
+			r->shut_pending = 1;
+			maybe_shut(r);
+		}
 		break;
 	default:
 		break; /* RAW: the pump learns it from the socket's half-close */
@@ -808,6 +831,26 @@ body_end(struct lreq *r)
 	lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "local service closed the connection mid-response");
 }
 
+/*
+ * Read from the local service, then ask for an immediate ACK: many local
+ * servers write a head and a body (or chunks) in separate small sends
+ * without TCP_NODELAY, and Nagle there plus a delayed ACK here would stall
+ * each response for ~40 ms. The flag is not sticky, hence once per read
+ * (Linux only; elsewhere nothing is done).
+ */
+static ssize_t
+local_recv(int fd, void *p, size_t n)
+{
+	ssize_t k = recv(fd, p, n, 0);
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	if (k > 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
+	return k;
+}
+
 /* One step of body input: from `in` first, then (sock) the socket. 1 = go on. */
 static int
 body_step(struct lreq *r, int sock)
@@ -831,7 +874,7 @@ body_step(struct lreq *r, int sock)
 	} else if (!sock || r->conn == NULL) {
 		return 0;
 	} else {
-		n = recv(r->conn->fd, r->ring + start, want, 0);
+		n = local_recv(r->conn->fd, r->ring + start, want);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
 		if (n < 0) {
@@ -967,7 +1010,7 @@ head_read(struct lreq *r)
 		lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad response from the local service");
 		return;
 	}
-	n = recv(r->conn->fd, r->in.last, UTIL_MIN(room, buf_room(&r->in)), 0);
+	n = local_recv(r->conn->fd, r->in.last, UTIL_MIN(room, buf_room(&r->in)));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {

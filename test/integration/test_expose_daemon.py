@@ -571,6 +571,37 @@ async def case_big_response_slow_visitor(d):
         await c.close()
 
 
+async def case_parked_503_then_shutdown_with_visitors():
+    """A parked session answers 503 + Retry-After; SIGTERM with idle, waiting and upgraded
+    visitors still open exits 0 with no sanitizer report (leaks included)."""
+    flags = [f for f in FLAGS if f not in ("--takeover-grace", "0")] + ["--takeover-grace", "30s"]
+    with Daemon(*flags) as d:
+        c, port, _ = await tunnel(d)
+        c.ws.transport.abort()  # vanish without a close: the session parks
+        await c.close()
+        v = await get(port)
+        status, hd, body, raw = await v.response()
+        assert status == 503 and hd.get("retry-after") == "5", raw
+        v.close()
+        c2, port2, _ = await tunnel(d)
+        idle = await Visitor(port2).open()
+        partial = await Visitor(port2).open()
+        partial.send("GET / HTTP/1.1\r\nHo")
+        waiting = await get(port2)
+        await c2.accept()
+        up = await Visitor(port2).open()
+        up.send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        st = await c2.accept()
+        c2.send(frame(STREAM_RESPONSE_HEAD, st.id, {"status": 101, "headers": [["Upgrade", "websocket"]]}))
+        assert (await up.head())[0] == 101
+        await st.write(b"ping")
+        assert await asyncio.wait_for(up.r.readexactly(4), T) == b"ping"
+        await asyncio.to_thread(d.stop)
+        for vv in (idle, partial, waiting, up):
+            vv.close()
+        await c2.close()
+
+
 def check_gauges(d):
     end = time.monotonic() + T
     while time.monotonic() < end:
@@ -609,7 +640,8 @@ def main():
     def daemon_exit_clean():
         shared.stop()
 
-    tests = [bind(f) for f in cases] + [case_stream_cap_503, gauges, daemon_exit_clean]
+    tests = [bind(f) for f in cases] + [case_stream_cap_503, case_parked_503_then_shutdown_with_visitors, gauges,
+                                        daemon_exit_clean]
     try:
         run_tests(tests, timeout=60)
     finally:

@@ -29,6 +29,7 @@ import http.server as httpserver
 import json
 import os
 import random
+import signal
 import socket
 import struct
 import sys
@@ -154,7 +155,13 @@ class Session:
             await self.ws.send(msg)
 
     def queue(self, msg):
-        asyncio.ensure_future(self.send(msg))
+        asyncio.ensure_future(self.send_quiet(msg))
+
+    async def send_quiet(self, msg):
+        try:
+            await self.send(msg)
+        except websockets.exceptions.ConnectionClosed:
+            pass
 
     async def run(self):
         try:
@@ -193,7 +200,8 @@ class Session:
             self.bound.set()
         elif t == UNBIND:
             self.unbinds += 1
-            await self.send(frame(UNBIND_OK, 0, f.json()))
+            if self.d.answer_unbind:
+                await self.send(frame(UNBIND_OK, 0, f.json()))
         elif t == PING:
             await self.send(frame(PONG, 0, f.payload))
         elif t == WINDOW:
@@ -269,6 +277,7 @@ class FakeDaemon:
                       "maxStreams": 1024, "maxFramePayload": 65536, "pingIntervalMs": 30000}
         self.hello.update(hello)
         self.token = TOKEN
+        self.answer_unbind = True
         self.sessions = asyncio.Queue()
         self.server = None
         self.port = None
@@ -577,6 +586,15 @@ async def test_set_cookie_duplicates_and_hop_by_hop():
         for gone in ("connection", "keep-alive", "x-private", "transfer-encoding"):
             assert gone not in names, f"{gone} passed on: {hs}"
         assert hget(head, "Content-Length") == "2"
+        # the local server sends head and body in two writes without TCP_NODELAY: htc must ACK
+        # at once, or each response stalls ~40 ms on Nagle + delayed ACK
+        t0 = time.monotonic()
+        for _ in range(5):
+            head, body, reset = await (await sess.open("GET", "/cookies")).finish()
+            assert body == b"ok"
+        took = time.monotonic() - t0
+        log(f"5 sequential small responses in {took * 1000:.0f} ms")
+        assert SAN or took < 0.15, f"5 small responses took {took * 1000:.0f} ms"
     try:
         await env(f"127.0.0.1:{srv.port}", case)
     finally:
@@ -680,6 +698,37 @@ async def test_100_continue_is_not_final():
         assert st.heads[0]["status"] == 100 and st.heads[0]["final"] is False, st.heads
         assert head["status"] == 200 and len(st.heads) == 2, st.heads
         assert hget(head, "Connection") is None
+    try:
+        await env(f"127.0.0.1:{srv.port}", case)
+    finally:
+        srv.close()
+
+
+async def test_short_body_half_closes():
+    """EOF short of the Content-Length: the local service sees the end instead of waiting."""
+    seen = []
+
+    def handler(c):
+        head, rest = read_head(c)
+        body = bytearray(rest)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            body += d
+        seen.append(bytes(body))
+        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nshort")
+        c.shutdown(socket.SHUT_WR)
+
+    srv = TcpServer(handler)
+
+    async def case(sess, h):
+        st = await sess.open("POST", "/p", headers=[["Host", "v"], ["Content-Length", "100"]], eof=False)
+        await st.send(b"0123456789")
+        await st.send_eof()
+        head, body, reset = await st.finish()
+        assert seen == [b"0123456789"], seen
+        assert reset is None and head["status"] == 400 and body == b"short", (head, body, reset)
     try:
         await env(f"127.0.0.1:{srv.port}", case)
     finally:
@@ -844,6 +893,47 @@ async def test_many_concurrent_requests():
         srv.close()
 
 
+async def test_stop_with_requests_in_flight():
+    """A second SIGTERM stops htc at once: pooled, streaming and upgraded connections are all released."""
+    srv = HttpServer()
+    echo = TcpServer(lambda c: (read_head(c), c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                                                        b"Upgrade: echo\r\nConnection: Upgrade\r\n\r\n"),
+                                echo_handler(c)))
+
+    async def case(sess, h):
+        st = await sess.open("GET", "/size/10")
+        await st.finish()
+        slow = await sess.open("GET", "/slow")
+        sess.d.answer_unbind = False
+        await slow.wait(lambda: len(slow.body) > 0, STEP, "body bytes")
+        h.signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        h.signal(signal.SIGTERM)
+        rc = await asyncio.to_thread(h.wait, STEP)
+        assert rc == 0, f"htc exit code {rc} after two SIGTERMs: {h.stderr()[-800:]}"
+        ok = await asyncio.to_thread(srv.srv.slow_broken.wait, STEP)
+        assert ok, "the streaming local connection outlived htc"
+
+    async def case_upgrade(sess, h):
+        up = await sess.open("GET", "/ws", upgrade=True, eof=False,
+                             headers=[["Host", "v"], ["Connection", "Upgrade"], ["Upgrade", "echo"]])
+        await up.wait(lambda: up.heads, STEP, "101")
+        await up.send(b"abc")
+        await up.wait(lambda: len(up.body) >= 3, STEP, "echo")
+        sess.d.answer_unbind = False
+        h.signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        h.signal(signal.SIGTERM)
+        rc = await asyncio.to_thread(h.wait, STEP)
+        assert rc == 0, f"htc exit code {rc} after two SIGTERMs: {h.stderr()[-800:]}"
+    try:
+        await env(f"127.0.0.1:{srv.port}", case)
+        await env(f"127.0.0.1:{echo.port}", case_upgrade)
+    finally:
+        srv.close()
+        echo.close()
+
+
 if __name__ == "__main__":
     if not os.path.exists(HTC):
         print(f"no htc at {HTC}")
@@ -860,10 +950,12 @@ if __name__ == "__main__":
         test_keep_alive_reuse,
         test_stale_pooled_connection_retried,
         test_100_continue_is_not_final,
+        test_short_body_half_closes,
         test_local_service_down,
         test_invalid_requests_refused_unwritten,
         test_peer_reset_closes_local_connection,
         test_upgrade_101_then_raw_bytes,
         test_upgrade_refused_is_ordinary_response,
         test_many_concurrent_requests,
+        test_stop_with_requests_in_flight,
     ], timeout=120)

@@ -36,8 +36,9 @@ static struct opened *
 open_for(const char *head, int upgrade)
 {
 	static struct opened o;
-	struct expose_open eo = { 7, 3000, "203.0.113.4:51234", "203.0.113.4", upgrade };
-	struct buf out = { 0 };
+	struct forwarded_values fwd;
+	struct expose_open eo = {7, 3000, "203.0.113.4:51234", &fwd, upgrade};
+	struct buf out = {0};
 	ssize_t n;
 
 	memset(&o.req, 0, sizeof(o.req));
@@ -45,6 +46,8 @@ open_for(const char *head, int upgrade)
 	o.req.headers_cap = 64;
 	n = http1_parse_request(head, strlen(head), 0, NULL, &o.req);
 	assert_int_equal(n, (ssize_t)strlen(head));
+	/* an untrusted visitor: what the daemon saw replaces what it sent */
+	forwarded_values(0, "203.0.113.4", o.req.headers, o.req.num_headers, &fwd);
 	assert_int_equal(expose_open_json(&out, &eo, &o.req), 0);
 	assert_true(buf_len(&out) < sizeof(o.text));
 	memcpy(o.text, out.pos, buf_len(&out));
@@ -119,11 +122,12 @@ test_open_hop_by_hop(void **state)
 	struct opened *o;
 
 	(void)state;
-	o = open_for("GET / HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nConnection: keep-alive, X-Secret\r\n"
-		     "Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
-		     "Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nX-Dup: 2\r\n"
-		     "Accept: */*\r\n\r\n",
-		     0);
+	o = open_for(
+	    "GET / HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nConnection: keep-alive, X-Secret\r\n"
+	    "Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
+	    "Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nX-Dup: 2\r\n"
+	    "Accept: */*\r\n\r\n",
+	    0);
 	assert_string_equal(header_lines(o), "Host: h\nX-Dup: 1\nX-Dup: 2\nAccept: */*\n"
 					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
 					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
@@ -141,8 +145,9 @@ test_open_forwarded_replaced(void **state)
 	o = open_for("GET / HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nHost: h\r\nx-real-ip: 6.6.6.6\r\n"
 		     "X-Forwarded-Proto: https\r\nX-FORWARDED-HOST: evil\r\n\r\n",
 		     0);
-	assert_string_equal(header_lines(o), "Host: h\nX-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
-					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
+	assert_string_equal(header_lines(o),
+			    "Host: h\nX-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
+			    "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
 }
 
 static void
@@ -181,17 +186,17 @@ test_open_latin1_value(void **state)
 
 /* ---- response heads ---------------------------------------------------- */
 
-static const struct expose_req req11 = { 0, 1, 0, 1 };
-static const struct expose_req req10 = { 0, 0, 0, 0 };
-static const struct expose_req req_head = { 1, 1, 0, 1 };
-static const struct expose_req req_up = { 0, 1, 1, 1 };
-static const struct expose_req req11_close = { 0, 1, 0, 0 };
+static const struct expose_req req11 = {0, 1, 0, 1};
+static const struct expose_req req10 = {0, 0, 0, 0};
+static const struct expose_req req_head = {1, 1, 0, 1};
+static const struct expose_req req_up = {0, 1, 1, 1};
+static const struct expose_req req11_close = {0, 1, 0, 0};
 
 /* Run expose_response_head on json; returns rc, the written text in out_text. */
 static int
 head_for(const char *json, const struct expose_req *rq, struct expose_head *h, char *out_text, size_t cap)
 {
-	struct buf out = { 0 };
+	struct buf out = {0};
 	int rc;
 
 	assert_int_equal(buf_reserve(&out, 16, 0, 0), 0);
@@ -212,11 +217,12 @@ test_head_content_length(void **state)
 	char t[2048];
 
 	(void)state;
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],"
-				  "[\"Content-Length\",\"5\"],[\"Set-Cookie\",\"a=1\"],[\"Set-Cookie\",\"b=2\"]],"
-				  "\"final\":true}",
-				  &req11, &h, t, sizeof(t)),
-			 0);
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],"
+		     "[\"Content-Length\",\"5\"],[\"Set-Cookie\",\"a=1\"],[\"Set-Cookie\",\"b=2\"]],"
+		     "\"final\":true}",
+		     &req11, &h, t, sizeof(t)),
+	    0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
 			       "Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.status, 200);
@@ -225,26 +231,28 @@ test_head_content_length(void **state)
 	assert_int_equal(h.length, 5);
 	assert_true(h.keep_alive);
 	/* the visitor asked to close */
-	assert_int_equal(head_for("{\"status\":404,\"headers\":[[\"content-length\",\"0\"]]}", &req11_close, &h, t,
-				  sizeof(t)),
+	assert_int_equal(head_for("{\"status\":404,\"headers\":[[\"content-length\",\"0\"]]}", &req11_close,
+				  &h, t, sizeof(t)),
 			 0);
 	assert_string_equal(t, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	assert_false(h.keep_alive);
 	/* equal duplicates are one; differing ones are invalid */
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"3\"]]}",
-				  &req11, &h, t, sizeof(t)),
-			 0);
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"3\"]]}",
+		     &req11, &h, t, sizeof(t)),
+	    0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"4\"]]}",
-				  &req11, &h, t, sizeof(t)),
-			 -EPROTO);
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"4\"]]}",
+		     &req11, &h, t, sizeof(t)),
+	    -EPROTO);
 	assert_string_equal(t, "");
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"-1\"]]}", &req11, &h, t,
-				  sizeof(t)),
-			 -EPROTO);
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1 2\"]]}", &req11, &h, t,
-				  sizeof(t)),
-			 -EPROTO);
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"-1\"]]}", &req11, &h, t, sizeof(t)),
+	    -EPROTO);
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1 2\"]]}", &req11, &h, t, sizeof(t)),
+	    -EPROTO);
 }
 
 static void
@@ -254,11 +262,13 @@ test_head_chunked_and_close(void **state)
 	char t[2048];
 
 	(void)state;
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Transfer-Encoding\",\"chunked\"],[\"X-A\",\"1\"]],"
-				  "\"final\":true}",
-				  &req11, &h, t, sizeof(t)),
-			 0);
-	assert_string_equal(t, "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(
+	    head_for("{\"status\":200,\"headers\":[[\"Transfer-Encoding\",\"chunked\"],[\"X-A\",\"1\"]],"
+		     "\"final\":true}",
+		     &req11, &h, t, sizeof(t)),
+	    0);
+	assert_string_equal(
+	    t, "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_BODY_CHUNKED);
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req10, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
@@ -266,12 +276,13 @@ test_head_chunked_and_close(void **state)
 	assert_false(h.keep_alive);
 	/* HTTP/1.0 keep-alive with a length stays open */
 	{
-		struct expose_req r = { 0, 0, 0, 1 };
+		struct expose_req r = {0, 0, 0, 1};
 
-		assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"2\"]]}", &r, &h, t,
-					  sizeof(t)),
+		assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"2\"]]}", &r, &h,
+					  t, sizeof(t)),
 				 0);
-		assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
+		assert_string_equal(t,
+				    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
 		assert_true(h.keep_alive);
 	}
 }
@@ -283,22 +294,21 @@ test_head_no_body(void **state)
 	char t[2048];
 
 	(void)state;
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1234\"]]}", &req_head, &h, t,
-				  sizeof(t)),
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1234\"]]}", &req_head,
+				  &h, t, sizeof(t)),
 			 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_BODY_NONE);
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req_head, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_BODY_NONE);
-	assert_int_equal(head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t,
-				  sizeof(t)),
-			 0);
+	assert_int_equal(
+	    head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t, sizeof(t)),
+	    0);
 	assert_string_equal(t, "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_BODY_NONE);
-	assert_int_equal(head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t,
-				  sizeof(t)),
-			 0);
+	assert_int_equal(
+	    head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_BODY_NONE);
 }
@@ -316,7 +326,8 @@ test_head_hop_by_hop(void **state)
 				  "[\"X-Public\",\"ok\"],[\"Content-Length\",\"0\"]]}",
 				  &req11, &h, t, sizeof(t)),
 			 0);
-	assert_string_equal(t, "HTTP/1.1 200 OK\r\nX-Public: ok\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+	assert_string_equal(
+	    t, "HTTP/1.1 200 OK\r\nX-Public: ok\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 	assert_true(h.keep_alive);
 }
 
@@ -324,28 +335,28 @@ static void
 test_head_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\r\\nInjected: 1\"]]}",
-		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\nc\"]]}",
-		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\u0000\"]]}",
-		"{\"status\":200,\"headers\":[[\"Bad Name\",\"v\"]]}",
-		"{\"status\":200,\"headers\":[[\"\",\"v\"]]}",
-		"{\"status\":200,\"headers\":[[\"X:A\",\"v\"]]}",
-		"{\"status\":200,\"headers\":[[\"X-A\"]]}",
-		"{\"status\":200,\"headers\":[[\"X-A\",1]]}",
-		"{\"status\":200,\"headers\":{\"X-A\":\"v\"}}",
-		"{\"status\":99,\"headers\":[]}",
-		"{\"status\":600,\"headers\":[]}",
-		"{\"status\":\"200\",\"headers\":[]}",
-		"{\"status\":200.5,\"headers\":[]}",
-		"{\"headers\":[]}",
-		"{\"status\":200,\"headers\":[],\"final\":false}",
-		"{\"status\":100,\"headers\":[],\"final\":true}",
-		"{\"status\":101,\"headers\":[],\"final\":true}", /* not an upgrade */
-		"{\"status\":101,\"headers\":[],\"final\":false}",
-		"{\"status\":200,\"headers\":[],\"final\":\"yes\"}",
-		"[200]",
-		"{\"status\":200,",
-		"",
+	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\r\\nInjected: 1\"]]}",
+	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\nc\"]]}",
+	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\u0000\"]]}",
+	    "{\"status\":200,\"headers\":[[\"Bad Name\",\"v\"]]}",
+	    "{\"status\":200,\"headers\":[[\"\",\"v\"]]}",
+	    "{\"status\":200,\"headers\":[[\"X:A\",\"v\"]]}",
+	    "{\"status\":200,\"headers\":[[\"X-A\"]]}",
+	    "{\"status\":200,\"headers\":[[\"X-A\",1]]}",
+	    "{\"status\":200,\"headers\":{\"X-A\":\"v\"}}",
+	    "{\"status\":99,\"headers\":[]}",
+	    "{\"status\":600,\"headers\":[]}",
+	    "{\"status\":\"200\",\"headers\":[]}",
+	    "{\"status\":200.5,\"headers\":[]}",
+	    "{\"headers\":[]}",
+	    "{\"status\":200,\"headers\":[],\"final\":false}",
+	    "{\"status\":100,\"headers\":[],\"final\":true}",
+	    "{\"status\":101,\"headers\":[],\"final\":true}", /* not an upgrade */
+	    "{\"status\":101,\"headers\":[],\"final\":false}",
+	    "{\"status\":200,\"headers\":[],\"final\":\"yes\"}",
+	    "[200]",
+	    "{\"status\":200,",
+	    "",
 	};
 	struct expose_head h;
 	char t[2048];
@@ -358,8 +369,8 @@ test_head_invalid(void **state)
 		assert_string_equal(t, "");
 	}
 	/* a value may be empty, and obs-text and tabs are fine */
-	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"X-E\",\"\"],[\"X-T\",\"a\\tb\"]]}", &req11, &h,
-				  t, sizeof(t)),
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"X-E\",\"\"],[\"X-T\",\"a\\tb\"]]}", &req11,
+				  &h, t, sizeof(t)),
 			 0);
 }
 
@@ -370,7 +381,8 @@ test_head_informational(void **state)
 	char t[2048];
 
 	(void)state;
-	assert_int_equal(head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
+	assert_int_equal(
+	    head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 100 Continue\r\n\r\n");
 	assert_false(h.final);
 	assert_int_equal(h.body, EXPOSE_BODY_NONE);
@@ -380,7 +392,8 @@ test_head_informational(void **state)
 			 0);
 	assert_string_equal(t, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
 	/* nothing for an HTTP/1.0 visitor */
-	assert_int_equal(head_for("{\"status\":103,\"headers\":[],\"final\":false}", &req10, &h, t, sizeof(t)), 0);
+	assert_int_equal(
+	    head_for("{\"status\":103,\"headers\":[],\"final\":false}", &req10, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "");
 	assert_false(h.final);
 }
@@ -392,25 +405,30 @@ test_head_switching(void **state)
 	char t[2048];
 
 	(void)state;
-	assert_int_equal(head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
-				  "[\"Sec-WebSocket-Accept\",\"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\"],[\"Keep-Alive\",\"1\"]],"
-				  "\"final\":true}",
-				  &req_up, &h, t, sizeof(t)),
-			 0);
-	assert_string_equal(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-			       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+	assert_int_equal(
+	    head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
+		     "[\"Sec-WebSocket-Accept\",\"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\"],[\"Keep-Alive\",\"1\"]],"
+		     "\"final\":true}",
+		     &req_up, &h, t, sizeof(t)),
+	    0);
+	assert_string_equal(
+	    t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
 	assert_int_equal(h.status, 101);
 	assert_true(h.final);
 	/* without a Connection field the daemon adds one */
-	assert_int_equal(head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"]]}", &req_up, &h, t,
-				  sizeof(t)),
-			 0);
-	assert_string_equal(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	assert_int_equal(
+	    head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"]]}", &req_up, &h, t, sizeof(t)),
+	    0);
+	assert_string_equal(
+	    t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
 	/* a non-101 answer to an upgrade is ordinary: its Upgrade field goes */
-	assert_int_equal(head_for("{\"status\":426,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Content-Length\",\"0\"]]}",
-				  &req_up, &h, t, sizeof(t)),
-			 0);
-	assert_string_equal(t, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(
+	    head_for("{\"status\":426,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Content-Length\",\"0\"]]}",
+		     &req_up, &h, t, sizeof(t)),
+	    0);
+	assert_string_equal(
+	    t, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 }
 
 static void
@@ -439,7 +457,8 @@ test_head_many_headers(void **state)
 	(void)state;
 	len += (size_t)snprintf(json + len, sizeof(json) - len, "{\"status\":200,\"headers\":[");
 	for (i = 0; i < EXPOSE_MAX_RESPONSE_HEADERS; i++)
-		len += (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "", i);
+		len +=
+		    (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "", i);
 	snprintf(json + len, sizeof(json) - len, "]}");
 	assert_int_equal(head_for(json, &req11, &h, t, sizeof(t)), 0);
 	assert_non_null(strstr(t, "X-255: v\r\n"));
@@ -453,7 +472,7 @@ test_head_many_headers(void **state)
 static void
 test_error_response(void **state)
 {
-	struct buf out = { 0 };
+	struct buf out = {0};
 	char *text, *body;
 	size_t cl;
 
@@ -495,7 +514,7 @@ test_error_response(void **state)
 static void
 test_error_response_long_detail(void **state)
 {
-	struct buf out = { 0 };
+	struct buf out = {0};
 	char detail[1000], *body;
 
 	(void)state;
@@ -512,22 +531,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_fields),
-		cmocka_unit_test(test_open_hop_by_hop),
-		cmocka_unit_test(test_open_forwarded_replaced),
-		cmocka_unit_test(test_open_upgrade),
-		cmocka_unit_test(test_open_latin1_value),
-		cmocka_unit_test(test_head_content_length),
-		cmocka_unit_test(test_head_chunked_and_close),
-		cmocka_unit_test(test_head_no_body),
-		cmocka_unit_test(test_head_hop_by_hop),
-		cmocka_unit_test(test_head_invalid),
-		cmocka_unit_test(test_head_informational),
-		cmocka_unit_test(test_head_switching),
-		cmocka_unit_test(test_head_unescape),
-		cmocka_unit_test(test_head_many_headers),
-		cmocka_unit_test(test_error_response),
-		cmocka_unit_test(test_error_response_long_detail),
+	    cmocka_unit_test(test_open_fields),
+	    cmocka_unit_test(test_open_hop_by_hop),
+	    cmocka_unit_test(test_open_forwarded_replaced),
+	    cmocka_unit_test(test_open_upgrade),
+	    cmocka_unit_test(test_open_latin1_value),
+	    cmocka_unit_test(test_head_content_length),
+	    cmocka_unit_test(test_head_chunked_and_close),
+	    cmocka_unit_test(test_head_no_body),
+	    cmocka_unit_test(test_head_hop_by_hop),
+	    cmocka_unit_test(test_head_invalid),
+	    cmocka_unit_test(test_head_informational),
+	    cmocka_unit_test(test_head_switching),
+	    cmocka_unit_test(test_head_unescape),
+	    cmocka_unit_test(test_head_many_headers),
+	    cmocka_unit_test(test_error_response),
+	    cmocka_unit_test(test_error_response_long_detail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,7 @@ test_untrusted_replaced(void **state)
 	(void)state;
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(forwarded_add(&f, "loopback"), 0);
-	forwarded_values(&f, (struct sockaddr *)&a, h, 4, &v);
+	forwarded_values(forwarded_trusted(&f, (struct sockaddr *)&a), "198.51.100.4", h, 4, &v);
 	assert_string_equal(v.xff, "198.51.100.4");
 	assert_string_equal(v.proto, "http");
 	assert_string_equal(v.host, "app.example.com");
@@ -106,7 +106,7 @@ test_trusted_kept_and_extended(void **state)
 	(void)state;
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(forwarded_add(&f, "loopback"), 0);
-	forwarded_values(&f, (struct sockaddr *)&a, h, 6, &v);
+	forwarded_values(forwarded_trusted(&f, (struct sockaddr *)&a), "127.0.0.1", h, 6, &v);
 	assert_string_equal(v.xff, "1.1.1.1, 2.2.2.2, 3.3.3.3, 127.0.0.1");
 	assert_string_equal(v.proto, "https");
 	assert_string_equal(v.host, "app.example.com");
@@ -126,7 +126,7 @@ test_trusted_without_headers(void **state)
 	(void)state;
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(forwarded_add(&f, "loopback"), 0);
-	forwarded_values(&f, (struct sockaddr *)&a, NULL, 0, &v);
+	forwarded_values(forwarded_trusted(&f, (struct sockaddr *)&a), "::1", NULL, 0, &v);
 	assert_string_equal(v.xff, "::1");
 	assert_string_equal(v.proto, "http");
 	assert_string_equal(v.host, "");
