@@ -158,8 +158,8 @@ done
 # ---- the table ------------------------------------------------------------------------------
 echo
 echo "HTTP through nginx (1 worker), wrk -t2 -d${DURATION}s --latency, loopback ($(nproc) CPUs)"
-printf '%-9s %-7s %9s %8s %9s %9s %7s %8s %10s %15s  %s\n' workload case req/s x_direct p50_ms p99_ms MiB/s \
-	CPU_us/req errors RSS_KiB "(tunnel processes)"
+printf '%-9s %-7s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n' workload case req/s x_direct p50_ms p99_ms \
+	MiB/s CPU_us/req cores errors RSS_KiB "(tunnel processes)"
 # figure WORKLOAD CASE FIELD
 figure() { awk -v w="$1" -v c="$2" -v f="$3" '$1 == w && $2 == c { print $f }' "$ROWS"; }
 while read -r w c rps p50 p99 req bps non se ticks rss note; do
@@ -167,19 +167,21 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 	ratio=$(fmt '%.2f' "$rps / $direct")
 	mib=$(fmt '%.1f' "$bps / 1048576")
 	us=$(fmt '%.1f' "$ticks / $HZ * 1e6 / $req")
+	cores=$(fmt '%.2f' "$ticks / $HZ / $DURATION")
 	err="ok"
 	[ "$non" != 0 ] && [ "$non" != - ] && err="non2xx=$non"
 	[ "$se" != 0/0/0/0 ] && [ "$se" != - ] && err="$err sock=$se"
 	case $c in
-	direct) who="" us=- rss=- ;;
+	direct) who="" us=- cores=- rss=- ;;
 	ssh-R) who="sshd + ssh" ;;
 	expose) who="daemon + htc" ;;
 	esac
 	[ "$rps" = - ] && { who="FAILED: $note"; err=-; }
-	printf '%-9s %-7s %9s %8s %9s %9s %7s %8s %10s %15s  %s\n' "$w" "$c" "$rps" "$ratio" "$p50" "$p99" "$mib" \
-		"$us" "$err" "$rss" "$who"
+	printf '%-9s %-7s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n' "$w" "$c" "$rps" "$ratio" "$p50" "$p99" \
+		"$mib" "$us" "$cores" "$err" "$rss" "$who"
 done <"$ROWS"
-echo "errors: wrk's non-2xx/3xx responses and socket errors (connect/read/write/timeout)"
+echo "errors: wrk non-2xx/3xx responses and socket errors (connect/read/write/timeout); cores: tunnel CPU s / run s;"
+echo "RSS_KiB: server side / client side (sshd, all processes / ssh; daemon / htc), sampled halfway through the run"
 
 echo
 echo "Bars (project issue): EXPOSE >= 1.5 x ssh -R req/s at 100 B / 64 conns, and p99 no worse than ssh -R's"

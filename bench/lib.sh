@@ -8,7 +8,7 @@
 # What it does not do: install tools (sh third_party/deps.sh bench does),
 # build the programs (make BUILD=build-bench does), or judge figures.
 
-BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+BENCH_DIR=${BENCH_DIR:-$(cd "$(dirname "$0")" && pwd)}
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 BUILD=${BUILD:-build-bench}
 HT_BIN=${HT_BIN:-$ROOT/$BUILD/hoody-tunnel}

@@ -130,8 +130,11 @@ if ht_start ht-bulk; then
 		run pull "$CPORT" 1 rev "$HT_PID" "$HTC_PID"
 		kill -0 "$HT_PID" 2>/dev/null || say "ANOMALY: the daemon died: $(tail -3 "$TMP/ht-bulk.err")"
 		kill -0 "$HTC_PID" 2>/dev/null || say "ANOMALY: htc died: $(tail -3 "$TMP/htc-bulk.err")"
-		grep -q 'reset' "$TMP/htc-bulk.out" &&
-			say "ANOMALY: streams reset: $(grep -c reset "$TMP/htc-bulk.out") (e.g. $(grep -m1 reset "$TMP/htc-bulk.out"))"
+		# iperf3's server closes its data sockets with bytes still unread at
+		# the end of a test (an RST), so each data stream (1 + 4 + 1) may end
+		# in a reset; more than that is an anomaly.
+		n=$(grep -c 'reset' "$TMP/htc-bulk.out")
+		[ "$n" -gt 6 ] && say "ANOMALY: $n streams reset (e.g. $(grep -m1 reset "$TMP/htc-bulk.out"))"
 		stop_pid "$HTC_PID"
 	fi
 	stop_pid "$HT_PID"
@@ -142,7 +145,7 @@ stop_pid "$IPERF_PID"
 # ---- the table ----------------------------------------------------------------------------
 echo
 echo "TCP bulk, iperf3 -t $DURATION, loopback ($(nproc) CPUs); fwd = container-side client sends, rev = iperf3 -R"
-printf '%-10s %7s %4s %9s %9s %11s  %s\n' case streams dir Gbit/s x_direct CPU_s/GB "tunnel processes"
+printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' case streams dir Gbit/s x_direct CPU_s/GB cores "tunnel processes"
 # figure CASE STREAMS DIR FIELD
 figure() { awk -v c="$1" -v p="$2" -v d="$3" -v f="$4" '$1 == c && $2 == p && $3 == d { print $f }' "$ROWS"; }
 while read -r c p d bps bytes ticks note; do
@@ -150,14 +153,15 @@ while read -r c p d bps bytes ticks note; do
 	gb=$(fmt '%.2f' "$bps / 1e9")
 	ratio=$(fmt '%.2f' "$bps / $direct")
 	cpu=$(fmt '%.2f' "$ticks / $HZ / ($bytes / 1e9)")
+	cores=$(fmt '%.2f' "$ticks / $HZ / $DURATION")
 	case $c in
-	direct) who="" cpu=- ;;
+	direct) who="" cpu=- cores=- ;;
 	socat2hop) who="2 socat (+ forked children)" ;;
 	ssh-R) who="sshd (session processes) + ssh" ;;
 	pull) who="hoody-tunnel + htc" ;;
 	esac
 	[ "$bps" = - ] && who="FAILED: $note"
-	printf '%-10s %7s %4s %9s %9s %11s  %s\n' "$c" "$p" "$d" "$gb" "$ratio" "$cpu" "$who"
+	printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' "$c" "$p" "$d" "$gb" "$ratio" "$cpu" "$cores" "$who"
 done <"$ROWS"
 
 echo

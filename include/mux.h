@@ -43,6 +43,7 @@ struct mux {
 	uint32_t sock_streams[MUX_MAX_SOCKS]; /* open streams per socket */
 	unsigned rr;                /* round-robin start for ties */
 	uint64_t data_in, data_out; /* DATA payload bytes */
+	struct stream *batch;       /* streams that got DATA in the current input batch */
 	/* owned by the user */
 	const struct mux_ops *ops;
 	void *owner;
@@ -106,6 +107,10 @@ int mux_on_control(struct mux *m, int sock_index, uint8_t type, uint32_t sid, co
 
 /* Handle a DATA piece (credit checks, then the owner's on_data). */
 void mux_on_data(struct mux *m, int sock_index, const struct frame_event *ev);
+
+/* The end of one batch of tunnel input: on_batch_end for every stream that
+ * got DATA in it. */
+void mux_batch_end(struct mux *m);
 
 /* Attach / detach a socket; detaching drops (on_close) the streams it carried. */
 void mux_attach(struct mux *m, int sock_index, struct tunnel *t);

@@ -5,10 +5,12 @@
  * htc for the local side of PULL streams. Upstream (socket -> tunnel):
  * bytes are read into a ring and sent as DATA straight from it (zero
  * copy); a read happens only with credit and ring space, so a blocked
- * peer stops this stream only. Downstream (tunnel -> socket): DATA is
- * written through to the socket at once; what the socket does not take is
- * kept in a spill buffer (bounded by the stream window, since credit is
- * returned only for bytes written) and written when it becomes writable.
+ * peer stops this stream only. Downstream (tunnel -> socket): the DATA
+ * pieces of one batch of tunnel input are gathered (pointers into the
+ * tunnel's input buffer) and written with one writev at the end of the
+ * batch; what the socket does not take is kept in a spill buffer (bounded
+ * by the stream window, since credit is returned only for bytes written)
+ * and written when it becomes writable.
  *
  * Half-close: socket EOF sends EOF; the peer's EOF shuts down the write
  * side once the spill is drained. The pump finishes when both directions
@@ -20,12 +22,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 #include "mux.h"
 #include "reactor.h"
 
 struct pump;
+
+#define PUMP_PEND_MAX 32
 
 /* Told once, when the pump is finished and may be freed (from the closing phase). */
 typedef void pump_done_cb(struct pump *p);
@@ -56,6 +61,8 @@ struct pump {
 	uint8_t *ring;          /* upstream bytes lent to the tunnel */
 	size_t ring_cap, head, tail, wrap, used;
 	struct buf spill;       /* downstream bytes the socket has not taken */
+	struct iovec pend[PUMP_PEND_MAX]; /* DATA of the current input batch, not yet written */
+	int npend;
 	uint32_t lent;          /* DATA frames not yet written by the tunnel */
 	uint8_t rd_eof, wr_shut, peer_eof, finished;
 };

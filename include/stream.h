@@ -60,6 +60,10 @@ struct stream_ops {
 	void (*on_head)(struct stream *s, const uint8_t *json, size_t n);
 	/* The stream is finished and about to be freed: drop the pointer. */
 	void (*on_close)(struct stream *s);
+	/* May be NULL. Called once after the last on_data of a batch of
+	 * tunnel input (the bytes given to on_data stay valid until then), so
+	 * an owner may gather pieces and write them with one writev. */
+	void (*on_batch_end)(struct stream *s);
 };
 
 struct stream {
@@ -82,6 +86,8 @@ struct stream {
 	struct stream *prev, *next; /* all streams of the table, oldest first */
 	uint8_t busy;               /* inside an ops callback: free later */
 	uint8_t doomed;             /* finished while busy */
+	uint8_t in_batch;           /* on the mux's batch list */
+	struct stream *batch_next;
 };
 
 struct stream_table {

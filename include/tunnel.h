@@ -56,6 +56,9 @@ struct tunnel_ops {
 	 * a static text. The owner may free the tunnel here (tunnel_fini).
 	 */
 	void (*on_closed)(struct tunnel *t, unsigned ws_code, const char *reason);
+	/* May be NULL: the bytes of one read were all handed over; DATA
+	 * pointers given to on_data become invalid after this returns. */
+	void (*on_input_end)(struct tunnel *t);
 };
 
 enum tunnel_state {

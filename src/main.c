@@ -16,6 +16,7 @@
 #include "expose.h"
 #include "log.h"
 #include "net.h"
+#include "pull.h"
 #include "session.h"
 #include "util.h"
 
@@ -129,7 +130,7 @@ setup(struct daemon *d, struct config *c)
 	if (reactor_init(&d->r) < 0)
 		return -1;
 	tunnel_loop_init(&d->tl, &d->r);
-	if (slab_init(&d->pulls, 512, (uint32_t)UTIL_MAX(lim, 64), 256) < 0 || expose_init(d) < 0)
+	if (pull_init(d, (uint32_t)UTIL_MAX(lim, 64)) < 0 || expose_init(d) < 0)
 		return -1;
 	reactor_timer_init(&d->accept_timer, on_accept_retry);
 	reactor_timer_init(&d->drain_timer, on_drain_timeout);

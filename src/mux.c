@@ -117,12 +117,27 @@ session_consumed(struct mux *m, size_t n)
 }
 
 static void
+batch_unlink(struct mux *m, struct stream *s)
+{
+	struct stream **pp = &m->batch;
+
+	while (*pp != NULL && *pp != s)
+		pp = &(*pp)->batch_next;
+	if (*pp == s)
+		*pp = s->batch_next;
+	s->in_batch = 0;
+	s->batch_next = NULL;
+}
+
+static void
 finish(struct mux *m, struct stream *s)
 {
 	if (s->busy) {
 		s->doomed = 1;
 		return;
 	}
+	if (s->in_batch)
+		batch_unlink(m, s);
 	session_consumed(m, flow_recv_buffered(&s->rx));
 	if (s->sock_index >= 0 && s->sock_index < MUX_MAX_SOCKS && m->sock_streams[s->sock_index] > 0)
 		m->sock_streams[s->sock_index]--;
@@ -393,7 +408,30 @@ mux_on_data(struct mux *m, int sock_index, const struct frame_event *ev)
 	s->busy = 1;
 	if (s->ops && s->ops->on_data)
 		s->ops->on_data(s, ev->payload, ev->len);
+	if (!s->in_batch && s->ops && s->ops->on_batch_end && s->state != STREAM_CLOSED) {
+		s->in_batch = 1;
+		s->batch_next = m->batch;
+		m->batch = s;
+	}
 	settle(m, s);
+}
+
+/* see mux.h */
+void
+mux_batch_end(struct mux *m)
+{
+	while (m->batch != NULL) {
+		struct stream *s = m->batch;
+
+		m->batch = s->batch_next;
+		s->batch_next = NULL;
+		s->in_batch = 0;
+		if (s->ops && s->ops->on_batch_end) {
+			s->busy = 1;
+			s->ops->on_batch_end(s);
+			settle(m, s);
+		}
+	}
 }
 
 /* see mux.h */

@@ -97,6 +97,13 @@ refuse:
 }
 
 /* see pull.h */
+int
+pull_init(struct daemon *d, uint32_t capacity)
+{
+	return slab_init(&d->pulls, sizeof(struct pull_conn), capacity, 256);
+}
+
+/* see pull.h */
 void
 pull_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 {

@@ -23,6 +23,7 @@
 static void pump_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
 static void pump_finish(struct pump *p);
 static void update_interest(struct pump *p);
+static void maybe_shut_write(struct pump *p);
 
 static const struct stream_ops pump_stream_ops;
 
@@ -207,29 +208,95 @@ drain_spill(struct pump *p)
 		buf_reset(&p->spill, 0);
 }
 
+/* Copy bytes the socket did not take into the spill. 0 or -1 (aborted). */
+static int
+spill(struct pump *p, const uint8_t *b, size_t n)
+{
+	/* credit bounds this: at most one stream window is ever held */
+	if (buf_reserve(&p->spill, n, 0, 0) < 0) {
+		pump_abort(p, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	buf_append(&p->spill, b, n);
+	return 0;
+}
+
+/* Write the gathered pieces with one writev; the rest goes to the spill. */
+static void
+flush_pending(struct pump *p)
+{
+	ssize_t n = 0;
+	size_t done = 0;
+	int i;
+
+	if (p->npend == 0)
+		return;
+	if (p->state == PUMP_ACTIVE) {
+		struct msghdr mh;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = p->pend;
+		mh.msg_iovlen = (size_t)p->npend;
+		do
+			n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			p->npend = 0;
+			pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
+			return;
+		}
+		done = n > 0 ? (size_t)n : 0;
+	}
+	if (done > 0) {
+		p->bytes_down += done;
+		if (p->s != NULL)
+			mux_consumed(p->mux, p->s, done);
+	}
+	for (i = 0; i < p->npend && p->state != PUMP_CLOSED; i++) {
+		size_t len = p->pend[i].iov_len, skip = UTIL_MIN(done, len);
+
+		done -= skip;
+		if (skip < len && spill(p, (const uint8_t *)p->pend[i].iov_base + skip, len - skip) < 0)
+			break;
+	}
+	p->npend = 0;
+}
+
 static void
 s_on_data(struct stream *s, const uint8_t *b, size_t n)
 {
 	struct pump *p = s->owner;
-	size_t done = 0;
 
-	if (p->state == PUMP_ACTIVE && buf_len(&p->spill) == 0 && write_some(p, b, n, &done) < 0)
-		return;
 	if (p->state == PUMP_CLOSED)
 		return;
-	if (done > 0) {
-		p->bytes_down += done;
-		mux_consumed(p->mux, s, done);
+	if (p->state != PUMP_ACTIVE || buf_len(&p->spill) > 0) {
+		/* connecting, or the socket is behind: keep the order */
+		if (spill(p, b, n) == 0)
+			update_interest(p);
+		return;
 	}
-	if (done < n) {
-		/* credit bounds this: at most one stream window is ever held */
-		if (buf_reserve(&p->spill, n - done, 0, 0) < 0) {
-			pump_abort(p, FRAME_CODE_INTERNAL_ERROR, "out of memory");
-			return;
-		}
-		buf_append(&p->spill, b + done, n - done);
+	if (p->npend == PUMP_PEND_MAX)
+		flush_pending(p);
+	if (p->state != PUMP_ACTIVE || buf_len(&p->spill) > 0) {
+		if (p->state != PUMP_CLOSED && spill(p, b, n) == 0)
+			update_interest(p);
+		return;
 	}
-	update_interest(p);
+	p->pend[p->npend].iov_base = (void *)(uintptr_t)b;
+	p->pend[p->npend].iov_len = n;
+	p->npend++;
+}
+
+static void
+s_on_batch_end(struct stream *s)
+{
+	struct pump *p = s->owner;
+
+	flush_pending(p);
+	if (p->state == PUMP_ACTIVE) {
+		maybe_shut_write(p);
+		update_interest(p);
+	}
 }
 
 static void
@@ -237,6 +304,7 @@ s_on_eof(struct stream *s)
 {
 	struct pump *p = s->owner;
 
+	flush_pending(p);
 	p->peer_eof = 1;
 	maybe_shut_write(p);
 	if (p->state == PUMP_ACTIVE)
@@ -251,6 +319,7 @@ s_on_reset(struct stream *s, unsigned code, const char *reason, size_t rlen)
 	(void)reason;
 	(void)rlen;
 	p->reset_code = code ? code : FRAME_CODE_CANCEL;
+	p->npend = 0;
 	p->s = NULL;
 	pump_abort(p, 0, NULL);
 }
@@ -266,7 +335,8 @@ s_on_close(struct stream *s)
 {
 	struct pump *p = s->owner;
 
-	p->s = NULL;
+	p->s = NULL; /* the mux returned this stream's credit already */
+	flush_pending(p);
 	if (p->state == PUMP_ACTIVE && !(p->peer_eof && p->rd_eof)) {
 		/* dropped (socket lost) or reset: the socket goes too */
 		pump_abort(p, 0, NULL);
@@ -280,6 +350,7 @@ static const struct stream_ops pump_stream_ops = {
 	.on_credit = s_on_credit,
 	.on_head = NULL,
 	.on_close = s_on_close,
+	.on_batch_end = s_on_batch_end,
 };
 
 /* ---- lifecycle -------------------------------------------------------- */

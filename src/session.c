@@ -891,10 +891,20 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 		mux_on_data(&tc->s->mux, tc->index, ev);
 }
 
+static void
+t_on_input_end(struct tunnel *t)
+{
+	struct tconn *tc = t->owner;
+
+	if (tc->state == TCONN_ATTACHED)
+		mux_batch_end(&tc->s->mux);
+}
+
 static const struct tunnel_ops tconn_ops = {
 	.on_control = t_on_control,
 	.on_data = t_on_data,
 	.on_closed = t_on_closed,
+	.on_input_end = t_on_input_end,
 };
 
 /* ---- admin, shutdown, takeover ------------------------------------------- */

@@ -639,6 +639,8 @@ process_input(struct tunnel *t)
 		if (handle_ws_event(t, &ev) < 0)
 			break;
 	}
+	if (t->ops->on_input_end)
+		t->ops->on_input_end(t);
 	buf_reset(&t->in, 0);
 }
 

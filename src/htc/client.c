@@ -837,10 +837,20 @@ m_on_error(struct mux *m, unsigned code, const char *reason)
 	fail(c, "closing");
 }
 
+static void
+t_on_input_end(struct tunnel *t)
+{
+	struct client_sock *cs = t->owner;
+
+	if (cs->c->mux_ready)
+		mux_batch_end(&cs->c->mux);
+}
+
 static const struct tunnel_ops client_tunnel_ops = {
 	.on_control = t_on_control,
 	.on_data = t_on_data,
 	.on_closed = t_on_closed,
+	.on_input_end = t_on_input_end,
 };
 
 static const struct mux_ops client_mux_ops = {

@@ -379,7 +379,8 @@ class Htc:
     by a thread; expect(regex) waits for the next matching one."""
 
     def __init__(self, daemon, *args, token=None, url=None):
-        self.argv = [HTC, "--url", url or daemon.url, "--token", token or daemon.token, *args]
+        self.token = token or daemon.token
+        self.argv = [HTC, "--url", url or daemon.url, "--token", self.token, *args]
         self.errf = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.errf)
@@ -440,6 +441,8 @@ class Htc:
                 self.proc.wait(5)
         self.t.join(2)
         text = self.stderr()
+        if self.token in text or any(self.token in ln for ln in self.lines):
+            raise AssertionError("the token appears in htc's output")
         for mark in SANITIZER_MARKS:
             i = text.find(mark)
             if i >= 0:
@@ -466,6 +469,9 @@ def htc_run(daemon, *args, json_out=False, timeout=STEP * 2, token=None):
     argv += list(args)
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     err = r.stderr.decode("utf-8", "replace")
+    tok = token or daemon.token
+    if tok in err or tok.encode() in r.stdout:
+        raise AssertionError(f"the token appears in the output of htc {args}")
     for mark in SANITIZER_MARKS:
         if mark in err:
             raise AssertionError(f"sanitizer report in htc {args}: {err[:3000]}")

@@ -14,7 +14,6 @@ Beyond htlib (which this imports and re-exports):
 Everything is loopback only and bounded in time.
 """
 import asyncio
-import errno
 import os
 import re
 import selectors
@@ -26,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
-from htlib import STEP, SAN, TunnelClient, frame, JOIN, JOIN_OK, JOIN_ERR, V2  # noqa: E402
+from htlib import STEP, SANITIZER_MARKS, TunnelClient, frame, JOIN, V2  # noqa: E402
 
 LINGER0 = struct.pack("ii", 1, 0)
 
@@ -470,7 +469,3 @@ def check_htc_output(h):
         i = text.find(mark)
         if i >= 0:
             raise AssertionError(f"sanitizer report in htc stderr:\n{text[max(0, i - 200):i + 3000]}")
-
-
-def errno_name(e):
-    return errno.errorcode.get(e, str(e))

@@ -229,7 +229,7 @@ async def test_delete_kills_session():
 def test_unknown_paths_404():
     with Daemon() as d:
         for p in ("/", "/api/v1/tunnel/nope", "/api/v1/tunnel/healthz", "/healthz", "/api/v2/tunnel/health",
-                  "/api/v1/tunnel/health/x"):
+                  "/api/v1/tunnel/health/x", "/api/v1/tunnel/sessions/x/y"):
             st, hd, body = d.get(p)
             assert st == 404, (p, st)
             assert isinstance(json.loads(body).get("error"), str), (p, body)

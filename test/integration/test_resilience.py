@@ -7,7 +7,9 @@ between the client and the daemon's control port, so nothing is killed.
 
 Cases: a cut closes the active PULL connections and parks the session (PULL
 connects closed at once, orphanedSessions 1); a resume serves the same ports
-again with no refused connect across cut and resume (probe every 10 ms);
+again with no refused connect across cut and resume (probe every 10 ms); a
+client's own close frame parks as well (and ends the session when it has no
+binding);
 grace expiry closes the ports and ends the session; resuming an attached
 session supersedes the old socket (GOAWAY NO_ERROR "superseded"); an unknown
 id is rejected; admin kill and SIGTERM never park; a pong timeout parks;
@@ -16,7 +18,8 @@ takeover of an EXPOSE port from a live and from a parked session
 listener never closed); htc through the relay: cut -> disconnected /
 reconnecting / resumed lines, the PULL port serves again without a refused
 connect; daemon restart -> htc opens a new session and binds the same port
-again; htc SIGINT leaves no session.
+again, or (--port 0, old port now busy) another port with "container port
+changed: A -> B"; htc SIGINT leaves no session.
 
 Run: BUILD=build /usr/bin/python3 test/integration/test_resilience.py
 """
@@ -155,6 +158,33 @@ async def test_resume_same_ports_no_refused_connect():
             assert pr.refused == 0, f"port {p} refused {pr.refused} connects across cut and resume"
             assert not pr.errors, pr.errors[:3]
             assert pr.ok >= 20, f"probe made only {pr.ok} connects"
+
+
+async def test_client_close_frame_parks():
+    """A client closing its WebSocket (close frame, no GOAWAY from us) parks too;
+    with no binding left the session just ends."""
+    with Daemon("--takeover-grace", "10s") as d:
+        c, (b,) = await pull_client(d.port, d.token)
+        sid, port = c.hello_ok["sessionId"], b["containerPort"]
+        c2 = None
+        try:
+            await c.close()
+            await await_log(d, rf"session {sid} parked")
+            t = await athread(tunnels, d)
+            assert t["orphanedSessions"] == 1, t
+            c2, ok = await resume(d.port, d.token, sid)
+            assert ok["resumed"] is True, ok
+            assert await athread(wait_echo, port)
+            t, j = await c2.unbind(b["bindId"])
+            assert t == UNBIND_OK, j
+            await c2.close()
+            await await_log(d, rf"session {sid} ended")
+            t = await athread(tunnels, d)
+            assert t["sessions"] == [] and t["orphanedSessions"] == 0, t
+        finally:
+            await c.close()
+            if c2:
+                await c2.close()
 
 
 async def test_grace_expiry_closes_port():
@@ -403,10 +433,6 @@ async def test_takeover_from_parked_session():
 
 # ---- htc ---------------------------------------------------------------------------
 
-def htc_lines_check(h):
-    check_htc_output(h)
-
-
 def test_htc_reconnect_resumes_through_relay():
     with Daemon("--takeover-grace", "30s") as d, TcpServer() as srv, Relay(d.port) as r:
         h = Htc(d, "pull", str(srv.port), "--port", "0", url=r.url)
@@ -472,6 +498,40 @@ def test_htc_daemon_restart_new_session_same_port():
                 d2.stop()
 
 
+def test_htc_daemon_restart_port_taken_changes_port():
+    """--port 0 and the old port busy after a restart: htc takes another port
+    and says so ("container port changed: A -> B") instead of giving up."""
+    tok = new_token()
+    d1 = Daemon(token=tok)
+    d2 = None
+    blocker = None
+    with d1, TcpServer() as srv:
+        h = Htc(d1, "pull", str(srv.port), "--port", "0")
+        try:
+            h.expect(r"^session (\S+)")
+            cport = int(h.expect(r"container 127\.0\.0\.1:(\d+) ->").group(1))
+            d1.stop()
+            h.expect(r"^disconnected: ")
+            blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            blocker.bind(("127.0.0.1", cport))
+            blocker.listen(1)
+            d2 = Daemon(token=tok)
+            d2.port = d1.port
+            d2.start()
+            h.expect(r"^new session (\S+): binding again", STEP * 3)
+            m = h.expect(rf"container port changed: {cport} -> (\d+)", STEP)
+            nport = int(m.group(1))
+            assert nport != cport
+            assert wait_echo(nport), "the new PULL port does not serve"
+            assert h.proc.poll() is None, "htc exited"
+        finally:
+            h.stop()
+            if blocker:
+                blocker.close()
+            if d2:
+                d2.stop()
+
+
 def test_htc_sigint_leaves_no_session():
     with Daemon("--takeover-grace", "30s") as d, TcpServer() as srv:
         h = Htc(d, "pull", str(srv.port), "--port", "0")
@@ -501,6 +561,7 @@ if __name__ == "__main__":
     run_tests([
         test_cut_closes_pull_and_parks,
         test_resume_same_ports_no_refused_connect,
+        test_client_close_frame_parks,
         test_grace_expiry_closes_port,
         test_resume_supersedes_attached_socket,
         test_unknown_resume_rejected,
@@ -511,5 +572,6 @@ if __name__ == "__main__":
         test_takeover_from_parked_session,
         test_htc_reconnect_resumes_through_relay,
         test_htc_daemon_restart_new_session_same_port,
+        test_htc_daemon_restart_port_taken_changes_port,
         test_htc_sigint_leaves_no_session,
     ], timeout=90)

@@ -9,7 +9,9 @@ frames all on the socket of its STREAM_OPEN, at least 3 sockets used); one
 secondary dropped mid-traffic resets only its own streams (their container
 connections close, every other one completes with the right bytes);
 REISSUE_JOIN_TICKETS gives a ticket for the free index and the re-join
-carries new streams; `htc --connections 4 pull` end to end with 50
+carries new streams; a v2 session parks when its primary is cut (the
+secondaries are closed), resumes with fresh tickets (old ones refused) and
+spreads streams again; `htc --connections 4 pull` end to end with 50
 concurrent echo connections, /sessions isV2 true and connectionsGranted 4.
 
 Run: BUILD=build /usr/bin/python3 test/integration/test_v2.py
@@ -280,6 +282,48 @@ async def test_spread_kill_secondary_rejoin():
             await close_all([p, *secs.values()])
 
 
+async def test_v2_park_resume_rejoin():
+    with Daemon("--takeover-grace", "10s") as d, Relay(d.port) as r:
+        p = TunnelClient(r.port, subprotocol=V2)
+        await p.connect()
+        ok = await hello_v2(p, d.token, 4)
+        p.on_stream = echo_stream
+        port = (await p.bind_pull())["containerPort"]
+        sid = ok["sessionId"]
+        secs, secs2, p2 = {}, {}, None
+        try:
+            secs = await join_all(d, p, ok["joinTickets"])
+            assert await asyncio.to_thread(echo_once, port)
+            await asyncio.to_thread(r.cut)
+            await await_log(d, rf"session {sid} parked")
+            for idx, c in secs.items():
+                await asyncio.wait_for(c.closed.wait(), STEP)
+            t = await asyncio.to_thread(tunnels, d)
+            assert t["orphanedSessions"] == 1, t
+            p2 = TunnelClient(d.port, subprotocol=V2)
+            await p2.connect()
+            ok2 = await p2.hello(d.token, extra={"capabilities": ["multi-ws"], "maxConnections": 4,
+                                                "resume": {"sessionId": sid}})
+            p2.on_stream = echo_stream
+            assert ok2["resumed"] is True and ok2["sessionId"] == sid, ok2
+            assert ok2["connectionsGranted"] == 4, ok2
+            assert sorted(t["index"] for t in ok2["joinTickets"]) == [1, 2, 3], ok2
+            old = {t["index"]: t["nonce"] for t in ok["joinTickets"]}
+            c, f = await join(d.port, sid, 1, old[1])
+            try:
+                assert f is not None and f.type == JOIN_ERR, f"old ticket after resume: {f!r}"
+            finally:
+                await c.close()
+            secs2 = await join_all(d, p2, ok2["joinTickets"])
+            tasks = [asyncio.ensure_future(container_conn(port, 2, 1024, 0.01)) for _ in range(20)]
+            res = await asyncio.wait_for(asyncio.gather(*tasks), STEP * 3)
+            assert all(x == "ok" for _, x in res), res
+            used = {i for i, c in {0: p2, **secs2}.items() if c.streams}
+            assert len(used) >= 3, f"after the resume streams used sockets {used}"
+        finally:
+            await close_all([p, p2, *secs.values(), *secs2.values()])
+
+
 def test_htc_connections_4_pull():
     with Daemon() as d, TcpServer() as srv:
         h = Htc(d, "--connections", "4", "pull", str(srv.port), "--port", "0")
@@ -330,5 +374,6 @@ if __name__ == "__main__":
         test_grant_tickets_join_shard_map,
         test_bad_and_reused_tickets,
         test_spread_kill_secondary_rejoin,
+        test_v2_park_resume_rejoin,
         test_htc_connections_4_pull,
     ], timeout=120)
