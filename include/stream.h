@@ -107,9 +107,10 @@ void stream_table_fini(struct stream_table *t);
 
 /*
  * Open a stream. id 0 allocates the next server id (daemon side); a
- * non-zero id takes the peer's id (client side) and fails when it is not
- * greater than every id seen (ids never go back). Windows start at the
- * given sizes both ways. NULL when the table is full, the id is invalid or
+ * non-zero id takes the peer's id (client side) and fails when a stream
+ * with that id is open (v2 sessions deliver ids over several sockets, so
+ * they may arrive out of order). Windows start at the given sizes both
+ * ways. NULL when the table is full, the id is invalid or
  * memory ran out.
  */
 struct stream *stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind,

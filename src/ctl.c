@@ -29,6 +29,12 @@
 #define CTL_KEEPALIVE_MS 60000
 #define CTL_MAX_HEADERS 64
 #define CTL_MAX_BODY (64 * 1024)
+/*
+ * Admin connections taken from the FD reserve when no permit is left, so
+ * that health, metrics and kill keep answering while visitors exhaust the
+ * budget (they never carry a tunnel: an upgrade on one is answered 503).
+ */
+#define CTL_RESERVED_MAX 8
 
 enum ctl_state {
 	CTL_HEAD,    /* reading a request head */
@@ -51,6 +57,7 @@ struct ctl_conn {
 	uint64_t body_left;
 	uint64_t accepted_ms;
 	int keep_alive, preauth, v2, closed;
+	int reserved;         /* from the reserve, not a permit (CTL_RESERVED_MAX) */
 	char peer[64];
 	struct ctl_conn *prev, *next;
 };
@@ -93,7 +100,10 @@ ctl_release(struct ctl_conn *c, int close_fd)
 		d->npreauth--;
 	if (close_fd) {
 		close(c->fd);
-		fdbudget_release(&d->fds, 1);
+		if (c->reserved)
+			d->ctl_reserved--;
+		else
+			fdbudget_release(&d->fds, 1);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -174,6 +184,10 @@ upgrade(struct ctl_conn *c, const struct http1_request *rq)
 				  rq->num_headers, protos, 2, 1);
 	if (res.status == 101 && c->d->draining) {
 		respond_text(c, 503, "server shutting down\n");
+		return;
+	}
+	if (res.status == 101 && c->reserved) {
+		respond_text(c, 503, "no file descriptors left for tunnels\n");
 		return;
 	}
 	c->keep_alive = 0;
@@ -373,7 +387,7 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 /* ---- listener ------------------------------------------------------------ */
 
 static void
-ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer)
+ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved)
 {
 	struct ctl_conn *c = calloc(1, sizeof(*c));
 
@@ -383,11 +397,16 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer)
 			free(c);
 		}
 		close(fd);
-		fdbudget_release(&d->fds, 1);
+		if (reserved)
+			d->ctl_reserved--;
+		else
+			fdbudget_release(&d->fds, 1);
 		return;
 	}
 	c->d = d;
 	c->fd = fd;
+	c->reserved = reserved;
+	(void)net_set_nodelay(fd, 1);
 	c->state = CTL_HEAD;
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;
@@ -418,20 +437,31 @@ ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	(void)events;
 	for (i = 0; i < 16; i++) {
 		struct sockaddr_storage peer;
-		int fd = daemon_accept(d, d->ctl.fd, &peer, refusal);
+		socklen_t len = sizeof(peer);
+		int fd, reserved = 0;
 
+		if (fdbudget_exhausted(&d->fds) && d->ctl_reserved < CTL_RESERVED_MAX) {
+			fd = net_accept(d->ctl.fd, &peer, &len);
+			reserved = 1;
+		} else {
+			fd = daemon_accept(d, d->ctl.fd, &peer, refusal);
+		}
 		if (fd == DAEMON_ACCEPT_REFUSED)
 			continue;
 		if (fd < 0)
 			return;
+		d->ctl_reserved += (unsigned)reserved;
 		if (d->npreauth >= d->cfg->max_pre_auth_connections) {
 			/* the newest unauthenticated connection goes at once */
 			metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
 			close(fd);
-			fdbudget_release(&d->fds, 1);
+			if (reserved)
+				d->ctl_reserved--;
+			else
+				fdbudget_release(&d->fds, 1);
 			continue;
 		}
-		ctl_accept_one(d, fd, &peer);
+		ctl_accept_one(d, fd, &peer, reserved);
 	}
 }
 

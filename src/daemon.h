@@ -43,6 +43,7 @@ struct daemon {
 	struct daemon_listener ctl;      /* the control-plane listener */
 	struct daemon_listener *listeners;
 	int accept_paused;
+	unsigned ctl_reserved;           /* admin connections living on the reserve (ctl.c) */
 	struct reactor_timer accept_timer; /* safety net: re-check a paused accept */
 	struct session *sessions;        /* every session */
 	struct tconn *tconns;            /* every tunnel socket */

@@ -105,9 +105,11 @@ stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind, uint32_t
 {
 	struct stream *s;
 
+	/* the peer's ids rise too, but v2 delivers them over several sockets
+	 * in any order: only an id that is open now is refused */
 	if (id == 0)
 		id = t->next_id;
-	else if (id < t->next_id)
+	else if (stream_find(t, id) != NULL)
 		return NULL;
 	if (id == 0 || id == UINT32_MAX || t->count >= t->max)
 		return NULL;
@@ -126,7 +128,8 @@ stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind, uint32_t
 	else
 		t->head = s;
 	t->tail = s;
-	t->next_id = id + 1;
+	if (id >= t->next_id)
+		t->next_id = id + 1;
 	t->count++;
 	t->opened++;
 	return s;

@@ -489,6 +489,24 @@ binding_by_ref(struct client *c, const struct json_doc *doc)
 	return &c->binds[ref - 1];
 }
 
+/*
+ * On a new session the old port is asked for again; when the user let the
+ * daemon pick (--port 0) and that port is gone, pick again. 1 when a BIND
+ * went out.
+ */
+static int
+rebind_elsewhere(struct client *c, struct client_binding *b)
+{
+	if (b->container_port != 0 || b->port == 0 ||
+	    (strcmp(b->err_code, "PORT_IN_USE") != 0 && strcmp(b->err_code, "ALREADY_BOUND") != 0))
+		return 0;
+	b->prev_port = b->port;
+	b->port = 0;
+	b->state = CLIENT_BIND_UNBOUND;
+	send_binds(c);
+	return 1;
+}
+
 static void
 on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 {
@@ -506,13 +524,16 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 	if (!ok) {
 		json_obj_get_str(&doc, 0, "code", b->err_code, sizeof(b->err_code));
 		json_obj_get_str(&doc, 0, "message", b->err_msg, sizeof(b->err_msg));
+		if (rebind_elsewhere(c, b))
+			return;
 		b->state = CLIENT_BIND_FAILED;
 		if (c->ev->on_bind_error)
 			c->ev->on_bind_error(c, b);
 		finish(c, HTC_EXIT_FAIL);
 		return;
 	}
-	before = b->port;
+	before = b->port ? b->port : b->prev_port;
+	b->prev_port = 0;
 	if (json_obj_get_int(&doc, 0, "bindId", &v) == 0)
 		b->bind_id = (uint32_t)v;
 	if (json_obj_get_int(&doc, 0, "containerPort", &v) == 0)

@@ -43,6 +43,7 @@ struct client_binding {
 	enum client_bind_state state;
 	uint32_t bind_id;
 	uint16_t port;               /* the container port granted */
+	uint16_t prev_port;          /* the port held before a new session had to pick another */
 	char public_url[256];        /* empty when null */
 	char err_code[32];
 	char err_msg[160];
