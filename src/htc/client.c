@@ -308,7 +308,7 @@ send_hello(struct client *c)
 	buf_fini(&b);
 }
 
-/* BIND every binding that is not bound (all of them on a new session). */
+/* BIND every binding that is unbound (all of them on a new session). */
 static void
 send_binds(struct client *c)
 {
@@ -320,7 +320,7 @@ send_binds(struct client *c)
 		struct client_binding *cb = &c->binds[i];
 		struct json_writer w;
 
-		if (cb->state == CLIENT_BIND_BOUND)
+		if (cb->state != CLIENT_BIND_UNBOUND)
 			continue;
 		buf_reset(&b, 0);
 		json_w_init(&w, &b, 0);
