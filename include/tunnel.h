@@ -29,6 +29,7 @@
 #include "ws.h"
 
 struct tunnel;
+struct tls_conn;
 
 /* A loop-wide flusher: one per reactor, shared by every tunnel. */
 struct tunnel_loop {
@@ -106,6 +107,7 @@ struct tunnel {
 	size_t qcap, qhead, qlen, qplanned; /* qplanned: items with message framing done */
 	size_t head_off;         /* bytes of the head item already written */
 	struct tunnel *dirty_next;
+	struct tls_conn *tls;    /* NULL: plain TCP */
 	int dirty, shut_wr, in_frame_msg;
 	const char *close_reason;
 };
@@ -154,5 +156,12 @@ void tunnel_abort(struct tunnel *t, unsigned ws_code, const char *reason);
 
 /* Write what is queued now instead of waiting for the before-poll hook. */
 void tunnel_flush(struct tunnel *t);
+
+/*
+ * Speak TLS on this tunnel from now on (the handshake is done or in
+ * progress): t takes tls over (malloc'd; tls_conn_fini and free at the
+ * end). Reads, writes and interest then go through the engine.
+ */
+void tunnel_set_tls(struct tunnel *t, struct tls_conn *tls);
 
 #endif

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "session.h"
+#include "tls.h"
 #include "util.h"
 #include "ws_handshake.h"
 
@@ -58,6 +59,7 @@ struct ctl_conn {
 	uint64_t accepted_ms;
 	int keep_alive, preauth, v2, closed;
 	int reserved;         /* from the reserve, not a permit (CTL_RESERVED_MAX) */
+	struct tls_conn *tls; /* --tls-cert: the control plane speaks TLS */
 	char peer[64];
 	struct ctl_conn *prev, *next;
 };
@@ -82,6 +84,10 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 	(void)r;
 	buf_fini(&c->in);
 	buf_fini(&c->out);
+	if (c->tls != NULL) {
+		tls_conn_fini(c->tls);
+		free(c->tls);
+	}
 	free(c);
 }
 
@@ -99,6 +105,8 @@ ctl_release(struct ctl_conn *c, int close_fd)
 	if (c->preauth && d->npreauth > 0)
 		d->npreauth--;
 	if (close_fd) {
+		if (c->tls != NULL)
+			tls_conn_close(c->tls, c->fd);
 		close(c->fd);
 		if (c->reserved)
 			d->ctl_reserved--;
@@ -122,22 +130,40 @@ ctl_close(struct ctl_conn *c)
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* One send, plain or through TLS: bytes taken or -errno. */
+static ssize_t
+send_some(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	if (c->tls != NULL) {
+		struct iovec iov = { c->out.pos, buf_len(&c->out) };
+
+		return tls_conn_writev(c->tls, c->fd, &iov, 1);
+	}
+	n = send(c->fd, c->out.pos, buf_len(&c->out), MSG_NOSIGNAL);
+	return n >= 0 ? n : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* 1 when the answer is all out, 0 when the socket is full, -1 when closed. */
 static int
 write_out(struct ctl_conn *c)
 {
 	while (buf_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, c->out.pos, buf_len(&c->out), MSG_NOSIGNAL);
+		ssize_t n = send_some(c);
 
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN)
+			return 0;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
 			ctl_close(c);
 			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
+	if (c->tls != NULL && c->state != CTL_UPGRADE && tls_conn_flush(c->tls, c->fd) == -EAGAIN)
+		return 0; /* the records are not out yet (the tunnel flushes them after an upgrade) */
 	return 1;
 }
 
@@ -219,8 +245,11 @@ hand_over(struct ctl_conn *c)
 		d->npreauth--; /* the session counts itself from here */
 		c->preauth = 0;
 	}
+	struct tls_conn *tls = c->tls;
+
+	c->tls = NULL; /* the tunnel takes the TLS state over */
 	ctl_release(c, 0);
-	tconn_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len);
+	tconn_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len, tls);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -340,12 +369,29 @@ read_in(struct ctl_conn *c)
 		respond_text(c, 431, "request head too large\n");
 		return 0;
 	}
-	n = recv(c->fd, c->in.last, buf_room(&c->in), 0);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+	if (c->tls == NULL) {
+		n = recv(c->fd, c->in.last, buf_room(&c->in), 0);
+		if (n < 0)
+			n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	} else {
+		/* drain the engine: decrypted bytes do not make the socket readable */
+		while ((n = tls_conn_read(c->tls, c->fd, c->in.last, buf_room(&c->in))) > 0) {
+			buf_commit(&c->in, (size_t)n);
+			if (buf_room(&c->in) == 0)
+				break;
+		}
+		if (n == -EAGAIN)
+			(void)tls_conn_flush(c->tls, c->fd); /* handshake answers */
+		else if (n < 0 && tls_conn_error(c->tls) != NULL)
+			log_debug("ctl %s: TLS: %s", c->peer, tls_conn_error(c->tls));
+	}
+	if (n == 0 || (n < 0 && n != -EAGAIN)) {
+		log_debug("ctl %s: closed (%s)", c->peer,
+			  n == 0 ? "end of stream" : c->tls && tls_conn_error(c->tls) ? tls_conn_error(c->tls) : strerror((int)-n));
 		ctl_close(c);
 		return -1;
 	}
-	if (n > 0)
+	if (n > 0 && c->tls == NULL)
 		buf_commit(&c->in, (size_t)n);
 	return 0;
 }
@@ -380,8 +426,8 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	}
 	if (!c->closed)
 		reactor_watcher_set(&c->d->r, &c->w,
-				    buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE | REACTOR_READ
-										 : REACTOR_READ);
+				    REACTOR_READ | (buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE : 0) |
+					    (c->tls ? tls_conn_interest(c->tls) : 0));
 }
 
 /* ---- listener ------------------------------------------------------------ */
@@ -407,6 +453,22 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	c->fd = fd;
 	c->reserved = reserved;
 	(void)net_set_nodelay(fd, 1);
+	if (d->tls_creds.d != NULL) {
+		c->tls = calloc(1, sizeof(*c->tls));
+		if (c->tls == NULL || tls_conn_server(c->tls, &d->tls_creds) < 0) {
+			free(c->tls);
+			c->tls = NULL;
+			buf_fini(&c->in);
+			buf_fini(&c->out);
+			free(c);
+			close(fd);
+			if (reserved)
+				d->ctl_reserved--;
+			else
+				fdbudget_release(&d->fds, 1);
+			return;
+		}
+	}
 	c->state = CTL_HEAD;
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;

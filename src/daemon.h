@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "reactor.h"
 #include "slab.h"
+#include "tls.h"
 #include "tunnel.h"
 
 struct session;
@@ -65,6 +66,8 @@ struct daemon {
 	const char *admin_token;
 	struct buf scratch;              /* JSON payloads are built here */
 	struct forwarded fwd;            /* --trusted-proxy */
+	struct tls_server_creds tls_creds; /* --tls-cert/--tls-key; .d NULL: plain */
+	struct reactor_signal sighup;    /* reload the TLS certificate */
 };
 
 /* Result of daemon_accept beyond an fd. */

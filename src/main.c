@@ -18,6 +18,7 @@
 #include "net.h"
 #include "pull.h"
 #include "session.h"
+#include "tls.h"
 #include "util.h"
 
 extern char **environ;
@@ -52,6 +53,43 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 	}
 	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + 1000, 0);
 	daemon_check_drained(d);
+}
+
+/* Load --tls-cert/--tls-key into d->tls_creds. 0, or -1 with a message logged. */
+static int
+load_tls(struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	struct tls_server_creds fresh;
+	char err[256];
+
+	if (c->tls_cert == NULL)
+		return 0;
+	memset(&fresh, 0, sizeof(fresh));
+	if (tls_server_creds_load(&fresh, c->tls_cert, c->tls_key, err, sizeof(err)) < 0) {
+		log_error("--tls-cert %s / --tls-key %s: %s", c->tls_cert, c->tls_key, err);
+		return -1;
+	}
+	/* connections in progress keep a reference to the old material */
+	tls_server_creds_fini(&d->tls_creds);
+	d->tls_creds = fresh;
+	return 0;
+}
+
+static void
+on_sighup(struct reactor *r, struct reactor_signal *sg)
+{
+	struct daemon *d = container_of(sg, struct daemon, sighup);
+
+	(void)r;
+	if (d->cfg->tls_cert == NULL) {
+		log_info("SIGHUP: no --tls-cert to reload");
+		return;
+	}
+	if (load_tls(d) == 0)
+		log_info("SIGHUP: TLS certificate reloaded from %s (new connections use it)", d->cfg->tls_cert);
+	else
+		log_warn("SIGHUP: keeping the previous TLS certificate");
 }
 
 static void
@@ -113,7 +151,8 @@ setup(struct daemon *d, struct config *c)
 	d->cfg = c;
 	d->ctl.fd = -1;
 	d->started_wall_ms = (uint64_t)clock_wall_ms();
-	if (setup_token(d, c) < 0 || setup_proxies(d, c) < 0 || buf_init(&d->scratch, 4096, 0) < 0)
+	if (setup_token(d, c) < 0 || setup_proxies(d, c) < 0 || load_tls(d) < 0 ||
+	    buf_init(&d->scratch, 4096, 0) < 0)
 		return -1;
 	if (c->vhost_listen != NULL || c->domain != NULL) {
 		log_error("--vhost-listen/--domain: host-routed listeners are not available in this version");
@@ -137,6 +176,7 @@ setup(struct daemon *d, struct config *c)
 	reactor_signal_start(&d->r, &d->sigterm, SIGTERM, on_stop_signal);
 	reactor_signal_start(&d->r, &d->sigint, SIGINT, on_stop_signal);
 	reactor_signal_start(&d->r, &d->sigpipe, SIGPIPE, on_ignored_signal);
+	reactor_signal_start(&d->r, &d->sighup, SIGHUP, on_sighup);
 	return 0;
 }
 
@@ -148,6 +188,7 @@ teardown(struct daemon *d)
 	reactor_fini(&d->r); /* runs the deferred frees */
 	slab_fini(&d->pulls);
 	expose_fini(d);
+	tls_server_creds_fini(&d->tls_creds);
 	buf_fini(&d->scratch);
 }
 
@@ -179,8 +220,8 @@ main(int argc, char **argv)
 		log_error("start-up failed");
 		return 1;
 	}
-	log_info("hoody-tunnel %s listening on %s (control plane port %d, %lu fd permits)", HT_VERSION, c.listen,
-		 d.ctl_port, fdbudget_available(&d.fds));
+	log_info("hoody-tunnel %s listening on %s%s (control plane port %d, %lu fd permits)", HT_VERSION, c.listen,
+		 d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
 	rc = reactor_run(&d.r);
 	if (rc < 0)
 		log_error("event loop failed: %s", strerror(-rc));

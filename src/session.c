@@ -107,7 +107,7 @@ on_hello_timeout(struct reactor *r, struct reactor_timer *t)
 /* see session.h */
 int
 tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-	    size_t pre_len)
+	    size_t pre_len, struct tls_conn *tls)
 {
 	const struct config *c = d->cfg;
 	struct tconn *tc = calloc(1, sizeof(*tc));
@@ -117,8 +117,14 @@ tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepte
 		free(tc);
 		close(fd);
 		fdbudget_release(&d->fds, 1);
+		if (tls != NULL) {
+			tls_conn_fini(tls);
+			free(tls);
+		}
 		return -ENOMEM;
 	}
+	if (tls != NULL)
+		tunnel_set_tls(&tc->t, tls);
 	tc->d = d;
 	tc->v2 = v2;
 	tc->state = TCONN_PRE_AUTH;

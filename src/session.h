@@ -97,7 +97,7 @@ struct session {
  * released).
  */
 int tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-		size_t pre_len);
+		size_t pre_len, struct tls_conn *tls);
 
 /* End every session and close every tunnel socket at once (daemon exit). */
 void session_close_all(struct daemon *d);

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "tls.h"
 #include "util.h"
 
 #define TUNNEL_IN_SIZE (256 * 1024) /* one read per readable event, at most this */
@@ -116,6 +117,7 @@ unmark_dirty(struct tunnel *t)
 /* ---- setup -------------------------------------------------------------- */
 
 static void process_input(struct tunnel *t);
+static void drop_tls(struct tunnel *t);
 
 static void
 pre_cb(struct reactor *r, struct reactor_deferred *d)
@@ -194,11 +196,30 @@ tunnel_fini(struct tunnel *t)
 	unmark_dirty(t);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
 	drop_queue(t);
+	drop_tls(t);
 	free(t->q);
 	buf_fini(&t->in);
 	buf_fini(&t->arena);
 	frame_reader_fini(&t->fr);
 	t->q = NULL;
+}
+
+static void
+drop_tls(struct tunnel *t)
+{
+	if (t->tls == NULL)
+		return;
+	tls_conn_fini(t->tls);
+	free(t->tls);
+	t->tls = NULL;
+}
+
+/* see tunnel.h */
+void
+tunnel_set_tls(struct tunnel *t, struct tls_conn *tls)
+{
+	t->tls = tls;
+	mark_dirty(t);
 }
 
 /* ---- queueing ----------------------------------------------------------- */
@@ -455,6 +476,20 @@ advance(struct tunnel *t, size_t n)
 		buf_reset(&t->arena, 0);
 }
 
+/* One writev, plain or through TLS: bytes taken, or -errno. */
+static ssize_t
+write_out(struct tunnel *t, const struct iovec *iov, int niov)
+{
+	ssize_t n;
+
+	if (t->tls != NULL)
+		return tls_conn_writev(t->tls, t->fd, iov, niov);
+	n = writev(t->fd, iov, niov);
+	if (n >= 0)
+		return n;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
 /* see tunnel.h */
 void
 tunnel_flush(struct tunnel *t)
@@ -469,23 +504,30 @@ tunnel_flush(struct tunnel *t)
 		ssize_t n;
 
 		build_iov(t, iov, &niov);
-		n = writev(t->fd, iov, niov);
+		n = write_out(t, iov, niov);
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN)
+			break;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			tunnel_finish(t, WS_CLOSE_ABNORMAL, "write failed");
+			tunnel_finish(t, WS_CLOSE_ABNORMAL, t->tls && tls_conn_error(t->tls) ? tls_conn_error(t->tls)
+										 : "write failed");
 			return;
 		}
 		advance(t, (size_t)n);
 	}
+	if (t->tls != NULL && tls_conn_flush(t->tls, t->fd) < 0 && tls_conn_interest(t->tls) == 0) {
+		tunnel_finish(t, WS_CLOSE_ABNORMAL, tls_conn_error(t->tls) ? tls_conn_error(t->tls) : "TLS failed");
+		return;
+	}
 	if (t->state == TUNNEL_CLOSING && t->qlen == 0 && !t->shut_wr) {
 		/* our CLOSE is out: the peer answers with its CLOSE, then EOF */
-		shutdown(t->fd, SHUT_WR);
+		if (t->tls == NULL)
+			shutdown(t->fd, SHUT_WR);
 		t->shut_wr = 1;
 	}
-	reactor_watcher_set(t->loop->r, &t->w, REACTOR_READ | (t->qlen ? REACTOR_WRITE : 0));
+	reactor_watcher_set(t->loop->r, &t->w,
+			    REACTOR_READ | (t->qlen ? REACTOR_WRITE : 0) | (t->tls ? tls_conn_interest(t->tls) : 0));
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -535,6 +577,8 @@ tunnel_finish(struct tunnel *t, unsigned code, const char *reason)
 		return;
 	reactor_watcher_stop(t->loop->r, &t->w);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
+	if (t->tls != NULL)
+		tls_conn_close(t->tls, t->fd); /* close_notify, best effort */
 	close(t->fd);
 	t->state = TUNNEL_CLOSED;
 	t->close_code = code;
@@ -644,29 +688,62 @@ process_input(struct tunnel *t)
 	buf_reset(&t->in, 0);
 }
 
-static void
-on_readable(struct tunnel *t)
+/* One read, plain or through TLS: bytes, 0 at the end, or -errno. */
+static ssize_t
+read_in(struct tunnel *t)
 {
 	ssize_t n;
 
-	buf_reset(&t->in, 0);
+	if (t->tls != NULL)
+		return tls_conn_read(t->tls, t->fd, t->in.last, buf_room(&t->in));
 	n = read(t->fd, t->in.last, buf_room(&t->in));
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			tunnel_finish(t, WS_CLOSE_ABNORMAL, "read failed");
-		return;
+	if (n >= 0)
+		return n;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/*
+ * Read what is there (one read for plain TCP; for TLS until the engine
+ * has nothing more, since decrypted bytes do not make the socket readable
+ * again), at most TUNNEL_READ_ROUNDS buffers per event.
+ */
+#define TUNNEL_READ_ROUNDS 4
+
+static void
+on_readable(struct tunnel *t)
+{
+	int round;
+
+	for (round = 0; round < TUNNEL_READ_ROUNDS && t->state != TUNNEL_CLOSED; round++) {
+		ssize_t n;
+
+		buf_reset(&t->in, 0);
+		while ((n = read_in(t)) > 0) {
+			buf_commit(&t->in, (size_t)n);
+			if (t->tls == NULL || buf_room(&t->in) == 0)
+				break;
+		}
+		if (buf_len(&t->in) > 0) {
+			t->bytes_in += buf_len(&t->in);
+			t->last_rx_ms = reactor_now(t->loop->r);
+			process_input(t);
+		}
+		if (n == 0) {
+			if (t->state == TUNNEL_CLOSING)
+				tunnel_finish(t, t->close_code, t->close_reason);
+			else
+				tunnel_finish(t, WS_CLOSE_ABNORMAL, "connection lost");
+			return;
+		}
+		if (n < 0 && n != -EAGAIN && n != -EINTR) {
+			const char *why = t->tls && tls_conn_error(t->tls) ? tls_conn_error(t->tls) : "read failed";
+
+			tunnel_finish(t, WS_CLOSE_ABNORMAL, why);
+			return;
+		}
+		if (n < 0 || t->tls == NULL)
+			return; /* drained (or plain: level-triggered epoll calls again) */
 	}
-	if (n == 0) {
-		if (t->state == TUNNEL_CLOSING)
-			tunnel_finish(t, t->close_code, t->close_reason);
-		else
-			tunnel_finish(t, WS_CLOSE_ABNORMAL, "connection lost");
-		return;
-	}
-	buf_commit(&t->in, (size_t)n);
-	t->bytes_in += (uint64_t)n;
-	t->last_rx_ms = reactor_now(t->loop->r);
-	process_input(t);
 }
 
 static void
@@ -677,6 +754,7 @@ tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	(void)r;
 	if ((events & REACTOR_READ) && t->state != TUNNEL_CLOSED)
 		on_readable(t);
-	if ((events & REACTOR_WRITE) && t->state != TUNNEL_CLOSED)
+	/* TLS: a read may have moved the handshake, and records may wait */
+	if (((events & REACTOR_WRITE) || t->tls != NULL) && t->state != TUNNEL_CLOSED)
 		tunnel_flush(t);
 }

@@ -20,9 +20,11 @@
 #include "frame.h"
 #include "htc/local.h"
 #include "htc/print.h"
+#include "htc/tlsio.h"
 #include "http1.h"
 #include "json.h"
 #include "pump.h"
+#include "tls.h"
 #include "util.h"
 #include "ws_handshake.h"
 
@@ -98,28 +100,9 @@ tcp_connect(const struct url *u, uint64_t deadline, char *err, size_t errlen)
 	return fd;
 }
 
-static int
-send_all(int fd, const char *p, size_t n, uint64_t deadline)
-{
-	while (n > 0) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN || wait_fd(fd, POLLOUT, deadline) < 0)
-				return -1;
-			continue;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Read the 101 response; leftover bytes after it go to *pre. */
 static int
-read_upgrade(int fd, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
+read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
 	     size_t errlen)
 {
 	const char *const protos[] = { proto };
@@ -132,18 +115,12 @@ read_upgrade(int fd, const char *key, const char *proto, uint64_t deadline, stru
 	const char *why, *sel;
 
 	while (n == HT_AGAIN) {
-		ssize_t k = recv(fd, head + len, sizeof(head) - len, 0);
+		ssize_t k = len < sizeof(head) ? tlsio_recv(io, head + len, sizeof(head) - len, deadline, err, errlen) : -1;
 
-		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
-			snprintf(err, errlen, "connection closed during the WebSocket handshake");
+		if (k <= 0) {
+			if (k == 0 || len == sizeof(head))
+				snprintf(err, errlen, "connection closed during the WebSocket handshake");
 			return -1;
-		}
-		if (k < 0) {
-			if (wait_fd(fd, POLLIN, deadline) < 0) {
-				snprintf(err, errlen, "no answer to the WebSocket handshake");
-				return -1;
-			}
-			continue;
 		}
 		memset(&res, 0, sizeof(res));
 		res.headers = hdrs;
@@ -168,25 +145,32 @@ read_upgrade(int fd, const char *key, const char *proto, uint64_t deadline, stru
 	return buf_append(pre, head + n, len - (size_t)n);
 }
 
+/*
+ * Connect, speak TLS for wss://, and do the WebSocket handshake, all
+ * bounded by CONNECT_TIMEOUT_MS. The fd, or -1 with err set; *tls gets the
+ * TLS state (NULL for ws://).
+ */
 static int
-ws_connect(struct client *c, int v2, struct buf *pre, char *err, size_t errlen)
+ws_connect(struct client *c, int v2, struct buf *pre, struct tls_conn **tls, char *err, size_t errlen)
 {
 	const char *const protos[] = { v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1" };
 	const struct url *u = &c->o->u;
 	uint64_t deadline = clock_mono_ms() + CONNECT_TIMEOUT_MS;
 	char key[WS_HANDSHAKE_KEY_LEN + 1], host[URL_HOST_MAX + 16], req[2048];
 	struct ws_handshake_request rq;
+	struct tlsio io;
 	ssize_t n;
 	int fd, one = 1;
 
-	if (u->tls) {
-		snprintf(err, errlen, "%s: TLS (wss://, https://) is not supported by this build", c->o->url);
-		return -1;
-	}
+	*tls = NULL;
 	fd = tcp_connect(u, deadline, err, errlen);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (tlsio_start(&io, fd, u, deadline, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
 	ws_handshake_client_key(key);
 	url_authority(u, 1, host, sizeof(host));
 	memset(&rq, 0, sizeof(rq));
@@ -196,12 +180,14 @@ ws_connect(struct client *c, int v2, struct buf *pre, char *err, size_t errlen)
 	rq.protocols = protos;
 	rq.nprotocols = 1;
 	n = ws_handshake_request_encode(req, sizeof(req), &rq);
-	if (n < 0 || send_all(fd, req, (size_t)n, deadline) < 0 || read_upgrade(fd, key, protos[0], deadline, pre, err, errlen) < 0) {
-		if (n < 0 || err[0] == '\0')
-			snprintf(err, errlen, "cannot send the WebSocket handshake");
-		close(fd);
+	if (n < 0)
+		snprintf(err, errlen, "WebSocket handshake request too long");
+	if (n < 0 || tlsio_send_all(&io, req, (size_t)n, deadline, err, errlen) < 0 ||
+	    read_upgrade(&io, key, protos[0], deadline, pre, err, errlen) < 0) {
+		tlsio_close(&io);
 		return -1;
 	}
+	*tls = tlsio_take(&io);
 	return fd;
 }
 
@@ -234,12 +220,13 @@ static int
 sock_connect(struct client *c, int index, char *err, size_t errlen)
 {
 	struct client_sock *cs = &c->socks[index];
+	struct tls_conn *tls;
 	struct buf pre;
 	int fd, rc = -1;
 
 	if (buf_init(&pre, 16384, 0) < 0)
 		return -1;
-	fd = ws_connect(c, want_v2(c), &pre, err, errlen);
+	fd = ws_connect(c, want_v2(c), &pre, &tls, err, errlen);
 	if (fd >= 0) {
 		cs->c = c;
 		cs->index = index;
@@ -247,9 +234,15 @@ sock_connect(struct client *c, int index, char *err, size_t errlen)
 		rc = tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos, buf_len(&pre));
 		if (rc < 0) {
 			close(fd);
+			if (tls != NULL) {
+				tls_conn_fini(tls);
+				free(tls);
+			}
 			snprintf(err, errlen, "out of memory");
 		} else {
 			cs->open = 1;
+			if (tls != NULL)
+				tunnel_set_tls(&cs->t, tls);
 		}
 	}
 	buf_fini(&pre);

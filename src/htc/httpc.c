@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "htc/htc.h"
+#include "htc/tlsio.h"
 #include "http1.h"
 #include "net.h"
 
@@ -38,6 +39,7 @@ struct httpc {
 	size_t in_len, in_cap;
 	size_t body_cap;         /* bytes allocated for res->body */
 	struct httpc_response *res;
+	struct tlsio io;         /* plain or TLS, once connected */
 };
 
 static int64_t
@@ -150,24 +152,10 @@ connect_url(struct httpc *h, const struct url *u)
 static int
 send_all(struct httpc *h, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = send(h->fd, p, n, MSG_NOSIGNAL);
-		int rc;
+	char why[256];
 
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return fail(h, -errno, "sending to %s: %s", h->addr, strerror(errno));
-		if ((rc = wait_fd(h, POLLOUT)) == -ETIMEDOUT)
-			return fail_timeout(h);
-		if (rc < 0)
-			return fail(h, rc, "sending to %s: %s", h->addr, strerror(-rc));
-	}
+	if (tlsio_send_all(&h->io, p, n, (uint64_t)h->deadline, why, sizeof(why)) < 0)
+		return fail(h, -EIO, "sending to %s: %s", h->addr, why);
 	return 0;
 }
 
@@ -175,32 +163,26 @@ send_all(struct httpc *h, const char *p, size_t n)
 static ssize_t
 recv_more(struct httpc *h)
 {
-	for (;;) {
-		ssize_t r;
-		int rc;
+	char why[256];
+	ssize_t r;
 
-		if (h->in_cap - h->in_len < HTTPC_READ_CHUNK) {
-			size_t cap = UTIL_MAX(h->in_cap * 2, h->in_len + HTTPC_READ_CHUNK);
-			char *p = realloc(h->in, cap);
-			if (p == NULL)
-				return fail(h, -ENOMEM, "out of memory");
-			h->in = p;
-			h->in_cap = cap;
-		}
-		r = recv(h->fd, h->in + h->in_len, h->in_cap - h->in_len, 0);
-		if (r >= 0) {
-			h->in_len += (size_t)r;
-			return r;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return fail(h, -errno, "receiving from %s: %s", h->addr, strerror(errno));
-		if ((rc = wait_fd(h, POLLIN)) == -ETIMEDOUT)
-			return fail_timeout(h);
-		if (rc < 0)
-			return fail(h, rc, "receiving from %s: %s", h->addr, strerror(-rc));
+	if (h->in_cap - h->in_len < HTTPC_READ_CHUNK) {
+		size_t cap = UTIL_MAX(h->in_cap * 2, h->in_len + HTTPC_READ_CHUNK);
+		char *p = realloc(h->in, cap);
+
+		if (p == NULL)
+			return fail(h, -ENOMEM, "out of memory");
+		h->in = p;
+		h->in_cap = cap;
 	}
+	r = tlsio_recv(&h->io, h->in + h->in_len, h->in_cap - h->in_len, (uint64_t)h->deadline, why, sizeof(why));
+	if (r < 0) {
+		if (strstr(why, "timed out") != NULL)
+			return fail_timeout(h);
+		return fail(h, -EIO, "receiving from %s: %s", h->addr, why);
+	}
+	h->in_len += (size_t)r;
+	return r;
 }
 
 /* Drop n consumed bytes from the front of h->in. */
@@ -413,17 +395,26 @@ httpc_request(const struct url *u, const char *method, const char *target, const
 	h.timeout_ms = timeout_ms > 0 ? timeout_ms : HTTPC_TIMEOUT_MS;
 	h.deadline = now_ms() + h.timeout_ms;
 	url_authority(u, 0, h.addr, sizeof(h.addr));
-	if (u->tls)
-		return fail(&h, -ENOTSUP, "%s: TLS not supported yet (use ws:// or http://)", h.addr);
 	if ((n = build_request(&h, u, method, target, token, req, sizeof(req))) < 0)
 		return n;
+	h.io.fd = -1;
+	h.io.tls = NULL;
 	rc = connect_url(&h, u);
+	if (rc == 0) {
+		char why[256];
+
+		if (tlsio_start(&h.io, h.fd, u, (uint64_t)h.deadline, why, sizeof(why)) < 0)
+			rc = fail(&h, -EPROTO, "%s: %s", h.addr, why);
+		else
+			h.fd = -1; /* h.io owns it now */
+	}
 	if (rc == 0)
 		rc = send_all(&h, req, (size_t)n);
 	if (rc == 0)
 		rc = read_response(&h);
 	if (h.fd >= 0)
 		close(h.fd);
+	tlsio_close(&h.io);
 	free(h.in);
 	if (rc < 0)
 		httpc_response_fini(res);

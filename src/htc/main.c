@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "htc/htc.h"
+#include "htc/tlsio.h"
 #include "htc/print.h"
 #include "util.h"
 
@@ -357,6 +358,7 @@ opts_fill(struct htc_opts *o, const struct cmdline *c)
 	o->json = c->val[GOPT_JSON] != NULL;
 	o->quiet = c->val[GOPT_QUIET] != NULL;
 	o->tty = print_style(STDOUT_FILENO) != 0;
+	tlsio_configure(o->ca_file, o->insecure);
 	return 0;
 }
 

@@ -1,0 +1,251 @@
+/*
+ * tlsio.c: plain or TLS exchanges with deadlines (see tlsio.h).
+ */
+#include "htc/tlsio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "htc/print.h"
+#include "util.h"
+
+static const char *cfg_ca_file;
+static int cfg_insecure;
+static struct tls_anchors anchors;
+static int anchors_loaded;
+
+/* see tlsio.h */
+void
+tlsio_configure(const char *ca_file, int insecure)
+{
+	cfg_ca_file = ca_file;
+	cfg_insecure = insecure;
+}
+
+static void
+free_anchors(void)
+{
+	tls_anchors_fini(&anchors);
+}
+
+static int
+load_anchors(char *err, size_t errlen)
+{
+	const char *path = cfg_ca_file ? cfg_ca_file : TLSIO_DEFAULT_CA;
+	char why[256];
+
+	if (anchors_loaded)
+		return 0;
+	if (tls_anchors_load(&anchors, path, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cannot load trust anchors from %s: %s", path, why);
+		return -1;
+	}
+	if (anchors.n == 0) {
+		snprintf(err, errlen, "no usable certificate in %s", path);
+		tls_anchors_fini(&anchors);
+		return -1;
+	}
+	anchors_loaded = 1;
+	atexit(free_anchors);
+	return 0;
+}
+
+/* Wait for the events TLS (or a plain socket) needs. 0, or -1 on timeout/error. */
+static int
+wait_io(int fd, unsigned want, uint64_t deadline)
+{
+	struct pollfd p = { fd, 0, 0 };
+	uint64_t now = clock_mono_ms();
+	int n;
+
+	p.events = (short)((want & TLS_READ ? POLLIN : 0) | (want & TLS_WRITE ? POLLOUT : 0));
+	if (p.events == 0)
+		p.events = POLLIN;
+	if (now >= deadline)
+		return -1;
+	n = poll(&p, 1, (int)(deadline - now));
+	return n > 0 || (n < 0 && errno == EINTR) ? 0 : -1;
+}
+
+static void
+tls_fail(struct tlsio *io, const char *what, char *err, size_t errlen)
+{
+	const char *why = io->tls ? tls_conn_error(io->tls) : NULL;
+
+	snprintf(err, errlen, "TLS %s: %s", what, why ? why : "connection failed");
+}
+
+static int
+handshake(struct tlsio *io, uint64_t deadline, char *err, size_t errlen)
+{
+	while (!tls_conn_handshake_done(io->tls) || tls_conn_flush(io->tls, io->fd) == -EAGAIN) {
+		ssize_t r;
+		int f = tls_conn_flush(io->tls, io->fd);
+
+		if (f < 0 && f != -EAGAIN) {
+			tls_fail(io, "handshake", err, errlen);
+			return -1;
+		}
+		r = tls_conn_read(io->tls, io->fd, io->stash + io->stash_len, sizeof(io->stash) - io->stash_len);
+		if (r > 0) {
+			io->stash_len += (size_t)r;
+			continue;
+		}
+		if (tls_conn_handshake_done(io->tls))
+			break; /* the read that just returned finished it */
+		if (r != -EAGAIN || tls_conn_interest(io->tls) == 0) {
+			tls_fail(io, "handshake", err, errlen);
+			return -1;
+		}
+		if (wait_io(io->fd, tls_conn_interest(io->tls), deadline) < 0) {
+			snprintf(err, errlen, "TLS handshake: no answer in time");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* see tlsio.h */
+int
+tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen)
+{
+	io->fd = fd;
+	io->tls = NULL;
+	io->stash_len = 0;
+	if (!u->tls)
+		return 0;
+	if (cfg_insecure)
+		print_err("WARNING: --insecure: the certificate of %s is not verified", u->host);
+	else if (load_anchors(err, errlen) < 0)
+		return -1;
+	io->tls = calloc(1, sizeof(*io->tls));
+	if (io->tls == NULL || tls_conn_client(io->tls, cfg_insecure ? NULL : &anchors, u->host, cfg_insecure) < 0) {
+		snprintf(err, errlen, "cannot set up TLS");
+		free(io->tls);
+		io->tls = NULL;
+		return -1;
+	}
+	if (handshake(io, deadline, err, errlen) < 0) {
+		tls_conn_fini(io->tls);
+		free(io->tls);
+		io->tls = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+send_plain(struct tlsio *io, const char *p, size_t n, uint64_t deadline, char *err, size_t errlen)
+{
+	while (n > 0) {
+		ssize_t k = send(io->fd, p, n, MSG_NOSIGNAL);
+
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+		} else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(err, errlen, "send: %s", strerror(errno));
+			return -1;
+		} else if (wait_io(io->fd, TLS_WRITE, deadline) < 0) {
+			snprintf(err, errlen, "send: timed out");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* see tlsio.h */
+int
+tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, char *err, size_t errlen)
+{
+	const char *b = p;
+
+	if (io->tls == NULL)
+		return send_plain(io, b, n, deadline, err, errlen);
+	while (n > 0) {
+		struct iovec iov = { (void *)(uintptr_t)b, n };
+		ssize_t k = tls_conn_writev(io->tls, io->fd, &iov, 1);
+
+		if (k > 0) {
+			b += k;
+			n -= (size_t)k;
+		} else if (k != -EAGAIN) {
+			tls_fail(io, "send", err, errlen);
+			return -1;
+		} else if (wait_io(io->fd, tls_conn_interest(io->tls), deadline) < 0) {
+			snprintf(err, errlen, "send: timed out");
+			return -1;
+		}
+	}
+	while (tls_conn_flush(io->tls, io->fd) == -EAGAIN) {
+		if (wait_io(io->fd, TLS_WRITE, deadline) < 0) {
+			snprintf(err, errlen, "send: timed out");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* see tlsio.h */
+ssize_t
+tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, size_t errlen)
+{
+	if (io->stash_len > 0) {
+		size_t k = UTIL_MIN(n, io->stash_len);
+
+		memcpy(buf, io->stash, k);
+		memmove(io->stash, io->stash + k, io->stash_len - k);
+		io->stash_len -= k;
+		return (ssize_t)k;
+	}
+	for (;;) {
+		ssize_t r = io->tls ? tls_conn_read(io->tls, io->fd, buf, n) : recv(io->fd, buf, n, 0);
+
+		if (io->tls == NULL && r < 0)
+			r = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+		if (r >= 0)
+			return r;
+		if (r != -EAGAIN) {
+			if (io->tls)
+				tls_fail(io, "receive", err, errlen);
+			else
+				snprintf(err, errlen, "receive: %s", strerror((int)-r));
+			return -1;
+		}
+		if (wait_io(io->fd, io->tls ? tls_conn_interest(io->tls) : TLS_READ, deadline) < 0) {
+			snprintf(err, errlen, "receive: timed out");
+			return -1;
+		}
+	}
+}
+
+/* see tlsio.h */
+struct tls_conn *
+tlsio_take(struct tlsio *io)
+{
+	struct tls_conn *t = io->tls;
+
+	io->tls = NULL;
+	return t;
+}
+
+/* see tlsio.h */
+void
+tlsio_close(struct tlsio *io)
+{
+	if (io->tls != NULL) {
+		tls_conn_close(io->tls, io->fd);
+		tls_conn_fini(io->tls);
+		free(io->tls);
+		io->tls = NULL;
+	}
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+}

@@ -1,0 +1,55 @@
+/*
+ * tlsio.h: htc's exchanges before (or instead of) the event loop: a
+ * connected socket spoken through plainly or through TLS, every wait
+ * bounded by a deadline. The WebSocket handshake and the admin HTTP calls
+ * use it; a TLS connection is then handed to the tunnel.
+ *
+ * TLS: trust anchors from --ca-file or the system bundle
+ * (/etc/ssl/certs/ca-certificates.crt), loaded once; the server name from
+ * the URL is sent as SNI and checked against the certificate. --insecure
+ * skips the verification and says so on stderr every time.
+ */
+#ifndef HTC_TLSIO_H
+#define HTC_TLSIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "htc/url.h"
+#include "tls.h"
+
+#define TLSIO_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
+
+struct tlsio {
+	int fd;
+	struct tls_conn *tls;   /* NULL: plain */
+	unsigned char stash[16384]; /* application bytes that arrived during the handshake */
+	size_t stash_len;
+};
+
+/* Where anchors come from (NULL: the system bundle) and whether to verify. */
+void tlsio_configure(const char *ca_file, int insecure);
+
+/*
+ * Start speaking on connected non-blocking socket fd: plain for ws:// and
+ * http://, a TLS handshake for wss:// and https:// (done before it
+ * returns). deadline: monotonic ms. 0, or -1 with err set (certificate
+ * problems named: unknown issuer, expired, name mismatch). fd is not
+ * closed on error.
+ */
+int tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen);
+
+/* Send all n bytes. 0, or -1 with err set. */
+int tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, char *err, size_t errlen);
+
+/* Receive up to n bytes, waiting for at least one. > 0, 0 at the end, or -1 with err set. */
+ssize_t tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, size_t errlen);
+
+/* Give the TLS state away (the tunnel takes it); io keeps nothing. */
+struct tls_conn *tlsio_take(struct tlsio *io);
+
+/* close_notify (best effort), free the TLS state, close fd. */
+void tlsio_close(struct tlsio *io);
+
+#endif
