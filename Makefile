@@ -76,6 +76,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: fuzz-deps all deps run test check unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
+# Objects are not intermediate files: keep them between runs.
+.SECONDARY:
 
 all: $(LIB) $(PROGS) $(UNIT_BINS) $(TOOL_BINS)
 

@@ -63,6 +63,11 @@ struct tp_owner {
 	int in_cb;                 /* inside one of our callbacks */
 	int closed_in_cb;          /* on_close came while we were in a callback */
 	void (*batch_hook)(struct tp_owner *o); /* extra check at on_batch_end */
+	const uint8_t *piece[64];  /* pieces of the current input batch, as given */
+	size_t piece_len[64];
+	unsigned npiece;
+	size_t batch_from;         /* rx offset where the current batch began */
+	unsigned bad_pieces;       /* pieces whose bytes changed before on_batch_end */
 	void *user;
 };
 
@@ -145,6 +150,12 @@ tp_o_data(struct stream *s, const uint8_t *p, size_t n)
 		assert_non_null(o->rx);
 		o->rx_cap = cap;
 	}
+	if (o->npiece == 0)
+		o->batch_from = o->rx_len;
+	if (o->npiece < 64) {
+		o->piece[o->npiece] = p;
+		o->piece_len[o->npiece++] = n;
+	}
 	memcpy(o->rx + o->rx_len, p, n);
 	o->rx_len += n;
 	if (o->auto_consume)
@@ -222,6 +233,18 @@ tp_o_batch(struct stream *s)
 	o->in_cb = 1;
 	tp_ev(o, 'b');
 	o->n_batch++;
+	{
+		/* the bytes given to on_data stay valid until on_batch_end */
+		size_t off = o->batch_from;
+		unsigned i;
+
+		for (i = 0; i < o->npiece; i++) {
+			if (memcmp(o->piece[i], o->rx + off, o->piece_len[i]) != 0)
+				o->bad_pieces++;
+			off += o->piece_len[i];
+		}
+		o->npiece = 0;
+	}
 	if (o->batch_hook)
 		o->batch_hook(o);
 	tp_act(o, s, o->act_batch);
