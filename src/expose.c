@@ -18,6 +18,7 @@
  * daemon saw.
  */
 #include "expose.h"
+#include "expose_http.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,8 +46,6 @@
 #define DETAIL_MAX 160
 #define LINGER_MS 2000		/* after a last answer: read and drop for at most this long */
 #define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
-#define RESP_TOKENS (3 * EXPOSE_MAX_RESPONSE_HEADERS + 16)
-#define CONN_VALUES_MAX 512 /* bytes of Connection values a response head may carry */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -73,381 +72,6 @@ static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
  */
 static struct http1_header *hdr_slots;
 static size_t hdr_nslots;
-
-/* ---- pure helpers: STREAM_OPEN ------------------------------------------ */
-
-static int
-name_is(const char *name, size_t len, const char *lower)
-{
-	return util_strcaseeq(name, len, lower);
-}
-
-static int
-name_has_prefix(const char *name, size_t len, const char *lower)
-{
-	size_t n = strlen(lower);
-
-	return len >= n && util_strcaseeq(name, n, lower);
-}
-
-/* 1 when a request field goes into STREAM_OPEN. */
-static int
-keep_request_field(const struct http1_request *req, const struct http1_header *h, int upgrade)
-{
-	if (forwarded_is_managed(h->name, h->name_len))
-		return 0;
-	if (upgrade &&
-	    (name_is(h->name, h->name_len, "connection") || name_is(h->name, h->name_len, "upgrade") ||
-	     name_has_prefix(h->name, h->name_len, "sec-websocket-")))
-		return 1;
-	if (http1_is_hop_by_hop(h->name, h->name_len))
-		return 0;
-	return !http1_header_is_named_in_connection(req->headers, req->num_headers, h->name, h->name_len);
-}
-
-static void
-header_pair(struct json_writer *w, const char *name, const char *value, size_t vlen)
-{
-	json_w_arr_begin(w);
-	json_w_cstr(w, name);
-	json_w_str(w, value, vlen);
-	json_w_arr_end(w);
-}
-
-/* see expose.h */
-int
-expose_open_json(struct buf *out, const struct expose_open *o, const struct http1_request *req)
-{
-	struct json_writer w;
-	size_t i;
-
-	json_w_init(&w, out, 0);
-	json_w_obj_begin(&w);
-	json_w_kv_str(&w, "kind", "http");
-	json_w_kv_uint(&w, "bindId", o->bind_id);
-	json_w_kv_int(&w, "containerPort", o->port);
-	json_w_kv_strn(&w, "method", req->method, req->method_len);
-	json_w_kv_strn(&w, "target", req->target, req->target_len);
-	json_w_key(&w, "headers");
-	json_w_arr_begin(&w);
-	for (i = 0; i < req->num_headers; i++) {
-		const struct http1_header *h = &req->headers[i];
-
-		if (!keep_request_field(req, h, o->upgrade))
-			continue;
-		json_w_arr_begin(&w);
-		json_w_str(&w, h->name, h->name_len);
-		json_w_str(&w, h->value, h->value_len);
-		json_w_arr_end(&w);
-	}
-	header_pair(&w, "X-Forwarded-For", o->fwd->xff, strlen(o->fwd->xff));
-	header_pair(&w, "X-Forwarded-Proto", o->fwd->proto, strlen(o->fwd->proto));
-	if (o->fwd->host[0])
-		header_pair(&w, "X-Forwarded-Host", o->fwd->host, strlen(o->fwd->host));
-	header_pair(&w, "X-Real-IP", o->fwd->real_ip, strlen(o->fwd->real_ip));
-	json_w_arr_end(&w);
-	json_w_kv_bool(&w, "isUpgrade", o->upgrade != 0);
-	json_w_kv_str(&w, "httpVersion", req->minor_version == 1 ? "1.1" : "1.0");
-	json_w_kv_str(&w, "peerAddr", o->peer_addr);
-	json_w_obj_end(&w);
-	return json_w_finish(&w) == 0 ? 0 : -ENOMEM;
-}
-
-/* ---- pure helpers: response heads --------------------------------------- */
-
-/* What the first pass over the client's header pairs found. */
-struct head_scan {
-	struct http1_header conn; /* every Connection value, joined with commas */
-	char conn_buf[CONN_VALUES_MAX];
-	size_t conn_len;
-	int have_conn;
-	int have_cl;
-	uint64_t cl;
-};
-
-/* The name and value tokens of header pair e (an array of two strings). */
-static int
-pair_tokens(const struct json_doc *doc, int e, int *nt, int *vt)
-{
-	if (json_type(doc, e) != JSON_ARRAY || doc->toks[e].count != 2)
-		return -1;
-	*nt = json_first(doc, e);
-	*vt = json_next(doc, e, *nt);
-	if (json_type(doc, *nt) != JSON_STRING || json_type(doc, *vt) != JSON_STRING)
-		return -1;
-	return 0;
-}
-
-static int
-parse_length(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 19)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > HTTP1_CONTENT_LENGTH_MAX)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-scan_one(const struct json_doc *doc, int nt, int vt, struct head_scan *sc)
-{
-	char name[32], val[32];
-	ssize_t nl = json_get_string(doc, nt, name, sizeof(name)), vl;
-	uint64_t cl;
-
-	if (nl < 0)
-		return 0; /* longer than any name looked for here; checked when written */
-	if (name_is(name, (size_t)nl, "connection")) {
-		size_t room = sizeof(sc->conn_buf) - sc->conn_len;
-
-		if (sc->conn_len > 0 && room > 1) {
-			sc->conn_buf[sc->conn_len++] = ',';
-			room--;
-		}
-		vl = json_get_string(doc, vt, sc->conn_buf + sc->conn_len, room);
-		if (vl < 0)
-			return -1;
-		sc->conn_len += (size_t)vl;
-		sc->have_conn = 1;
-	} else if (name_is(name, (size_t)nl, "content-length")) {
-		vl = json_get_string(doc, vt, val, sizeof(val));
-		if (vl < 0 || parse_length(val, (size_t)vl, &cl) < 0 || (sc->have_cl && cl != sc->cl))
-			return -1;
-		sc->have_cl = 1;
-		sc->cl = cl;
-	}
-	return 0;
-}
-
-static int
-scan_headers(const struct json_doc *doc, int hdrs, struct head_scan *sc)
-{
-	int e, nt, vt;
-
-	memset(sc, 0, sizeof(*sc));
-	sc->conn.name = "Connection";
-	sc->conn.name_len = 10;
-	sc->conn.value = sc->conn_buf;
-	if (hdrs < 0 || json_is_null(doc, hdrs))
-		return 0;
-	if (json_type(doc, hdrs) != JSON_ARRAY || doc->toks[hdrs].count > EXPOSE_MAX_RESPONSE_HEADERS)
-		return -1;
-	for (e = json_first(doc, hdrs); e >= 0; e = json_next(doc, hdrs, e))
-		if (pair_tokens(doc, e, &nt, &vt) < 0 || scan_one(doc, nt, vt, sc) < 0)
-			return -1;
-	sc->conn.value_len = sc->conn_len;
-	return 0;
-}
-
-static int
-parse_status(const struct json_doc *doc, const struct expose_req *rq, struct expose_head *h)
-{
-	int64_t st;
-	bool fin = true;
-	int tok = json_get(doc, 0, "final");
-
-	if (json_obj_get_int(doc, 0, "status", &st) != 0 || st < 100 || st > 599)
-		return -1;
-	if (tok >= 0 && !json_is_null(doc, tok) && json_get_bool(doc, tok, &fin) != 0)
-		return -1;
-	h->status = (int)st;
-	h->final = fin;
-	if (fin && st < 200 && !(st == 101 && rq->upgrade))
-		return -1;
-	if (!fin && (st >= 200 || st == 101))
-		return -1;
-	return 0;
-}
-
-static void
-decide_framing(const struct expose_req *rq, const struct head_scan *sc, struct expose_head *h)
-{
-	h->body = EXPOSE_BODY_NONE;
-	h->keep_alive = rq->keep_alive;
-	if (!h->final || h->status == 101) {
-		h->keep_alive = h->final ? 0 : rq->keep_alive;
-	} else if (rq->head || h->status == 204 || h->status == 304) {
-		h->length = sc->have_cl ? sc->cl : 0;
-	} else if (sc->have_cl) {
-		h->body = EXPOSE_BODY_LENGTH;
-		h->length = sc->cl;
-	} else if (rq->minor == 1) {
-		h->body = EXPOSE_BODY_CHUNKED;
-	} else {
-		h->body = EXPOSE_BODY_CLOSE;
-		h->keep_alive = 0;
-	}
-}
-
-/* 1 when a response field of the client is written to the visitor. */
-static int
-keep_response_field(const char *name, size_t len, const struct head_scan *sc, int switching)
-{
-	if (name_is(name, len, "content-length"))
-		return 0; /* written by the daemon, once */
-	if (switching && (name_is(name, len, "connection") || name_is(name, len, "upgrade")))
-		return 1;
-	if (http1_is_hop_by_hop(name, len))
-		return 0;
-	return sc->conn_len == 0 || !http1_header_is_named_in_connection(&sc->conn, 1, name, len);
-}
-
-/* Write one "name: value\r\n" (unescaped in place in out's free space). */
-static int
-emit_field(struct buf *out, const struct json_doc *doc, int nt, int vt, const struct head_scan *sc,
-	   int switching)
-{
-	size_t nraw = doc->toks[nt].end - doc->toks[nt].start, vraw = doc->toks[vt].end - doc->toks[vt].start;
-	ssize_t nl, vl;
-	char *name, *value;
-
-	if (buf_reserve(out, nraw + vraw + 8, 0, 0) < 0)
-		return -ENOMEM;
-	name = (char *)out->last;
-	nl = json_get_string(doc, nt, name, nraw + 1);
-	if (nl < 0 || !http1_token_valid(name, (size_t)nl))
-		return -EPROTO;
-	value = name + nl + 2;
-	vl = json_get_string(doc, vt, value, vraw + 1);
-	if (vl < 0 || !http1_field_value_valid(value, (size_t)vl))
-		return -EPROTO;
-	if (!keep_response_field(name, (size_t)nl, sc, switching))
-		return 0;
-	name[nl] = ':';
-	name[nl + 1] = ' ';
-	value[vl] = '\r';
-	value[vl + 1] = '\n';
-	buf_commit(out, (size_t)nl + 2 + (size_t)vl + 2);
-	return 0;
-}
-
-static int
-emit_text(struct buf *out, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (buf_reserve(out, n, 0, 0) < 0)
-		return -ENOMEM;
-	buf_append(out, s, n);
-	return 0;
-}
-
-/* The daemon's own framing and connection fields, then the blank line. */
-static int
-emit_trailer_fields(struct buf *out, const struct head_scan *sc, const struct expose_head *h)
-{
-	char line[64];
-
-	if (!h->final)
-		return emit_text(out, "\r\n");
-	if (h->status == 101)
-		return emit_text(out, sc->have_conn ? "\r\n" : "Connection: Upgrade\r\n\r\n");
-	if (sc->have_cl && h->status != 204) {
-		snprintf(line, sizeof(line), "Content-Length: %llu\r\n", (unsigned long long)sc->cl);
-		if (emit_text(out, line) < 0)
-			return -ENOMEM;
-	}
-	if (h->body == EXPOSE_BODY_CHUNKED && emit_text(out, "Transfer-Encoding: chunked\r\n") < 0)
-		return -ENOMEM;
-	return emit_text(out, h->keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-}
-
-static int
-write_head(struct buf *out, const struct json_doc *doc, int hdrs, const struct head_scan *sc,
-	   const struct expose_head *h)
-{
-	int e, nt, vt, rc, switching = h->final && h->status == 101;
-	size_t k;
-
-	if (buf_reserve(out, HTTP1_STATUS_LINE_MAX, 0, 0) < 0)
-		return -ENOMEM;
-	k = http1_write_status_line((char *)out->last, buf_room(out), h->status);
-	if (k == 0)
-		return -EPROTO;
-	buf_commit(out, k);
-	if (hdrs >= 0 && json_type(doc, hdrs) == JSON_ARRAY) {
-		for (e = json_first(doc, hdrs); e >= 0; e = json_next(doc, hdrs, e)) {
-			pair_tokens(doc, e, &nt, &vt); /* checked by scan_headers */
-			rc = emit_field(out, doc, nt, vt, sc, switching);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return emit_trailer_fields(out, sc, h);
-}
-
-/* see expose.h */
-int
-expose_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_req *rq,
-		     struct expose_head *h)
-{
-	struct json_tok toks[RESP_TOKENS];
-	struct json_doc doc;
-	struct head_scan sc;
-	size_t mark = buf_len(out);
-	int hdrs, rc;
-
-	memset(h, 0, sizeof(*h));
-	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_type(&doc, 0) != JSON_OBJECT || parse_status(&doc, rq, h) < 0)
-		return -EPROTO;
-	hdrs = json_get(&doc, 0, "headers");
-	if (scan_headers(&doc, hdrs, &sc) < 0)
-		return -EPROTO;
-	decide_framing(rq, &sc, h);
-	if (!h->final && rq->minor == 0)
-		return 0; /* no 1xx to an HTTP/1.0 visitor (RFC 9110 15.2) */
-	rc = write_head(out, &doc, hdrs, &sc, h);
-	if (rc < 0)
-		out->last = out->pos + mark;
-	return rc;
-}
-
-/* see expose.h */
-int
-expose_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
-		      int retry)
-{
-	const char *reason = http1_reason_phrase(status);
-	char body[64 + DETAIL_MAX], hd[320];
-	size_t bl, i;
-	int hl;
-
-	hl = snprintf(body, sizeof(body), "%d %s", status, reason);
-	bl = hl > 0 ? (size_t)hl : 0;
-	if (dlen > DETAIL_MAX)
-		dlen = DETAIL_MAX;
-	if (detail != NULL && dlen > 0) {
-		body[bl++] = ':';
-		body[bl++] = ' ';
-		for (i = 0; i < dlen; i++) {
-			unsigned char c = (unsigned char)detail[i];
-
-			body[bl++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-		}
-	}
-	body[bl++] = '\n';
-	hl = snprintf(hd, sizeof(hd),
-		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
-		      "%sConnection: %s\r\n\r\n",
-		      status, reason, bl, retry ? "Retry-After: 5\r\n" : "",
-		      keep_alive ? "keep-alive" : "close");
-	if (hl < 0 || buf_reserve(out, (size_t)hl + bl, 0, 0) < 0)
-		return -ENOMEM;
-	buf_append(out, hd, (size_t)hl);
-	if (!head)
-		buf_append(out, body, bl);
-	return 0;
-}
 
 /* ---- the visitor -------------------------------------------------------- */
 
@@ -497,7 +121,7 @@ struct visitor {
 	/* the current exchange */
 	struct mux *mux;
 	struct stream *st;
-	struct expose_req rq;
+	struct expose_http_req rq;
 	enum http1_body req_body;
 	uint64_t req_left; /* Content-Length body bytes still to send */
 	struct http1_chunked ck;
@@ -505,8 +129,8 @@ struct visitor {
 	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
 	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
 	uint8_t expect, continue_sent;
-	enum expose_body body;
-	uint64_t resp_left; /* EXPOSE_BODY_LENGTH bytes still to write */
+	enum expose_http_body body;
+	uint64_t resp_left; /* EXPOSE_HTTP_BODY_LENGTH bytes still to write */
 	struct pump pump;   /* after a 101 */
 };
 
@@ -644,7 +268,7 @@ exchange_reset(struct visitor *v)
 	v->req_body = HTTP1_BODY_NONE;
 	v->req_left = 0;
 	v->req_done = v->got_body = v->expect = v->continue_sent = 0;
-	v->body = EXPOSE_BODY_NONE;
+	v->body = EXPOSE_HTTP_BODY_NONE;
 	v->resp_left = 0;
 }
 
@@ -771,11 +395,11 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 	char hdr[HTTP1_CHUNK_HEADER_MAX];
 	size_t hl = 0, tl = 0, k = 0, pay, tail;
 
-	if (v->body == EXPOSE_BODY_NONE) {
+	if (v->body == EXPOSE_HTTP_BODY_NONE) {
 		credit(v, n);
 		return;
 	}
-	if (v->body == EXPOSE_BODY_LENGTH) {
+	if (v->body == EXPOSE_HTTP_BODY_LENGTH) {
 		size_t take = v->resp_left < n ? (size_t)v->resp_left : n;
 
 		credit(v, n - take); /* past the Content-Length: dropped */
@@ -784,7 +408,7 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 	}
 	if (n == 0)
 		return;
-	if (v->body == EXPOSE_BODY_CHUNKED) {
+	if (v->body == EXPOSE_HTTP_BODY_CHUNKED) {
 		hl = http1_chunk_header(hdr, n);
 		tl = HTTP1_CHUNK_END_LEN;
 	}
@@ -814,7 +438,7 @@ static void
 answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, int retry)
 {
 	v->keep_alive = v->keep_alive && keep_alive;
-	if (expose_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, retry) < 0) {
+	if (expose_http_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, retry) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -946,7 +570,7 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 {
 	struct daemon *d = v->d;
 	struct binding *b = find_binding(d, v->port);
-	struct expose_open o;
+	struct expose_http_open o;
 	struct forwarded_values fwd;
 	struct session *s;
 	struct stream *st;
@@ -966,9 +590,9 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 		return 503;
 	}
 	forwarded_values(v->trusted, v->peer_ip, req->headers, req->num_headers, &fwd);
-	o = (struct expose_open){b->id, b->port, v->peer, &fwd, v->rq.upgrade};
+	o = (struct expose_http_open){b->id, b->port, v->peer, &fwd, v->rq.upgrade};
 	buf_reset(&d->scratch, 0);
-	if (expose_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
+	if (expose_http_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
 		mux_drop(&s->mux, st);
 		*detail = "request head too large for the tunnel";
 		return 431;
@@ -1192,7 +816,7 @@ upgrade_switch(struct visitor *v)
 /* ---- stream callbacks (response side) ----------------------------------- */
 
 static void
-informational(struct visitor *v, const struct expose_head *h, size_t mark)
+informational(struct visitor *v, const struct expose_http_head *h, size_t mark)
 {
 	if (h->status == 100) {
 		if (!v->expect || v->continue_sent) {
@@ -1206,7 +830,7 @@ informational(struct visitor *v, const struct expose_head *h, size_t mark)
 }
 
 static void
-response_start(struct visitor *v, const struct expose_head *h)
+response_start(struct visitor *v, const struct expose_http_head *h)
 {
 	struct daemon *d = v->d;
 
@@ -1214,7 +838,7 @@ response_start(struct visitor *v, const struct expose_head *h)
 	metrics_ttfb_observe(&d->metrics, reactor_now(&d->r) - v->open_ms);
 	metrics_visitor_response(&d->metrics, h->status);
 	if (h->status == 101) {
-		v->body = EXPOSE_BODY_CLOSE; /* raw bytes until the pump takes over */
+		v->body = EXPOSE_HTTP_BODY_CLOSE; /* raw bytes until the pump takes over */
 		set_state(v, VISITOR_UPGRADING);
 		flush_out(v);
 		return;
@@ -1244,13 +868,13 @@ v_on_head(struct stream *st, const uint8_t *json, size_t n)
 {
 	struct visitor *v = st->owner;
 	size_t mark = buf_len(&v->out);
-	struct expose_head h;
+	struct expose_http_head h;
 
 	if (v->state != VISITOR_WAIT) {
 		fail_after_head(v, FRAME_CODE_PROTOCOL_ERROR, "response head after the final one");
 		return;
 	}
-	if (expose_response_head(&v->out, json, n, &v->rq, &h) < 0) {
+	if (expose_http_response_head(&v->out, json, n, &v->rq, &h) < 0) {
 		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
 		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), 0);
@@ -1286,9 +910,9 @@ v_on_data(struct stream *st, const uint8_t *p, size_t n)
 static void
 response_end(struct visitor *v)
 {
-	if (v->body == EXPOSE_BODY_CHUNKED && out_append(v, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN) < 0)
+	if (v->body == EXPOSE_HTTP_BODY_CHUNKED && out_append(v, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN) < 0)
 		v->keep_alive = 0;
-	if ((v->body == EXPOSE_BODY_LENGTH && v->resp_left > 0) || v->body == EXPOSE_BODY_CLOSE)
+	if ((v->body == EXPOSE_HTTP_BODY_LENGTH && v->resp_left > 0) || v->body == EXPOSE_HTTP_BODY_CLOSE)
 		v->keep_alive = 0; /* short body, or the end is the close itself */
 	if (!v->req_done)
 		v->keep_alive = 0; /* the rest of the request body cannot be skipped safely */

@@ -5,8 +5,8 @@
  * head and body are written back with HTTP/1.1 framing; keep-alive,
  * pipelining, upgrades, and the 502/503/504 answers a visitor may see.
  *
- * The three pure helpers at the end (STREAM_OPEN JSON, response head,
- * error answers) do no I/O and are tested on their own.
+ * The HTTP text itself (STREAM_OPEN JSON, response heads, the daemon's
+ * own answers) is built by expose_http.c, which does no I/O.
  */
 #ifndef HT_EXPOSE_H
 #define HT_EXPOSE_H
@@ -14,10 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "daemon.h"
-#include "forwarded.h"
-#include "http1.h"
 #include "reactor.h"
 
 /* Set up the visitor pool (d->visitors). 0 or -errno. */
@@ -29,86 +26,5 @@ void expose_fini(struct daemon *d);
 
 /* The listener callback of EXPOSE bindings (binding from container_of). */
 void expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events);
-
-/* ---- pure helpers ------------------------------------------------------- */
-
-/* Most header pairs accepted in one STREAM_RESPONSE_HEAD. */
-#define EXPOSE_MAX_RESPONSE_HEADERS 256
-
-/* What the daemon saw of a visitor, for its STREAM_OPEN. */
-struct expose_open {
-	uint32_t bind_id;
-	int port;	       /* containerPort */
-	const char *peer_addr; /* "ip:port" (peerAddr) */
-	const struct forwarded_values *fwd; /* X-Forwarded-For/-Proto/-Host, X-Real-IP to send */
-	int upgrade;	       /* forwarded as an upgrade (isUpgrade) */
-};
-
-/*
- * Append the STREAM_OPEN JSON of PROTOCOL.md 6 for the parsed request req
- * to out (which grows as needed): headers in arrival order, duplicates
- * kept, minus hop-by-hop fields (Connection, Keep-Alive, Transfer-Encoding,
- * TE, Trailer, Proxy-*, the fields named in Connection, and Upgrade unless
- * o->upgrade; an upgrade keeps Connection, Upgrade and Sec-WebSocket-*),
- * minus any X-Forwarded-For/-Proto/-Host and X-Real-IP the visitor sent;
- * then those four from o->fwd (forwarded.h: kept and extended for trusted
- * proxies, what the daemon saw otherwise; X-Forwarded-Host only when not
- * empty). 0, or -ENOMEM (out then holds garbage after its old end).
- */
-int expose_open_json(struct buf *out, const struct expose_open *o, const struct http1_request *req);
-
-/* How a response body goes to the visitor. */
-enum expose_body {
-	EXPOSE_BODY_NONE,    /* no body (HEAD, 1xx, 204, 304, 101): DATA is dropped */
-	EXPOSE_BODY_LENGTH,  /* the client's Content-Length */
-	EXPOSE_BODY_CHUNKED, /* Transfer-Encoding: chunked, one chunk per DATA */
-	EXPOSE_BODY_CLOSE,   /* HTTP/1.0 visitor without length: ends with the connection */
-	EXPOSE_BODY_MAX
-};
-
-/* The visitor request a response answers. */
-struct expose_req {
-	int head;	/* method HEAD */
-	int minor;	/* HTTP/1.<minor> */
-	int upgrade;	/* forwarded as an upgrade: a 101 is allowed */
-	int keep_alive; /* the visitor wants the connection kept */
-};
-
-/* A response head, as decided by expose_response_head(). */
-struct expose_head {
-	int status;
-	int final; /* 0: an informational 1xx (100, 103...) */
-	enum expose_body body;
-	uint64_t length; /* EXPOSE_BODY_LENGTH: body bytes */
-	int keep_alive;	 /* the head says Connection: keep-alive */
-};
-
-/*
- * Turn a STREAM_RESPONSE_HEAD JSON {"status":N,"headers":[[n,v],...],
- * "final":bool} (final defaults to true) answering rq into an HTTP/1.1
- * head appended to out, and describe it in *h. Checked: status 100..599;
- * a final head is not 1xx except 101 to an upgrade; final:false is 1xx
- * other than 101; names are tokens; values have no CR, LF, NUL or other
- * CTL; Content-Length values are digits and agree. Hop-by-hop fields and
- * the fields named in the client's Connection are dropped (a 101 keeps
- * Connection and Upgrade); the framing headers are the daemon's: the
- * client's Content-Length when given (kept for HEAD and 304, dropped for
- * 1xx and 204), else chunked for HTTP/1.1 visitors, else close-delimited;
- * a final non-101 head ends with Connection: keep-alive or close. An
- * informational head for an HTTP/1.0 visitor appends nothing.
- * Returns 0, -EPROTO (invalid head) or -ENOMEM; on error out is unchanged.
- */
-int expose_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_req *rq,
-			 struct expose_head *h);
-
-/*
- * Append a complete answer of the daemon's own to out: status line,
- * Content-Type text/plain, Content-Length, Retry-After: 5 when retry,
- * Connection keep-alive/close, then the body "<status> <reason>[:
- * <detail>]\n" (control bytes of detail shown as '?', at most 160 bytes of
- * it) unless head (a HEAD request: same headers, no body). 0 or -ENOMEM.
- */
-int expose_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive,
-			  int head, int retry);
 
 #endif

@@ -15,6 +15,13 @@
 
 #include "muxpair.h"
 
+/* Known bugs are skipped so the suite stays green; -DRUN_BUGS runs them. */
+#ifdef RUN_BUGS
+#define BUG_SKIP() ((void)0)
+#else
+#define BUG_SKIP() skip()
+#endif
+
 #define SW 65536u   /* stream window */
 #define SESW 262144u /* session window */
 
@@ -103,7 +110,6 @@ test_data_within_credit(void **state)
 	(void)state;
 	fill_pattern();
 	memset(&a, 0, sizeof(a));
-	a.auto_consume = 1;
 	b = tp_open_both(tp, &a, -1);
 	assert_int_equal(b->sock, 0);
 	/* server -> client */
@@ -183,7 +189,9 @@ test_window_returned_at_half(void **state)
 	f = tp_last(&tp->srv, FRAME_WINDOW, 0);
 	assert_int_equal(f->value, SESW / 2);
 	assert_int_equal(flow_send_available(&tp->srv.m.tx), SESW);
-	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, sid), 4);
+	/* 64 KiB - 1 consumed at once went back in one WINDOW; the last byte waits */
+	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, sid), 3);
+	assert_int_equal(tp_last(&tp->srv, FRAME_WINDOW, sid)->value, SW - 1);
 	assert_int_equal(tp->srv.errors + tp->cli.errors, 0);
 	tp_free(tp);
 	tp_owner_release(&a);
@@ -264,7 +272,7 @@ test_session_overrun_later_pieces(void **state)
 	struct frame_event ev;
 
 	(void)state;
-	skip(); /* BUG: mux_on_data delivers the later pieces of a DATA frame that admit_frame refused
+	BUG_SKIP(); /* BUG: mux_on_data delivers the later pieces of a DATA frame that admit_frame refused
 		 * for session credit (src/mux.c mux_on_data: only frame_start pieces are checked, and the
 		 * stream stays open); hidden in the programs only because their on_error closes the tunnel */
 	fill_pattern();
@@ -422,12 +430,12 @@ eof_case(int order)
 		assert_int_equal(a.s->state, STREAM_LOCAL_DONE);
 		assert_int_equal(mux_allowance(&tp->srv.m, a.s, 10), 0);
 		wait_frames(tp, &tp->cli, FRAME_EOF, sid, 1);
-		assert_string_equal(b->ev, "de");
+		assert_string_equal(b->ev, "deb");
 		assert_int_equal(b->s->state, STREAM_REMOTE_DONE);
 		/* half-closed: the other direction still flows */
 		assert_int_equal(tp_send_copy(&tp->cli.m, b->s, pattern, 300), 0);
 		mux_send_eof(&tp->cli.m, b->s);
-		assert_string_equal(b->ev, "dec");
+		assert_string_equal(b->ev, "debc");
 	} else if (order == 1) { /* client first */
 		wait_rx(tp, b, 100);
 		mux_send_eof(&tp->cli.m, b->s);
@@ -548,9 +556,12 @@ act_case_run(const struct act_case *c)
 	assert_int_equal(tp_send_copy(&tp->srv.m, a.s, pattern, 1000), 0);
 	if (c->send_eof)
 		mux_send_eof(&tp->srv.m, a.s);
-	wait_closed(tp, b);
-	if (a.s != NULL && c->data == TP_ACT_EOF) /* the server answers the client's EOF */
+	if (c->data == TP_ACT_EOF && !c->send_eof) {
+		/* the server answers the client's EOF */
+		wait_frames(tp, &tp->srv, FRAME_EOF, a.id, 1);
 		mux_send_eof(&tp->srv.m, a.s);
+	}
+	wait_closed(tp, b);
 	wait_closed(tp, &a);
 	tp_run_ms(tp, 10);
 	assert_int_equal(b->closed_in_cb, 0); /* freed after the callback returned */
@@ -571,17 +582,17 @@ test_act_in_callbacks(void **state)
 	static const struct act_case cases[] = {
 		{ TP_ACT_RESET, TP_ACT_NONE, TP_ACT_NONE, 0, "dc", "rc" },
 		{ TP_ACT_RESET, TP_ACT_NONE, TP_ACT_NONE, 1, "dc", "rc" },
-		{ TP_ACT_EOF, TP_ACT_NONE, TP_ACT_NONE, 0, "db", "ec" },
-		{ TP_ACT_EOF, TP_ACT_NONE, TP_ACT_NONE, 1, "dbec", "ec" },
-		{ TP_ACT_NONE, TP_ACT_EOF, TP_ACT_NONE, 1, "dbec", "ec" },
-		{ TP_ACT_NONE, TP_ACT_RESET, TP_ACT_NONE, 1, "dbec", "rc" },
+		{ TP_ACT_EOF, TP_ACT_NONE, TP_ACT_NONE, 0, "dbec", "ec" },
+		/* a stream that ends inside the batch gets on_close instead of on_batch_end */
+		{ TP_ACT_EOF, TP_ACT_NONE, TP_ACT_NONE, 1, "dec", "ec" },
+		{ TP_ACT_NONE, TP_ACT_EOF, TP_ACT_NONE, 1, "dec", "ec" },
+		{ TP_ACT_NONE, TP_ACT_RESET, TP_ACT_NONE, 1, "dec", "rc" },
 		{ TP_ACT_NONE, TP_ACT_NONE, TP_ACT_RESET, 0, "dbc", "rc" },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		printf("case %zu\n", i);
 		act_case_run(&cases[i]);
 	}
 }
@@ -734,7 +745,7 @@ test_ties_round_robin(void **state)
 	int i, n[3] = { 0, 0, 0 };
 
 	(void)state;
-	skip(); /* BUG: pick_sock (src/mux.c) advances rr by one over all MUX_MAX_SOCKS (16) slots, so with
+	BUG_SKIP(); /* BUG: pick_sock (src/mux.c) advances rr by one over all MUX_MAX_SOCKS (16) slots, so with
 		 * sockets 0-2 attached a run of one-at-a-time streams lands 0,1,2,0,0,0,... (14 of every 16
 		 * on socket 0): expected 10/10/10 for 30 streams, observed 26/2/2 */
 	for (i = 0; i < 30; i++) {
@@ -769,7 +780,7 @@ test_batch_end_once_per_batch(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(tp_send_copy(&tp->srv.m, a[0].s, pattern + i * 1000, 1000), 0);
 	assert_int_equal(tp_send_copy(&tp->srv.m, a[1].s, pattern + 5000, 500), 0);
-	assert_int_equal(tp_send(&tp->srv.socks[0].t, FRAME_PING, 0, "12345678", 8), 0);
+	assert_int_equal(tunnel_send(&tp->srv.socks[0].t, FRAME_PING, 0, "12345678", 8), 0);
 	assert_int_equal(tp_send_copy(&tp->srv.m, a[0].s, pattern + 3000, 1000), 0);
 	wait_rx(tp, b[0], 4000);
 	wait_rx(tp, b[1], 500);
@@ -808,7 +819,6 @@ test_batch_pointers_valid(void **state)
 	wait_rx(tp, b[1], 20 * 1500);
 	assert_int_equal(b[0]->bad_pieces + b[1]->bad_pieces, 0);
 	assert_true(b[0]->n_batch >= 1);
-	assert_int_equal(b[0]->n_batch, tp->cli.socks[0].t.bytes_in > 0 ? b[0]->n_batch : 0);
 	tp_free(tp);
 	for (i = 0; i < 2; i++)
 		tp_owner_release(&a[i]);

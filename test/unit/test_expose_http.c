@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "expose.h"
+#include "expose_http.h"
 #include "http1.h"
 #include "json.h"
 
@@ -37,7 +37,7 @@ open_for(const char *head, int upgrade)
 {
 	static struct opened o;
 	struct forwarded_values fwd;
-	struct expose_open eo = {7, 3000, "203.0.113.4:51234", &fwd, upgrade};
+	struct expose_http_open eo = {7, 3000, "203.0.113.4:51234", &fwd, upgrade};
 	struct buf out = {0};
 	ssize_t n;
 
@@ -48,7 +48,7 @@ open_for(const char *head, int upgrade)
 	assert_int_equal(n, (ssize_t)strlen(head));
 	/* an untrusted visitor: what the daemon saw replaces what it sent */
 	forwarded_values(0, "203.0.113.4", o.req.headers, o.req.num_headers, &fwd);
-	assert_int_equal(expose_open_json(&out, &eo, &o.req), 0);
+	assert_int_equal(expose_http_open_json(&out, &eo, &o.req), 0);
 	assert_true(buf_len(&out) < sizeof(o.text));
 	memcpy(o.text, out.pos, buf_len(&out));
 	assert_int_equal(json_parse(&o.doc, o.text, buf_len(&out), o.toks, 512, NULL), 0);
@@ -186,22 +186,22 @@ test_open_latin1_value(void **state)
 
 /* ---- response heads ---------------------------------------------------- */
 
-static const struct expose_req req11 = {0, 1, 0, 1};
-static const struct expose_req req10 = {0, 0, 0, 0};
-static const struct expose_req req_head = {1, 1, 0, 1};
-static const struct expose_req req_up = {0, 1, 1, 1};
-static const struct expose_req req11_close = {0, 1, 0, 0};
+static const struct expose_http_req req11 = {0, 1, 0, 1};
+static const struct expose_http_req req10 = {0, 0, 0, 0};
+static const struct expose_http_req req_head = {1, 1, 0, 1};
+static const struct expose_http_req req_up = {0, 1, 1, 1};
+static const struct expose_http_req req11_close = {0, 1, 0, 0};
 
-/* Run expose_response_head on json; returns rc, the written text in out_text. */
+/* Run expose_http_response_head on json; returns rc, the written text in out_text. */
 static int
-head_for(const char *json, const struct expose_req *rq, struct expose_head *h, char *out_text, size_t cap)
+head_for(const char *json, const struct expose_http_req *rq, struct expose_http_head *h, char *out_text, size_t cap)
 {
 	struct buf out = {0};
 	int rc;
 
 	assert_int_equal(buf_reserve(&out, 16, 0, 0), 0);
 	buf_append(&out, "PRE", 3); /* what is already queued stays */
-	rc = expose_response_head(&out, (const uint8_t *)json, strlen(json), rq, h);
+	rc = expose_http_response_head(&out, (const uint8_t *)json, strlen(json), rq, h);
 	assert_true(buf_len(&out) >= 3 && memcmp(out.pos, "PRE", 3) == 0);
 	assert_true(buf_len(&out) - 3 < cap);
 	memcpy(out_text, out.pos + 3, buf_len(&out) - 3);
@@ -213,7 +213,7 @@ head_for(const char *json, const struct expose_req *rq, struct expose_head *h, c
 static void
 test_head_content_length(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -227,7 +227,7 @@ test_head_content_length(void **state)
 			       "Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.status, 200);
 	assert_true(h.final);
-	assert_int_equal(h.body, EXPOSE_BODY_LENGTH);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_LENGTH);
 	assert_int_equal(h.length, 5);
 	assert_true(h.keep_alive);
 	/* the visitor asked to close */
@@ -258,7 +258,7 @@ test_head_content_length(void **state)
 static void
 test_head_chunked_and_close(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -269,14 +269,14 @@ test_head_chunked_and_close(void **state)
 	    0);
 	assert_string_equal(
 	    t, "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_CHUNKED);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_CHUNKED);
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req10, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_CLOSE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_CLOSE);
 	assert_false(h.keep_alive);
 	/* HTTP/1.0 keep-alive with a length stays open */
 	{
-		struct expose_req r = {0, 0, 0, 1};
+		struct expose_http_req r = {0, 0, 0, 1};
 
 		assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"2\"]]}", &r, &h,
 					  t, sizeof(t)),
@@ -290,7 +290,7 @@ test_head_chunked_and_close(void **state)
 static void
 test_head_no_body(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -298,25 +298,25 @@ test_head_no_body(void **state)
 				  &h, t, sizeof(t)),
 			 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req_head, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 	assert_int_equal(
 	    head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t, sizeof(t)),
 	    0);
 	assert_string_equal(t, "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 	assert_int_equal(
 	    head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 }
 
 static void
 test_head_hop_by_hop(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -358,7 +358,7 @@ test_head_invalid(void **state)
 	    "{\"status\":200,",
 	    "",
 	};
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 	size_t i;
 
@@ -377,7 +377,7 @@ test_head_invalid(void **state)
 static void
 test_head_informational(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -385,7 +385,7 @@ test_head_informational(void **state)
 	    head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 100 Continue\r\n\r\n");
 	assert_false(h.final);
-	assert_int_equal(h.body, EXPOSE_BODY_NONE);
+	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 	assert_int_equal(head_for("{\"status\":103,\"headers\":[[\"Link\",\"</a.css>; rel=preload\"],"
 				  "[\"Content-Length\",\"9\"]],\"final\":false}",
 				  &req11, &h, t, sizeof(t)),
@@ -401,7 +401,7 @@ test_head_informational(void **state)
 static void
 test_head_switching(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -434,7 +434,7 @@ test_head_switching(void **state)
 static void
 test_head_unescape(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	char t[2048];
 
 	(void)state;
@@ -449,14 +449,14 @@ test_head_unescape(void **state)
 static void
 test_head_many_headers(void **state)
 {
-	struct expose_head h;
+	struct expose_http_head h;
 	static char json[64 * 1024], t[64 * 1024];
 	size_t len = 0;
 	int i;
 
 	(void)state;
 	len += (size_t)snprintf(json + len, sizeof(json) - len, "{\"status\":200,\"headers\":[");
-	for (i = 0; i < EXPOSE_MAX_RESPONSE_HEADERS; i++)
+	for (i = 0; i < EXPOSE_HTTP_MAX_RESPONSE_HEADERS; i++)
 		len +=
 		    (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "", i);
 	snprintf(json + len, sizeof(json) - len, "]}");
@@ -477,7 +477,7 @@ test_error_response(void **state)
 	size_t cl;
 
 	(void)state;
-	assert_int_equal(expose_error_response(&out, 502, "local connect failed", 20, 1, 0, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 502, "local connect failed", 20, 1, 0, 0), 0);
 	assert_int_equal(buf_reserve(&out, 1, 0, 0), 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -491,7 +491,7 @@ test_error_response(void **state)
 	buf_fini(&out);
 
 	/* 503 with Retry-After, close; control bytes of the detail neutralised */
-	assert_int_equal(expose_error_response(&out, 503, "a\r\nb", 4, 0, 0, 1), 0);
+	assert_int_equal(expose_http_error_response(&out, 503, "a\r\nb", 4, 0, 0, 1), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -502,7 +502,7 @@ test_error_response(void **state)
 	buf_fini(&out);
 
 	/* HEAD: same head, no body */
-	assert_int_equal(expose_error_response(&out, 504, NULL, 0, 0, 1, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 504, NULL, 0, 0, 1, 0), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -519,7 +519,7 @@ test_error_response_long_detail(void **state)
 
 	(void)state;
 	memset(detail, 'x', sizeof(detail));
-	assert_int_equal(expose_error_response(&out, 400, detail, sizeof(detail), 0, 0, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 400, detail, sizeof(detail), 0, 0, 0), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	body = strstr((char *)out.pos, "\r\n\r\n") + 4;
