@@ -35,6 +35,9 @@ struct bind_req {
 	int v6;
 	int host_ok;
 	char label[64];
+	char basic_user[128];
+	char basic_pass[256];
+	int unsupported;     /* asked for subdomain routing or cluster mode */
 };
 
 /* An answer under construction: BIND_ERR code or 0 for success. */
@@ -107,6 +110,26 @@ parse_port(const struct json_doc *doc, int tok, int *port)
 	return 0;
 }
 
+/* "basicAuth":{"username":optional,"password":...}: 0, or -1 with e set. */
+static int
+parse_basic(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
+{
+	int ba = json_get(doc, 0, "basicAuth"), u, p;
+
+	if (ba < 0 || json_is_null(doc, ba))
+		return 0;
+	u = json_get(doc, ba, "username");
+	p = json_get(doc, ba, "password");
+	if (json_type(doc, ba) != JSON_OBJECT ||
+	    json_get_string(doc, p, q->basic_pass, sizeof(q->basic_pass)) <= 0 ||
+	    (u >= 0 && !json_is_null(doc, u) && json_get_string(doc, u, q->basic_user, sizeof(q->basic_user)) < 0) ||
+	    strchr(q->basic_user, ':') != NULL) {
+		set_err(e, "INVALID_KIND", "basicAuth needs a password of 1..255 bytes and a username without ':'");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 {
@@ -139,6 +162,11 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 		else if (!json_string_eq(doc, host, "127.0.0.1"))
 			q->host_ok = 0;
 	}
+	if (parse_basic(doc, q, e) < 0)
+		return -1;
+	tok = json_get(doc, 0, "cluster");
+	q->unsupported = (tok >= 0 && json_type(doc, tok) == JSON_TRUE) ||
+			 json_type(doc, json_get(doc, 0, "subdomain")) == JSON_STRING;
 	if (parse_port(doc, json_get(doc, 0, "containerPort"), &q->port) < 0) {
 		set_err(e, "RESERVED_PORT", "containerPort must be an integer in 0..65535");
 		return -1;
@@ -155,6 +183,14 @@ check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
 	int priv_ok = q->kind == BIND_PULL ? c->allow_privileged_pull : c->allow_privileged_expose;
 	struct binding *held;
 
+	if (q->unsupported && s->d->cfg->domain == NULL) {
+		set_err(e, "INVALID_KIND", "subdomain routing and cluster mode need a daemon started with --domain");
+		return -1;
+	}
+	if (q->kind == BIND_PULL && q->basic_pass[0]) {
+		set_err(e, "INVALID_KIND", "basicAuth applies to EXPOSE bindings only");
+		return -1;
+	}
 	if (!q->kind_ok || (q->kind == BIND_PULL && q->takeover)) {
 		set_err(e, "INVALID_KIND", "valid bindings are http/expose and tcp/pull (takeover only on expose)");
 		return -1;
@@ -336,6 +372,8 @@ take_over(struct session *s, const struct bind_req *q, struct binding *old)
 	b->s = s;
 	b->d = d;
 	snprintf(b->label, sizeof(b->label), "%s", q->label);
+	memcpy(b->basic_user, q->basic_user, sizeof(b->basic_user));
+	memcpy(b->basic_pass, q->basic_pass, sizeof(b->basic_pass));
 	public_url(d, b);
 	if (daemon_listener_move(d, &old->l, &b->l, expose_on_accept) < 0) {
 		free(b);
@@ -346,6 +384,7 @@ take_over(struct session *s, const struct bind_req *q, struct binding *old)
 	log_info("session %s: took port %d over from session %s (bind %u -> %u)", s->id, b->port, prev_owner->id,
 		 old->id, b->id);
 	session_revoke_binding(prev_owner, old->id, old->port);
+	explicit_bzero(old->basic_pass, sizeof(old->basic_pass));
 	free(old);
 	return b;
 }
@@ -365,6 +404,8 @@ add_binding(struct session *s, const struct bind_req *q, int fd, int port)
 	b->s = s;
 	b->d = d;
 	snprintf(b->label, sizeof(b->label), "%s", q->label);
+	memcpy(b->basic_user, q->basic_user, sizeof(b->basic_user));
+	memcpy(b->basic_pass, q->basic_pass, sizeof(b->basic_pass));
 	public_url(d, b);
 	if (daemon_listener_start(d, &b->l, fd, q->kind == BIND_PULL ? pull_on_accept : expose_on_accept) < 0) {
 		free(b);
@@ -430,6 +471,7 @@ bind_handle(struct session *s, const uint8_t *json, size_t n)
 		metrics_bind_error(&s->d->metrics, e.code);
 	}
 	answer(s, &q, b, &e);
+	explicit_bzero(q.basic_pass, sizeof(q.basic_pass));
 }
 
 static void
@@ -489,6 +531,7 @@ bind_release(struct binding *b)
 	daemon_listener_stop(d, &b->l);
 	fdbudget_release(&d->fds, 1);
 	unlink_binding(b);
+	explicit_bzero(b->basic_pass, sizeof(b->basic_pass));
 	free(b);
 }
 

@@ -30,6 +30,8 @@ struct binding {
 	int v6;                  /* PULL on ::1 */
 	char label[64];
 	char public_url[256];    /* empty: null */
+	char basic_user[128];    /* EXPOSE Basic Auth user; empty: any user */
+	char basic_pass[256];    /* EXPOSE Basic Auth password; empty: no auth. Never logged. */
 	uint32_t streams;        /* open streams through this binding */
 	struct session *s;
 	struct daemon *d;

@@ -28,6 +28,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "bind.h"
 #include "json.h"
 #include "log.h"
@@ -435,10 +436,10 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 
 /* Queue the daemon's own answer, then close or go on as keep_alive says. */
 static void
-answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, int retry)
+answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
 {
 	v->keep_alive = v->keep_alive && keep_alive;
-	if (expose_http_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, retry) < 0) {
+	if (expose_http_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -450,9 +451,9 @@ answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_
 }
 
 static void
-answer_str(struct visitor *v, int status, const char *detail, int keep_alive, int retry)
+answer_str(struct visitor *v, int status, const char *detail, int keep_alive, const char *extra)
 {
-	answer(v, status, detail, strlen(detail), keep_alive, retry);
+	answer(v, status, detail, strlen(detail), keep_alive, extra);
 }
 
 /* After an error answer: may the connection carry another request? */
@@ -515,7 +516,7 @@ body_failed(struct visitor *v, const char *why)
 {
 	exchange_end(v, FRAME_CODE_CANCEL, why);
 	if (v->state == VISITOR_WAIT)
-		answer_str(v, 400, why, 0, 0);
+		answer_str(v, 400, why, 0, NULL);
 	else
 		visitor_close(v);
 }
@@ -565,6 +566,16 @@ find_binding(struct daemon *d, int port)
 }
 
 /* Open the request's stream and send STREAM_OPEN: 0, or the status to answer. */
+/* The visitor's Basic credentials match the binding's (constant time). */
+static int
+basic_ok(const struct binding *b, const struct http1_request *req)
+{
+	const struct http1_header *h = http1_find_header(req->headers, req->num_headers, "Authorization");
+
+	return h != NULL &&
+	       auth_basic_check(h->value, h->value_len, b->basic_user[0] ? b->basic_user : NULL, b->basic_pass) == 1;
+}
+
 static int
 open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
 {
@@ -578,6 +589,10 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 	if (b == NULL) {
 		*detail = "this port is no longer exposed";
 		return 503;
+	}
+	if (b->basic_pass[0] && !basic_ok(b, req)) {
+		*detail = "authentication required";
+		return 401;
 	}
 	s = b->s;
 	if (!session_accepts_streams(s)) {
@@ -638,7 +653,8 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
 	v->scanned = 0;
 	if (status != 0) {
-		answer_str(v, status, detail, !has_body && !v->rq.upgrade && status == 503, status == 503);
+		answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
+			   status == 503 ? EXPOSE_HTTP_RETRY : status == 401 ? EXPOSE_HTTP_AUTH : NULL);
 		return;
 	}
 	if (!v->rq.upgrade && !has_body) {
@@ -677,11 +693,11 @@ parse_head(struct visitor *v)
 	v->rq.head = 0;
 	if (n < 0) {
 		log_debug("visitor %s: bad request head: %s", v->peer, http1_error_str(req.err));
-		answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, 0);
+		answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, NULL);
 		return;
 	}
 	if (req.minor_version == 1 && req.host_count != 1) {
-		answer_str(v, 400, "exactly one Host header is required", 0, 0);
+		answer_str(v, 400, "exactly one Host header is required", 0, NULL);
 		return;
 	}
 	start_request(v, &req, (size_t)n);
@@ -877,7 +893,7 @@ v_on_head(struct stream *st, const uint8_t *json, size_t n)
 	if (expose_http_response_head(&v->out, json, n, &v->rq, &h) < 0) {
 		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
-		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), 0);
+		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), NULL);
 		return;
 	}
 	if (!h.final)
@@ -898,7 +914,7 @@ v_on_data(struct stream *st, const uint8_t *p, size_t n)
 		break;
 	case VISITOR_WAIT:
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "DATA before the response head");
-		answer_str(v, 502, "response body before its head", reusable(v), 0);
+		answer_str(v, 502, "response body before its head", reusable(v), NULL);
 		break;
 	default:
 		if (v->mux != NULL)
@@ -929,7 +945,7 @@ v_on_eof(struct stream *st)
 	switch (v->state) {
 	case VISITOR_WAIT:
 		exchange_end(v, FRAME_CODE_CANCEL, "EOF before the response head");
-		answer_str(v, 502, "the tunnel client sent no response", reusable(v), 0);
+		answer_str(v, 502, "the tunnel client sent no response", reusable(v), NULL);
 		break;
 	case VISITOR_RESPONSE:
 		response_end(v);
@@ -964,7 +980,7 @@ v_on_reset(struct stream *st, unsigned code, const char *reason, size_t rlen)
 		reason = detail;
 		rlen = strlen(detail);
 	}
-	answer(v, 502, reason, rlen, reusable(v), 0);
+	answer(v, 502, reason, rlen, reusable(v), NULL);
 }
 
 static void
@@ -991,7 +1007,7 @@ v_on_close(struct stream *st)
 	switch (v->state) {
 	case VISITOR_WAIT:
 		exchange_end(v, FRAME_CODE_CANCEL, NULL);
-		answer_str(v, 502, "the tunnel session ended", 0, 0);
+		answer_str(v, 502, "the tunnel session ended", 0, NULL);
 		break;
 	case VISITOR_RESPONSE:
 	case VISITOR_UPGRADING:
@@ -1127,7 +1143,7 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 	switch (v->state) {
 	case VISITOR_HEAD:
 		log_debug("visitor %s: no complete request head in time", v->peer);
-		answer_str(v, 408, "request head not received in time", 0, 0);
+		answer_str(v, 408, "request head not received in time", 0, NULL);
 		break;
 	case VISITOR_IDLE:
 	case VISITOR_LINGER:
@@ -1136,7 +1152,7 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 	case VISITOR_WAIT:
 		log_info("visitor %s: no response head in time", v->peer);
 		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
-		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), 0);
+		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), NULL);
 		break;
 	default:
 		break;

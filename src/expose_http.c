@@ -357,7 +357,7 @@ expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const 
 /* see expose.h */
 int
 expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
-		      int retry)
+			   const char *extra)
 {
 	const char *reason = http1_reason_phrase(status);
 	char body[64 + DETAIL_MAX], hd[320];
@@ -381,7 +381,7 @@ expose_http_error_response(struct buf *out, int status, const char *detail, size
 	hl = snprintf(hd, sizeof(hd),
 		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
 		      "%sConnection: %s\r\n\r\n",
-		      status, reason, bl, retry ? "Retry-After: 5\r\n" : "",
+		      status, reason, bl, extra ? extra : "",
 		      keep_alive ? "keep-alive" : "close");
 	if (hl < 0 || buf_reserve(out, (size_t)hl + bl, 0, 0) < 0)
 		return -ENOMEM;

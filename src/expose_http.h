@@ -85,12 +85,16 @@ int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, co
 
 /*
  * Append a complete answer of the daemon's own to out: status line,
- * Content-Type text/plain, Content-Length, Retry-After: 5 when retry,
- * Connection keep-alive/close, then the body "<status> <reason>[:
+ * Content-Type text/plain, Content-Length, the header lines of extra (each
+ * ending in CRLF; NULL for none: EXPOSE_HTTP_RETRY for a 503,
+ * EXPOSE_HTTP_AUTH for a 401), Connection keep-alive/close, then the body "<status> <reason>[:
  * <detail>]\n" (control bytes of detail shown as '?', at most 160 bytes of
  * it) unless head (a HEAD request: same headers, no body). 0 or -ENOMEM.
  */
+#define EXPOSE_HTTP_RETRY "Retry-After: 5\r\n"
+#define EXPOSE_HTTP_AUTH "WWW-Authenticate: Basic realm=\"hoody-tunnel\", charset=\"UTF-8\"\r\n"
+
 int expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive,
-			  int head, int retry);
+			       int head, const char *extra);
 
 #endif

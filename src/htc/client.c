@@ -324,6 +324,18 @@ send_binds(struct client *c)
 		/* after a lost session, ask for the port we had */
 		json_w_kv_uint(&w, "containerPort", cb->port ? cb->port : cb->container_port);
 		json_w_kv_bool(&w, "takeover", cb->takeover);
+		if (cb->cluster)
+			json_w_kv_bool(&w, "cluster", true);
+		if (cb->subdomain != NULL)
+			json_w_kv_str(&w, "subdomain", cb->subdomain);
+		if (cb->basic_pass != NULL) {
+			json_w_key(&w, "basicAuth");
+			json_w_obj_begin(&w);
+			if (cb->basic_user != NULL)
+				json_w_kv_str(&w, "username", cb->basic_user);
+			json_w_kv_str(&w, "password", cb->basic_pass);
+			json_w_obj_end(&w);
+		}
 		if (cb->kind == CLIENT_PULL)
 			json_w_kv_str(&w, "host", cb->bind_v6 ? "::1" : "127.0.0.1");
 		json_w_obj_end(&w);
@@ -331,6 +343,7 @@ send_binds(struct client *c)
 			send_json(c, FRAME_BIND, &b);
 		cb->state = CLIENT_BIND_PENDING;
 	}
+	explicit_bzero(b.start, buf_cap(&b));
 	buf_fini(&b);
 	c->state = CLIENT_BINDING;
 }

@@ -39,6 +39,10 @@ struct client_binding {
 	struct url_local local;      /* where streams go */
 	int bind_v6;                 /* PULL: listen on ::1 in the container */
 	int takeover;                /* EXPOSE: take the port from another session */
+	int cluster;                 /* EXPOSE: share the port or subdomain with other sessions */
+	const char *subdomain;       /* EXPOSE: host-routed name, or NULL */
+	const char *basic_user;      /* EXPOSE: Basic Auth for visitors (NULL user: any) */
+	const char *basic_pass;      /* NULL: no Basic Auth. Never printed. */
 	/* filled by the client */
 	enum client_bind_state state;
 	uint32_t bind_id;

@@ -166,6 +166,24 @@ opt_value(int argc, char **argv, int *i, const char *name, int *missing)
 	return argv[++*i];
 }
 
+/* --basic-auth USER:PASSWORD, or :PASSWORD for any user. */
+static int
+basic_auth(struct client_binding *b, const char *v)
+{
+	static char user[128];
+	const char *colon = strchr(v, ':');
+
+	if (colon == NULL || colon[1] == '\0' || (size_t)(colon - v) >= sizeof(user)) {
+		print_err("--basic-auth: expected USER:PASSWORD (or :PASSWORD for any user)");
+		return -1;
+	}
+	memcpy(user, v, (size_t)(colon - v));
+	user[colon - v] = '\0';
+	b->basic_user = user[0] ? user : NULL;
+	b->basic_pass = colon + 1;
+	return 0;
+}
+
 /* pull and expose share one shape: a local spec and a few options. */
 static int
 cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind)
@@ -194,6 +212,13 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind
 			b->bind_v6 = strcmp(v, "::1") == 0;
 		} else if (kind == CLIENT_EXPOSE && strcmp(argv[i], "--takeover") == 0) {
 			b->takeover = 1;
+		} else if (kind == CLIENT_EXPOSE && strcmp(argv[i], "--cluster") == 0) {
+			b->cluster = 1;
+		} else if (kind == CLIENT_EXPOSE && (v = opt_value(argc, argv, &i, "--subdomain", &missing)) != NULL) {
+			b->subdomain = v;
+		} else if (kind == CLIENT_EXPOSE && (v = opt_value(argc, argv, &i, "--basic-auth", &missing)) != NULL) {
+			if (basic_auth(b, v) < 0)
+				return HTC_EXIT_USAGE;
 		} else if (missing) {
 			print_err("%s needs a value", argv[i]);
 			return HTC_EXIT_USAGE;
@@ -217,6 +242,9 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind
 	}
 	if (!port_given)
 		b->container_port = b->local.port;
+	if (kind == CLIENT_EXPOSE && b->basic_pass == NULL && getenv("HTC_BASIC_AUTH") != NULL &&
+	    basic_auth(b, getenv("HTC_BASIC_AUTH")) < 0)
+		return HTC_EXIT_USAGE;
 	c.nbinds = 1;
 	return run(o, &c);
 }

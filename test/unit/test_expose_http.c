@@ -477,7 +477,7 @@ test_error_response(void **state)
 	size_t cl;
 
 	(void)state;
-	assert_int_equal(expose_http_error_response(&out, 502, "local connect failed", 20, 1, 0, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 502, "local connect failed", 20, 1, 0, NULL), 0);
 	assert_int_equal(buf_reserve(&out, 1, 0, 0), 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -491,7 +491,7 @@ test_error_response(void **state)
 	buf_fini(&out);
 
 	/* 503 with Retry-After, close; control bytes of the detail neutralised */
-	assert_int_equal(expose_http_error_response(&out, 503, "a\r\nb", 4, 0, 0, 1), 0);
+	assert_int_equal(expose_http_error_response(&out, 503, "a\r\nb", 4, 0, 0, EXPOSE_HTTP_RETRY), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -502,7 +502,7 @@ test_error_response(void **state)
 	buf_fini(&out);
 
 	/* HEAD: same head, no body */
-	assert_int_equal(expose_http_error_response(&out, 504, NULL, 0, 0, 1, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 504, NULL, 0, 0, 1, NULL), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	text = (char *)out.pos;
@@ -519,7 +519,7 @@ test_error_response_long_detail(void **state)
 
 	(void)state;
 	memset(detail, 'x', sizeof(detail));
-	assert_int_equal(expose_http_error_response(&out, 400, detail, sizeof(detail), 0, 0, 0), 0);
+	assert_int_equal(expose_http_error_response(&out, 400, detail, sizeof(detail), 0, 0, NULL), 0);
 	buf_reserve(&out, 1, 0, 0);
 	*out.last = '\0';
 	body = strstr((char *)out.pos, "\r\n\r\n") + 4;

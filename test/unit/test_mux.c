@@ -267,7 +267,7 @@ test_data_over_session_credit(void **state)
 static void
 test_session_overrun_later_pieces(void **state)
 {
-	struct tp *tp = tp_new(1, SW, SW);
+	struct tp *tp;
 	struct tp_owner a1, a2, *b1, *b2;
 	struct frame_event ev;
 
@@ -275,6 +275,7 @@ test_session_overrun_later_pieces(void **state)
 	BUG_SKIP(); /* BUG: mux_on_data delivers the later pieces of a DATA frame that admit_frame refused
 		 * for session credit (src/mux.c mux_on_data: only frame_start pieces are checked, and the
 		 * stream stays open); hidden in the programs only because their on_error closes the tunnel */
+	tp = tp_new(1, SW, SW);
 	fill_pattern();
 	memset(&a1, 0, sizeof(a1));
 	memset(&a2, 0, sizeof(a2));
@@ -741,13 +742,14 @@ test_least_loaded(void **state)
 static void
 test_ties_round_robin(void **state)
 {
-	struct tp *tp = tp_new(3, SW, SESW);
+	struct tp *tp;
 	int i, n[3] = { 0, 0, 0 };
 
 	(void)state;
 	BUG_SKIP(); /* BUG: pick_sock (src/mux.c) advances rr by one over all MUX_MAX_SOCKS (16) slots, so with
 		 * sockets 0-2 attached a run of one-at-a-time streams lands 0,1,2,0,0,0,... (14 of every 16
 		 * on socket 0): expected 10/10/10 for 30 streams, observed 26/2/2 */
+	tp = tp_new(3, SW, SESW);
 	for (i = 0; i < 30; i++) {
 		struct stream *s = mux_open(&tp->srv.m, 0, STREAM_KIND_TCP, -1);
 
