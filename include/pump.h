@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "mux.h"
 #include "reactor.h"
+#include "ring.h"
 
 struct pump;
 
@@ -58,8 +59,7 @@ struct pump {
 	struct reactor_watcher w;
 	struct reactor_deferred done_defer;
 	pump_done_cb *done;
-	uint8_t *ring;          /* upstream bytes lent to the tunnel */
-	size_t ring_cap, head, tail, wrap, used;
+	struct ring ring;       /* upstream bytes lent to the tunnel */
 	struct buf spill;       /* downstream bytes the socket has not taken */
 	struct iovec pend[PUMP_PEND_MAX]; /* DATA of the current input batch, not yet written */
 	int npend;

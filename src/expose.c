@@ -1271,7 +1271,7 @@ expose_fini(struct daemon *d)
 		if (v->state == VISITOR_UPGRADED && !v->pump.finished) {
 			if (v->pump.fd >= 0)
 				close(v->pump.fd);
-			free(v->pump.ring);
+			ring_release(&v->pump.ring);
 			buf_fini(&v->pump.spill);
 		}
 		buf_fini(&v->in);

@@ -1,10 +1,9 @@
 /*
  * pump.c: raw bytes between a TCP socket and a stream (see pump.h).
  *
- * The upstream ring: [head, tail) holds bytes lent to the tunnel (or
- * [head, wrap) + [0, tail) once tail wrapped); bytes come back in order
- * through the done callback. A read takes the largest contiguous free
- * range, capped by the credit, so each read becomes one DATA frame.
+ * The upstream ring (ring.h) holds the bytes lent to the tunnel; they come
+ * back in order through the done callback. A read takes the largest
+ * contiguous free range, capped by the credit.
  */
 #include "pump.h"
 
@@ -57,29 +56,6 @@ pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, i
 
 /* ---- upstream: socket -> tunnel --------------------------------------- */
 
-/* The free range to read into: start offset and length. */
-static size_t
-ring_free(struct pump *p, size_t *start)
-{
-	if (p->used == 0) {
-		p->head = p->tail = 0;
-		p->wrap = 0;
-	}
-	if (p->wrap == 0) {
-		/* not wrapped: [tail, cap), or wrap to [0, head) when the end is full */
-		if (p->tail < p->ring_cap) {
-			*start = p->tail;
-			return p->ring_cap - p->tail;
-		}
-		if (p->head == 0)
-			return 0;
-		p->wrap = p->tail;
-		p->tail = 0;
-	}
-	*start = p->tail;
-	return p->head - p->tail;
-}
-
 static void
 up_done(void *arg, uint32_t len, int sent)
 {
@@ -87,12 +63,7 @@ up_done(void *arg, uint32_t len, int sent)
 
 	(void)sent;
 	p->lent--;
-	p->used -= len;
-	p->head += len;
-	if (p->wrap && p->head == p->wrap) {
-		p->head = 0;
-		p->wrap = 0;
-	}
+	ring_back(&p->ring, len);
 	if (p->state == PUMP_CLOSED) {
 		if (p->lent == 0)
 			pump_finish(p);
@@ -108,10 +79,9 @@ send_frames(struct pump *p, size_t start, size_t n)
 	while (n > 0) {
 		uint32_t k = (uint32_t)UTIL_MIN(n, (size_t)FRAME_MAX_PAYLOAD);
 
-		if (mux_send_data(p->mux, p->s, p->ring + start, k, up_done, p) < 0)
+		if (mux_send_data(p->mux, p->s, p->ring.mem + start, k, up_done, p) < 0)
 			return -1;
-		p->tail = start + k;
-		p->used += k;
+		ring_lend(&p->ring, start, k);
 		p->lent++;
 		start += k;
 		n -= k;
@@ -131,17 +101,13 @@ pump_read(struct pump *p)
 	size_t start = 0, room, want;
 	ssize_t n;
 
-	if (p->ring == NULL) {
-		p->ring = malloc(PUMP_RING_SIZE);
-		if (p->ring == NULL)
-			return;
-		p->ring_cap = PUMP_RING_SIZE;
-	}
-	room = ring_free(p, &start);
+	if (ring_alloc(&p->ring, PUMP_RING_SIZE) < 0)
+		return;
+	room = ring_space(&p->ring, &start);
 	want = mux_credit(p->mux, p->s, UTIL_MIN(room, (size_t)PUMP_READ_MAX));
 	if (want == 0)
 		return;
-	n = read(p->fd, p->ring + start, want);
+	n = read(p->fd, p->ring.mem + start, want);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			pump_abort(p, FRAME_CODE_CANCEL, "socket error");
@@ -366,7 +332,7 @@ update_interest(struct pump *p)
 	if (p->state == PUMP_CONNECTING) {
 		want = REACTOR_WRITE;
 	} else {
-		if (!p->rd_eof && p->s != NULL && (p->ring == NULL || ring_free(p, &start) > 0) &&
+		if (!p->rd_eof && p->s != NULL && (p->ring.mem == NULL || ring_space(&p->ring, &start) > 0) &&
 		    mux_allowance(p->mux, p->s, 1) > 0)
 			want |= REACTOR_READ;
 		if (buf_len(&p->spill) > 0)
@@ -421,8 +387,7 @@ done_cb(struct reactor *r, struct reactor_deferred *d)
 	struct pump *p = container_of(d, struct pump, done_defer);
 
 	(void)r;
-	free(p->ring);
-	p->ring = NULL;
+	ring_release(&p->ring);
 	buf_fini(&p->spill);
 	p->done(p);
 }

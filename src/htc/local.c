@@ -43,6 +43,7 @@
 #include "http1.h"
 #include "net.h"
 #include "pump.h"
+#include "ring.h"
 #include "util.h"
 
 #define LOCAL_HEAD_MAX (128 * 1024)     /* request head built from STREAM_OPEN */
@@ -124,8 +125,7 @@ struct lreq {
 	enum http1_body body;
 	uint64_t remaining;        /* LENGTH: body bytes still to come */
 	struct http1_chunked chunked;
-	uint8_t *ring;             /* DATA lent to the tunnel, as in pump.c */
-	size_t ring_cap, rhead, rtail, rwrap, rused;
+	struct ring ring;          /* DATA lent to the tunnel (ring.h) */
 	uint32_t lent;
 	uint64_t bytes_out;
 	struct reactor_deferred defer; /* resume work, or free */
@@ -293,7 +293,7 @@ lreq_free(struct lreq *r)
 	buf_fini(&r->head);
 	buf_fini(&r->spill);
 	buf_fini(&r->in);
-	free(r->ring);
+	ring_release(&r->ring);
 	free(r->target);
 	free(r);
 }
@@ -687,44 +687,18 @@ static const struct stream_ops lreq_ops = {
 
 /* ---- response: local -> tunnel ----------------------------------------- */
 
-/* The free range of the ring to read into (see pump.c). */
-static size_t
-ring_free(struct lreq *r, size_t *start)
-{
-	if (r->rused == 0) {
-		r->rhead = r->rtail = 0;
-		r->rwrap = 0;
-	}
-	if (r->rwrap == 0) {
-		if (r->rtail < r->ring_cap) {
-			*start = r->rtail;
-			return r->ring_cap - r->rtail;
-		}
-		if (r->rhead == 0)
-			return 0;
-		r->rwrap = r->rtail;
-		r->rtail = 0;
-	}
-	*start = r->rtail;
-	return r->rhead - r->rtail;
-}
-
 static int
-ring_alloc(struct lreq *r)
+lreq_ring_alloc(struct lreq *r)
 {
 	size_t cap = LOCAL_RING_MAX;
 
-	if (r->ring != NULL)
+	if (r->ring.mem != NULL)
 		return 0;
 	if (r->state == LREQ_BODY && r->body == HTTP1_BODY_LENGTH && r->remaining < cap)
 		cap = UTIL_MAX((size_t)r->remaining, (size_t)LOCAL_RING_MIN);
 	else if (r->state == LREQ_UPGRADE)
 		cap = UTIL_MAX(buf_len(&r->in), (size_t)LOCAL_RING_MIN);
-	r->ring = malloc(cap);
-	if (r->ring == NULL)
-		return -1;
-	r->ring_cap = cap;
-	return 0;
+	return ring_alloc(&r->ring, cap) < 0 ? -1 : 0;
 }
 
 static void
@@ -734,12 +708,7 @@ lent_done(void *arg, uint32_t len, int sent)
 
 	(void)sent;
 	r->lent--;
-	r->rused -= len;
-	r->rhead += len;
-	if (r->rwrap && r->rhead == r->rwrap) {
-		r->rhead = 0;
-		r->rwrap = 0;
-	}
+	ring_back(&r->ring, len);
 	if (r->orphan) {
 		if (lreq_freeable(r) && !r->defer.queued)
 			lreq_free(r);
@@ -759,12 +728,11 @@ send_ring(struct lreq *r, size_t start, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if (mux_send_data(&r->c->mux, r->s, r->ring + start, (uint32_t)n, lent_done, r) < 0) {
+	if (mux_send_data(&r->c->mux, r->s, r->ring.mem + start, (uint32_t)n, lent_done, r) < 0) {
 		lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "tunnel gone");
 		return -1;
 	}
-	r->rtail = start + n;
-	r->rused += n;
+	ring_lend(&r->ring, start, n);
 	r->lent++;
 	r->bytes_out += n;
 	return 0;
@@ -774,7 +742,7 @@ send_ring(struct lreq *r, size_t start, size_t n)
 static int
 body_chunked(struct lreq *r, size_t start, size_t n)
 {
-	uint8_t *base = r->ring + start;
+	uint8_t *base = r->ring.mem + start;
 	size_t off = 0, out = 0;
 
 	while (off < n && !http1_chunked_done(&r->chunked)) {
@@ -858,23 +826,23 @@ body_step(struct lreq *r, int sock)
 	size_t start = 0, want;
 	ssize_t n;
 
-	if (ring_alloc(r) < 0) {
+	if (lreq_ring_alloc(r) < 0) {
 		lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 		return 0;
 	}
-	want = mux_allowance(&r->c->mux, r->s, ring_free(r, &start));
+	want = mux_allowance(&r->c->mux, r->s, ring_space(&r->ring, &start));
 	if (r->body == HTTP1_BODY_LENGTH && want > r->remaining)
 		want = (size_t)r->remaining;
 	if (want == 0)
 		return 0;
 	if (buf_len(&r->in) > 0) {
 		n = (ssize_t)UTIL_MIN(want, buf_len(&r->in));
-		memcpy(r->ring + start, r->in.pos, (size_t)n);
+		memcpy(r->ring.mem + start, r->in.pos, (size_t)n);
 		buf_consume(&r->in, (size_t)n);
 	} else if (!sock || r->conn == NULL) {
 		return 0;
 	} else {
-		n = local_recv(r->conn->fd, r->ring + start, want);
+		n = local_recv(r->conn->fd, r->ring.mem + start, want);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return 0;
 		if (n < 0) {
@@ -1076,14 +1044,14 @@ upgrade_step(struct lreq *r)
 	while (buf_len(&r->in) > 0) {
 		size_t start = 0, want;
 
-		if (ring_alloc(r) < 0) {
+		if (lreq_ring_alloc(r) < 0) {
 			lreq_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 			return;
 		}
-		want = mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_free(r, &start), buf_len(&r->in)));
+		want = mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
 		if (want == 0)
 			return; /* on_credit or lent_done resumes */
-		memcpy(r->ring + start, r->in.pos, want);
+		memcpy(r->ring.mem + start, r->in.pos, want);
 		buf_consume(&r->in, want);
 		if (send_ring(r, start, want) < 0)
 			return;
@@ -1110,7 +1078,7 @@ lreq_update(struct lreq *r)
 		if (r->state == LREQ_HEAD)
 			want |= REACTOR_READ;
 		if (r->state == LREQ_BODY && buf_len(&r->in) == 0 && r->s != NULL &&
-		    (r->ring == NULL || ring_free(r, &start) > 0) && mux_allowance(&r->c->mux, r->s, 1) > 0)
+		    (r->ring.mem == NULL || ring_space(&r->ring, &start) > 0) && mux_allowance(&r->c->mux, r->s, 1) > 0)
 			want |= REACTOR_READ;
 	}
 	reactor_watcher_set(r->conn->r, &r->conn->w, want);

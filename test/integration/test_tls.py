@@ -36,6 +36,9 @@ Run: BUILD=build /usr/bin/python3 test/integration/test_tls.py
 """
 import base64
 import contextlib
+import hashlib
+import http.client as hclient
+import json
 import os
 import shutil
 import signal
@@ -216,7 +219,7 @@ def sessions_insecure(d):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=STEP, context=ctx)
+    c = hclient.HTTPSConnection("127.0.0.1", d.port, timeout=STEP, context=ctx)
     try:
         c.request("GET", "/api/v1/tunnel/sessions")
         return [s["sessionId"] for s in json.loads(c.getresponse().read())["sessions"]]
