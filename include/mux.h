@@ -44,6 +44,7 @@ struct mux {
 	unsigned rr;                /* round-robin start for ties */
 	uint64_t data_in, data_out; /* DATA payload bytes */
 	struct stream *batch;       /* streams that got DATA in the current input batch */
+	uint8_t refusing[MUX_MAX_SOCKS]; /* the DATA frame in progress on that socket was refused */
 	/* owned by the user */
 	const struct mux_ops *ops;
 	void *owner;

@@ -385,6 +385,20 @@ read_in(struct ctl_conn *c)
 		else if (n < 0 && tls_conn_error(c->tls) != NULL)
 			log_debug("ctl %s: TLS: %s", c->peer, tls_conn_error(c->tls));
 	}
+	if (n < 0 && n != -EAGAIN && c->tls != NULL && c->tls->got_bytes && c->tls->first_byte != 0x16) {
+		/* plain HTTP on the TLS port: say so in plain HTTP, like nginx does */
+		static const char plain[] = "HTTP/1.1 400 TLS required\r\nContent-Type: text/plain\r\n"
+					    "Content-Length: 45\r\nConnection: close\r\n\r\n"
+					    "this port speaks TLS: use wss:// or https://\n";
+
+		char sink[4096];
+
+		/* drop what the client sent, or the close resets the answer away */
+		while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+		(void)!send(c->fd, plain, sizeof(plain) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(c->fd, SHUT_WR);
+	}
 	if (n == 0 || (n < 0 && n != -EAGAIN)) {
 		log_debug("ctl %s: closed (%s)", c->peer,
 			  n == 0 ? "end of stream" : c->tls && tls_conn_error(c->tls) ? tls_conn_error(c->tls) : strerror((int)-n));

@@ -79,7 +79,9 @@ pick_sock(struct mux *m)
 		if (best < 0 || m->sock_streams[k] < m->sock_streams[best])
 			best = (int)k;
 	}
-	m->rr++;
+	/* ties go round-robin: the next search starts after this pick */
+	if (best >= 0)
+		m->rr = (unsigned)best + 1;
 	return best;
 }
 
@@ -397,11 +399,14 @@ mux_on_data(struct mux *m, int sock_index, const struct frame_event *ev)
 {
 	struct stream *s = stream_find(&m->streams, ev->stream_id);
 
-	(void)sock_index;
-	if (ev->frame_start && admit_frame(m, s, ev->frame_len) < 0)
+	if (sock_index < 0 || sock_index >= MUX_MAX_SOCKS)
 		return;
-	/* later pieces of a refused frame find no stream or a reset one */
-	if (s == NULL || s->state == STREAM_CLOSED || ev->len == 0)
+	if (ev->frame_start) {
+		m->refusing[sock_index] = admit_frame(m, s, ev->frame_len) < 0;
+		s = stream_find(&m->streams, ev->stream_id); /* a refusal may have reset it */
+	}
+	/* the later pieces of a refused frame go where its first one went */
+	if (m->refusing[sock_index] || s == NULL || s->state == STREAM_CLOSED || ev->len == 0)
 		return;
 	s->bytes_in += ev->len;
 	m->data_in += ev->len;

@@ -645,7 +645,9 @@ handle_ws_event(struct tunnel *t, const struct ws_event *ev)
 		}
 		return feed_frames(t, ev->data, ev->len, ev->last);
 	case WS_EV_PING:
-		queue_wsctl(t, WS_OP_PONG, ev->data, ev->len);
+		/* once our CLOSE is out nothing more may be sent */
+		if (t->state == TUNNEL_OPEN)
+			queue_wsctl(t, WS_OP_PONG, ev->data, ev->len);
 		return 0;
 	case WS_EV_CLOSE:
 		if (t->state == TUNNEL_OPEN) {
@@ -714,6 +716,8 @@ on_readable(struct tunnel *t)
 {
 	int round;
 
+	if (buf_len(&t->in) > 0) /* bytes that came with the handshake go first */
+		process_input(t);
 	for (round = 0; round < TUNNEL_READ_ROUNDS && t->state != TUNNEL_CLOSED; round++) {
 		ssize_t n;
 

@@ -52,7 +52,7 @@
 #define LOCAL_JSON_TOKENS 1024
 #define LOCAL_RING_MIN 4096
 #define LOCAL_RING_MAX (256 * 1024)
-#define LOCAL_IDLE_MAX 32     /* idle keep-alive connections kept per client */
+#define LOCAL_IDLE_MAX 1024   /* idle keep-alive connections kept per client (no churn at 1,000 visitors) */
 #define LOCAL_READS_PER_EVENT 4
 
 struct lreq;

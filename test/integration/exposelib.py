@@ -12,7 +12,9 @@ What is here (htlib.py has the process helpers; this file adds):
       /status/N                 a bodiless N (204, 304)
       /events                   SSE: "data: one", 1 s pause, "data: two", end
       /slow?ms=N                answers "slow" after N ms
-      /stream?n=N               N bytes, chunked, counted in stream_sent[tag]
+      /stream?n=N               N bytes, chunked, counted in stream_sent[tag];
+                                stream_done[tag] says how the write ended
+      /closedelim/N             N bytes, no length, Connection: close
   * raw HTTP/1.1 on a socket: send_request(), Reader.response() (framing
     reported: "cl", "chunked", "close" or "none"), read_until_close();
   * WsEcho: a python3-websockets echo server (subprotocol "chat");
@@ -143,6 +145,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif p == "/slow":
             time.sleep(int(q.get("ms", "500")) / 1000.0)
             self._send(200, b"slow", [], resp, head_only)
+        elif p.startswith("/closedelim/"):
+            self._close_delimited(int(p[12:]))
         elif p == "/stream":
             self._stream(int(q.get("n", "0")))
         else:
@@ -179,8 +183,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 left -= k
                 self.server.stream_sent[self.tag] = n - left
             self.wfile.write(b"0\r\n\r\n")
-        except OSError:
+            self.server.stream_done[self.tag] = "complete"
+        except OSError as ex:
+            self.server.stream_done[self.tag] = repr(ex)
             self.close_connection = True
+
+    def _close_delimited(self, n):
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        if self.tag is not None:
+            self.send_header("X-Tag", self.tag)
+        self.end_headers()
+        self.wfile.write(pattern(n))
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _any
 
@@ -190,6 +205,10 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 2048
 
+    def handle_error(self, request, client_address):
+        # a visitor that left makes the service's write fail: recorded, not printed
+        self.errors.append(repr(sys.exc_info()[1]))
+
 
 class LocalService:
     """The local HTTP service on 127.0.0.1:<port>, served by a thread."""
@@ -197,8 +216,10 @@ class LocalService:
     def __init__(self):
         self.srv = _Server(("127.0.0.1", 0), _Handler)
         self.srv.seen = []
+        self.srv.errors = []
         self.srv.sse_second = {}
         self.srv.stream_sent = {}
+        self.srv.stream_done = {}  # tag -> "complete" or the error that ended the write
         self.port = self.srv.server_address[1]
         self.t = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self.t.start()
@@ -210,6 +231,10 @@ class LocalService:
     @property
     def stream_sent(self):
         return self.srv.stream_sent
+
+    @property
+    def stream_done(self):
+        return self.srv.stream_done
 
     def sse_event(self, tag):
         return self.srv.sse_second.setdefault(tag, threading.Event())

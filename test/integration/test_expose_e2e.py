@@ -31,15 +31,16 @@ import http.client
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from htlib import (DAEMON, HTC, MiB, KiB, SAN, STEP, Daemon, Htc, free_port, log, raise_nofile,  # noqa: E402
+from htlib import (DAEMON, HTC, MiB, KiB, STEP, Daemon, Htc, free_port, log, raise_nofile,  # noqa: E402
                    scaled)
-from exposelib import *  # noqa: E402,F401,F403
+from exposelib import (LocalService, Reader, WsEcho, build_request, connect, head_fields,  # noqa: E402
+                       parse_status, pattern, read_until_close, send_request, sha, wait_line)
+from exposelib import run_cases  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -352,6 +353,48 @@ def test_visitor_aborts_upload():
         assert r.status == 200 and r.body == pattern(1000 + i), r
 
 
+def test_close_delimited_local_response():
+    """The local service answers without a length and closes: the visitor gets it chunked,
+    whole, on a connection that stays usable."""
+    e = env()
+    s = connect(e.port)
+    rd = Reader(s)
+    try:
+        send_request(s, "GET", "/closedelim/200000?tag=cd")
+        r = rd.response()
+        assert r.status == 200 and r.framing == "chunked" and r.body == pattern(200000), r
+        send_request(s, "GET", "/size/3?tag=cd2")
+        r = rd.response()
+        assert r.status == 200 and r.get("X-Tag") == "cd2" and r.body == pattern(3), r
+    finally:
+        rd.close()
+
+
+def test_visitor_leaves_mid_response():
+    """Visitors that leave during a 50 MiB streamed response: the local connection is closed
+    (the local service's write fails), the daemon's fds return to their count."""
+    e = env()
+    fds0 = e.d.nfds()
+    tags = [f"leave{i}" for i in range(10)]
+    for tag in tags:
+        s = connect(e.port)
+        send_request(s, "GET", f"/stream?n={STALL_TOTAL}&tag={tag}")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.05)
+        s.close()
+    end = time.monotonic() + STEP
+    while time.monotonic() < end and not all(t in e.svc.stream_done for t in tags):
+        time.sleep(0.1)
+    done = {t: e.svc.stream_done.get(t, "still writing after %.0fs" % STEP) for t in tags}
+    assert all(v != "complete" and not v.startswith("still") for v in done.values()), done
+    end = time.monotonic() + STEP
+    while time.monotonic() < end and e.d.nfds() > fds0:
+        time.sleep(0.1)
+    assert e.d.nfds() <= fds0, f"daemon fds {fds0} -> {e.d.nfds()}"
+    r = exchange(e.port, "GET", "/size/5?tag=afterleave")
+    assert r.status == 200 and r.body == pattern(5), r
+
+
 def test_htc_request_log_lines():
     e = env()
     exchange(e.port, "GET", "/size/7?tag=logA")
@@ -446,8 +489,10 @@ async def test_500_concurrent_visitors():
         finally:
             w.close()
 
+    fds0 = e.d.nfds()
     tasks = [asyncio.ensure_future(visitor(i)) for i in range(n)]
     await asyncio.sleep(0.5)
+    peak = e.d.nfds()
     t0 = time.monotonic()
     start.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -460,8 +505,13 @@ async def test_500_concurrent_visitors():
         fields = dict((k.lower(), v) for k, v in head_fields(res))
         if parse_status(res) != 200 or fields.get("x-tag") != f"c{i}" or not res.endswith(b"slow"):
             bad.append((i, res[:200]))
-    log(f"{n} concurrent visitors in {took:.2f}s")
+    log(f"{n} concurrent visitors in {took:.2f}s; daemon fds {fds0} -> {e.d.nfds()} (all in flight: "
+        f"{peak})")
     assert not bad, f"{len(bad)} of {n} visitors failed, e.g. {bad[:5]}"
+    end = time.monotonic() + STEP
+    while time.monotonic() < end and e.d.nfds() > fds0:
+        await asyncio.sleep(0.1)
+    assert e.d.nfds() <= fds0, f"daemon fds {fds0} -> {e.d.nfds()} after every visitor left"
 
 
 SMUGGLING = [
@@ -717,6 +767,8 @@ CASES = [
     test_chunked_extensions_and_trailers,
     test_parallel_big_bodies,
     test_visitor_aborts_upload,
+    test_close_delimited_local_response,
+    test_visitor_leaves_mid_response,
     test_websocket_through_tunnel,
     test_sse_first_event_early,
     test_500_concurrent_visitors,

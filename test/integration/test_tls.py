@@ -9,11 +9,14 @@ Cases:
   * the admin API over TLS: htc health/list/kill with https:// and wss://
     URLs, curl --cacert, Python's ssl module;
   * a plain ws:// htc (tunnel and admin) against the TLS port fails at once
-    with a message that points at TLS, and the daemon is unharmed;
+    with a message that points at TLS, plain HTTP gets a clear-text 400
+    saying so, and the daemon is unharmed;
   * rejections: unknown issuer, wrong host name, expired certificate, each
     exit status 1 within a few seconds with the reason on stderr, for the
     tunnel and the admin commands, and no session is created; --insecure
     connects to each of them and prints a WARNING line every time;
+  * a ClientHello that stops half way is closed by --hello-timeout; 40
+    HTTPS clients at once all get their answer;
   * an independent TLS server: nginx terminating TLS in front of a plain
     daemon, with PULL integrity (10 MiB each way) and admin over https
     (skipped with a printed reason when nginx cannot start);
@@ -47,6 +50,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -193,11 +197,15 @@ def test_plain_ws_against_tls_port():
                 f"the message does not point at TLS: {err.strip()!r}"
         assert "does not speak TLS" in d.stderr(), "the daemon did not log the plain-text client"
         assert sessions(d) == []
-        # a plain HTTP request gets no answer in clear text, and the daemon carries on
-        r = subprocess.run(["curl", "-sS", "--max-time", str(QUICK),
+        # a plain HTTP request gets a plain 400 that says TLS (never the API's answer),
+        # and the daemon carries on
+        r = subprocess.run(["curl", "-sS", "--max-time", str(QUICK), "-w", "\n%{http_code}",
                             f"http://127.0.0.1:{d.port}/api/v1/tunnel/health"],
                            capture_output=True, timeout=QUICK * 2)
-        assert r.returncode != 0, f"plain HTTP on the TLS port answered: {r.stdout[:200]!r}"
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 0 and out.endswith("\n400") and "TLS" in out, \
+            f"plain HTTP on the TLS port: curl rc {r.returncode}, {out[:200]!r} {r.stderr[:200]!r}"
+        assert str(d.pid) not in out, f"the API answered in clear text: {out[:200]!r}"
         assert d.get_json("/api/v1/tunnel/health")["pid"] == d.pid
 
 
@@ -268,6 +276,40 @@ def test_missing_ca_file():
         assert rc != 0 and "/nonexistent/ca.pem" in err and dt < QUICK, (rc, err, dt)
         rc, out, err, dt = run_htc(d.https_url, d.token, "health", ca=cert("server.key"))
         assert rc != 0 and "server.key" in err, (rc, err)
+
+
+def test_stalled_handshake_times_out():
+    """A client that stops in the middle of its ClientHello is closed by --hello-timeout."""
+    with TlsDaemon("--hello-timeout", "1s") as d:
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=STEP)
+        s.sendall(b"\x16\x03\x01\x02\x00\x01")  # a record header and one byte of a ClientHello
+        t0 = time.monotonic()
+        assert closed_soon(s, 1.0 + STEP), "the half handshake is still open"
+        dt = time.monotonic() - t0
+        s.close()
+        assert 0.5 < dt < 1.0 + STEP / 2, f"closed after {dt:.1f}s (hello timeout 1s)"
+        assert d.get_json("/api/v1/tunnel/health")["pid"] == d.pid
+
+
+def test_concurrent_https_requests():
+    """40 HTTPS clients at once (each its own handshake) all get their answer (with room for
+    them all under --max-pre-auth-connections: over the cap the newest are closed by design)."""
+    with TlsDaemon("--max-pre-auth-connections", "64", cert_file="server-ec.pem",
+                   key_file="server-ec.key") as d:
+        results = []
+
+        def one(i):
+            try:
+                st, hd, body = https(d.port, "GET", "/api/v1/tunnel/health", timeout=STEP * 2)
+                results.append(st == 200 and json.loads(body)["pid"] == d.pid)
+            except Exception as e:
+                results.append(repr(e))
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(STEP * 4)
+        assert results == [True] * 40, [r for r in results if r is not True][:5]
 
 
 # ---- nginx in front ---------------------------------------------------------------------------------
@@ -485,7 +527,9 @@ def test_one_byte_sends_upgrade_and_hello():
 
 
 def test_one_byte_relay_htc():
-    with TlsDaemon() as d, TcpServer(local_service) as srv, ByteRelay(d.port, delay=0.0005) as relay:
+    # --hello-timeout (accept to HELLO, 5 s by default) made roomy: the relay takes ~2 s
+    with TlsDaemon("--hello-timeout", "30s") as d, TcpServer(local_service) as srv, \
+            ByteRelay(d.port, delay=0.0005) as relay:
         url = f"wss://127.0.0.1:{relay.port}"
         t0 = time.monotonic()
         with pull_env(d, srv.port, url=url) as (h, cport, sid):
@@ -516,6 +560,8 @@ if __name__ == "__main__":
         test_reject_wrong_host_name,
         test_reject_expired,
         test_missing_ca_file,
+        test_stalled_handshake_times_out,
+        test_concurrent_https_requests,
         test_nginx_tls_front,
         test_startup_errors,
         test_sighup_reload,

@@ -15,12 +15,6 @@
 
 #include "muxpair.h"
 
-/* Known bugs are skipped so the suite stays green; -DRUN_BUGS runs them. */
-#ifdef RUN_BUGS
-#define BUG_SKIP() ((void)0)
-#else
-#define BUG_SKIP() skip()
-#endif
 
 #define SW 65536u   /* stream window */
 #define SESW 262144u /* session window */
@@ -272,9 +266,6 @@ test_session_overrun_later_pieces(void **state)
 	struct frame_event ev;
 
 	(void)state;
-	BUG_SKIP(); /* BUG: mux_on_data delivers the later pieces of a DATA frame that admit_frame refused
-		 * for session credit (src/mux.c mux_on_data: only frame_start pieces are checked, and the
-		 * stream stays open); hidden in the programs only because their on_error closes the tunnel */
 	tp = tp_new(1, SW, SW);
 	fill_pattern();
 	memset(&a1, 0, sizeof(a1));
@@ -533,6 +524,55 @@ test_reset_received(void **state)
 	tp_owner_release(&a);
 }
 
+/* DATA after the peer's EOF: RESET(STREAM_CLOSED), and its session credit comes back. */
+static void
+test_data_after_eof(void **state)
+{
+	struct tp *tp = tp_new(1, SW, SESW);
+	struct tp_owner a, *b;
+	const struct tp_frame *f;
+
+	(void)state;
+	fill_pattern();
+	memset(&a, 0, sizeof(a));
+	b = tp_open_both(tp, &a, -1);
+	mux_send_eof(&tp->srv.m, a.s);
+	tp_raw(&tp->srv, 0, FRAME_DATA, a.id, pattern, 500);
+	wait_closed(tp, &a);
+	f = tp_last(&tp->srv, FRAME_RESET, a.id);
+	assert_non_null(f);
+	assert_int_equal(f->value, FRAME_CODE_STREAM_CLOSED);
+	assert_string_equal(b->ev, "ec");
+	assert_int_equal(b->rx_len, 0);
+	assert_int_equal(tp->cli.m.rx.pending, 500);
+	assert_int_equal(flow_recv_buffered(&tp->cli.m.rx), 0);
+	tp_free(tp);
+	tp_owner_release(&a);
+}
+
+/* STREAM_RESPONSE_HEAD reaches the owner's on_head; without on_head it is dropped. */
+static void
+test_response_head(void **state)
+{
+	struct tp *tp = tp_new(1, SW, SESW);
+	struct tp_owner a, *b;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	b = tp_open_both(tp, &a, -1);
+	assert_int_equal(mux_send(&tp->cli.m, b->s, FRAME_STREAM_RESPONSE_HEAD, "{\"status\":200}", 14), 0);
+	wait_frames(tp, &tp->srv, FRAME_STREAM_RESPONSE_HEAD, a.id, 1);
+	assert_string_equal(a.ev, "h");
+	assert_int_equal(a.n_head, 1);
+	assert_int_equal(tp->srv.unhandled, 0);
+	/* a head for an unknown stream is ignored */
+	tp_raw(&tp->cli, 0, FRAME_STREAM_RESPONSE_HEAD, 4242, "{}", 2);
+	tp_run_ms(tp, 20);
+	assert_int_equal(tp->srv.errors + tp->srv.unhandled, 0);
+	tp_free(tp);
+	tp_owner_release(&a);
+}
+
 /* ---- owners acting from inside their callbacks --------------------------- */
 
 struct act_case {
@@ -746,9 +786,6 @@ test_ties_round_robin(void **state)
 	int i, n[3] = { 0, 0, 0 };
 
 	(void)state;
-	BUG_SKIP(); /* BUG: pick_sock (src/mux.c) advances rr by one over all MUX_MAX_SOCKS (16) slots, so with
-		 * sockets 0-2 attached a run of one-at-a-time streams lands 0,1,2,0,0,0,... (14 of every 16
-		 * on socket 0): expected 10/10/10 for 30 streams, observed 26/2/2 */
 	tp = tp_new(3, SW, SESW);
 	for (i = 0; i < 30; i++) {
 		struct stream *s = mux_open(&tp->srv.m, 0, STREAM_KIND_TCP, -1);
@@ -883,6 +920,8 @@ main(void)
 		cmocka_unit_test(test_window_zero),
 		cmocka_unit_test(test_window_overflow),
 		cmocka_unit_test(test_unknown_stream_returns_session_credit),
+		cmocka_unit_test(test_data_after_eof),
+		cmocka_unit_test(test_response_head),
 		cmocka_unit_test(test_eof_server_first),
 		cmocka_unit_test(test_eof_client_first),
 		cmocka_unit_test(test_eof_simultaneous),
