@@ -107,6 +107,8 @@ struct visitor {
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer; /* tell the session a stream ended */
 	struct reactor_deferred free_defer;
+	struct reactor_deferred head_defer;  /* write a held response head at the end of the batch */
+	uint8_t head_held;                   /* the head waits in out to leave with the first body bytes */
 	struct session *touch_s;
 	/* request bytes: head, body (lent to the tunnel), pipelined requests */
 	struct buf in;
@@ -345,6 +347,7 @@ static void exchange_next(struct visitor *v);
 static void
 flush_out(struct visitor *v)
 {
+	v->head_held = 0;
 	if (!live(v))
 		return;
 	if (buf_len(&v->out) > 0 && out_write(v) < 0)
@@ -359,19 +362,21 @@ flush_out(struct visitor *v)
 }
 
 /* writev of up to three ranges; bytes written, or -1 (the visitor is closed). */
+/* One sendmsg of up to four ranges (empty ones skipped): bytes taken, 0 (full) or -1 (closed). */
 static ssize_t
-write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn)
+write_ranges4(struct visitor *v, const void *h, size_t hn, const void *a, size_t an, const void *b, size_t bn,
+	      const void *c, size_t cn)
 {
-	struct iovec iov[3];
+	const void *base[4] = { h, a, b, c };
+	size_t len[4] = { hn, an, bn, cn };
+	struct iovec iov[4];
 	struct msghdr mh;
-	int n = 0;
+	int n = 0, i;
 	ssize_t k;
 
-	if (an > 0)
-		iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)a, .iov_len = an};
-	iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)b, .iov_len = bn};
-	if (cn > 0)
-		iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)c, .iov_len = cn};
+	for (i = 0; i < 4; i++)
+		if (len[i] > 0)
+			iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i]};
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)n;
@@ -384,6 +389,12 @@ write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t 
 		return 0;
 	visitor_close(v);
 	return -1;
+}
+
+static ssize_t
+write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn)
+{
+	return write_ranges4(v, NULL, 0, a, an, b, bn, c, cn);
 }
 
 /*
@@ -413,7 +424,17 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 		hl = http1_chunk_header(hdr, n);
 		tl = HTTP1_CHUNK_END_LEN;
 	}
-	if (buf_len(&v->out) == 0) {
+	if (v->head_held && v->owed == 0 && buf_len(&v->out) > 0) {
+		/* the held head and the first body bytes leave in one sendmsg */
+		size_t ol = buf_len(&v->out);
+		ssize_t w = write_ranges4(v, v->out.pos, ol, hdr, hl, p, n, HTTP1_CHUNK_END, tl);
+
+		if (w < 0)
+			return;
+		v->head_held = 0;
+		out_written(v, UTIL_MIN((size_t)w, ol));
+		k = (size_t)w > ol ? (size_t)w - ol : 0;
+	} else if (buf_len(&v->out) == 0) {
 		ssize_t w = write_ranges(v, hdr, hl, p, n, HTTP1_CHUNK_END, tl);
 
 		if (w < 0)
@@ -846,6 +867,16 @@ informational(struct visitor *v, const struct expose_http_head *h, size_t mark)
 }
 
 static void
+head_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct visitor *v = container_of(df, struct visitor, head_defer);
+
+	(void)r;
+	if (v->head_held && live(v))
+		flush_out(v);
+}
+
+static void
 response_start(struct visitor *v, const struct expose_http_head *h)
 {
 	struct daemon *d = v->d;
@@ -867,7 +898,9 @@ response_start(struct visitor *v, const struct expose_http_head *h)
 		mux_send_eof(v->mux, v->st);
 	}
 	set_state(v, VISITOR_RESPONSE);
-	flush_out(v);
+	/* hold the head: the body usually follows in the same batch of tunnel input */
+	v->head_held = 1;
+	reactor_defer(&d->r, &v->head_defer, head_cb);
 }
 
 /* A stream-level fault once the response started: the visitor connection goes. */
