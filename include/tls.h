@@ -151,6 +151,8 @@ struct tls_conn {
 	unsigned got_bytes : 1;       /* first_byte is valid */
 	unsigned char first_byte;     /* first byte from the peer (0x16: a TLS handshake) */
 	char msg[112];                /* text of err, or of an unclean EOF */
+	unsigned char *rx;            /* read-ahead: socket bytes not yet given to the engine */
+	size_t rx_pos, rx_len;
 };
 
 /*

@@ -718,7 +718,9 @@ on_readable(struct tunnel *t)
 
 	if (buf_len(&t->in) > 0) /* bytes that came with the handshake go first */
 		process_input(t);
-	for (round = 0; round < TUNNEL_READ_ROUNDS && t->state != TUNNEL_CLOSED; round++) {
+	/* TLS: no round limit, bytes held in the engine would wait for a socket
+	 * event that never comes (credit bounds what the peer can send) */
+	for (round = 0; (round < TUNNEL_READ_ROUNDS || t->tls != NULL) && t->state != TUNNEL_CLOSED; round++) {
 		ssize_t n;
 
 		buf_reset(&t->in, 0);
