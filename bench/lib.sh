@@ -363,3 +363,61 @@ else:
 '
 idle_serve() { bg_start "$1" python3 -c "$_idlepy" serve "$2" "$3"; }
 idle_hold() { bg_start "$1" python3 -c "$_idlepy" hold "$2" "$3"; }
+
+# ---- iperf3 runs -------------------------------------------------------------
+
+# iperf_json FILE: "BPS BYTES" from an iperf3 -J report (used by iperf_run), or "ERR reason".
+iperf_json() {
+	python3 - "$1" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("ERR no JSON report (%s)" % e.__class__.__name__)
+    sys.exit()
+if j.get("error"):
+    print("ERR " + j["error"].replace("\n", " "))
+    sys.exit()
+s = j["end"]["sum_received"]
+print("%.0f %d" % (s["bits_per_second"], s["bytes"]))
+EOF
+}
+
+# iperf_run CASE PORT STREAMS DIR PIDS...: one iperf3 run to PORT (DIR "fwd":
+# container-side client sends to the laptop-side server; "rev": iperf3 -R),
+# CPU ticks of the PIDS' trees before/after; appends
+# "CASE STREAMS DIR BPS BYTES TICKS" (or dashes and the error) to $ROWS,
+# using $TMP and $DURATION. pull.sh and tls.sh share it.
+iperf_run() {
+	_case=$1 _port=$2 _p=$3 _dir=$4
+	shift 4
+	_rev=""
+	[ "$_dir" = rev ] && _rev="-R"
+	_t0=0
+	[ $# -gt 0 ] && _t0=$(cpu_ticks "$@")
+	for _try in 1 2; do
+		timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$_port" -t "$DURATION" -P "$_p" $_rev -J \
+			>"$TMP/iperf.json" 2>"$TMP/iperf.err"
+		_res=$(iperf_json "$TMP/iperf.json")
+		case "$_res" in
+		*busy*) sleep 1 ;;
+		*) break ;;
+		esac
+	done
+	_t1=0
+	[ $# -gt 0 ] && _t1=$(cpu_ticks "$@")
+	case "$_res" in
+	ERR*)
+		say "$_case P$_p $_dir: iperf3 failed: ${_res#ERR }"
+		echo "$_case $_p $_dir - - - ${_res#ERR }" | tr -s ' ' | cut -c1-200 >>"$ROWS"
+		;;
+	*)
+		set -- $_res
+		_cpu=-
+		[ "$_t1" -gt 0 ] && _cpu=$((_t1 - _t0))
+		echo "$_case $_p $_dir $1 $2 $_cpu" >>"$ROWS"
+		say "$_case P$_p $_dir: $(fmt '%.2f' "$1 / 1e9") Gbit/s"
+		;;
+	esac
+	sleep 0.5
+}

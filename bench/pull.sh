@@ -28,64 +28,10 @@ bg_start iperf3-server iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
 IPERF_PID=$BG_PID
 wait_listen "$IPERF_PORT" 5 "$IPERF_PID" || { say "iperf3 -s did not start"; exit 1; }
 
-# iperf_json FILE: "BPS BYTES" from an iperf3 -J report, or "ERR reason".
-iperf_json() {
-	python3 - "$1" <<'EOF'
-import json, sys
-try:
-    j = json.load(open(sys.argv[1]))
-except Exception as e:
-    print("ERR no JSON report (%s)" % e.__class__.__name__)
-    sys.exit()
-if j.get("error"):
-    print("ERR " + j["error"].replace("\n", " "))
-    sys.exit()
-s = j["end"]["sum_received"]
-print("%.0f %d" % (s["bits_per_second"], s["bytes"]))
-EOF
-}
-
-# run CASE PORT STREAMS DIR PIDS...: one iperf3 run to PORT (DIR "fwd":
-# container-side client sends to the laptop-side server; "rev": iperf3 -R),
-# CPU ticks of the PIDS' trees before/after; appends a row to $ROWS.
-run() {
-	_case=$1 _port=$2 _p=$3 _dir=$4
-	shift 4
-	_rev=""
-	[ "$_dir" = rev ] && _rev="-R"
-	_t0=0
-	[ $# -gt 0 ] && _t0=$(cpu_ticks "$@")
-	for _try in 1 2; do
-		timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$_port" -t "$DURATION" -P "$_p" $_rev -J \
-			>"$TMP/iperf.json" 2>"$TMP/iperf.err"
-		_res=$(iperf_json "$TMP/iperf.json")
-		case "$_res" in
-		*busy*) sleep 1 ;;
-		*) break ;;
-		esac
-	done
-	_t1=0
-	[ $# -gt 0 ] && _t1=$(cpu_ticks "$@")
-	case "$_res" in
-	ERR*)
-		say "$_case P$_p $_dir: iperf3 failed: ${_res#ERR }"
-		echo "$_case $_p $_dir - - - ${_res#ERR }" | tr -s ' ' | cut -c1-200 >>"$ROWS"
-		;;
-	*)
-		set -- $_res
-		_cpu=-
-		[ "$_t1" -gt 0 ] && _cpu=$((_t1 - _t0))
-		echo "$_case $_p $_dir $1 $2 $_cpu" >>"$ROWS"
-		say "$_case P$_p $_dir: $(fmt '%.2f' "$1 / 1e9") Gbit/s"
-		;;
-	esac
-	sleep 0.5
-}
-
 # ---- (a) direct --------------------------------------------------------------------
-run direct "$IPERF_PORT" 1 fwd
-run direct "$IPERF_PORT" 4 fwd
-run direct "$IPERF_PORT" 1 rev
+iperf_run direct "$IPERF_PORT" 1 fwd
+iperf_run direct "$IPERF_PORT" 4 fwd
+iperf_run direct "$IPERF_PORT" 1 rev
 
 # ---- (b) two-hop socat chain -----------------------------------------------------------
 A=$(free_port)
@@ -97,8 +43,8 @@ bg_start socat-a socat TCP-LISTEN:"$A",bind=127.0.0.1,fork,reuseaddr,rcvbuf=1310
 	TCP:127.0.0.1:"$B"
 SOCAT_A=$BG_PID
 if wait_listen "$A" 5 "$SOCAT_A" && wait_listen "$B" 5 "$SOCAT_B"; then
-	run socat2hop "$A" 1 fwd "$SOCAT_A" "$SOCAT_B"
-	run socat2hop "$A" 4 fwd "$SOCAT_A" "$SOCAT_B"
+	iperf_run socat2hop "$A" 1 fwd "$SOCAT_A" "$SOCAT_B"
+	iperf_run socat2hop "$A" 4 fwd "$SOCAT_A" "$SOCAT_B"
 else
 	say "socat chain did not start: $(cat "$TMP/socat-a.err" "$TMP/socat-b.err" | tail -2 | tr '\n' ' ')"
 	echo "socat2hop 1 fwd - - - socat did not start" >>"$ROWS"
@@ -112,8 +58,8 @@ if sshd_start; then
 	RPORT=$(free_port)
 	if ssh_forward ssh-bulk "$RPORT" "$IPERF_PORT"; then
 		SSH_OK=1
-		run ssh-R "$RPORT" 1 fwd "$SSHD_PID" "$SSH_PID"
-		run ssh-R "$RPORT" 4 fwd "$SSHD_PID" "$SSH_PID"
+		iperf_run ssh-R "$RPORT" 1 fwd "$SSHD_PID" "$SSH_PID"
+		iperf_run ssh-R "$RPORT" 4 fwd "$SSHD_PID" "$SSH_PID"
 		stop_pid "$SSH_PID"
 	fi
 fi
@@ -125,9 +71,9 @@ if ht_start ht-bulk; then
 	CPORT=$(free_port)
 	if htc_start htc-bulk pull "$IPERF_PORT" --port "$CPORT"; then
 		HT_OK=1
-		run pull "$CPORT" 1 fwd "$HT_PID" "$HTC_PID"
-		run pull "$CPORT" 4 fwd "$HT_PID" "$HTC_PID"
-		run pull "$CPORT" 1 rev "$HT_PID" "$HTC_PID"
+		iperf_run pull "$CPORT" 1 fwd "$HT_PID" "$HTC_PID"
+		iperf_run pull "$CPORT" 4 fwd "$HT_PID" "$HTC_PID"
+		iperf_run pull "$CPORT" 1 rev "$HT_PID" "$HTC_PID"
 		kill -0 "$HT_PID" 2>/dev/null || say "ANOMALY: the daemon died: $(tail -3 "$TMP/ht-bulk.err")"
 		kill -0 "$HTC_PID" 2>/dev/null || say "ANOMALY: htc died: $(tail -3 "$TMP/htc-bulk.err")"
 		# iperf3's server closes its data sockets with bytes still unread at

@@ -44,68 +44,13 @@ bg_start iperf3-server iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
 IPERF_PID=$BG_PID
 wait_listen "$IPERF_PORT" 5 "$IPERF_PID" || { say "iperf3 -s did not start"; exit 1; }
 
-# iperf_result FILE: "BPS BYTES" from an iperf3 -J report, or "ERR reason".
-iperf_result() {
-	python3 - "$1" <<'EOF'
-import json, sys
-try:
-    j = json.load(open(sys.argv[1]))
-except Exception as e:
-    print("ERR no JSON report (%s)" % e.__class__.__name__)
-    sys.exit()
-if j.get("error"):
-    print("ERR " + j["error"].replace("\n", " "))
-    sys.exit()
-s = j["end"]["sum_received"]
-print("%.0f %d" % (s["bits_per_second"], s["bytes"]))
-EOF
-}
-
-# measure CASE PORT STREAMS DIR PIDS...: one iperf3 run to PORT (DIR fwd: the
-# container-side client sends toward the laptop-side server; rev: iperf3 -R),
-# with the CPU ticks of the PIDS' process trees around it; appends
-# "CASE STREAMS DIR BPS BYTES TICKS" (or dashes and the error) to $ROWS.
-measure() {
-	_case=$1 _port=$2 _np=$3 _dir=$4
-	shift 4
-	_flag=""
-	[ "$_dir" = rev ] && _flag="-R"
-	_t0=0
-	[ $# -gt 0 ] && _t0=$(cpu_ticks "$@")
-	for _try in 1 2; do
-		timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$_port" -t "$DURATION" -P "$_np" $_flag -J \
-			>"$TMP/iperf.json" 2>"$TMP/iperf.err"
-		_res=$(iperf_result "$TMP/iperf.json")
-		case "$_res" in
-		*busy*) sleep 1 ;;
-		*) break ;;
-		esac
-	done
-	_t1=0
-	[ $# -gt 0 ] && _t1=$(cpu_ticks "$@")
-	case "$_res" in
-	ERR*)
-		say "$_case P$_np $_dir: iperf3 failed: ${_res#ERR }"
-		echo "$_case $_np $_dir - - - ${_res#ERR }" | cut -c1-200 >>"$ROWS"
-		;;
-	*)
-		set -- $_res
-		_cpu=-
-		[ "$_t1" -gt 0 ] && _cpu=$((_t1 - _t0))
-		echo "$_case $_np $_dir $1 $2 $_cpu" >>"$ROWS"
-		say "$_case P$_np $_dir: $(fmt '%.2f' "$1 / 1e9") Gbit/s"
-		;;
-	esac
-	sleep 0.5
-}
-
 # all_runs CASE PORT PIDS...: the four runs of one case.
 all_runs() {
 	_c=$1 _pt=$2
 	shift 2
 	for _d in fwd rev; do
 		for _n in 1 4; do
-			measure "$_c" "$_pt" "$_n" "$_d" "$@"
+			iperf_run "$_c" "$_pt" "$_n" "$_d" "$@"
 		done
 	done
 }
