@@ -1230,3 +1230,47 @@ def run_tests(tests, timeout=60):
                 print("      " + line, flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)
+
+
+def read_command(c):
+    """Read one command line from socket c: (the line, bytes that followed)."""
+    buf = bytearray()
+    while b"\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            raise EOFError(f"EOF before the command line: {bytes(buf)!r}")
+        buf += d
+    i = buf.index(b"\n")
+    return bytes(buf[:i]).decode(), bytes(buf[i + 1:])
+
+
+def pull_service(c, word, rest):
+    """The laptop-side TCP service of the PULL tests, for the command
+    already read (word: its fields, rest: bytes after it). Returns False
+    for a command it does not know:
+    SINK            read to EOF, answer "<bytes> <sha256>\\n", close;
+    SRC <n> <seed>  send n Blocks bytes, shut down writing, drain, close;
+    ECHO            echo everything, shut down writing at EOF."""
+    if word[0] == "SINK":
+        hs = hashlib.sha256(rest)
+        n = len(rest)
+        while True:
+            d = c.recv(1 << 18)
+            if not d:
+                break
+            hs.update(d)
+            n += len(d)
+        c.sendall(f"{n} {hs.hexdigest()}\n".encode())
+    elif word[0] == "SRC":
+        for chunk in Blocks(int(word[1]), word[2].encode()).chunks():
+            c.sendall(chunk)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+    elif word[0] == "ECHO":
+        if rest:
+            c.sendall(rest)
+        echo_handler(c)
+    else:
+        return False
+    return True

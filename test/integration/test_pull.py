@@ -33,41 +33,12 @@ BIG = scaled(100 * MiB, 20 * MiB)
 half_results = {}
 
 
-def read_line(c):
-    buf = bytearray()
-    while b"\n" not in buf:
-        d = c.recv(4096)
-        if not d:
-            raise EOFError(f"EOF before command line: {bytes(buf)!r}")
-        buf += d
-    i = buf.index(b"\n")
-    return bytes(buf[:i]).decode(), bytes(buf[i + 1:])
-
-
 def local_service(c):
-    cmd, rest = read_line(c)
+    cmd, rest = read_command(c)
     word = cmd.split()
-    if word[0] == "SINK":
-        h = hashlib.sha256(rest)
-        n = len(rest)
-        while True:
-            d = c.recv(1 << 18)
-            if not d:
-                break
-            h.update(d)
-            n += len(d)
-        c.sendall(f"{n} {h.hexdigest()}\n".encode())
-    elif word[0] == "SRC":
-        for chunk in Blocks(int(word[1]), word[2].encode()).chunks():
-            c.sendall(chunk)
-        c.shutdown(socket.SHUT_WR)
-        while c.recv(65536):
-            pass
-    elif word[0] == "ECHO":
-        if rest:
-            c.sendall(rest)
-        echo_handler(c)
-    elif word[0] == "HALF":
+    if pull_service(c, word, rest):
+        return
+    if word[0] == "HALF":
         c.sendall(b"hello\n")
         c.shutdown(socket.SHUT_WR)
         got = bytearray(rest)

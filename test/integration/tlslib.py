@@ -36,7 +36,7 @@ import threading
 import time
 
 from htlib import (HTC, ROOT, SANITIZER_MARKS, STEP, Blocks, Daemon, echo_handler, free_port,
-                   metric_value)
+                   metric_value, pull_service, read_command)
 
 GEN_CERTS = os.path.join(ROOT, "test", "tools", "gen_test_certs.sh")
 _certdir = None
@@ -164,44 +164,10 @@ def run_htc(url, token, *args, ca=None, insecure=False, timeout=STEP * 3):
 
 # ---- the laptop-side service and the container side of PULL ------------------------------
 
-def _read_line(c):
-    buf = bytearray()
-    while b"\n" not in buf:
-        d = c.recv(4096)
-        if not d:
-            raise EOFError(f"EOF before the command line: {bytes(buf)!r}")
-        buf += d
-    i = buf.index(b"\n")
-    return bytes(buf[:i]).decode(), bytes(buf[i + 1:])
-
-
 def local_service(c):
-    """The first line says what to do:
-    SINK\\n          read to EOF, answer "<bytes> <sha256>\\n", close;
-    SRC <n> <seed>\\n send n Blocks bytes, shut down writing, drain, close;
-    ECHO\\n          echo everything, shut down writing at EOF."""
-    cmd, rest = _read_line(c)
-    word = cmd.split()
-    if word[0] == "SINK":
-        h = hashlib.sha256(rest)
-        n = len(rest)
-        while True:
-            d = c.recv(1 << 18)
-            if not d:
-                break
-            h.update(d)
-            n += len(d)
-        c.sendall(f"{n} {h.hexdigest()}\n".encode())
-    elif word[0] == "SRC":
-        for chunk in Blocks(int(word[1]), word[2].encode()).chunks():
-            c.sendall(chunk)
-        c.shutdown(socket.SHUT_WR)
-        while c.recv(65536):
-            pass
-    elif word[0] == "ECHO":
-        if rest:
-            c.sendall(rest)
-        echo_handler(c)
+    """The laptop-side service of the PULL tests (htlib.pull_service)."""
+    cmd, rest = read_command(c)
+    pull_service(c, cmd.split(), rest)
 
 
 def _connect(port, timeout):
