@@ -108,7 +108,7 @@ struct tunnel {
 	size_t head_off;         /* bytes of the head item already written */
 	struct tunnel *dirty_next;
 	struct tls_conn *tls;    /* NULL: plain TCP */
-	int dirty, shut_wr, in_frame_msg;
+	int dirty, shut_wr;
 	const char *close_reason;
 };
 

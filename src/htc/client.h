@@ -94,7 +94,6 @@ struct client_sock {
 struct client {
 	const struct htc_opts *o;
 	const struct client_events *ev;
-	void *user;
 	struct client_binding binds[CLIENT_MAX_BINDINGS];
 	unsigned nbinds;
 	/* private */
