@@ -14,18 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "frame.h"
 
 #define RUN_SECONDS 0.25
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static volatile size_t sink;
 
@@ -56,7 +48,7 @@ bench_encode(const char *what, size_t nf, size_t len)
 {
 	static uint8_t hdr[FRAME_MSG_MAX_FRAMES][FRAME_HEADER_LEN];
 	size_t frames = 0;
-	double t0 = now(), t;
+	double t0 = bench_now(), t;
 	uint32_t sid = 1;
 
 	do {
@@ -66,7 +58,7 @@ bench_encode(const char *what, size_t nf, size_t len)
 			frames += encode_message(hdr, nf, len, sid++);
 			sink += hdr[k % nf][4];
 		}
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (t < RUN_SECONDS);
 	report(what, t, frames, frames * len);
 }
@@ -131,7 +123,7 @@ bench_decode(const char *what, size_t nf, size_t len, size_t chunk)
 	struct frame_reader r;
 	size_t n, frames = 0;
 	uint8_t *m = build(nf, len, &n);
-	double t0 = now(), t;
+	double t0 = bench_now(), t;
 
 	frame_reader_init(&r);
 	do {
@@ -139,7 +131,7 @@ bench_decode(const char *what, size_t nf, size_t len, size_t chunk)
 
 		for (k = 0; k < 256; k++)
 			frames += decode_message(&r, m, n, chunk);
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (t < RUN_SECONDS);
 	report(what, t, frames, frames * len);
 	frame_reader_fini(&r);

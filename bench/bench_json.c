@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "buf.h"
 #include "json.h"
 
@@ -38,15 +39,6 @@ static const char *const hdr[12][2] = {
 };
 
 static volatile uint64_t sink;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 write_stream_open(struct json_writer *w)
@@ -163,17 +155,17 @@ main(void)
 		return 1;
 	memcpy(so, b.pos, so_len);
 
-	for (iters = 0, t0 = now(); (t = now() - t0) < RUN_SECONDS; iters += 1000)
+	for (iters = 0, t0 = bench_now(); (t = bench_now() - t0) < RUN_SECONDS; iters += 1000)
 		for (i = 0; i < 1000; i++)
 			extract_bind(bind_json, sizeof(bind_json) - 1);
 	report("parse+extract BIND", iters, sizeof(bind_json) - 1, t);
 
-	for (iters = 0, t0 = now(); (t = now() - t0) < RUN_SECONDS; iters += 1000)
+	for (iters = 0, t0 = bench_now(); (t = bench_now() - t0) < RUN_SECONDS; iters += 1000)
 		for (i = 0; i < 1000; i++)
 			extract_stream_open(so, so_len);
 	report("parse+extract STREAM_OPEN (12 h)", iters, so_len, t);
 
-	for (iters = 0, t0 = now(); (t = now() - t0) < RUN_SECONDS; iters += 1000) {
+	for (iters = 0, t0 = bench_now(); (t = bench_now() - t0) < RUN_SECONDS; iters += 1000) {
 		for (i = 0; i < 1000; i++) {
 			buf_reset(&b, 16);
 			json_w_init(&w, &b, 0);

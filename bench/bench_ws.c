@@ -13,18 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "ws.h"
 
 #define RUN_SECONDS 0.4
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define NO_VECTORIZE __attribute__((noinline, optimize("no-tree-vectorize")))
@@ -53,12 +45,12 @@ bench_unmask(void)
 	double t0, fast, slow;
 
 	memset(buf, 0xA5, n);
-	for (bytes = 0, t0 = now(); now() - t0 < RUN_SECONDS; bytes += n)
+	for (bytes = 0, t0 = bench_now(); bench_now() - t0 < RUN_SECONDS; bytes += n)
 		ws_mask(buf, n, key, bytes & 3);
-	fast = (double)bytes / (now() - t0) / 1e9;
-	for (bytes = 0, t0 = now(); now() - t0 < RUN_SECONDS; bytes += n)
+	fast = (double)bytes / (bench_now() - t0) / 1e9;
+	for (bytes = 0, t0 = bench_now(); bench_now() - t0 < RUN_SECONDS; bytes += n)
 		mask_bytewise(buf, n, key, bytes & 3);
-	slow = (double)bytes / (now() - t0) / 1e9;
+	slow = (double)bytes / (bench_now() - t0) / 1e9;
 	sink = buf[n / 2];
 	printf("unmask 256 KiB      ws_mask %6.2f GB/s   byte-at-a-time %5.2f GB/s   (x%.1f)\n", fast, slow,
 	       fast / slow);
@@ -91,10 +83,10 @@ parse_rate(uint8_t *s, size_t total, size_t piece, size_t *events)
 	struct ws_parser p;
 	struct ws_event ev;
 	size_t bytes = 0, off, end;
-	double t0 = now();
+	double t0 = bench_now();
 
 	*events = 0;
-	while (now() - t0 < RUN_SECONDS) {
+	while (bench_now() - t0 < RUN_SECONDS) {
 		/* unmasking in place flips the payload each pass: binary does not care */
 		ws_parser_init(&p, WS_ROLE_SERVER, 0);
 		for (off = 0; off < total; off = end) {
@@ -111,7 +103,7 @@ parse_rate(uint8_t *s, size_t total, size_t piece, size_t *events)
 		}
 		bytes += total;
 	}
-	return (double)bytes / (now() - t0) / 1e9;
+	return (double)bytes / (bench_now() - t0) / 1e9;
 }
 
 static void
@@ -127,9 +119,9 @@ bench_parse(unsigned opcode, const char *name)
 		struct ws_parser p;
 		struct ws_event ev;
 		size_t bytes = 0, off;
-		double t0 = now();
+		double t0 = bench_now();
 
-		while (now() - t0 < RUN_SECONDS) {
+		while (bench_now() - t0 < RUN_SECONDS) {
 			memcpy(copy, s, total);
 			ws_parser_init(&p, WS_ROLE_SERVER, 0);
 			for (off = 0; off < total;) {
@@ -143,7 +135,7 @@ bench_parse(unsigned opcode, const char *name)
 			bytes += total;
 		}
 		printf("%-19s %6.2f GB/s (includes a 4 MiB memcpy per pass)\n", name,
-		       (double)bytes / (now() - t0) / 1e9);
+		       (double)bytes / (bench_now() - t0) / 1e9);
 		free(copy);
 		free(s);
 		return;

@@ -16,12 +16,14 @@
  * Not here: session resumption, client certificates, ALPN, TLS 1.3
  * (BearSSL 0.6 speaks TLS up to 1.2; we allow 1.2 only).
  *
- * Memory per connection: sizeof(struct tls_conn) (7,464 bytes on x86-64:
+ * Memory per connection: sizeof(struct tls_conn) (7,512 bytes on x86-64:
  * the server context, larger than the client's, plus the X.509 context)
- * in the caller's memory, and one malloc of BR_SSL_BUFSIZE_BIDI (33,178)
- * bytes made by tls_conn_client()/tls_conn_server() and freed by
- * tls_conn_fini(): 40,642 bytes (39.7 KiB) in all. Certificates, keys
- * and anchors are shared, never copied per connection.
+ * in the caller's memory; one malloc of BR_SSL_BUFSIZE_BIDI (33,178)
+ * bytes made by tls_conn_client()/tls_conn_server(); a 64 KiB socket
+ * read-ahead on the first read and a 128 KiB staging buffer for outgoing
+ * records on the first send (so that one send carries up to eight full
+ * records): about 233 KiB in all, freed by tls_conn_fini(). Certificates,
+ * keys and anchors are shared, never copied per connection.
  */
 #ifndef HT_TLS_H
 #define HT_TLS_H
@@ -153,6 +155,8 @@ struct tls_conn {
 	char msg[112];                /* text of err, or of an unclean EOF */
 	unsigned char *rx;            /* read-ahead: socket bytes not yet given to the engine */
 	size_t rx_pos, rx_len;
+	unsigned char *tx;            /* records taken from the engine, not yet sent */
+	size_t tx_pos, tx_len;
 };
 
 /*

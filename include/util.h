@@ -75,6 +75,9 @@ int util_parse_duration_ms(const char *s, int secs_default, uint64_t *out);
 /* Parse a decimal unsigned integer that must fit in max. 0 or -1. */
 int util_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
+/* Case-insensitive (ASCII letters) equality of a[0..n) and b[0..n). */
+int util_mem_caseeq(const char *a, const char *b, size_t n);
+
 /* Case-insensitive equality of a[0..alen) and the C string b. */
 int util_strcaseeq(const char *a, size_t alen, const char *b);
 

@@ -1,33 +1,32 @@
 /*
- * http1.c: HTTP/1.1 message heads, chunked coding and header helpers.
+ * http1.c: HTTP/1.1 message heads (the chunked coding is in
+ * http1_chunked.c, the header field helpers in http1_fields.c).
  *
  * What it does: finds the end of a request or response head in the bytes
  * received so far (resuming where the previous call stopped), parses it in
  * one pass into pointers to the caller's buffer, and validates the framing
  * fields (Content-Length, Transfer-Encoding) strictly enough that a proxy
- * behind us can never disagree with us about where a message ends. It also
- * decodes and encodes the chunked transfer coding, and answers the
- * questions a proxy asks about header fields (hop-by-hop, Connection
- * tokens, valid names and values).
+ * behind us can never disagree with us about where a message ends.
  *
  * What it does not: I/O, allocation, copying, URL decoding, or decoding
  * transfer codings other than chunked. It knows nothing about sockets or
  * timeouts; the slowloris defence it offers is last_len and max_head.
  */
 #include "http1.h"
+#include "http1_int.h"
 
-#include <assert.h>
 #include <string.h>
 
 /* ---- byte classes --------------------------------------------------- */
 
-#define T 0x01 /* tchar (RFC 9110 5.6.2) */
-#define V 0x02 /* VCHAR: 0x21-0x7E */
-#define F 0x04 /* field-value byte: HTAB, SP, VCHAR, obs-text */
-#define H 0x08 /* HEXDIG */
+/* see http1_int.h: T tchar, V VCHAR, F field-value byte, H HEXDIG */
+#define T HTTP1_CT_TCHAR
+#define V HTTP1_CT_VCHAR
+#define F HTTP1_CT_FVAL
+#define H HTTP1_CT_HEX
 
 /* clang-format off */
-static const uint8_t ctype[256] = {
+const uint8_t http1_ctype[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
 	0, F, 0, 0, 0, 0, 0, 0, /* 0x08 */
 	0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
@@ -67,36 +66,6 @@ static const uint8_t ctype[256] = {
 #undef V
 #undef F
 #undef H
-
-static inline int
-is_tchar(char c)
-{
-	return ctype[(unsigned char)c] & 0x01;
-}
-
-static inline int
-is_vchar(char c)
-{
-	return ctype[(unsigned char)c] & 0x02;
-}
-
-static inline int
-is_fval(unsigned char c)
-{
-	return ctype[c] & 0x04;
-}
-
-static inline int
-is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static inline int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
 
 /*
  * Eight bytes at a time: a word with no byte that needs a closer look is
@@ -234,7 +203,7 @@ head_find(const char *buf, size_t len, size_t last_len, const struct http1_limit
 static int
 parse_version(const char *p, const char *end, enum http1_error *err)
 {
-	if (end - p < 8 || memcmp(p, "HTTP/", 5) != 0 || !is_digit(p[5]) || p[6] != '.' || !is_digit(p[7])) {
+	if (end - p < 8 || memcmp(p, "HTTP/", 5) != 0 || !http1_is_digit(p[5]) || p[6] != '.' || !http1_is_digit(p[7])) {
 		*err = HTTP1_ERR_BAD_START_LINE;
 		return -1;
 	}
@@ -261,14 +230,14 @@ parse_request_line(const char *p, const char *end, struct http1_request *req)
 	const char *s = p;
 	int minor;
 
-	while (p < end && is_tchar(*p))
+	while (p < end && http1_is_tchar(*p))
 		p++;
 	if (p == s || p == end || *p != ' ')
 		goto bad;
 	req->method = s;
 	req->method_len = (size_t)(p - s);
 	s = ++p;
-	while (p < end && is_vchar(*p))
+	while (p < end && http1_is_vchar(*p))
 		p++;
 	if (p == s || p == end || *p != ' ')
 		goto bad;
@@ -298,13 +267,13 @@ parse_status_line(const char *p, const char *end, struct http1_response *res)
 		return NULL;
 	res->minor_version = minor;
 	p += 8;
-	if (end - p < 4 || p[0] != ' ' || p[1] < '1' || p[1] > '9' || !is_digit(p[2]) || !is_digit(p[3]))
+	if (end - p < 4 || p[0] != ' ' || p[1] < '1' || p[1] > '9' || !http1_is_digit(p[2]) || !http1_is_digit(p[3]))
 		goto bad;
 	res->status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
 	p += 4;
 	s = p;
 	if (p < end && *p == ' ') /* else no reason, and CRLF must follow */
-		for (s = ++p; p < end && is_fval((unsigned char)*p); p++)
+		for (s = ++p; p < end && http1_is_fval((unsigned char)*p); p++)
 			;
 	res->reason = s;
 	res->reason_len = (size_t)(p - s);
@@ -325,7 +294,7 @@ parse_field_line(const char *p, const char *end, struct http1_header *h, enum ht
 {
 	const char *s = p, *v;
 
-	while (p < end && is_tchar(*p))
+	while (p < end && http1_is_tchar(*p))
 		p++;
 	if (p == s) {
 		*err = HTTP1_ERR_BAD_HEADER_NAME;
@@ -333,8 +302,8 @@ parse_field_line(const char *p, const char *end, struct http1_header *h, enum ht
 	}
 	h->name = s;
 	h->name_len = (size_t)(p - s);
-	if (p < end && is_ows(*p)) {
-		while (p < end && is_ows(*p))
+	if (p < end && http1_is_ows(*p)) {
+		while (p < end && http1_is_ows(*p))
 			p++;
 		*err = p < end && *p == ':' ? HTTP1_ERR_SPACE_BEFORE_COLON : HTTP1_ERR_BAD_HEADER_NAME;
 		return NULL;
@@ -344,12 +313,12 @@ parse_field_line(const char *p, const char *end, struct http1_header *h, enum ht
 		return NULL;
 	}
 	p++;
-	while (p < end && is_ows(*p))
+	while (p < end && http1_is_ows(*p))
 		p++;
 	for (v = p; p < end; p++) {
 		while (end - p >= 8 && !word_has_ctl(load8(p)))
 			p += 8;
-		if (p == end || !is_fval((unsigned char)*p))
+		if (p == end || !http1_is_fval((unsigned char)*p))
 			break;
 	}
 	h->value = v;
@@ -359,7 +328,7 @@ parse_field_line(const char *p, const char *end, struct http1_header *h, enum ht
 		*err = HTTP1_ERR_BAD_HEADER_VALUE;
 		return NULL;
 	}
-	while (s > v && is_ows(s[-1]))
+	while (s > v && http1_is_ows(s[-1]))
 		s--;
 	h->value_len = (size_t)(s - v);
 	return p;
@@ -383,7 +352,7 @@ parse_fields(const char *p, const char *end, struct http1_header *h, size_t cap,
 			*count = n;
 			return p;
 		}
-		if (p < end && is_ows(*p)) {
+		if (p < end && http1_is_ows(*p)) {
 			*err = HTTP1_ERR_OBS_FOLD;
 			return NULL;
 		}
@@ -402,68 +371,6 @@ parse_fields(const char *p, const char *end, struct http1_header *h, size_t cap,
 
 /* ---- framing fields ------------------------------------------------- */
 
-/* Walks the members of a comma-separated list (a field value). */
-struct list_iter {
-	const char *p;
-	const char *end;
-	int done;
-};
-
-static void
-list_init(struct list_iter *it, const char *v, size_t n)
-{
-	it->p = v;
-	it->end = v != NULL ? v + n : NULL;
-	it->done = v == NULL;
-}
-
-/*
- * Next member, OWS trimmed; empty members are returned too (length 0), so
- * an empty value is one empty member. 0 when the list is exhausted.
- */
-static int
-list_next(struct list_iter *it, const char **m, size_t *mlen)
-{
-	const char *s = it->p, *e;
-
-	if (it->done)
-		return 0;
-	while (s < it->end && is_ows(*s))
-		s++;
-	e = memchr(s, ',', (size_t)(it->end - s));
-	if (e != NULL) {
-		it->p = e + 1;
-	} else {
-		it->done = 1;
-		e = it->end;
-	}
-	while (e > s && is_ows(e[-1]))
-		e--;
-	*m = s;
-	*mlen = (size_t)(e - s);
-	return 1;
-}
-
-/* Case-insensitive equality of a[0..n) and b[0..n) (ASCII letters). */
-static int
-mem_caseeq(const char *a, const char *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (unsigned char)(x + 32);
-		if (y >= 'A' && y <= 'Z')
-			y = (unsigned char)(y + 32);
-		if (x != y)
-			return 0;
-	}
-	return 1;
-}
-
-/* What the framing-related fields of a head say. */
 struct framing {
 	int have_cl;
 	uint64_t cl;
@@ -491,7 +398,7 @@ parse_length(const char *p, size_t n, uint64_t *out)
 	if (n == 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (!is_digit(p[i]))
+		if (!http1_is_digit(p[i]))
 			return -1;
 		v = v * 10 + (uint64_t)(p[i] - '0');
 		if (v > HTTP1_CONTENT_LENGTH_MAX)
@@ -505,13 +412,13 @@ parse_length(const char *p, size_t n, uint64_t *out)
 static int
 framing_cl(struct framing *f, const struct http1_header *h)
 {
-	struct list_iter it;
+	struct http1_list_iter it;
 	const char *m;
 	size_t mlen;
 	uint64_t v;
 
-	list_init(&it, h->value, h->value_len);
-	while (list_next(&it, &m, &mlen)) {
+	http1_list_init(&it, h->value, h->value_len);
+	while (http1_list_next(&it, &m, &mlen)) {
 		if (parse_length(m, mlen, &v) != 0)
 			return -1;
 		if (f->have_cl && v != f->cl)
@@ -526,16 +433,16 @@ framing_cl(struct framing *f, const struct http1_header *h)
 static int
 framing_te(struct framing *f, const struct http1_header *h)
 {
-	struct list_iter it;
+	struct http1_list_iter it;
 	const char *m;
 	size_t mlen, name;
 
 	f->have_te = 1;
-	list_init(&it, h->value, h->value_len);
-	while (list_next(&it, &m, &mlen)) {
+	http1_list_init(&it, h->value, h->value_len);
+	while (http1_list_next(&it, &m, &mlen)) {
 		if (mlen == 0)
 			continue;
-		for (name = 0; name < mlen && is_tchar(m[name]); name++)
+		for (name = 0; name < mlen && http1_is_tchar(m[name]); name++)
 			;
 		if (name == 0)
 			return -1;
@@ -552,12 +459,12 @@ framing_te(struct framing *f, const struct http1_header *h)
 static void
 framing_connection(struct framing *f, const struct http1_header *h)
 {
-	struct list_iter it;
+	struct http1_list_iter it;
 	const char *m;
 	size_t mlen;
 
-	list_init(&it, h->value, h->value_len);
-	while (list_next(&it, &m, &mlen)) {
+	http1_list_init(&it, h->value, h->value_len);
+	while (http1_list_next(&it, &m, &mlen)) {
 		if (util_strcaseeq(m, mlen, "close"))
 			f->conn_close = 1;
 		else if (util_strcaseeq(m, mlen, "keep-alive"))
@@ -829,393 +736,4 @@ http1_error_status(enum http1_error err)
 	default:
 		return 400;
 	}
-}
-
-/* ---- chunked decoder ------------------------------------------------ */
-
-/* see http1.h */
-void
-http1_chunked_init(struct http1_chunked *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = HTTP1_CHUNKED_SIZE;
-}
-
-static int
-hex_value(uint8_t b)
-{
-	if (b >= '0' && b <= '9')
-		return b - '0';
-	return (b | 0x20) - 'a' + 10;
-}
-
-static int
-chunked_fail(struct http1_chunked *c, enum http1_chunked_error err)
-{
-	c->err = err;
-	return -1;
-}
-
-/* One hex digit of a chunk size. 0 or -1 with c->err. */
-static int
-chunked_digit(struct http1_chunked *c, uint8_t b)
-{
-	if (c->digits == HTTP1_CHUNK_SIZE_DIGITS_MAX)
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_SIZE_TOO_LONG);
-	if (c->remaining >> 59) /* four more bits would reach 2^63 */
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_SIZE_OVERFLOW);
-	c->remaining = c->remaining << 4 | (uint64_t)hex_value(b);
-	c->digits++;
-	return 0;
-}
-
-/* One byte of a chunk-size line (SIZE and EXT states). 0 or -1 with c->err. */
-static int
-chunked_size_byte(struct http1_chunked *c, uint8_t b)
-{
-	if (c->state == HTTP1_CHUNKED_SIZE && (ctype[b] & 0x08))
-		return chunked_digit(c, b);
-	if (b == '\n')
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_BAD_CRLF);
-	if (c->digits == 0)
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_BAD_SIZE);
-	if (b == '\r') {
-		c->state = HTTP1_CHUNKED_SIZE_LF;
-		return 0;
-	}
-	/* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ): only its bytes are checked */
-	if (c->state == HTTP1_CHUNKED_SIZE && b != ';' && !is_ows((char)b))
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_BAD_SIZE);
-	if (!is_fval(b))
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_BAD_EXT);
-	if (++c->ext_len > HTTP1_CHUNK_EXT_MAX)
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_EXT_TOO_LONG);
-	c->state = HTTP1_CHUNKED_EXT;
-	return 0;
-}
-
-/* One byte of the trailer section. 0 or -1 with c->err. */
-static int
-chunked_trailer_byte(struct http1_chunked *c, uint8_t b)
-{
-	switch (c->state) {
-	case HTTP1_CHUNKED_TRAILER:
-		if (b == '\r')
-			c->state = HTTP1_CHUNKED_END_LF;
-		else if (is_tchar((char)b))
-			c->state = HTTP1_CHUNKED_TRAILER_NAME;
-		else
-			break;
-		return 0;
-	case HTTP1_CHUNKED_TRAILER_NAME:
-		if (b == ':')
-			c->state = HTTP1_CHUNKED_TRAILER_VALUE;
-		else if (!is_tchar((char)b))
-			break;
-		return 0;
-	case HTTP1_CHUNKED_TRAILER_VALUE:
-		if (b == '\r')
-			c->state = HTTP1_CHUNKED_TRAILER_LF;
-		else if (!is_fval(b))
-			break;
-		return 0;
-	default:
-		break;
-	}
-	return chunked_fail(c, b == '\n' ? HTTP1_CHUNKED_ERR_BAD_CRLF : HTTP1_CHUNKED_ERR_BAD_TRAILER);
-}
-
-/* An expected line-ending byte; next state or -1 with c->err. */
-static int
-chunked_expect(struct http1_chunked *c, uint8_t b, uint8_t want, enum http1_chunked_state next)
-{
-	if (b != want)
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_BAD_CRLF);
-	c->state = next;
-	return 0;
-}
-
-/* One control byte (any state but DATA and DONE). 0 or -1 with c->err. */
-static int
-chunked_byte(struct http1_chunked *c, uint8_t b)
-{
-	if (c->state >= HTTP1_CHUNKED_TRAILER && c->state <= HTTP1_CHUNKED_END_LF &&
-	    ++c->trailer_len > HTTP1_CHUNK_TRAILER_MAX)
-		return chunked_fail(c, HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE);
-	switch (c->state) {
-	case HTTP1_CHUNKED_SIZE:
-	case HTTP1_CHUNKED_EXT:
-		return chunked_size_byte(c, b);
-	case HTTP1_CHUNKED_SIZE_LF:
-		if (chunked_expect(c, b, '\n', HTTP1_CHUNKED_DATA) != 0)
-			return -1;
-		if (c->remaining == 0)
-			c->state = HTTP1_CHUNKED_TRAILER;
-		return 0;
-	case HTTP1_CHUNKED_DATA_CR:
-		return chunked_expect(c, b, '\r', HTTP1_CHUNKED_DATA_LF);
-	case HTTP1_CHUNKED_DATA_LF:
-		if (chunked_expect(c, b, '\n', HTTP1_CHUNKED_SIZE) != 0)
-			return -1;
-		c->digits = 0;
-		c->ext_len = 0;
-		return 0;
-	case HTTP1_CHUNKED_TRAILER:
-	case HTTP1_CHUNKED_TRAILER_NAME:
-	case HTTP1_CHUNKED_TRAILER_VALUE:
-		return chunked_trailer_byte(c, b);
-	case HTTP1_CHUNKED_TRAILER_LF:
-		return chunked_expect(c, b, '\n', HTTP1_CHUNKED_TRAILER);
-	case HTTP1_CHUNKED_END_LF:
-		return chunked_expect(c, b, '\n', HTTP1_CHUNKED_DONE);
-	case HTTP1_CHUNKED_DATA:
-	case HTTP1_CHUNKED_DONE:
-	case HTTP1_CHUNKED_STATE_MAX:
-		break;
-	}
-	assert(0 && "chunked_byte: no control byte expected in this state");
-	return -1;
-}
-
-/* see http1.h */
-ssize_t
-http1_chunked_decode(struct http1_chunked *c, const uint8_t *in, size_t n, const uint8_t **data,
-		     size_t *data_len)
-{
-	size_t i = 0, take;
-
-	*data = NULL;
-	*data_len = 0;
-	if (c->err != HTTP1_CHUNKED_OK)
-		return HT_ERROR;
-	while (i < n && c->state != HTTP1_CHUNKED_DONE) {
-		if (c->state != HTTP1_CHUNKED_DATA) {
-			if (chunked_byte(c, in[i]) != 0) {
-				*data = NULL;
-				*data_len = 0;
-				return HT_ERROR;
-			}
-			i++;
-			continue;
-		}
-		if (*data != NULL)
-			break; /* one range per call */
-		take = n - i;
-		if (c->remaining < take)
-			take = (size_t)c->remaining;
-		*data = in + i;
-		*data_len = take;
-		i += take;
-		c->remaining -= take;
-		if (c->remaining == 0)
-			c->state = HTTP1_CHUNKED_DATA_CR;
-	}
-	return (ssize_t)i;
-}
-
-/* see http1.h */
-const char *
-http1_chunked_error_str(enum http1_chunked_error err)
-{
-	static const char *const names[HTTP1_CHUNKED_ERR_MAX] = {
-	    [HTTP1_CHUNKED_OK] = "ok",
-	    [HTTP1_CHUNKED_ERR_BAD_SIZE] = "bad chunk size",
-	    [HTTP1_CHUNKED_ERR_SIZE_TOO_LONG] = "chunk size too long",
-	    [HTTP1_CHUNKED_ERR_SIZE_OVERFLOW] = "chunk size overflow",
-	    [HTTP1_CHUNKED_ERR_BAD_EXT] = "bad chunk extension",
-	    [HTTP1_CHUNKED_ERR_EXT_TOO_LONG] = "chunk extension too long",
-	    [HTTP1_CHUNKED_ERR_BAD_CRLF] = "missing CRLF",
-	    [HTTP1_CHUNKED_ERR_BAD_TRAILER] = "bad trailer field",
-	    [HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE] = "trailer section too large",
-	};
-
-	if ((unsigned)err >= HTTP1_CHUNKED_ERR_MAX)
-		return "unknown";
-	return names[err];
-}
-
-/* ---- chunked encoder ------------------------------------------------ */
-
-/* see http1.h */
-size_t
-http1_chunk_header_len(size_t len)
-{
-	size_t digits = 1;
-
-	while (len >>= 4)
-		digits++;
-	return digits + 2;
-}
-
-/* see http1.h */
-size_t
-http1_chunk_header(char out[HTTP1_CHUNK_HEADER_MAX], size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = http1_chunk_header_len(len), i = n - 2;
-
-	assert(n <= HTTP1_CHUNK_HEADER_MAX);
-	out[n - 2] = '\r';
-	out[n - 1] = '\n';
-	do {
-		out[--i] = hex[len & 0xf];
-		len >>= 4;
-	} while (i > 0);
-	return n;
-}
-
-/* ---- header helpers ------------------------------------------------- */
-
-/* see http1.h */
-int
-http1_token_valid(const char *p, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_tchar(p[i]))
-			return 0;
-	return 1;
-}
-
-/* see http1.h */
-int
-http1_field_value_valid(const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (!is_fval((unsigned char)p[i]))
-			return 0;
-	return 1;
-}
-
-/* see http1.h */
-int
-http1_method_valid(const char *p, size_t len)
-{
-	return http1_token_valid(p, len);
-}
-
-/* see http1.h */
-int
-http1_target_valid(const char *p, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_vchar(p[i]))
-			return 0;
-	return 1;
-}
-
-/* see http1.h */
-int
-http1_is_hop_by_hop(const char *name, size_t len)
-{
-	static const char *const names[] = {
-	    "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-	};
-	size_t i;
-
-	if (len >= 6 && util_strcaseeq(name, 6, "proxy-"))
-		return 1;
-	for (i = 0; i < UTIL_ARRAY_SIZE(names); i++)
-		if (util_strcaseeq(name, len, names[i]))
-			return 1;
-	return 0;
-}
-
-/* see http1.h */
-int
-http1_header_is_named_in_connection(const struct http1_header *h, size_t n, const char *name, size_t len)
-{
-	struct list_iter it;
-	const char *m;
-	size_t i, mlen;
-
-	for (i = 0; i < n; i++) {
-		if (!util_strcaseeq(h[i].name, h[i].name_len, "connection"))
-			continue;
-		list_init(&it, h[i].value, h[i].value_len);
-		while (list_next(&it, &m, &mlen))
-			if (mlen == len && mlen > 0 && mem_caseeq(m, name, len))
-				return 1;
-	}
-	return 0;
-}
-
-/* see http1.h */
-int
-http1_connection_has_token(const struct http1_header *h, size_t n, const char *token)
-{
-	return http1_header_is_named_in_connection(h, n, token, strlen(token));
-}
-
-/* see http1.h */
-const struct http1_header *
-http1_find_header(const struct http1_header *h, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (util_strcaseeq(h[i].name, h[i].name_len, name))
-			return &h[i];
-	return NULL;
-}
-
-/* see http1.h */
-const char *
-http1_reason_phrase(int status)
-{
-	/* clang-format off */
-	static const struct {
-		int status;
-		const char *reason;
-	} reasons[] = {
-		{100, "Continue"}, {101, "Switching Protocols"}, {103, "Early Hints"},
-		{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {203, "Non-Authoritative Information"},
-		{204, "No Content"}, {205, "Reset Content"}, {206, "Partial Content"},
-		{300, "Multiple Choices"}, {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"},
-		{304, "Not Modified"}, {307, "Temporary Redirect"}, {308, "Permanent Redirect"},
-		{400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
-		{405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"},
-		{409, "Conflict"}, {410, "Gone"}, {411, "Length Required"}, {412, "Precondition Failed"},
-		{413, "Content Too Large"}, {414, "URI Too Long"}, {415, "Unsupported Media Type"},
-		{416, "Range Not Satisfiable"}, {417, "Expectation Failed"}, {421, "Misdirected Request"},
-		{422, "Unprocessable Content"}, {426, "Upgrade Required"}, {428, "Precondition Required"},
-		{429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
-		{500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
-		{503, "Service Unavailable"}, {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
-	};
-	/* clang-format on */
-	size_t i;
-
-	for (i = 0; i < UTIL_ARRAY_SIZE(reasons); i++)
-		if (reasons[i].status == status)
-			return reasons[i].reason;
-	return "";
-}
-
-/* see http1.h */
-size_t
-http1_write_status_line(char *out, size_t cap, int status)
-{
-	const char *reason = http1_reason_phrase(status);
-	size_t rlen = strlen(reason), n = 9 + 3 + 1 + rlen + 2;
-
-	if (status < 100 || status > 999 || cap < n)
-		return 0;
-	memcpy(out, "HTTP/1.1 ", 9);
-	out[9] = (char)('0' + status / 100);
-	out[10] = (char)('0' + status / 10 % 10);
-	out[11] = (char)('0' + status % 10);
-	out[12] = ' ';
-	memcpy(out + 13, reason, rlen);
-	memcpy(out + 13 + rlen, "\r\n", 2);
-	return n;
 }

@@ -1,6 +1,6 @@
 /*
- * json.c: strict RFC 8259 reader into a token array, and a writer into a
- * struct buf (see json.h).
+ * json.c: strict RFC 8259 reader into a token array, and its getters
+ * (see json.h; the writer is json_w.c).
  *
  * The reader is one pass over the whole text with no recursion and no
  * stack: while a container is open, its token's `next` field holds the
@@ -10,34 +10,23 @@
  * the pass so that the getters can decode without checking again.
  *
  * It does not stream, build a tree, convert numbers during the parse, or
- * allocate. The writer does not pretty-print.
+ * allocate.
  */
 #include "json.h"
+#include "json_int.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "util.h"
 
-/* ---- shared: character classes and UTF-8 -------------------------------- */
+/* ---- character classes and UTF-8 (shared with json_w.c) ------------------- */
 
-/* String byte classes: what the reader and the writer do with each byte. */
-enum json_cc {
-	CC_PLAIN = 0, /* printable ASCII, copied as is */
-	CC_QUOTE,     /* " */
-	CC_BSL,       /* \ */
-	CC_CTRL,      /* 0x00-0x1F */
-	CC_HIGH,      /* 0x80-0xFF: part of a UTF-8 sequence, or invalid */
-	CC_MAX
-};
-
-/* enum json_cc of each byte: 0x22 is ", 0x5C is \. */
-static const uint8_t cc_table[256] = {
+/* see json_int.h */
+const uint8_t json_cc_table[256] = {
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
 	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -56,14 +45,9 @@ static const uint8_t cc_table[256] = {
 	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
-/*
- * Length (2..4) of the well-formed UTF-8 sequence at s[0..n) (s[0] >= 0x80),
- * or 0 with *sub set to the length of its maximal ill-formed subpart (at
- * least 1; equal to n when the sequence is only cut short by the end).
- * Ranges from RFC 3629 section 4: no overlongs, no surrogates, <= U+10FFFF.
- */
-static size_t
-utf8_len(const uint8_t *s, size_t n, size_t *sub)
+/* see json_int.h */
+size_t
+json_utf8_len(const uint8_t *s, size_t n, size_t *sub)
 {
 	uint8_t c = s[0], lo = 0x80, hi = 0xBF;
 	size_t need, i;
@@ -301,11 +285,11 @@ jp_string(struct jp *p)
 	int idx, rc;
 
 	for (;;) {
-		while (i < n && cc_table[s[i]] == CC_PLAIN)
+		while (i < n && json_cc_table[s[i]] == CC_PLAIN)
 			i++;
 		if (i >= n)
 			return jp_fail(p, JSON_ERR_INCOMPLETE, n);
-		switch (cc_table[s[i]]) {
+		switch (json_cc_table[s[i]]) {
 		case CC_QUOTE:
 			if ((idx = jp_add(p, JSON_STRING, p->pos + 1)) < 0)
 				return idx;
@@ -321,7 +305,7 @@ jp_string(struct jp *p)
 		case CC_CTRL:
 			return jp_fail(p, JSON_ERR_CONTROL, i);
 		default:
-			if ((k = utf8_len(s + i, n - i, &sub)) == 0 && i + sub >= n)
+			if ((k = json_utf8_len(s + i, n - i, &sub)) == 0 && i + sub >= n)
 				return jp_fail(p, JSON_ERR_INCOMPLETE, n);
 			if (k == 0)
 				return jp_fail(p, JSON_ERR_UTF8, i);
@@ -867,364 +851,4 @@ ssize_t
 json_obj_get_str(const struct json_doc *doc, int obj, const char *key, char *out, size_t cap)
 {
 	return json_get_string(doc, json_get(doc, obj, key), out, cap);
-}
-
-/* ---- writer --------------------------------------------------------------- */
-
-static void
-w_put(struct json_writer *w, const void *p, size_t n)
-{
-	if (w->err)
-		return;
-	if (buf_room(w->b) < n && buf_reserve(w->b, n, buf_headroom(w->b), w->max) != 0) {
-		w->err = JSON_W_ERR_SPACE;
-		return;
-	}
-	memcpy(w->b->last, p, n);
-	w->b->last += n;
-}
-
-static void
-w_putc(struct json_writer *w, char c)
-{
-	w_put(w, &c, 1);
-}
-
-static uint64_t
-w_bit(const struct json_writer *w)
-{
-	return (uint64_t)1 << (w->depth - 1);
-}
-
-/* Before a value: check the order, write the comma. 0 to go on, -1 to stop. */
-static int
-w_pre_value(struct json_writer *w)
-{
-	if (w->err)
-		return -1;
-	if (w->depth == 0) {
-		if (w->done)
-			w->err = JSON_W_ERR_USAGE;
-	} else if (w->obj & w_bit(w)) {
-		if (!w->want_value)
-			w->err = JSON_W_ERR_USAGE;
-		w->want_value = false;
-	} else {
-		if (w->nonempty & w_bit(w))
-			w_putc(w, ',');
-		w->nonempty |= w_bit(w);
-	}
-	return w->err ? -1 : 0;
-}
-
-static void
-w_post_value(struct json_writer *w)
-{
-	if (w->depth == 0)
-		w->done = true;
-}
-
-/* see json.h */
-void
-json_w_init(struct json_writer *w, struct buf *b, size_t max)
-{
-	memset(w, 0, sizeof(*w));
-	w->b = b;
-	w->max = max;
-}
-
-/* see json.h */
-int
-json_w_finish(const struct json_writer *w)
-{
-	if (w->err)
-		return w->err;
-	return w->done ? JSON_W_OK : JSON_W_ERR_USAGE;
-}
-
-static void
-w_begin(struct json_writer *w, char c, bool obj)
-{
-	if (w_pre_value(w) != 0)
-		return;
-	if (w->depth == JSON_W_DEPTH_MAX) {
-		w->err = JSON_W_ERR_DEPTH;
-		return;
-	}
-	w->depth++;
-	w->obj = obj ? w->obj | w_bit(w) : w->obj & ~w_bit(w);
-	w->nonempty &= ~w_bit(w);
-	w_putc(w, c);
-}
-
-static void
-w_end(struct json_writer *w, char c, bool obj)
-{
-	if (w->err)
-		return;
-	if (w->depth == 0 || !(w->obj & w_bit(w)) != !obj || w->want_value) {
-		w->err = JSON_W_ERR_USAGE;
-		return;
-	}
-	w_putc(w, c);
-	w->depth--;
-	w_post_value(w);
-}
-
-/* see json.h */
-void
-json_w_obj_begin(struct json_writer *w)
-{
-	w_begin(w, '{', true);
-}
-
-/* see json.h */
-void
-json_w_obj_end(struct json_writer *w)
-{
-	w_end(w, '}', true);
-}
-
-/* see json.h */
-void
-json_w_arr_begin(struct json_writer *w)
-{
-	w_begin(w, '[', false);
-}
-
-/* see json.h */
-void
-json_w_arr_end(struct json_writer *w)
-{
-	w_end(w, ']', false);
-}
-
-/* One byte that needs an escape: " \ or < 0x20. */
-static void
-w_escape(struct json_writer *w, uint8_t c)
-{
-	static const char hex[] = "0123456789abcdef";
-	char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-	switch (c) {
-	case '"': e[1] = '"'; break;
-	case '\\': e[1] = '\\'; break;
-	case '\b': e[1] = 'b'; break;
-	case '\f': e[1] = 'f'; break;
-	case '\n': e[1] = 'n'; break;
-	case '\r': e[1] = 'r'; break;
-	case '\t': e[1] = 't'; break;
-	default: w_put(w, e, 6); return;
-	}
-	w_put(w, e, 2);
-}
-
-/* The quoted, escaped string s[0..n); order and comma already handled. */
-static void
-w_string(struct json_writer *w, const uint8_t *s, size_t n)
-{
-	static const uint8_t fffd[3] = { 0xEF, 0xBF, 0xBD };
-	size_t i = 0, run, k, sub;
-
-	w_putc(w, '"');
-	while (i < n && !w->err) {
-		for (run = i; i < n; i += k) {
-			k = 1;
-			if (cc_table[s[i]] == CC_PLAIN)
-				continue;
-			if (cc_table[s[i]] != CC_HIGH || (k = utf8_len(s + i, n - i, &sub)) == 0)
-				break;
-		}
-		w_put(w, s + run, i - run);
-		if (i >= n)
-			break;
-		if (cc_table[s[i]] == CC_HIGH) {
-			(void)utf8_len(s + i, n - i, &sub);
-			w_put(w, fffd, sizeof(fffd));
-			i += sub;
-		} else {
-			w_escape(w, s[i++]);
-		}
-	}
-	w_putc(w, '"');
-}
-
-/* see json.h */
-void
-json_w_key(struct json_writer *w, const char *name)
-{
-	json_w_keyn(w, name, strlen(name));
-}
-
-/* see json.h */
-void
-json_w_keyn(struct json_writer *w, const void *name, size_t n)
-{
-	if (w->err)
-		return;
-	if (w->depth == 0 || !(w->obj & w_bit(w)) || w->want_value) {
-		w->err = JSON_W_ERR_USAGE;
-		return;
-	}
-	if (w->nonempty & w_bit(w))
-		w_putc(w, ',');
-	w->nonempty |= w_bit(w);
-	w_string(w, name, n);
-	w_putc(w, ':');
-	w->want_value = true;
-}
-
-/* see json.h */
-void
-json_w_str(struct json_writer *w, const void *s, size_t n)
-{
-	if (w_pre_value(w) != 0)
-		return;
-	w_string(w, s, n);
-	w_post_value(w);
-}
-
-/* see json.h */
-void
-json_w_cstr(struct json_writer *w, const char *s)
-{
-	json_w_str(w, s, strlen(s));
-}
-
-/* see json.h */
-void
-json_w_raw(struct json_writer *w, const char *p, size_t n)
-{
-	if (w_pre_value(w) != 0)
-		return;
-	w_put(w, p, n);
-	w_post_value(w);
-}
-
-/* Decimal digits of v, written backwards ending at end; returns the first. */
-static char *
-w_utoa(char *end, uint64_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
-/* see json.h */
-void
-json_w_uint(struct json_writer *w, uint64_t v)
-{
-	char tmp[24], *p = w_utoa(tmp + sizeof(tmp), v);
-
-	json_w_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-/* see json.h */
-void
-json_w_int(struct json_writer *w, int64_t v)
-{
-	char tmp[24], *p;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	p = w_utoa(tmp + sizeof(tmp), u);
-	if (v < 0)
-		*--p = '-';
-	json_w_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-/* see json.h */
-void
-json_w_double(struct json_writer *w, double v)
-{
-	char tmp[40];
-	int prec, n = 0;
-
-	if (w->err)
-		return;
-	if (!isfinite(v)) {
-		w->err = JSON_W_ERR_NUMBER;
-		return;
-	}
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	assert(n > 0 && (size_t)n < sizeof(tmp));
-	json_w_raw(w, tmp, (size_t)n);
-}
-
-/* see json.h */
-void
-json_w_bool(struct json_writer *w, bool v)
-{
-	if (v)
-		json_w_raw(w, "true", 4);
-	else
-		json_w_raw(w, "false", 5);
-}
-
-/* see json.h */
-void
-json_w_null(struct json_writer *w)
-{
-	json_w_raw(w, "null", 4);
-}
-
-/* see json.h */
-void
-json_w_kv_str(struct json_writer *w, const char *key, const char *s)
-{
-	json_w_key(w, key);
-	json_w_cstr(w, s);
-}
-
-/* see json.h */
-void
-json_w_kv_strn(struct json_writer *w, const char *key, const void *s, size_t n)
-{
-	json_w_key(w, key);
-	json_w_str(w, s, n);
-}
-
-/* see json.h */
-void
-json_w_kv_int(struct json_writer *w, const char *key, int64_t v)
-{
-	json_w_key(w, key);
-	json_w_int(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_uint(struct json_writer *w, const char *key, uint64_t v)
-{
-	json_w_key(w, key);
-	json_w_uint(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_double(struct json_writer *w, const char *key, double v)
-{
-	json_w_key(w, key);
-	json_w_double(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_bool(struct json_writer *w, const char *key, bool v)
-{
-	json_w_key(w, key);
-	json_w_bool(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_null(struct json_writer *w, const char *key)
-{
-	json_w_key(w, key);
-	json_w_null(w);
 }

@@ -1,12 +1,14 @@
 /*
- * session.c: tunnel sockets, HELLO / JOIN, session-level frames, liveness,
- * parking, resume and the ends of a session (see session.h).
+ * session.c: tunnel sockets, session-level frames, liveness, parking,
+ * resume and the ends of a session (see session.h). The handshake frames
+ * (HELLO, JOIN, join tickets, the shard map) are in session_hello.c.
  *
  * Stream-level frames go to the mux; BIND and UNBIND to bind.c; PULL and
  * EXPOSE connections open their streams through session_accepts_streams
  * and the mux.
  */
 #include "session.h"
+#include "session_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "bind.h"
-#include "clock.h"
 #include "frame.h"
-#include "json.h"
 #include "log.h"
 #include "util.h"
 #include "ws.h"
@@ -51,8 +50,8 @@ make_id(char out[SESSION_ID_LEN + 1])
 	out[o] = '\0';
 }
 
-static struct tunnel *
-primary(const struct session *s)
+struct tunnel *
+session_primary(const struct session *s)
 {
 	return s->socks[0] ? &s->socks[0]->t : NULL;
 }
@@ -61,12 +60,12 @@ primary(const struct session *s)
 int
 session_send(struct session *s, uint8_t type, const void *payload, size_t len)
 {
-	struct tunnel *t = primary(s);
+	struct tunnel *t = session_primary(s);
 
 	return t ? tunnel_send(t, type, 0, payload, len) : -EPIPE;
 }
 
-static void
+void
 tconn_set_state(struct tconn *tc, enum tconn_state st)
 {
 	if (tc->state == TCONN_PRE_AUTH && st != TCONN_PRE_AUTH && tc->d->npreauth > 0)
@@ -74,7 +73,7 @@ tconn_set_state(struct tconn *tc, enum tconn_state st)
 	tc->state = st;
 }
 
-static void
+void
 session_set_state(struct session *s, enum session_state st)
 {
 	struct daemon *d = s->d;
@@ -159,7 +158,7 @@ tconn_free_cb(struct reactor *r, struct reactor_deferred *df)
 }
 
 /* Forget the session of a socket (it keeps closing on its own). */
-static void
+void
 tconn_detach(struct tconn *tc)
 {
 	struct session *s = tc->s;
@@ -210,8 +209,8 @@ session_close_all(struct daemon *d)
 }
 
 /* GOAWAY on a socket that has no session (rejections), then close. */
-static void
-reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why)
+void
+session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why)
 {
 	log_info("tunnel socket from %s rejected: %s", tc->peer, reason);
 	metrics_handshake_rejected(&tc->d->metrics, why);
@@ -245,7 +244,7 @@ on_live(struct reactor *r, struct reactor_timer *t)
 {
 	struct session *s = container_of(t, struct session, live_timer);
 	const struct config *c = s->d->cfg;
-	struct tunnel *p = primary(s);
+	struct tunnel *p = session_primary(s);
 	uint64_t now = reactor_now(r), since;
 
 	if (p == NULL || (s->state != SESSION_ACTIVE && s->state != SESSION_DRAINING))
@@ -362,7 +361,6 @@ park(struct session *s)
 		 s->nbinds);
 }
 
-static void send_shard_map(struct session *s);
 
 static void
 session_sock_lost(struct session *s, struct tconn *tc)
@@ -373,7 +371,7 @@ session_sock_lost(struct session *s, struct tconn *tc)
 	if (index != 0) {
 		log_debug("session %s: socket %d lost", s->id, index);
 		if (s->state == SESSION_ACTIVE)
-			send_shard_map(s);
+			session_hello_shard_map(s);
 		return;
 	}
 	if (s->state == SESSION_ACTIVE && !s->end_on_loss)
@@ -386,7 +384,7 @@ session_sock_lost(struct session *s, struct tconn *tc)
 static void
 goaway(struct session *s, unsigned code, const char *reason, unsigned ws_code, int do_park)
 {
-	struct tunnel *p = primary(s);
+	struct tunnel *p = session_primary(s);
 
 	s->end_on_loss = !do_park;
 	metrics_goaway(&s->d->metrics, code);
@@ -421,124 +419,11 @@ static const struct mux_ops session_mux_ops = {
 	.on_reset_sent = m_on_reset_sent,
 };
 
-/* ---- HELLO / JOIN --------------------------------------------------------- */
-
-static int
-hello_auth_ok(struct daemon *d, const struct json_doc *doc)
-{
-	int auth = json_get(doc, 0, "auth");
-	char token[600];
-	ssize_t n;
-	int ok;
-
-	if (json_type(doc, auth) != JSON_OBJECT || !json_string_eq(doc, json_get(doc, auth, "kind"), "bearer"))
-		return 0;
-	n = json_get_string(doc, json_get(doc, auth, "token"), token, sizeof(token));
-	if (n < 0)
-		return 0;
-	ok = auth_token_check(d->token, d->token_len, token, (size_t)n);
-	explicit_bzero(token, sizeof(token));
-	return ok == 1;
-}
-
-static void
-issue_ticket(struct session *s, unsigned i)
-{
-	struct session_ticket *tk = &s->tickets[i];
-
-	util_random_alnum(tk->nonce, SESSION_NONCE_LEN);
-	tk->nonce[SESSION_NONCE_LEN] = '\0';
-	tk->expires_ms = (uint64_t)clock_wall_ms() + s->d->cfg->join_ticket_ttl_ms;
-	tk->issued = 1;
-	tk->used = 0;
-}
-
-/* Tickets for every index in 1..granted-1 that has no socket. */
-static void
-write_tickets(struct session *s, struct json_writer *w)
-{
-	unsigned i;
-
-	json_w_key(w, "joinTickets");
-	json_w_arr_begin(w);
-	for (i = 1; i < s->granted; i++) {
-		if (s->socks[i] != NULL)
-			continue;
-		issue_ticket(s, i);
-		json_w_obj_begin(w);
-		json_w_kv_uint(w, "index", i);
-		json_w_kv_str(w, "nonce", s->tickets[i].nonce);
-		json_w_kv_uint(w, "expiresMs", s->tickets[i].expires_ms);
-		json_w_obj_end(w);
-	}
-	json_w_arr_end(w);
-}
-
-static void
-write_resumed(struct session *s, struct json_writer *w, int resumed)
-{
-	const struct binding *b;
-
-	json_w_key(w, "resumedBinds");
-	json_w_arr_begin(w);
-	for (b = s->binds; resumed && b != NULL; b = b->snext) {
-		json_w_obj_begin(w);
-		json_w_kv_uint(w, "bindId", b->id);
-		json_w_kv_str(w, "kind", bind_kind_name(b->kind));
-		json_w_kv_str(w, "mode", bind_mode_name(b->kind));
-		json_w_kv_int(w, "containerPort", b->port);
-		json_w_obj_end(w);
-	}
-	json_w_arr_end(w);
-}
-
-static void
-send_hello_ok(struct session *s, int resumed)
-{
-	const struct config *c = s->d->cfg;
-	struct buf *b = &s->d->scratch;
-	struct json_writer w;
-
-	buf_reset(b, 0);
-	json_w_init(&w, b, 0);
-	json_w_obj_begin(&w);
-	json_w_kv_str(&w, "sessionId", s->id);
-	json_w_kv_bool(&w, "resumed", resumed);
-	write_resumed(s, &w, resumed);
-	json_w_kv_uint(&w, "streamWindow", c->stream_initial_window);
-	json_w_kv_uint(&w, "sessionWindow", c->session_initial_window);
-	json_w_kv_uint(&w, "connectionsGranted", s->granted);
-	write_tickets(s, &w);
-	json_w_kv_uint(&w, "maxStreams", c->max_streams_per_session);
-	json_w_kv_uint(&w, "maxFramePayload", FRAME_MAX_PAYLOAD);
-	json_w_kv_uint(&w, "pingIntervalMs", c->ping_interval_ms);
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
-		session_send(s, FRAME_HELLO_OK, b->pos, buf_len(b));
-}
-
-/* connectionsGranted for a HELLO. */
-static unsigned
-grant(struct tconn *tc, const struct json_doc *doc)
-{
-	int caps = json_get(doc, 0, "capabilities"), i;
-	int64_t want = 1;
-	unsigned cap = UTIL_MIN(tc->d->cfg->max_connections_per_session, MUX_MAX_SOCKS);
-	int multi = 0;
-
-	if (!tc->v2)
-		return 1;
-	if (json_type(doc, caps) == JSON_ARRAY)
-		for (i = json_first(doc, caps); i >= 0; i = json_next(doc, caps, i))
-			multi |= json_string_eq(doc, i, "multi-ws");
-	if (!multi || json_obj_get_int(doc, 0, "maxConnections", &want) != 0 || want < 1)
-		return 1;
-	return (unsigned)UTIL_MIN((uint64_t)want, (uint64_t)cap);
-}
+/* ---- new and attached sessions (the HELLO itself: session_hello.c) -------- */
 
 /* Attach tc as the primary socket of s. */
-static void
-attach_primary(struct session *s, struct tconn *tc)
+void
+session_attach_primary(struct session *s, struct tconn *tc)
 {
 	struct daemon *d = s->d;
 
@@ -557,8 +442,8 @@ attach_primary(struct session *s, struct tconn *tc)
 	reactor_timer_start(&d->r, &s->live_timer, live_period(d->cfg), live_period(d->cfg));
 }
 
-static struct session *
-session_new(struct tconn *tc)
+struct session *
+session_create(struct tconn *tc)
 {
 	const struct config *c = tc->d->cfg;
 	struct session *s = calloc(1, sizeof(*s));
@@ -585,212 +470,7 @@ session_new(struct tconn *tc)
 	return s;
 }
 
-/* Take a session over for a resuming HELLO; NULL when it cannot be. */
-static struct session *
-resume_target(struct tconn *tc, const struct json_doc *doc, int resume)
-{
-	char id[SESSION_ID_LEN + 8];
-	struct session *s;
-	int i;
-
-	if (json_get_string(doc, json_get(doc, resume, "sessionId"), id, sizeof(id)) < 0)
-		return NULL;
-	s = session_find(tc->d, id);
-	if (s == NULL || s->v2 != tc->v2 || (s->state != SESSION_ACTIVE && s->state != SESSION_PARKED))
-		return NULL;
-	if (s->state == SESSION_ACTIVE) {
-		/* still attached: the old sockets are superseded */
-		struct tunnel *old = primary(s);
-
-		if (old != NULL)
-			tunnel_send_code(old, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, "superseded");
-		for (i = 0; i < MUX_MAX_SOCKS; i++) {
-			struct tconn *o = s->socks[i];
-
-			if (o == NULL)
-				continue;
-			tconn_detach(o);
-			tunnel_close(&o->t, WS_CLOSE_NORMAL, "superseded", 1000);
-		}
-	}
-	reactor_timer_stop(&tc->d->r, &s->park_timer);
-	return s;
-}
-
-static void
-on_hello(struct tconn *tc, const uint8_t *p, size_t n)
-{
-	struct daemon *d = tc->d;
-	struct json_tok toks[64];
-	struct json_doc doc;
-	struct session *s;
-	int resume;
-
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_type(&doc, 0) != JSON_OBJECT) {
-		reject(tc, FRAME_CODE_PROTOCOL_ERROR, "HELLO is not a JSON object", METRICS_REJECT_PROTOCOL);
-		return;
-	}
-	if (!json_string_eq(&doc, json_get(&doc, 0, "version"), tc->v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1")) {
-		reject(tc, FRAME_CODE_VERSION_MISMATCH, "version does not match the subprotocol",
-		       METRICS_REJECT_VERSION);
-		return;
-	}
-	if (!hello_auth_ok(d, &doc)) {
-		reject(tc, FRAME_CODE_AUTH_ERROR, "authentication failed", METRICS_REJECT_AUTH);
-		return;
-	}
-	if (d->draining) {
-		reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down", METRICS_REJECT_SESSION_CAP);
-		return;
-	}
-	resume = json_get(&doc, 0, "resume");
-	if (resume >= 0 && !json_is_null(&doc, resume)) {
-		s = resume_target(tc, &doc, resume);
-		if (s == NULL) {
-			reject(tc, FRAME_CODE_PROTOCOL_ERROR, "unknown or expired session", METRICS_REJECT_UNKNOWN_SESSION);
-			return;
-		}
-		d->metrics.sessions_resumed_total++;
-	} else {
-		if (d->nsessions >= d->cfg->max_sessions) {
-			reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached", METRICS_REJECT_SESSION_CAP);
-			return;
-		}
-		s = session_new(tc);
-		if (s == NULL) {
-			reject(tc, FRAME_CODE_INTERNAL_ERROR, "out of memory", METRICS_REJECT_SESSION_CAP);
-			return;
-		}
-		d->metrics.sessions_opened_total++;
-	}
-	s->granted = grant(tc, &doc);
-	memset(s->tickets, 0, sizeof(s->tickets));
-	attach_primary(s, tc);
-	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));
-	log_info("session %s %s from %s (%s, %u connection%s)", s->id,
-		 resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer, s->v2 ? "v2" : "v1",
-		 s->granted, s->granted == 1 ? "" : "s");
-}
-
-static void
-join_answer(struct tconn *tc, struct session *s, const char *code, const char *msg)
-{
-	struct buf *b = &tc->d->scratch;
-	struct json_writer w;
-
-	buf_reset(b, 0);
-	json_w_init(&w, b, 0);
-	json_w_obj_begin(&w);
-	if (code == NULL) {
-		json_w_kv_str(&w, "sessionId", s->id);
-		json_w_kv_int(&w, "index", tc->index);
-	} else {
-		json_w_kv_str(&w, "code", code);
-		json_w_kv_str(&w, "message", msg);
-	}
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
-		tunnel_send(&tc->t, code ? FRAME_JOIN_ERR : FRAME_JOIN_OK, 0, b->pos, buf_len(b));
-}
-
-/* Check a JOIN; the error code, or NULL with *out set. */
-static const char *
-join_check(struct tconn *tc, const struct json_doc *doc, struct session **out, int64_t *index)
-{
-	char id[SESSION_ID_LEN + 8], nonce[SESSION_NONCE_LEN + 8];
-	struct session *s;
-	struct session_ticket *tk;
-	ssize_t nl;
-
-	if (!tc->v2 || json_obj_get_str(doc, 0, "sessionId", id, sizeof(id)) < 0 ||
-	    json_obj_get_int(doc, 0, "index", index) != 0)
-		return "INVALID_JOIN";
-	nl = json_obj_get_str(doc, 0, "nonce", nonce, sizeof(nonce));
-	s = session_find(tc->d, id);
-	if (s == NULL || s->state != SESSION_ACTIVE)
-		return "UNKNOWN_SESSION";
-	if (*index < 1 || *index >= (int64_t)s->granted)
-		return "INVALID_INDEX";
-	tk = &s->tickets[*index];
-	if (nl < 0 || !tk->issued || tk->used ||
-	    !util_ct_equal(nonce, (size_t)nl, tk->nonce, SESSION_NONCE_LEN))
-		return "INVALID_TICKET";
-	if ((uint64_t)clock_wall_ms() > tk->expires_ms)
-		return "TICKET_EXPIRED";
-	if (s->socks[*index] != NULL)
-		return "INDEX_IN_USE";
-	tk->used = 1;
-	*out = s;
-	return NULL;
-}
-
-static void
-on_join(struct tconn *tc, const uint8_t *p, size_t n)
-{
-	struct json_tok toks[32];
-	struct json_doc doc;
-	struct session *s = NULL;
-	int64_t index = 0;
-	const char *code = "INVALID_JOIN";
-
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
-		code = join_check(tc, &doc, &s, &index);
-	if (code != NULL) {
-		log_info("tunnel socket from %s: JOIN refused: %s", tc->peer, code);
-		metrics_handshake_rejected(&tc->d->metrics, METRICS_REJECT_JOIN);
-		join_answer(tc, NULL, code, "join refused");
-		tconn_set_state(tc, TCONN_CLOSING);
-		tunnel_close(&tc->t, WS_CLOSE_POLICY, "join refused", 2000);
-		return;
-	}
-	reactor_timer_stop(&tc->d->r, &tc->hello_timer);
-	tconn_set_state(tc, TCONN_ATTACHED);
-	tc->s = s;
-	tc->index = (int)index;
-	s->socks[index] = tc;
-	mux_attach(&s->mux, (int)index, &tc->t);
-	join_answer(tc, s, NULL, NULL);
-	send_shard_map(s);
-	log_debug("session %s: socket %d joined from %s", s->id, tc->index, tc->peer);
-}
-
 /* ---- session frames ----------------------------------------------------- */
-
-static void
-send_shard_map(struct session *s)
-{
-	char js[16 + 4 * MUX_MAX_SOCKS];
-	size_t n = 0;
-	int i, first = 1;
-
-	if (!s->v2)
-		return;
-	n += (size_t)snprintf(js, sizeof(js), "{\"shards\":[");
-	for (i = 0; i < MUX_MAX_SOCKS; i++) {
-		if (s->socks[i] == NULL)
-			continue;
-		n += (size_t)snprintf(js + n, sizeof(js) - n, "%s%d", first ? "" : ",", i);
-		first = 0;
-	}
-	n += (size_t)snprintf(js + n, sizeof(js) - n, "]}");
-	session_send(s, FRAME_SHARD_MAP, js, n);
-}
-
-static void
-reissue_tickets(struct session *s)
-{
-	struct buf *b = &s->d->scratch;
-	struct json_writer w;
-
-	buf_reset(b, 0);
-	json_w_init(&w, b, 0);
-	json_w_obj_begin(&w);
-	write_tickets(s, &w);
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
-		session_send(s, FRAME_REISSUE_JOIN_TICKETS, b->pos, buf_len(b));
-}
 
 static int
 client_may_send(uint8_t type)
@@ -829,7 +509,7 @@ on_session_frame(struct session *s, struct tconn *tc, uint8_t type, const uint8_
 		break;
 	case FRAME_REISSUE_JOIN_TICKETS:
 		if (s->v2 && s->state == SESSION_ACTIVE)
-			reissue_tickets(s);
+			session_hello_reissue(s);
 		break;
 	default:
 		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "unexpected frame", WS_CLOSE_PROTOCOL, 0);
@@ -869,11 +549,11 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 	switch (tc->state) {
 	case TCONN_PRE_AUTH:
 		if (type == FRAME_HELLO)
-			on_hello(tc, p, n);
+			session_hello_recv(tc, p, n);
 		else if (type == FRAME_JOIN)
-			on_join(tc, p, n);
+			session_hello_join(tc, p, n);
 		else
-			reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+			session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
 		break;
 	case TCONN_ATTACHED:
 		if (type == FRAME_HELLO || type == FRAME_JOIN)
@@ -892,7 +572,7 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 	struct tconn *tc = t->owner;
 
 	if (tc->state == TCONN_PRE_AUTH)
-		reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+		session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
 	else if (tc->state == TCONN_ATTACHED)
 		mux_on_data(&tc->s->mux, tc->index, ev);
 }
@@ -949,7 +629,7 @@ static void
 on_drain_timer(struct reactor *r, struct reactor_timer *t)
 {
 	struct session *s = container_of(t, struct session, drain_timer);
-	struct tunnel *p = primary(s);
+	struct tunnel *p = session_primary(s);
 
 	(void)r;
 	if (p != NULL && p->state == TUNNEL_OPEN)
@@ -977,7 +657,7 @@ drain(struct session *s, const char *why, uint64_t grace_ms)
 static void
 drain_with_goaway(struct session *s, const char *why, uint64_t grace_ms)
 {
-	struct tunnel *p = primary(s);
+	struct tunnel *p = session_primary(s);
 
 	if (s->state == SESSION_ACTIVE && p != NULL) {
 		tunnel_send_code(p, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, why);

@@ -3,15 +3,16 @@
  *
  * The pattern is STYLE.md section 9. A conn owns a client or server
  * engine with a full-duplex buffer; every call pumps it: records waiting
- * in SENDREC go out first, then decrypted plaintext (RECVAPP) is handed
- * out, then new records are received (RECVREC) — and the state is re-read
- * after each ack, since any ack may run a handshake step. Plaintext
- * written by the app goes into SENDAPP and is flushed as a record at the
- * end of each batch. Readiness is never guessed: the socket calls return
- * EAGAIN and tls_conn_interest() turns the engine state into READ/WRITE.
+ * in SENDREC go out first (staged in tx, so that one send carries many),
+ * then decrypted plaintext (RECVAPP) is handed out, then new records are
+ * received (RECVREC) — and the state is re-read after each ack, since
+ * any ack may run a handshake step. Plaintext written by the app goes
+ * into SENDAPP and is flushed as a record at the end of each batch.
+ * Readiness is never guessed: the socket calls return EAGAIN and
+ * tls_conn_interest() turns the engine state into READ/WRITE.
  *
- * Also here: trust anchors and server credentials built from the PEM
- * objects tls_pem.c decodes, and the error texts. Not here: any socket
+ * Also here: the insecure X.509 "validator" and the error texts (trust
+ * anchors and server credentials are in tls_creds.c). Not here: any socket
  * setup, timers (the caller bounds handshakes and closes), or logging.
  */
 #include <errno.h>
@@ -23,18 +24,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "aesctr.h"
+#include "ghash.h"
 #include "tls.h"
-#include "tls_pem.h"
+#include "tls_creds.h"
 #include "util.h"
-
-/* Shared, reference-counted server material (see struct tls_server_creds). */
-struct tls_creds_data {
-	unsigned refs;
-	br_x509_certificate *chain; /* chain[0..chain_len), data malloc'd */
-	size_t chain_len;
-	unsigned issuer_key_type;   /* key type of the CA that signed chain[0] */
-	struct tls_pem_key key;
-};
 
 /* Days from 0000-01-01 (BearSSL's epoch, proleptic Gregorian) to 1970-01-01. */
 #define TLS_UNIX_EPOCH_DAYS 719528u
@@ -173,248 +167,6 @@ conn_fail_engine(struct tls_conn *c, int e)
 		return conn_fail(c, rc, "received fatal alert %s (%d)",
 				 alert_name(e - BR_ERR_RECV_FATAL_ALERT), e - BR_ERR_RECV_FATAL_ALERT);
 	return conn_fail(c, rc, "%s", tls_strerror(e));
-}
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* ---- trust anchors ------------------------------------------------------ */
-
-/* see tls.h */
-int
-tls_anchors_load(struct tls_anchors *a, const char *path, char *err, size_t errlen)
-{
-	struct tls_pem_list l;
-	size_t i;
-	int rc;
-
-	memset(a, 0, sizeof(*a));
-	rc = tls_pem_read(&l, path, err, errlen);
-	if (rc < 0)
-		return rc;
-	a->ta = calloc(l.n ? l.n : 1, sizeof(*a->ta));
-	if (a->ta == NULL)
-		rc = -ENOMEM;
-	a->cap = l.n;
-	for (i = 0; rc == 0 && i < l.n; i++) {
-		if (!tls_pem_is_cert(l.v[i].name))
-			continue;
-		rc = tls_pem_anchor(&a->ta[a->n], l.v[i].der, l.v[i].len, NULL);
-		if (rc == 0) {
-			a->n++;
-		} else if (rc == -EINVAL) {
-			a->skipped++;
-			rc = 0;
-		}
-	}
-	tls_pem_list_fini(&l);
-	if (rc == 0 && a->n == 0)
-		rc = -EINVAL;
-	if (rc < 0) {
-		if (rc == -ENOMEM)
-			set_err(err, errlen, "%s: out of memory", path);
-		else
-			set_err(err, errlen, "no usable certificate in %s (%zu could not be decoded)", path,
-				a->skipped);
-		tls_anchors_fini(a);
-	}
-	return rc;
-}
-
-/* see tls.h */
-void
-tls_anchors_fini(struct tls_anchors *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		tls_pem_anchor_free(&a->ta[i]);
-	free(a->ta);
-	memset(a, 0, sizeof(*a));
-}
-
-/* ---- server credentials ------------------------------------------------- */
-
-static void
-creds_unref(struct tls_creds_data *d)
-{
-	size_t i;
-
-	if (d == NULL || --d->refs > 0)
-		return;
-	for (i = 0; i < d->chain_len; i++)
-		free(d->chain[i].data);
-	free(d->chain);
-	tls_pem_key_fini(&d->key);
-	free(d);
-}
-
-/*
- * Read the chain from path into d (moving the DER buffers) and decode its
- * first certificate into dc (whose public key the caller checks).
- */
-static int
-creds_load_chain(struct tls_creds_data *d, br_x509_decoder_context *dc, const char *path, char *err,
-		 size_t errlen)
-{
-	struct tls_pem_list l;
-	size_t i;
-	int rc;
-
-	rc = tls_pem_read(&l, path, err, errlen);
-	if (rc < 0)
-		return rc;
-	d->chain = calloc(l.n ? l.n : 1, sizeof(*d->chain));
-	for (i = 0; d->chain != NULL && i < l.n; i++) {
-		if (!tls_pem_is_cert(l.v[i].name))
-			continue;
-		d->chain[d->chain_len].data = l.v[i].der;
-		d->chain[d->chain_len++].data_len = l.v[i].len;
-		l.v[i].der = NULL;
-	}
-	tls_pem_list_fini(&l);
-	if (d->chain == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	if (d->chain_len == 0) {
-		set_err(err, errlen, "no certificate found in %s", path);
-		return -EINVAL;
-	}
-	br_x509_decoder_init(dc, NULL, NULL);
-	br_x509_decoder_push(dc, d->chain[0].data, d->chain[0].data_len);
-	if (br_x509_decoder_get_pkey(dc) == NULL) {
-		set_err(err, errlen, "%s: cannot decode the certificate: %s", path,
-			tls_strerror(br_x509_decoder_last_error(dc)));
-		return -EINVAL;
-	}
-	d->issuer_key_type = (unsigned)br_x509_decoder_get_signer_key_type(dc);
-	return 0;
-}
-
-/* Index of the first private-key object in l, or -1 (-2: only an encrypted one). */
-static int
-find_key(const struct tls_pem_list *l)
-{
-	int encrypted = 0;
-	size_t i;
-
-	for (i = 0; i < l->n && i < INT32_MAX; i++) {
-		if (strcmp(l->v[i].name, "PRIVATE KEY") == 0 || strcmp(l->v[i].name, "RSA PRIVATE KEY") == 0 ||
-		    strcmp(l->v[i].name, "EC PRIVATE KEY") == 0)
-			return (int)i;
-		if (strcmp(l->v[i].name, "ENCRYPTED PRIVATE KEY") == 0)
-			encrypted = 1;
-	}
-	return encrypted ? -2 : -1;
-}
-
-static int
-creds_load_key(struct tls_creds_data *d, const char *path, char *err, size_t errlen)
-{
-	struct tls_pem_list l;
-	size_t i;
-	int rc, k;
-
-	rc = tls_pem_read(&l, path, err, errlen);
-	if (rc < 0)
-		return rc;
-	k = find_key(&l);
-	if (k == -2) {
-		set_err(err, errlen, "%s: encrypted private keys are not supported", path);
-		rc = -EINVAL;
-	} else if (k < 0) {
-		set_err(err, errlen, "no private key found in %s", path);
-		rc = -EINVAL;
-	} else {
-		rc = tls_pem_key_decode(&d->key, l.v[k].der, l.v[k].len);
-		if (rc < 0)
-			set_err(err, errlen, "%s: %s", path,
-				rc == -ENOMEM ? "out of memory"
-					      : "cannot decode the private key (unsupported type or curve?)");
-	}
-	for (i = 0; i < l.n; i++)
-		explicit_bzero(l.v[i].der, l.v[i].len);
-	tls_pem_list_fini(&l);
-	return rc;
-}
-
-static const char *
-key_type_name(int t)
-{
-	return t == BR_KEYTYPE_RSA ? "RSA" : t == BR_KEYTYPE_EC ? "EC" : "unknown";
-}
-
-/* The key must be the one of the certificate decoded in dc. */
-static int
-creds_check_match(const struct tls_creds_data *d, br_x509_decoder_context *dc, const char *cert_pem,
-		  const char *key_pem, char *err, size_t errlen)
-{
-	const br_x509_pkey *pk = br_x509_decoder_get_pkey(dc);
-	int rc;
-
-	if ((int)pk->key_type != d->key.type) {
-		set_err(err, errlen, "the private key in %s is %s but the certificate in %s has an %s key",
-			key_pem, key_type_name(d->key.type), cert_pem, key_type_name(pk->key_type));
-		return -EINVAL;
-	}
-	rc = tls_pem_key_matches(&d->key, pk);
-	if (rc == 1)
-		return 0;
-	if (rc < 0) {
-		set_err(err, errlen, "out of memory");
-		return rc;
-	}
-	set_err(err, errlen, "the private key in %s does not match the certificate in %s", key_pem, cert_pem);
-	return -EINVAL;
-}
-
-/* see tls.h */
-int
-tls_server_creds_load(struct tls_server_creds *c, const char *cert_pem, const char *key_pem, char *err,
-		      size_t errlen)
-{
-	br_x509_decoder_context dc;
-	struct tls_creds_data *d;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	d->refs = 1;
-	rc = creds_load_chain(d, &dc, cert_pem, err, errlen);
-	if (rc == 0)
-		rc = creds_load_key(d, key_pem, err, errlen);
-	if (rc == 0)
-		rc = creds_check_match(d, &dc, cert_pem, key_pem, err, errlen);
-	if (rc < 0) {
-		creds_unref(d);
-		return rc;
-	}
-	c->d = d;
-	c->key_type = d->key.type;
-	c->chain_len = d->chain_len;
-	return 0;
-}
-
-/* see tls.h */
-void
-tls_server_creds_fini(struct tls_server_creds *c)
-{
-	creds_unref(c->d);
-	memset(c, 0, sizeof(*c));
 }
 
 /* ---- the insecure X.509 "validator" ------------------------------------- */
@@ -563,6 +315,12 @@ have_aes_ni(void)
 static void
 prefer_aes(br_ssl_engine_context *eng, int server)
 {
+	const br_block_ctr_class *ctr = aesctr_vaes_get();
+
+	/* With VAES and VPCLMULQDQ, four times BearSSL's AES-GCM (bench/bench_gcm.c). */
+	br_ssl_engine_set_ghash(eng, ghash_get());
+	if (ctr != NULL)
+		br_ssl_engine_set_aes_ctr(eng, ctr);
 	if (!have_aes_ni())
 		return;
 	br_ssl_engine_set_suites(eng, aes_first, sizeof(aes_first) / sizeof(aes_first[0]));
@@ -621,8 +379,7 @@ tls_conn_server(struct tls_conn *c, const struct tls_server_creds *cr)
 		return conn_setup_failed(c, rc);
 	if (!br_ssl_server_reset(&c->ssl.server))
 		return conn_setup_failed(c, -EIO);
-	c->creds = d;
-	d->refs++;
+	c->creds = tls_creds_ref(d);
 	return 0;
 }
 
@@ -644,8 +401,9 @@ tls_conn_fini(struct tls_conn *c)
 		explicit_bzero(c->iobuf, BR_SSL_BUFSIZE_BIDI);
 		free(c->iobuf);
 	}
-	creds_unref(c->creds);
+	tls_creds_unref(c->creds);
 	free(c->rx);
+	free(c->tx);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -736,6 +494,32 @@ conn_closed(struct tls_conn *c)
 }
 
 /*
+ * The engine builds one record at a time and holds the next back until
+ * the last is sent. Records are moved into a staging buffer of
+ * TLS_TX_SIZE instead, so that one send() carries many records: a copy of
+ * cipher text is cheaper than a syscall and a TCP push per 16 KiB.
+ */
+#define TLS_TX_SIZE (128 * 1024)
+
+/* Move finished records out of the engine into tx (no syscall). 0 or -ENOMEM. */
+static int
+collect_records(struct tls_conn *c)
+{
+	unsigned char *buf;
+	size_t len;
+
+	while (c->tx_len < TLS_TX_SIZE && (buf = br_ssl_engine_sendrec_buf(c->eng, &len)) != NULL) {
+		if (c->tx == NULL && (c->tx = malloc(TLS_TX_SIZE)) == NULL)
+			return conn_fail(c, -ENOMEM, "out of memory");
+		len = UTIL_MIN(len, TLS_TX_SIZE - c->tx_len);
+		memcpy(c->tx + c->tx_len, buf, len);
+		c->tx_len += len;
+		br_ssl_engine_sendrec_ack(c->eng, len);
+	}
+	return 0;
+}
+
+/*
  * Send records until none is pending or the socket blocks: 0 (none
  * pending, or the engine closed cleanly), -EAGAIN (some remain), or a
  * failure. *moved is set when bytes went out.
@@ -743,21 +527,24 @@ conn_closed(struct tls_conn *c)
 static int
 send_records(struct tls_conn *c, int fd, int *moved)
 {
-	unsigned char *buf;
-	size_t len;
 	ssize_t n;
+	int rc;
 
 	for (;;) {
 		if (c->err != 0)
 			return c->err;
 		if (c->ended)
 			return 0;
-		if (conn_state(c) == BR_SSL_CLOSED)
+		/* A clean close still sends what it staged (its close_notify). */
+		if (conn_state(c) == BR_SSL_CLOSED &&
+		    (c->tx_pos == c->tx_len || br_ssl_engine_last_error(c->eng) != BR_ERR_OK))
 			return conn_closed(c);
-		buf = br_ssl_engine_sendrec_buf(c->eng, &len);
-		if (buf == NULL)
+		rc = collect_records(c);
+		if (rc < 0)
+			return rc;
+		if (c->tx_pos == c->tx_len)
 			return 0;
-		n = io_send(c, fd, buf, len);
+		n = io_send(c, fd, c->tx + c->tx_pos, c->tx_len - c->tx_pos);
 		if (n == -EAGAIN)
 			return -EAGAIN;
 		if (n <= 0 && peer_closed(c)) {
@@ -768,7 +555,9 @@ send_records(struct tls_conn *c, int fd, int *moved)
 		if (n <= 0)
 			return conn_fail(c, n < 0 ? (int)n : -EIO, "send: %s", strerror(n < 0 ? (int)-n : EIO));
 		*moved = 1;
-		br_ssl_engine_sendrec_ack(c->eng, (size_t)n);
+		c->tx_pos += (size_t)n;
+		if (c->tx_pos == c->tx_len)
+			c->tx_pos = c->tx_len = 0;
 	}
 }
 
@@ -922,13 +711,17 @@ tls_conn_writev(struct tls_conn *c, int fd, const struct iovec *iov, int iovcnt)
 	if (want == 0)
 		return 0;
 	for (;;) {
-		rc = send_records(c, fd, &moved);
-		if (rc < 0 && rc != -EAGAIN)
+		rc = collect_records(c);
+		if (rc < 0)
 			return total > 0 ? (ssize_t)total : rc;
-		if (total == want || c->ended)
-			break;
-		if (!(conn_state(c) & BR_SSL_SENDAPP))
-			break;
+		/* Send once all is in, or when the engine waits for tx to drain. */
+		if (total == want || !(conn_state(c) & BR_SSL_SENDAPP)) {
+			rc = send_records(c, fd, &moved);
+			if (rc < 0 && rc != -EAGAIN)
+				return total > 0 ? (ssize_t)total : rc;
+			if (total == want || c->ended || rc == -EAGAIN || !(conn_state(c) & BR_SSL_SENDAPP))
+				break;
+		}
 		buf = br_ssl_engine_sendapp_buf(c->eng, &room);
 		room = iov_copy(buf, UTIL_MIN(room, want - total), iov, iovcnt, &i, &off);
 		br_ssl_engine_sendapp_ack(c->eng, room);
@@ -974,9 +767,11 @@ tls_conn_interest(const struct tls_conn *c)
 
 	if (c->err != 0 || c->ended || c->eng == NULL)
 		return 0;
+	if (c->tx_pos < c->tx_len)
+		want |= TLS_WRITE;
 	st = br_ssl_engine_current_state(c->eng);
 	if (st == BR_SSL_CLOSED)
-		return 0;
+		return want;
 	if (st & BR_SSL_SENDREC)
 		want |= TLS_WRITE;
 	if ((st & BR_SSL_RECVREC) && !c->eof && !peer_closed(c))

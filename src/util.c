@@ -237,20 +237,26 @@ util_parse_duration_ms(const char *s, int secs_default, uint64_t *out)
 
 /* see util.h */
 int
-util_strcaseeq(const char *a, size_t alen, const char *b)
+util_mem_caseeq(const char *a, const char *b, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < alen; i++) {
-		unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
-		if (cb == '\0')
-			return 0;
-		if (ca >= 'A' && ca <= 'Z')
-			ca = (unsigned char)(ca + 32);
-		if (cb >= 'A' && cb <= 'Z')
-			cb = (unsigned char)(cb + 32);
-		if (ca != cb)
+	for (i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
 			return 0;
 	}
-	return b[alen] == '\0';
+	return 1;
+}
+
+/* see util.h */
+int
+util_strcaseeq(const char *a, size_t alen, const char *b)
+{
+	return strnlen(b, alen + 1) == alen && util_mem_caseeq(a, b, alen);
 }

@@ -4,11 +4,8 @@
 #include "htc/client.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,19 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "frame.h"
 #include "htc/local.h"
 #include "htc/print.h"
-#include "htc/tlsio.h"
-#include "http1.h"
+#include "htc/wsconnect.h"
 #include "json.h"
 #include "pump.h"
 #include "tls.h"
 #include "util.h"
-#include "ws_handshake.h"
 
-#define CONNECT_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 2000
 
 /* The local end of one tcp stream. */
@@ -41,155 +34,6 @@ struct local_conn {
 static const struct tunnel_ops client_tunnel_ops;
 static const struct mux_ops client_mux_ops;
 static void schedule_retry(struct client *c);
-
-/* ---- connecting (before the loop runs) --------------------------------- */
-
-/* Wait for fd to be ready for events within the deadline. 0, or -ETIMEDOUT / -errno. */
-static int
-wait_fd(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = { fd, events, 0 };
-		uint64_t now = clock_mono_ms();
-		int n;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, (int)(deadline - now));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static int
-tcp_connect(const struct url *u, uint64_t deadline, char *err, size_t errlen)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char port[8];
-	int fd = -1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%u", u->port);
-	rc = getaddrinfo(u->host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve %.200s: %s", u->host, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (rc < 0 && errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0) {
-			socklen_t l = sizeof(rc);
-
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &l);
-			errno = rc;
-			rc = rc ? -1 : 0;
-		}
-		if (rc == 0)
-			break;
-		snprintf(err, errlen, "cannot connect to %.200s:%u: %s", u->host, u->port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* Read the 101 response; leftover bytes after it go to *pre. */
-static int
-read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
-	     size_t errlen)
-{
-	const char *const protos[] = { proto };
-	struct http1_header hdrs[64];
-	struct http1_response res;
-	struct http1_limits lim = { 16384, 64 };
-	char head[16384];
-	size_t len = 0;
-	ssize_t n = HT_AGAIN;
-	const char *why, *sel;
-
-	while (n == HT_AGAIN) {
-		ssize_t k = len < sizeof(head) ? tlsio_recv(io, head + len, sizeof(head) - len, deadline, err, errlen) : -1;
-
-		if (k <= 0) {
-			if (k == 0 || len == sizeof(head))
-				snprintf(err, errlen, "connection closed during the WebSocket handshake");
-			return -1;
-		}
-		memset(&res, 0, sizeof(res));
-		res.headers = hdrs;
-		res.headers_cap = UTIL_ARRAY_SIZE(hdrs);
-		n = http1_parse_response(head, len + (size_t)k, len, &lim, &res);
-		len += (size_t)k;
-	}
-	if (n < 0) {
-		snprintf(err, errlen, "bad answer to the WebSocket handshake");
-		return -1;
-	}
-	if (res.status != 101) {
-		snprintf(err, errlen, "WebSocket upgrade refused: %d %.*s", res.status, (int)res.reason_len,
-			 res.reason);
-		return -1;
-	}
-	why = ws_handshake_client_check(res.status, hdrs, res.num_headers, key, strlen(key), protos, 1, 1, &sel);
-	if (why != NULL) {
-		snprintf(err, errlen, "WebSocket handshake failed: %s", why);
-		return -1;
-	}
-	return buf_append(pre, head + n, len - (size_t)n);
-}
-
-/*
- * Connect, speak TLS for wss://, and do the WebSocket handshake, all
- * bounded by CONNECT_TIMEOUT_MS. The fd, or -1 with err set; *tls gets the
- * TLS state (NULL for ws://).
- */
-static int
-ws_connect(struct client *c, int v2, struct buf *pre, struct tls_conn **tls, char *err, size_t errlen)
-{
-	const char *const protos[] = { v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1" };
-	const struct url *u = &c->o->u;
-	uint64_t deadline = clock_mono_ms() + CONNECT_TIMEOUT_MS;
-	char key[WS_HANDSHAKE_KEY_LEN + 1], host[URL_HOST_MAX + 16], req[2048];
-	struct ws_handshake_request rq;
-	struct tlsio io;
-	ssize_t n;
-	int fd, one = 1;
-
-	*tls = NULL;
-	fd = tcp_connect(u, deadline, err, errlen);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (tlsio_start(&io, fd, u, deadline, err, errlen) < 0) {
-		close(fd);
-		return -1;
-	}
-	ws_handshake_client_key(key);
-	url_authority(u, 1, host, sizeof(host));
-	memset(&rq, 0, sizeof(rq));
-	rq.host = host;
-	rq.path = u->path;
-	rq.key = key;
-	rq.protocols = protos;
-	rq.nprotocols = 1;
-	n = ws_handshake_request_encode(req, sizeof(req), &rq);
-	if (n < 0)
-		snprintf(err, errlen, "WebSocket handshake request too long");
-	if (n < 0 || tlsio_send_all(&io, req, (size_t)n, deadline, err, errlen) < 0 ||
-	    read_upgrade(&io, key, protos[0], deadline, pre, err, errlen) < 0) {
-		tlsio_close(&io);
-		return -1;
-	}
-	*tls = tlsio_take(&io);
-	return fd;
-}
 
 /* ---- sockets ---------------------------------------------------------------- */
 
@@ -226,7 +70,7 @@ sock_connect(struct client *c, int index, char *err, size_t errlen)
 
 	if (buf_init(&pre, 16384, 0) < 0)
 		return -1;
-	fd = ws_connect(c, want_v2(c), &pre, &tls, err, errlen);
+	fd = wsconnect_open(&c->o->u, want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1", &pre, &tls, err, errlen);
 	if (fd >= 0) {
 		cs->c = c;
 		cs->index = index;

@@ -8,7 +8,6 @@
 #include "htc/httpc.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +20,6 @@
 #include "htc/htc.h"
 #include "htc/tlsio.h"
 #include "http1.h"
-#include "net.h"
 
 #define HTTPC_HEAD_MAX HTTP1_DEFAULT_MAX_HEAD
 #define HTTPC_READ_CHUNK 16384
@@ -76,76 +74,18 @@ fail_timeout(struct httpc *h)
 	return fail(h, -ETIMEDOUT, "no answer from %s within %d ms", h->addr, h->timeout_ms);
 }
 
-/* Wait for events on h->fd until the deadline. 0, -ETIMEDOUT or -errno. */
-static int
-wait_fd(struct httpc *h, short events)
-{
-	struct pollfd p = { .fd = h->fd, .events = events };
-
-	for (;;) {
-		int64_t left = h->deadline - now_ms();
-		int r;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)left);
-		if (r > 0)
-			return 0;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-/* Connect to one resolved address, waiting at most until the deadline. 0 or -errno. */
-static int
-connect_addr(struct httpc *h, const struct addrinfo *ai)
-{
-	int rc;
-
-	h->fd = net_connect(ai->ai_addr, ai->ai_addrlen);
-	if (h->fd < 0) {
-		rc = h->fd;
-		h->fd = -1;
-		return rc;
-	}
-	if ((rc = wait_fd(h, POLLOUT)) == 0)
-		rc = net_socket_error(h->fd);
-	if (rc < 0) {
-		close(h->fd);
-		h->fd = -1;
-	}
-	return rc;
-}
-
-/* Resolve u's host and connect to the first address that answers. 0 or -errno (message set). */
+/* Connect to u by the deadline. 0 or -errno (message set). */
 static int
 connect_url(struct httpc *h, const struct url *u)
 {
-	struct addrinfo hints, *list = NULL, *ai;
-	char port[8];
-	int rc = -EHOSTUNREACH, g;
+	char why[256];
+	int fd = tlsio_dial(u, (uint64_t)h->deadline, why, sizeof(why));
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (u->host_v6 ? AI_NUMERICHOST : 0);
-	snprintf(port, sizeof(port), "%u", (unsigned)u->port);
-	g = getaddrinfo(u->host, port, &hints, &list);
-	if (g != 0)
-		return fail(h, -EHOSTUNREACH, "cannot resolve '%s': %s", u->host,
-			    g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
-	for (ai = list; ai != NULL; ai = ai->ai_next) {
-		rc = connect_addr(h, ai);
-		if (rc == 0 || rc == -ETIMEDOUT)
-			break;
-	}
-	freeaddrinfo(list);
-	if (rc == -ETIMEDOUT)
+	if (fd == -ETIMEDOUT)
 		return fail_timeout(h);
-	if (rc < 0)
-		return fail(h, rc, "cannot connect to %s: %s", h->addr, strerror(-rc));
+	if (fd < 0)
+		return fail(h, fd, "%s", why);
+	h->fd = fd;
 	return 0;
 }
 

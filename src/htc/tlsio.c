@@ -4,6 +4,9 @@
 #include "htc/tlsio.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "clock.h"
 #include "htc/print.h"
+#include "net.h"
 #include "util.h"
 
 static const char *cfg_ca_file;
@@ -61,16 +65,70 @@ static int
 wait_io(int fd, unsigned want, uint64_t deadline)
 {
 	struct pollfd p = { fd, 0, 0 };
-	uint64_t now = clock_mono_ms();
+	uint64_t now;
 	int n;
 
 	p.events = (short)((want & TLS_READ ? POLLIN : 0) | (want & TLS_WRITE ? POLLOUT : 0));
 	if (p.events == 0)
 		p.events = POLLIN;
-	if (now >= deadline)
-		return -1;
-	n = poll(&p, 1, (int)(deadline - now));
-	return n > 0 || (n < 0 && errno == EINTR) ? 0 : -1;
+	do {
+		now = clock_mono_ms();
+		if (now >= deadline)
+			return -1;
+		n = poll(&p, 1, (int)(deadline - now));
+	} while (n < 0 && errno == EINTR);
+	return n > 0 ? 0 : -1;
+}
+
+/* Connect to one resolved address by the deadline: the fd, or -errno (-ETIMEDOUT). */
+static int
+dial_one(const struct addrinfo *ai, uint64_t deadline)
+{
+	int fd = net_connect(ai->ai_addr, ai->ai_addrlen), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = wait_io(fd, TLS_WRITE, deadline) == 0 ? net_socket_error(fd) : -ETIMEDOUT;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* see tlsio.h */
+int
+tlsio_dial(const struct url *u, uint64_t deadline, char *err, size_t errlen)
+{
+	struct addrinfo hints, *list = NULL, *ai;
+	char port[8], addr[URL_HOST_MAX + 16];
+	int fd = -EHOSTUNREACH, g, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (u->host_v6 ? AI_NUMERICHOST : 0);
+	snprintf(port, sizeof(port), "%u", (unsigned)u->port);
+	g = getaddrinfo(u->host, port, &hints, &list);
+	if (g != 0) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", u->host,
+			 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+		return -EHOSTUNREACH;
+	}
+	for (ai = list; ai != NULL; ai = ai->ai_next) {
+		fd = dial_one(ai, deadline);
+		if (fd >= 0 || fd == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(list);
+	if (fd < 0) {
+		url_authority(u, 0, addr, sizeof(addr));
+		snprintf(err, errlen, "cannot connect to %s: %s", addr,
+			 fd == -ETIMEDOUT ? "timed out" : strerror(-fd));
+		return fd;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
 }
 
 static void

@@ -1,6 +1,6 @@
 /*
  * tlsio.h: htc's exchanges before (or instead of) the event loop: a
- * connected socket spoken through plainly or through TLS, every wait
+ * socket connected and spoken through plainly or through TLS, every wait
  * bounded by a deadline. The WebSocket handshake and the admin HTTP calls
  * use it; a TLS connection is then handed to the tunnel.
  *
@@ -27,6 +27,15 @@ struct tlsio {
 	unsigned char stash[16384]; /* application bytes that arrived during the handshake */
 	size_t stash_len;
 };
+
+/*
+ * Resolve u's host and connect to the first address that answers, by the
+ * deadline (monotonic ms): a connected non-blocking fd with TCP_NODELAY,
+ * or -errno (-EHOSTUNREACH when the name does not resolve, -ETIMEDOUT,
+ * -ECONNREFUSED...) with err set ("cannot resolve 'h': ...", "cannot
+ * connect to h:port: ...").
+ */
+int tlsio_dial(const struct url *u, uint64_t deadline, char *err, size_t errlen);
 
 /* Where anchors come from (NULL: the system bundle) and whether to verify. */
 void tlsio_configure(const char *ca_file, int insecure);

@@ -725,9 +725,10 @@ class TunnelClient:
     """
 
     def __init__(self, port, subprotocol=V1, auto=True, auto_window=True, auto_pong=True,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", ssl_context=None):
         self.port = port
         self.host = host
+        self.ssl_context = ssl_context  # an ssl.SSLContext: wss:// (Python's OpenSSL)
         self.subprotocol = subprotocol
         self.auto = auto
         self.auto_window = auto_window
@@ -764,10 +765,12 @@ class TunnelClient:
         if subprotocols is None:
             subprotocols = [self.subprotocol] if self.subprotocol else None
         host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        extra = {"ssl": self.ssl_context} if self.ssl_context is not None else {}
         self.ws = await websockets.connect(
-            f"ws://{host}:{self.port}/api/v1/tunnel/connect", subprotocols=subprotocols,
+            f"{scheme}://{host}:{self.port}/api/v1/tunnel/connect", subprotocols=subprotocols,
             max_size=None, compression=None, ping_interval=None, open_timeout=timeout,
-            close_timeout=2, max_queue=None)
+            close_timeout=2, max_queue=None, **extra)
         self._reader = asyncio.ensure_future(self._read_loop())
         self._writer = asyncio.ensure_future(self._write_loop())
         return self

@@ -6,6 +6,9 @@ Cases:
   * RSA and EC certificates: `htc --url wss://... --ca-file CA pull` binds, and
     100 MiB go through the PULL stream each way with a sha256 check (20 MiB
     under sanitizers); htc --connections 2 (v2) over wss:// echoes;
+  * EXPOSE over wss://: a visitor POSTs 100 MiB (20 MiB under sanitizers)
+    that the local service receives and echoes, then GETs as much, on one
+    keep-alive connection, sha256 checked at both ends;
   * the admin API over TLS: htc health/list/kill with https:// and wss://
     URLs, curl --cacert, Python's ssl module;
   * a plain ws:// htc (tunnel and admin) against the TLS port fails at once
@@ -20,6 +23,10 @@ Cases:
   * an independent TLS server: nginx terminating TLS in front of a plain
     daemon, with PULL integrity (10 MiB each way) and admin over https
     (skipped with a printed reason when nginx cannot start);
+  * an independent TLS client: Python's OpenSSL as the laptop side of a
+    session over wss:// (ECDHE-ECDSA and ECDHE-RSA with AES-128-GCM, and
+    AES-256-GCM), echoing a PULL stream: 16 MiB through the daemon's record
+    layer each way, hashed, in records of every size;
   * start-up errors: missing certificate or key file, garbage key or
     certificate, key not matching the certificate, encrypted key, --tls-cert
     without --tls-key: non-zero exit with a message naming the file;
@@ -37,6 +44,7 @@ Cases:
 Run: BUILD=build /usr/bin/python3 test/integration/test_tls.py
      (or BUILD=build ONLY=test_tls sh test/integration/run.sh)
 """
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -342,6 +350,106 @@ def test_nginx_tls_front():
             ng.stop()
 
 
+EXPOSE_BYTES = scaled(100 * MiB, 20 * MiB)
+
+
+def test_expose_over_wss():
+    import exposelib as X
+    svc = X.LocalService()
+    try:
+        with TlsDaemon(cert_file="server-ec.pem", key_file="server-ec.key") as d, \
+                Htc(d, "--ca-file", cert("ca.pem"), "expose", str(svc.port), "--port", "0") as h:
+            pat = r"^container port (\d+) -> 127\.0\.0\.1:%d$" % svc.port
+            cport = int(h.expect(pat, STEP * 2).group(1))
+            s = X.connect(cport, timeout=120)
+            rd = X.Reader(s)
+            try:
+                body = X.pattern(EXPOSE_BYTES)
+                t0 = time.monotonic()
+                X.send_request(s, "POST", "/echo?tag=big", body=body)
+                r = rd.response("POST")
+                up = time.monotonic() - t0
+                assert r.status == 200, r
+                assert r.get("X-Body-Sha256") == X.sha(body), "the local service got other bytes"
+                assert len(r.body) == len(body) and X.sha(r.body) == X.sha(body), "the echo differs"
+                t0 = time.monotonic()
+                X.send_request(s, "GET", f"/size/{EXPOSE_BYTES}?tag=down")
+                r = rd.response("GET")
+                down = time.monotonic() - t0
+                assert r.status == 200 and X.sha(r.body) == X.sha(X.pattern(EXPOSE_BYTES)), r
+                X.send_request(s, "GET", "/size/5?tag=small")
+                r = rd.response("GET")
+                assert r.status == 200 and r.body == X.pattern(5), r
+            finally:
+                rd.close()
+            log(f"EXPOSE over wss: {EXPOSE_BYTES // MiB} MiB echoed in {up:.2f}s, "
+                f"downloaded in {down:.2f}s")
+            assert h.proc.poll() is None, "htc exited"
+            assert not svc.srv.errors, svc.srv.errors
+    finally:
+        svc.close()
+
+
+OPENSSL_BYTES = scaled(16 * MiB, 4 * MiB)
+
+
+async def _openssl_client_echo(d, ciphers):
+    ctx = client_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers)
+    c = TunnelClient(d.port, ssl_context=ctx)
+    await c.connect()
+    try:
+        await c.hello(d.token)
+        cipher = c.ws.transport.get_extra_info("ssl_object").cipher()
+        c.on_stream = echo_stream
+        port = (await c.bind_pull())["containerPort"]
+        r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), STEP)
+        data = os.urandom(OPENSSL_BYTES)
+        sent = hashlib.sha256(data).hexdigest()
+
+        async def send():
+            # every write size from 1 byte to 64 KiB, so records of all sizes go by
+            off, k = 0, 1
+            while off < len(data):
+                n = min(k, len(data) - off)
+                w.write(data[off:off + n])
+                await w.drain()
+                off += n
+                k = k * 2 + 1 if k < 65536 else 1
+            w.write_eof()
+
+        t0 = time.monotonic()
+        task = asyncio.ensure_future(send())
+        got = hashlib.sha256()
+        n = 0
+        while True:
+            b = await asyncio.wait_for(r.read(1 << 16), 60)
+            if not b:
+                break
+            got.update(b)
+            n += len(b)
+        await task
+        w.close()
+        log(f"{cipher[0]}: {n // MiB} MiB echoed in {time.monotonic() - t0:.2f}s")
+        assert n == len(data), f"{n} bytes came back of {len(data)}"
+        assert got.hexdigest() == sent, "the echo differs from what was sent"
+        return cipher[0]
+    finally:
+        await c.close()
+
+
+def test_openssl_client_bulk():
+    cases = [("server-ec.pem", "server-ec.key", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+             ("server.pem", "server.key", "ECDHE-RSA-AES128-GCM-SHA256"),
+             ("server-ec.pem", "server-ec.key", "ECDHE-ECDSA-AES256-GCM-SHA384")]
+    for certf, keyf, suite in cases:
+        with TlsDaemon(cert_file=certf, key_file=keyf) as d:
+            got = asyncio.run(_openssl_client_echo(d, suite))
+            assert got == suite, f"negotiated {got}, asked for {suite}"
+            assert d.alive()
+
+
 # ---- start-up errors -------------------------------------------------------------------------------
 
 def test_startup_errors():
@@ -563,6 +671,8 @@ if __name__ == "__main__":
         test_stalled_handshake_times_out,
         test_concurrent_https_requests,
         test_nginx_tls_front,
+        test_openssl_client_bulk,
+        test_expose_over_wss,
         test_startup_errors,
         test_sighup_reload,
         test_sighup_bad_files_keep_previous,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdata.h"
 #include "flow.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -23,10 +24,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
+	return (uint32_t)(testdata_next(&rng_state) >> 16);
 }
 
 /* ---- send side ---------------------------------------------------------- */

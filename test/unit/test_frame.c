@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdata.h"
 #include "feed.h"
 #include "frame.h"
 
@@ -25,10 +26,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
+	return (uint32_t)(testdata_next(&rng_state) >> 16);
 }
 
 /* A frame of a test message; payload byte i is pat(seed, i). */

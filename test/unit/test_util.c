@@ -342,6 +342,12 @@ test_strcaseeq(void **state)
 	assert_false(util_strcaseeq("@", 1, "`"));
 	assert_false(util_strcaseeq("[", 1, "{"));
 	assert_false(util_strcaseeq("\xc9", 1, "\xe9"));
+	/* util_mem_caseeq: both sides counted, NUL is an ordinary byte */
+	assert_true(util_mem_caseeq("Chunked", "cHUNKED", 7));
+	assert_true(util_mem_caseeq("ab\0Cd", "AB\0cD", 5));
+	assert_true(util_mem_caseeq("x", "y", 0));
+	assert_false(util_mem_caseeq("ab\0c", "ab\0d", 4));
+	assert_false(util_mem_caseeq("@", "`", 1));
 }
 
 int

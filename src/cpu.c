@@ -1,0 +1,86 @@
+/*
+ * cpu.c: x86 feature detection with CPUID and XGETBV (see cpu.h).
+ */
+#include "cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <cpuid.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* XCR0 bits: SSE and AVX (YMM) state; opmask, ZMM_Hi256 and Hi16_ZMM state. */
+#define XCR0_YMM 0x06u
+#define XCR0_ZMM 0xe6u
+
+static uint32_t
+xcr0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	(void)hi;
+	return lo;
+}
+
+static unsigned
+detect(void)
+{
+	unsigned a, b, c, d, f = 0, max;
+	uint32_t os = 0;
+
+	max = __get_cpuid_max(0, NULL);
+	if (max < 1 || !__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	if (c & (1u << 9))
+		f |= CPU_SSSE3;
+	if (c & (1u << 1))
+		f |= CPU_PCLMUL;
+	if (c & (1u << 25))
+		f |= CPU_AESNI;
+	if (c & (1u << 27)) /* OSXSAVE: XGETBV is usable */
+		os = xcr0();
+	if (max < 7 || (os & XCR0_YMM) != XCR0_YMM)
+		return f;
+	__cpuid_count(7, 0, a, b, c, d);
+	if (b & (1u << 5))
+		f |= CPU_AVX2;
+	if ((os & XCR0_ZMM) == XCR0_ZMM && (b & (1u << 16)) && (b & (1u << 30)))
+		f |= CPU_AVX512;
+	if (c & (1u << 10))
+		f |= CPU_VPCLMUL;
+	if (c & (1u << 9))
+		f |= CPU_VAES;
+	return f;
+}
+
+#else
+
+static unsigned
+detect(void)
+{
+	return 0;
+}
+
+#endif
+
+/* see cpu.h */
+unsigned
+cpu_features(void)
+{
+	static unsigned features;
+	static int done;
+
+	if (!done) {
+		features = detect();
+		done = 1;
+	}
+	return features;
+}
+
+/* see cpu.h */
+int
+cpu_has(unsigned want)
+{
+	return (cpu_features() & want) == want;
+}

@@ -1,0 +1,101 @@
+/*
+ * wsconnect.c: htc's side of the WebSocket opening handshake (see
+ * wsconnect.h), blocking with one deadline, before the event loop runs.
+ */
+#include "htc/wsconnect.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "htc/tlsio.h"
+#include "http1.h"
+#include "util.h"
+#include "ws_handshake.h"
+
+/* Read the 101 response; leftover bytes after it go to *pre. */
+static int
+read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
+	     size_t errlen)
+{
+	const char *const protos[] = { proto };
+	struct http1_header hdrs[64];
+	struct http1_response res;
+	struct http1_limits lim = { 16384, 64 };
+	char head[16384];
+	size_t len = 0;
+	ssize_t n = HT_AGAIN;
+	const char *why, *sel;
+
+	while (n == HT_AGAIN) {
+		ssize_t k = len < sizeof(head) ? tlsio_recv(io, head + len, sizeof(head) - len, deadline, err, errlen) : -1;
+
+		if (k <= 0) {
+			if (k == 0 || len == sizeof(head))
+				snprintf(err, errlen, "connection closed during the WebSocket handshake");
+			return -1;
+		}
+		memset(&res, 0, sizeof(res));
+		res.headers = hdrs;
+		res.headers_cap = UTIL_ARRAY_SIZE(hdrs);
+		n = http1_parse_response(head, len + (size_t)k, len, &lim, &res);
+		len += (size_t)k;
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "bad answer to the WebSocket handshake");
+		return -1;
+	}
+	if (res.status != 101) {
+		snprintf(err, errlen, "WebSocket upgrade refused: %d %.*s", res.status, (int)res.reason_len,
+			 res.reason);
+		return -1;
+	}
+	why = ws_handshake_client_check(res.status, hdrs, res.num_headers, key, strlen(key), protos, 1, 1, &sel);
+	if (why != NULL) {
+		snprintf(err, errlen, "WebSocket handshake failed: %s", why);
+		return -1;
+	}
+	return buf_append(pre, head + n, len - (size_t)n);
+}
+
+/* see wsconnect.h */
+int
+wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct tls_conn **tls, char *err,
+	       size_t errlen)
+{
+	const char *const protos[] = { proto };
+	uint64_t deadline = clock_mono_ms() + WSCONNECT_TIMEOUT_MS;
+	char key[WS_HANDSHAKE_KEY_LEN + 1], host[URL_HOST_MAX + 16], req[2048];
+	struct ws_handshake_request rq;
+	struct tlsio io;
+	ssize_t n;
+	int fd;
+
+	*tls = NULL;
+	fd = tlsio_dial(u, deadline, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (tlsio_start(&io, fd, u, deadline, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	ws_handshake_client_key(key);
+	url_authority(u, 1, host, sizeof(host));
+	memset(&rq, 0, sizeof(rq));
+	rq.host = host;
+	rq.path = u->path;
+	rq.key = key;
+	rq.protocols = protos;
+	rq.nprotocols = 1;
+	n = ws_handshake_request_encode(req, sizeof(req), &rq);
+	if (n < 0)
+		snprintf(err, errlen, "WebSocket handshake request too long");
+	if (n < 0 || tlsio_send_all(&io, req, (size_t)n, deadline, err, errlen) < 0 ||
+	    read_upgrade(&io, key, protos[0], deadline, pre, err, errlen) < 0) {
+		tlsio_close(&io);
+		return -1;
+	}
+	*tls = tlsio_take(&io);
+	return fd;
+}

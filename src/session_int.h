@@ -1,0 +1,52 @@
+/*
+ * session_int.h: what session.c and session_hello.c share, and nobody else.
+ *
+ * session.c owns tunnel sockets and session lifetimes; session_hello.c
+ * answers the handshake frames on top of them. All run on the reactor
+ * thread; none of them frees anything the caller still uses (ends go
+ * through deferred frees).
+ */
+#ifndef HT_SESSION_INT_H
+#define HT_SESSION_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "session.h"
+
+/* ---- session.c -------------------------------------------------------- */
+
+void tconn_set_state(struct tconn *tc, enum tconn_state st);
+void session_set_state(struct session *s, enum session_state st);
+
+/* Forget the session of a socket (it keeps closing on its own). */
+void tconn_detach(struct tconn *tc);
+
+/* GOAWAY on a socket that has no session (rejections), counted, then close. */
+void session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why);
+
+/* The primary socket's tunnel, or NULL while parked. */
+struct tunnel *session_primary(const struct session *s);
+
+/* A new ACTIVE session with a fresh id, linked into the daemon; NULL when out of memory. */
+struct session *session_create(struct tconn *tc);
+
+/* Attach tc as the primary socket of s: windows reset, liveness timer running. */
+void session_attach_primary(struct session *s, struct tconn *tc);
+
+/* ---- session_hello.c ------------------------------------------------------ */
+
+/* A HELLO on a pre-auth socket: HELLO_OK with a new or resumed session, or a rejection. */
+void session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n);
+
+/* A JOIN on a pre-auth v2 socket: JOIN_OK and the socket attached, or JOIN_ERR and close. */
+void session_hello_join(struct tconn *tc, const uint8_t *p, size_t n);
+
+/* SHARD_MAP (v2 only) listing the attached socket indices. */
+void session_hello_shard_map(struct session *s);
+
+/* REISSUE_JOIN_TICKETS with fresh tickets for every free index. */
+void session_hello_reissue(struct session *s);
+
+#endif
