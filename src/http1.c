@@ -146,7 +146,9 @@ head_scan(const char *buf, size_t len, size_t from, size_t skip, size_t max_head
 			return SCAN_ERROR;
 		}
 		if (c == '\r') {
-			if (i + 1 < len && buf[i + 1] != '\n') {
+			/* Only bytes under max_head count: a CR at the limit is
+			 * judged with the rest of an oversized head. */
+			if (i + 1 < lim && buf[i + 1] != '\n') {
 				*err = HTTP1_ERR_BARE_CR;
 				return SCAN_ERROR;
 			}

@@ -11,6 +11,13 @@
 set -eu
 what=${1:-build}
 
+# `make -j` may run two of these at once (the build's and fuzz's); apt-get
+# allows one at a time, so the checks and the install run under one lock.
+lock=${TMPDIR:-/tmp}/hoody-tunnel-deps.lock
+if [ -z "${HOODY_DEPS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+	HOODY_DEPS_LOCKED=1 exec flock "$lock" sh "$0" "$@"
+fi
+
 need=""
 miss() { need="$need $1"; }
 

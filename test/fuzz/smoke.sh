@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run each libFuzzer target for a bounded time on its seed corpus.
 # Usage: smoke.sh SECONDS BIN...
+# The random seed is fixed (FUZZ_SEED, default 1) so a run can be repeated;
+# FUZZ_SEED=0 lets libFuzzer pick one, for longer runs that look further.
 set -u
 secs=$1
 shift
@@ -14,7 +16,7 @@ for bin in "$@"; do
 	dict=""
 	[ -f "test/fuzz/$name.dict" ] && dict="-dict=test/fuzz/$name.dict"
 	echo "  FUZZ    $name (${secs}s)"
-	if ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+	if ! "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
 		-artifact_prefix="$work/" $dict "$work" >"$work.log" 2>&1; then
 		fail=$((fail + 1))
 		echo "  FAIL    $name"

@@ -658,6 +658,14 @@ test_head_too_large(void **state)
 		assert_int_equal(ctx.result, HT_ERROR);
 		assert_int_equal(resp ? ctx.res.err : ctx.req.err, HTTP1_ERR_HEAD_TOO_LARGE);
 
+		/* The 64th byte is a CR and the 65th not an LF: the head is too
+		 * large however the bytes arrive (not a bare CR when the 65th
+		 * happens to come in the same read). */
+		padded_head(raw, starts[resp], 100);
+		raw[63] = '\r';
+		raw[64] = 'b';
+		run_err(&ctx, raw, 100, HTTP1_ERR_HEAD_TOO_LARGE);
+
 		/* Complete, but 65 bytes long. */
 		run_err(&ctx, raw, padded_head(raw, starts[resp], 65), HTTP1_ERR_HEAD_TOO_LARGE);
 
