@@ -16,6 +16,13 @@
  * owner is told through its done callback once they are on the wire (or
  * dropped because the socket died). A client-role tunnel masks headers and
  * payload in place, so a referenced payload is scrambled after sending.
+ *
+ * Memory: the arena holds only what is queued (bytes of written items are
+ * given back as the queue advances), and the frames queued while the
+ * peer's input is processed (PONGs, refusals, WINDOWs: "replies") are
+ * bounded by reply_max. A peer that keeps sending and never reads its
+ * replies is cut off (WebSocket code 1008) once more than reply_max of
+ * them wait, instead of growing the queue without end.
  */
 #ifndef HT_TUNNEL_H
 #define HT_TUNNEL_H
@@ -27,6 +34,12 @@
 #include "frame.h"
 #include "reactor.h"
 #include "ws.h"
+
+/* Default bound on unwritten replies (tunnel.reply_max). */
+#define TUNNEL_REPLY_MAX (1024 * 1024)
+
+/* The on_closed reason when the peer was cut off for not reading its replies. */
+extern const char tunnel_reason_replies[];
 
 struct tunnel;
 struct tls_conn;
@@ -74,9 +87,10 @@ struct tunnel_item {
 	uint8_t hdr[WS_MAX_HEADER + FRAME_HEADER_LEN]; /* [ws header][frame header] */
 	uint8_t hoff;       /* first used byte of hdr */
 	uint8_t kind;       /* TUNNEL_ITEM_* (tunnel.c) */
+	uint8_t reply;      /* queued while the peer's input was processed */
 	uint32_t len;       /* payload bytes */
 	const uint8_t *ext; /* payload outside the arena, or NULL */
-	size_t arena_off;   /* payload offset in the arena when ext == NULL */
+	size_t arena_off;   /* payload position in the arena when ext == NULL (see arena_abs) */
 	tunnel_done_cb *done;
 	void *done_arg;
 };
@@ -89,9 +103,11 @@ struct tunnel {
 	uint64_t last_rx_ms;     /* reactor time of the last byte received */
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	size_t queued_bytes;     /* payload + headers waiting to be written */
+	size_t reply_bytes;      /* replies queued and not written yet */
 	unsigned close_code;     /* after close: the code */
 	/* owned by the user */
 	void *owner;
+	size_t reply_max;        /* TUNNEL_REPLY_MAX after tunnel_init; the owner may change it */
 	/* private */
 	const struct tunnel_ops *ops;
 	struct tunnel_loop *loop;
@@ -103,6 +119,8 @@ struct tunnel {
 	struct frame_reader fr;
 	struct buf in;
 	struct buf arena;        /* control payloads and pre-encoded WS control frames */
+	size_t arena_abs;        /* position of arena.pos: items address the arena by position */
+	int in_input;            /* the peer's input is being processed */
 	struct tunnel_item *q;   /* ring of items */
 	size_t qcap, qhead, qlen, qplanned; /* qplanned: items with message framing done */
 	size_t head_off;         /* bytes of the head item already written */

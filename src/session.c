@@ -182,6 +182,9 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 	struct daemon *d = tc->d;
 
 	reactor_timer_stop(&d->r, &tc->hello_timer);
+	if (reason == tunnel_reason_replies)
+		log_warn("tunnel socket from %s cut off: %s (over %zu bytes of them queued)", tc->peer, reason,
+			 t->reply_max);
 	if (tc->s != NULL)
 		session_sock_lost(tc->s, tc);
 	else

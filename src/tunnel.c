@@ -34,6 +34,8 @@ enum {
 
 static void tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
 
+const char tunnel_reason_replies[] = "peer does not read its replies";
+
 /*
  * Mask keys: RFC 6455 wants them unpredictable, not secret. They come from
  * the OS in blocks of 1,024 keys, so masking costs no syscall per message.
@@ -141,6 +143,7 @@ tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role rol
 	t->owner = owner;
 	t->loop = loop;
 	t->state = TUNNEL_OPEN;
+	t->reply_max = TUNNEL_REPLY_MAX;
 	t->last_rx_ms = reactor_now(loop->r);
 	if (buf_init(&t->in, TUNNEL_IN_SIZE, 0) < 0)
 		return -ENOMEM;
@@ -168,6 +171,13 @@ tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role rol
 }
 
 static void
+arena_clear(struct tunnel *t)
+{
+	buf_reset(&t->arena, 0);
+	t->arena_abs = 0;
+}
+
+static void
 drop_queue(struct tunnel *t)
 {
 	while (t->qlen > 0) {
@@ -181,7 +191,8 @@ drop_queue(struct tunnel *t)
 	t->qplanned = 0;
 	t->head_off = 0;
 	t->queued_bytes = 0;
-	buf_reset(&t->arena, 0);
+	t->reply_bytes = 0;
+	arena_clear(t);
 }
 
 /* see tunnel.h */
@@ -249,17 +260,54 @@ push_item(struct tunnel *t)
 	return it;
 }
 
-/* Copy len bytes into the arena; their offset in *off. 0 or -ENOMEM. */
+/*
+ * Copy len bytes into the arena; their position in *off. 0 or -ENOMEM.
+ * Positions grow with every byte put and are mapped through arena_abs, so
+ * the buffer may compact (written bytes are consumed from its front)
+ * without touching the items that point into it.
+ */
 static int
 arena_put(struct tunnel *t, const void *p, size_t len, size_t *off)
 {
+	struct buf *a = &t->arena;
+	size_t want = len;
+
 	if (t->qlen == 0)
-		buf_reset(&t->arena, 0);
-	if (buf_reserve(&t->arena, len, 0, 0) < 0)
+		arena_clear(t);
+	if (buf_room(a) < len && buf_headroom(a) < buf_len(a))
+		want += buf_len(a); /* compacting would win little: grow, so moves stay amortised */
+	if (buf_reserve(a, want, 0, 0) < 0)
 		return -ENOMEM;
-	*off = (size_t)(t->arena.last - t->arena.start);
-	buf_append(&t->arena, p, len);
+	*off = t->arena_abs + buf_len(a);
+	buf_append(a, p, len);
 	return 0;
+}
+
+/* Item it, first in the queue, was written: its arena bytes are free. */
+static void
+arena_release(struct tunnel *t, const struct tunnel_item *it)
+{
+	if (it->ext != NULL || it->len == 0)
+		return;
+	buf_consume(&t->arena, it->arena_off + it->len - t->arena_abs);
+	t->arena_abs = it->arena_off + it->len;
+}
+
+/* Bytes an item adds to reply_bytes. */
+static size_t
+reply_size(const struct tunnel_item *it)
+{
+	return (it->kind == TUNNEL_ITEM_FRAME ? FRAME_HEADER_LEN : 0) + it->len;
+}
+
+/* Mark a just-queued item as a reply when the peer's input is being processed. */
+static void
+reply_mark(struct tunnel *t, struct tunnel_item *it)
+{
+	if (!t->in_input)
+		return;
+	it->reply = 1;
+	t->reply_bytes += reply_size(it);
 }
 
 static int
@@ -284,6 +332,7 @@ queue_frame(struct tunnel *t, uint8_t type, uint32_t sid, const void *payload, s
 	it->arena_off = off;
 	it->done = done;
 	it->done_arg = arg;
+	reply_mark(t, it);
 	t->queued_bytes += FRAME_HEADER_LEN + len;
 	t->frames_out++;
 	return 0;
@@ -349,6 +398,7 @@ queue_wsctl(struct tunnel *t, unsigned opcode, const uint8_t *payload, size_t le
 	it->hoff = HDR_END;
 	it->len = (uint32_t)(h + len);
 	it->arena_off = off;
+	reply_mark(t, it);
 	t->queued_bytes += h + len;
 	return 0;
 }
@@ -366,7 +416,7 @@ item_payload(struct tunnel *t, const struct tunnel_item *it)
 {
 	/* ext payloads are the owner's memory, lent to us until done(): the
 	 * client role masks them in place */
-	return it->ext ? (uint8_t *)(uintptr_t)it->ext : t->arena.start + it->arena_off;
+	return it->ext ? (uint8_t *)(uintptr_t)it->ext : t->arena.pos + (it->arena_off - t->arena_abs);
 }
 
 /* Frame items [first, end) become one binary message. */
@@ -468,12 +518,15 @@ advance(struct tunnel *t, size_t n)
 		t->qhead = (t->qhead + 1) % t->qcap;
 		t->qlen--;
 		t->qplanned--;
+		arena_release(t, it);
+		if (it->reply)
+			t->reply_bytes -= reply_size(it);
 		if (it->done)
 			it->done(it->done_arg, it->len, 1);
 	}
 	t->head_off = n;
 	if (t->qlen == 0)
-		buf_reset(&t->arena, 0);
+		arena_clear(t);
 }
 
 /* One writev, plain or through TLS: bytes taken, or -errno. */
@@ -670,6 +723,7 @@ process_input(struct tunnel *t)
 	uint8_t *p = t->in.pos;
 	size_t n = buf_len(&t->in);
 
+	t->in_input = 1;
 	while (n > 0 && t->state != TUNNEL_CLOSED) {
 		struct ws_event ev;
 		ssize_t k = ws_parse(&t->wp, p, n, &ev);
@@ -684,7 +738,13 @@ process_input(struct tunnel *t)
 			continue; /* after our CLOSE, data is read and dropped */
 		if (handle_ws_event(t, &ev) < 0)
 			break;
+		if (t->reply_bytes > t->reply_max) {
+			/* it reads nothing, so a CLOSE would wait in vain */
+			tunnel_finish(t, WS_CLOSE_POLICY, tunnel_reason_replies);
+			break;
+		}
 	}
+	t->in_input = 0;
 	if (t->ops->on_input_end)
 		t->ops->on_input_end(t);
 	buf_reset(&t->in, 0);

@@ -1195,6 +1195,176 @@ test_ping_while_closing(void **state)
 	tt_free(x);
 }
 
+/* ---- memory: the arena and replies ---------------------------------------------- */
+
+/*
+ * The output queue never empties (a DATA frame is always waiting) while
+ * thousands of WINDOWs pass through the arena: written bytes are given
+ * back, so the arena stays the size of what is queued. Client role, so
+ * the arena bytes are masked in place too.
+ */
+static void
+test_arena_bounded_busy_queue(void **state)
+{
+	struct tt *x = tt_new(WS_ROLE_CLIENT);
+	int sndbuf = 4096, rounds = 0, empty = 0;
+	uint32_t k = 0, nwin = 0;
+	size_t total = 0, i;
+
+	(void)state;
+	assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	fill_big(3);
+	while (k < 1000) {
+		while (x->t.queued_bytes < 48 * 1024 && k < 1000) {
+			uint8_t *copy = malloc(4096);
+
+			assert_non_null(copy);
+			memcpy(copy, big, 4096);
+			assert_int_equal(tunnel_send_data(&x->t, 3, copy, 4096, free_done, copy), 0);
+			total += 4096;
+			for (i = 0; i < 5; i++, nwin++)
+				assert_int_equal(tunnel_send_window(&x->t, 9, nwin + 1), 0);
+			k++;
+		}
+		tt_spin(x);
+		if (x->t.qlen == 0)
+			empty++;
+		rr_read(&x->rr, x->raw, 8192);
+		assert_int_equal(x->rr.failed, 0);
+		assert_true(++rounds < 100000);
+	}
+	assert_int_equal(empty, 0); /* the queue really stayed busy */
+	/* 5,000 WINDOWs went through: 65,000 bytes if none were given back */
+	assert_true(buf_cap(&x->t.arena) <= 16 * 1024);
+	/* drain: every frame intact and in order */
+	for (i = 0; i < 100000 && x->t.qlen > 0; i++) {
+		tt_spin(x);
+		rr_read(&x->rr, x->raw, 0);
+	}
+	rr_read(&x->rr, x->raw, 0);
+	assert_int_equal(x->t.qlen, 0);
+	assert_int_equal(x->rr.data.n, total);
+	assert_int_equal(x->rr.ctl.n, (size_t)nwin * FRAME_WINDOW_LEN);
+	for (i = 0; i < nwin; i++) {
+		uint32_t inc;
+
+		assert_int_equal(frame_window_decode(x->rr.ctl.p + i * FRAME_WINDOW_LEN, FRAME_WINDOW_LEN, &inc), FRAME_CODE_NO_ERROR);
+		assert_int_equal(inc, i + 1);
+	}
+	for (i = 0; i < x->rr.nf; i++)
+		assert_int_equal(x->rr.f[i].bad, 0);
+	tt_free(x);
+}
+
+/* A raw peer that sends PINGs (WebSocket or tunnel) and reads nothing. */
+static size_t
+ping_flood(struct tt *x, int tunnel_pings, size_t limit)
+{
+	struct vec one = { 0 }, burst = { 0 };
+	uint8_t payload[125];
+	size_t sent = 0;
+	int i;
+
+	memset(payload, 'p', sizeof(payload));
+	if (tunnel_pings) {
+		struct vec msg = { 0 };
+
+		for (i = 0; i < 64; i++)
+			tframe(&msg, FRAME_PING, 0, "12345678", 8);
+		ws_frame(&one, WS_OP_BINARY, 1, msg.p, msg.n, 1);
+		vec_free(&msg);
+	} else {
+		ws_frame(&one, WS_OP_PING, 1, payload, sizeof(payload), 1);
+	}
+	for (i = 0; i < 64; i++)
+		vec_add(&burst, one.p, one.n);
+	while (!x->closed && sent < limit) {
+		ssize_t k = send(x->raw, burst.p, burst.n, MSG_NOSIGNAL);
+
+		if (k > 0)
+			sent += (size_t)k;
+		tt_spin(x);
+	}
+	vec_free(&one);
+	vec_free(&burst);
+	return sent;
+}
+
+static void
+t_echo_ping(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+{
+	if (type == FRAME_PING)
+		assert_int_equal(tunnel_send(t, FRAME_PONG, sid, p, n), 0);
+	t_control(t, type, sid, p, n);
+}
+
+static const struct tunnel_ops tt_echo_ops = {
+	.on_control = t_echo_ping,
+	.on_data = t_data,
+	.on_closed = t_closed,
+	.on_input_end = t_input_end,
+};
+
+/*
+ * Replies the peer never reads are bounded: past reply_max the tunnel is
+ * cut off with 1008, for WebSocket PINGs and for tunnel PINGs answered by
+ * the owner alike, and the arena never held much more than reply_max.
+ */
+static void
+test_reply_flood_cut_off(void **state)
+{
+	int sndbuf = 4096, kind;
+
+	(void)state;
+	for (kind = 0; kind < 2; kind++) {
+		struct tt *x = tt_new(WS_ROLE_SERVER);
+		size_t sent;
+
+		if (kind)
+			x->t.ops = &tt_echo_ops;
+		x->t.reply_max = 64 * 1024;
+		assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+		sent = ping_flood(x, kind, 256u << 20);
+		assert_true(tt_run_until(x, cond_closed, 2000));
+		assert_int_equal(x->close_code, WS_CLOSE_POLICY);
+		assert_true(sent < (64u << 20));
+		assert_true(buf_cap(&x->t.arena) <= 4 * 64 * 1024);
+		assert_int_equal(x->t.qlen, 0);
+		tt_free(x);
+	}
+}
+
+/* A peer that reads its replies, even in bursts, is never cut off. */
+static void
+test_replies_read_not_cut(void **state)
+{
+	struct tt *x = tt_new(WS_ROLE_SERVER);
+	struct vec burst = { 0 };
+	uint8_t payload[125];
+	unsigned i, n;
+
+	(void)state;
+	memset(payload, 'q', sizeof(payload));
+	for (n = 0; burst.n < 64 * 1024; n++)
+		ws_frame(&burst, WS_OP_PING, 1, payload, sizeof(payload), 1);
+	/* 8 MiB of PINGs, 8 times reply_max, read after each 64 KiB burst */
+	for (i = 0; i < 128; i++) {
+		raw_send(x, burst.p, burst.n);
+		tt_spin(x);
+		rr_read(&x->rr, x->raw, 0);
+	}
+	for (i = 0; i < 1000 && x->rr.pongs < 128 * n; i++) {
+		tt_spin(x);
+		rr_read(&x->rr, x->raw, 0);
+	}
+	assert_int_equal(x->closed, 0);
+	assert_int_equal(x->rr.pongs, 128 * n);
+	assert_memory_equal(x->rr.pong, payload, sizeof(payload));
+	assert_int_equal(x->t.reply_bytes, 0);
+	vec_free(&burst);
+	tt_free(x);
+}
+
 /* ---- bytes that came with the handshake ------------------------------------------ */
 
 static void
@@ -1277,6 +1447,9 @@ main(void)
 		cmocka_unit_test(test_close_timeout),
 		cmocka_unit_test(test_peer_closes),
 		cmocka_unit_test(test_ping_while_closing),
+		cmocka_unit_test(test_arena_bounded_busy_queue),
+		cmocka_unit_test(test_reply_flood_cut_off),
+		cmocka_unit_test(test_replies_read_not_cut),
 		cmocka_unit_test(test_pre_bytes),
 		cmocka_unit_test(test_pre_bytes_then_socket),
 	};

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Peers that send and never read what they are answered (a real hoody-tunnel).
+
+A client that floods WebSocket PINGs or tunnel PINGs, before or after
+HELLO, while reading nothing, makes the daemon queue PONGs it cannot write.
+Those replies are bounded: past 1 MiB of them the daemon cuts the
+connection (WebSocket close 1008, logged as "peer does not read its
+replies"), its memory stays flat, and it goes on serving everyone else.
+
+Run: BUILD=build /usr/bin/python3 test/integration/test_flood.py
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from htlib import *  # noqa: E402,F401,F403
+import htlib  # noqa: E402
+
+SEND_CAP = 1 << 30      # give up (fail) after this much without being cut off
+RSS_GROWTH_MAX = 48 << 20
+
+
+def ws_frame(opcode, payload):
+    """One masked client frame."""
+    key = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        h = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        h = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack(">H", n)
+    else:
+        h = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack(">Q", n)
+    k4 = (key * (n // 4 + 1))[:n]
+    masked = bytes(a ^ b for a, b in zip(payload, k4))
+    return h + key + masked
+
+
+def open_ws(d, hello):
+    """A raw WebSocket to the daemon that reads as little as the kernel allows."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(STEP)
+    s.connect(("127.0.0.1", d.port))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    s.sendall((f"GET /api/v1/tunnel/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {V1}\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d_ = s.recv(1)
+        assert d_, f"closed during the upgrade: {head!r}"
+        head += d_
+    assert head.startswith(b"HTTP/1.1 101"), head
+    if hello:
+        body = {"version": V1, "auth": {"kind": "bearer", "token": d.token}, "capabilities": []}
+        s.sendall(ws_frame(2, frame(HELLO, 0, body)))
+        # the binary message with HELLO_OK: 2- or 4-byte header, then frames
+        b0 = s.recv(2)
+        n = b0[1] & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", s.recv(2))[0]
+        msg = b""
+        while len(msg) < n:
+            msg += s.recv(n - len(msg))
+        f = decode_frames(msg)[0]
+        assert f.type == HELLO_OK, f
+    return s
+
+
+def flood(d, s, burst):
+    """Send burst after burst without reading; bytes sent before the daemon cut us off."""
+    sent = 0
+    s.settimeout(STEP)
+    try:
+        while sent < SEND_CAP:
+            s.sendall(burst)
+            sent += len(burst)
+    except (ConnectionResetError, BrokenPipeError):
+        return sent
+    except socket.timeout:
+        raise AssertionError(f"the daemon stopped reading after {sent} bytes instead of cutting off")
+    raise AssertionError(f"still connected after {sent} bytes of PINGs never read")
+
+
+def check_cut(d, s, sent, rss0):
+    s.close()
+    growth = d.rss() - rss0
+    log(f"cut off after {sent / 1e6:.1f} MB sent; daemon RSS +{growth / 1e6:.1f} MB")
+    assert growth < RSS_GROWTH_MAX, f"daemon RSS grew by {growth} bytes"
+    assert d.alive()
+    end = time.monotonic() + STEP
+    while "peer does not read its replies" not in d.stderr():
+        assert time.monotonic() < end, d.stderr()[-2000:]
+        time.sleep(0.05)
+    # everyone else is still served
+    assert d.get_json("/api/v1/tunnel/health")["status"] == "ok"
+    s2 = open_ws(d, hello=True)
+    s2.close()
+
+
+def ws_ping_burst():
+    return ws_frame(9, b"p" * 125) * 512
+
+
+def tunnel_ping_burst():
+    msg = b"".join(frame(PING, 0, struct.pack(">Q", i)) for i in range(64))
+    return ws_frame(2, msg) * 64
+
+
+def run_case(hello, burst):
+    with Daemon(log_level="info") as d:
+        rss0 = d.rss()
+        s = open_ws(d, hello)
+        sent = flood(d, s, burst)
+        check_cut(d, s, sent, rss0)
+
+
+def test_ws_ping_flood_after_hello():
+    run_case(True, ws_ping_burst())
+
+
+def test_tunnel_ping_flood_after_hello():
+    run_case(True, tunnel_ping_burst())
+
+
+def test_ws_ping_flood_before_hello():
+    run_case(False, ws_ping_burst())
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_ws_ping_flood_after_hello,
+        test_tunnel_ping_flood_after_hello,
+        test_ws_ping_flood_before_hello,
+    ])
