@@ -10,7 +10,7 @@
  * credentials live on the stack and are wiped before returning.
  *
  * Not here: reading the token file (config.c), deciding which endpoints
- * need a token (api.c), sending 401 / WWW-Authenticate (expose.c).
+ * need a token (api.c), sending 401 / WWW-Authenticate (expose.c, expose_http.c).
  */
 #ifndef HT_AUTH_H
 #define HT_AUTH_H

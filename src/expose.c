@@ -1,39 +1,34 @@
 /*
- * expose.c: EXPOSE visitors (see expose.h).
+ * expose.c: EXPOSE visitors (see expose.h), their life and request side.
  *
  * A visitor is one TCP connection accepted on an EXPOSE port. It reads a
- * request head, opens one http stream per request (STREAM_OPEN), sends the
- * de-framed request body as DATA straight from its input buffer (zero
- * copy, within credit: the buffer is never moved while DATA lent from it
- * is queued in the tunnel), and writes the client's response back with
- * HTTP/1.1 framing: written through at once, and what the socket does not
- * take is kept in `out`, whose payload credit is returned only once it is
- * written, so it never holds much more than one stream window. Requests on
- * one connection are answered strictly in order: bytes after a request
- * wait in the input buffer until the answer before them is written. A 101
- * answer hands the socket to a pump (raw bytes both ways).
+ * request head, checks the binding's Basic credentials, opens one http
+ * stream per request (STREAM_OPEN, with X-Forwarded-* kept from trusted
+ * proxies and replaced for anyone else), and sends the de-framed request
+ * body as DATA straight from its input buffer (zero copy, within credit:
+ * the buffer is never moved while DATA lent from it is queued in the
+ * tunnel). Requests on one connection are answered strictly in order:
+ * bytes after a request wait in the input buffer until the answer before
+ * them is written. Timers bound the head, the wait for a response, the
+ * keep-alive idle time and the linger after a last answer.
  *
- * It does not route by Host, check credentials, or keep X-Forwarded-*
- * from trusted proxies: what the visitor sent is replaced by what the
- * daemon saw.
+ * Writing to the visitor (the response, the daemon's own answers, the
+ * switch to a pump after a 101) is expose_resp.c's.
  */
 #include "expose.h"
-#include "expose_http.h"
+#include "expose_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "bind.h"
-#include "json.h"
 #include "log.h"
 #include "net.h"
-#include "pump.h"
 #include "session.h"
 #include "util.h"
 
@@ -44,7 +39,6 @@
 #define CONTINUE_DELAY_MS 1000	/* our own 100 Continue when the client sent none */
 #define OUT_SLACK (256 * 1024)	/* out may exceed two stream windows by this much */
 #define OUT_KEEP (64 * 1024)	/* a larger idle out buffer is released */
-#define DETAIL_MAX 160
 #define LINGER_MS 2000		/* after a last answer: read and drop for at most this long */
 #define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
 
@@ -74,82 +68,9 @@ static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static struct http1_header *hdr_slots;
 static size_t hdr_nslots;
 
-/* ---- the visitor -------------------------------------------------------- */
-
-/*
- * Visitor states. One request/response exchange at a time; the request
- * side (body still to send, req_done) runs beside WAIT and RESPONSE.
- */
-enum visitor_state {
-	VISITOR_IDLE,	   /* keep-alive between requests, nothing buffered: the idle timer runs */
-	VISITOR_HEAD,	   /* reading a request head: the head timer runs from its first byte */
-	VISITOR_WAIT,	   /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
-	VISITOR_RESPONSE,  /* response head written, body DATA written through */
-	VISITOR_FLUSH,	   /* answer complete: write what is left, then the next request or close */
-	VISITOR_LINGER,	   /* last answer written, write side shut: drop input, then close */
-	VISITOR_UPGRADING, /* 101 accepted: its head or bytes read past the request still to go */
-	VISITOR_UPGRADED,  /* the socket belongs to the pump */
-	VISITOR_CLOSED,	   /* socket closed; freed once no DATA lent from `in` is queued */
-	VISITOR_STATE_MAX
-};
-
-struct visitor {
-	enum visitor_state state;
-	int fd; /* -1 once closed or handed to the pump */
-	struct daemon *d;
-	int port;		    /* its binding is looked up again per request: bindings come and go */
-	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
-	char peer_ip[NET_ADDR_STRLEN];
-	uint8_t trusted;              /* the peer is a --trusted-proxy */
-	struct reactor_watcher w;
-	struct reactor_timer timer;	     /* head, idle or response timeout, by state */
-	struct reactor_timer cont_timer;     /* our own 100 Continue */
-	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
-	struct reactor_deferred touch_defer; /* tell the session a stream ended */
-	struct reactor_deferred free_defer;
-	struct reactor_deferred head_defer;  /* write a held response head at the end of the batch */
-	uint8_t head_held;                   /* the head waits in out to leave with the first body bytes */
-	struct session *touch_s;
-	/* request bytes: head, body (lent to the tunnel), pipelined requests */
-	struct buf in;
-	size_t in_max;
-	size_t scanned; /* head bytes searched already (http1 last_len) */
-	uint32_t lent;	/* DATA frames pointing into `in` still queued in a tunnel */
-	/* response bytes the socket has not taken */
-	struct buf out;
-	size_t owed; /* payload bytes in out whose credit is not returned yet */
-	size_t out_max;
-	uint8_t rd_eof, keep_alive, in_flight, freeing;
-	size_t lingered; /* bytes dropped while lingering */
-	/* the current exchange */
-	struct mux *mux;
-	struct stream *st;
-	struct expose_http_req rq;
-	enum http1_body req_body;
-	uint64_t req_left; /* Content-Length body bytes still to send */
-	struct http1_chunked ck;
-	uint64_t open_ms;
-	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
-	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
-	uint8_t expect, continue_sent;
-	enum expose_http_body body;
-	uint64_t resp_left; /* EXPOSE_HTTP_BODY_LENGTH bytes still to write */
-	struct pump pump;   /* after a 101 */
-};
-
-static const struct stream_ops visitor_stream_ops;
-static void update_interest(struct visitor *v);
-static void flush_out(struct visitor *v);
-static void parse_head(struct visitor *v);
-
-static int
-live(const struct visitor *v)
-{
-	return v->state != VISITOR_CLOSED && v->state != VISITOR_UPGRADED;
-}
-
-static void
-set_state(struct visitor *v, enum visitor_state st)
+/* see expose_int.h */
+void
+expose_set_state(struct visitor *v, enum visitor_state st)
 {
 	const struct config *c = v->d->cfg;
 	enum visitor_state prev = v->state;
@@ -193,8 +114,9 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 	slab_free(&v->d->visitors, v);
 }
 
-static void
-maybe_free(struct visitor *v)
+/* see expose_int.h */
+void
+expose_maybe_free(struct visitor *v)
 {
 	if (v->state != VISITOR_CLOSED || v->lent > 0 || v->freeing)
 		return;
@@ -202,8 +124,9 @@ maybe_free(struct visitor *v)
 	reactor_defer(&v->d->r, &v->free_defer, free_cb);
 }
 
-static void
-touch_session(struct daemon *d, struct session *t)
+/* see expose_int.h */
+void
+expose_touch_session(struct daemon *d, struct session *t)
 {
 	struct session *s;
 
@@ -221,24 +144,17 @@ touch_cb(struct reactor *r, struct reactor_deferred *df)
 	struct visitor *v = container_of(df, struct visitor, touch_defer);
 
 	(void)r;
-	touch_session(v->d, v->touch_s);
+	expose_touch_session(v->d, v->touch_s);
 	v->touch_s = NULL;
-}
-
-/* Return stream credit for n response bytes that reached the visitor. */
-static void
-credit(struct visitor *v, size_t n)
-{
-	if (n > 0 && v->st != NULL)
-		mux_consumed(v->mux, v->st, n);
 }
 
 /*
  * The exchange is over for the tunnel: detach the stream (RESET(code)
  * when it is still open), count the request out of flight.
  */
-static void
-exchange_end(struct visitor *v, unsigned code, const char *reason)
+/* see expose_int.h */
+void
+expose_exchange_end(struct visitor *v, unsigned code, const char *reason)
 {
 	struct daemon *d = v->d;
 	struct stream *st = v->st;
@@ -275,14 +191,15 @@ exchange_reset(struct visitor *v)
 	v->resp_left = 0;
 }
 
-static void
-visitor_close(struct visitor *v)
+/* see expose_int.h */
+void
+expose_close(struct visitor *v)
 {
 	struct daemon *d = v->d;
 
-	if (!live(v))
+	if (!expose_live(v))
 		return;
-	exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
+	expose_exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
 	reactor_timer_stop(&d->r, &v->timer);
 	reactor_watcher_stop(&d->r, &v->w);
 	close(v->fd);
@@ -291,197 +208,7 @@ visitor_close(struct visitor *v)
 	v->state = VISITOR_CLOSED;
 	buf_fini(&v->out);
 	v->owed = 0;
-	maybe_free(v);
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-/* k bytes of out were written: return the credit of the payload among them. */
-static void
-out_written(struct visitor *v, size_t k)
-{
-	size_t framing = buf_len(&v->out) - v->owed, pay = k > framing ? k - framing : 0;
-
-	buf_consume(&v->out, k);
-	if (pay > 0) {
-		v->owed -= pay;
-		credit(v, pay);
-	}
-}
-
-/* Write out; 0, or -1 when the socket failed (the visitor is closed). */
-static int
-out_write(struct visitor *v)
-{
-	while (buf_len(&v->out) > 0) {
-		ssize_t k = send(v->fd, v->out.pos, buf_len(&v->out), MSG_NOSIGNAL);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			visitor_close(v);
-			return -1;
-		}
-		out_written(v, (size_t)k);
-	}
-	buf_reset(&v->out, 0);
-	return 0;
-}
-
-static int
-out_append(struct visitor *v, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (buf_reserve(&v->out, n, 0, 0) < 0)
-		return -1;
-	buf_append(&v->out, p, n);
-	return 0;
-}
-
-static void upgrade_switch(struct visitor *v);
-static void exchange_next(struct visitor *v);
-
-static void
-flush_out(struct visitor *v)
-{
-	v->head_held = 0;
-	if (!live(v))
-		return;
-	if (buf_len(&v->out) > 0 && out_write(v) < 0)
-		return;
-	if (buf_len(&v->out) == 0) {
-		if (v->state == VISITOR_FLUSH)
-			exchange_next(v);
-		else if (v->state == VISITOR_UPGRADING)
-			upgrade_switch(v);
-	}
-	update_interest(v);
-}
-
-/* writev of up to three ranges; bytes written, or -1 (the visitor is closed). */
-/* One sendmsg of up to four ranges (empty ones skipped): bytes taken, 0 (full) or -1 (closed). */
-static ssize_t
-write_ranges4(struct visitor *v, const void *h, size_t hn, const void *a, size_t an, const void *b, size_t bn,
-	      const void *c, size_t cn)
-{
-	const void *base[4] = { h, a, b, c };
-	size_t len[4] = { hn, an, bn, cn };
-	struct iovec iov[4];
-	struct msghdr mh;
-	int n = 0, i;
-	ssize_t k;
-
-	for (i = 0; i < 4; i++)
-		if (len[i] > 0)
-			iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i]};
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = (size_t)n;
-	do
-		k = sendmsg(v->fd, &mh, MSG_NOSIGNAL);
-	while (k < 0 && errno == EINTR);
-	if (k >= 0)
-		return k;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return 0;
-	visitor_close(v);
-	return -1;
-}
-
-static ssize_t
-write_ranges(struct visitor *v, const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn)
-{
-	return write_ranges4(v, NULL, 0, a, an, b, bn, c, cn);
-}
-
-/*
- * Response DATA: framed (a chunk per DATA when chunked), written through
- * when nothing waits in out, the rest copied into out.
- */
-static void
-body_write(struct visitor *v, const uint8_t *p, size_t n)
-{
-	char hdr[HTTP1_CHUNK_HEADER_MAX];
-	size_t hl = 0, tl = 0, k = 0, pay, tail;
-
-	if (v->body == EXPOSE_HTTP_BODY_NONE) {
-		credit(v, n);
-		return;
-	}
-	if (v->body == EXPOSE_HTTP_BODY_LENGTH) {
-		size_t take = v->resp_left < n ? (size_t)v->resp_left : n;
-
-		credit(v, n - take); /* past the Content-Length: dropped */
-		v->resp_left -= take;
-		n = take;
-	}
-	if (n == 0)
-		return;
-	if (v->body == EXPOSE_HTTP_BODY_CHUNKED) {
-		hl = http1_chunk_header(hdr, n);
-		tl = HTTP1_CHUNK_END_LEN;
-	}
-	if (v->head_held && v->owed == 0 && buf_len(&v->out) > 0) {
-		/* the held head and the first body bytes leave in one sendmsg */
-		size_t ol = buf_len(&v->out);
-		ssize_t w = write_ranges4(v, v->out.pos, ol, hdr, hl, p, n, HTTP1_CHUNK_END, tl);
-
-		if (w < 0)
-			return;
-		v->head_held = 0;
-		out_written(v, UTIL_MIN((size_t)w, ol));
-		k = (size_t)w > ol ? (size_t)w - ol : 0;
-	} else if (buf_len(&v->out) == 0) {
-		ssize_t w = write_ranges(v, hdr, hl, p, n, HTTP1_CHUNK_END, tl);
-
-		if (w < 0)
-			return;
-		k = (size_t)w;
-	}
-	pay = k > hl ? UTIL_MIN(k - hl, n) : 0;
-	credit(v, pay);
-	tail = k > hl + n ? k - hl - n : 0;
-	if ((k < hl && out_append(v, hdr + k, hl - k) < 0) || out_append(v, p + pay, n - pay) < 0 ||
-	    out_append(v, &HTTP1_CHUNK_END[tail], tl - tail) < 0 || buf_len(&v->out) > v->out_max) {
-		log_warn("visitor %s: response spill over its bound, closing", v->peer);
-		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
-		visitor_close(v);
-		return;
-	}
-	v->owed += n - pay;
-	update_interest(v);
-}
-
-/* Queue the daemon's own answer, then close or go on as keep_alive says. */
-static void
-answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
-{
-	v->keep_alive = v->keep_alive && keep_alive;
-	if (expose_http_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
-		visitor_close(v);
-		return;
-	}
-	metrics_visitor_response(&v->d->metrics, status);
-	log_debug("visitor %s: answered %d (%.*s)", v->peer, status, (int)UTIL_MIN(dlen, DETAIL_MAX),
-		  detail ? detail : "");
-	set_state(v, VISITOR_FLUSH);
-	flush_out(v);
-}
-
-static void
-answer_str(struct visitor *v, int status, const char *detail, int keep_alive, const char *extra)
-{
-	answer(v, status, detail, strlen(detail), keep_alive, extra);
-}
-
-/* After an error answer: may the connection carry another request? */
-static int
-reusable(const struct visitor *v)
-{
-	return v->req_done && !v->rq.upgrade;
+	expose_maybe_free(v);
 }
 
 /* ---- request side ------------------------------------------------------- */
@@ -495,13 +222,14 @@ up_done(void *arg, uint32_t len, int sent)
 	(void)sent;
 	v->lent--;
 	if (v->state == VISITOR_CLOSED)
-		maybe_free(v);
-	else if (live(v) && v->lent == 0)
-		update_interest(v); /* `in` may be compacted again */
+		expose_maybe_free(v);
+	else if (expose_live(v) && v->lent == 0)
+		expose_update_interest(v); /* `in` may be compacted again */
 }
 
-static int
-lend(struct visitor *v, const uint8_t *p, size_t n)
+/* see expose_int.h */
+int
+expose_lend(struct visitor *v, const uint8_t *p, size_t n)
 {
 	if (mux_send_data(v->mux, v->st, p, (uint32_t)n, up_done, v) < 0)
 		return -1;
@@ -535,16 +263,17 @@ in_can_take(const struct visitor *v)
 static void
 body_failed(struct visitor *v, const char *why)
 {
-	exchange_end(v, FRAME_CODE_CANCEL, why);
+	expose_exchange_end(v, FRAME_CODE_CANCEL, why);
 	if (v->state == VISITOR_WAIT)
-		answer_str(v, 400, why, 0, NULL);
+		expose_resp_answer_str(v, 400, why, 0, NULL);
 	else
-		visitor_close(v);
+		expose_close(v);
 }
 
 /* Send the de-framed request body buffered in `in`, within credit. */
-static void
-send_body(struct visitor *v)
+/* see expose_int.h */
+void
+expose_send_body(struct visitor *v)
 {
 	while (!v->req_done && v->st != NULL && buf_len(&v->in) > 0) {
 		size_t allow = mux_allowance(v->mux, v->st, buf_len(&v->in)), dlen;
@@ -564,7 +293,7 @@ send_body(struct visitor *v)
 				return;
 			}
 		}
-		if (dlen > 0 && lend(v, data, dlen) < 0) {
+		if (dlen > 0 && expose_lend(v, data, dlen) < 0) {
 			body_failed(v, "tunnel gone");
 			return;
 		}
@@ -638,7 +367,7 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 		*detail = "the tunnel is closing";
 		return 503;
 	}
-	st->ops = &visitor_stream_ops;
+	st->ops = &expose_resp_stream_ops;
 	st->owner = v;
 	st->bind_id = b->id;
 	v->mux = &s->mux;
@@ -674,7 +403,7 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
 	v->scanned = 0;
 	if (status != 0) {
-		answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
+		expose_resp_answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
 			   status == 503 ? EXPOSE_HTTP_RETRY : status == 401 ? EXPOSE_HTTP_AUTH : NULL);
 		return;
 	}
@@ -682,12 +411,12 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 		v->req_done = 1;
 		mux_send_eof(v->mux, v->st); /* same batch as STREAM_OPEN */
 	}
-	set_state(v, VISITOR_WAIT);
+	expose_set_state(v, VISITOR_WAIT);
 	if (v->expect && buf_len(&v->in) == 0)
 		reactor_timer_start(&v->d->r, &v->cont_timer, CONTINUE_DELAY_MS, 0);
 	if (has_body) {
 		v->got_body = buf_len(&v->in) > 0;
-		send_body(v);
+		expose_send_body(v);
 	}
 }
 
@@ -702,7 +431,7 @@ parse_head(struct visitor *v)
 	if (buf_len(&v->in) == 0)
 		return;
 	if (v->state == VISITOR_IDLE)
-		set_state(v, VISITOR_HEAD);
+		expose_set_state(v, VISITOR_HEAD);
 	memset(&req, 0, sizeof(req));
 	req.headers = hdr_slots;
 	req.headers_cap = hdr_nslots;
@@ -714,11 +443,11 @@ parse_head(struct visitor *v)
 	v->rq.head = 0;
 	if (n < 0) {
 		log_debug("visitor %s: bad request head: %s", v->peer, http1_error_str(req.err));
-		answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, NULL);
+		expose_resp_answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, NULL);
 		return;
 	}
 	if (req.minor_version == 1 && req.host_count != 1) {
-		answer_str(v, 400, "exactly one Host header is required", 0, NULL);
+		expose_resp_answer_str(v, 400, "exactly one Host header is required", 0, NULL);
 		return;
 	}
 	start_request(v, &req, (size_t)n);
@@ -735,8 +464,8 @@ kick_cb(struct reactor *r, struct reactor_deferred *df)
 	if (v->state != VISITOR_HEAD)
 		return;
 	parse_head(v);
-	if (live(v))
-		update_interest(v);
+	if (expose_live(v))
+		expose_update_interest(v);
 }
 
 /* The answer is written: the next request, keep-alive idle, or close. */
@@ -749,11 +478,11 @@ static void
 visitor_linger(struct visitor *v)
 {
 	if (v->rd_eof || shutdown(v->fd, SHUT_WR) < 0) {
-		visitor_close(v);
+		expose_close(v);
 		return;
 	}
 	buf_fini(&v->out);
-	set_state(v, VISITOR_LINGER);
+	expose_set_state(v, VISITOR_LINGER);
 }
 
 static void
@@ -767,11 +496,12 @@ linger_read(struct visitor *v)
 	if (n > 0)
 		v->lingered += (size_t)n;
 	if (n <= 0 || v->lingered > LINGER_MAX)
-		visitor_close(v);
+		expose_close(v);
 }
 
-static void
-exchange_next(struct visitor *v)
+/* see expose_int.h */
+void
+expose_exchange_next(struct visitor *v)
 {
 	if (!v->keep_alive || v->rd_eof) {
 		visitor_linger(v);
@@ -781,294 +511,26 @@ exchange_next(struct visitor *v)
 	if (buf_cap(&v->out) > OUT_KEEP)
 		buf_fini(&v->out);
 	if (buf_len(&v->in) > 0) {
-		set_state(v, VISITOR_HEAD);
+		expose_set_state(v, VISITOR_HEAD);
 		reactor_defer(&v->d->r, &v->kick_defer, kick_cb);
 		return;
 	}
-	set_state(v, VISITOR_IDLE);
+	expose_set_state(v, VISITOR_IDLE);
 	v->scanned = 0;
 	if (v->lent == 0)
 		buf_fini(&v->in); /* an idle connection keeps no buffer */
 }
 
-/* ---- upgrade ------------------------------------------------------------ */
-
-static void
-v_pump_done(struct pump *p)
-{
-	struct visitor *v = p->owner;
-
-	log_debug("visitor %s: upgraded connection finished (up %llu B, down %llu B)", v->peer,
-		  (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
-	fdbudget_release(&v->d->fds, 1);
-	touch_session(v->d, v->touch_s);
-	v->touch_s = NULL;
-	v->state = VISITOR_CLOSED;
-	maybe_free(v);
-}
-
-/* The 101 head is written: send what the visitor sent past its request, then pump. */
-static void
-upgrade_switch(struct visitor *v)
-{
-	struct daemon *d = v->d;
-	struct stream *st = v->st;
-	struct mux *m = v->mux;
-
-	if (st == NULL) {
-		visitor_close(v);
-		return;
-	}
-	while (buf_len(&v->in) > 0) {
-		size_t n = mux_allowance(m, st, buf_len(&v->in));
-
-		if (n == 0)
-			return; /* on_credit resumes */
-		if (lend(v, v->in.pos, n) < 0) {
-			visitor_close(v);
-			return;
-		}
-		buf_consume(&v->in, n);
-	}
-	reactor_watcher_stop(&d->r, &v->w);
-	reactor_timer_stop(&d->r, &v->timer);
-	reactor_timer_stop(&d->r, &v->cont_timer);
-	v->pump.owner = v;
-	if (pump_start(&v->pump, &d->r, m, st, v->fd, 0, v_pump_done) < 0) {
-		visitor_close(v); /* still owns st: RESET */
-		return;
-	}
-	v->st = NULL;
-	v->mux = NULL;
-	v->touch_s = m->owner;
-	v->fd = -1;
-	if (v->in_flight) {
-		v->in_flight = 0;
-		d->requests_in_flight--;
-	}
-	v->state = VISITOR_UPGRADED;
-	log_debug("visitor %s: upgraded (stream %u)", v->peer, st->id);
-}
-
-/* ---- stream callbacks (response side) ----------------------------------- */
-
-static void
-informational(struct visitor *v, const struct expose_http_head *h, size_t mark)
-{
-	if (h->status == 100) {
-		if (!v->expect || v->continue_sent) {
-			v->out.last = v->out.pos + mark; /* never two, never unasked */
-			return;
-		}
-		v->continue_sent = 1;
-		reactor_timer_stop(&v->d->r, &v->cont_timer);
-	}
-	flush_out(v);
-}
-
-static void
-head_cb(struct reactor *r, struct reactor_deferred *df)
-{
-	struct visitor *v = container_of(df, struct visitor, head_defer);
-
-	(void)r;
-	if (v->head_held && live(v))
-		flush_out(v);
-}
-
-static void
-response_start(struct visitor *v, const struct expose_http_head *h)
-{
-	struct daemon *d = v->d;
-
-	reactor_timer_stop(&d->r, &v->cont_timer);
-	metrics_ttfb_observe(&d->metrics, reactor_now(&d->r) - v->open_ms);
-	metrics_visitor_response(&d->metrics, h->status);
-	if (h->status == 101) {
-		v->body = EXPOSE_HTTP_BODY_CLOSE; /* raw bytes until the pump takes over */
-		set_state(v, VISITOR_UPGRADING);
-		flush_out(v);
-		return;
-	}
-	v->body = h->body;
-	v->resp_left = h->length;
-	v->keep_alive = v->keep_alive && h->keep_alive;
-	if (v->rq.upgrade && !v->req_done) {
-		v->req_done = 1; /* not upgraded: the request had no body */
-		mux_send_eof(v->mux, v->st);
-	}
-	set_state(v, VISITOR_RESPONSE);
-	/* hold the head: the body usually follows in the same batch of tunnel input */
-	v->head_held = 1;
-	reactor_defer(&d->r, &v->head_defer, head_cb);
-}
-
-/* A stream-level fault once the response started: the visitor connection goes. */
-static void
-fail_after_head(struct visitor *v, unsigned code, const char *why)
-{
-	log_debug("visitor %s: %s, closing", v->peer, why);
-	exchange_end(v, code, why);
-	visitor_close(v);
-}
-
-static void
-v_on_head(struct stream *st, const uint8_t *json, size_t n)
-{
-	struct visitor *v = st->owner;
-	size_t mark = buf_len(&v->out);
-	struct expose_http_head h;
-
-	if (v->state != VISITOR_WAIT) {
-		fail_after_head(v, FRAME_CODE_PROTOCOL_ERROR, "response head after the final one");
-		return;
-	}
-	if (expose_http_response_head(&v->out, json, n, &v->rq, &h) < 0) {
-		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
-		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
-		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), NULL);
-		return;
-	}
-	if (!h.final)
-		informational(v, &h, mark);
-	else
-		response_start(v, &h);
-}
-
-static void
-v_on_data(struct stream *st, const uint8_t *p, size_t n)
-{
-	struct visitor *v = st->owner;
-
-	switch (v->state) {
-	case VISITOR_RESPONSE:
-	case VISITOR_UPGRADING:
-		body_write(v, p, n);
-		break;
-	case VISITOR_WAIT:
-		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "DATA before the response head");
-		answer_str(v, 502, "response body before its head", reusable(v), NULL);
-		break;
-	default:
-		if (v->mux != NULL)
-			mux_consumed(v->mux, st, n);
-		break;
-	}
-}
-
-static void
-response_end(struct visitor *v)
-{
-	if (v->body == EXPOSE_HTTP_BODY_CHUNKED && out_append(v, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN) < 0)
-		v->keep_alive = 0;
-	if ((v->body == EXPOSE_HTTP_BODY_LENGTH && v->resp_left > 0) || v->body == EXPOSE_HTTP_BODY_CLOSE)
-		v->keep_alive = 0; /* short body, or the end is the close itself */
-	if (!v->req_done)
-		v->keep_alive = 0; /* the rest of the request body cannot be skipped safely */
-	exchange_end(v, FRAME_CODE_CANCEL, "response complete");
-	set_state(v, VISITOR_FLUSH);
-	flush_out(v);
-}
-
-static void
-v_on_eof(struct stream *st)
-{
-	struct visitor *v = st->owner;
-
-	switch (v->state) {
-	case VISITOR_WAIT:
-		exchange_end(v, FRAME_CODE_CANCEL, "EOF before the response head");
-		answer_str(v, 502, "the tunnel client sent no response", reusable(v), NULL);
-		break;
-	case VISITOR_RESPONSE:
-		response_end(v);
-		break;
-	case VISITOR_UPGRADING:
-		v->keep_alive = 0;
-		exchange_end(v, FRAME_CODE_CANCEL, "upgrade ended");
-		set_state(v, VISITOR_FLUSH);
-		flush_out(v);
-		break;
-	default:
-		break;
-	}
-}
-
-static void
-v_on_reset(struct stream *st, unsigned code, const char *reason, size_t rlen)
-{
-	struct visitor *v = st->owner;
-	char detail[96];
-
-	v->st = NULL; /* already reset: no frame goes back */
-	st->ops = NULL;
-	st->owner = NULL;
-	if (v->state != VISITOR_WAIT) {
-		fail_after_head(v, code, "reset by the tunnel client");
-		return;
-	}
-	exchange_end(v, code, NULL);
-	if (rlen == 0) {
-		snprintf(detail, sizeof(detail), "request reset by the tunnel client (code %u)", code);
-		reason = detail;
-		rlen = strlen(detail);
-	}
-	answer(v, 502, reason, rlen, reusable(v), NULL);
-}
-
-static void
-v_on_credit(struct stream *st)
-{
-	struct visitor *v = st->owner;
-
-	if ((v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE) && !v->req_done && !v->rq.upgrade)
-		send_body(v);
-	else if (v->state == VISITOR_UPGRADING)
-		flush_out(v);
-	if (live(v))
-		update_interest(v);
-}
-
-static void
-v_on_close(struct stream *st)
-{
-	struct visitor *v = st->owner;
-
-	if (v == NULL || v->st != st)
-		return;
-	v->st = NULL; /* being freed by the mux */
-	switch (v->state) {
-	case VISITOR_WAIT:
-		exchange_end(v, FRAME_CODE_CANCEL, NULL);
-		answer_str(v, 502, "the tunnel session ended", 0, NULL);
-		break;
-	case VISITOR_RESPONSE:
-	case VISITOR_UPGRADING:
-		fail_after_head(v, FRAME_CODE_CANCEL, "the tunnel session ended");
-		break;
-	default:
-		break;
-	}
-}
-
-static const struct stream_ops visitor_stream_ops = {
-    .on_data = v_on_data,
-    .on_eof = v_on_eof,
-    .on_reset = v_on_reset,
-    .on_credit = v_on_credit,
-    .on_head = v_on_head,
-    .on_close = v_on_close,
-};
-
 /* ---- socket events and timers ------------------------------------------- */
 
-static void
-update_interest(struct visitor *v)
+/* see expose_int.h */
+void
+expose_update_interest(struct visitor *v)
 {
 	unsigned want = 0;
 	int rd = 0;
 
-	if (!live(v))
+	if (!expose_live(v))
 		return;
 	if (buf_len(&v->out) > 0)
 		want |= REACTOR_WRITE;
@@ -1108,7 +570,7 @@ visitor_eof(struct visitor *v)
 	}
 	if (v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE)
 		log_debug("visitor %s: left with a request in flight", v->peer);
-	visitor_close(v); /* cancels a stream in flight */
+	expose_close(v); /* cancels a stream in flight */
 }
 
 static void
@@ -1127,7 +589,7 @@ on_readable(struct visitor *v)
 	n = recv(v->fd, v->in.last, room, 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			visitor_close(v);
+			expose_close(v);
 		return;
 	}
 	if (n == 0) {
@@ -1145,7 +607,7 @@ on_readable(struct visitor *v)
 		if (!v->req_done && !v->rq.upgrade) {
 			v->got_body = 1;
 			reactor_timer_stop(&v->d->r, &v->cont_timer);
-			send_body(v);
+			expose_send_body(v);
 		}
 		break;
 	default:
@@ -1160,11 +622,11 @@ v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 
 	(void)r;
 	if (events & REACTOR_WRITE)
-		flush_out(v);
-	if ((events & REACTOR_READ) && live(v) && !v->rd_eof)
+		expose_resp_flush(v);
+	if ((events & REACTOR_READ) && expose_live(v) && !v->rd_eof)
 		on_readable(v);
-	if (live(v))
-		update_interest(v);
+	if (expose_live(v))
+		expose_update_interest(v);
 }
 
 static void
@@ -1176,22 +638,22 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 	switch (v->state) {
 	case VISITOR_HEAD:
 		log_debug("visitor %s: no complete request head in time", v->peer);
-		answer_str(v, 408, "request head not received in time", 0, NULL);
+		expose_resp_answer_str(v, 408, "request head not received in time", 0, NULL);
 		break;
 	case VISITOR_IDLE:
 	case VISITOR_LINGER:
-		visitor_close(v);
+		expose_close(v);
 		break;
 	case VISITOR_WAIT:
 		log_info("visitor %s: no response head in time", v->peer);
-		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
-		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), NULL);
+		expose_exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
+		expose_resp_answer_str(v, 504, "no response from the tunnel client in time", expose_reusable(v), NULL);
 		break;
 	default:
 		break;
 	}
-	if (live(v))
-		update_interest(v);
+	if (expose_live(v))
+		expose_update_interest(v);
 }
 
 static void
@@ -1202,12 +664,12 @@ v_on_continue(struct reactor *r, struct reactor_timer *t)
 	(void)r;
 	if (v->state != VISITOR_WAIT || !v->expect || v->continue_sent || v->got_body)
 		return;
-	if (out_append(v, continue_head, sizeof(continue_head) - 1) < 0) {
-		visitor_close(v);
+	if (expose_resp_append(v, continue_head, sizeof(continue_head) - 1) < 0) {
+		expose_close(v);
 		return;
 	}
 	v->continue_sent = 1;
-	flush_out(v);
+	expose_resp_flush(v);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -1246,7 +708,7 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		return;
 	}
 	v->state = VISITOR_IDLE;
-	set_state(v, VISITOR_HEAD); /* the head timer runs from accept */
+	expose_set_state(v, VISITOR_HEAD); /* the head timer runs from accept */
 }
 
 /* see expose.h */

@@ -1,5 +1,5 @@
 /*
- * test_expose.c: the pure parts of expose.c: the STREAM_OPEN JSON built
+ * test_expose_http.c: the pure parts of EXPOSE (expose_http.c): the STREAM_OPEN JSON built
  * from a visitor's request head, the HTTP/1.1 head written from a
  * STREAM_RESPONSE_HEAD, and the daemon's own error answers. (The visitor
  * connection machine is tested end to end in
