@@ -186,7 +186,7 @@ exchange_reset(struct visitor *v)
 	memset(&v->rq, 0, sizeof(v->rq));
 	v->req_body = HTTP1_BODY_NONE;
 	v->req_left = 0;
-	v->req_done = v->got_body = v->expect = v->continue_sent = 0;
+	v->req_done = v->got_body = v->expect = v->continue_sent = v->informational = 0;
 	v->body = EXPOSE_HTTP_BODY_NONE;
 	v->resp_left = 0;
 }

@@ -16,6 +16,8 @@
 
 /* Most header pairs accepted in one STREAM_RESPONSE_HEAD. */
 #define EXPOSE_HTTP_MAX_RESPONSE_HEADERS 256
+/* Informational (1xx) heads a response may have before its final one. */
+#define EXPOSE_HTTP_MAX_INFORMATIONAL 8
 
 /* What the daemon saw of a visitor, for its STREAM_OPEN. */
 struct expose_http_open {

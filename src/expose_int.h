@@ -80,6 +80,7 @@ struct visitor {
 	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
 	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
 	uint8_t expect, continue_sent;
+	uint8_t informational; /* 1xx heads of this response so far */
 	enum expose_http_body body;
 	uint64_t resp_left; /* EXPOSE_HTTP_BODY_LENGTH bytes still to write */
 	struct pump pump;   /* after a 101 */

@@ -350,14 +350,24 @@ v_on_head(struct stream *st, const uint8_t *json, size_t n)
 		fail_after_head(v, FRAME_CODE_PROTOCOL_ERROR, "response head after the final one");
 		return;
 	}
+	if (v->informational >= EXPOSE_HTTP_MAX_INFORMATIONAL) {
+		/* each one waits in out for the visitor: not without end */
+		log_info("visitor %s: more than %d informational heads from the tunnel client", v->peer,
+			 EXPOSE_HTTP_MAX_INFORMATIONAL);
+		expose_exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "too many informational heads");
+		expose_resp_answer_str(v, 502, "too many informational responses from the tunnel client", 0, NULL);
+		return;
+	}
 	if (expose_http_response_head(&v->out, json, n, &v->rq, &h) < 0) {
 		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
 		expose_exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
 		expose_resp_answer_str(v, 502, "invalid response head from the tunnel client", expose_reusable(v), NULL);
 		return;
 	}
-	if (!h.final)
+	if (!h.final) {
+		v->informational++;
 		informational(v, &h, mark);
+	}
 	else
 		response_start(v, &h);
 }

@@ -90,6 +90,7 @@ struct lreq {
 	struct buf in;             /* response head bytes and what followed them */
 	size_t in_scanned;         /* last_len for http1_parse_response */
 	int status;                /* status of the final head sent, 0 before */
+	unsigned informational;    /* 1xx heads sent so far */
 	int keep_alive;
 	enum http1_body body;
 	uint64_t remaining;        /* LENGTH: body bytes still to come */

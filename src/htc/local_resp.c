@@ -26,6 +26,7 @@
 #define LOCAL_RING_MIN 4096
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
+#define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
 
 /* ---- response: local -> tunnel ----------------------------------------- */
 
@@ -269,6 +270,10 @@ resp_head(struct lreq *r)
 		}
 		if (n < 0 || (res.status == 101 && !r->rq.upgrade) || res.te_other) {
 			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad response from the local service");
+			return;
+		}
+		if (res.status < 200 && res.status != 101 && ++r->informational > LOCAL_MAX_INFORMATIONAL) {
+			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "too many informational responses from the local service");
 			return;
 		}
 		if (send_head(r, &res) < 0)

@@ -506,6 +506,36 @@ async def case_invalid_head_502(d):
         await c.close()
 
 
+async def case_informational_flood_502(d):
+    """A client sending 1xx heads without end: the visitor gets 502 after the 8th, memory stays flat."""
+    c, port, _ = await tunnel(d)
+    try:
+        rss0 = d.rss()
+        v = await get(port)
+        st = await c.accept()
+        link = ["Link", "</s.css>; rel=preload; " + "x" * 60000]
+        for _ in range(200):
+            if st.reset is not None:
+                break
+            c.send(frame(STREAM_RESPONSE_HEAD, st.id, {"status": 103, "headers": [link], "final": False}))
+            await asyncio.sleep(0)
+        end = time.monotonic() + T
+        while st.reset is None and time.monotonic() < end:
+            await asyncio.sleep(0.02)
+        assert st.reset == PROTOCOL_ERROR, st.reset
+        heads = []
+        while True:
+            status, hd, raw = await v.head()
+            heads.append(status)
+            if status >= 200:
+                break
+        assert heads == [103] * 8 + [502], heads
+        assert d.rss() - rss0 < (16 << 20), d.rss() - rss0
+        v.close()
+    finally:
+        await c.close()
+
+
 async def case_session_gone_502(d):
     c, port, _ = await tunnel(d)
     v = await get(port)
@@ -625,7 +655,8 @@ def main():
     cases = [case_stream_open_and_simple_get, case_framings, case_request_bodies, case_pipelining_in_order,
              case_bad_heads, case_slowloris_408, case_idle_keepalive_close, case_reset_before_head_502,
              case_reset_after_head_closes, case_response_timeout_504, case_visitor_leaves_cancel,
-             case_expect_continue, case_upgrade_raw, case_invalid_head_502, case_session_gone_502,
+             case_expect_continue, case_upgrade_raw, case_invalid_head_502, case_informational_flood_502,
+             case_session_gone_502,
              case_big_response_slow_visitor]
 
     def bind(fn):

@@ -704,6 +704,31 @@ async def test_100_continue_is_not_final():
         srv.close()
 
 
+async def test_informational_flood_reset():
+    """A local service sending 1xx heads without end: 8 go out, then the stream is reset."""
+    def handler(c):
+        read_head(c)
+        try:
+            for _ in range(100):
+                c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno")
+            c.recv(10)
+        except OSError:
+            pass
+
+    srv = TcpServer(handler)
+
+    async def case(sess, h):
+        st = await sess.open("GET", "/hints", headers=[["Host", "v"]])
+        head, body, reset = await st.finish()
+        assert head is None and reset == (INTERNAL_ERROR, "too many informational responses from the local service"), reset
+        assert [x["status"] for x in st.heads] == [103] * 8, st.heads
+    try:
+        await env(f"127.0.0.1:{srv.port}", case)
+    finally:
+        srv.close()
+
+
 async def test_short_body_half_closes():
     """EOF short of the Content-Length: the local service sees the end instead of waiting."""
     seen = []
@@ -950,6 +975,7 @@ if __name__ == "__main__":
         test_keep_alive_reuse,
         test_stale_pooled_connection_retried,
         test_100_continue_is_not_final,
+        test_informational_flood_reset,
         test_short_body_half_closes,
         test_local_service_down,
         test_invalid_requests_refused_unwritten,
