@@ -19,10 +19,12 @@
  *
  * Memory: the arena holds only what is queued (bytes of written items are
  * given back as the queue advances), and the frames queued while the
- * peer's input is processed (PONGs, refusals, WINDOWs: "replies") are
- * bounded by reply_max. A peer that keeps sending and never reads its
- * replies is cut off (WebSocket code 1008) once more than reply_max of
- * them wait, instead of growing the queue without end.
+ * input of any tunnel of the loop is processed (PONGs, refusals, WINDOWs:
+ * "replies", also those a multi-socket session sends on its primary for
+ * frames that came on another socket) are bounded by reply_max. A peer
+ * that keeps sending and never reads its replies is cut off (WebSocket
+ * code 1008) once more than reply_max of them wait, instead of growing the
+ * queue without end.
  */
 #ifndef HT_TUNNEL_H
 #define HT_TUNNEL_H
@@ -49,6 +51,7 @@ struct tunnel_loop {
 	struct reactor *r;
 	struct reactor_hook hook;
 	struct tunnel *dirty; /* tunnels with unplanned output */
+	unsigned in_input;    /* a tunnel's input is being processed (nesting depth) */
 };
 
 void tunnel_loop_init(struct tunnel_loop *l, struct reactor *r);
@@ -87,7 +90,7 @@ struct tunnel_item {
 	uint8_t hdr[WS_MAX_HEADER + FRAME_HEADER_LEN]; /* [ws header][frame header] */
 	uint8_t hoff;       /* first used byte of hdr */
 	uint8_t kind;       /* TUNNEL_ITEM_* (tunnel.c) */
-	uint8_t reply;      /* queued while the peer's input was processed */
+	uint8_t reply;      /* queued while tunnel input was processed */
 	uint32_t len;       /* payload bytes */
 	const uint8_t *ext; /* payload outside the arena, or NULL */
 	size_t arena_off;   /* payload position in the arena when ext == NULL (see arena_abs) */
@@ -120,7 +123,6 @@ struct tunnel {
 	struct buf in;
 	struct buf arena;        /* control payloads and pre-encoded WS control frames */
 	size_t arena_abs;        /* position of arena.pos: items address the arena by position */
-	int in_input;            /* the peer's input is being processed */
 	struct tunnel_item *q;   /* ring of items */
 	size_t qcap, qhead, qlen, qplanned; /* qplanned: items with message framing done */
 	size_t head_off;         /* bytes of the head item already written */

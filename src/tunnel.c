@@ -300,14 +300,25 @@ reply_size(const struct tunnel_item *it)
 	return (it->kind == TUNNEL_ITEM_FRAME ? FRAME_HEADER_LEN : 0) + it->len;
 }
 
-/* Mark a just-queued item as a reply when the peer's input is being processed. */
+/* Mark a just-queued item as a reply when tunnel input is being processed. */
 static void
 reply_mark(struct tunnel *t, struct tunnel_item *it)
 {
-	if (!t->in_input)
+	if (t->loop->in_input == 0)
 		return;
 	it->reply = 1;
 	t->reply_bytes += reply_size(it);
+}
+
+/* Too many unread replies: cut off (at a point where no caller holds t's items). */
+static int
+reply_check(struct tunnel *t)
+{
+	if (t->reply_bytes <= t->reply_max || t->state == TUNNEL_CLOSED)
+		return 0;
+	/* it reads nothing, so a CLOSE would wait in vain */
+	tunnel_finish(t, WS_CLOSE_POLICY, tunnel_reason_replies);
+	return -1;
 }
 
 static int
@@ -550,7 +561,7 @@ tunnel_flush(struct tunnel *t)
 	struct iovec iov[TUNNEL_IOV_MAX];
 	int niov;
 
-	if (t->state == TUNNEL_CLOSED)
+	if (t->state == TUNNEL_CLOSED || reply_check(t) < 0)
 		return;
 	plan(t);
 	while (t->qplanned > 0) {
@@ -723,7 +734,7 @@ process_input(struct tunnel *t)
 	uint8_t *p = t->in.pos;
 	size_t n = buf_len(&t->in);
 
-	t->in_input = 1;
+	t->loop->in_input++;
 	while (n > 0 && t->state != TUNNEL_CLOSED) {
 		struct ws_event ev;
 		ssize_t k = ws_parse(&t->wp, p, n, &ev);
@@ -736,17 +747,12 @@ process_input(struct tunnel *t)
 		n -= (size_t)k;
 		if (t->state == TUNNEL_CLOSING && ev.type == WS_EV_DATA)
 			continue; /* after our CLOSE, data is read and dropped */
-		if (handle_ws_event(t, &ev) < 0)
+		if (handle_ws_event(t, &ev) < 0 || reply_check(t) < 0)
 			break;
-		if (t->reply_bytes > t->reply_max) {
-			/* it reads nothing, so a CLOSE would wait in vain */
-			tunnel_finish(t, WS_CLOSE_POLICY, tunnel_reason_replies);
-			break;
-		}
 	}
-	t->in_input = 0;
 	if (t->ops->on_input_end)
 		t->ops->on_input_end(t);
+	t->loop->in_input--;
 	buf_reset(&t->in, 0);
 }
 

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
 import htlib  # noqa: E402
 
-SEND_CAP = 1 << 30      # give up (fail) after this much without being cut off
+FLOOD_SECONDS = 20      # give up (fail) after this long without being cut off
 RSS_GROWTH_MAX = 48 << 20
 
 
@@ -38,8 +38,30 @@ def ws_frame(opcode, payload):
     return h + key + masked
 
 
-def open_ws(d, hello):
-    """A raw WebSocket to the daemon that reads as little as the kernel allows."""
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        d = s.recv(n - len(out))
+        assert d, "closed"
+        out += d
+    return out
+
+
+def recv_frame(s):
+    """The first tunnel frame of the next binary message."""
+    b0, b1 = recv_exact(s, 2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack(">H", recv_exact(s, 2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", recv_exact(s, 8))[0]
+    return decode_frames(recv_exact(s, n))[0]
+
+
+def open_ws(d, hello, sub=V1, first=None):
+    """A raw WebSocket to the daemon that reads as little as the kernel allows.
+
+    hello: send HELLO and return HELLO_OK's JSON too; first: another first frame (JOIN)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(STEP)
@@ -47,42 +69,43 @@ def open_ws(d, hello):
     key = "dGhlIHNhbXBsZSBub25jZQ=="
     s.sendall((f"GET /api/v1/tunnel/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {V1}\r\n\r\n").encode())
+               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {sub}\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
         d_ = s.recv(1)
         assert d_, f"closed during the upgrade: {head!r}"
         head += d_
     assert head.startswith(b"HTTP/1.1 101"), head
+    ok = None
     if hello:
-        body = {"version": V1, "auth": {"kind": "bearer", "token": d.token}, "capabilities": []}
+        body = {"version": sub, "auth": {"kind": "bearer", "token": d.token}, "capabilities": []}
+        if sub == V2:
+            body.update(capabilities=["multi-ws"], maxConnections=2)
         s.sendall(ws_frame(2, frame(HELLO, 0, body)))
-        # the binary message with HELLO_OK: 2- or 4-byte header, then frames
-        b0 = s.recv(2)
-        n = b0[1] & 0x7F
-        if n == 126:
-            n = struct.unpack(">H", s.recv(2))[0]
-        msg = b""
-        while len(msg) < n:
-            msg += s.recv(n - len(msg))
-        f = decode_frames(msg)[0]
+        f = recv_frame(s)
         assert f.type == HELLO_OK, f
-    return s
+        ok = f.json()
+    if first is not None:
+        s.sendall(ws_frame(2, first))
+        f = recv_frame(s)
+        assert f.type == JOIN_OK, f
+    return (s, ok) if hello else s
 
 
 def flood(d, s, burst):
     """Send burst after burst without reading; bytes sent before the daemon cut us off."""
     sent = 0
+    end = time.monotonic() + FLOOD_SECONDS
     s.settimeout(STEP)
     try:
-        while sent < SEND_CAP:
+        while time.monotonic() < end:
             s.sendall(burst)
             sent += len(burst)
     except (ConnectionResetError, BrokenPipeError):
         return sent
     except socket.timeout:
         raise AssertionError(f"the daemon stopped reading after {sent} bytes instead of cutting off")
-    raise AssertionError(f"still connected after {sent} bytes of PINGs never read")
+    raise AssertionError(f"still connected after {FLOOD_SECONDS} s and {sent} bytes never read")
 
 
 def check_cut(d, s, sent, rss0):
@@ -97,7 +120,7 @@ def check_cut(d, s, sent, rss0):
         time.sleep(0.05)
     # everyone else is still served
     assert d.get_json("/api/v1/tunnel/health")["status"] == "ok"
-    s2 = open_ws(d, hello=True)
+    s2, _ = open_ws(d, hello=True)
     s2.close()
 
 
@@ -114,8 +137,24 @@ def run_case(hello, burst):
     with Daemon(log_level="info") as d:
         rss0 = d.rss()
         s = open_ws(d, hello)
+        if hello:
+            s = s[0]
         sent = flood(d, s, burst)
         check_cut(d, s, sent, rss0)
+
+
+def test_session_frames_on_second_socket():
+    """v2: BINDs sent on a joined socket are answered on the primary, which is never read."""
+    with Daemon("--max-connections-per-session", "2", log_level="info") as d:
+        rss0 = d.rss()
+        p, ok = open_ws(d, True, sub=V2)
+        tk = ok["joinTickets"][0]
+        join = frame(JOIN, 0, {"sessionId": ok["sessionId"], "index": tk["index"], "nonce": tk["nonce"]})
+        s2 = open_ws(d, False, sub=V2, first=join)
+        bind = frame(BIND, 0, {"clientBindRef": "r" * 60000, "kind": "nope", "mode": "expose"})
+        sent = flood(d, s2, ws_frame(2, bind * 4))
+        check_cut(d, s2, sent, rss0)
+        p.close()
 
 
 def test_ws_ping_flood_after_hello():
@@ -135,4 +174,5 @@ if __name__ == "__main__":
         test_ws_ping_flood_after_hello,
         test_tunnel_ping_flood_after_hello,
         test_ws_ping_flood_before_hello,
+        test_session_frames_on_second_socket,
     ])
