@@ -174,6 +174,9 @@ void tunnel_close(struct tunnel *t, unsigned ws_code, const char *reason, uint64
 /* Close the socket now, dropping queued output; on_closed follows. */
 void tunnel_abort(struct tunnel *t, unsigned ws_code, const char *reason);
 
+/* Bytes of copied output (control frames and their payloads) not yet written. */
+static inline size_t tunnel_backlog(const struct tunnel *t) { return buf_len(&t->arena); }
+
 /* Write what is queued now instead of waiting for the before-poll hook. */
 void tunnel_flush(struct tunnel *t);
 

@@ -346,7 +346,9 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 	}
 	s = b->s;
 	if (!session_accepts_streams(s)) {
-		*detail = session_parked(s) ? "the tunnel client is reconnecting" : "the tunnel is closing";
+		*detail = session_parked(s)	  ? "the tunnel client is reconnecting"
+			  : session_backlogged(s) ? "the tunnel client is not reading"
+						  : "the tunnel is closing";
 		return 503;
 	}
 	st = mux_open(&s->mux, 0, STREAM_KIND_HTTP, -1);

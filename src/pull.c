@@ -72,7 +72,10 @@ open_stream(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	pc = slab_alloc(&d->pulls, NULL);
 	if (pc == NULL || !session_accepts_streams(s) || (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
 		log_warn("session %s: refusing PULL connection from %s (%s)", s->id, addr,
-			 session_parked(s) ? "session parked" : pc ? "stream limit" : "connection pool full");
+			 session_parked(s)	 ? "session parked"
+			 : session_backlogged(s) ? "tunnel client not reading"
+			 : pc			 ? "stream limit"
+						 : "connection pool full");
 		goto refuse;
 	}
 	if (send_open(s, b, st, addr) < 0)

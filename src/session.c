@@ -688,7 +688,21 @@ session_shutdown(struct session *s, uint64_t grace_ms)
 int
 session_accepts_streams(const struct session *s)
 {
-	return s->state == SESSION_ACTIVE && s->socks[0] != NULL && s->socks[0]->t.state == TUNNEL_OPEN;
+	return s->state == SESSION_ACTIVE && s->socks[0] != NULL && s->socks[0]->t.state == TUNNEL_OPEN &&
+	       !session_backlogged(s);
+}
+
+/* see session.h */
+int
+session_backlogged(const struct session *s)
+{
+	size_t sum = 0;
+	int i;
+
+	for (i = 0; i < MUX_MAX_SOCKS; i++)
+		if (s->socks[i] != NULL)
+			sum += tunnel_backlog(&s->socks[i]->t);
+	return sum > SESSION_BACKLOG_MAX;
 }
 
 /* see session.h */

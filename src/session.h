@@ -115,7 +115,18 @@ void session_kill(struct session *s, uint64_t grace_ms);
 /* Daemon shutdown: GOAWAY(NO_ERROR, "shutdown") and a drain of grace_ms. */
 void session_shutdown(struct session *s, uint64_t grace_ms);
 
-/* 1 when new streams may be opened now (a primary socket, not draining). */
+/*
+ * Control output (STREAM_OPEN heads, EOF, RESET) the client may leave
+ * unread on its sockets. Past it no new stream is opened (visitors get 503,
+ * PULL connections are closed) until the client reads again: streams whose
+ * visitors come and go cost no credit, so this is what bounds them.
+ */
+#define SESSION_BACKLOG_MAX (4u << 20)
+
+/* 1 while more than SESSION_BACKLOG_MAX of control output waits unread. */
+int session_backlogged(const struct session *s);
+
+/* 1 when new streams may be opened now (a primary socket, not draining, not backlogged). */
 int session_accepts_streams(const struct session *s);
 
 /* 1 while parked (EXPOSE answers 503 with Retry-After, PULL closes). */

@@ -169,10 +169,68 @@ def test_ws_ping_flood_before_hello():
     run_case(False, ws_ping_burst())
 
 
+def visitor(port, head):
+    """A visitor that sends a request head; returns its socket."""
+    v = socket.create_connection(("127.0.0.1", port), timeout=STEP)
+    v.sendall(head)
+    return v
+
+
+def test_visitor_churn_to_stalled_client():
+    """Visitors that come and go while the client reads nothing: 503 once 4 MiB wait, memory flat."""
+    with Daemon("--expose-address", "127.0.0.1", log_level="info") as d:
+        c, _ = open_ws(d, True)
+        c.sendall(ws_frame(2, frame(BIND, 0, {"clientBindRef": 1, "kind": "http", "mode": "expose",
+                                              "containerPort": 0})))
+        f = recv_frame(c)
+        assert f.type == BIND_OK, f
+        port = f.json()["containerPort"]
+        rss0 = d.rss()
+        head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 60000 + b"\r\n\r\n"
+        answer, n, end = b"", 0, time.monotonic() + FLOOD_SECONDS
+        while time.monotonic() < end:
+            v = visitor(port, head)
+            n += 1
+            v.settimeout(0.05)
+            try:
+                answer = v.recv(4096)
+            except socket.timeout:
+                answer = b""
+            v.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            v.close()  # the stream is reset: its frames wait for the client too
+            if answer:
+                break
+        growth = d.rss() - rss0
+        log(f"{n} visitors until the first answer; daemon RSS +{growth / 1e6:.1f} MB")
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+        assert b"the tunnel client is not reading" in answer, answer
+        assert n > 40, n  # 4 MiB of 60 KB heads went out first
+        assert growth < RSS_GROWTH_MAX, growth
+        # the client reads again: new visitors get streams again
+        c.settimeout(0.5)
+        try:
+            while c.recv(1 << 20):
+                pass
+        except socket.timeout:
+            pass
+        v = visitor(port, b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        seen = b""
+        deadline = time.monotonic() + STEP
+        while b"/after" not in seen and time.monotonic() < deadline:
+            try:
+                seen = seen[-64:] + c.recv(1 << 20)
+            except socket.timeout:
+                pass
+        assert b"/after" in seen, "no STREAM_OPEN after the client read again"
+        v.close()
+        c.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_ws_ping_flood_after_hello,
         test_tunnel_ping_flood_after_hello,
         test_ws_ping_flood_before_hello,
         test_session_frames_on_second_socket,
+        test_visitor_churn_to_stalled_client,
     ])
