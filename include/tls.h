@@ -230,6 +230,13 @@ unsigned tls_conn_interest(const struct tls_conn *c);
 /* Plaintext bytes decrypted and waiting for tls_conn_read(). */
 size_t tls_conn_pending(const struct tls_conn *c);
 
+/*
+ * Bytes read from the socket (not yet fed to the engine) or decrypted and
+ * not yet returned by tls_conn_read(). A reader that stops before -EAGAIN
+ * while this is > 0 must come back on its own: no socket event will.
+ */
+size_t tls_conn_buffered(const struct tls_conn *c);
+
 /* 1 once the handshake has completed (application data may flow). */
 int tls_conn_handshake_done(const struct tls_conn *c);
 

@@ -116,6 +116,7 @@ struct tunnel {
 	struct tunnel_loop *loop;
 	struct reactor_watcher w;
 	struct reactor_timer close_timer;
+	struct reactor_timer more_timer;   /* TLS: bytes the engine holds, read in the next iteration */
 	struct reactor_deferred closed_defer;
 	struct reactor_deferred pre_defer; /* bytes that came with the handshake */
 	struct ws_parser wp;

@@ -791,6 +791,13 @@ tls_conn_pending(const struct tls_conn *c)
 }
 
 /* see tls.h */
+size_t
+tls_conn_buffered(const struct tls_conn *c)
+{
+	return (c->rx_len - c->rx_pos) + tls_conn_pending(c);
+}
+
+/* see tls.h */
 int
 tls_conn_handshake_done(const struct tls_conn *c)
 {

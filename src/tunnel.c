@@ -33,6 +33,7 @@ enum {
 };
 
 static void tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+static void on_more_timer(struct reactor *r, struct reactor_timer *tm);
 
 const char tunnel_reason_replies[] = "peer does not read its replies";
 
@@ -154,6 +155,7 @@ tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role rol
 	ws_parser_init(&t->wp, role, FRAME_MSG_MAX_BYTES);
 	frame_reader_init(&t->fr);
 	reactor_timer_init(&t->close_timer, NULL);
+	reactor_timer_init(&t->more_timer, on_more_timer);
 	reactor_watcher_init(&t->w, fd, tunnel_on_io);
 	if (reactor_watcher_start(loop->r, &t->w, REACTOR_READ) < 0) {
 		buf_fini(&t->in);
@@ -206,6 +208,7 @@ tunnel_fini(struct tunnel *t)
 	}
 	unmark_dirty(t);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
+	reactor_timer_stop(t->loop->r, &t->more_timer);
 	drop_queue(t);
 	drop_tls(t);
 	free(t->q);
@@ -641,6 +644,7 @@ tunnel_finish(struct tunnel *t, unsigned code, const char *reason)
 		return;
 	reactor_watcher_stop(t->loop->r, &t->w);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
+	reactor_timer_stop(t->loop->r, &t->more_timer);
 	if (t->tls != NULL)
 		tls_conn_close(t->tls, t->fd); /* close_notify, best effort */
 	close(t->fd);
@@ -772,8 +776,9 @@ read_in(struct tunnel *t)
 
 /*
  * Read what is there (one read for plain TCP; for TLS until the engine
- * has nothing more, since decrypted bytes do not make the socket readable
- * again), at most TUNNEL_READ_ROUNDS buffers per event.
+ * has nothing more), at most TUNNEL_READ_ROUNDS buffers per event, so one
+ * busy peer cannot hold the loop. What TLS already took from the socket
+ * raises no socket event: the more timer reads it in the next iteration.
  */
 #define TUNNEL_READ_ROUNDS 4
 
@@ -784,9 +789,7 @@ on_readable(struct tunnel *t)
 
 	if (buf_len(&t->in) > 0) /* bytes that came with the handshake go first */
 		process_input(t);
-	/* TLS: no round limit, bytes held in the engine would wait for a socket
-	 * event that never comes (credit bounds what the peer can send) */
-	for (round = 0; (round < TUNNEL_READ_ROUNDS || t->tls != NULL) && t->state != TUNNEL_CLOSED; round++) {
+	for (round = 0; round < TUNNEL_READ_ROUNDS && t->state != TUNNEL_CLOSED; round++) {
 		ssize_t n;
 
 		buf_reset(&t->in, 0);
@@ -816,6 +819,16 @@ on_readable(struct tunnel *t)
 		if (n < 0 || t->tls == NULL)
 			return; /* drained (or plain: level-triggered epoll calls again) */
 	}
+	if (t->state != TUNNEL_CLOSED && t->tls != NULL && tls_conn_buffered(t->tls) > 0)
+		reactor_timer_start(t->loop->r, &t->more_timer, 0, 0);
+}
+
+static void
+on_more_timer(struct reactor *r, struct reactor_timer *tm)
+{
+	struct tunnel *t = container_of(tm, struct tunnel, more_timer);
+
+	tunnel_on_io(r, &t->w, REACTOR_READ);
 }
 
 static void

@@ -634,6 +634,48 @@ def test_one_byte_sends_upgrade_and_hello():
         wait_sessions(d, [])
 
 
+def test_frame_flood_leaves_loop_free():
+    """A client keeping its TLS socket full of credit-free frames (empty PONGs) gets
+    no more of the loop than its share: health probes keep being answered at once."""
+    with TlsDaemon() as d:
+        raw = socket.create_connection(("127.0.0.1", d.port), timeout=STEP * 2)
+        s = client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        s.sendall(upgrade_request(d.port, base64.b64encode(os.urandom(16)).decode()))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        s.sendall(ws_client_frame(frame(HELLO, 0, {"version": V1, "auth": {"kind": "bearer", "token": d.token},
+                                                    "capabilities": []})))
+        burst = ws_client_frame(frame(PONG, 0, b"") * 64) * 2000
+        stop = time.monotonic() + scaled(6, 12)
+        errors = []
+
+        def flood():
+            try:
+                while time.monotonic() < stop:
+                    s.sendall(burst)
+            except OSError as e:
+                errors.append(e)
+
+        th = threading.Thread(target=flood)
+        th.start()
+        try:
+            time.sleep(1)
+            worst = 0.0
+            for _ in range(5):
+                t0 = time.monotonic()
+                st, hd, body = https(d.port, "GET", "/healthz/live", timeout=STEP)
+                assert st == 200, (st, body)
+                worst = max(worst, time.monotonic() - t0)
+            log(f"slowest health probe during the flood: {worst * 1000:.0f} ms")
+            assert worst < scaled(1.0, 3.0), worst
+        finally:
+            th.join()
+        assert not errors, errors  # it was served, not cut off: PONGs need no answer
+        s.close()
+
+
 def test_one_byte_relay_htc():
     # --hello-timeout (accept to HELLO, 5 s by default) made roomy: the relay takes ~2 s
     with TlsDaemon("--hello-timeout", "30s") as d, TcpServer(local_service) as srv, \
@@ -677,5 +719,6 @@ if __name__ == "__main__":
         test_sighup_reload,
         test_sighup_bad_files_keep_previous,
         test_one_byte_sends_upgrade_and_hello,
+        test_frame_flood_leaves_loop_free,
         test_one_byte_relay_htc,
     ], timeout=240)
