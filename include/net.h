@@ -111,6 +111,29 @@ int net_local_port(int fd);
 /* shutdown(SHUT_WR): send FIN, keep reading. 0 or -errno. */
 int net_shutdown_write(int fd);
 
+/*
+ * Whether the peer takes what is sent, over a period. The kernel's send
+ * buffer may be megabytes, and a socket turns writable again only once
+ * much of it is free, so "no write for a while" is no sign of a stalled
+ * peer: a slow reader takes a little all the time. A progress mark
+ * compares the bytes waiting in the kernel (SIOCOUTQ, Linux) with those
+ * at the last mark plus what was written since. Where the kernel does not
+ * say, writing anything counts as progress.
+ */
+struct net_progress {
+	size_t unsent;  /* bytes in the kernel send queue at the mark; SIZE_MAX: unknown */
+	uint64_t pushed; /* bytes written since the mark */
+};
+
+/* Set the mark. */
+void net_progress_mark(struct net_progress *p, int fd);
+
+/* n bytes were written to the socket. */
+static inline void net_progress_pushed(struct net_progress *p, size_t n) { p->pushed += n; }
+
+/* 1 when the peer took at least one byte since the mark (the mark moves to now), else 0. */
+int net_progress_check(struct net_progress *p, int fd);
+
 /* ---- CIDR ranges --------------------------------------------------------- */
 
 /* An address range. IPv4 is kept as IPv4 (4 bytes used of addr). */

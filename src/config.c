@@ -180,6 +180,9 @@ static const struct opt opts[] = {
 	{ .name = "response-timeout", .type = OPT_DURATION, .off = OFF(response_timeout_ms), .min = 1,
 	  .max = DAY_MS, .arg = "DURATION", .def = "60s",
 	  .help = "time for the tunnel to deliver a response head, else 504" },
+	{ .name = "send-timeout", .type = OPT_DURATION, .off = OFF(send_timeout_ms), .min = 1, .max = DAY_MS,
+	  .arg = "DURATION", .def = "60s",
+	  .help = "close a visitor or admin client that takes no byte of its answer this long" },
 	{ .name = "log-format", .type = OPT_ENUM, .choices = log_format_choices,
 	  .set_enum = set_log_format, .section = "Logging", .arg = "text|json", .def = "text",
 	  .help = "log line layout" },
@@ -781,6 +784,7 @@ config_defaults(struct config *c)
 	c->visitor_idle_timeout_ms = 60000;
 	c->head_timeout_ms = 10000;
 	c->response_timeout_ms = 60000;
+	c->send_timeout_ms = 60000;
 	c->max_head_size = 64u << 10;
 	c->max_headers = 100;
 	c->log_format = LOG_FORMAT_TEXT;

@@ -94,6 +94,7 @@ struct config {
 	uint64_t visitor_idle_timeout_ms; /* --visitor-idle-timeout, 60 s idle keep-alive visitor; 0: never */
 	uint64_t head_timeout_ms;         /* --head-timeout, 10 s to receive a visitor request head */
 	uint64_t response_timeout_ms;     /* --response-timeout, 60 s to a response head, else 504 */
+	uint64_t send_timeout_ms;         /* --send-timeout, 60 s a visitor or admin client may take no byte */
 
 	/* Visitor HTTP heads. */
 	uint32_t max_head_size; /* --max-head-size, 64 KiB */

@@ -30,6 +30,7 @@
 #define CTL_KEEPALIVE_MS 60000
 #define CTL_MAX_HEADERS 64
 #define CTL_MAX_BODY (64 * 1024)
+#define CTL_ROUNDS 16 /* requests answered per event, at most */
 /*
  * Admin connections taken from the FD reserve when no permit is left, so
  * that health, metrics and kill keep answering while visitors exhaust the
@@ -50,7 +51,9 @@ struct ctl_conn {
 	int fd;
 	enum ctl_state state;
 	struct reactor_watcher w;
-	struct reactor_timer timer;
+	struct reactor_timer timer;  /* hello, keep-alive idle, or send progress */
+	struct reactor_timer more;   /* buffered requests (or TLS bytes) left for the next iteration */
+	struct net_progress sent;    /* does the client take its answer (send timeout) */
 	struct reactor_deferred free_defer;
 	struct buf in, out;
 	size_t last_len;      /* bytes of the head already scanned */
@@ -73,7 +76,32 @@ on_timer(struct reactor *r, struct reactor_timer *t)
 	struct ctl_conn *c = container_of(t, struct ctl_conn, timer);
 
 	(void)r;
+	if (c->state == CTL_WRITE || c->state == CTL_UPGRADE) {
+		if (net_progress_check(&c->sent, c->fd)) {
+			reactor_timer_start(&c->d->r, &c->timer, c->d->cfg->send_timeout_ms, 0);
+			return;
+		}
+		log_debug("ctl %s: took no byte of its answer in time, closing", c->peer);
+	} else {
+		log_debug("ctl %s: idle, closing", c->peer);
+	}
 	ctl_close(c);
+}
+
+static void
+on_more(struct reactor *r, struct reactor_timer *t)
+{
+	struct ctl_conn *c = container_of(t, struct ctl_conn, more);
+
+	ctl_on_io(r, &c->w, REACTOR_READ);
+}
+
+/* An answer is waiting for the client: it must take a byte of it every --send-timeout. */
+static void
+send_timer_arm(struct ctl_conn *c)
+{
+	net_progress_mark(&c->sent, c->fd);
+	reactor_timer_start(&c->d->r, &c->timer, c->d->cfg->send_timeout_ms, 0);
 }
 
 static void
@@ -102,6 +130,7 @@ ctl_release(struct ctl_conn *c, int close_fd)
 	c->closed = 1;
 	reactor_watcher_stop(&d->r, &c->w);
 	reactor_timer_stop(&d->r, &c->timer);
+	reactor_timer_stop(&d->r, &c->more);
 	if (c->preauth && d->npreauth > 0)
 		d->npreauth--;
 	if (close_fd) {
@@ -161,6 +190,7 @@ write_out(struct ctl_conn *c)
 			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
+		net_progress_pushed(&c->sent, (size_t)n);
 	}
 	if (c->tls != NULL && c->state != CTL_UPGRADE && tls_conn_flush(c->tls, c->fd) == -EAGAIN)
 		return 0; /* the records are not out yet (the tunnel flushes them after an upgrade) */
@@ -187,6 +217,7 @@ respond(struct ctl_conn *c, int status, const char *ctype, const char *extra, co
 	if (!head_only)
 		buf_append(&c->out, body, len);
 	c->state = CTL_WRITE;
+	send_timer_arm(c);
 }
 
 static void
@@ -231,6 +262,7 @@ upgrade(struct ctl_conn *c, const struct http1_request *rq)
 	}
 	buf_reset(&c->out, 0);
 	buf_append(&c->out, out, (size_t)n);
+	send_timer_arm(c);
 }
 
 static void
@@ -410,6 +442,17 @@ read_in(struct ctl_conn *c)
 	return 0;
 }
 
+/* Read only between answers; write while an answer waits; what TLS needs, minus reading then. */
+static unsigned
+interest(const struct ctl_conn *c)
+{
+	unsigned rd = c->state == CTL_HEAD || c->state == CTL_BODY ? REACTOR_READ : 0;
+	unsigned tls = c->tls != NULL ? tls_conn_interest(c->tls) : 0;
+
+	return rd | (buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE : 0) |
+	       (tls & (rd ? ~0u : ~(unsigned)TLS_READ));
+}
+
 static void
 ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 {
@@ -417,9 +460,12 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	int rounds;
 
 	(void)r;
-	if ((events & REACTOR_READ) && c->state != CTL_UPGRADE && read_in(c) < 0)
+	/* no reading while an answer is written or buffered requests wait to be
+	 * parsed: pipelined requests wait in the socket */
+	if ((events & REACTOR_READ) && (c->state == CTL_BODY || (c->state == CTL_HEAD && c->last_len == buf_len(&c->in))) &&
+	    read_in(c) < 0)
 		return;
-	for (rounds = 0; rounds < 16 && !c->closed; rounds++) {
+	for (rounds = 0; rounds < CTL_ROUNDS && !c->closed; rounds++) {
 		if (c->state == CTL_HEAD) {
 			if (buf_len(&c->in) == 0)
 				break;
@@ -438,10 +484,13 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 			after_write(c);
 		}
 	}
+	/* requests still buffered after the round limit, or TLS bytes that no
+	 * socket event will announce: go on in the next iteration */
+	if (!c->closed && (c->state == CTL_HEAD || c->state == CTL_BODY) &&
+	    ((rounds == CTL_ROUNDS && buf_len(&c->in) > 0) || (c->tls != NULL && tls_conn_buffered(c->tls) > 0)))
+		reactor_timer_start(&c->d->r, &c->more, 0, 0);
 	if (!c->closed)
-		reactor_watcher_set(&c->d->r, &c->w,
-				    REACTOR_READ | (buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE : 0) |
-					    (c->tls ? tls_conn_interest(c->tls) : 0));
+		reactor_watcher_set(&c->d->r, &c->w, interest(c));
 }
 
 /* ---- listener ------------------------------------------------------------ */
@@ -490,6 +539,7 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	net_format_addr((const struct sockaddr *)peer, c->peer, sizeof(c->peer));
 	reactor_watcher_init(&c->w, fd, ctl_on_io);
 	reactor_timer_init(&c->timer, on_timer);
+	reactor_timer_init(&c->more, on_more);
 	c->next = d->ctls;
 	if (d->ctls)
 		d->ctls->prev = c;

@@ -536,6 +536,12 @@ expose_update_interest(struct visitor *v)
 		return;
 	if (buf_len(&v->out) > 0)
 		want |= REACTOR_WRITE;
+	if (expose_sending(v) && buf_len(&v->out) == 0)
+		reactor_timer_stop(&v->d->r, &v->timer);
+	else if (expose_sending(v) && !reactor_timer_is_active(&v->timer)) {
+		net_progress_mark(&v->sent, v->fd);
+		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
+	}
 	switch (v->state) {
 	case VISITOR_IDLE:
 	case VISITOR_HEAD:
@@ -650,6 +656,18 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 		log_info("visitor %s: no response head in time", v->peer);
 		expose_exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
 		expose_resp_answer_str(v, 504, "no response from the tunnel client in time", expose_reusable(v), NULL);
+		break;
+	case VISITOR_RESPONSE:
+	case VISITOR_FLUSH:
+	case VISITOR_UPGRADING:
+		if (net_progress_check(&v->sent, v->fd)) {
+			reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
+			break;
+		}
+		log_info("visitor %s: took no byte of its answer in %llu ms, closing", v->peer,
+			 (unsigned long long)v->d->cfg->send_timeout_ms);
+		expose_exchange_end(v, FRAME_CODE_CANCEL, "visitor not reading");
+		expose_close(v);
 		break;
 	default:
 		break;

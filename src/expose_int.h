@@ -50,7 +50,8 @@ struct visitor {
 	char peer_ip[NET_ADDR_STRLEN];
 	uint8_t trusted;              /* the peer is a --trusted-proxy */
 	struct reactor_watcher w;
-	struct reactor_timer timer;	     /* head, idle or response timeout, by state */
+	struct reactor_timer timer;	     /* head, idle, response, send or linger timeout, by state */
+	struct net_progress sent;            /* does the visitor take its answer (send timeout) */
 	struct reactor_timer cont_timer;     /* our own 100 Continue */
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer; /* tell the session a stream ended */
@@ -91,6 +92,13 @@ static inline int
 expose_live(const struct visitor *v)
 {
 	return v->state != VISITOR_CLOSED && v->state != VISITOR_UPGRADED;
+}
+
+/* Writing a response: the timer is the send timeout while output waits. */
+static inline int
+expose_sending(const struct visitor *v)
+{
+	return v->state == VISITOR_RESPONSE || v->state == VISITOR_FLUSH || v->state == VISITOR_UPGRADING;
 }
 
 /* After an error answer: may the connection carry another request? */

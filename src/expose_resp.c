@@ -61,6 +61,7 @@ out_write(struct visitor *v)
 			expose_close(v);
 			return -1;
 		}
+		net_progress_pushed(&v->sent, (size_t)k);
 		out_written(v, (size_t)k);
 	}
 	buf_reset(&v->out, 0);
@@ -121,8 +122,10 @@ write_ranges4(struct visitor *v, const void *h, size_t hn, const void *a, size_t
 	do
 		k = sendmsg(v->fd, &mh, MSG_NOSIGNAL);
 	while (k < 0 && errno == EINTR);
-	if (k >= 0)
+	if (k >= 0) {
+		net_progress_pushed(&v->sent, (size_t)k);
 		return k;
+	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return 0;
 	expose_close(v);

@@ -18,8 +18,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #include "util.h"
 
@@ -386,6 +391,43 @@ int
 net_shutdown_write(int fd)
 {
 	return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+/* ---- send progress -------------------------------------------------------- */
+
+/* Bytes sent and not yet acknowledged, or SIZE_MAX when the kernel does not say. */
+static size_t
+unsent(int fd)
+{
+#ifdef SIOCOUTQ
+	int n = 0;
+
+	if (ioctl(fd, SIOCOUTQ, &n) == 0 && n >= 0)
+		return (size_t)n;
+#else
+	(void)fd;
+#endif
+	return SIZE_MAX;
+}
+
+/* see net.h */
+void
+net_progress_mark(struct net_progress *p, int fd)
+{
+	p->unsent = unsent(fd);
+	p->pushed = 0;
+}
+
+/* see net.h */
+int
+net_progress_check(struct net_progress *p, int fd)
+{
+	size_t now = unsent(fd);
+	int took = now == SIZE_MAX || p->unsent == SIZE_MAX ? p->pushed > 0 : now < p->unsent + p->pushed;
+
+	p->unsent = now;
+	p->pushed = 0;
+	return took;
 }
 
 /* ---- CIDR ---------------------------------------------------------------- */

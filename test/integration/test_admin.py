@@ -235,6 +235,48 @@ def test_unknown_paths_404():
             assert isinstance(json.loads(body).get("error"), str), (p, body)
 
 
+def test_pipelined_requests_all_answered():
+    """40 requests in one write (more than the 16 answered per event) all get their answer at once."""
+    with Daemon() as d:
+        s = connect_tcp(d.port)
+        s.sendall(b"GET /healthz/live HTTP/1.1\r\nHost: x\r\n\r\n" * 40)
+        got, end = b"", time.monotonic() + 2
+        s.settimeout(0.2)
+        while got.count(b"HTTP/1.1 200 ") < 40 and time.monotonic() < end:
+            try:
+                got += s.recv(65536)
+            except socket.timeout:
+                pass
+        assert got.count(b"HTTP/1.1 200 ") == 40, got.count(b"HTTP/1.1 200 ")
+        s.close()
+
+
+def test_send_timeout_closes_client_not_reading():
+    """An admin client that pipelines metrics requests and reads nothing is closed after
+    --send-timeout; its connection no longer holds a permit."""
+    with Daemon("--send-timeout", "1s") as d:
+        base = d.nfds()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", d.port))
+        req = (f"GET /api/v1/tunnel/metrics HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: Bearer {d.token}\r\n\r\n").encode()
+        s.setblocking(False)
+        for _ in range(2000):
+            try:
+                s.send(req)
+            except BlockingIOError:
+                break
+        end = time.monotonic() + STEP
+        while d.nfds() == base and time.monotonic() < end:
+            time.sleep(0.02)
+        assert d.nfds() == base + 1, "the connection was not accepted"
+        time.sleep(2.5)  # reads nothing
+        assert closed_soon(s, 5), "still open after --send-timeout"
+        assert d.nfds() == base, (d.nfds(), base)
+        s.close()
+
+
 async def test_htc_admin_commands():
     async with Fixture() as f:
         ports = [str(f.b1["containerPort"]), str(f.b2["containerPort"])]
@@ -288,5 +330,7 @@ if __name__ == "__main__":
         test_delete_errors,
         test_delete_kills_session,
         test_unknown_paths_404,
+        test_pipelined_requests_all_answered,
+        test_send_timeout_closes_client_not_reading,
         test_htc_admin_commands,
     ])

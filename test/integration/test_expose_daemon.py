@@ -570,6 +570,47 @@ async def case_stream_cap_503():
             await c.close()
 
 
+async def case_send_timeout():
+    """--send-timeout: a visitor that takes no byte of its answer for that long is closed (the
+    stream reset CANCEL); one that reads slowly, a little every second, is not."""
+    with Daemon(*FLAGS, "--send-timeout", "2s") as d:
+        c, port, _ = await tunnel(d)
+        try:
+            data = Blocks(MiB).block * 16
+            loop = asyncio.get_running_loop()
+            slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            slow.setblocking(False)
+            await loop.sock_connect(slow, ("127.0.0.1", port))
+            await loop.sock_sendall(slow, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            st_slow = await c.accept()
+            stalled = await Visitor(port).open(rcvbuf=65536)
+            stalled.send("GET /stalled HTTP/1.1\r\nHost: x\r\n\r\n")
+            st_stalled = await c.accept()
+            writers = []
+            for st in (st_slow, st_stalled):
+                respond(c, st, 200, [["Content-Length", str(len(data))]], cl=False, eof=False)
+                writers.append(asyncio.ensure_future(st.write(data, timeout=60)))
+            t0 = time.monotonic()
+            got = 0
+            while st_stalled.reset is None and time.monotonic() - t0 < 8:
+                got += len(await asyncio.wait_for(loop.sock_recv(slow, 16384), T))  # a little, 5 times a second
+                await asyncio.sleep(0.2)
+            elapsed = time.monotonic() - t0
+            assert st_stalled.reset == CANCEL, st_stalled.reset
+            assert 1.5 < elapsed < 6, elapsed
+            assert st_slow.reset is None and got > 0, (st_slow.reset, got)
+            assert "took no byte of its answer" in d.stderr(), d.stderr()[-1500:]
+            assert await stalled.closed(T), "the stalled visitor was not closed"
+            for w in writers:
+                w.cancel()
+            await asyncio.gather(*writers, return_exceptions=True)
+            slow.close()
+            stalled.close()
+        finally:
+            await c.close()
+
+
 async def case_big_response_slow_visitor(d):
     c, port, _ = await tunnel(d)
     try:
@@ -671,7 +712,8 @@ def main():
     def daemon_exit_clean():
         shared.stop()
 
-    tests = [bind(f) for f in cases] + [case_stream_cap_503, case_parked_503_then_shutdown_with_visitors, gauges,
+    tests = [bind(f) for f in cases] + [case_stream_cap_503, case_send_timeout,
+                                        case_parked_503_then_shutdown_with_visitors, gauges,
                                         daemon_exit_clean]
     try:
         run_tests(tests, timeout=60)

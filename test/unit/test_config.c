@@ -124,6 +124,7 @@ test_defaults(void **state)
 	assert_int_equal(c.visitor_idle_timeout_ms, 60000);
 	assert_int_equal(c.head_timeout_ms, 10000);
 	assert_int_equal(c.response_timeout_ms, 60000);
+	assert_int_equal(c.send_timeout_ms, 60000);
 	assert_int_equal(c.max_head_size, 65536);
 	assert_int_equal(c.max_headers, 100);
 	assert_int_equal(c.log_format, LOG_FORMAT_TEXT);
@@ -158,7 +159,7 @@ test_every_flag(void **state)
 		"--max-headers", "50", "--hello-timeout", "1s", "--ping-interval", "10s",
 		"--pong-timeout", "20s", "--takeover-grace", "0", "--idle-timeout", "0",
 		"--shutdown-grace", "2500ms", "--join-ticket-ttl", "45s", "--visitor-idle-timeout", "2m",
-		"--head-timeout", "3s", "--response-timeout", "1h", "--log-format", "json",
+		"--head-timeout", "3s", "--response-timeout", "1h", "--send-timeout", "90s", "--log-format", "json",
 		"--log-level=debug")), 0);
 	assert_string_equal(c.listen, "127.0.0.1:8050");
 	assert_string_equal(c.token, "tok-1");
@@ -195,6 +196,7 @@ test_every_flag(void **state)
 	assert_int_equal(c.visitor_idle_timeout_ms, 120000);
 	assert_int_equal(c.head_timeout_ms, 3000);
 	assert_int_equal(c.response_timeout_ms, 3600000);
+	assert_int_equal(c.send_timeout_ms, 90000);
 	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	config_fini(&c);
@@ -550,7 +552,7 @@ test_value_errors(void **state)
 		{ "hello-timeout", "s" }, { "pong-timeout", "0ms" }, { "ping-interval", "25h" },
 		{ "takeover-grace", "1d" }, { "idle-timeout", "8d" }, { "shutdown-grace", "-1" },
 		{ "join-ticket-ttl", "0" }, { "visitor-idle-timeout", "2days" },
-		{ "head-timeout", "0" }, { "response-timeout", "99999999999999999999" },
+		{ "head-timeout", "0" }, { "response-timeout", "99999999999999999999" }, { "send-timeout", "0" },
 		{ "admin-auth", "some" }, { "log-format", "xml" }, { "log-level", "trace" },
 		{ "public-url-pattern", "ftp://x/{port}" }, { "public-url-pattern", "example.com" },
 		{ "domain", "-bad.example" }, { "domain", "a..b" }, { "domain", "under_score.io" },
@@ -697,7 +699,7 @@ test_usage_lists_every_flag(void **state)
 		"allow-privileged-expose", "allow-privileged-pull", "fd-reserve", "log-format",
 		"log-level", "tls-cert", "tls-key", "trusted-proxy", "domain", "vhost-listen",
 		"join-ticket-ttl", "visitor-idle-timeout", "head-timeout", "response-timeout",
-		"max-head-size", "max-headers",
+		"send-timeout", "max-head-size", "max-headers",
 	};
 	static const char *const defaults[] = { "0.0.0.0:50", "[default: 8]", "[default: 1024]",
 						"1MiB", "16MiB", "[default: 5s]", "[default: 60s]",
