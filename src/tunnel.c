@@ -346,7 +346,8 @@ queue_frame(struct tunnel *t, uint8_t type, uint32_t sid, const void *payload, s
 	it->arena_off = off;
 	it->done = done;
 	it->done_arg = arg;
-	reply_mark(t, it);
+	if (type != FRAME_DATA)
+		reply_mark(t, it); /* DATA is bounded by the peer's credit, not by this */
 	t->queued_bytes += FRAME_HEADER_LEN + len;
 	t->frames_out++;
 	return 0;

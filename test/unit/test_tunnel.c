@@ -1334,6 +1334,57 @@ test_reply_flood_cut_off(void **state)
 	}
 }
 
+/* A WINDOW releases 4 MiB of DATA (64 frames of 64 KiB) from within the input. */
+static void
+t_window_sends_data(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+{
+	int i;
+
+	if (type == FRAME_WINDOW)
+		for (i = 0; i < 64; i++)
+			assert_int_equal(tunnel_send_data(t, 5, big, FRAME_MAX_PAYLOAD, NULL, NULL), 0);
+	t_control(t, type, sid, p, n);
+}
+
+static const struct tunnel_ops tt_window_ops = {
+	.on_control = t_window_sends_data,
+	.on_data = t_data,
+	.on_closed = t_closed,
+	.on_input_end = t_input_end,
+};
+
+/*
+ * DATA queued while input is processed is no reply: credit bounds it. A
+ * credit update that releases 4 MiB (4 x reply_max) at once, from a peer
+ * that reads everything, must not cut the tunnel.
+ */
+static void
+test_data_is_no_reply(void **state)
+{
+	struct tt *x = tt_new(WS_ROLE_SERVER);
+	struct vec msg = { 0 }, in = { 0 };
+	uint8_t w[FRAME_WINDOW_LEN];
+	int i;
+
+	(void)state;
+	x->t.ops = &tt_window_ops;
+	fill_big(5);
+	frame_window_encode(w, 1u << 22);
+	tframe(&msg, FRAME_WINDOW, 0, w, sizeof(w));
+	ws_frame(&in, WS_OP_BINARY, 1, msg.p, msg.n, 1);
+	raw_send(x, in.p, in.n);
+	for (i = 0; i < 100000 && x->rr.data.n < 64u * FRAME_MAX_PAYLOAD && !x->closed; i++) {
+		tt_spin(x);
+		rr_read(&x->rr, x->raw, 0);
+	}
+	assert_int_equal(x->closed, 0);
+	assert_int_equal(x->rr.data.n, 64u * FRAME_MAX_PAYLOAD);
+	assert_int_equal(x->t.reply_bytes, 0);
+	vec_free(&msg);
+	vec_free(&in);
+	tt_free(x);
+}
+
 /* A peer that reads its replies, even in bursts, is never cut off. */
 static void
 test_replies_read_not_cut(void **state)
@@ -1450,6 +1501,7 @@ main(void)
 		cmocka_unit_test(test_arena_bounded_busy_queue),
 		cmocka_unit_test(test_reply_flood_cut_off),
 		cmocka_unit_test(test_replies_read_not_cut),
+		cmocka_unit_test(test_data_is_no_reply),
 		cmocka_unit_test(test_pre_bytes),
 		cmocka_unit_test(test_pre_bytes_then_socket),
 	};
