@@ -231,9 +231,11 @@ unsigned tls_conn_interest(const struct tls_conn *c);
 size_t tls_conn_pending(const struct tls_conn *c);
 
 /*
- * Bytes read from the socket (not yet fed to the engine) or decrypted and
- * not yet returned by tls_conn_read(). A reader that stops before -EAGAIN
- * while this is > 0 must come back on its own: no socket event will.
+ * Bytes tls_conn_read() could deliver or feed to the engine now without
+ * the socket: decrypted plaintext, and what was read ahead from the socket
+ * while the engine takes records. A reader that stops while this is > 0
+ * must come back on its own (no socket event will); check again after a
+ * flush, which may let the engine take records again.
  */
 size_t tls_conn_buffered(const struct tls_conn *c);
 

@@ -486,8 +486,9 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	}
 	/* requests still buffered after the round limit, or TLS bytes that no
 	 * socket event will announce: go on in the next iteration */
-	if (!c->closed && (c->state == CTL_HEAD || c->state == CTL_BODY) &&
-	    ((rounds == CTL_ROUNDS && buf_len(&c->in) > 0) || (c->tls != NULL && tls_conn_buffered(c->tls) > 0)))
+	if (!c->closed && (c->state == CTL_HEAD || c->state == CTL_BODY) && !reactor_timer_is_active(&c->more) &&
+	    ((rounds == CTL_ROUNDS && buf_len(&c->in) > c->last_len) ||
+	     (c->tls != NULL && tls_conn_buffered(c->tls) > 0)))
 		reactor_timer_start(&c->d->r, &c->more, 0, 0);
 	if (!c->closed)
 		reactor_watcher_set(&c->d->r, &c->w, interest(c));

@@ -794,7 +794,13 @@ tls_conn_pending(const struct tls_conn *c)
 size_t
 tls_conn_buffered(const struct tls_conn *c)
 {
-	return (c->rx_len - c->rx_pos) + tls_conn_pending(c);
+	size_t ahead = c->rx_len - c->rx_pos;
+
+	if (c->err != 0 || c->eng == NULL)
+		return 0;
+	if (!(br_ssl_engine_current_state(c->eng) & BR_SSL_RECVREC))
+		ahead = 0; /* the engine takes no record now (its output is blocked): a WRITE event comes first */
+	return ahead + tls_conn_pending(c);
 }
 
 /* see tls.h */

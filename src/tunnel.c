@@ -34,6 +34,7 @@ enum {
 
 static void tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
 static void on_more_timer(struct reactor *r, struct reactor_timer *tm);
+static void more_later(struct tunnel *t);
 
 const char tunnel_reason_replies[] = "peer does not read its replies";
 
@@ -820,7 +821,15 @@ on_readable(struct tunnel *t)
 		if (n < 0 || t->tls == NULL)
 			return; /* drained (or plain: level-triggered epoll calls again) */
 	}
-	if (t->state != TUNNEL_CLOSED && t->tls != NULL && tls_conn_buffered(t->tls) > 0)
+	more_later(t);
+}
+
+/* TLS input the engine holds or can take now: read it in the next iteration. */
+static void
+more_later(struct tunnel *t)
+{
+	if (t->state != TUNNEL_CLOSED && t->tls != NULL && tls_conn_buffered(t->tls) > 0 &&
+	    !reactor_timer_is_active(&t->more_timer))
 		reactor_timer_start(t->loop->r, &t->more_timer, 0, 0);
 }
 
@@ -843,4 +852,5 @@ tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	/* TLS: a read may have moved the handshake, and records may wait */
 	if (((events & REACTOR_WRITE) || t->tls != NULL) && t->state != TUNNEL_CLOSED)
 		tunnel_flush(t);
+	more_later(t); /* a flush may have let the engine take records again */
 }
