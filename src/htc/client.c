@@ -427,8 +427,8 @@ join_one(struct client *c, int index, const char *nonce)
 	char err[512] = "", js[256];
 	int n;
 
-	if (index <= 0 || index >= MUX_MAX_SOCKS || cs->open)
-		return;
+	if (index <= 0 || index >= (int)c->granted || cs->open)
+		return; /* only the sockets granted, each once */
 	if (sock_connect(c, index, err, sizeof(err)) < 0) {
 		say(c, "socket %d: %s", index, err);
 		return;
@@ -449,7 +449,7 @@ join_tickets(struct client *c, const struct json_doc *doc)
 		char nonce[64];
 		int64_t index;
 
-		if (json_obj_get_int(doc, i, "index", &index) != 0 ||
+		if (json_obj_get_int(doc, i, "index", &index) != 0 || index <= 0 || index >= MUX_MAX_SOCKS ||
 		    json_obj_get_str(doc, i, "nonce", nonce, sizeof(nonce)) < 0)
 			continue;
 		join_one(c, (int)index, nonce);
@@ -616,6 +616,7 @@ on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_
 	case FRAME_JOIN_OK:
 		if (index > 0 && c->mux_ready) {
 			c->socks[index].joined = 1;
+			c->rejoin_attempts = 0;
 			mux_attach(&c->mux, index, &c->socks[index].t);
 		}
 		break;
@@ -653,6 +654,8 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 
 /* ---- losing sockets, reconnecting ------------------------------------------ */
 
+static uint64_t retry_delay(unsigned attempt);
+
 static void
 release_sock(struct client *c, int index)
 {
@@ -676,8 +679,9 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 
 	if (cs->index != 0) {
 		release_sock(c, cs->index);
-		if (c->state == CLIENT_READY && primary(c) != NULL)
-			tunnel_send(primary(c), FRAME_REISSUE_JOIN_TICKETS, 0, NULL, 0);
+		/* a join refused or lost again right away must not loop: back off */
+		if (c->state == CLIENT_READY && !reactor_timer_is_active(&c->rejoin_timer))
+			reactor_timer_start(&c->r, &c->rejoin_timer, retry_delay(c->rejoin_attempts++), 0);
 		return;
 	}
 	/* secondaries go with the primary; their own on_closed releases them */
@@ -747,6 +751,16 @@ schedule_retry(struct client *c)
 
 	say(c, "reconnecting in %llu ms", (unsigned long long)ms);
 	reactor_timer_start(&c->r, &c->retry_timer, ms, 0);
+}
+
+static void
+on_rejoin(struct reactor *r, struct reactor_timer *t)
+{
+	struct client *c = container_of(t, struct client, rejoin_timer);
+
+	(void)r;
+	if (c->state == CLIENT_READY && primary(c) != NULL)
+		tunnel_send(primary(c), FRAME_REISSUE_JOIN_TICKETS, 0, NULL, 0);
 }
 
 static void
@@ -828,6 +842,7 @@ client_run(struct client *c)
 	tunnel_loop_init(&c->tl, &c->r);
 	reactor_timer_init(&c->stop_timer, on_stop_timer);
 	reactor_timer_init(&c->retry_timer, on_retry);
+	reactor_timer_init(&c->rejoin_timer, on_rejoin);
 	reactor_signal_start(&c->r, &c->sigint, SIGINT, on_signal);
 	reactor_signal_start(&c->r, &c->sigterm, SIGTERM, on_signal);
 	reactor_signal_start(&c->r, &c->sigpipe, SIGPIPE, on_sigpipe);

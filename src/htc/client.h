@@ -110,6 +110,8 @@ struct client {
 	struct mux mux;
 	int mux_ready;
 	struct reactor_timer stop_timer, retry_timer;
+	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
+	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */
 	struct reactor_signal sigint, sigterm, sigpipe;
 	void *local_pool;           /* local.c: idle keep-alive connections to local services */
 };

@@ -369,6 +369,80 @@ def test_htc_connections_4_pull():
             h.stop()
 
 
+async def test_htc_rejoin_backs_off():
+    """htc against a fake server that refuses every JOIN: htc dials only the granted index
+    (tickets for index 7 or 2^32+1 are ignored) and asks for tickets again with a growing
+    delay, not in a tight loop; the primary keeps answering PINGs meanwhile."""
+    import json
+    import struct
+    import websockets
+
+    def fr(t, sid, p=b""):
+        return struct.pack(">BII", t, sid, len(p)) + p
+
+    def frames(m):
+        out, i = [], 0
+        while i < len(m):
+            t, sid, n = struct.unpack(">BII", m[i:i + 9])
+            out.append((t, sid, m[i + 9:i + 9 + n]))
+            i += 9 + n
+        return out
+
+    joins, reissues, pongs = [], [], []
+    tickets = [{"index": 1, "nonce": "n1", "expiresMs": 0}, {"index": 7, "nonce": "n7", "expiresMs": 0},
+               {"index": 2 ** 32 + 1, "nonce": "nx", "expiresMs": 0}]
+
+    async def handler(ws, path=None):
+        first = frames(await ws.recv())[0]
+        if first[0] == JOIN:
+            joins.append(json.loads(first[2]))
+            await ws.send(fr(JOIN_ERR, 0, json.dumps({"code": "INVALID_TICKET", "message": "no"}).encode()))
+            await ws.close()
+            return
+        await ws.send(fr(HELLO_OK, 0, json.dumps({
+            "sessionId": "S-fake", "resumed": False, "resumedBinds": [], "streamWindow": 1 << 20,
+            "sessionWindow": 1 << 24, "connectionsGranted": 2, "joinTickets": tickets, "maxStreams": 1024,
+            "maxFramePayload": 65536, "pingIntervalMs": 30000}).encode()))
+        async def pinger():
+            while True:
+                await asyncio.sleep(0.5)
+                await ws.send(fr(PING, 0, struct.pack(">Q", int(time.monotonic() * 1000))))
+        task = asyncio.ensure_future(pinger())
+        try:
+            async for m in ws:
+                for t, sid, p in frames(m):
+                    if t == BIND:
+                        ref = json.loads(p)["clientBindRef"]
+                        await ws.send(fr(BIND_OK, 0, json.dumps({"clientBindRef": ref, "bindId": 1,
+                                                                  "containerPort": 5555, "publicUrl": None}).encode()))
+                    elif t == REISSUE:
+                        reissues.append(time.monotonic())
+                        await ws.send(fr(REISSUE, 0, json.dumps({"joinTickets": tickets[:1]}).encode()))
+                    elif t == PONG:
+                        pongs.append(time.monotonic() - struct.unpack(">Q", p)[0] / 1000)
+        finally:
+            task.cancel()
+
+    port = free_port()
+    async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[V2]):
+        p = await asyncio.create_subprocess_exec(HTC, "--url", f"ws://127.0.0.1:{port}", "--token", "x",
+                                                 "--connections", "2", "pull", "9",
+                                                 stdout=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await asyncio.sleep(4)
+        finally:
+            p.terminate()
+            await p.wait()
+    assert joins, "htc never joined"
+    assert all(j["index"] == 1 for j in joins), sorted({j["index"] for j in joins})
+    # 100 ms, 200, 400, 800, 1600 ... with jitter: a handful in 4 s, not hundreds
+    assert 2 <= len(joins) <= 10, len(joins)
+    gaps = [b - a for a, b in zip(reissues, reissues[1:])]
+    assert all(b >= a * 0.9 for a, b in zip(gaps[1:], gaps[2:])), gaps
+    assert pongs and max(pongs) < 1.0, pongs
+
+
 if __name__ == "__main__":
     run_tests([
         test_grant_tickets_join_shard_map,
@@ -376,4 +450,5 @@ if __name__ == "__main__":
         test_spread_kill_secondary_rejoin,
         test_v2_park_resume_rejoin,
         test_htc_connections_4_pull,
+        test_htc_rejoin_backs_off,
     ], timeout=120)
