@@ -1,9 +1,10 @@
 /*
- * aesctr.h: AES-CTR with 512-bit VAES for BearSSL's AES-GCM record layer.
+ * aesctr.h: AES-CTR with wide VAES for BearSSL's AES-GCM record layer.
  *
- * BearSSL 0.6 runs AES-NI on four blocks at a time; with VAES and
- * AVX-512 one instruction takes four blocks, and sixteen are in flight,
- * which moves a 16 KiB record 3.5 times as fast (bench/bench_gcm.c).
+ * BearSSL 0.6 runs AES-NI on four blocks at a time; with VAES one
+ * instruction takes four blocks (AVX-512) or two (AVX2), and sixteen are
+ * in flight, which moves a 16 KiB record 3.5 times as fast with AVX-512
+ * (bench/bench_gcm.c).
  * The class has BearSSL's br_block_ctr_class contract (keys of 16, 24 or 32 bytes; a
  * 12-byte IV and a 32-bit big-endian block counter; in place; a partial
  * last block drops the rest of its key stream) and its context fits
@@ -16,7 +17,14 @@
 
 #include <bearssl.h>
 
-/* Ours, or NULL when the CPU lacks AES-NI, VAES or AVX-512F/BW. */
+/* Ours, the widest this CPU runs, or NULL when it lacks AES-NI, AVX2 or VAES. */
 const br_block_ctr_class *aesctr_vaes_get(void);
+
+/*
+ * One width, for tests and benches: 512-bit (NULL without AVX-512F/BW) or
+ * 256-bit (AVX2 and VAES: AMD Zen 3, Intel client cores; NULL without).
+ */
+const br_block_ctr_class *aesctr_vaes512_get(void);
+const br_block_ctr_class *aesctr_vaes256_get(void);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * ghash.c: GHASH with PCLMULQDQ and 512-bit VPCLMULQDQ (see ghash.h).
+ * ghash.c: GHASH with PCLMULQDQ and 256- or 512-bit VPCLMULQDQ (see ghash.h).
  *
  * Representation. A GCM block, read big-endian (byte-reversed into a
  * register), is a 128-bit value whose bit 127 is the coefficient of x^0
@@ -21,7 +21,7 @@
  * the length block, small records) compute the powers they use per call,
  * up to H^8; long ones take H^1..H^32 from a small per-thread cache (the
  * br_ghash contract gives no place to keep them) and fold 16 blocks at
- * a time, or 32 with four blocks per 512-bit instruction.
+ * a time, or 32 with two or four blocks per 256- or 512-bit instruction.
  */
 #include <string.h>
 
@@ -274,12 +274,68 @@ ghash_vpclmul(void *y, const void *h, const void *data, size_t len)
 	_mm256_zeroupper();
 }
 
+/* ---- 32 blocks per reduction with 256-bit VPCLMULQDQ (no AVX-512) ------ */
+
+#define GHASH_YMM_TARGET __attribute__((target("pclmul,ssse3,avx2,vpclmulqdq")))
+
+/* XOR of the two 128-bit lanes of v. */
+GHASH_YMM_TARGET static inline __m128i
+lanes_xor256(__m256i v)
+{
+	return _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+}
+
+/* The same fold as ghash_vpclmul, two blocks per instruction (AMD Zen 3, Intel client cores). */
+GHASH_YMM_TARGET static void
+ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
+{
+	const __m256i rev = _mm256_broadcastsi128_si256(
+		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	const unsigned char *p = data;
+	const struct ghash_keys *k;
+	__m256i z, pw, lo, hi, mid;
+	__m128i acc;
+	size_t j;
+
+	if (len < GHASH_CACHED_MIN) {
+		ghash_pclmul(y, h, data, len);
+		return;
+	}
+	k = keys_for(h);
+	acc = load_rev(y);
+	for (; len >= 16 * GHASH_POWERS; p += 16 * GHASH_POWERS, len -= 16 * GHASH_POWERS) {
+		lo = hi = mid = _mm256_setzero_si256();
+		for (j = 0; j < GHASH_POWERS / 2; j++) {
+			z = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * j)), rev);
+			if (j == 0)
+				z = _mm256_xor_si256(z, _mm256_zextsi128_si256(acc));
+			pw = _mm256_loadu_si256((const __m256i *)(const void *)&k->zp[2 * j]);
+			lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128(z, pw, 0x00));
+			hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128(z, pw, 0x11));
+			mid = _mm256_xor_si256(mid, _mm256_xor_si256(_mm256_clmulepi64_epi128(z, pw, 0x01),
+								     _mm256_clmulepi64_epi128(z, pw, 0x10)));
+		}
+		acc = reduce256(lanes_xor256(lo), lanes_xor256(hi), lanes_xor256(mid));
+	}
+	store_rev(y, hash_blocks(acc, p, len, k->hp, k->hk));
+	_mm256_zeroupper();
+}
+
 /* see ghash.h */
 br_ghash
 ghash_pclmul_get(void)
 {
 	if (cpu_has(CPU_PCLMUL | CPU_SSSE3))
 		return ghash_pclmul;
+	return NULL;
+}
+
+/* see ghash.h */
+br_ghash
+ghash_vpclmul256_get(void)
+{
+	if (cpu_has(CPU_PCLMUL | CPU_SSSE3 | CPU_AVX2 | CPU_VPCLMUL))
+		return ghash_vpclmul256;
 	return NULL;
 }
 
@@ -303,6 +359,13 @@ ghash_pclmul_get(void)
 
 /* see ghash.h */
 br_ghash
+ghash_vpclmul256_get(void)
+{
+	return NULL;
+}
+
+/* see ghash.h */
+br_ghash
 ghash_vpclmul_get(void)
 {
 	return NULL;
@@ -316,6 +379,8 @@ ghash_get(void)
 {
 	br_ghash g = ghash_vpclmul_get();
 
+	if (g == NULL)
+		g = ghash_vpclmul256_get();
 	if (g == NULL)
 		g = ghash_pclmul_get();
 	if (g == NULL)

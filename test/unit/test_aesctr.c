@@ -25,13 +25,24 @@ fill_random(void *p, size_t n)
 	testdata_fill(&rng_state, p, n);
 }
 
+/* One of our widths: a test's prestate. */
+struct impl {
+	const char *name;
+	const br_block_ctr_class *(*get)(void);
+};
+
+static struct impl zmm = {"512-bit VAES", aesctr_vaes512_get};
+static struct impl ymm = {"256-bit VAES", aesctr_vaes256_get};
+
+/* The width a test runs with; skipped where this CPU cannot run it. */
 static const br_block_ctr_class *
-ours_or_skip(void)
+ours_or_skip(void **state)
 {
-	const br_block_ctr_class *vt = aesctr_vaes_get();
+	const struct impl *im = *state;
+	const br_block_ctr_class *vt = im->get();
 
 	if (vt == NULL) {
-		fprintf(stderr, "no VAES/AVX-512 here: the engine keeps BearSSL's AES-CTR\n");
+		fprintf(stderr, "no %s here\n", im->name);
 		skip();
 	}
 	return vt;
@@ -50,7 +61,7 @@ test_fips197(void **state)
 		"dda97ca4864cdfe06eaf70a0ec0d7191",
 		"8ea2b7ca516745bfeafc49904b496089",
 	};
-	const br_block_ctr_class *vt = ours_or_skip();
+	const br_block_ctr_class *vt = ours_or_skip(state);
 	unsigned char key[32], iv[12], buf[16], w[16];
 	br_aes_gen_ctr_keys ctx;
 	size_t i, klen;
@@ -96,7 +107,7 @@ test_matches_reference(void **state)
 {
 	static const size_t big[] = {16384, 16384 + 5, 16384 + 29, 19999 - 15};
 	static unsigned char src[20000];
-	const br_block_ctr_class *vt = ours_or_skip();
+	const br_block_ctr_class *vt = ours_or_skip(state);
 	unsigned char key[32];
 	size_t klen, len, i;
 
@@ -119,7 +130,7 @@ static void
 test_gcm_round_trip(void **state)
 {
 	static unsigned char plain[16384 + 29], buf[sizeof(plain)];
-	const br_block_ctr_class *vt = ours_or_skip();
+	const br_block_ctr_class *vt = ours_or_skip(state);
 	unsigned char key[32], iv[12], aad[13], t1[16], t2[16];
 	br_aes_gen_ctr_keys ctx;
 	br_aes_ct_ctr_keys ref;
@@ -151,13 +162,28 @@ test_gcm_round_trip(void **state)
 	assert_memory_equal(t1, t2, 16);
 }
 
+/* aesctr_vaes_get() picks the widest this CPU runs. */
+static void
+test_get(void **state)
+{
+	(void)state;
+	if (aesctr_vaes512_get() != NULL)
+		assert_ptr_equal(aesctr_vaes_get(), aesctr_vaes512_get());
+	else
+		assert_ptr_equal(aesctr_vaes_get(), aesctr_vaes256_get());
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fips197),
-		cmocka_unit_test(test_matches_reference),
-		cmocka_unit_test(test_gcm_round_trip),
+		cmocka_unit_test_prestate(test_fips197, &zmm),
+		cmocka_unit_test_prestate(test_fips197, &ymm),
+		cmocka_unit_test_prestate(test_matches_reference, &zmm),
+		cmocka_unit_test_prestate(test_matches_reference, &ymm),
+		cmocka_unit_test_prestate(test_gcm_round_trip, &zmm),
+		cmocka_unit_test_prestate(test_gcm_round_trip, &ymm),
+		cmocka_unit_test(test_get),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

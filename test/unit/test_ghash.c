@@ -26,6 +26,7 @@ struct impl {
 
 static struct impl narrow = {"PCLMULQDQ", ghash_pclmul_get};
 static struct impl wide = {"512-bit VPCLMULQDQ", ghash_vpclmul_get};
+static struct impl ymm = {"256-bit VPCLMULQDQ", ghash_vpclmul256_get};
 
 /* The implementation a test runs with; skipped where this CPU cannot run it. */
 static br_ghash
@@ -201,6 +202,8 @@ test_get(void **state)
 	assert_non_null(ghash_get());
 	if (ghash_vpclmul_get() != NULL)
 		assert_ptr_equal(ghash_get(), ghash_vpclmul_get());
+	else if (ghash_vpclmul256_get() != NULL)
+		assert_ptr_equal(ghash_get(), ghash_vpclmul256_get());
 	else if (ghash_pclmul_get() != NULL)
 		assert_ptr_equal(ghash_get(), ghash_pclmul_get());
 	known_answers(ghash_get());
@@ -213,12 +216,16 @@ main(void)
 		cmocka_unit_test(test_known_answers_reference),
 		cmocka_unit_test_prestate(test_known_answers_ours, &narrow),
 		cmocka_unit_test_prestate(test_known_answers_ours, &wide),
+		cmocka_unit_test_prestate(test_known_answers_ours, &ymm),
 		cmocka_unit_test_prestate(test_matches_reference, &narrow),
 		cmocka_unit_test_prestate(test_matches_reference, &wide),
+		cmocka_unit_test_prestate(test_matches_reference, &ymm),
 		cmocka_unit_test_prestate(test_many_keys, &narrow),
 		cmocka_unit_test_prestate(test_many_keys, &wide),
+		cmocka_unit_test_prestate(test_many_keys, &ymm),
 		cmocka_unit_test_prestate(test_split, &narrow),
 		cmocka_unit_test_prestate(test_split, &wide),
+		cmocka_unit_test_prestate(test_split, &ymm),
 		cmocka_unit_test(test_get),
 	};
 
