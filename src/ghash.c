@@ -179,6 +179,7 @@ struct ghash_keys {
 	int used;
 	__m128i hp[GHASH_POWERS], hk[GHASH_POWERS]; /* H^1..H^32 */
 	__m128i zp[GHASH_POWERS];			 /* H^32..H^1: the lane order of the wide loop */
+	__m128i zk[GHASH_POWERS];			 /* halves_xor(zp[i]): Karatsuba's middle operands */
 };
 
 static _Thread_local struct ghash_keys ghash_cache[GHASH_CACHE];
@@ -197,8 +198,10 @@ keys_for(const void *h)
 	memcpy(k->h, h, 16);
 	k->used = 1;
 	powers(k->hp, k->hk, h, GHASH_POWERS);
-	for (i = 0; i < GHASH_POWERS; i++)
+	for (i = 0; i < GHASH_POWERS; i++) {
 		k->zp[i] = k->hp[GHASH_POWERS - 1 - i];
+		k->zk[i] = k->hk[GHASH_POWERS - 1 - i];
+	}
 	return k;
 }
 
@@ -293,8 +296,8 @@ ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 	const unsigned char *p = data;
 	const struct ghash_keys *k;
-	__m256i z, pw, lo, hi, mid;
-	__m128i acc;
+	__m256i z, pw, pk, lo, hi, mid;
+	__m128i acc, l, u;
 	size_t j;
 
 	if (len < GHASH_CACHED_MIN) {
@@ -306,16 +309,20 @@ ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 	for (; len >= 16 * GHASH_POWERS; p += 16 * GHASH_POWERS, len -= 16 * GHASH_POWERS) {
 		lo = hi = mid = _mm256_setzero_si256();
 		for (j = 0; j < GHASH_POWERS / 2; j++) {
+			/* Karatsuba: three multiplications per block, not four */
 			z = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * j)), rev);
 			if (j == 0)
 				z = _mm256_xor_si256(z, _mm256_zextsi128_si256(acc));
 			pw = _mm256_loadu_si256((const __m256i *)(const void *)&k->zp[2 * j]);
+			pk = _mm256_loadu_si256((const __m256i *)(const void *)&k->zk[2 * j]);
 			lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128(z, pw, 0x00));
 			hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128(z, pw, 0x11));
-			mid = _mm256_xor_si256(mid, _mm256_xor_si256(_mm256_clmulepi64_epi128(z, pw, 0x01),
-								     _mm256_clmulepi64_epi128(z, pw, 0x10)));
+			z = _mm256_xor_si256(z, _mm256_shuffle_epi32(z, 0x4E));
+			mid = _mm256_xor_si256(mid, _mm256_clmulepi64_epi128(z, pk, 0x00));
 		}
-		acc = reduce256(lanes_xor256(lo), lanes_xor256(hi), lanes_xor256(mid));
+		l = lanes_xor256(lo);
+		u = lanes_xor256(hi);
+		acc = reduce256(l, u, _mm_xor_si128(lanes_xor256(mid), _mm_xor_si128(l, u)));
 	}
 	store_rev(y, hash_blocks(acc, p, len, k->hp, k->hk));
 	_mm256_zeroupper();
