@@ -59,7 +59,11 @@ say(struct client *c, const char *fmt, ...)
 		c->ev->on_state(c, line);
 }
 
-/* Connect socket `index` (handshake done before the loop sees it). 0 or -1 with err. */
+/*
+ * Connect socket `index`, blocking (handshake done before the loop sees
+ * it): the primary, at start and on reconnect, when nothing else flows.
+ * Secondaries are opened in the loop (join_one). 0 or -1 with err.
+ */
 static int
 sock_connect(struct client *c, int index, char *err, size_t errlen)
 {
@@ -420,22 +424,68 @@ on_unbind_ok(struct client *c, const uint8_t *p, size_t n)
 
 /* ---- v2 secondary sockets -------------------------------------------------- */
 
+static void rejoin_later(struct client *c);
+
+/* A secondary socket is open (or failed): JOIN with its ticket. */
+static void
+on_dialed(struct wsdial *d, int fd, struct tls_conn *tls, const uint8_t *pre, size_t pre_len, const char *err)
+{
+	struct client_sock *cs = d->owner;
+	struct client *c = cs->c;
+	char js[256];
+	int n;
+
+	if (fd < 0) {
+		say(c, "socket %d: %s", cs->index, err);
+		rejoin_later(c);
+		return;
+	}
+	cs->joined = 0;
+	if (tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre, pre_len) < 0) {
+		close(fd);
+		if (tls != NULL) {
+			tls_conn_fini(tls);
+			free(tls);
+		}
+		say(c, "socket %d: out of memory", cs->index);
+		rejoin_later(c);
+		return;
+	}
+	cs->open = 1;
+	if (tls != NULL)
+		tunnel_set_tls(&cs->t, tls);
+	n = snprintf(js, sizeof(js), "{\"sessionId\":\"%s\",\"index\":%d,\"nonce\":\"%s\"}", c->session_id,
+		     cs->index, cs->nonce);
+	tunnel_send(&cs->t, FRAME_JOIN, 0, js, (size_t)n);
+}
+
+/*
+ * Open secondary socket `index` in the loop (the primary's streams keep
+ * flowing meanwhile), to the address the primary is connected to.
+ */
 static void
 join_one(struct client *c, int index, const char *nonce)
 {
 	struct client_sock *cs = &c->socks[index];
-	char err[512] = "", js[256];
-	int n;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char err[512] = "";
 
-	if (index <= 0 || index >= (int)c->granted || cs->open)
+	if (index <= 0 || index >= (int)c->granted || cs->open || cs->dial.state != WSDIAL_IDLE || primary(c) == NULL)
 		return; /* only the sockets granted, each once */
-	if (sock_connect(c, index, err, sizeof(err)) < 0) {
-		say(c, "socket %d: %s", index, err);
+	if (getpeername(c->socks[0].t.fd, (struct sockaddr *)&ss, &len) < 0) {
+		say(c, "socket %d: %s", index, strerror(errno));
 		return;
 	}
-	n = snprintf(js, sizeof(js), "{\"sessionId\":\"%s\",\"index\":%d,\"nonce\":\"%s\"}", c->session_id, index,
-		     nonce);
-	tunnel_send(&cs->t, FRAME_JOIN, 0, js, (size_t)n);
+	cs->c = c;
+	cs->index = index;
+	cs->dial.owner = cs;
+	snprintf(cs->nonce, sizeof(cs->nonce), "%s", nonce);
+	if (wsdial_start(&cs->dial, &c->r, &c->o->u, (struct sockaddr *)&ss, len, "hoody-tunnel.v2", on_dialed, err,
+			 sizeof(err)) < 0) {
+		say(c, "socket %d: %s", index, err);
+		rejoin_later(c);
+	}
 }
 
 static void
@@ -661,6 +711,7 @@ release_sock(struct client *c, int index)
 {
 	struct client_sock *cs = &c->socks[index];
 
+	wsdial_cancel(&cs->dial);
 	if (c->mux_ready)
 		mux_detach(&c->mux, index);
 	if (cs->open) {
@@ -679,15 +730,15 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 
 	if (cs->index != 0) {
 		release_sock(c, cs->index);
-		/* a join refused or lost again right away must not loop: back off */
-		if (c->state == CLIENT_READY && !reactor_timer_is_active(&c->rejoin_timer))
-			reactor_timer_start(&c->r, &c->rejoin_timer, retry_delay(c->rejoin_attempts++), 0);
+		rejoin_later(c);
 		return;
 	}
 	/* secondaries go with the primary; their own on_closed releases them */
-	for (i = 1; i < MUX_MAX_SOCKS; i++)
+	for (i = 1; i < MUX_MAX_SOCKS; i++) {
+		wsdial_cancel(&c->socks[i].dial);
 		if (c->socks[i].open && c->socks[i].t.state != TUNNEL_CLOSED)
 			tunnel_abort(&c->socks[i].t, WS_CLOSE_GOING_AWAY, "primary lost");
+	}
 	release_sock(c, 0);
 	if (c->state == CLIENT_CLOSED || c->state == CLIENT_STOPPING || c->fatal || !c->connected_once) {
 		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
@@ -753,13 +804,28 @@ schedule_retry(struct client *c)
 	reactor_timer_start(&c->r, &c->retry_timer, ms, 0);
 }
 
+/* The session is up (bindings may still be on their way): secondaries are worth asking for. */
+static int
+session_up(struct client *c)
+{
+	return (c->state == CLIENT_BINDING || c->state == CLIENT_READY) && primary(c) != NULL;
+}
+
+/* A secondary was refused, lost or could not be opened: ask again later, with a backoff, not in a loop. */
+static void
+rejoin_later(struct client *c)
+{
+	if (session_up(c) && !reactor_timer_is_active(&c->rejoin_timer))
+		reactor_timer_start(&c->r, &c->rejoin_timer, retry_delay(c->rejoin_attempts++), 0);
+}
+
 static void
 on_rejoin(struct reactor *r, struct reactor_timer *t)
 {
 	struct client *c = container_of(t, struct client, rejoin_timer);
 
 	(void)r;
-	if (c->state == CLIENT_READY && primary(c) != NULL)
+	if (session_up(c))
 		tunnel_send(primary(c), FRAME_REISSUE_JOIN_TICKETS, 0, NULL, 0);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "htc/htc.h"
+#include "htc/wsdial.h"
 #include "mux.h"
 #include "reactor.h"
 #include "tunnel.h"
@@ -89,6 +90,8 @@ struct client_sock {
 	int index;
 	int open;    /* t is initialised and not yet finished */
 	int joined;  /* secondary: JOIN_OK received */
+	struct wsdial dial;  /* secondary: being opened in the loop */
+	char nonce[64];      /* secondary: its join ticket, sent once open */
 };
 
 struct client {

@@ -170,6 +170,25 @@ handshake(struct tlsio *io, uint64_t deadline, char *err, size_t errlen)
 }
 
 /* see tlsio.h */
+struct tls_conn *
+tlsio_client(const struct url *u, char *err, size_t errlen)
+{
+	struct tls_conn *tls;
+
+	if (cfg_insecure)
+		print_err("WARNING: --insecure: the certificate of %s is not verified", u->host);
+	else if (load_anchors(err, errlen) < 0)
+		return NULL;
+	tls = calloc(1, sizeof(*tls));
+	if (tls == NULL || tls_conn_client(tls, cfg_insecure ? NULL : &anchors, u->host, cfg_insecure) < 0) {
+		snprintf(err, errlen, "cannot set up TLS");
+		free(tls);
+		return NULL;
+	}
+	return tls;
+}
+
+/* see tlsio.h */
 int
 tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen)
 {
@@ -178,17 +197,9 @@ tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, ch
 	io->stash_len = 0;
 	if (!u->tls)
 		return 0;
-	if (cfg_insecure)
-		print_err("WARNING: --insecure: the certificate of %s is not verified", u->host);
-	else if (load_anchors(err, errlen) < 0)
+	io->tls = tlsio_client(u, err, errlen);
+	if (io->tls == NULL)
 		return -1;
-	io->tls = calloc(1, sizeof(*io->tls));
-	if (io->tls == NULL || tls_conn_client(io->tls, cfg_insecure ? NULL : &anchors, u->host, cfg_insecure) < 0) {
-		snprintf(err, errlen, "cannot set up TLS");
-		free(io->tls);
-		io->tls = NULL;
-		return -1;
-	}
 	if (handshake(io, deadline, err, errlen) < 0) {
 		tls_conn_fini(io->tls);
 		free(io->tls);

@@ -49,6 +49,13 @@ void tlsio_configure(const char *ca_file, int insecure);
  */
 int tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen);
 
+/*
+ * A TLS client state for u, handshake not started: anchors loaded, SNI
+ * and name check set, or --insecure (warned about on stderr). NULL with
+ * err set. Free with tls_conn_fini() and free().
+ */
+struct tls_conn *tlsio_client(const struct url *u, char *err, size_t errlen);
+
 /* Send all n bytes. 0, or -1 with err set. */
 int tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, char *err, size_t errlen);
 

@@ -8,12 +8,16 @@
 #define HTC_WSCONNECT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "htc/url.h"
 #include "tls.h"
+#include "ws_handshake.h"
 
 #define WSCONNECT_TIMEOUT_MS 10000
+#define WSCONNECT_HEAD_MAX 16384 /* the 101 response head */
+#define WSCONNECT_HEAD_FIELDS 64
 
 /*
  * The connected fd (non-blocking, TCP_NODELAY), or -1 with err set (the
@@ -23,5 +27,21 @@
  */
 int wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct tls_conn **tls, char *err,
 		   size_t errlen);
+
+/*
+ * The upgrade request for u offering proto, with a fresh key (written to
+ * key, NUL-terminated): its length in out, or -1 when cap is too small.
+ */
+ssize_t wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1], char *out,
+			  size_t cap);
+
+/*
+ * Check the answer head[0..len) (last_len bytes of it were looked at
+ * before): 1 when it is a valid 101 for key and proto (*head_len: its
+ * length; what follows belongs to the tunnel), 0 when incomplete, -1 with
+ * err set (refused, malformed, wrong accept key or subprotocol).
+ */
+int wsconnect_check(const char *head, size_t len, size_t last_len, const char *key, const char *proto,
+		    size_t *head_len, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,10 @@ carries new streams; a v2 session parks when its primary is cut (the
 secondaries are closed), resumes with fresh tickets (old ones refused) and
 spreads streams again; `htc --connections 4 pull` end to end with 50
 concurrent echo connections, /sessions isV2 true and connectionsGranted 4.
+Against a fake server: htc dials only granted indexes, asks for tickets
+again with a backoff when JOINs are refused or the upgrade is answered
+503, and keeps answering PINGs on its primary while a second socket's
+upgrade hangs (it is opened inside the event loop).
 
 Run: BUILD=build /usr/bin/python3 test/integration/test_v2.py
 """
@@ -369,10 +373,13 @@ def test_htc_connections_4_pull():
             h.stop()
 
 
-async def test_htc_rejoin_backs_off():
-    """htc against a fake server that refuses every JOIN: htc dials only the granted index
-    (tickets for index 7 or 2^32+1 are ignored) and asks for tickets again with a growing
-    delay, not in a tight loop; the primary keeps answering PINGs meanwhile."""
+async def fake_v2_server(secondary, seconds):
+    """Run htc --connections 2 pull against a fake server for `seconds`.
+
+    secondary: "refuse" answers every JOIN with JOIN_ERR and a close;
+    "silent" never answers a second socket's upgrade; "503" refuses it. HELLO_OK grants 2
+    sockets with tickets for index 1, 7 and 2^32+1. Returns (joins, reissue
+    times, PONG delays of the PINGs sent on the primary every 0.5 s)."""
     import json
     import struct
     import websockets
@@ -388,9 +395,17 @@ async def test_htc_rejoin_backs_off():
             i += 9 + n
         return out
 
-    joins, reissues, pongs = [], [], []
+    joins, reissues, pongs, conns = [], [], [], []
     tickets = [{"index": 1, "nonce": "n1", "expiresMs": 0}, {"index": 7, "nonce": "n7", "expiresMs": 0},
                {"index": 2 ** 32 + 1, "nonce": "nx", "expiresMs": 0}]
+
+    async def process_request(path, headers):
+        conns.append(path)
+        if secondary == "silent" and len(conns) > 1:
+            await asyncio.sleep(seconds + 0.5)  # not answered while htc runs
+        if secondary == "503" and len(conns) > 1:
+            return (503, [("Content-Length", "0")], b"")
+        return None
 
     async def handler(ws, path=None):
         first = frames(await ws.recv())[0]
@@ -403,6 +418,7 @@ async def test_htc_rejoin_backs_off():
             "sessionId": "S-fake", "resumed": False, "resumedBinds": [], "streamWindow": 1 << 20,
             "sessionWindow": 1 << 24, "connectionsGranted": 2, "joinTickets": tickets, "maxStreams": 1024,
             "maxFramePayload": 65536, "pingIntervalMs": 30000}).encode()))
+
         async def pinger():
             while True:
                 await asyncio.sleep(0.5)
@@ -424,16 +440,23 @@ async def test_htc_rejoin_backs_off():
             task.cancel()
 
     port = free_port()
-    async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[V2]):
+    async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[V2], process_request=process_request):
         p = await asyncio.create_subprocess_exec(HTC, "--url", f"ws://127.0.0.1:{port}", "--token", "x",
                                                  "--connections", "2", "pull", "9",
                                                  stdout=asyncio.subprocess.DEVNULL,
                                                  stderr=asyncio.subprocess.DEVNULL)
         try:
-            await asyncio.sleep(4)
+            await asyncio.sleep(seconds)
         finally:
             p.terminate()
             await p.wait()
+    return joins, reissues, pongs, len(conns)
+
+
+async def test_htc_rejoin_backs_off():
+    """htc dials only the granted index (tickets for 7 or 2^32+1 are ignored) and, when every
+    JOIN is refused, asks for tickets again with a growing delay, not in a tight loop."""
+    joins, reissues, pongs, _ = await fake_v2_server("refuse", 4)
     assert joins, "htc never joined"
     assert all(j["index"] == 1 for j in joins), sorted({j["index"] for j in joins})
     # 100 ms, 200, 400, 800, 1600 ... with jitter: a handful in 4 s, not hundreds
@@ -441,6 +464,24 @@ async def test_htc_rejoin_backs_off():
     gaps = [b - a for a, b in zip(reissues, reissues[1:])]
     assert all(b >= a * 0.9 for a, b in zip(gaps[1:], gaps[2:])), gaps
     assert pongs and max(pongs) < 1.0, pongs
+
+
+async def test_htc_secondary_dial_does_not_block():
+    """A second socket whose upgrade is never answered does not stall the first: PINGs on the
+    primary keep being answered at once while it is being opened (it used to block htc's loop
+    for the 10 s handshake deadline)."""
+    joins, reissues, pongs, _ = await fake_v2_server("silent", 4)
+    assert len(pongs) >= 5, pongs
+    assert max(pongs) < scaled(0.5, 1.5), pongs
+
+
+async def test_htc_secondary_upgrade_refused():
+    """A second socket's upgrade answered 503: htc tries again with the backoff, the primary
+    unharmed."""
+    joins, reissues, pongs, conns = await fake_v2_server("503", 4)
+    assert not joins, joins
+    assert 3 <= conns <= 12, conns  # the primary, then a handful of tries
+    assert len(pongs) >= 5 and max(pongs) < scaled(0.5, 1.5), pongs
 
 
 if __name__ == "__main__":
@@ -451,4 +492,6 @@ if __name__ == "__main__":
         test_v2_park_resume_rejoin,
         test_htc_connections_4_pull,
         test_htc_rejoin_backs_off,
+        test_htc_secondary_dial_does_not_block,
+        test_htc_secondary_upgrade_refused,
     ], timeout=120)
