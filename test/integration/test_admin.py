@@ -274,7 +274,8 @@ def test_send_timeout_closes_client_not_reading():
         end = time.monotonic() + STEP
         while d.nfds() >= fds and time.monotonic() < end:
             time.sleep(0.02)
-        assert d.nfds() == fds - 1, (d.nfds(), fds)
+        # its fd is gone (the daemon's own readiness probe may have closed meanwhile too)
+        assert d.nfds() <= fds - 1, (d.nfds(), fds)
         s.close()
 
 
