@@ -922,9 +922,11 @@ client_run(struct client *c)
 	}
 	local_http_fini(c);
 	c->state = CLIENT_CLOSED;
-	for (i = 0; i < MUX_MAX_SOCKS; i++)
+	for (i = 0; i < MUX_MAX_SOCKS; i++) {
+		wsdial_cancel(&c->socks[i].dial); /* uses the reactor: before reactor_fini */
 		if (c->socks[i].open)
 			tunnel_abort(&c->socks[i].t, WS_CLOSE_GOING_AWAY, "exit");
+	}
 	reactor_fini(&c->r); /* runs the closing phase: sockets and pumps are released */
 	for (i = 0; i < MUX_MAX_SOCKS; i++)
 		release_sock(c, i);
