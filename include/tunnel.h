@@ -22,10 +22,9 @@
  * input of any tunnel of the loop is processed (PONGs, refusals, WINDOWs:
  * "replies", also those a multi-socket session sends on its primary for
  * frames that came on another socket; DATA is not one, credit bounds it)
- * are bounded by reply_max. A peer
- * that keeps sending and never reads its replies is cut off (WebSocket
- * code 1008) once more than reply_max of them wait, instead of growing the
- * queue without end.
+ * are bounded by reply_max. A peer that keeps sending and never reads its
+ * replies is cut off (WebSocket code 1008) once more than reply_max of
+ * them wait, instead of growing the queue without end.
  */
 #ifndef HT_TUNNEL_H
 #define HT_TUNNEL_H

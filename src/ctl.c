@@ -442,11 +442,21 @@ read_in(struct ctl_conn *c)
 	return 0;
 }
 
-/* Read only between answers; write while an answer waits; what TLS needs, minus reading then. */
+/*
+ * Read only between answers, and only once what is buffered was parsed:
+ * pipelined requests wait in the socket while an answer is written.
+ */
+static int
+wants_read(const struct ctl_conn *c)
+{
+	return c->state == CTL_BODY || (c->state == CTL_HEAD && c->last_len == buf_len(&c->in));
+}
+
+/* Read as wants_read says; write while an answer waits; what TLS needs, minus reading then. */
 static unsigned
 interest(const struct ctl_conn *c)
 {
-	unsigned rd = c->state == CTL_HEAD || c->state == CTL_BODY ? REACTOR_READ : 0;
+	unsigned rd = wants_read(c) ? REACTOR_READ : 0;
 	unsigned tls = c->tls != NULL ? tls_conn_interest(c->tls) : 0;
 
 	return rd | (buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE : 0) |
@@ -460,10 +470,7 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	int rounds;
 
 	(void)r;
-	/* no reading while an answer is written or buffered requests wait to be
-	 * parsed: pipelined requests wait in the socket */
-	if ((events & REACTOR_READ) && (c->state == CTL_BODY || (c->state == CTL_HEAD && c->last_len == buf_len(&c->in))) &&
-	    read_in(c) < 0)
+	if ((events & REACTOR_READ) && wants_read(c) && read_in(c) < 0)
 		return;
 	for (rounds = 0; rounds < CTL_ROUNDS && !c->closed; rounds++) {
 		if (c->state == CTL_HEAD) {

@@ -780,7 +780,9 @@ read_in(struct tunnel *t)
  * Read what is there (one read for plain TCP; for TLS until the engine
  * has nothing more), at most TUNNEL_READ_ROUNDS buffers per event, so one
  * busy peer cannot hold the loop. What TLS already took from the socket
- * raises no socket event: the more timer reads it in the next iteration.
+ * raises no socket event: the more timer reads it in the next iteration
+ * (armed by tunnel_on_io, after the flush that may let the engine take
+ * records again).
  */
 #define TUNNEL_READ_ROUNDS 4
 
@@ -821,7 +823,6 @@ on_readable(struct tunnel *t)
 		if (n < 0 || t->tls == NULL)
 			return; /* drained (or plain: level-triggered epoll calls again) */
 	}
-	more_later(t);
 }
 
 /* TLS input the engine holds or can take now: read it in the next iteration. */
