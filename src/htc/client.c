@@ -2,6 +2,7 @@
  * client.c: the tunnel client (see client.h).
  */
 #include "htc/client.h"
+#include "htc/client_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,7 +32,6 @@ struct local_conn {
 	uint32_t sid;
 };
 
-static const struct tunnel_ops client_tunnel_ops;
 static const struct mux_ops client_mux_ops;
 static void schedule_retry(struct client *c);
 
@@ -43,11 +43,9 @@ want_v2(const struct client *c)
 	return c->o->connections > 1;
 }
 
-static void
-say(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-say(struct client *c, const char *fmt, ...)
+/* see client_int.h */
+void
+client_say(struct client *c, const char *fmt, ...)
 {
 	char line[256];
 	va_list ap;
@@ -97,8 +95,9 @@ sock_connect(struct client *c, int index, char *err, size_t errlen)
 	return rc;
 }
 
-static struct tunnel *
-primary(struct client *c)
+/* see client_int.h */
+struct tunnel *
+client_primary(struct client *c)
 {
 	return c->socks[0].open && c->socks[0].t.state == TUNNEL_OPEN ? &c->socks[0].t : NULL;
 }
@@ -106,7 +105,7 @@ primary(struct client *c)
 static void
 send_json(struct client *c, uint8_t type, struct buf *b)
 {
-	struct tunnel *t = primary(c);
+	struct tunnel *t = client_primary(c);
 
 	if (t != NULL)
 		tunnel_send(t, type, 0, b->pos, buf_len(b));
@@ -262,7 +261,6 @@ apply_resumed(struct client *c, const struct json_doc *doc)
 	return n;
 }
 
-static void join_tickets(struct client *c, const struct json_doc *doc);
 
 static int
 setup_mux(struct client *c, const struct json_doc *doc, int resumed)
@@ -316,21 +314,21 @@ on_hello_ok(struct client *c, const uint8_t *p, size_t n)
 	if (resumed) {
 		unsigned kept = apply_resumed(c, &doc);
 
-		say(c, "resumed session %s with %u binding%s", id, kept, kept == 1 ? "" : "s");
+		client_say(c, "resumed session %s with %u binding%s", id, kept, kept == 1 ? "" : "s");
 	} else {
 		unsigned k;
 
 		for (k = 0; k < c->nbinds; k++)
 			c->binds[k].state = CLIENT_BIND_UNBOUND;
 		if (c->connected_once)
-			say(c, "new session %s: binding again", id);
+			client_say(c, "new session %s: binding again", id);
 		else if (c->ev->on_session)
 			c->ev->on_session(c, id);
 	}
 	c->connected_once = 1;
 	send_binds(c);
 	check_all_bound(c);
-	join_tickets(c, &doc);
+	client_join_tickets(c, &doc);
 }
 
 static struct client_binding *
@@ -396,7 +394,7 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 		b->public_url[0] = '\0';
 	b->state = CLIENT_BIND_BOUND;
 	if (before != 0 && before != b->port)
-		say(c, "container port changed: %u -> %u", before, b->port);
+		client_say(c, "container port changed: %u -> %u", before, b->port);
 	if (c->ev->on_bound)
 		c->ev->on_bound(c, b);
 	check_all_bound(c);
@@ -420,100 +418,6 @@ on_unbind_ok(struct client *c, const uint8_t *p, size_t n)
 	}
 	if (c->state == CLIENT_STOPPING && left == 0)
 		finish(c, HTC_EXIT_OK);
-}
-
-/* ---- v2 secondary sockets -------------------------------------------------- */
-
-static void rejoin_later(struct client *c);
-
-/* A secondary socket is open (or failed): JOIN with its ticket. */
-static void
-on_dialed(struct wsdial *d, int fd, struct tls_conn *tls, const uint8_t *pre, size_t pre_len, const char *err)
-{
-	struct client_sock *cs = d->owner;
-	struct client *c = cs->c;
-	char js[256];
-	int n;
-
-	if (fd < 0) {
-		say(c, "socket %d: %s", cs->index, err);
-		rejoin_later(c);
-		return;
-	}
-	cs->joined = 0;
-	if (tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre, pre_len) < 0) {
-		close(fd);
-		if (tls != NULL) {
-			tls_conn_fini(tls);
-			free(tls);
-		}
-		say(c, "socket %d: out of memory", cs->index);
-		rejoin_later(c);
-		return;
-	}
-	cs->open = 1;
-	if (tls != NULL)
-		tunnel_set_tls(&cs->t, tls);
-	n = snprintf(js, sizeof(js), "{\"sessionId\":\"%s\",\"index\":%d,\"nonce\":\"%s\"}", c->session_id,
-		     cs->index, cs->nonce);
-	tunnel_send(&cs->t, FRAME_JOIN, 0, js, (size_t)n);
-}
-
-/*
- * Open secondary socket `index` in the loop (the primary's streams keep
- * flowing meanwhile), to the address the primary is connected to.
- */
-static void
-join_one(struct client *c, int index, const char *nonce)
-{
-	struct client_sock *cs = &c->socks[index];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char err[512] = "";
-
-	if (index <= 0 || index >= (int)c->granted || cs->open || cs->dial.state != WSDIAL_IDLE || primary(c) == NULL)
-		return; /* only the sockets granted, each once */
-	if (getpeername(c->socks[0].t.fd, (struct sockaddr *)&ss, &len) < 0) {
-		say(c, "socket %d: %s", index, strerror(errno));
-		return;
-	}
-	cs->c = c;
-	cs->index = index;
-	cs->dial.owner = cs;
-	snprintf(cs->nonce, sizeof(cs->nonce), "%s", nonce);
-	if (wsdial_start(&cs->dial, &c->r, &c->o->u, (struct sockaddr *)&ss, len, "hoody-tunnel.v2", on_dialed, err,
-			 sizeof(err)) < 0) {
-		say(c, "socket %d: %s", index, err);
-		rejoin_later(c);
-	}
-}
-
-static void
-join_tickets(struct client *c, const struct json_doc *doc)
-{
-	int arr = json_get(doc, 0, "joinTickets"), i;
-
-	if (json_type(doc, arr) != JSON_ARRAY)
-		return;
-	for (i = json_first(doc, arr); i >= 0; i = json_next(doc, arr, i)) {
-		char nonce[64];
-		int64_t index;
-
-		if (json_obj_get_int(doc, i, "index", &index) != 0 || index <= 0 || index >= MUX_MAX_SOCKS ||
-		    json_obj_get_str(doc, i, "nonce", nonce, sizeof(nonce)) < 0)
-			continue;
-		join_one(c, (int)index, nonce);
-	}
-}
-
-static void
-on_reissued(struct client *c, const uint8_t *p, size_t n)
-{
-	struct json_tok toks[128];
-	struct json_doc doc;
-
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
-		join_tickets(c, &doc);
 }
 
 /* ---- streams -------------------------------------------------------------- */
@@ -675,7 +579,7 @@ on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_
 			tunnel_close(&c->socks[index].t, WS_CLOSE_NORMAL, "join refused", 500);
 		break;
 	case FRAME_REISSUE_JOIN_TICKETS:
-		on_reissued(c, p, n);
+		client_join_reissued(c, p, n);
 		break;
 	default:
 		break; /* PONG, SHARD_MAP, BIND_REVOKED: nothing to do */
@@ -704,7 +608,6 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 
 /* ---- losing sockets, reconnecting ------------------------------------------ */
 
-static uint64_t retry_delay(unsigned attempt);
 
 static void
 release_sock(struct client *c, int index)
@@ -730,7 +633,7 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 
 	if (cs->index != 0) {
 		release_sock(c, cs->index);
-		rejoin_later(c);
+		client_join_later(c);
 		return;
 	}
 	/* secondaries go with the primary; their own on_closed releases them */
@@ -749,7 +652,7 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 		reactor_stop(&c->r);
 		return;
 	}
-	say(c, "disconnected: %s", reason ? reason : "connection lost");
+	client_say(c, "disconnected: %s", reason ? reason : "connection lost");
 	c->state = CLIENT_RECONNECTING;
 	schedule_retry(c);
 }
@@ -772,7 +675,8 @@ t_on_input_end(struct tunnel *t)
 		mux_batch_end(&cs->c->mux);
 }
 
-static const struct tunnel_ops client_tunnel_ops = {
+/* see client_int.h */
+const struct tunnel_ops client_tunnel_ops = {
 	.on_control = t_on_control,
 	.on_data = t_on_data,
 	.on_closed = t_on_closed,
@@ -784,9 +688,9 @@ static const struct mux_ops client_mux_ops = {
 	.on_reset_sent = NULL,
 };
 
-/* Backoff: the first retry within 100 ms, then doubling up to 5 s, with jitter. */
-static uint64_t
-retry_delay(unsigned attempt)
+/* see client_int.h */
+uint64_t
+client_retry_delay(unsigned attempt)
 {
 	uint64_t base = attempt == 0 ? 100 : UTIL_MIN(100ull << UTIL_MIN(attempt, 6u), 5000ull);
 	uint32_t r = 0;
@@ -798,35 +702,10 @@ retry_delay(unsigned attempt)
 static void
 schedule_retry(struct client *c)
 {
-	uint64_t ms = retry_delay(c->attempts);
+	uint64_t ms = client_retry_delay(c->attempts);
 
-	say(c, "reconnecting in %llu ms", (unsigned long long)ms);
+	client_say(c, "reconnecting in %llu ms", (unsigned long long)ms);
 	reactor_timer_start(&c->r, &c->retry_timer, ms, 0);
-}
-
-/* The session is up (bindings may still be on their way): secondaries are worth asking for. */
-static int
-session_up(struct client *c)
-{
-	return (c->state == CLIENT_BINDING || c->state == CLIENT_READY) && primary(c) != NULL;
-}
-
-/* A secondary was refused, lost or could not be opened: ask again later, with a backoff, not in a loop. */
-static void
-rejoin_later(struct client *c)
-{
-	if (session_up(c) && !reactor_timer_is_active(&c->rejoin_timer))
-		reactor_timer_start(&c->r, &c->rejoin_timer, retry_delay(c->rejoin_attempts++), 0);
-}
-
-static void
-on_rejoin(struct reactor *r, struct reactor_timer *t)
-{
-	struct client *c = container_of(t, struct client, rejoin_timer);
-
-	(void)r;
-	if (session_up(c))
-		tunnel_send(primary(c), FRAME_REISSUE_JOIN_TICKETS, 0, NULL, 0);
 }
 
 static void
@@ -840,7 +719,7 @@ on_retry(struct reactor *r, struct reactor_timer *t)
 		return;
 	c->attempts++;
 	if (sock_connect(c, 0, err, sizeof(err)) < 0) {
-		say(c, "reconnect failed: %s", err);
+		client_say(c, "reconnect failed: %s", err);
 		schedule_retry(c);
 		return;
 	}
@@ -865,7 +744,7 @@ on_signal(struct reactor *r, struct reactor_signal *sg)
 {
 	struct client *c = sg->signo == SIGINT ? container_of(sg, struct client, sigint)
 					       : container_of(sg, struct client, sigterm);
-	struct tunnel *p = primary(c);
+	struct tunnel *p = client_primary(c);
 	unsigned i, sent = 0;
 
 	if (c->state == CLIENT_STOPPING || c->state == CLIENT_CLOSED || p == NULL) {
@@ -908,7 +787,7 @@ client_run(struct client *c)
 	tunnel_loop_init(&c->tl, &c->r);
 	reactor_timer_init(&c->stop_timer, on_stop_timer);
 	reactor_timer_init(&c->retry_timer, on_retry);
-	reactor_timer_init(&c->rejoin_timer, on_rejoin);
+	reactor_timer_init(&c->rejoin_timer, client_join_on_timer);
 	reactor_signal_start(&c->r, &c->sigint, SIGINT, on_signal);
 	reactor_signal_start(&c->r, &c->sigterm, SIGTERM, on_signal);
 	reactor_signal_start(&c->r, &c->sigpipe, SIGPIPE, on_sigpipe);
