@@ -44,8 +44,6 @@ http1_list_next(struct http1_list_iter *it, const char **m, size_t *mlen)
 	return 1;
 }
 
-/* What the framing-related fields of a head say. */
-
 /* ---- header helpers ------------------------------------------------- */
 
 /* see http1.h */
