@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "mux.h"
 #include "reactor.h"
 #include "ring.h"
@@ -46,7 +47,7 @@ enum pump_state {
 struct pump {
 	/* read-only */
 	enum pump_state state;
-	int fd;
+	struct conn conn;    /* the socket (fd -1 once closed) */
 	uint64_t bytes_up;   /* socket -> tunnel */
 	uint64_t bytes_down; /* tunnel -> socket */
 	unsigned reset_code; /* the code that ended it, 0 when it ended cleanly */
@@ -56,7 +57,6 @@ struct pump {
 	struct reactor *r;
 	struct mux *mux;
 	struct stream *s;
-	struct reactor_watcher w;
 	struct reactor_deferred done_defer;
 	pump_done_cb *done;
 	struct ring ring;       /* upstream bytes lent to the tunnel */
@@ -77,5 +77,11 @@ int pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *
 
 /* Close now: RESET(code, reason) to the peer when the stream is still open. */
 void pump_abort(struct pump *p, unsigned code, const char *reason);
+
+/*
+ * Process exit: close the socket and release the memory of a pump that
+ * has not finished, without callbacks or frames (the tunnels are gone).
+ */
+void pump_fini(struct pump *p);
 
 #endif

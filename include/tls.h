@@ -239,6 +239,9 @@ size_t tls_conn_pending(const struct tls_conn *c);
  */
 size_t tls_conn_buffered(const struct tls_conn *c);
 
+/* 1 when the peer's first byte was not a TLS handshake record (0x16): it speaks something else. */
+int tls_conn_peer_not_tls(const struct tls_conn *c);
+
 /* 1 once the handshake has completed (application data may flow). */
 int tls_conn_handshake_done(const struct tls_conn *c);
 

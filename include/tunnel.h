@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "frame.h"
 #include "reactor.h"
 #include "ws.h"
@@ -44,7 +45,6 @@
 extern const char tunnel_reason_replies[];
 
 struct tunnel;
-struct tls_conn;
 
 /* A loop-wide flusher: one per reactor, shared by every tunnel. */
 struct tunnel_loop {
@@ -102,7 +102,7 @@ struct tunnel {
 	/* read-only */
 	enum tunnel_state state;
 	enum ws_role role;
-	int fd;
+	struct conn conn;        /* the socket, plain or TLS */
 	uint64_t last_rx_ms;     /* reactor time of the last byte received */
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	size_t queued_bytes;     /* payload + headers waiting to be written */
@@ -114,9 +114,7 @@ struct tunnel {
 	/* private */
 	const struct tunnel_ops *ops;
 	struct tunnel_loop *loop;
-	struct reactor_watcher w;
 	struct reactor_timer close_timer;
-	struct reactor_timer more_timer;   /* TLS: bytes the engine holds, read in the next iteration */
 	struct reactor_deferred closed_defer;
 	struct reactor_deferred pre_defer; /* bytes that came with the handshake */
 	struct ws_parser wp;
@@ -128,21 +126,21 @@ struct tunnel {
 	size_t qcap, qhead, qlen, qplanned; /* qplanned: items with message framing done */
 	size_t head_off;         /* bytes of the head item already written */
 	struct tunnel *dirty_next;
-	struct tls_conn *tls;    /* NULL: plain TCP */
 	int dirty, shut_wr;
 	const char *close_reason;
+	char why[128];           /* a transport's failure, copied before its conn closes */
 };
 
 /*
- * Take over a connected, non-blocking socket on which the WebSocket
- * handshake is complete. `pre` holds bytes already read past the handshake
- * (may be empty). 0 or -ENOMEM (fd untouched on error).
+ * Take over connection c (plain or TLS, moved into t->conn) on which the
+ * WebSocket handshake is complete. `pre` holds bytes already read past the
+ * handshake (may be empty). 0, or -ENOMEM/-errno (c untouched on error).
  */
-int tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role role,
+int tunnel_init(struct tunnel *t, struct tunnel_loop *loop, struct conn *c, enum ws_role role,
 		const struct tunnel_ops *ops, void *owner, const uint8_t *pre, size_t pre_len);
 
 /*
- * Release the memory; the fd must be closed already (on_closed was
+ * Release the memory; the conn must be closed already (on_closed was
  * delivered) or is closed here. Items still queued are dropped (done
  * callbacks with sent = 0).
  */
@@ -180,12 +178,5 @@ static inline size_t tunnel_backlog(const struct tunnel *t) { return buf_len(&t-
 
 /* Write what is queued now instead of waiting for the before-poll hook. */
 void tunnel_flush(struct tunnel *t);
-
-/*
- * Speak TLS on this tunnel from now on (the handshake is done or in
- * progress): t takes tls over (malloc'd; tls_conn_fini and free at the
- * end). Reads, writes and interest then go through the engine.
- */
-void tunnel_set_tls(struct tunnel *t, struct tls_conn *tls);
 
 #endif

@@ -22,7 +22,6 @@
 #include "log.h"
 #include "net.h"
 #include "session.h"
-#include "tls.h"
 #include "util.h"
 #include "ws_handshake.h"
 
@@ -48,11 +47,9 @@ enum ctl_state {
 
 struct ctl_conn {
 	struct daemon *d;
-	int fd;
+	struct conn conn;            /* plain, or TLS with --tls-cert */
 	enum ctl_state state;
-	struct reactor_watcher w;
 	struct reactor_timer timer;  /* hello, keep-alive idle, or send progress */
-	struct reactor_timer more;   /* buffered requests (or TLS bytes) left for the next iteration */
 	struct net_progress sent;    /* does the client take its answer (send timeout) */
 	struct reactor_deferred free_defer;
 	struct buf in, out;
@@ -62,13 +59,17 @@ struct ctl_conn {
 	uint64_t accepted_ms;
 	int keep_alive, preauth, v2, closed;
 	int reserved;         /* from the reserve, not a permit (CTL_RESERVED_MAX) */
-	struct tls_conn *tls; /* --tls-cert: the control plane speaks TLS */
 	char peer[64];
 	struct ctl_conn *prev, *next;
 };
 
-static void ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+static void ctl_on_io(struct conn *conn, unsigned events);
 static void ctl_close(struct ctl_conn *c);
+
+/* A plain HTTP client on the TLS port is told so in plain HTTP, as nginx does. */
+static const char ctl_plain_answer[] = "HTTP/1.1 400 TLS required\r\nContent-Type: text/plain\r\n"
+				       "Content-Length: 45\r\nConnection: close\r\n\r\n"
+				       "this port speaks TLS: use wss:// or https://\n";
 
 static void
 on_timer(struct reactor *r, struct reactor_timer *t)
@@ -77,7 +78,7 @@ on_timer(struct reactor *r, struct reactor_timer *t)
 
 	(void)r;
 	if (c->state == CTL_WRITE || c->state == CTL_UPGRADE) {
-		if (net_progress_check(&c->sent, c->fd)) {
+		if (net_progress_check(&c->sent, c->conn.fd)) {
 			reactor_timer_start(&c->d->r, &c->timer, c->d->cfg->send_timeout_ms, 0);
 			return;
 		}
@@ -88,19 +89,11 @@ on_timer(struct reactor *r, struct reactor_timer *t)
 	ctl_close(c);
 }
 
-static void
-on_more(struct reactor *r, struct reactor_timer *t)
-{
-	struct ctl_conn *c = container_of(t, struct ctl_conn, more);
-
-	ctl_on_io(r, &c->w, REACTOR_READ);
-}
-
 /* An answer is waiting for the client: it must take a byte of it every --send-timeout. */
 static void
 send_timer_arm(struct ctl_conn *c)
 {
-	net_progress_mark(&c->sent, c->fd);
+	net_progress_mark(&c->sent, c->conn.fd);
 	reactor_timer_start(&c->d->r, &c->timer, c->d->cfg->send_timeout_ms, 0);
 }
 
@@ -112,14 +105,10 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 	(void)r;
 	buf_fini(&c->in);
 	buf_fini(&c->out);
-	if (c->tls != NULL) {
-		tls_conn_fini(c->tls);
-		free(c->tls);
-	}
 	free(c);
 }
 
-/* Forget the connection; close_fd = 0 when a session took the socket. */
+/* Forget the connection; close_fd = 0 when a session takes the socket. */
 static void
 ctl_release(struct ctl_conn *c, int close_fd)
 {
@@ -128,15 +117,11 @@ ctl_release(struct ctl_conn *c, int close_fd)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	reactor_watcher_stop(&d->r, &c->w);
 	reactor_timer_stop(&d->r, &c->timer);
-	reactor_timer_stop(&d->r, &c->more);
 	if (c->preauth && d->npreauth > 0)
 		d->npreauth--;
 	if (close_fd) {
-		if (c->tls != NULL)
-			tls_conn_close(c->tls, c->fd);
-		close(c->fd);
+		conn_close(&c->conn);
 		if (c->reserved)
 			d->ctl_reserved--;
 		else
@@ -159,27 +144,14 @@ ctl_close(struct ctl_conn *c)
 
 /* ---- answers ------------------------------------------------------------ */
 
-/* One send, plain or through TLS: bytes taken or -errno. */
-static ssize_t
-send_some(struct ctl_conn *c)
-{
-	ssize_t n;
-
-	if (c->tls != NULL) {
-		struct iovec iov = { c->out.pos, buf_len(&c->out) };
-
-		return tls_conn_writev(c->tls, c->fd, &iov, 1);
-	}
-	n = send(c->fd, c->out.pos, buf_len(&c->out), MSG_NOSIGNAL);
-	return n >= 0 ? n : errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
 /* 1 when the answer is all out, 0 when the socket is full, -1 when closed. */
 static int
 write_out(struct ctl_conn *c)
 {
+	int rc;
+
 	while (buf_len(&c->out) > 0) {
-		ssize_t n = send_some(c);
+		ssize_t n = conn_write(&c->conn, c->out.pos, buf_len(&c->out));
 
 		if (n == -EINTR)
 			continue;
@@ -192,8 +164,15 @@ write_out(struct ctl_conn *c)
 		buf_consume(&c->out, (size_t)n);
 		net_progress_pushed(&c->sent, (size_t)n);
 	}
-	if (c->tls != NULL && c->state != CTL_UPGRADE && tls_conn_flush(c->tls, c->fd) == -EAGAIN)
-		return 0; /* the records are not out yet (the tunnel flushes them after an upgrade) */
+	if (c->state == CTL_UPGRADE)
+		return 1; /* the tunnel flushes what the transport holds */
+	rc = conn_flush(&c->conn);
+	if (rc == -EAGAIN)
+		return 0; /* TLS records are not out yet */
+	if (rc < 0) {
+		ctl_close(c);
+		return -1;
+	}
 	return 1;
 }
 
@@ -269,19 +248,15 @@ static void
 hand_over(struct ctl_conn *c)
 {
 	struct daemon *d = c->d;
-	const uint8_t *pre = c->in.pos + c->head_len;
+	const uint8_t *pre = c->in.pos + c->head_len; /* c is freed after this iteration */
 	size_t pre_len = buf_len(&c->in) - c->head_len;
-	int fd = c->fd;
 
 	if (c->preauth && d->npreauth > 0) {
 		d->npreauth--; /* the session counts itself from here */
 		c->preauth = 0;
 	}
-	struct tls_conn *tls = c->tls;
-
-	c->tls = NULL; /* the tunnel takes the TLS state over */
 	ctl_release(c, 0);
-	tconn_start(d, fd, c->v2, c->peer, c->accepted_ms, pre, pre_len, tls);
+	tconn_start(d, &c->conn, c->v2, c->peer, c->accepted_ms, pre, pre_len);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -401,45 +376,17 @@ read_in(struct ctl_conn *c)
 		respond_text(c, 431, "request head too large\n");
 		return 0;
 	}
-	if (c->tls == NULL) {
-		n = recv(c->fd, c->in.last, buf_room(&c->in), 0);
-		if (n < 0)
-			n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
-	} else {
-		/* drain the engine: decrypted bytes do not make the socket readable */
-		while ((n = tls_conn_read(c->tls, c->fd, c->in.last, buf_room(&c->in))) > 0) {
-			buf_commit(&c->in, (size_t)n);
-			if (buf_room(&c->in) == 0)
-				break;
-		}
-		if (n == -EAGAIN)
-			(void)tls_conn_flush(c->tls, c->fd); /* handshake answers */
-		else if (n < 0 && tls_conn_error(c->tls) != NULL)
-			log_debug("ctl %s: TLS: %s", c->peer, tls_conn_error(c->tls));
-	}
-	if (n < 0 && n != -EAGAIN && c->tls != NULL && c->tls->got_bytes && c->tls->first_byte != 0x16) {
-		/* plain HTTP on the TLS port: say so in plain HTTP, like nginx does */
-		static const char plain[] = "HTTP/1.1 400 TLS required\r\nContent-Type: text/plain\r\n"
-					    "Content-Length: 45\r\nConnection: close\r\n\r\n"
-					    "this port speaks TLS: use wss:// or https://\n";
-
-		char sink[4096];
-
-		/* drop what the client sent, or the close resets the answer away */
-		while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
-		(void)!send(c->fd, plain, sizeof(plain) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		shutdown(c->fd, SHUT_WR);
-	}
-	if (n == 0 || (n < 0 && n != -EAGAIN)) {
-		log_debug("ctl %s: closed (%s)", c->peer,
-			  n == 0 ? "end of stream" : c->tls && tls_conn_error(c->tls) ? tls_conn_error(c->tls) : strerror((int)-n));
-		ctl_close(c);
-		return -1;
-	}
-	if (n > 0 && c->tls == NULL)
+	n = conn_read(&c->conn, c->in.last, buf_room(&c->in));
+	if (n > 0) {
 		buf_commit(&c->in, (size_t)n);
-	return 0;
+		return 0;
+	}
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	log_debug("ctl %s: closed (%s)", c->peer,
+		  n == 0 ? "end of stream" : conn_error(&c->conn) ? conn_error(&c->conn) : strerror((int)-n));
+	ctl_close(c);
+	return -1;
 }
 
 /*
@@ -452,25 +399,20 @@ wants_read(const struct ctl_conn *c)
 	return c->state == CTL_BODY || (c->state == CTL_HEAD && c->last_len == buf_len(&c->in));
 }
 
-/* Read as wants_read says; write while an answer waits; what TLS needs, minus reading then. */
+/* Read as wants_read says; write while an answer is on its way. */
 static unsigned
 interest(const struct ctl_conn *c)
 {
-	unsigned rd = wants_read(c) ? REACTOR_READ : 0;
-	unsigned tls = c->tls != NULL ? tls_conn_interest(c->tls) : 0;
-
-	return rd | (buf_len(&c->out) > 0 && c->state != CTL_HEAD ? REACTOR_WRITE : 0) |
-	       (tls & (rd ? ~0u : ~(unsigned)TLS_READ));
+	return (wants_read(c) ? CONN_READ : 0) | (c->state == CTL_WRITE || c->state == CTL_UPGRADE ? CONN_WRITE : 0);
 }
 
 static void
-ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+ctl_on_io(struct conn *conn, unsigned events)
 {
-	struct ctl_conn *c = container_of(w, struct ctl_conn, w);
+	struct ctl_conn *c = container_of(conn, struct ctl_conn, conn);
 	int rounds;
 
-	(void)r;
-	if ((events & REACTOR_READ) && wants_read(c) && read_in(c) < 0)
+	if ((events & CONN_READ) && wants_read(c) && read_in(c) < 0)
 		return;
 	for (rounds = 0; rounds < CTL_ROUNDS && !c->closed; rounds++) {
 		if (c->state == CTL_HEAD) {
@@ -491,14 +433,12 @@ ctl_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 			after_write(c);
 		}
 	}
-	/* requests still buffered after the round limit, or TLS bytes that no
-	 * socket event will announce: go on in the next iteration */
-	if (!c->closed && (c->state == CTL_HEAD || c->state == CTL_BODY) && !reactor_timer_is_active(&c->more) &&
-	    ((rounds == CTL_ROUNDS && buf_len(&c->in) > c->last_len) ||
-	     (c->tls != NULL && tls_conn_buffered(c->tls) > 0)))
-		reactor_timer_start(&c->d->r, &c->more, 0, 0);
-	if (!c->closed)
-		reactor_watcher_set(&c->d->r, &c->w, interest(c));
+	if (c->closed)
+		return;
+	/* requests still buffered after the round limit: go on in the next iteration */
+	if ((c->state == CTL_HEAD || c->state == CTL_BODY) && rounds == CTL_ROUNDS && buf_len(&c->in) > c->last_len)
+		conn_again(&c->conn);
+	conn_interest(&c->conn, interest(c));
 }
 
 /* ---- listener ------------------------------------------------------------ */
@@ -521,38 +461,34 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 		return;
 	}
 	c->d = d;
-	c->fd = fd;
 	c->reserved = reserved;
+	conn_init(&c->conn, &d->r, fd, ctl_on_io);
 	(void)net_set_nodelay(fd, 1);
 	if (d->tls_creds.d != NULL) {
-		c->tls = calloc(1, sizeof(*c->tls));
-		if (c->tls == NULL || tls_conn_server(c->tls, &d->tls_creds) < 0) {
-			free(c->tls);
-			c->tls = NULL;
+		if (conn_tls_server(&c->conn, &d->tls_creds) < 0) {
+			conn_close(&c->conn);
 			buf_fini(&c->in);
 			buf_fini(&c->out);
 			free(c);
-			close(fd);
 			if (reserved)
 				d->ctl_reserved--;
 			else
 				fdbudget_release(&d->fds, 1);
 			return;
 		}
+		conn_set_plain_answer(&c->conn, ctl_plain_answer);
 	}
 	c->state = CTL_HEAD;
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;
 	d->npreauth++;
 	net_format_addr((const struct sockaddr *)peer, c->peer, sizeof(c->peer));
-	reactor_watcher_init(&c->w, fd, ctl_on_io);
 	reactor_timer_init(&c->timer, on_timer);
-	reactor_timer_init(&c->more, on_more);
 	c->next = d->ctls;
 	if (d->ctls)
 		d->ctls->prev = c;
 	d->ctls = c;
-	if (reactor_watcher_start(&d->r, &c->w, REACTOR_READ) < 0) {
+	if (conn_start(&c->conn, CONN_READ) < 0) {
 		ctl_close(c);
 		return;
 	}

@@ -783,12 +783,8 @@ expose_fini(struct daemon *d)
 	while ((v = slab_next(&d->visitors, &i)) != NULL) {
 		if (v->fd >= 0)
 			close(v->fd);
-		if (v->state == VISITOR_UPGRADED && !v->pump.finished) {
-			if (v->pump.fd >= 0)
-				close(v->pump.fd);
-			ring_release(&v->pump.ring);
-			buf_fini(&v->pump.spill);
-		}
+		if (v->state == VISITOR_UPGRADED)
+			pump_fini(&v->pump);
 		buf_fini(&v->in);
 		buf_fini(&v->out);
 	}

@@ -19,7 +19,7 @@
 #define PUMP_RING_SIZE (512 * 1024)
 #define PUMP_READ_MAX (256 * 1024)
 
-static void pump_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
+static void pump_on_io(struct conn *c, unsigned events);
 static void pump_finish(struct pump *p);
 static void update_interest(struct pump *p);
 static void maybe_shut_write(struct pump *p);
@@ -39,14 +39,14 @@ pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, i
 	p->r = r;
 	p->mux = m;
 	p->s = s;
-	p->fd = fd;
 	p->done = done;
 	p->state = connecting ? PUMP_CONNECTING : PUMP_ACTIVE;
 	s->ops = &pump_stream_ops;
 	s->owner = p;
-	reactor_watcher_init(&p->w, fd, pump_on_io);
-	rc = reactor_watcher_start(r, &p->w, connecting ? REACTOR_WRITE : REACTOR_READ);
+	conn_init(&p->conn, r, fd, pump_on_io);
+	rc = conn_start(&p->conn, connecting ? CONN_WRITE : CONN_READ);
 	if (rc < 0) {
+		p->conn.fd = -1; /* the caller keeps fd */
 		s->ops = NULL;
 		s->owner = NULL;
 		return rc;
@@ -107,9 +107,9 @@ pump_read(struct pump *p)
 	want = mux_credit(p->mux, p->s, UTIL_MIN(room, (size_t)PUMP_READ_MAX));
 	if (want == 0)
 		return;
-	n = read(p->fd, p->ring.mem + start, want);
+	n = conn_read(&p->conn, p->ring.mem + start, want);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (n != -EAGAIN && n != -EINTR)
 			pump_abort(p, FRAME_CODE_CANCEL, "socket error");
 		return;
 	}
@@ -125,32 +125,45 @@ pump_read(struct pump *p)
 
 /* ---- downstream: tunnel -> socket ------------------------------------- */
 
+/* Push what the transport holds (TLS records). 0, or -1 when it failed (pump aborted). */
+static int
+flush_transport(struct pump *p)
+{
+	int rc = conn_flush(&p->conn);
+
+	if (rc < 0 && rc != -EAGAIN) {
+		pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
+		return -1;
+	}
+	return 0;
+}
+
 /* Write what we can; 0, or -1 when the socket failed (pump aborted). */
 static int
 write_some(struct pump *p, const uint8_t *b, size_t n, size_t *done)
 {
 	*done = 0;
 	while (*done < n) {
-		ssize_t k = send(p->fd, b + *done, n - *done, MSG_NOSIGNAL);
+		ssize_t k = conn_write(&p->conn, b + *done, n - *done);
 
+		if (k == -EINTR)
+			continue;
+		if (k == -EAGAIN)
+			break;
 		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
 			pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
 			return -1;
 		}
 		*done += (size_t)k;
 	}
-	return 0;
+	return flush_transport(p);
 }
 
 static void
 maybe_shut_write(struct pump *p)
 {
 	if (p->peer_eof && !p->wr_shut && buf_len(&p->spill) == 0 && p->state == PUMP_ACTIVE) {
-		shutdown(p->fd, SHUT_WR);
+		conn_shutdown(&p->conn);
 		p->wr_shut = 1;
 	}
 	if (p->wr_shut && p->rd_eof && p->state == PUMP_ACTIVE)
@@ -198,17 +211,13 @@ flush_pending(struct pump *p)
 	if (p->npend == 0)
 		return;
 	if (p->state == PUMP_ACTIVE) {
-		struct msghdr mh;
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = p->pend;
-		mh.msg_iovlen = (size_t)p->npend;
 		do
-			n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			n = conn_writev(&p->conn, p->pend, p->npend);
+		while (n == -EINTR);
+		if ((n < 0 && n != -EAGAIN) || flush_transport(p) < 0) {
 			p->npend = 0;
-			pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
+			if (p->state != PUMP_CLOSED)
+				pump_abort(p, FRAME_CODE_CANCEL, "socket write failed");
 			return;
 		}
 		done = n > 0 ? (size_t)n : 0;
@@ -330,21 +339,21 @@ update_interest(struct pump *p)
 	if (p->state == PUMP_CLOSED)
 		return;
 	if (p->state == PUMP_CONNECTING) {
-		want = REACTOR_WRITE;
+		want = CONN_WRITE;
 	} else {
 		if (!p->rd_eof && p->s != NULL && (p->ring.mem == NULL || ring_space(&p->ring, &start) > 0) &&
 		    mux_allowance(p->mux, p->s, 1) > 0)
-			want |= REACTOR_READ;
+			want |= CONN_READ;
 		if (buf_len(&p->spill) > 0)
-			want |= REACTOR_WRITE;
+			want |= CONN_WRITE;
 	}
-	reactor_watcher_set(p->r, &p->w, want);
+	conn_interest(&p->conn, want);
 }
 
 static void
 connected(struct pump *p)
 {
-	int err = net_socket_error(p->fd);
+	int err = net_socket_error(p->conn.fd);
 
 	if (err != 0) {
 		pump_abort(p, FRAME_CODE_REFUSED_STREAM, "local connect failed");
@@ -358,11 +367,10 @@ connected(struct pump *p)
 }
 
 static void
-pump_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+pump_on_io(struct conn *c, unsigned events)
 {
-	struct pump *p = container_of(w, struct pump, w);
+	struct pump *p = container_of(c, struct pump, conn);
 
-	(void)r;
 	if (p->state == PUMP_CONNECTING) {
 		if (events)
 			connected(p);
@@ -410,9 +418,7 @@ pump_abort(struct pump *p, unsigned code, const char *reason)
 	if (p->state == PUMP_CLOSED)
 		return;
 	p->state = PUMP_CLOSED;
-	reactor_watcher_stop(p->r, &p->w);
-	close(p->fd);
-	p->fd = -1;
+	conn_close(&p->conn);
 	if (s != NULL) {
 		p->s = NULL;
 		s->owner = NULL;
@@ -430,4 +436,15 @@ pump_abort(struct pump *p, unsigned code, const char *reason)
 	}
 	if (p->lent == 0)
 		pump_finish(p);
+}
+
+/* see pump.h */
+void
+pump_fini(struct pump *p)
+{
+	if (p->finished)
+		return;
+	conn_close(&p->conn);
+	ring_release(&p->ring);
+	buf_fini(&p->spill);
 }

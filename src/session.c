@@ -105,25 +105,19 @@ on_hello_timeout(struct reactor *r, struct reactor_timer *t)
 
 /* see session.h */
 int
-tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-	    size_t pre_len, struct tls_conn *tls)
+tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
+	    size_t pre_len)
 {
 	const struct config *c = d->cfg;
 	struct tconn *tc = calloc(1, sizeof(*tc));
 	uint64_t elapsed = reactor_now(&d->r) - accepted_ms;
 
-	if (tc == NULL || tunnel_init(&tc->t, &d->tl, fd, WS_ROLE_SERVER, &tconn_ops, tc, pre, pre_len) < 0) {
+	if (tc == NULL || tunnel_init(&tc->t, &d->tl, conn, WS_ROLE_SERVER, &tconn_ops, tc, pre, pre_len) < 0) {
 		free(tc);
-		close(fd);
+		conn_close(conn);
 		fdbudget_release(&d->fds, 1);
-		if (tls != NULL) {
-			tls_conn_fini(tls);
-			free(tls);
-		}
 		return -ENOMEM;
 	}
-	if (tls != NULL)
-		tunnel_set_tls(&tc->t, tls);
 	tc->d = d;
 	tc->v2 = v2;
 	tc->state = TCONN_PRE_AUTH;

@@ -90,14 +90,14 @@ struct session {
 };
 
 /*
- * Start a tunnel socket whose WebSocket handshake just completed.
- * accepted_ms: when the TCP connection was accepted (the hello timeout
- * counts from there). It owns fd and one FD permit from here on. pre:
- * bytes that followed the handshake. 0 or -errno (fd closed, permit
- * released).
+ * Start a tunnel socket whose WebSocket handshake just completed on conn
+ * (plain or TLS; moved into the tunnel). accepted_ms: when the TCP
+ * connection was accepted (the hello timeout counts from there). It owns
+ * the socket and one FD permit from here on. pre: bytes that followed the
+ * handshake. 0 or -errno (conn closed, permit released).
  */
-int tconn_start(struct daemon *d, int fd, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-		size_t pre_len, struct tls_conn *tls);
+int tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, uint64_t accepted_ms,
+		const uint8_t *pre, size_t pre_len);
 
 /* End every session and close every tunnel socket at once (daemon exit). */
 void session_close_all(struct daemon *d);

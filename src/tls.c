@@ -805,6 +805,13 @@ tls_conn_buffered(const struct tls_conn *c)
 
 /* see tls.h */
 int
+tls_conn_peer_not_tls(const struct tls_conn *c)
+{
+	return c->got_bytes && c->first_byte != 0x16;
+}
+
+/* see tls.h */
+int
 tls_conn_handshake_done(const struct tls_conn *c)
 {
 	if (c->hs_done)

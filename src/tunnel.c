@@ -14,13 +14,11 @@
 #include "tunnel.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include "tls.h"
 #include "util.h"
 
 #define TUNNEL_IN_SIZE (256 * 1024) /* one read per readable event, at most this */
@@ -32,9 +30,7 @@ enum {
 	TUNNEL_ITEM_WSCTL, /* a whole WebSocket control frame in the arena */
 };
 
-static void tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
-static void on_more_timer(struct reactor *r, struct reactor_timer *tm);
-static void more_later(struct tunnel *t);
+static void tunnel_on_io(struct conn *c, unsigned events);
 
 const char tunnel_reason_replies[] = "peer does not read its replies";
 
@@ -121,7 +117,6 @@ unmark_dirty(struct tunnel *t)
 /* ---- setup -------------------------------------------------------------- */
 
 static void process_input(struct tunnel *t);
-static void drop_tls(struct tunnel *t);
 
 static void
 pre_cb(struct reactor *r, struct reactor_deferred *d)
@@ -135,11 +130,10 @@ pre_cb(struct reactor *r, struct reactor_deferred *d)
 
 /* see tunnel.h */
 int
-tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role role,
+tunnel_init(struct tunnel *t, struct tunnel_loop *loop, struct conn *c, enum ws_role role,
 	    const struct tunnel_ops *ops, void *owner, const uint8_t *pre, size_t pre_len)
 {
 	memset(t, 0, sizeof(*t));
-	t->fd = fd;
 	t->role = role;
 	t->ops = ops;
 	t->owner = owner;
@@ -156,9 +150,9 @@ tunnel_init(struct tunnel *t, struct tunnel_loop *loop, int fd, enum ws_role rol
 	ws_parser_init(&t->wp, role, FRAME_MSG_MAX_BYTES);
 	frame_reader_init(&t->fr);
 	reactor_timer_init(&t->close_timer, NULL);
-	reactor_timer_init(&t->more_timer, on_more_timer);
-	reactor_watcher_init(&t->w, fd, tunnel_on_io);
-	if (reactor_watcher_start(loop->r, &t->w, REACTOR_READ) < 0) {
+	conn_move(&t->conn, c, loop->r, tunnel_on_io);
+	if (conn_start(&t->conn, CONN_READ) < 0) {
+		conn_move(c, &t->conn, c->r, c->cb); /* the caller's again */
 		buf_fini(&t->in);
 		buf_fini(&t->arena);
 		frame_reader_fini(&t->fr);
@@ -203,38 +197,17 @@ void
 tunnel_fini(struct tunnel *t)
 {
 	if (t->state != TUNNEL_CLOSED) {
-		reactor_watcher_stop(t->loop->r, &t->w);
-		close(t->fd);
+		conn_close(&t->conn);
 		t->state = TUNNEL_CLOSED;
 	}
 	unmark_dirty(t);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
-	reactor_timer_stop(t->loop->r, &t->more_timer);
 	drop_queue(t);
-	drop_tls(t);
 	free(t->q);
 	buf_fini(&t->in);
 	buf_fini(&t->arena);
 	frame_reader_fini(&t->fr);
 	t->q = NULL;
-}
-
-static void
-drop_tls(struct tunnel *t)
-{
-	if (t->tls == NULL)
-		return;
-	tls_conn_fini(t->tls);
-	free(t->tls);
-	t->tls = NULL;
-}
-
-/* see tunnel.h */
-void
-tunnel_set_tls(struct tunnel *t, struct tls_conn *tls)
-{
-	t->tls = tls;
-	mark_dirty(t);
 }
 
 /* ---- queueing ----------------------------------------------------------- */
@@ -545,18 +518,16 @@ advance(struct tunnel *t, size_t n)
 		arena_clear(t);
 }
 
-/* One writev, plain or through TLS: bytes taken, or -errno. */
-static ssize_t
-write_out(struct tunnel *t, const struct iovec *iov, int niov)
+/* The transport failed: keep its account of why (the conn forgets it on close). */
+static const char *
+transport_why(struct tunnel *t, const char *fallback)
 {
-	ssize_t n;
+	const char *why = conn_error(&t->conn);
 
-	if (t->tls != NULL)
-		return tls_conn_writev(t->tls, t->fd, iov, niov);
-	n = writev(t->fd, iov, niov);
-	if (n >= 0)
-		return n;
-	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (why == NULL)
+		return fallback;
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	return t->why;
 }
 
 /* see tunnel.h */
@@ -564,39 +535,36 @@ void
 tunnel_flush(struct tunnel *t)
 {
 	struct iovec iov[TUNNEL_IOV_MAX];
+	ssize_t n;
 	int niov;
 
 	if (t->state == TUNNEL_CLOSED || reply_check(t) < 0)
 		return;
 	plan(t);
 	while (t->qplanned > 0) {
-		ssize_t n;
-
 		build_iov(t, iov, &niov);
-		n = write_out(t, iov, niov);
+		n = conn_writev(&t->conn, iov, niov);
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
-			tunnel_finish(t, WS_CLOSE_ABNORMAL, t->tls && tls_conn_error(t->tls) ? tls_conn_error(t->tls)
-										 : "write failed");
+			tunnel_finish(t, WS_CLOSE_ABNORMAL, transport_why(t, "write failed"));
 			return;
 		}
 		advance(t, (size_t)n);
 	}
-	if (t->tls != NULL && tls_conn_flush(t->tls, t->fd) < 0 && tls_conn_interest(t->tls) == 0) {
-		tunnel_finish(t, WS_CLOSE_ABNORMAL, tls_conn_error(t->tls) ? tls_conn_error(t->tls) : "TLS failed");
+	n = conn_flush(&t->conn);
+	if (n < 0 && n != -EAGAIN) {
+		tunnel_finish(t, WS_CLOSE_ABNORMAL, transport_why(t, "write failed"));
 		return;
 	}
 	if (t->state == TUNNEL_CLOSING && t->qlen == 0 && !t->shut_wr) {
 		/* our CLOSE is out: the peer answers with its CLOSE, then EOF */
-		if (t->tls == NULL)
-			shutdown(t->fd, SHUT_WR);
+		conn_shutdown(&t->conn);
 		t->shut_wr = 1;
 	}
-	reactor_watcher_set(t->loop->r, &t->w,
-			    REACTOR_READ | (t->qlen ? REACTOR_WRITE : 0) | (t->tls ? tls_conn_interest(t->tls) : 0));
+	conn_interest(&t->conn, CONN_READ | (t->qlen || n == -EAGAIN ? CONN_WRITE : 0));
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -644,12 +612,8 @@ tunnel_finish(struct tunnel *t, unsigned code, const char *reason)
 {
 	if (t->state == TUNNEL_CLOSED)
 		return;
-	reactor_watcher_stop(t->loop->r, &t->w);
 	reactor_timer_stop(t->loop->r, &t->close_timer);
-	reactor_timer_stop(t->loop->r, &t->more_timer);
-	if (t->tls != NULL)
-		tls_conn_close(t->tls, t->fd); /* close_notify, best effort */
-	close(t->fd);
+	conn_close(&t->conn); /* TLS: close_notify, best effort */
 	t->state = TUNNEL_CLOSED;
 	t->close_code = code;
 	t->close_reason = reason;
@@ -743,7 +707,11 @@ process_input(struct tunnel *t)
 	t->loop->in_input++;
 	while (n > 0 && t->state != TUNNEL_CLOSED) {
 		struct ws_event ev;
-		ssize_t k = ws_parse(&t->wp, p, n, &ev);
+		ssize_t k;
+
+		if (t->state == TUNNEL_CLOSING && t->wp.state == WS_RX_FAILED)
+			break; /* our CLOSE for the violation is queued: the rest cannot be parsed, drop it */
+		k = ws_parse(&t->wp, p, n, &ev);
 
 		if (k < 0) {
 			fail(t, t->wp.close_code, t->wp.error);
@@ -762,27 +730,11 @@ process_input(struct tunnel *t)
 	buf_reset(&t->in, 0);
 }
 
-/* One read, plain or through TLS: bytes, 0 at the end, or -errno. */
-static ssize_t
-read_in(struct tunnel *t)
-{
-	ssize_t n;
-
-	if (t->tls != NULL)
-		return tls_conn_read(t->tls, t->fd, t->in.last, buf_room(&t->in));
-	n = read(t->fd, t->in.last, buf_room(&t->in));
-	if (n >= 0)
-		return n;
-	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
 /*
- * Read what is there (one read for plain TCP; for TLS until the engine
- * has nothing more), at most TUNNEL_READ_ROUNDS buffers per event, so one
- * busy peer cannot hold the loop. What TLS already took from the socket
- * raises no socket event: the more timer reads it in the next iteration
- * (armed by tunnel_on_io, after the flush that may let the engine take
- * records again).
+ * Read what is there, at most TUNNEL_READ_ROUNDS buffers per event, so
+ * one busy peer cannot hold the loop. A short read means the transport
+ * has nothing more for now; what it still holds (TLS) is announced by
+ * the conn in the next iteration.
  */
 #define TUNNEL_READ_ROUNDS 4
 
@@ -794,18 +746,20 @@ on_readable(struct tunnel *t)
 	if (buf_len(&t->in) > 0) /* bytes that came with the handshake go first */
 		process_input(t);
 	for (round = 0; round < TUNNEL_READ_ROUNDS && t->state != TUNNEL_CLOSED; round++) {
+		size_t room;
 		ssize_t n;
 
 		buf_reset(&t->in, 0);
-		while ((n = read_in(t)) > 0) {
+		room = buf_room(&t->in);
+		n = conn_read(&t->conn, t->in.last, room);
+		if (n > 0) {
 			buf_commit(&t->in, (size_t)n);
-			if (t->tls == NULL || buf_room(&t->in) == 0)
-				break;
-		}
-		if (buf_len(&t->in) > 0) {
-			t->bytes_in += buf_len(&t->in);
+			t->bytes_in += (uint64_t)n;
 			t->last_rx_ms = reactor_now(t->loop->r);
 			process_input(t);
+			if ((size_t)n < room)
+				return; /* drained for now */
+			continue;
 		}
 		if (n == 0) {
 			if (t->state == TUNNEL_CLOSING)
@@ -814,44 +768,19 @@ on_readable(struct tunnel *t)
 				tunnel_finish(t, WS_CLOSE_ABNORMAL, "connection lost");
 			return;
 		}
-		if (n < 0 && n != -EAGAIN && n != -EINTR) {
-			const char *why = t->tls && tls_conn_error(t->tls) ? tls_conn_error(t->tls) : "read failed";
-
-			tunnel_finish(t, WS_CLOSE_ABNORMAL, why);
-			return;
-		}
-		if (n < 0 || t->tls == NULL)
-			return; /* drained (or plain: level-triggered epoll calls again) */
+		if (n != -EAGAIN && n != -EINTR)
+			tunnel_finish(t, WS_CLOSE_ABNORMAL, transport_why(t, "read failed"));
+		return;
 	}
 }
 
-/* TLS input the engine holds or can take now: read it in the next iteration. */
 static void
-more_later(struct tunnel *t)
+tunnel_on_io(struct conn *c, unsigned events)
 {
-	if (t->state != TUNNEL_CLOSED && t->tls != NULL && tls_conn_buffered(t->tls) > 0 &&
-	    !reactor_timer_is_active(&t->more_timer))
-		reactor_timer_start(t->loop->r, &t->more_timer, 0, 0);
-}
+	struct tunnel *t = container_of(c, struct tunnel, conn);
 
-static void
-on_more_timer(struct reactor *r, struct reactor_timer *tm)
-{
-	struct tunnel *t = container_of(tm, struct tunnel, more_timer);
-
-	tunnel_on_io(r, &t->w, REACTOR_READ);
-}
-
-static void
-tunnel_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
-{
-	struct tunnel *t = container_of(w, struct tunnel, w);
-
-	(void)r;
-	if ((events & REACTOR_READ) && t->state != TUNNEL_CLOSED)
+	if ((events & CONN_READ) && t->state != TUNNEL_CLOSED)
 		on_readable(t);
-	/* TLS: a read may have moved the handshake, and records may wait */
-	if (((events & REACTOR_WRITE) || t->tls != NULL) && t->state != TUNNEL_CLOSED)
+	if ((events & CONN_WRITE) && t->state != TUNNEL_CLOSED)
 		tunnel_flush(t);
-	more_later(t); /* a flush may have let the engine take records again */
 }

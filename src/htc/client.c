@@ -20,7 +20,6 @@
 #include "htc/wsconnect.h"
 #include "json.h"
 #include "pump.h"
-#include "tls.h"
 #include "util.h"
 
 #define STOP_TIMEOUT_MS 2000
@@ -66,29 +65,22 @@ static int
 sock_connect(struct client *c, int index, char *err, size_t errlen)
 {
 	struct client_sock *cs = &c->socks[index];
-	struct tls_conn *tls;
+	struct conn conn;
 	struct buf pre;
-	int fd, rc = -1;
+	int rc = -1;
 
 	if (buf_init(&pre, 16384, 0) < 0)
 		return -1;
-	fd = wsconnect_open(&c->o->u, want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1", &pre, &tls, err, errlen);
-	if (fd >= 0) {
+	if (wsconnect_open(&c->o->u, want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1", &pre, &conn, err, errlen) == 0) {
 		cs->c = c;
 		cs->index = index;
 		cs->joined = 0;
-		rc = tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos, buf_len(&pre));
+		rc = tunnel_init(&cs->t, &c->tl, &conn, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos, buf_len(&pre));
 		if (rc < 0) {
-			close(fd);
-			if (tls != NULL) {
-				tls_conn_fini(tls);
-				free(tls);
-			}
+			conn_close(&conn);
 			snprintf(err, errlen, "out of memory");
 		} else {
 			cs->open = 1;
-			if (tls != NULL)
-				tunnel_set_tls(&cs->t, tls);
 		}
 	}
 	buf_fini(&pre);

@@ -48,32 +48,25 @@ client_join_on_timer(struct reactor *r, struct reactor_timer *t)
 
 /* A secondary socket is open (or failed): JOIN with its ticket. */
 static void
-on_dialed(struct wsdial *d, int fd, struct tls_conn *tls, const uint8_t *pre, size_t pre_len, const char *err)
+on_dialed(struct wsdial *d, struct conn *conn, const uint8_t *pre, size_t pre_len, const char *err)
 {
 	struct client_sock *cs = d->owner;
 	struct client *c = cs->c;
 	char js[256];
 	int n;
 
-	if (fd < 0) {
+	if (conn == NULL) {
 		client_say(c, "socket %d: %s", cs->index, err);
 		client_join_later(c);
 		return;
 	}
 	cs->joined = 0;
-	if (tunnel_init(&cs->t, &c->tl, fd, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre, pre_len) < 0) {
-		close(fd);
-		if (tls != NULL) {
-			tls_conn_fini(tls);
-			free(tls);
-		}
+	if (tunnel_init(&cs->t, &c->tl, conn, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre, pre_len) < 0) {
 		client_say(c, "socket %d: out of memory", cs->index);
 		client_join_later(c);
 		return;
 	}
 	cs->open = 1;
-	if (tls != NULL)
-		tunnel_set_tls(&cs->t, tls);
 	n = snprintf(js, sizeof(js), "{\"sessionId\":\"%s\",\"index\":%d,\"nonce\":\"%s\"}", c->session_id,
 		     cs->index, cs->nonce);
 	tunnel_send(&cs->t, FRAME_JOIN, 0, js, (size_t)n);
@@ -93,7 +86,7 @@ join_one(struct client *c, int index, const char *nonce)
 
 	if (index <= 0 || index >= (int)c->granted || cs->open || cs->dial.state != WSDIAL_IDLE || client_primary(c) == NULL)
 		return; /* only the sockets granted, each once */
-	if (getpeername(c->socks[0].t.fd, (struct sockaddr *)&ss, &len) < 0) {
+	if (getpeername(c->socks[0].t.conn.fd, (struct sockaddr *)&ss, &len) < 0) {
 		client_say(c, "socket %d: %s", index, strerror(errno));
 		return;
 	}

@@ -337,23 +337,19 @@ httpc_request(const struct url *u, const char *method, const char *target, const
 	url_authority(u, 0, h.addr, sizeof(h.addr));
 	if ((n = build_request(&h, u, method, target, token, req, sizeof(req))) < 0)
 		return n;
-	h.io.fd = -1;
-	h.io.tls = NULL;
+	h.io.conn.fd = -1;
 	rc = connect_url(&h, u);
 	if (rc == 0) {
 		char why[256];
 
 		if (tlsio_start(&h.io, h.fd, u, (uint64_t)h.deadline, why, sizeof(why)) < 0)
 			rc = fail(&h, -EPROTO, "%s: %s", h.addr, why);
-		else
-			h.fd = -1; /* h.io owns it now */
+		h.fd = -1; /* h.io owns it now (and closed it on failure) */
 	}
 	if (rc == 0)
 		rc = send_all(&h, req, (size_t)n);
 	if (rc == 0)
 		rc = read_response(&h);
-	if (h.fd >= 0)
-		close(h.fd);
 	tlsio_close(&h.io);
 	free(h.in);
 	if (rc < 0)

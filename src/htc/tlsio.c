@@ -60,7 +60,7 @@ load_anchors(char *err, size_t errlen)
 	return 0;
 }
 
-/* Wait for the events TLS (or a plain socket) needs. 0, or -1 on timeout/error. */
+/* Wait for the socket events the conn needs (CONN_*). 0, or -1 on timeout/error. */
 static int
 wait_io(int fd, unsigned want, uint64_t deadline)
 {
@@ -68,7 +68,7 @@ wait_io(int fd, unsigned want, uint64_t deadline)
 	uint64_t now;
 	int n;
 
-	p.events = (short)((want & TLS_READ ? POLLIN : 0) | (want & TLS_WRITE ? POLLOUT : 0));
+	p.events = (short)((want & CONN_READ ? POLLIN : 0) | (want & CONN_WRITE ? POLLOUT : 0));
 	if (p.events == 0)
 		p.events = POLLIN;
 	do {
@@ -88,7 +88,7 @@ dial_one(const struct addrinfo *ai, uint64_t deadline)
 
 	if (fd < 0)
 		return fd;
-	rc = wait_io(fd, TLS_WRITE, deadline) == 0 ? net_socket_error(fd) : -ETIMEDOUT;
+	rc = wait_io(fd, CONN_WRITE, deadline) == 0 ? net_socket_error(fd) : -ETIMEDOUT;
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -134,7 +134,7 @@ tlsio_dial(const struct url *u, uint64_t deadline, char *err, size_t errlen)
 static void
 tls_fail(struct tlsio *io, const char *what, char *err, size_t errlen)
 {
-	const char *why = io->tls ? tls_conn_error(io->tls) : NULL;
+	const char *why = conn_error(&io->conn);
 
 	snprintf(err, errlen, "TLS %s: %s", what, why ? why : "connection failed");
 }
@@ -142,26 +142,28 @@ tls_fail(struct tlsio *io, const char *what, char *err, size_t errlen)
 static int
 handshake(struct tlsio *io, uint64_t deadline, char *err, size_t errlen)
 {
-	while (!tls_conn_handshake_done(io->tls) || tls_conn_flush(io->tls, io->fd) == -EAGAIN) {
+	struct conn *c = &io->conn;
+
+	while (!conn_ready(c) || conn_flush(c) == -EAGAIN) {
 		ssize_t r;
-		int f = tls_conn_flush(io->tls, io->fd);
+		int f = conn_flush(c);
 
 		if (f < 0 && f != -EAGAIN) {
 			tls_fail(io, "handshake", err, errlen);
 			return -1;
 		}
-		r = tls_conn_read(io->tls, io->fd, io->stash + io->stash_len, sizeof(io->stash) - io->stash_len);
+		r = conn_read(c, io->stash + io->stash_len, sizeof(io->stash) - io->stash_len);
 		if (r > 0) {
 			io->stash_len += (size_t)r;
 			continue;
 		}
-		if (tls_conn_handshake_done(io->tls))
+		if (conn_ready(c))
 			break; /* the read that just returned finished it */
-		if (r != -EAGAIN || tls_conn_interest(io->tls) == 0) {
+		if (r != -EAGAIN || conn_wants(c, CONN_READ) == 0) {
 			tls_fail(io, "handshake", err, errlen);
 			return -1;
 		}
-		if (wait_io(io->fd, tls_conn_interest(io->tls), deadline) < 0) {
+		if (wait_io(c->fd, conn_wants(c, CONN_READ), deadline) < 0) {
 			snprintf(err, errlen, "TLS handshake: no answer in time");
 			return -1;
 		}
@@ -170,61 +172,31 @@ handshake(struct tlsio *io, uint64_t deadline, char *err, size_t errlen)
 }
 
 /* see tlsio.h */
-struct tls_conn *
-tlsio_client(const struct url *u, char *err, size_t errlen)
+int
+tlsio_secure(struct conn *c, const struct url *u, char *err, size_t errlen)
 {
-	struct tls_conn *tls;
-
 	if (cfg_insecure)
 		print_err("WARNING: --insecure: the certificate of %s is not verified", u->host);
 	else if (load_anchors(err, errlen) < 0)
-		return NULL;
-	tls = calloc(1, sizeof(*tls));
-	if (tls == NULL || tls_conn_client(tls, cfg_insecure ? NULL : &anchors, u->host, cfg_insecure) < 0) {
+		return -1;
+	if (conn_tls_client(c, cfg_insecure ? NULL : &anchors, u->host, cfg_insecure) < 0) {
 		snprintf(err, errlen, "cannot set up TLS");
-		free(tls);
-		return NULL;
+		return -1;
 	}
-	return tls;
+	return 0;
 }
 
 /* see tlsio.h */
 int
 tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen)
 {
-	io->fd = fd;
-	io->tls = NULL;
+	conn_init(&io->conn, NULL, fd, NULL);
 	io->stash_len = 0;
 	if (!u->tls)
 		return 0;
-	io->tls = tlsio_client(u, err, errlen);
-	if (io->tls == NULL)
+	if (tlsio_secure(&io->conn, u, err, errlen) < 0 || handshake(io, deadline, err, errlen) < 0) {
+		tlsio_close(io);
 		return -1;
-	if (handshake(io, deadline, err, errlen) < 0) {
-		tls_conn_fini(io->tls);
-		free(io->tls);
-		io->tls = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-send_plain(struct tlsio *io, const char *p, size_t n, uint64_t deadline, char *err, size_t errlen)
-{
-	while (n > 0) {
-		ssize_t k = send(io->fd, p, n, MSG_NOSIGNAL);
-
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-		} else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			snprintf(err, errlen, "send: %s", strerror(errno));
-			return -1;
-		} else if (wait_io(io->fd, TLS_WRITE, deadline) < 0) {
-			snprintf(err, errlen, "send: timed out");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -233,27 +205,28 @@ send_plain(struct tlsio *io, const char *p, size_t n, uint64_t deadline, char *e
 int
 tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, char *err, size_t errlen)
 {
+	struct conn *c = &io->conn;
 	const char *b = p;
 
-	if (io->tls == NULL)
-		return send_plain(io, b, n, deadline, err, errlen);
 	while (n > 0) {
-		struct iovec iov = { (void *)(uintptr_t)b, n };
-		ssize_t k = tls_conn_writev(io->tls, io->fd, &iov, 1);
+		ssize_t k = conn_write(c, b, n);
 
 		if (k > 0) {
 			b += k;
 			n -= (size_t)k;
 		} else if (k != -EAGAIN) {
-			tls_fail(io, "send", err, errlen);
+			if (conn_error(c) != NULL)
+				tls_fail(io, "send", err, errlen);
+			else
+				snprintf(err, errlen, "send: %s", strerror(k < 0 ? (int)-k : EIO));
 			return -1;
-		} else if (wait_io(io->fd, tls_conn_interest(io->tls), deadline) < 0) {
+		} else if (wait_io(c->fd, conn_wants(c, CONN_WRITE) | CONN_WRITE, deadline) < 0) {
 			snprintf(err, errlen, "send: timed out");
 			return -1;
 		}
 	}
-	while (tls_conn_flush(io->tls, io->fd) == -EAGAIN) {
-		if (wait_io(io->fd, TLS_WRITE, deadline) < 0) {
+	while (conn_flush(c) == -EAGAIN) {
+		if (wait_io(c->fd, CONN_WRITE, deadline) < 0) {
 			snprintf(err, errlen, "send: timed out");
 			return -1;
 		}
@@ -265,6 +238,8 @@ tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, cha
 ssize_t
 tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, size_t errlen)
 {
+	struct conn *c = &io->conn;
+
 	if (io->stash_len > 0) {
 		size_t k = UTIL_MIN(n, io->stash_len);
 
@@ -274,20 +249,18 @@ tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, 
 		return (ssize_t)k;
 	}
 	for (;;) {
-		ssize_t r = io->tls ? tls_conn_read(io->tls, io->fd, buf, n) : recv(io->fd, buf, n, 0);
+		ssize_t r = conn_read(c, buf, n);
 
-		if (io->tls == NULL && r < 0)
-			r = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
 		if (r >= 0)
 			return r;
 		if (r != -EAGAIN) {
-			if (io->tls)
+			if (conn_error(c) != NULL)
 				tls_fail(io, "receive", err, errlen);
 			else
 				snprintf(err, errlen, "receive: %s", strerror((int)-r));
 			return -1;
 		}
-		if (wait_io(io->fd, io->tls ? tls_conn_interest(io->tls) : TLS_READ, deadline) < 0) {
+		if (wait_io(c->fd, conn_wants(c, CONN_READ), deadline) < 0) {
 			snprintf(err, errlen, "receive: timed out");
 			return -1;
 		}
@@ -295,26 +268,8 @@ tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, 
 }
 
 /* see tlsio.h */
-struct tls_conn *
-tlsio_take(struct tlsio *io)
-{
-	struct tls_conn *t = io->tls;
-
-	io->tls = NULL;
-	return t;
-}
-
-/* see tlsio.h */
 void
 tlsio_close(struct tlsio *io)
 {
-	if (io->tls != NULL) {
-		tls_conn_close(io->tls, io->fd);
-		tls_conn_fini(io->tls);
-		free(io->tls);
-		io->tls = NULL;
-	}
-	if (io->fd >= 0)
-		close(io->fd);
-	io->fd = -1;
+	conn_close(&io->conn);
 }

@@ -16,14 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "conn.h"
 #include "htc/url.h"
-#include "tls.h"
 
 #define TLSIO_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
 struct tlsio {
-	int fd;
-	struct tls_conn *tls;   /* NULL: plain */
+	struct conn conn;           /* plain or TLS, driven by poll(2) here */
 	unsigned char stash[16384]; /* application bytes that arrived during the handshake */
 	size_t stash_len;
 };
@@ -41,20 +40,20 @@ int tlsio_dial(const struct url *u, uint64_t deadline, char *err, size_t errlen)
 void tlsio_configure(const char *ca_file, int insecure);
 
 /*
- * Start speaking on connected non-blocking socket fd: plain for ws:// and
- * http://, a TLS handshake for wss:// and https:// (done before it
- * returns). deadline: monotonic ms. 0, or -1 with err set (certificate
- * problems named: unknown issuer, expired, name mismatch). fd is not
- * closed on error.
+ * Start speaking on connected non-blocking socket fd, which io->conn takes
+ * over: plain for ws:// and http://, a TLS handshake for wss:// and
+ * https:// (done before it returns). deadline: monotonic ms. 0, or -1
+ * with err set (certificate problems named: unknown issuer, expired, name
+ * mismatch) and fd closed.
  */
 int tlsio_start(struct tlsio *io, int fd, const struct url *u, uint64_t deadline, char *err, size_t errlen);
 
 /*
- * A TLS client state for u, handshake not started: anchors loaded, SNI
- * and name check set, or --insecure (warned about on stderr). NULL with
- * err set. Free with tls_conn_fini() and free().
+ * Make conn c a TLS client for u, handshake not started: anchors loaded,
+ * SNI and name check set, or --insecure (warned about on stderr). 0, or
+ * -1 with err set (c stays plain).
  */
-struct tls_conn *tlsio_client(const struct url *u, char *err, size_t errlen);
+int tlsio_secure(struct conn *c, const struct url *u, char *err, size_t errlen);
 
 /* Send all n bytes. 0, or -1 with err set. */
 int tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline, char *err, size_t errlen);
@@ -62,10 +61,7 @@ int tlsio_send_all(struct tlsio *io, const void *p, size_t n, uint64_t deadline,
 /* Receive up to n bytes, waiting for at least one. > 0, 0 at the end, or -1 with err set. */
 ssize_t tlsio_recv(struct tlsio *io, void *buf, size_t n, uint64_t deadline, char *err, size_t errlen);
 
-/* Give the TLS state away (the tunnel takes it); io keeps nothing. */
-struct tls_conn *tlsio_take(struct tlsio *io);
-
-/* close_notify (best effort), free the TLS state, close fd. */
+/* close_notify (best effort), free the TLS state, close the socket. Safe twice. */
 void tlsio_close(struct tlsio *io);
 
 #endif

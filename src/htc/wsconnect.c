@@ -96,8 +96,7 @@ read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t dead
 
 /* see wsconnect.h */
 int
-wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct tls_conn **tls, char *err,
-	       size_t errlen)
+wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct conn *out, char *err, size_t errlen)
 {
 	uint64_t deadline = clock_mono_ms() + WSCONNECT_TIMEOUT_MS;
 	char key[WS_HANDSHAKE_KEY_LEN + 1], req[2048];
@@ -105,14 +104,11 @@ wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct t
 	ssize_t n;
 	int fd;
 
-	*tls = NULL;
 	fd = tlsio_dial(u, deadline, err, errlen);
 	if (fd < 0)
 		return -1;
-	if (tlsio_start(&io, fd, u, deadline, err, errlen) < 0) {
-		close(fd);
+	if (tlsio_start(&io, fd, u, deadline, err, errlen) < 0)
 		return -1;
-	}
 	n = wsconnect_request(u, proto, key, req, sizeof(req));
 	if (n < 0)
 		snprintf(err, errlen, "WebSocket handshake request too long");
@@ -121,6 +117,6 @@ wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct t
 		tlsio_close(&io);
 		return -1;
 	}
-	*tls = tlsio_take(&io);
-	return fd;
+	*out = io.conn;
+	return 0;
 }

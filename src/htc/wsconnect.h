@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "htc/url.h"
-#include "tls.h"
 #include "ws_handshake.h"
 
 #define WSCONNECT_TIMEOUT_MS 10000
@@ -20,12 +20,12 @@
 #define WSCONNECT_HEAD_FIELDS 64
 
 /*
- * The connected fd (non-blocking, TCP_NODELAY), or -1 with err set (the
- * reason: resolution, connection, certificate, refused upgrade...).
- * Bytes that came after the 101 are appended to pre; *tls gets the TLS
- * state for wss:// (NULL for ws://), to be handed to the tunnel.
+ * 0 with *out the connection (plain for ws://, TLS for wss://; its socket
+ * non-blocking with TCP_NODELAY, in no loop yet: hand it to the tunnel),
+ * or -1 with err set (the reason: resolution, connection, certificate,
+ * refused upgrade...). Bytes that came after the 101 are appended to pre.
  */
-int wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct tls_conn **tls, char *err,
+int wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct conn *out, char *err,
 		   size_t errlen);
 
 /*

@@ -24,7 +24,7 @@
 static void
 stop(struct wsdial *d)
 {
-	reactor_watcher_stop(d->r, &d->w);
+	conn_close(&d->conn);
 	reactor_timer_stop(d->r, &d->timer);
 	buf_fini(&d->out);
 	buf_fini(&d->in);
@@ -32,43 +32,31 @@ stop(struct wsdial *d)
 }
 
 static void
-drop_conn(struct wsdial *d)
-{
-	if (d->tls != NULL) {
-		tls_conn_fini(d->tls);
-		free(d->tls);
-		d->tls = NULL;
-	}
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-}
-
-static void
 fail(struct wsdial *d, const char *err)
 {
-	drop_conn(d);
 	stop(d);
-	d->done(d, -1, NULL, NULL, 0, err);
+	d->done(d, NULL, NULL, 0, err);
 }
 
 /* The 101 is complete and valid: hand everything over. */
 static void
 succeed(struct wsdial *d, size_t head_len)
 {
-	int fd = d->fd;
-	struct tls_conn *tls = d->tls;
-	struct buf in = d->in;
-
-	reactor_watcher_stop(d->r, &d->w);
 	reactor_timer_stop(d->r, &d->timer);
 	buf_fini(&d->out);
-	memset(&d->in, 0, sizeof(d->in));
-	d->fd = -1;
-	d->tls = NULL;
 	d->state = WSDIAL_IDLE;
-	d->done(d, fd, tls, in.pos + head_len, buf_len(&in) - head_len, NULL);
-	buf_fini(&in);
+	d->done(d, &d->conn, d->in.pos + head_len, buf_len(&d->in) - head_len, NULL);
+	conn_close(&d->conn); /* unless the callee took it */
+	buf_fini(&d->in);
+}
+
+/* The transport's reason, or the errno's. */
+static void
+why(struct wsdial *d, ssize_t n, char *err, size_t errlen)
+{
+	const char *t = conn_error(&d->conn);
+
+	snprintf(err, errlen, "%s", t ? t : strerror(n < 0 ? (int)-n : EIO));
 }
 
 /* Read what is there. 1: the 101 is in (*head_len), 0: more to come, -1: failed (err set). */
@@ -84,20 +72,15 @@ read_some(struct wsdial *d, size_t *head_len, char *err, size_t errlen)
 			snprintf(err, errlen, "WebSocket handshake answer too long");
 			return -1;
 		}
-		if (d->tls != NULL) {
-			n = tls_conn_read(d->tls, d->fd, d->in.last, buf_room(&d->in));
-		} else {
-			n = recv(d->fd, d->in.last, buf_room(&d->in), 0);
-			if (n < 0)
-				n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
-		}
-		if (n == -EAGAIN)
+		n = conn_read(&d->conn, d->in.last, buf_room(&d->in));
+		if (n == -EAGAIN || n == -EINTR)
 			return 0;
-		if (n <= 0) {
-			snprintf(err, errlen, "%s",
-				 n == 0 ? "connection closed during the WebSocket handshake"
-				 : d->tls && tls_conn_error(d->tls) ? tls_conn_error(d->tls)
-								     : strerror((int)-n));
+		if (n == 0) {
+			snprintf(err, errlen, "connection closed during the WebSocket handshake");
+			return -1;
+		}
+		if (n < 0) {
+			why(d, n, err, errlen);
 			return -1;
 		}
 		buf_commit(&d->in, (size_t)n);
@@ -108,40 +91,36 @@ read_some(struct wsdial *d, size_t *head_len, char *err, size_t errlen)
 	}
 }
 
-/* Send what is left of the request. 0, or -1 (err set). */
+/* Send what is left of the request, and push what the transport holds. 0, or -1 (err set). */
 static int
 write_some(struct wsdial *d, char *err, size_t errlen)
 {
+	ssize_t n;
+
 	while (buf_len(&d->out) > 0) {
-		ssize_t n;
-
-		if (d->tls != NULL) {
-			struct iovec iov = { d->out.pos, buf_len(&d->out) };
-
-			n = tls_conn_writev(d->tls, d->fd, &iov, 1);
-		} else {
-			n = send(d->fd, d->out.pos, buf_len(&d->out), MSG_NOSIGNAL);
-			if (n < 0)
-				n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
-		}
-		if (n == -EAGAIN)
-			return 0;
+		n = conn_write(&d->conn, d->out.pos, buf_len(&d->out));
+		if (n == -EAGAIN || n == -EINTR)
+			break;
 		if (n < 0) {
-			snprintf(err, errlen, "%s",
-				 d->tls && tls_conn_error(d->tls) ? tls_conn_error(d->tls) : strerror((int)-n));
+			why(d, n, err, errlen);
 			return -1;
 		}
 		buf_consume(&d->out, (size_t)n);
 	}
+	n = conn_flush(&d->conn);
+	if (n < 0 && n != -EAGAIN) {
+		why(d, n, err, errlen);
+		return -1;
+	}
 	return 0;
 }
 
+/* One pass in the order the transport wants: read, write, flush, interest. */
 static void
 exchange(struct wsdial *d)
 {
 	char err[256] = "";
 	size_t head_len = 0;
-	unsigned want;
 	int rc = read_some(d, &head_len, err, sizeof(err));
 
 	if (rc > 0) {
@@ -152,34 +131,18 @@ exchange(struct wsdial *d)
 		fail(d, err);
 		return;
 	}
-	if (d->tls != NULL) {
-		int f = tls_conn_flush(d->tls, d->fd);
-
-		if (f < 0 && f != -EAGAIN) {
-			fail(d, tls_conn_error(d->tls) ? tls_conn_error(d->tls) : "TLS failed");
-			return;
-		}
-		want = tls_conn_interest(d->tls);
-		if (want == 0) {
-			fail(d, tls_conn_error(d->tls) ? tls_conn_error(d->tls) : "TLS failed");
-			return;
-		}
-	} else {
-		want = buf_len(&d->out) > 0 ? REACTOR_WRITE : REACTOR_READ;
-	}
-	reactor_watcher_set(d->r, &d->w, want);
+	conn_interest(&d->conn, CONN_READ | (buf_len(&d->out) > 0 ? CONN_WRITE : 0));
 }
 
 static void
-on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+on_io(struct conn *c, unsigned events)
 {
-	struct wsdial *d = container_of(w, struct wsdial, w);
+	struct wsdial *d = container_of(c, struct wsdial, conn);
 	int e;
 
-	(void)r;
 	(void)events;
 	if (d->state == WSDIAL_CONNECTING) {
-		e = net_socket_error(d->fd);
+		e = net_socket_error(c->fd);
 		if (e != 0) {
 			char err[160];
 
@@ -187,7 +150,7 @@ on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 			fail(d, err);
 			return;
 		}
-		(void)net_set_nodelay(d->fd, 1);
+		(void)net_set_nodelay(c->fd, 1);
 		d->state = WSDIAL_EXCHANGE;
 	}
 	exchange(d);
@@ -210,12 +173,11 @@ wsdial_start(struct wsdial *d, struct reactor *r, const struct url *u, const str
 {
 	char req[2048];
 	ssize_t n;
+	int fd;
 
-	memset(&d->w, 0, sizeof(d->w));
 	d->r = r;
 	d->done = done;
 	d->proto = proto;
-	d->tls = NULL;
 	memset(&d->in, 0, sizeof(d->in));
 	n = wsconnect_request(u, proto, d->key, req, sizeof(req));
 	if (n < 0 || buf_init(&d->out, (size_t)n, 0) < 0) {
@@ -223,23 +185,22 @@ wsdial_start(struct wsdial *d, struct reactor *r, const struct url *u, const str
 		return -1;
 	}
 	buf_append(&d->out, req, (size_t)n);
-	d->fd = net_connect(sa, salen);
-	if (d->fd < 0) {
-		snprintf(err, errlen, "cannot connect: %s", strerror(-d->fd));
-		buf_fini(&d->out);
-		d->fd = -1;
-		return -1;
-	}
-	if (u->tls && (d->tls = tlsio_client(u, err, errlen)) == NULL) {
-		drop_conn(d);
+	fd = net_connect(sa, salen);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot connect: %s", strerror(-fd));
 		buf_fini(&d->out);
 		return -1;
 	}
-	reactor_watcher_init(&d->w, d->fd, on_io);
+	conn_init(&d->conn, r, fd, on_io);
 	reactor_timer_init(&d->timer, on_timer);
-	if (reactor_watcher_start(r, &d->w, REACTOR_WRITE) < 0) {
+	if (u->tls && tlsio_secure(&d->conn, u, err, errlen) < 0) {
+		conn_close(&d->conn);
+		buf_fini(&d->out);
+		return -1;
+	}
+	if (conn_start(&d->conn, CONN_WRITE) < 0) {
 		snprintf(err, errlen, "cannot watch the socket");
-		drop_conn(d);
+		conn_close(&d->conn);
 		buf_fini(&d->out);
 		return -1;
 	}
@@ -254,6 +215,5 @@ wsdial_cancel(struct wsdial *d)
 {
 	if (d->state == WSDIAL_IDLE)
 		return;
-	drop_conn(d);
 	stop(d);
 }

@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "htc/url.h"
 #include "reactor.h"
-#include "tls.h"
 
 enum wsdial_state {
 	WSDIAL_IDLE,       /* not started, or over */
@@ -30,23 +30,21 @@ enum wsdial_state {
 struct wsdial;
 
 /*
- * The end: fd >= 0 with tls (NULL for ws://) and the bytes that came after
- * the 101 (pre, valid during the call), all of which the callee takes
- * over; or fd = -1 and err (the reason). Called once, from the loop.
+ * The end: the connection c (plain or TLS) and the bytes that came after
+ * the 101 (pre), valid during the call: the callee moves c away (e.g.
+ * with tunnel_init), or it is closed when the call returns; or c = NULL
+ * and err (the reason). Called once, from the loop.
  */
-typedef void wsdial_done_cb(struct wsdial *d, int fd, struct tls_conn *tls, const uint8_t *pre, size_t pre_len,
-			    const char *err);
+typedef void wsdial_done_cb(struct wsdial *d, struct conn *c, const uint8_t *pre, size_t pre_len, const char *err);
 
 struct wsdial {
 	enum wsdial_state state;
 	void *owner;
 	/* private */
 	struct reactor *r;
-	struct reactor_watcher w;
+	struct conn conn;
 	struct reactor_timer timer;
 	wsdial_done_cb *done;
-	int fd;
-	struct tls_conn *tls;
 	const char *proto;
 	char key[32];
 	struct buf out, in; /* the request not yet sent; the answer so far */

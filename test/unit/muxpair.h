@@ -525,6 +525,7 @@ tp_new(int nsocks, uint32_t stream_window, uint32_t session_window)
 	tp->nsocks = nsocks;
 	for (i = 0; i < nsocks; i++) {
 		struct tp_sock *a = &tp->srv.socks[i], *b = &tp->cli.socks[i];
+		struct conn ca, cb;
 		int sv[2];
 
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
@@ -532,8 +533,10 @@ tp_new(int nsocks, uint32_t stream_window, uint32_t session_window)
 		a->index = i;
 		b->e = &tp->cli;
 		b->index = i;
-		assert_int_equal(tunnel_init(&a->t, &tp->tl, sv[0], WS_ROLE_SERVER, &tp_tunnel_ops, a, NULL, 0), 0);
-		assert_int_equal(tunnel_init(&b->t, &tp->tl, sv[1], WS_ROLE_CLIENT, &tp_tunnel_ops, b, NULL, 0), 0);
+		conn_init(&ca, tp->tl.r, sv[0], NULL);
+		conn_init(&cb, tp->tl.r, sv[1], NULL);
+		assert_int_equal(tunnel_init(&a->t, &tp->tl, &ca, WS_ROLE_SERVER, &tp_tunnel_ops, a, NULL, 0), 0);
+		assert_int_equal(tunnel_init(&b->t, &tp->tl, &cb, WS_ROLE_CLIENT, &tp_tunnel_ops, b, NULL, 0), 0);
 		a->live = b->live = 1;
 		mux_attach(&tp->srv.m, i, &a->t);
 		mux_attach(&tp->cli.m, i, &b->t);

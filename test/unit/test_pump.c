@@ -308,15 +308,15 @@ test_upstream_stops_without_credit(void **state)
 	assert_int_equal(dv.written, total);
 	/* exactly one window crossed; the rest waits in the socket, unread */
 	assert_int_equal(t.far->rx_len, sw);
-	assert_int_equal(inq(t.p->fd), total - sw);
-	assert_int_equal(t.p->w.interest & REACTOR_READ, 0);
+	assert_int_equal(inq(t.p->conn.fd), total - sw);
+	assert_int_equal(t.p->conn.w.interest & REACTOR_READ, 0);
 	/* half a window consumed: WINDOW, and reading resumes for that much */
 	mux_consumed(&t.tp->cli.m, t.far->s, sw / 2);
 	want_rx = sw + sw / 2;
 	assert_true(tp_run_until(t.tp, cond_rx, t.far, 2000));
 	tp_run_ms(t.tp, 20);
 	assert_int_equal(t.far->rx_len, sw + sw / 2);
-	assert_int_equal(inq(t.p->fd), total - sw - sw / 2);
+	assert_int_equal(inq(t.p->conn.fd), total - sw - sw / 2);
 	/* consume as it comes: everything arrives, in order */
 	t.far->auto_consume = 1;
 	mux_consumed(&t.tp->cli.m, t.far->s, sw);

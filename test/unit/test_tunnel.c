@@ -347,6 +347,7 @@ static struct tt *
 tt_new_pre(enum ws_role role, const uint8_t *pre, size_t pre_len, const uint8_t *sock_bytes, size_t sock_len)
 {
 	struct tt *x = calloc(1, sizeof(*x));
+	struct conn c;
 	int sv[2];
 
 	assert_non_null(x);
@@ -357,7 +358,8 @@ tt_new_pre(enum ws_role role, const uint8_t *pre, size_t pre_len, const uint8_t 
 	if (sock_len > 0)
 		assert_int_equal(write(sv[1], sock_bytes, sock_len), (ssize_t)sock_len);
 	x->role = role;
-	assert_int_equal(tunnel_init(&x->t, &x->tl, sv[0], role, &tt_ops, x, pre, pre_len), 0);
+	conn_init(&c, &x->r, sv[0], NULL);
+	assert_int_equal(tunnel_init(&x->t, &x->tl, &c, role, &tt_ops, x, pre, pre_len), 0);
 	x->live = 1;
 	x->raw = sv[1];
 	rr_init(&x->rr, role == WS_ROLE_SERVER ? WS_ROLE_CLIENT : WS_ROLE_SERVER);
@@ -708,7 +710,7 @@ test_done_on_abort(void **state)
 	memset(d, 0, sizeof(d));
 	fill_big(9);
 	/* a small send buffer and a peer that does not read: part goes, the rest waits */
-	assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	assert_int_equal(setsockopt(x->t.conn.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 	for (k = 0; k < 40; k++)
 		assert_int_equal(tunnel_send_data(&x->t, 9, big, k < 5 ? 100 : 20000, rec_done, &d[k]), 0);
 	tt_spin(x);
@@ -769,7 +771,7 @@ test_partial_writes(void **state)
 	size_t total = 0;
 
 	(void)state;
-	assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	assert_int_equal(setsockopt(x->t.conn.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 	/* queue more every round while the reader takes a little at a time */
 	while (x->rr.nf < want) {
 		int i;
@@ -1094,11 +1096,13 @@ test_close_handshake_pair(void **state)
 	struct tt *x = tt_new(WS_ROLE_SERVER);
 	struct tt *peer = calloc(1, sizeof(*peer));
 	struct tunnel *y = &peer->t;
+	struct conn c;
 
 	(void)state;
 	assert_non_null(peer);
 	/* the raw end becomes a client-role tunnel in the same loop */
-	assert_int_equal(tunnel_init(y, &x->tl, x->raw, WS_ROLE_CLIENT, &tt_ops, peer, NULL, 0), 0);
+	conn_init(&c, &x->r, x->raw, NULL);
+	assert_int_equal(tunnel_init(y, &x->tl, &c, WS_ROLE_CLIENT, &tt_ops, peer, NULL, 0), 0);
 	x->raw = -1;
 	tunnel_close(&x->t, 4000, "app", 1000);
 	assert_true(tt_run_until(x, cond_closed, 2000));
@@ -1212,7 +1216,7 @@ test_arena_bounded_busy_queue(void **state)
 	size_t total = 0, i;
 
 	(void)state;
-	assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	assert_int_equal(setsockopt(x->t.conn.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 	fill_big(3);
 	while (k < 1000) {
 		while (x->t.queued_bytes < 48 * 1024 && k < 1000) {
@@ -1323,7 +1327,7 @@ test_reply_flood_cut_off(void **state)
 		if (kind)
 			x->t.ops = &tt_echo_ops;
 		x->t.reply_max = 64 * 1024;
-		assert_int_equal(setsockopt(x->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+		assert_int_equal(setsockopt(x->t.conn.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 		sent = ping_flood(x, kind, 256u << 20);
 		assert_true(tt_run_until(x, cond_closed, 2000));
 		assert_int_equal(x->close_code, WS_CLOSE_POLICY);
