@@ -20,7 +20,9 @@
  * The owner's pattern per event: read until -EAGAIN (or its budget), then
  * write what is pending, then conn_flush(), then conn_interest(). Ask for
  * CONN_WRITE only after a write was partial or returned -EAGAIN: a TLS
- * engine that can take plaintext announces nothing.
+ * engine that can take plaintext announces nothing. A TLS handshake moves
+ * on whatever the owner wants; when it fails while the owner wants
+ * nothing, the owner learns it from its next call.
  *
  * Errors are sticky: after the first failure (anything but -EAGAIN and
  * -EINTR) every read, write and flush returns it again. The end of the
@@ -61,6 +63,7 @@ struct conn {
 	struct reactor_timer again;   /* announces input no socket event will */
 	conn_io_cb *cb;
 	unsigned want;                /* CONN_READ|CONN_WRITE the owner asked for */
+	unsigned asked_again;         /* conn_again() was called: announce even without READ */
 	const char *plain_answer;     /* TLS: said in the clear to a peer that speaks no TLS */
 };
 

@@ -214,6 +214,14 @@ ssize_t tls_conn_read(struct tls_conn *c, int fd, void *buf, size_t n);
 ssize_t tls_conn_writev(struct tls_conn *c, int fd, const struct iovec *iov, int iovcnt);
 
 /*
+ * Move the handshake on without taking plaintext: send and receive
+ * records while it is not done (for an owner that reads nothing yet).
+ * 0 once done, -EAGAIN when the socket must be waited for
+ * (tls_conn_interest), or a failure as for tls_conn_read().
+ */
+int tls_conn_handshake(struct tls_conn *c, int fd);
+
+/*
  * Push pending records (handshake messages, data, alerts, close_notify).
  * 0 when nothing is pending, -EAGAIN when some remain (WRITE interest), or
  * a failure as for tls_conn_read().

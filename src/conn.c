@@ -349,9 +349,12 @@ conn_flush(struct conn *c)
 static void
 arm_again(struct conn *c, unsigned need)
 {
-	if (!(c->want & CONN_READ) || reactor_timer_is_active(&c->again))
+	if (!(c->want & CONN_READ)) {
+		if (!c->asked_again)
+			reactor_timer_stop(c->r, &c->again); /* an announcement nobody wants any more */
 		return;
-	if (c->type->buffered(c) > 0 || need == 0)
+	}
+	if (!reactor_timer_is_active(&c->again) && (c->type->buffered(c) > 0 || need == 0))
 		reactor_timer_start(c->r, &c->again, 0, 0);
 }
 
@@ -373,7 +376,10 @@ conn_interest(struct conn *c, unsigned want)
 void
 conn_again(struct conn *c)
 {
-	if (c->fd >= 0 && c->r != NULL && !reactor_timer_is_active(&c->again))
+	if (c->fd < 0 || c->r == NULL)
+		return;
+	c->asked_again = 1;
+	if (!reactor_timer_is_active(&c->again))
 		reactor_timer_start(c->r, &c->again, 0, 0);
 }
 
@@ -397,9 +403,13 @@ conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	struct conn *c = container_of(w, struct conn, w);
 
 	(void)r;
-	if (c->type != &plain_type)
+	if (c->type != &plain_type) {
+		if (!(c->want & CONN_READ) && !c->type->ready(c))
+			(void)sticky(c, tls_conn_handshake(c->tls, c->fd)); /* nobody reads: move it here */
 		events = c->want; /* one socket event may move the engine either way */
-	c->cb(c, events);
+	}
+	if (events != 0)
+		c->cb(c, events);
 	if (c->fd < 0 || !reactor_watcher_active(&c->w))
 		return; /* closed or moved */
 	if (c->type != &plain_type)
@@ -413,6 +423,7 @@ conn_on_again(struct reactor *r, struct reactor_timer *t)
 	struct conn *c = container_of(t, struct conn, again);
 
 	(void)r;
+	c->asked_again = 0;
 	c->cb(c, CONN_READ | (c->want & CONN_WRITE));
 	if (c->fd >= 0 && reactor_watcher_active(&c->w))
 		conn_interest(c, c->want);

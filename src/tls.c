@@ -737,6 +737,33 @@ tls_conn_writev(struct tls_conn *c, int fd, const struct iovec *iov, int iovcnt)
 
 /* see tls.h */
 int
+tls_conn_handshake(struct tls_conn *c, int fd)
+{
+	int rc, moved;
+
+	for (;;) {
+		if (c->err != 0)
+			return c->err;
+		if (tls_conn_handshake_done(c))
+			return 0;
+		if (conn_state(c) == BR_SSL_CLOSED)
+			return conn_closed(c) < 0 ? c->err : -ECONNRESET;
+		moved = 0;
+		rc = send_records(c, fd, &moved);
+		if (rc < 0 && rc != -EAGAIN)
+			return rc;
+		if (conn_state(c) & BR_SSL_RECVREC) {
+			rc = recv_records(c, fd, &moved);
+			if (rc < 0 && rc != -EAGAIN)
+				return rc;
+		}
+		if (!moved)
+			return -EAGAIN;
+	}
+}
+
+/* see tls.h */
+int
 tls_conn_flush(struct tls_conn *c, int fd)
 {
 	int moved = 0;
