@@ -10,9 +10,16 @@
 # Figures are one run each; the three paths of a workload run back to back so
 # that they can be compared (this machine drifts 20-35 % between runs). Every
 # process started here is stopped by PID on exit. Runtime: about 1.5 minutes.
+#
+#   BASE_BUILD=/tmp/base/build SKIP_SSH=1 sh bench/expose.sh
+#
+# also runs each workload through an older build's daemon and htc
+# ("expose-base", right beside "expose") and ends with ours/base per workload
+# and a PASS/FAIL within BASE_TOL (5) %; BASE_ROUNDS=N repeats each pair N times.
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init expose
+base_init
 
 ROWS="$TMP/rows"
 : >"$ROWS"
@@ -62,14 +69,21 @@ fi
 
 # ---- ssh -R and hoody-tunnel in front of it ------------------------------------------------
 SSH_PORT=""
-if sshd_start; then
+if [ -z "$SKIP_SSH" ] && sshd_start; then
 	RPORT=$(free_port)
 	ssh_forward ssh-http "$RPORT" "$NGINX_PORT" && SSH_PORT=$RPORT
 fi
 HT_PORTC=""
-if ht_start ht-http; then
-	CPORT=$(free_port)
-	htc_start htc-http expose "$NGINX_PORT" --port "$CPORT" && HT_PORTC=$CPORT
+if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
+	HT_PORTC=$T_PORT O_HT=$T_HT O_HTC=$T_HTC
+fi
+BASE_PORTC=""
+if [ -n "$BASE_BUILD" ]; then
+	bench_bins base
+	if tunnel_start ht-http-base htc-http-base expose "$NGINX_PORT"; then
+		BASE_PORTC=$T_PORT B_HT=$T_HT B_HTC=$T_HTC
+	fi
+	bench_bins ours
 fi
 
 # wrk_parse FILE: "RPS P50_MS P99_MS REQUESTS BYTES_PER_S NON2XX SOCKERRS" where
@@ -134,34 +148,69 @@ run() {
 	sleep 0.5
 }
 
+# With BASE_BUILD, 1 s of wrk through each tunnel before anything is measured,
+# so that neither side's first measured run is its cold start.
+if [ -n "$BASE_BUILD" ]; then
+	for port in $HT_PORTC $BASE_PORTC; do
+		timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
+	done
+fi
+
+# expose_case CASE SUFFIX PORT DAEMON HTC WORKLOAD PATH CONNS: one run through
+# the tunnel at PORT (logs ht-httpSUFFIX, htc-httpSUFFIX) while both of its
+# processes live; false when one of them died (the caller forgets PORT).
+expose_case() {
+	if [ -z "$3" ]; then
+		echo "$6 $1 - - - - - - - - - hoody-tunnel/htc did not start or died" >>"$ROWS"
+		return 0
+	fi
+	kill -0 "$4" 2>/dev/null && kill -0 "$5" 2>/dev/null && run "$6" "$1" "$3" "$7" "$8" "$4" "$5"
+	_l=${2:+base } _alive=1
+	kill -0 "$4" 2>/dev/null ||
+		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http$2.err" | tr '\n' ' ')"; _alive=""; }
+	kill -0 "$5" 2>/dev/null ||
+		{ say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-http$2.err" | tr '\n' ' ')"; _alive=""; }
+	[ -n "$_alive" ]
+}
+
 for w in 100b:64 1m:64 100b:1000; do
 	path=/${w%:*}
 	conns=${w#*:}
 	run "$w" direct "$NGINX_PORT" "$path" "$conns"
 	if [ -n "$SSH_PORT" ]; then
 		run "$w" ssh-R "$SSH_PORT" "$path" "$conns" "$SSHD_PID" "$SSH_PID"
-	else
+	elif [ -z "$SKIP_SSH" ]; then
 		echo "$w ssh-R - - - - - - - - - sshd/ssh did not start" >>"$ROWS"
 	fi
-	if [ -n "$HT_PORTC" ]; then
-		kill -0 "$HT_PID" 2>/dev/null && kill -0 "$HTC_PID" 2>/dev/null &&
-			run "$w" expose "$HT_PORTC" "$path" "$conns" "$HT_PID" "$HTC_PID"
-		kill -0 "$HT_PID" 2>/dev/null ||
-			{ say "ANOMALY: the daemon died: $(tail -3 "$TMP/ht-http.err" | tr '\n' ' ')"; HT_PORTC=""; }
-		kill -0 "$HTC_PID" 2>/dev/null ||
-			{ say "ANOMALY: htc died: $(tail -3 "$TMP/htc-http.err" | tr '\n' ' ')"; HT_PORTC=""; }
-	else
-		echo "$w expose - - - - - - - - - hoody-tunnel/htc did not start or died" >>"$ROWS"
-	fi
+	r=1
+	while [ $r -le "$BASE_ROUNDS" ]; do
+		for who in $(base_order $r); do
+			if [ "$who" = ours ]; then
+				expose_case expose "" "$HT_PORTC" "${O_HT:-}" "${O_HTC:-}" "$w" "$path" "$conns" ||
+					HT_PORTC=""
+			else
+				expose_case expose-base -base "$BASE_PORTC" "${B_HT:-}" "${B_HTC:-}" "$w" "$path" "$conns" ||
+					BASE_PORTC=""
+			fi
+		done
+		r=$((r + 1))
+	done
 done
 
 # ---- the table ------------------------------------------------------------------------------
 echo
 echo "HTTP through nginx (1 worker), wrk -t2 -d${DURATION}s --latency, loopback ($(nproc) CPUs)"
-printf '%-9s %-7s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n' workload case req/s x_direct p50_ms p99_ms \
+CW=7
+[ -n "$BASE_BUILD" ] && CW=11
+ROWF="%-9s %-${CW}s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n"
+printf "$ROWF" workload case req/s x_direct p50_ms p99_ms \
 	MiB/s CPU_us/req cores errors RSS_KiB "(tunnel processes)"
-# figure WORKLOAD CASE FIELD
-figure() { awk -v w="$1" -v c="$2" -v f="$3" '$1 == w && $2 == c { print $f }' "$ROWS"; }
+# figure WORKLOAD CASE FIELD (the mean when BASE_ROUNDS gave several rows)
+figure() {
+	awk -v w="$1" -v c="$2" -v f="$3" '$1 == w && $2 == c {
+		n++; v = $f; if ($f != "-") { s += $f; k++ } }
+		END { if (n == 1) print v; else if (k) printf "%.6g\n", s / k; else if (n) print "-" }' "$ROWS"
+}
 while read -r w c rps p50 p99 req bps non se ticks rss note; do
 	direct=$(figure "$w" direct 3)
 	ratio=$(fmt '%.2f' "$rps / $direct")
@@ -175,9 +224,10 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 	direct) who="" us=- cores=- rss=- ;;
 	ssh-R) who="sshd + ssh" ;;
 	expose) who="daemon + htc" ;;
+	expose-base) who="daemon + htc, base build" ;;
 	esac
 	[ "$rps" = - ] && { who="FAILED: $note"; err=-; }
-	printf '%-9s %-7s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n' "$w" "$c" "$rps" "$ratio" "$p50" "$p99" \
+	printf "$ROWF" "$w" "$c" "$rps" "$ratio" "$p50" "$p99" \
 		"$mib" "$us" "$cores" "$err" "$rss" "$who"
 done <"$ROWS"
 echo "errors: wrk non-2xx/3xx responses and socket errors (connect/read/write/timeout); cores: tunnel CPU s / run s;"
@@ -185,26 +235,61 @@ echo "RSS_KiB: server side / client side (sshd, all processes / ssh; daemon / ht
 
 echo
 echo "Bars (project issue): EXPOSE >= 1.5 x ssh -R req/s at 100 B / 64 conns, and p99 no worse than ssh -R's"
-ours=$(figure 100b:64 expose 3)
-theirs=$(figure 100b:64 ssh-R 3)
-v=$(fmt '%.2f' "$ours / $theirs")
-if ! isnum "$ours" "$theirs"; then
-	echo "  req/s EXPOSE/ssh -R (>=1.5)     n/a (a case failed)"
-elif awk "BEGIN { exit !($ours >= 1.5 * $theirs) }"; then
-	echo "  req/s EXPOSE/ssh -R (>=1.5)     ${v}x  PASS"
+if [ -z "$SKIP_SSH" ]; then
+	ours=$(figure 100b:64 expose 3)
+	theirs=$(figure 100b:64 ssh-R 3)
+	v=$(fmt '%.2f' "$ours / $theirs")
+	if ! isnum "$ours" "$theirs"; then
+		echo "  req/s EXPOSE/ssh -R (>=1.5)     n/a (a case failed)"
+	elif awk "BEGIN { exit !($ours >= 1.5 * $theirs) }"; then
+		echo "  req/s EXPOSE/ssh -R (>=1.5)     ${v}x  PASS"
+	else
+		echo "  req/s EXPOSE/ssh -R (>=1.5)     ${v}x  FAIL"
+	fi
+	ours=$(figure 100b:64 expose 5)
+	theirs=$(figure 100b:64 ssh-R 5)
+	if ! isnum "$ours" "$theirs"; then
+		echo "  p99 EXPOSE <= ssh -R            n/a (a case failed)"
+	elif awk "BEGIN { exit !($ours <= $theirs) }"; then
+		echo "  p99 EXPOSE <= ssh -R            $ours ms vs $theirs ms  PASS"
+	else
+		echo "  p99 EXPOSE <= ssh -R            $ours ms vs $theirs ms  FAIL"
+	fi
 else
-	echo "  req/s EXPOSE/ssh -R (>=1.5)     ${v}x  FAIL"
-fi
-ours=$(figure 100b:64 expose 5)
-theirs=$(figure 100b:64 ssh-R 5)
-if ! isnum "$ours" "$theirs"; then
-	echo "  p99 EXPOSE <= ssh -R            n/a (a case failed)"
-elif awk "BEGIN { exit !($ours <= $theirs) }"; then
-	echo "  p99 EXPOSE <= ssh -R            $ours ms vs $theirs ms  PASS"
-else
-	echo "  p99 EXPOSE <= ssh -R            $ours ms vs $theirs ms  FAIL"
+	echo "  (skipped: ssh -R)"
 fi
 if [ -n "$HT_PORTC" ] && grep -qi 'reset\|error' "$TMP/htc-http.out" "$TMP/htc-http.err" 2>/dev/null; then
 	echo "note: htc reported $(grep -ci 'reset\|error' "$TMP/htc-http.out") reset/error lines, e.g.: $(grep -i -m1 'reset\|error' "$TMP/htc-http.out" "$TMP/htc-http.err")"
+fi
+if [ -n "$BASE_PORTC" ] && grep -qi 'reset\|error' "$TMP/htc-http-base.out" "$TMP/htc-http-base.err" 2>/dev/null; then
+	echo "note: base htc reported $(grep -ci 'reset\|error' "$TMP/htc-http-base.out") reset/error lines, e.g.: $(grep -i -m1 'reset\|error' "$TMP/htc-http-base.out" "$TMP/htc-http-base.err")"
+fi
+
+# ---- ours against the base build ------------------------------------------------------------------
+if [ -n "$BASE_BUILD" ]; then
+	# agg WORKLOAD CASE rps|p99|cpu|rss: over the rows of that case, mean
+	# req/s, mean p99 ms, CPU us per request (all ticks / all requests),
+	# mean RSS KiB of daemon + htc
+	agg() {
+		awk -v w="$1" -v c="$2" -v m="$3" -v hz="$HZ" '$1 == w && $2 == c && $3 != "-" {
+			n++; rps += $3
+			if ($5 != "-") { p99 += $5; pn++ }
+			if ($10 != "-") { t += $10; tr += $6 }
+			if (split($11, r, "/") == 2) { rss += r[1] + r[2]; rn++ } }
+			END {
+				if (m == "rps" && n) printf "%.0f\n", rps / n
+				else if (m == "p99" && pn) printf "%.2f\n", p99 / pn
+				else if (m == "cpu" && tr) printf "%.1f\n", t / hz * 1e6 / tr
+				else if (m == "rss" && rn) printf "%.0f\n", rss / rn
+				else print "-" }' "$ROWS"
+	}
+	cmp_head
+	for w in 100b:64 1m:64 100b:1000; do
+		cmp_row "$w" req/s "$(agg "$w" expose rps)" "$(agg "$w" expose-base rps)" hi
+		cmp_row "$w" p99_ms "$(agg "$w" expose p99)" "$(agg "$w" expose-base p99)" lo
+		cmp_row "$w" CPU_us/req "$(agg "$w" expose cpu)" "$(agg "$w" expose-base cpu)" lo
+		cmp_row "$w" RSS_KiB "$(agg "$w" expose rss)" "$(agg "$w" expose-base rss)" lo
+	done
+	cmp_end
 fi
 exit 0

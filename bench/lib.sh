@@ -14,6 +14,19 @@ BUILD=${BUILD:-build-bench}
 HT_BIN=${HT_BIN:-$ROOT/$BUILD/hoody-tunnel}
 HTC_BIN=${HTC_BIN:-$ROOT/$BUILD/htc}
 DURATION=${DURATION:-8}
+# BASE_BUILD: a build directory of an older tree (its hoody-tunnel and htc);
+# when set, pull.sh and expose.sh run every hoody-tunnel case with those
+# binaries too, right after (or before) the same case with ours, and end with
+# a comparison within BASE_TOL percent. BASE_ROUNDS pairs per case, the order
+# swapped every round. Unset: the scripts do exactly what they did before.
+BASE_BUILD=${BASE_BUILD:-}
+BASE_ROUNDS=${BASE_ROUNDS:-1}
+BASE_TOL=${BASE_TOL:-5}
+# SKIP_SSH=1 / SKIP_SOCAT=1: leave those comparison cases out (shorter runs).
+SKIP_SSH=${SKIP_SSH:-}
+SKIP_SOCAT=${SKIP_SOCAT:-}
+HT_USE=$HT_BIN
+HTC_USE=$HTC_BIN
 HZ=$(getconf CLK_TCK)
 BENCH_PIDS=""
 TMP=""
@@ -189,6 +202,81 @@ cpu_ticks() { python3 -c "$_procpy" ticks "$@"; }
 # rss_kib PID...: resident KiB of these process trees now.
 rss_kib() { python3 -c "$_procpy" rss "$@"; }
 
+# base_init: with BASE_BUILD set, check that it holds both programs (exit 1
+# if not), make it absolute and say which binaries run against which.
+base_init() {
+	[ -n "$BASE_BUILD" ] || { BASE_ROUNDS=1; return 0; }
+	BASE_BUILD=$(cd "$BASE_BUILD" 2>/dev/null && pwd) || { say "BASE_BUILD: no such directory"; exit 1; }
+	if [ ! -x "$BASE_BUILD/hoody-tunnel" ] || [ ! -x "$BASE_BUILD/htc" ]; then
+		say "BASE_BUILD: $BASE_BUILD/hoody-tunnel or $BASE_BUILD/htc missing (make -C <tree> -j2)"
+		exit 1
+	fi
+	case $BASE_ROUNDS in '' | 0 | *[!0-9]*) say "BASE_ROUNDS must be a positive integer"; exit 1 ;; esac
+	say "ours: $HT_BIN, $HTC_BIN"
+	say "base: $BASE_BUILD/hoody-tunnel, $BASE_BUILD/htc ($BASE_ROUNDS round(s), bound $BASE_TOL %)"
+}
+
+# bench_bins ours|base: the binaries the next ht_start/htc_start run.
+bench_bins() {
+	if [ "$1" = base ]; then
+		HT_USE=$BASE_BUILD/hoody-tunnel HTC_USE=$BASE_BUILD/htc
+	else
+		HT_USE=$HT_BIN HTC_USE=$HTC_BIN
+	fi
+}
+
+# base_order ROUND: "ours base" in odd rounds, "base ours" in even ones; just
+# "ours" without BASE_BUILD.
+base_order() {
+	if [ -z "$BASE_BUILD" ]; then
+		echo ours
+	elif [ $(($1 % 2)) = 1 ]; then
+		echo ours base
+	else
+		echo base ours
+	fi
+}
+
+# cmp_row LABEL METRIC OURS BASE hi|lo: one comparison line, ours/base, PASS
+# when ours >= (1 - BASE_TOL %) x base (hi: more is better) or ours <= (1 +
+# BASE_TOL %) x base (lo: less is better); counts into CMP_PASS/CMP_N.
+CMP_PASS=0
+CMP_N=0
+cmp_row() {
+	_v=$(fmt '%.3f' "$3 / $4")
+	if [ "$5" = hi ]; then
+		_b=$(fmt '>=%.2f' "1 - $BASE_TOL / 100")
+		_ok="$3 >= (1 - $BASE_TOL / 100) * $4"
+	else
+		_b=$(fmt '<=%.2f' "1 + $BASE_TOL / 100")
+		_ok="$3 <= (1 + $BASE_TOL / 100) * $4"
+	fi
+	if ! isnum "$3" "$4"; then
+		_r="n/a (a case failed)"
+		_v=-
+	elif awk "BEGIN { exit !($_ok) }"; then
+		_r=PASS
+		CMP_PASS=$((CMP_PASS + 1))
+	else
+		_r=FAIL
+	fi
+	CMP_N=$((CMP_N + 1))
+	printf '  %-10s %-12s %11s %11s %9s %7s  %s\n' "$1" "$2" "$3" "$4" "$_v" "$_b" "$_r"
+}
+cmp_head() {
+	echo
+	echo "Base build vs ours, interleaved in this run ($BASE_ROUNDS round(s) per case; bound: within $BASE_TOL %)"
+	echo "  base: $BASE_BUILD"
+	printf '  %-10s %-12s %11s %11s %9s %7s  %s\n' case metric ours base ours/base bound verdict
+}
+cmp_end() {
+	if [ "$CMP_PASS" = "$CMP_N" ]; then
+		echo "  overall: PASS ($CMP_PASS of $CMP_N)"
+	else
+		echo "  overall: FAIL ($CMP_PASS of $CMP_N within $BASE_TOL %; this machine is noisy: rerun before judging)"
+	fi
+}
+
 # fmt FORMAT EXPR: EXPR computed by awk and printed with FORMAT; "-" when EXPR
 # does not compute (a missing figure, a division by zero).
 # isnum X...: true if every X is a plain non-negative number.
@@ -206,14 +294,14 @@ fmt() { awk "BEGIN { printf \"$1\", $2 }" 2>/dev/null || printf -; }
 ht_start() {
 	_name=$1
 	shift
-	if [ ! -x "$HT_BIN" ] || [ ! -x "$HTC_BIN" ]; then
-		say "hoody-tunnel: $HT_BIN or $HTC_BIN missing (cd $ROOT && make -j2 BUILD=$BUILD)"
+	if [ ! -x "$HT_USE" ] || [ ! -x "$HTC_USE" ]; then
+		say "hoody-tunnel: $HT_USE or $HTC_USE missing (cd $ROOT && make -j2 BUILD=$BUILD)"
 		return 1
 	fi
 	HT_PORT=$(free_port)
 	HT_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 	HT_URL="ws://127.0.0.1:$HT_PORT"
-	bg_start "$_name" "$HT_BIN" --listen "127.0.0.1:$HT_PORT" --token "$HT_TOKEN" \
+	bg_start "$_name" "$HT_USE" --listen "127.0.0.1:$HT_PORT" --token "$HT_TOKEN" \
 		--expose-address 127.0.0.1 ${HT_FLAGS:-}
 	HT_PID=$BG_PID
 	if ! wait_listen "$HT_PORT" 5 "$HT_PID"; then
@@ -228,13 +316,28 @@ ht_start() {
 htc_start() {
 	_name=$1
 	shift
-	bg_start "$_name" "$HTC_BIN" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} "$@"
+	bg_start "$_name" "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} "$@"
 	HTC_PID=$BG_PID
 	if ! wait_line "$TMP/$_name.out" ' -> ' 5 "$HTC_PID"; then
 		say "htc $* did not bind: $(cat "$TMP/$_name.out" "$TMP/$_name.err" | tail -3 | tr '\n' ' ')"
 		stop_pid "$HTC_PID"
 		return 1
 	fi
+}
+
+# tunnel_start DNAME CNAME SUBCOMMAND TARGET: the daemon (logs $TMP/DNAME.*)
+# and htc SUBCOMMAND TARGET --port P (logs $TMP/CNAME.*) on a free port P,
+# with the binaries bench_bins picked; sets T_HT, T_HTC, T_PORT. On failure
+# stops what it started and returns 1.
+tunnel_start() {
+	T_HT="" T_HTC="" T_PORT=""
+	ht_start "$1" || return 1
+	_tp=$(free_port)
+	if ! htc_start "$2" "$3" "$4" --port "$_tp"; then
+		stop_pid "$HT_PID"
+		return 1
+	fi
+	T_HT=$HT_PID T_HTC=$HTC_PID T_PORT=$_tp
 }
 
 # ---- a temporary sshd on loopback ---------------------------------------------

@@ -11,9 +11,16 @@
 # Figures are one run each; compare only the rows of one invocation (this
 # machine drifts 20-35 % between runs). Every process started here is stopped
 # by PID on exit. Runtime: about 2 minutes.
+#
+#   BASE_BUILD=/tmp/base/build SKIP_SSH=1 SKIP_SOCAT=1 sh bench/pull.sh
+#
+# also runs the PULL cases with an older build's binaries ("pull-base", each
+# right beside the same "pull" run) and ends with ours/base per case and a
+# PASS/FAIL within BASE_TOL (5) %; BASE_ROUNDS=N repeats each pair N times.
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init pull
+base_init
 
 IDLE_CONNS=${IDLE_CONNS:-1000}
 ROWS="$TMP/rows"
@@ -34,6 +41,7 @@ iperf_run direct "$IPERF_PORT" 4 fwd
 iperf_run direct "$IPERF_PORT" 1 rev
 
 # ---- (b) two-hop socat chain -----------------------------------------------------------
+if [ -z "$SKIP_SOCAT" ]; then
 A=$(free_port)
 B=$(free_port)
 bg_start socat-b socat TCP-LISTEN:"$B",bind=127.0.0.1,fork,reuseaddr,rcvbuf=131072,sndbuf=131072 \
@@ -51,10 +59,13 @@ else
 fi
 stop_pid "$SOCAT_A"
 stop_pid "$SOCAT_B"
+fi
 
 # ---- (c) ssh -R, aes128-gcm -----------------------------------------------------------
 SSH_OK=""
-if sshd_start; then
+if [ -n "$SKIP_SSH" ]; then
+	:
+elif sshd_start; then
 	RPORT=$(free_port)
 	if ssh_forward ssh-bulk "$RPORT" "$IPERF_PORT"; then
 		SSH_OK=1
@@ -63,37 +74,83 @@ if sshd_start; then
 		stop_pid "$SSH_PID"
 	fi
 fi
-[ -n "$SSH_OK" ] || echo "ssh-R 1 fwd - - - sshd/ssh did not start (see above)" >>"$ROWS"
+[ -n "$SSH_OK" ] || [ -n "$SKIP_SSH" ] || echo "ssh-R 1 fwd - - - sshd/ssh did not start (see above)" >>"$ROWS"
 
-# ---- (d) hoody-tunnel + htc pull ---------------------------------------------------------
+# ---- (d) hoody-tunnel + htc pull (and pull-base, the older build, beside it) --------------
 HT_OK=""
-if ht_start ht-bulk; then
-	CPORT=$(free_port)
-	if htc_start htc-bulk pull "$IPERF_PORT" --port "$CPORT"; then
-		HT_OK=1
-		iperf_run pull "$CPORT" 1 fwd "$HT_PID" "$HTC_PID"
-		iperf_run pull "$CPORT" 4 fwd "$HT_PID" "$HTC_PID"
-		iperf_run pull "$CPORT" 1 rev "$HT_PID" "$HTC_PID"
-		kill -0 "$HT_PID" 2>/dev/null || say "ANOMALY: the daemon died: $(tail -3 "$TMP/ht-bulk.err")"
-		kill -0 "$HTC_PID" 2>/dev/null || say "ANOMALY: htc died: $(tail -3 "$TMP/htc-bulk.err")"
-		# iperf3's server closes its data sockets with bytes still unread at
-		# the end of a test (an RST), so each data stream (1 + 4 + 1) may end
-		# in a reset; more than that is an anomaly.
-		n=$(grep -c 'reset' "$TMP/htc-bulk.out")
-		[ "$n" -gt 6 ] && say "ANOMALY: $n streams reset (e.g. $(grep -m1 reset "$TMP/htc-bulk.out"))"
-		stop_pid "$HTC_PID"
+BASE_OK=""
+if tunnel_start ht-bulk htc-bulk pull "$IPERF_PORT"; then
+	HT_OK=1 O_HT=$T_HT O_HTC=$T_HTC O_PORT=$T_PORT
+fi
+if [ -n "$BASE_BUILD" ]; then
+	bench_bins base
+	if tunnel_start ht-bulk-base htc-bulk-base pull "$IPERF_PORT"; then
+		BASE_OK=1 B_HT=$T_HT B_HTC=$T_HTC B_PORT=$T_PORT
 	fi
-	stop_pid "$HT_PID"
+	bench_bins ours
+fi
+# With BASE_BUILD, 1 s of iperf3 through each tunnel before anything is
+# measured, so that neither side's first measured run is its cold start.
+WARM=0
+if [ -n "$BASE_BUILD" ]; then
+	WARM=1
+	for port in ${O_PORT:-} ${B_PORT:-}; do
+		timeout 20 iperf3 -c 127.0.0.1 -p "$port" -t 1 >/dev/null 2>&1
+		sleep 0.5
+	done
+fi
+# pull_check SUFFIX DAEMON HTC: the daemon and htc still run (logs
+# ht-bulkSUFFIX, htc-bulkSUFFIX), resets in order.
+pull_check() {
+	_l=${1:+base }
+	kill -0 "$2" 2>/dev/null || say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-bulk$1.err")"
+	kill -0 "$3" 2>/dev/null || say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-bulk$1.err")"
+	# iperf3's server closes its data sockets with bytes still unread at
+	# the end of a test (an RST), so each data stream may end in a reset
+	# (1 + 4 + 1 per round, 1 for the warm-up); more than that is an anomaly.
+	n=$(grep -c 'reset' "$TMP/htc-bulk$1.out")
+	[ "$n" -gt $((6 * BASE_ROUNDS + WARM)) ] && say "ANOMALY: $n streams reset (e.g. $(grep -m1 reset "$TMP/htc-bulk$1.out"))"
+}
+if [ -n "$HT_OK$BASE_OK" ]; then
+	for shape in "1 fwd" "4 fwd" "1 rev"; do
+		r=1
+		while [ $r -le "$BASE_ROUNDS" ]; do
+			for who in $(base_order $r); do
+				if [ "$who" = ours ] && [ -n "$HT_OK" ]; then
+					iperf_run pull "$O_PORT" $shape "$O_HT" "$O_HTC"
+				elif [ "$who" = base ] && [ -n "$BASE_OK" ]; then
+					iperf_run pull-base "$B_PORT" $shape "$B_HT" "$B_HTC"
+				fi
+			done
+			r=$((r + 1))
+		done
+	done
+fi
+if [ -n "$HT_OK" ]; then
+	pull_check "" "$O_HT" "$O_HTC"
+	stop_pid "$O_HTC"
+	stop_pid "$O_HT"
+fi
+if [ -n "$BASE_OK" ]; then
+	pull_check -base "$B_HT" "$B_HTC"
+	stop_pid "$B_HTC"
+	stop_pid "$B_HT"
 fi
 [ -n "$HT_OK" ] || echo "pull 1 fwd - - - hoody-tunnel/htc did not start (see above)" >>"$ROWS"
+[ -n "$BASE_OK" ] || [ -z "$BASE_BUILD" ] ||
+	echo "pull-base 1 fwd - - - base hoody-tunnel/htc did not start (see above)" >>"$ROWS"
 stop_pid "$IPERF_PID"
 
 # ---- the table ----------------------------------------------------------------------------
 echo
 echo "TCP bulk, iperf3 -t $DURATION, loopback ($(nproc) CPUs); fwd = container-side client sends, rev = iperf3 -R"
 printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' case streams dir Gbit/s x_direct CPU_s/GB cores "tunnel processes"
-# figure CASE STREAMS DIR FIELD
-figure() { awk -v c="$1" -v p="$2" -v d="$3" -v f="$4" '$1 == c && $2 == p && $3 == d { print $f }' "$ROWS"; }
+# figure CASE STREAMS DIR FIELD (the mean when BASE_ROUNDS gave several rows)
+figure() {
+	awk -v c="$1" -v p="$2" -v d="$3" -v f="$4" '$1 == c && $2 == p && $3 == d {
+		n++; v = $f; if ($f != "-") { s += $f; k++ } }
+		END { if (n == 1) print v; else if (k) printf "%.6g\n", s / k; else if (n) print "-" }' "$ROWS"
+}
 while read -r c p d bps bytes ticks note; do
 	direct=$(figure direct "$p" "$d" 4)
 	gb=$(fmt '%.2f' "$bps / 1e9")
@@ -105,6 +162,7 @@ while read -r c p d bps bytes ticks note; do
 	socat2hop) who="2 socat (+ forked children)" ;;
 	ssh-R) who="sshd (session processes) + ssh" ;;
 	pull) who="hoody-tunnel + htc" ;;
+	pull-base) who="hoody-tunnel + htc, base build" ;;
 	esac
 	[ "$bps" = - ] && who="FAILED: $note"
 	printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' "$c" "$p" "$d" "$gb" "$ratio" "$cpu" "$cores" "$who"
@@ -124,9 +182,11 @@ bar() { # NAME OURS THEIRS FACTOR
 }
 for p in 1 4; do
 	ours=$(figure pull "$p" fwd 4)
-	bar "PULL/ssh -R, $p stream(s) (>=1.5)" "$ours" "$(figure ssh-R "$p" fwd 4)" 1.5
-	bar "PULL/socat 2 hops, $p stream(s) (>=0.9)" "$ours" "$(figure socat2hop "$p" fwd 4)" 0.9
+	[ -n "$SKIP_SSH" ] || bar "PULL/ssh -R, $p stream(s) (>=1.5)" "$ours" "$(figure ssh-R "$p" fwd 4)" 1.5
+	[ -n "$SKIP_SOCAT" ] || bar "PULL/socat 2 hops, $p stream(s) (>=0.9)" "$ours" "$(figure socat2hop "$p" fwd 4)" 0.9
 done
+skipped=${SKIP_SSH:+ssh -R}${SKIP_SSH:+${SKIP_SOCAT:+, }}${SKIP_SOCAT:+socat}
+[ -z "$skipped" ] || echo "  (skipped: $skipped)"
 
 # ---- memory of idle connections ---------------------------------------------------------------
 # idle_case NAME HOLDPORT COUNTFILE SERVERPIDS...: RSS of the trees before and
@@ -158,28 +218,45 @@ mem_row() { # LABEL BEFORE AFTER
 	printf '  %-28s %9s KiB -> %9s KiB   %6s KiB/conn\n' "$1" "$2" "$3" "$(fmt '%.1f' "($3 - $2) / $IDLE_CONNS")"
 }
 
-echo
-echo "Memory with $IDLE_CONNS idle connections held through the tunnel (VmRSS)"
-if ht_start ht-idle; then
+# idle_tunnel SUFFIX LABEL: a fresh daemon and htc pull (logs ht-idleSUFFIX,
+# htc-idleSUFFIX) in front of a local service holding $IDLE_CONNS idle
+# connections; prints their RSS rows (LABEL before each name) and sets
+# IDLE_TOT (daemon + htc KiB with the connections) and IDLE_GROW (KiB/conn).
+idle_tunnel() {
+	IDLE_TOT=- IDLE_GROW=-
+	ht_start "ht-idle$1" || return 0
 	LP=$(free_port)
-	idle_serve idle-local "$LP" "$TMP/idle-local.count"
+	idle_serve "idle-local$1" "$LP" "$TMP/idle-local$1.count"
 	SERVE_PID=$BG_PID
 	wait_listen "$LP" 5 "$SERVE_PID"
 	CP=$(free_port)
-	if htc_start htc-idle pull "$LP" --port "$CP"; then
-		idle_case idle-ht "$CP" "$TMP/idle-local.count" "$HT_PID" "$HTC_PID"
-		opened=$(grep -c '^opened stream' "$TMP/htc-idle.out")
-		set -- $IDLE_BEFORE $IDLE_AFTER
-		echo "  hoody-tunnel PULL: client opened $IDLE_OPENED, htc shows $opened streams opened, local service holds $IDLE_HELD"
-		mem_row "hoody-tunnel daemon" "$1" "$3"
-		mem_row "htc" "$2" "$4"
-		mem_row "daemon + htc" "$(($1 + $2))" "$(($3 + $4))"
+	if htc_start "htc-idle$1" pull "$LP" --port "$CP"; then
+		idle_case "idle-ht$1" "$CP" "$TMP/idle-local$1.count" "$HT_PID" "$HTC_PID"
+		opened=$(grep -c '^opened stream' "$TMP/htc-idle$1.out")
+		set -- "$1" "$2" $IDLE_BEFORE $IDLE_AFTER
+		echo "  ${2}hoody-tunnel PULL: client opened $IDLE_OPENED, htc shows $opened streams opened, local service holds $IDLE_HELD"
+		mem_row "${2}hoody-tunnel daemon" "$3" "$5"
+		mem_row "${2}htc" "$4" "$6"
+		mem_row "${2}daemon + htc" "$(($3 + $4))" "$(($5 + $6))"
+		IDLE_TOT=$(($5 + $6))
+		IDLE_GROW=$(fmt '%.2f' "($5 + $6 - $3 - $4) / $IDLE_CONNS")
 		[ "$IDLE_HELD" -lt "$IDLE_CONNS" ] && say "ANOMALY: only $IDLE_HELD of $IDLE_CONNS PULL connections reached the local service"
-		kill -0 "$HT_PID" 2>/dev/null || say "ANOMALY: the daemon died: $(tail -3 "$TMP/ht-idle.err")"
+		kill -0 "$HT_PID" 2>/dev/null || say "ANOMALY: the ${2}daemon died: $(tail -3 "$TMP/ht-idle$1.err")"
 		stop_pid "$HTC_PID"
 	fi
 	stop_pid "$HT_PID"
 	stop_pid "$SERVE_PID"
+}
+
+echo
+echo "Memory with $IDLE_CONNS idle connections held through the tunnel (VmRSS)"
+idle_tunnel "" ""
+O_TOT=$IDLE_TOT O_GROW=$IDLE_GROW
+if [ -n "$BASE_BUILD" ]; then
+	bench_bins base
+	idle_tunnel -base "base "
+	B_TOT=$IDLE_TOT B_GROW=$IDLE_GROW
+	bench_bins ours
 fi
 if [ -n "$SSH_OK" ]; then
 	LP=$(free_port)
@@ -197,5 +274,24 @@ if [ -n "$SSH_OK" ]; then
 		stop_pid "$SSH_PID"
 	fi
 	stop_pid "$SERVE_PID"
+fi
+
+# ---- ours against the base build ------------------------------------------------------------------
+if [ -n "$BASE_BUILD" ]; then
+	# cpu_gb CASE STREAMS DIR: CPU s per GB over all rows of that case
+	cpu_gb() {
+		awk -v c="$1" -v p="$2" -v d="$3" -v hz="$HZ" '$1 == c && $2 == p && $3 == d && $6 != "-" {
+			b += $5; t += $6 } END { if (b > 0) printf "%.3f\n", t / hz / (b / 1e9); else print "-" }' "$ROWS"
+	}
+	cmp_head
+	for shape in "1 fwd" "4 fwd" "1 rev"; do
+		set -- $shape
+		cmp_row "P$1 $2" Gbit/s "$(fmt '%.2f' "$(figure pull "$1" "$2" 4) / 1e9")" \
+			"$(fmt '%.2f' "$(figure pull-base "$1" "$2" 4) / 1e9")" hi
+		cmp_row "P$1 $2" CPU_s/GB "$(cpu_gb pull "$1" "$2")" "$(cpu_gb pull-base "$1" "$2")" lo
+	done
+	cmp_row "idle $IDLE_CONNS" RSS_KiB "$O_TOT" "$B_TOT" lo
+	cmp_row "idle $IDLE_CONNS" KiB/conn "$O_GROW" "$B_GROW" lo
+	cmp_end
 fi
 exit 0
