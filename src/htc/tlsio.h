@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "htc/url.h"
+#include "url.h"
 #include "tls.h"
 
 #define TLSIO_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"

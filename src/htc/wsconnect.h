@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
-#include "htc/url.h"
+#include "url.h"
 #include "tls.h"
 #include "ws_handshake.h"
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
-#include "htc/url.h"
+#include "url.h"
 #include "reactor.h"
 #include "tls.h"
 
