@@ -2,8 +2,10 @@
 #
 #   make              build hoody-tunnel, htc and every unit test
 #   make run          start the daemon with a newcomer's default
-#   make test         unit + integration tests, plain and ASan+UBSan builds
+#   make test         layering check, unit + integration tests, plain and
+#                     ASan+UBSan builds
 #   make check        the same, for one build (BUILD=..., SANITIZE=...)
+#   make layering     the layering check alone (test/layering.sh)
 #   make fuzz         build the libFuzzer targets (clang)
 #   make fuzz-smoke   run each fuzz target for FUZZ_SECONDS
 #   make bench        build and run the micro-benchmarks
@@ -55,7 +57,7 @@ else
 BACKEND_EXCLUDE := src/reactor_epoll.c
 endif
 
-# Three libraries, by rule:
+# Three libraries, by rule (test/layering.sh checks what may use what):
 #   libcore.a    the shared core: for every public header include/X.h, the
 #                sources src/X.c and src/X_*.c (tls_pem.c, http1_chunked.c,
 #                reactor_epoll.c ...), minus the backend that does not fit
@@ -92,7 +94,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: fuzz-deps all deps run test check unit integration fuzz fuzz-smoke bench clean install
+.PHONY: fuzz-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -166,7 +168,11 @@ unit: $(UNIT_BINS)
 integration: $(PROGS) $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
+layering: $(LIBS) $(PROGS)
+	$(Q)sh test/layering.sh $(BUILD)
+
 check: all
+	$(Q)sh test/layering.sh $(BUILD)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
