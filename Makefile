@@ -2,8 +2,10 @@
 #
 #   make              build hoody-tunnel, htc and every unit test
 #   make run          start the daemon with a newcomer's default
-#   make test         unit + integration tests, plain and ASan+UBSan builds
+#   make test         layering check, unit + integration tests, plain and
+#                     ASan+UBSan builds
 #   make check        the same, for one build (BUILD=..., SANITIZE=...)
+#   make layering     the layering check alone (test/layering.sh)
 #   make fuzz         build the libFuzzer targets (clang)
 #   make fuzz-smoke   run each fuzz target for FUZZ_SECONDS
 #   make bench        build and run the micro-benchmarks
@@ -34,7 +36,13 @@ WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CONV_WARN := -Wconversion
 
 OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+# What #include "..." finds besides the including file's own directory.
+# The programs' sources see include/ only: a private header sits beside
+# the .c files that share it, and a core or htc file has no path to a
+# daemon header. Tests, tools and benches also reach into src/.
+SRC_INC  := -Iinclude
+TEST_INC := -Iinclude -Isrc
 CFLAGS   += $(OPT) $(WARN) -fno-strict-aliasing
 LDLIBS   += -lbearssl
 
@@ -49,17 +57,29 @@ else
 BACKEND_EXCLUDE := src/reactor_epoll.c
 endif
 
-# The core library: every src/*.c except the daemon's entry point and the
-# backend that does not fit this system. Both programs and every unit test
-# link against it.
-LIB_SRCS  ?= $(filter-out src/main.c $(BACKEND_EXCLUDE),$(wildcard src/*.c))
-HTC_SRCS  ?= $(filter-out src/htc/main.c,$(wildcard src/htc/*.c))
+# Three libraries, by rule (test/layering.sh checks what may use what):
+#   libcore.a    the shared core: for every public header include/X.h, the
+#                sources src/X.c and src/X_*.c (tls_pem.c, http1_chunked.c,
+#                reactor_epoll.c ...), minus the backend that does not fit
+#                this system
+#   libdaemon.a  every other src/*.c but the daemon's entry point main.c
+#   libhtc.a     src/htc/*.c but htc's main.c
+CORE_NAMES  := $(basename $(notdir $(wildcard include/*.h)))
+CORE_SRCS   := $(filter-out $(BACKEND_EXCLUDE),$(sort $(wildcard $(foreach m,$(CORE_NAMES),src/$(m).c src/$(m)_*.c))))
+DAEMON_SRCS := $(filter-out src/main.c $(BACKEND_EXCLUDE) $(CORE_SRCS),$(wildcard src/*.c))
+HTC_SRCS    := $(filter-out src/htc/main.c,$(wildcard src/htc/*.c))
+# The daemon's headers: those in src/ that are not a core module's private ones.
+CORE_HDRS   := $(wildcard $(foreach m,$(CORE_NAMES),src/$(m).h src/$(m)_*.h))
+DAEMON_HDRS := $(filter-out $(CORE_HDRS),$(wildcard src/*.h))
 CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src/json_w.c src/http1_chunked.c src/http1_fields.c src/flow.c src/buf.c
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-HTC_OBJS := $(HTC_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB      := $(BUILD)/libhoody.a
-HTCLIB   := $(BUILD)/libhtc.a
+CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+HTC_OBJS    := $(HTC_SRCS:%.c=$(BUILD)/obj/%.o)
+CORELIB     := $(BUILD)/libcore.a
+DAEMONLIB   := $(BUILD)/libdaemon.a
+HTCLIB      := $(BUILD)/libhtc.a
+LIBS        := $(CORELIB) $(DAEMONLIB) $(HTCLIB)
 
 UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/%)
@@ -74,12 +94,12 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: fuzz-deps all deps run test check unit integration fuzz fuzz-smoke bench clean install
+.PHONY: fuzz-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
 
-all: $(LIB) $(PROGS) $(UNIT_BINS) $(TOOL_BINS)
+all: $(LIBS) $(PROGS) $(UNIT_BINS) $(TOOL_BINS)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): third_party/deps.sh
@@ -89,43 +109,49 @@ $(DEPS_STAMP): third_party/deps.sh
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(filter $(CODEC_SRCS),$<),$(CONV_WARN)) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(if $(filter src/%,$<),$(SRC_INC),$(TEST_INC)) $(CFLAGS) \
+		$(if $(filter $(CODEC_SRCS),$<),$(CONV_WARN)) -c -o $@ $<
 
-$(LIB): $(LIB_OBJS)
-	@$(if $(filter 0,$(V)),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
-
+$(CORELIB): $(CORE_OBJS)
+$(DAEMONLIB): $(DAEMON_OBJS)
 $(HTCLIB): $(HTC_OBJS)
+$(LIBS):
 	@$(if $(filter 0,$(V)),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(DAEMON): $(BUILD)/obj/src/main.o $(LIB)
+$(DAEMON): $(BUILD)/obj/src/main.o $(DAEMONLIB) $(CORELIB)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(HTC): $(BUILD)/obj/src/htc/main.o $(HTCLIB) $(LIB)
+$(HTC): $(BUILD)/obj/src/htc/main.o $(HTCLIB) $(CORELIB)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests of htc's modules (they include "htc/...") also link libhtc.a.
-HTC_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"htc/' $(UNIT_SRCS) /dev/null 2>/dev/null))
+# A unit test links the core, and libhtc.a when it includes "htc/...", or
+# libdaemon.a when it includes one of the daemon's headers.
+HTC_UNIT_BINS    := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"htc/' $(UNIT_SRCS) /dev/null 2>/dev/null))
+DAEMON_UNIT_BINS := $(filter-out $(HTC_UNIT_BINS),$(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell \
+	grep -lF $(foreach h,$(notdir $(DAEMON_HDRS)),-e '"$(h)"') $(UNIT_SRCS) /dev/null 2>/dev/null)))
 
-$(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB) $(LIB)
+define LINK_TEST
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+endef
 
-$(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(LIB)
-	@mkdir -p $(@D)
-	@$(if $(filter 0,$(V)),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB) $(CORELIB)
+	$(LINK_TEST)
+$(DAEMON_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(DAEMONLIB) $(CORELIB)
+	$(LINK_TEST)
+$(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(CORELIB)
+	$(LINK_TEST)
 
-$(BUILD)/tools/%: $(BUILD)/obj/test/tools/%.o $(LIB)
+$(BUILD)/tools/%: $(BUILD)/obj/test/tools/%.o $(CORELIB)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORELIB)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -142,7 +168,11 @@ unit: $(UNIT_BINS)
 integration: $(PROGS) $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
+layering: $(LIBS) $(PROGS)
+	$(Q)sh test/layering.sh $(BUILD)
+
 check: all
+	$(Q)sh test/layering.sh $(BUILD)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
@@ -158,13 +188,13 @@ FUZZ_SECONDS ?= 20
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(LIB_SRCS)
+FUZZ_LIB_SRCS := $(CORE_SRCS)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  FUZZCC  $<")
-	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP -g -O1 \
+	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(if $(filter src/%,$<),$(SRC_INC),$(TEST_INC)) -MMD -MP -g -O1 \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c -o $@ $<
 
 $(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJS)

@@ -7,7 +7,7 @@
  *           with 512- or 256-bit VAES)
  *   gcm     AES-128-GCM seal (br_gcm_run + tag) with BearSSL's pair, with
  *           what a CPU without VAES/VPCLMULQDQ gets, and with what tls.c
- *           plugs into the engine here (ghash_get + aesctr)
+ *           plugs into the engine here (tls_ghash_get + aesctr)
  *
  * Prints GB/s and the ratio to BearSSL's; a row says "n/a" when this CPU
  * lacks the instructions. Each figure runs for about 0.3 s.
@@ -20,8 +20,8 @@
 #include <bearssl.h>
 
 #include "bench.h"
-#include "aesctr.h"
-#include "ghash.h"
+#include "tls_aesctr.h"
+#include "tls_ghash.h"
 
 #define RUN_SECONDS 0.3
 #define RECORD 16384
@@ -106,9 +106,9 @@ int
 main(void)
 {
 	const br_block_ctr_class *bctr = br_aes_x86ni_ctr_get_vtable();
-	const br_block_ctr_class *octr = aesctr_vaes_get();
-	const br_block_ctr_class *c512 = aesctr_vaes512_get(), *c256 = aesctr_vaes256_get();
-	br_ghash g16 = ghash_pclmul_get(), g32 = ghash_vpclmul_get(), g32y = ghash_vpclmul256_get();
+	const br_block_ctr_class *octr = tls_aesctr_vaes_get();
+	const br_block_ctr_class *c512 = tls_aesctr_vaes512_get(), *c256 = tls_aesctr_vaes256_get();
+	br_ghash g16 = tls_ghash_pclmul_get(), g32 = tls_ghash_vpclmul_get(), g32y = tls_ghash_vpclmul256_get();
 	double base;
 
 	if (bctr == NULL)
@@ -128,6 +128,6 @@ main(void)
 	row("gcm", "BearSSL", base, base);
 	if (g16 != NULL)
 		row("gcm", "BearSSL CTR + our PCLMULQDQ GHASH", gcm_rate(bctr, g16), base);
-	row("gcm", "as tls.c sets the engine up", gcm_rate(octr ? octr : bctr, ghash_get()), base);
+	row("gcm", "as tls.c sets the engine up", gcm_rate(octr ? octr : bctr, tls_ghash_get()), base);
 	return 0;
 }

@@ -11,7 +11,7 @@
  *
  * The table knows nothing of sockets: the object that serves a stream (a
  * PULL connection, a visitor, a local connection in htc) hangs off
- * `owner` and is told about peer frames by the session layer.
+ * `owner` and is told about peer frames by the multiplexer (mux.h).
  */
 #ifndef HT_STREAM_H
 #define HT_STREAM_H
@@ -81,7 +81,6 @@ struct stream {
 	/* owned by the user */
 	const struct stream_ops *ops; /* how the owner hears about peer frames */
 	void *owner;           /* the object serving the stream */
-	void *session;         /* the session that holds the table */
 	/* private */
 	struct stream *prev, *next; /* all streams of the table, oldest first */
 	uint8_t busy;               /* inside an ops callback: free later */

@@ -91,7 +91,7 @@ ports_of(struct json_writer *w, const char *key, const struct session *s, enum b
 
 	json_w_key(w, key);
 	json_w_arr_begin(w);
-	for (b = s->binds; b != NULL; b = b->snext) {
+	for (b = s->binds.first; b != NULL; b = b->snext) {
 		if (b->kind != kind)
 			continue;
 		json_w_obj_begin(w);
@@ -170,7 +170,7 @@ get_sessions(struct daemon *d, struct json_writer *w)
 		json_w_kv_uint(w, "maxStreams", d->cfg->max_streams_per_session);
 		json_w_key(w, "bindings");
 		json_w_arr_begin(w);
-		for (b = s->binds; b != NULL; b = b->snext) {
+		for (b = s->binds.first; b != NULL; b = b->snext) {
 			json_w_obj_begin(w);
 			binding_fields(w, b);
 			json_w_kv_int(w, "containerPort", b->port);
@@ -214,7 +214,7 @@ get_metrics(struct daemon *d, struct api_response *res)
 	/* closed sessions were added when they ended; add the live ones */
 	for (s = d->sessions; s != NULL; s = s->next)
 		session_add_traffic(s, &m);
-	daemon_gauges(d, &g);
+	session_gauges(d, &g);
 	buf_reset(res->body, 0);
 	res->content_type = METRICS_CONTENT_TYPE;
 	if (metrics_render(&m, &g, res->body) < 0)

@@ -1,5 +1,6 @@
 /*
- * bind.c: BIND / UNBIND and the registry of bindings (see bind.h).
+ * bind.c: BIND / UNBIND and the registry of bindings (see bind.h): checks,
+ * ports, listeners, takeovers. Answers are the session's to send.
  */
 #include "bind.h"
 
@@ -12,12 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "expose.h"
 #include "json.h"
-#include "log.h"
 #include "net.h"
-#include "pull.h"
-#include "session.h"
 #include "util.h"
 
 #define EXPOSE_PORT_MIN 20000
@@ -45,6 +42,49 @@ struct bind_err {
 	const char *code;
 	char message[160];
 };
+
+/* The ops of each kind, and how its listeners accept (bind_register). */
+static const struct bind_ops *kind_ops[BIND_KIND_MAX];
+static struct daemon_accept_ops kind_accept[BIND_KIND_MAX];
+
+/* see bind.h */
+void
+bind_set_init(struct bind_set *set, struct daemon *d, struct session *s)
+{
+	set->first = NULL;
+	set->n = 0;
+	set->d = d;
+	set->s = s;
+}
+
+/* A connection daemon_accept_batch took from a binding's listener. */
+static void
+accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
+{
+	struct binding *b = arg;
+
+	(void)reserved; /* bindings keep no reserve */
+	kind_ops[b->kind]->on_accept(b, fd, peer);
+}
+
+/* see bind.h */
+void
+bind_register(enum bind_kind kind, const struct bind_ops *ops)
+{
+	kind_ops[kind] = ops;
+	kind_accept[kind] = (struct daemon_accept_ops){ops->refusal, 0, accepted};
+}
+
+/* The listener of a binding is readable. */
+static void
+on_listener(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	struct binding *b = container_of(w, struct binding, l.w);
+
+	(void)r;
+	(void)events;
+	daemon_accept_batch(b->d, b->l.fd, &kind_accept[b->kind], NULL, b);
+}
 
 /* see bind.h */
 const char *
@@ -177,13 +217,13 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 /* ---- checks and listening ------------------------------------------------ */
 
 static int
-check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
+check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err *e)
 {
-	const struct config *c = s->d->cfg;
+	const struct config *c = set->d->cfg;
 	int priv_ok = q->kind == BIND_PULL ? c->allow_privileged_pull : c->allow_privileged_expose;
 	struct binding *held;
 
-	if (q->unsupported && s->d->cfg->domain == NULL) {
+	if (q->unsupported && c->domain == NULL) {
 		set_err(e, "INVALID_KIND", "subdomain routing and cluster mode need a daemon started with --domain");
 		return -1;
 	}
@@ -195,7 +235,7 @@ check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
 		set_err(e, "INVALID_KIND", "valid bindings are http/expose and tcp/pull (takeover only on expose)");
 		return -1;
 	}
-	if (q->port != 0 && (q->port < 80 || q->port == s->d->ctl_port)) {
+	if (q->port != 0 && (q->port < 80 || q->port == set->d->ctl_port)) {
 		set_err_port(e, "RESERVED_PORT", "port %d is reserved", q->port);
 		return -1;
 	}
@@ -207,13 +247,13 @@ check_req(struct session *s, const struct bind_req *q, struct bind_err *e)
 		set_err(e, "INVALID_HOST", "PULL listens on 127.0.0.1 or ::1 only");
 		return -1;
 	}
-	if (q->port != 0 && (held = bind_find_port(s->d, q->port)) != NULL) {
-		if (!q->takeover || held->kind != BIND_EXPOSE || q->kind != BIND_EXPOSE || held->s == s) {
+	if (q->port != 0 && (held = bind_find_port(set->d, q->port)) != NULL) {
+		if (!q->takeover || held->kind != BIND_EXPOSE || q->kind != BIND_EXPOSE || held->set == set) {
 			set_err_port(e, "ALREADY_BOUND", "port %d is held by another binding", q->port);
 			return -1;
 		}
 	}
-	if (s->nbinds >= c->max_bindings_per_session) {
+	if (set->n >= c->max_bindings_per_session) {
 		set_err_port(e, "BIND_CAP_EXCEEDED", "at most %d bindings per session", (int)c->max_bindings_per_session);
 		return -1;
 	}
@@ -235,34 +275,34 @@ listen_on(struct daemon *d, const struct bind_req *q, int port)
 		snprintf(addr, sizeof(addr), "%s:%d", d->cfg->expose_address, port);
 	if (net_parse_hostport(addr, 0, &ss, &len) < 0)
 		return -EINVAL;
-	return net_listen((struct sockaddr *)&ss, len, 511, 0);
+	return net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
 }
 
 /* Take the port: an fd, or a BIND_ERR in e. */
 static int
-take_port(struct session *s, const struct bind_req *q, int *port, struct bind_err *e)
+take_port(struct daemon *d, const struct bind_req *q, int *port, struct bind_err *e)
 {
 	int fd = -EADDRINUSE, i;
 
-	if (fdbudget_acquire(&s->d->fds, 1) < 0) {
+	if (fdbudget_acquire(&d->fds, 1) < 0) {
 		set_err(e, "INTERNAL", "no file descriptors left");
 		return -1;
 	}
 	if (q->port != 0 || q->kind == BIND_PULL) {
-		fd = listen_on(s->d, q, q->port);
+		fd = listen_on(d, q, q->port);
 	} else {
 		for (i = 0; i < RANDOM_PORT_TRIES && fd == -EADDRINUSE; i++) {
 			uint32_t r;
 
 			util_random(&r, sizeof(r));
 			*port = EXPOSE_PORT_MIN + (int)(r % (EXPOSE_PORT_MAX - EXPOSE_PORT_MIN + 1));
-			if (*port == s->d->ctl_port || bind_find_port(s->d, *port) != NULL)
+			if (*port == d->ctl_port || bind_find_port(d, *port) != NULL)
 				continue;
-			fd = listen_on(s->d, q, *port);
+			fd = listen_on(d, q, *port);
 		}
 	}
 	if (fd < 0) {
-		fdbudget_release(&s->d->fds, 1);
+		fdbudget_release(&d->fds, 1);
 		if (fd == -EADDRINUSE && q->port != 0)
 			set_err_port(e, "PORT_IN_USE", "port %d is in use by another program", q->port);
 		else
@@ -276,37 +316,7 @@ take_port(struct session *s, const struct bind_req *q, int *port, struct bind_er
 	return fd;
 }
 
-/* ---- answers ------------------------------------------------------------ */
-
-static void
-answer(struct session *s, const struct bind_req *q, const struct binding *b, const struct bind_err *e)
-{
-	struct buf *out = &s->d->scratch;
-	struct json_writer w;
-
-	buf_reset(out, 0);
-	json_w_init(&w, out, 0);
-	json_w_obj_begin(&w);
-	json_w_key(&w, "clientBindRef");
-	if (q->ref != NULL)
-		json_w_raw(&w, q->ref, q->ref_len);
-	else
-		json_w_null(&w);
-	if (b != NULL) {
-		json_w_kv_uint(&w, "bindId", b->id);
-		json_w_kv_int(&w, "containerPort", b->port);
-		if (b->public_url[0])
-			json_w_kv_str(&w, "publicUrl", b->public_url);
-		else
-			json_w_kv_null(&w, "publicUrl");
-	} else {
-		json_w_kv_str(&w, "code", e->code);
-		json_w_kv_str(&w, "message", e->message);
-	}
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
-		session_send(s, b ? FRAME_BIND_OK : FRAME_BIND_ERR, out->pos, buf_len(out));
-}
+/* ---- bindings -------------------------------------------------------- */
 
 static void
 public_url(struct daemon *d, struct binding *b)
@@ -327,12 +337,12 @@ public_url(struct daemon *d, struct binding *b)
 }
 
 
-/* Unlink b from the daemon's and its session's lists. */
+/* Unlink b from the daemon's list and its holder's set. */
 static void
 unlink_binding(struct binding *b)
 {
 	struct daemon *d = b->d;
-	struct session *s = b->s;
+	struct bind_set *set = b->set;
 
 	if (b->dprev)
 		b->dprev->dnext = b->dnext;
@@ -343,99 +353,100 @@ unlink_binding(struct binding *b)
 	if (b->sprev)
 		b->sprev->snext = b->snext;
 	else
-		s->binds = b->snext;
+		set->first = b->snext;
 	if (b->snext)
 		b->snext->sprev = b->sprev;
 	d->nbinds--;
-	s->nbinds--;
+	set->n--;
 }
 
-static void link_binding(struct session *s, struct binding *b);
-
-/*
- * Takeover: the listening socket (and its FD permit) moves from the old
- * binding to a new one of session s, never closed in between; the old
- * owner's streams on it are reset and it is told with BIND_REVOKED.
- */
-static struct binding *
-take_over(struct session *s, const struct bind_req *q, struct binding *old)
+static void
+link_binding(struct bind_set *set, struct binding *b)
 {
-	struct daemon *d = s->d;
+	struct daemon *d = set->d;
+
+	b->dprev = NULL;
+	b->dnext = d->binds;
+	if (d->binds)
+		d->binds->dprev = b;
+	d->binds = b;
+	d->nbinds++;
+	b->sprev = NULL;
+	b->snext = set->first;
+	if (set->first)
+		set->first->sprev = b;
+	set->first = b;
+	set->n++;
+}
+
+/* A binding of set for q, its listener not yet watched; NULL when out of memory. */
+static struct binding *
+new_binding(struct bind_set *set, const struct bind_req *q, enum bind_kind kind, int port)
+{
+	struct daemon *d = set->d;
 	struct binding *b = calloc(1, sizeof(*b));
-	struct session *prev_owner = old->s;
 
 	if (b == NULL)
 		return NULL;
 	b->id = ++d->next_bind_id;
-	b->kind = BIND_EXPOSE;
-	b->port = old->port;
-	b->s = s;
+	b->kind = kind;
+	b->port = port;
+	b->s = set->s;
 	b->d = d;
+	b->set = set;
 	snprintf(b->label, sizeof(b->label), "%s", q->label);
 	memcpy(b->basic_user, q->basic_user, sizeof(b->basic_user));
 	memcpy(b->basic_pass, q->basic_pass, sizeof(b->basic_pass));
 	public_url(d, b);
-	if (daemon_listener_move(d, &old->l, &b->l, expose_on_accept) < 0) {
+	return b;
+}
+
+/*
+ * Takeover: the listening socket (and its FD permit) moves from the old
+ * binding to a new one of set, never closed in between. r names the old
+ * holder, who resets its streams on the old binding and is told.
+ */
+static struct binding *
+take_over(struct bind_set *set, const struct bind_req *q, struct binding *old, struct bind_result *r)
+{
+	struct binding *b = new_binding(set, q, BIND_EXPOSE, old->port);
+
+	if (b == NULL)
+		return NULL;
+	if (daemon_listener_move(set->d, &old->l, &b->l, on_listener) < 0) {
 		free(b);
 		return NULL;
 	}
 	unlink_binding(old);
-	link_binding(s, b);
-	log_info("session %s: took port %d over from session %s (bind %u -> %u)", s->id, b->port, prev_owner->id,
-		 old->id, b->id);
-	session_revoke_binding(prev_owner, old->id, old->port);
+	link_binding(set, b);
+	r->revoked_s = old->s;
+	r->revoked_id = old->id;
 	explicit_bzero(old->basic_pass, sizeof(old->basic_pass));
 	free(old);
 	return b;
 }
 
 static struct binding *
-add_binding(struct session *s, const struct bind_req *q, int fd, int port)
+add_binding(struct bind_set *set, const struct bind_req *q, int fd, int port)
 {
-	struct daemon *d = s->d;
-	struct binding *b = calloc(1, sizeof(*b));
+	struct binding *b = new_binding(set, q, q->kind, port);
 
 	if (b == NULL)
 		return NULL;
-	b->id = ++d->next_bind_id;
-	b->kind = q->kind;
-	b->port = port;
 	b->v6 = q->v6;
-	b->s = s;
-	b->d = d;
-	snprintf(b->label, sizeof(b->label), "%s", q->label);
-	memcpy(b->basic_user, q->basic_user, sizeof(b->basic_user));
-	memcpy(b->basic_pass, q->basic_pass, sizeof(b->basic_pass));
-	public_url(d, b);
-	if (daemon_listener_start(d, &b->l, fd, q->kind == BIND_PULL ? pull_on_accept : expose_on_accept) < 0) {
+	if (daemon_listener_start(set->d, &b->l, fd, on_listener) < 0) {
 		free(b);
 		return NULL;
 	}
-	link_binding(s, b);
+	link_binding(set, b);
 	return b;
-}
-
-static void
-link_binding(struct session *s, struct binding *b)
-{
-	struct daemon *d = s->d;
-
-	b->dnext = d->binds;
-	if (d->binds)
-		d->binds->dprev = b;
-	d->binds = b;
-	d->nbinds++;
-	b->snext = s->binds;
-	if (s->binds)
-		s->binds->sprev = b;
-	s->binds = b;
-	s->nbinds++;
 }
 
 /* see bind.h */
 void
-bind_handle(struct session *s, const uint8_t *json, size_t n)
+bind_handle(struct bind_set *set, int open, const uint8_t *json, size_t n, struct bind_result *r)
 {
+	struct daemon *d = set->d;
 	struct json_tok toks[64];
 	struct json_doc doc;
 	struct bind_req q;
@@ -443,81 +454,64 @@ bind_handle(struct session *s, const uint8_t *json, size_t n)
 	struct binding *b = NULL, *held;
 	int fd, port = 0;
 
+	memset(r, 0, sizeof(*r));
 	memset(&e, 0, sizeof(e));
 	memset(&q, 0, sizeof(q));
 	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
 	    json_type(&doc, 0) != JSON_OBJECT) {
 		set_err(&e, "INVALID_KIND", "BIND is not a JSON object");
-	} else if (parse_req(&doc, &q, &e) == 0 && check_req(s, &q, &e) == 0 && s->state == SESSION_ACTIVE &&
-		   q.port != 0 && (held = bind_find_port(s->d, q.port)) != NULL) {
-		b = take_over(s, &q, held);
+	} else if (parse_req(&doc, &q, &e) == 0 && check_req(set, &q, &e) == 0 && open && q.port != 0 &&
+		   (held = bind_find_port(d, q.port)) != NULL) {
+		b = take_over(set, &q, held, r);
 		if (b == NULL)
 			set_err(&e, "INTERNAL", "takeover failed");
-	} else if (e.code == NULL && s->state == SESSION_ACTIVE && (fd = take_port(s, &q, &port, &e)) >= 0) {
-		b = add_binding(s, &q, fd, port);
+	} else if (e.code == NULL && open && (fd = take_port(d, &q, &port, &e)) >= 0) {
+		b = add_binding(set, &q, fd, port);
 		if (b == NULL) {
 			close(fd);
-			fdbudget_release(&s->d->fds, 1);
+			fdbudget_release(&d->fds, 1);
 			set_err(&e, "INTERNAL", "out of memory");
 		}
 	} else if (e.code == NULL) {
 		set_err(&e, "INTERNAL", "session is closing");
 	}
-	if (b != NULL) {
-		log_info("session %s: bound %s port %d (bind %u)", s->id, bind_mode_name(b->kind), b->port, b->id);
-		session_touch(s);
-	} else {
-		log_info("session %s: bind refused: %s: %s", s->id, e.code, e.message);
-		metrics_bind_error(&s->d->metrics, e.code);
-	}
-	answer(s, &q, b, &e);
 	explicit_bzero(q.basic_pass, sizeof(q.basic_pass));
-}
-
-static void
-unbind_answer(struct session *s, int64_t id, const char *code, const char *msg)
-{
-	struct buf *out = &s->d->scratch;
-	struct json_writer w;
-
-	buf_reset(out, 0);
-	json_w_init(&w, out, 0);
-	json_w_obj_begin(&w);
-	json_w_kv_int(&w, "bindId", id);
-	if (code != NULL) {
-		json_w_kv_str(&w, "code", code);
-		json_w_kv_str(&w, "message", msg);
-	}
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
-		session_send(s, code ? FRAME_UNBIND_ERR : FRAME_UNBIND_OK, out->pos, buf_len(out));
+	r->b = b;
+	r->ref = q.ref;
+	r->ref_len = q.ref_len;
+	if (b != NULL)
+		return;
+	r->code = e.code;
+	memcpy(r->message, e.message, sizeof(r->message));
+	metrics_bind_error(&d->metrics, e.code);
 }
 
 /* see bind.h */
 void
-bind_handle_unbind(struct session *s, const uint8_t *json, size_t n)
+bind_handle_unbind(struct bind_set *set, const uint8_t *json, size_t n, struct bind_unbind_result *r)
 {
 	struct json_tok toks[16];
 	struct json_doc doc;
 	struct binding *b;
-	int64_t id = -1;
 
+	memset(r, 0, sizeof(*r));
+	r->id = -1;
 	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_obj_get_int(&doc, 0, "bindId", &id) != 0) {
-		unbind_answer(s, id, "INVALID_REQUEST", "UNBIND needs {\"bindId\":N}");
+	    json_obj_get_int(&doc, 0, "bindId", &r->id) != 0) {
+		r->code = "INVALID_REQUEST";
+		r->message = "UNBIND needs {\"bindId\":N}";
 		return;
 	}
-	for (b = s->binds; b != NULL; b = b->snext)
-		if ((int64_t)b->id == id)
+	for (b = set->first; b != NULL; b = b->snext)
+		if ((int64_t)b->id == r->id)
 			break;
 	if (b == NULL) {
-		unbind_answer(s, id, "UNKNOWN_BIND", "no such binding in this session");
+		r->code = "UNKNOWN_BIND";
+		r->message = "no such binding in this session";
 		return;
 	}
-	log_info("session %s: unbound port %d (bind %u)", s->id, b->port, b->id);
+	r->port = b->port;
 	bind_release(b);
-	unbind_answer(s, id, NULL, NULL);
-	session_touch(s);
 }
 
 /* see bind.h */
@@ -525,9 +519,7 @@ void
 bind_release(struct binding *b)
 {
 	struct daemon *d = b->d;
-	struct session *s = b->s;
 
-	(void)s;
 	daemon_listener_stop(d, &b->l);
 	fdbudget_release(&d->fds, 1);
 	unlink_binding(b);
@@ -537,8 +529,8 @@ bind_release(struct binding *b)
 
 /* see bind.h */
 void
-bind_release_all(struct session *s)
+bind_release_all(struct bind_set *set)
 {
-	while (s->binds != NULL)
-		bind_release(s->binds);
+	while (set->first != NULL)
+		bind_release(set->first);
 }

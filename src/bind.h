@@ -7,19 +7,37 @@
  * (a random free one in 20000-65534 for EXPOSE port 0, a kernel-ephemeral
  * one for PULL port 0), and every listening socket costs one FD permit.
  * bindId is unique within the daemon's lifetime.
+ *
+ * The registry sits below the sessions and the connections it accepts:
+ * it answers a request with a struct the session turns into frames, and
+ * hands each accepted connection to the ops its kind registered (expose.c,
+ * pull.c). It never looks inside a session.
  */
 #ifndef HT_BIND_H
 #define HT_BIND_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "daemon.h"
+
+struct session;
 
 enum bind_kind {
 	BIND_PULL,   /* kind tcp, mode pull */
 	BIND_EXPOSE, /* kind http, mode expose */
 	BIND_KIND_MAX
+};
+
+/* The bindings one session holds: embedded in the session, kept by bind.c. */
+struct bind_set {
+	/* read-only */
+	struct binding *first;   /* linked by snext */
+	unsigned n;
+	/* private */
+	struct daemon *d;
+	struct session *s;       /* the holder, stored in each binding */
 };
 
 struct binding {
@@ -33,25 +51,68 @@ struct binding {
 	char basic_user[128];    /* EXPOSE Basic Auth user; empty: any user */
 	char basic_pass[256];    /* EXPOSE Basic Auth password; empty: no auth. Never logged. */
 	uint32_t streams;        /* open streams through this binding */
-	struct session *s;
+	struct session *s;       /* the holder */
 	struct daemon *d;
 	/* private */
+	struct bind_set *set;    /* the holder's set */
 	struct daemon_listener l;
 	struct binding *dprev, *dnext; /* daemon list */
-	struct binding *sprev, *snext; /* session list */
+	struct binding *sprev, *snext; /* holder's set */
 };
 
-/* Handle a BIND frame's JSON: answers BIND_OK or BIND_ERR on the session. */
-void bind_handle(struct session *s, const uint8_t *json, size_t n);
+/* What a kind of binding does with the connections of its listeners. */
+struct bind_ops {
+	/* Written to a connection refused for want of an FD permit; NULL: closed without a word. */
+	const char *refusal;
+	/* A connection accepted on b's listener: fd is non-blocking and owns one FD permit. */
+	void (*on_accept)(struct binding *b, int fd, const struct sockaddr_storage *peer);
+};
 
-/* Handle UNBIND: UNBIND_OK or UNBIND_ERR. */
-void bind_handle_unbind(struct session *s, const uint8_t *json, size_t n);
+/* Register the ops of one kind; expose.c and pull.c do it at start-up, before any BIND. */
+void bind_register(enum bind_kind kind, const struct bind_ops *ops);
+
+/* An empty set for session s of daemon d. */
+void bind_set_init(struct bind_set *set, struct daemon *d, struct session *s);
+
+/* What a BIND came to; the session answers BIND_OK or BIND_ERR from it. */
+struct bind_result {
+	struct binding *b;          /* the new binding; NULL: refused with code and message */
+	const char *code;           /* BIND_ERR code when refused */
+	char message[160];
+	const char *ref;            /* clientBindRef as raw JSON text inside the request, echoed
+				       verbatim; NULL: none (null) */
+	size_t ref_len;
+	/* A takeover: the binding b replaced, already gone. Its holder must reset
+	 * the streams of revoked_id and be told with BIND_REVOKED. */
+	struct session *revoked_s;  /* NULL: no takeover */
+	uint32_t revoked_id;
+};
+
+/*
+ * Handle the JSON of a BIND for set. open: 0 once the session may bind no
+ * more (a request that passes its checks is then refused with INTERNAL).
+ * Refusals are counted in the metrics. A takeover moves the listening
+ * socket of the binding that held the port to the new one without closing
+ * it. r->ref points into json.
+ */
+void bind_handle(struct bind_set *set, int open, const uint8_t *json, size_t n, struct bind_result *r);
+
+/* What an UNBIND came to; the session answers UNBIND_OK or UNBIND_ERR from it. */
+struct bind_unbind_result {
+	int64_t id;          /* the bindId asked for; -1 when the request has none */
+	int port;            /* the port released */
+	const char *code;    /* NULL: released; else the UNBIND_ERR code and message */
+	const char *message;
+};
+
+/* Handle the JSON of an UNBIND for set: the binding is released. */
+void bind_handle_unbind(struct bind_set *set, const uint8_t *json, size_t n, struct bind_unbind_result *r);
 
 /* Close the listener, return its permit, forget the binding. */
 void bind_release(struct binding *b);
 
-/* Release every binding of a session. */
-void bind_release_all(struct session *s);
+/* Release every binding of a set. */
+void bind_release_all(struct bind_set *set);
 
 /* The binding that holds port, or NULL. */
 struct binding *bind_find_port(struct daemon *d, int port);

@@ -495,44 +495,39 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	reactor_timer_start(&d->r, &c->timer, d->cfg->hello_timeout_ms, 0);
 }
 
+/* A connection daemon_accept_batch took from the control-plane listener. */
+static void
+ctl_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
+{
+	struct daemon *d = arg;
+
+	if (d->npreauth >= d->cfg->max_pre_auth_connections) {
+		/* the newest unauthenticated connection goes at once */
+		metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
+		close(fd);
+		if (reserved)
+			d->ctl_reserved--;
+		else
+			fdbudget_release(&d->fds, 1);
+		return;
+	}
+	ctl_accept_one(d, fd, peer, reserved);
+}
+
 static void
 ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 {
+	static const struct daemon_accept_ops ops = {
+		.refusal = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+			   "Retry-After: 5\r\nConnection: close\r\n\r\n",
+		.reserve_max = CTL_RESERVED_MAX, /* admin connections still come in without permits */
+		.on_accept = ctl_accepted,
+	};
 	struct daemon *d = container_of(w, struct daemon, ctl.w);
-	static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-				      "Retry-After: 5\r\nConnection: close\r\n\r\n";
-	int i;
 
 	(void)r;
 	(void)events;
-	for (i = 0; i < 16; i++) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int fd, reserved = 0;
-
-		if (fdbudget_exhausted(&d->fds) && d->ctl_reserved < CTL_RESERVED_MAX) {
-			fd = net_accept(d->ctl.fd, &peer, &len);
-			reserved = 1;
-		} else {
-			fd = daemon_accept(d, d->ctl.fd, &peer, refusal);
-		}
-		if (fd == DAEMON_ACCEPT_REFUSED)
-			continue;
-		if (fd < 0)
-			return;
-		d->ctl_reserved += (unsigned)reserved;
-		if (d->npreauth >= d->cfg->max_pre_auth_connections) {
-			/* the newest unauthenticated connection goes at once */
-			metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
-			close(fd);
-			if (reserved)
-				d->ctl_reserved--;
-			else
-				fdbudget_release(&d->fds, 1);
-			continue;
-		}
-		ctl_accept_one(d, fd, &peer, reserved);
-	}
+	daemon_accept_batch(d, d->ctl.fd, &ops, &d->ctl_reserved, d);
 }
 
 /* see ctl.h */
@@ -548,7 +543,7 @@ ctl_start(struct daemon *d)
 		log_error("--listen %s: not an address", d->cfg->listen);
 		return rc;
 	}
-	fd = net_listen((struct sockaddr *)&ss, len, 511, 0);
+	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", d->cfg->listen, strerror(-fd));
 		return fd;

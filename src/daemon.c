@@ -1,6 +1,6 @@
 /*
  * daemon.c: accepting under the FD budget and pausing listeners (see
- * daemon.h).
+ * daemon.h). What is accepted is the caller's business.
  *
  * The budget is checked before accept(): with a permit the connection is
  * accepted normally; without one it goes through one of the few refusal
@@ -19,10 +19,10 @@
 
 #include "log.h"
 #include "net.h"
-#include "session.h"
 #include "util.h"
 
-#define ACCEPT_RETRY_MS 1000
+#define ACCEPT_RETRY_MS 1000 /* a paused accept is looked at again this often */
+#define REFUSED (-100000)    /* accept_one: accepted and closed at once, no permit */
 
 static void
 set_listeners(struct daemon *d, int paused)
@@ -43,9 +43,9 @@ set_listeners(struct daemon *d, int paused)
 	}
 }
 
-/* see daemon.h */
-void
-daemon_fds_changed(void *arg, int available_now)
+/* The FD budget's hook: permits or refusal slots came or went. */
+static void
+on_fds_changed(void *arg, int available_now)
 {
 	struct daemon *d = arg;
 
@@ -53,9 +53,34 @@ daemon_fds_changed(void *arg, int available_now)
 	set_listeners(d, fdbudget_should_pause_accept(&d->fds));
 }
 
+/* The safety net of a pause: look again, and again later while paused. */
+static void
+on_accept_retry(struct reactor *r, struct reactor_timer *t)
+{
+	struct daemon *d = container_of(t, struct daemon, accept_timer);
+
+	(void)r;
+	set_listeners(d, fdbudget_should_pause_accept(&d->fds));
+	if (d->accept_paused)
+		reactor_timer_start(&d->r, &d->accept_timer, ACCEPT_RETRY_MS, 0);
+}
+
 /* see daemon.h */
-int
-daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, const char *refusal)
+void
+daemon_accept_init(struct daemon *d)
+{
+	fdbudget_set_listener(&d->fds, on_fds_changed, d);
+	reactor_timer_init(&d->accept_timer, on_accept_retry);
+}
+
+/*
+ * Accept one connection from lfd under the FD budget: the new fd (the
+ * caller owns one permit), or REFUSED when it was taken through a refusal
+ * slot and closed, or -EAGAIN and the listeners paused when neither a
+ * permit nor a refusal slot is left, or another -errno.
+ */
+static int
+accept_one(struct daemon *d, int lfd, struct sockaddr_storage *peer, const char *refusal)
 {
 	socklen_t len = sizeof(*peer);
 	int fd;
@@ -78,7 +103,35 @@ daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, const ch
 		d->metrics.fd_refusals_total++;
 	}
 	fdbudget_refusal_release(&d->fds);
-	return fd >= 0 ? DAEMON_ACCEPT_REFUSED : fd;
+	return fd >= 0 ? REFUSED : fd;
+}
+
+/* see daemon.h */
+void
+daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_ops *ops, unsigned *reserve_used,
+		    void *arg)
+{
+	int i;
+
+	for (i = 0; i < DAEMON_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd, reserved = 0;
+
+		if (ops->reserve_max > 0 && *reserve_used < ops->reserve_max && fdbudget_exhausted(&d->fds)) {
+			fd = net_accept(lfd, &peer, &len);
+			reserved = 1;
+		} else {
+			fd = accept_one(d, lfd, &peer, ops->refusal);
+		}
+		if (fd == REFUSED)
+			continue;
+		if (fd < 0)
+			return;
+		if (reserved)
+			(*reserve_used)++;
+		ops->on_accept(arg, fd, &peer, reserved);
+	}
 }
 
 /* see daemon.h */
@@ -133,31 +186,4 @@ daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daem
 	from->fd = -1;
 	rc = daemon_listener_start(d, to, fd, cb);
 	return rc;
-}
-
-/* see daemon.h */
-void
-daemon_gauges(struct daemon *d, struct metrics_gauges *g)
-{
-	struct session *s;
-
-	memset(g, 0, sizeof(*g));
-	g->sessions_active = d->nsessions - d->norphans;
-	g->orphaned_sessions = d->norphans;
-	g->bindings_active = d->nbinds;
-	g->fd_permits_available = (int64_t)fdbudget_available(&d->fds);
-	g->pre_auth_connections = d->npreauth;
-	g->requests_in_flight = d->requests_in_flight;
-	for (s = d->sessions; s != NULL; s = s->next)
-		g->streams_active += s->mux.streams.count;
-}
-
-/* see daemon.h */
-void
-daemon_check_drained(struct daemon *d)
-{
-	if (d->draining && d->sessions == NULL && d->tconns == NULL) {
-		log_info("drained: exiting");
-		reactor_stop(&d->r);
-	}
 }

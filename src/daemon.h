@@ -3,7 +3,9 @@
  * uses: accepting under the FD budget, pausing and resuming listeners.
  *
  * There is one struct daemon per process (main.c owns it). Modules reach
- * it through the objects they serve (session->d, binding->d).
+ * it through the objects they serve (session->d, binding->d). This is the
+ * bottom of the daemon: daemon.c knows listeners and the FD budget, not
+ * what is accepted (sessions, bindings and visitors are above it).
  */
 #ifndef HT_DAEMON_H
 #define HT_DAEMON_H
@@ -58,7 +60,7 @@ struct daemon {
 	struct slab visitors;            /* EXPOSE visitor connections (expose.c, expose_resp.c) */
 	unsigned requests_in_flight;     /* EXPOSE requests between STREAM_OPEN and the end of the response */
 	struct ctl_conn *ctls;           /* control-plane HTTP connections */
-	int draining;                    /* SIGTERM received */
+	int draining;                    /* SIGTERM received (session_shutdown_all) */
 	struct reactor_timer drain_timer;
 	struct reactor_signal sigterm, sigint, sigpipe;
 	const char *token;
@@ -70,19 +72,48 @@ struct daemon {
 	struct reactor_signal sighup;    /* reload the TLS certificate */
 };
 
-/* Result of daemon_accept beyond an fd. */
-#define DAEMON_ACCEPT_REFUSED (-100000) /* accepted and closed at once: no permit */
+/* Accepts per readiness event of a listener: a bounded batch, so that one
+ * busy listener cannot starve the loop. */
+#define DAEMON_ACCEPT_BATCH 32
+
+/* The backlog of every listening socket (control plane, bindings). */
+#define DAEMON_LISTEN_BACKLOG 511
 
 /*
- * Accept one connection from listener fd under the FD budget. With a
- * permit: returns the new non-blocking fd (the caller owns one permit and
- * releases it with fdbudget_release when the fd is closed) and the peer
- * address. Without: the connection is taken through a refusal slot,
- * `refusal` (may be NULL) is written to it, it is closed, and
- * DAEMON_ACCEPT_REFUSED is returned; when no refusal slot is free either
- * the listeners are paused and -EAGAIN returned. Other failures: -errno.
+ * One connection daemon_accept_batch accepted: fd is non-blocking and owns
+ * one FD permit (fdbudget_release when it is closed) or, when reserved,
+ * one place of the listener's reserve (the owner gives that back instead).
+ * The callback owns fd from here on.
  */
-int daemon_accept(struct daemon *d, int lfd, struct sockaddr_storage *peer, const char *refusal);
+typedef void daemon_accept_cb(void *arg, int fd, const struct sockaddr_storage *peer, int reserved);
+
+/* How the connections of one kind of listener are accepted. */
+struct daemon_accept_ops {
+	const char *refusal;          /* written to a connection refused for want of a permit; NULL: none */
+	unsigned reserve_max;         /* connections taken beyond the permits once they are gone; 0: none */
+	daemon_accept_cb *on_accept;  /* each accepted connection */
+};
+
+/*
+ * Set up accepting under the FD budget: the budget's change hook pauses
+ * and resumes the listeners, and a timer re-checks a pause. Call once,
+ * after fdbudget_init and reactor_init.
+ */
+void daemon_accept_init(struct daemon *d);
+
+/*
+ * Listener lfd is readable: accept up to DAEMON_ACCEPT_BATCH connections
+ * and hand each to ops->on_accept(arg, ...). With a permit a connection is
+ * accepted normally. Without one it goes, while *reserve_used <
+ * ops->reserve_max, on the reserve (*reserve_used counts it; reserve_used
+ * may be NULL when reserve_max is 0); otherwise through a refusal slot:
+ * accepted, ops->refusal written, closed at once. When no refusal slot is
+ * free either, the listeners are paused (they resume when a permit or a
+ * slot returns, or on a timer). Stops at the first accept that finds no
+ * connection or fails.
+ */
+void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_ops *ops, unsigned *reserve_used,
+			 void *arg);
 
 /* Start watching a listener (READ unless accepts are paused). */
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);
@@ -93,14 +124,5 @@ void daemon_listener_stop(struct daemon *d, struct daemon_listener *l);
  * closing it, so the port never stops accepting. 0 or -errno. */
 int daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daemon_listener *to,
 			 reactor_io_cb *cb);
-
-/* Called by the FD budget when permits or refusal slots change. */
-void daemon_fds_changed(void *arg, int available_now);
-
-/* Sessions in the list, counters of the gauges. */
-void daemon_gauges(struct daemon *d, struct metrics_gauges *g);
-
-/* 1 once the drain (SIGTERM) has finished its work: no session left. */
-void daemon_check_drained(struct daemon *d);
 
 #endif

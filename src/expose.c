@@ -32,7 +32,6 @@
 #include "session.h"
 #include "util.h"
 
-#define ACCEPT_BATCH 32		/* accepts per readiness event */
 #define IN_INIT 4096		/* first input buffer */
 #define IN_MIN_READ 1024	/* less room than this: compact or grow before reading */
 #define IN_BODY_MAX (64 * 1024) /* input buffer bound when heads are limited to less */
@@ -731,27 +730,11 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	expose_set_state(v, VISITOR_HEAD); /* the head timer runs from accept */
 }
 
-/* see expose.h */
-void
-expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
-{
-	struct daemon_listener *l = container_of(w, struct daemon_listener, w);
-	struct binding *b = container_of(l, struct binding, l);
-	int i;
-
-	(void)r;
-	(void)events;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage peer;
-		int fd = daemon_accept(b->d, l->fd, &peer, refusal);
-
-		if (fd == DAEMON_ACCEPT_REFUSED)
-			continue;
-		if (fd < 0)
-			return;
-		visitor_start(b, fd, &peer);
-	}
-}
+/* What EXPOSE listeners do with their connections (bind_register). */
+static const struct bind_ops expose_bind_ops = {
+	.refusal = refusal,
+	.on_accept = visitor_start,
+};
 
 /* see expose.h */
 int
@@ -761,6 +744,7 @@ expose_init(struct daemon *d)
 	uint32_t cap = (uint32_t)UTIL_MIN(UTIL_MAX(lim, 64L), 1L << 22);
 	int rc;
 
+	bind_register(BIND_EXPOSE, &expose_bind_ops);
 	hdr_nslots = d->cfg->max_headers > 0 ? d->cfg->max_headers : HTTP1_DEFAULT_MAX_HEADERS;
 	hdr_slots = calloc(hdr_nslots, sizeof(*hdr_slots));
 	if (hdr_slots == NULL)

@@ -17,14 +17,12 @@
 #include "daemon.h"
 #include "reactor.h"
 
-/* Set up the visitor pool (d->visitors). 0 or -errno. */
+/* Set up the visitor pool (d->visitors) and register with the binding
+ * registry what EXPOSE listeners do with their connections. 0 or -errno. */
 int expose_init(struct daemon *d);
 
 /* Release the pool and whatever visitors are left (after reactor_fini:
  * no reactor call is made; their fds are closed). */
 void expose_fini(struct daemon *d);
-
-/* The listener callback of EXPOSE bindings (binding from container_of). */
-void expose_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events);
 
 #endif

@@ -23,6 +23,10 @@
 
 extern char **environ;
 
+/* The drain timer fires this long after --shutdown-grace: sessions have
+ * closed their sockets by then, or are cut off. */
+#define DRAIN_SLACK_MS 1000
+
 static void
 on_drain_timeout(struct reactor *r, struct reactor_timer *t)
 {
@@ -38,21 +42,15 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 {
 	struct daemon *d = sg->signo == SIGTERM ? container_of(sg, struct daemon, sigterm)
 						: container_of(sg, struct daemon, sigint);
-	struct session *s, *next;
 
 	if (d->draining) {
 		log_info("second stop signal: exiting now");
 		reactor_stop(r);
 		return;
 	}
-	d->draining = 1;
 	log_info("stop signal: draining sessions (grace %llu ms)", (unsigned long long)d->cfg->shutdown_grace_ms);
-	for (s = d->sessions; s != NULL; s = next) {
-		next = s->next;
-		session_shutdown(s, d->cfg->shutdown_grace_ms);
-	}
-	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + 1000, 0);
-	daemon_check_drained(d);
+	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + DRAIN_SLACK_MS, 0);
+	session_shutdown_all(d, d->cfg->shutdown_grace_ms);
 }
 
 /* Load --tls-cert/--tls-key into d->tls_creds. 0, or -1 with a message logged. */
@@ -97,17 +95,6 @@ on_ignored_signal(struct reactor *r, struct reactor_signal *sg)
 {
 	(void)r;
 	(void)sg;
-}
-
-static void
-on_accept_retry(struct reactor *r, struct reactor_timer *t)
-{
-	struct daemon *d = container_of(t, struct daemon, accept_timer);
-
-	(void)r;
-	daemon_fds_changed(d, !fdbudget_exhausted(&d->fds));
-	if (d->accept_paused)
-		reactor_timer_start(&d->r, &d->accept_timer, 1000, 0);
 }
 
 static int
@@ -160,18 +147,17 @@ setup(struct daemon *d, struct config *c)
 	}
 	fdbudget_raise_rlimit();
 	lim = fdbudget_rlimit();
-	if (fdbudget_init(&d->fds, lim, c->fd_reserve, 4) < 0) {
+	if (fdbudget_init(&d->fds, lim, c->fd_reserve, FDBUDGET_REFUSAL_SLOTS) < 0) {
 		log_error("RLIMIT_NOFILE %ld is too small for --fd-reserve %u", lim, c->fd_reserve);
 		return -1;
 	}
-	fdbudget_set_listener(&d->fds, daemon_fds_changed, d);
 	metrics_init(&d->metrics);
 	if (reactor_init(&d->r) < 0)
 		return -1;
+	daemon_accept_init(d);
 	tunnel_loop_init(&d->tl, &d->r);
 	if (pull_init(d, (uint32_t)UTIL_MAX(lim, 64)) < 0 || expose_init(d) < 0)
 		return -1;
-	reactor_timer_init(&d->accept_timer, on_accept_retry);
 	reactor_timer_init(&d->drain_timer, on_drain_timeout);
 	reactor_signal_start(&d->r, &d->sigterm, SIGTERM, on_stop_signal);
 	reactor_signal_start(&d->r, &d->sigint, SIGINT, on_stop_signal);

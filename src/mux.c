@@ -99,7 +99,6 @@ mux_open(struct mux *m, uint32_t id, enum stream_kind kind, int sock_index)
 	if (s == NULL)
 		return NULL;
 	s->sock_index = sock_index;
-	s->session = m;
 	m->sock_streams[sock_index]++;
 	return s;
 }

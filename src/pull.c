@@ -99,32 +99,23 @@ refuse:
 	fdbudget_release(&d->fds, 1);
 }
 
+/* A connection accepted on a PULL listener. */
+static void
+pull_on_accept(struct binding *b, int fd, const struct sockaddr_storage *peer)
+{
+	net_set_nodelay(fd, 1);
+	open_stream(b, fd, peer);
+}
+
+static const struct bind_ops pull_bind_ops = {
+	.refusal = NULL, /* a PULL client is closed without a word */
+	.on_accept = pull_on_accept,
+};
+
 /* see pull.h */
 int
 pull_init(struct daemon *d, uint32_t capacity)
 {
+	bind_register(BIND_PULL, &pull_bind_ops);
 	return slab_init(&d->pulls, sizeof(struct pull_conn), capacity, 256);
-}
-
-/* see pull.h */
-void
-pull_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
-{
-	struct daemon_listener *l = container_of(w, struct daemon_listener, w);
-	struct binding *b = container_of(l, struct binding, l);
-	int i;
-
-	(void)r;
-	(void)events;
-	for (i = 0; i < 32; i++) { /* a bounded batch per readiness event */
-		struct sockaddr_storage peer;
-		int fd = daemon_accept(b->d, l->fd, &peer, NULL);
-
-		if (fd == DAEMON_ACCEPT_REFUSED)
-			continue;
-		if (fd < 0)
-			return;
-		net_set_nodelay(fd, 1);
-		open_stream(b, fd, &peer);
-	}
 }

@@ -7,14 +7,13 @@
 
 #include <stdint.h>
 
-#include "reactor.h"
-
 struct daemon;
 
-/* Set up the PULL connection pool (d->pulls) for capacity connections. 0 or -errno. */
+/*
+ * Set up the PULL connection pool (d->pulls) for capacity connections and
+ * register with the binding registry what PULL listeners do with their
+ * connections. 0 or -errno.
+ */
 int pull_init(struct daemon *d, uint32_t capacity);
-
-/* The listener callback of PULL bindings. */
-void pull_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events);
 
 #endif

@@ -1,11 +1,12 @@
 /*
  * session.c: tunnel sockets, session-level frames, liveness, parking,
- * resume and the ends of a session (see session.h). The handshake frames
- * (HELLO, JOIN, join tickets, the shard map) are in session_hello.c.
+ * resume and the ends of a session (see session.h), and the daemon-wide
+ * views over them: gauges and the drain. The handshake frames (HELLO,
+ * JOIN, join tickets, the shard map) are in session_hello.c, BIND and
+ * UNBIND in session_bind.c.
  *
- * Stream-level frames go to the mux; BIND and UNBIND to bind.c; PULL and
- * EXPOSE connections open their streams through session_accepts_streams
- * and the mux.
+ * Stream-level frames go to the mux; PULL and EXPOSE connections open
+ * their streams through session_accepts_streams and the mux.
  */
 #include "session.h"
 #include "session_int.h"
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bind.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
@@ -25,6 +25,7 @@
 static const struct tunnel_ops tconn_ops;
 static const struct mux_ops session_mux_ops;
 static void session_end(struct session *s, const char *why);
+static void check_drained(struct daemon *d);
 static void goaway(struct session *s, unsigned code, const char *reason, unsigned ws_code, int park);
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -148,7 +149,7 @@ tconn_free_cb(struct reactor *r, struct reactor_deferred *df)
 	tunnel_fini(&tc->t);
 	fdbudget_release(&d->fds, 1);
 	free(tc);
-	daemon_check_drained(d);
+	check_drained(d);
 }
 
 /* Forget the session of a socket (it keeps closing on its own). */
@@ -224,7 +225,7 @@ check_idle(struct session *s, uint64_t now)
 {
 	const struct config *c = s->d->cfg;
 
-	if (s->mux.streams.count != 0 || s->nbinds != 0 || c->idle_timeout_ms == 0) {
+	if (s->mux.streams.count != 0 || s->binds.n != 0 || c->idle_timeout_ms == 0) {
 		s->idle_since = 0;
 		return;
 	}
@@ -287,7 +288,7 @@ session_free_cb(struct reactor *r, struct reactor_deferred *df)
 	(void)r;
 	mux_fini(&s->mux);
 	free(s);
-	daemon_check_drained(d);
+	check_drained(d);
 }
 
 /* Release everything; sockets still attached are closed. */
@@ -304,7 +305,7 @@ session_end(struct session *s, const char *why)
 	reactor_timer_stop(&d->r, &s->live_timer);
 	reactor_timer_stop(&d->r, &s->drain_timer);
 	reactor_timer_stop(&d->r, &s->park_timer);
-	bind_release_all(s);
+	bind_release_all(&s->binds);
 	for (i = 0; i < MUX_MAX_SOCKS; i++) {
 		struct tconn *tc = s->socks[i];
 
@@ -338,7 +339,7 @@ park(struct session *s)
 	const struct config *c = s->d->cfg;
 	int i;
 
-	if (c->takeover_grace_ms == 0 || s->nbinds == 0) {
+	if (c->takeover_grace_ms == 0 || s->binds.n == 0) {
 		session_end(s, "connection lost");
 		return;
 	}
@@ -355,7 +356,7 @@ park(struct session *s)
 	reactor_timer_init(&s->park_timer, on_park_timeout);
 	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
 	log_info("session %s parked for %llu ms (%u bindings kept)", s->id, (unsigned long long)c->takeover_grace_ms,
-		 s->nbinds);
+		 s->binds.n);
 }
 
 
@@ -451,6 +452,7 @@ session_create(struct tconn *tc)
 	s->v2 = tc->v2;
 	s->state = SESSION_ACTIVE;
 	make_id(s->id);
+	bind_set_init(&s->binds, s->d, s);
 	if (mux_init(&s->mux, c->max_streams_per_session, c->stream_initial_window, c->session_initial_window,
 		     &session_mux_ops, s) < 0) {
 		free(s);
@@ -493,10 +495,10 @@ on_session_frame(struct session *s, struct tconn *tc, uint8_t type, const uint8_
 {
 	switch (type) {
 	case FRAME_BIND:
-		bind_handle(s, p, n);
+		session_bind_recv(s, p, n);
 		break;
 	case FRAME_UNBIND:
-		bind_handle_unbind(s, p, n);
+		session_bind_unbind(s, p, n);
 		break;
 	case FRAME_PING:
 		tunnel_send(&tc->t, FRAME_PONG, 0, p, n);
@@ -646,7 +648,7 @@ drain(struct session *s, const char *why, uint64_t grace_ms)
 		return;
 	s->end_on_loss = 1;
 	session_set_state(s, SESSION_DRAINING);
-	bind_release_all(s);
+	bind_release_all(&s->binds);
 	reactor_timer_init(&s->drain_timer, on_drain_timer);
 	reactor_timer_start(&s->d->r, &s->drain_timer, s->mux.streams.count ? grace_ms : 0, 0);
 }
@@ -709,29 +711,45 @@ session_touch(struct session *s)
 	}
 }
 
-struct revoke_ctx {
-	struct session *s;
-	uint32_t bind_id;
-};
+/* ---- the daemon's sessions: gauges, drain ---------------------------------- */
 
-static void
-revoke_stream(struct stream *st, void *arg)
+/* see session.h */
+void
+session_gauges(const struct daemon *d, struct metrics_gauges *g)
 {
-	struct revoke_ctx *rc = arg;
+	const struct session *s;
 
-	if (st->bind_id == rc->bind_id)
-		mux_send_reset(&rc->s->mux, st, FRAME_CODE_BIND_TAKEOVER, "binding taken over");
+	memset(g, 0, sizeof(*g));
+	g->sessions_active = d->nsessions - d->norphans;
+	g->orphaned_sessions = d->norphans;
+	g->bindings_active = d->nbinds;
+	g->fd_permits_available = (int64_t)fdbudget_available(&d->fds);
+	g->pre_auth_connections = d->npreauth;
+	g->requests_in_flight = d->requests_in_flight;
+	for (s = d->sessions; s != NULL; s = s->next)
+		g->streams_active += s->mux.streams.count;
+}
+
+/* Once the drain has nothing left to wait for, stop the reactor. */
+static void
+check_drained(struct daemon *d)
+{
+	if (d->draining && d->sessions == NULL && d->tconns == NULL) {
+		log_info("drained: exiting");
+		reactor_stop(&d->r);
+	}
 }
 
 /* see session.h */
 void
-session_revoke_binding(struct session *s, uint32_t bind_id, int port)
+session_shutdown_all(struct daemon *d, uint64_t grace_ms)
 {
-	struct revoke_ctx rc = { s, bind_id };
-	char js[128];
-	int n;
+	struct session *s, *next;
 
-	stream_foreach(&s->mux.streams, revoke_stream, &rc);
-	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}", bind_id, port);
-	session_send(s, FRAME_BIND_REVOKED, js, (size_t)n);
+	d->draining = 1;
+	for (s = d->sessions; s != NULL; s = next) {
+		next = s->next;
+		session_shutdown(s, grace_ms);
+	}
+	check_drained(d);
 }

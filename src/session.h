@@ -21,7 +21,9 @@
 
 #include <stdint.h>
 
+#include "bind.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "mux.h"
 #include "tunnel.h"
 
@@ -76,8 +78,7 @@ struct session {
 	char peer[64];            /* peer address of the primary socket */
 	struct daemon *d;
 	struct mux mux;
-	struct binding *binds;    /* this session's bindings */
-	unsigned nbinds;
+	struct bind_set binds;    /* this session's bindings */
 	struct tconn *socks[MUX_MAX_SOCKS];
 	/* private */
 	struct session_ticket tickets[MUX_MAX_SOCKS];
@@ -101,6 +102,16 @@ int tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, u
 
 /* End every session and close every tunnel socket at once (daemon exit). */
 void session_close_all(struct daemon *d);
+
+/*
+ * Daemon shutdown (SIGTERM): from now on HELLO is refused, every session
+ * drains with session_shutdown(grace_ms), and the reactor is stopped once
+ * no session and no tunnel socket is left (at once if there are none).
+ */
+void session_shutdown_all(struct daemon *d, uint64_t grace_ms);
+
+/* The daemon's gauges: sessions, orphans, streams, bindings, permits, pre-auth connections, requests. */
+void session_gauges(const struct daemon *d, struct metrics_gauges *g);
 
 /* Queue a session-scope frame on the primary socket. 0 or -EPIPE. */
 int session_send(struct session *s, uint8_t type, const void *payload, size_t len);
@@ -137,9 +148,5 @@ void session_touch(struct session *s);
 
 /* Add the session's socket traffic to the counters in m. */
 void session_add_traffic(const struct session *s, struct metrics *m);
-
-/* A binding of s was taken over by another session: RESET(BIND_TAKEOVER)
- * its streams and tell the owner with BIND_REVOKED. */
-void session_revoke_binding(struct session *s, uint32_t bind_id, int port);
 
 #endif

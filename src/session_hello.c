@@ -77,7 +77,7 @@ write_resumed(struct session *s, struct json_writer *w, int resumed)
 
 	json_w_key(w, "resumedBinds");
 	json_w_arr_begin(w);
-	for (b = s->binds; resumed && b != NULL; b = b->snext) {
+	for (b = s->binds.first; resumed && b != NULL; b = b->snext) {
 		json_w_obj_begin(w);
 		json_w_kv_uint(w, "bindId", b->id);
 		json_w_kv_str(w, "kind", bind_kind_name(b->kind));

@@ -1,10 +1,11 @@
 /*
- * session_int.h: what session.c and session_hello.c share, and nobody else.
+ * session_int.h: what session.c, session_hello.c and session_bind.c share,
+ * and nobody else.
  *
  * session.c owns tunnel sockets and session lifetimes; session_hello.c
- * answers the handshake frames on top of them. All run on the reactor
- * thread; none of them frees anything the caller still uses (ends go
- * through deferred frees).
+ * answers the handshake frames on top of them, session_bind.c the BIND
+ * and UNBIND frames. All run on the reactor thread; none of them frees
+ * anything the caller still uses (ends go through deferred frees).
  */
 #ifndef HT_SESSION_INT_H
 #define HT_SESSION_INT_H
@@ -48,5 +49,13 @@ void session_hello_shard_map(struct session *s);
 
 /* REISSUE_JOIN_TICKETS with fresh tickets for every free index. */
 void session_hello_reissue(struct session *s);
+
+/* ---- session_bind.c ------------------------------------------------------- */
+
+/* A BIND: the registry decides, BIND_OK or BIND_ERR answers; a takeover tells the old holder. */
+void session_bind_recv(struct session *s, const uint8_t *p, size_t n);
+
+/* An UNBIND: UNBIND_OK with the binding released, or UNBIND_ERR. */
+void session_bind_unbind(struct session *s, const uint8_t *p, size_t n);
 
 #endif

@@ -24,10 +24,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "aesctr.h"
-#include "ghash.h"
 #include "tls.h"
-#include "tls_creds.h"
+#include "tls_aesctr.h"
+#include "tls_ghash.h"
+#include "tls_int.h"
 #include "util.h"
 
 /* Days from 0000-01-01 (BearSSL's epoch, proleptic Gregorian) to 1970-01-01. */
@@ -315,10 +315,10 @@ have_aes_ni(void)
 static void
 prefer_aes(br_ssl_engine_context *eng, int server)
 {
-	const br_block_ctr_class *ctr = aesctr_vaes_get();
+	const br_block_ctr_class *ctr = tls_aesctr_vaes_get();
 
 	/* With VAES and VPCLMULQDQ, four times BearSSL's AES-GCM (bench/bench_gcm.c). */
-	br_ssl_engine_set_ghash(eng, ghash_get());
+	br_ssl_engine_set_ghash(eng, tls_ghash_get());
 	if (ctr != NULL)
 		br_ssl_engine_set_aes_ctr(eng, ctr);
 	if (!have_aes_ni())

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "tls.h"
-#include "tls_creds.h"
+#include "tls_int.h"
 
 __attribute__((format(printf, 3, 4))) static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -82,7 +82,7 @@ tls_anchors_fini(struct tls_anchors *a)
 
 /* ---- server credentials ------------------------------------------------- */
 
-/* see tls_creds.h */
+/* see tls_int.h */
 struct tls_creds_data *
 tls_creds_ref(struct tls_creds_data *d)
 {
@@ -90,7 +90,7 @@ tls_creds_ref(struct tls_creds_data *d)
 	return d;
 }
 
-/* see tls_creds.h */
+/* see tls_int.h */
 void
 tls_creds_unref(struct tls_creds_data *d)
 {

@@ -1,8 +1,8 @@
 /*
  * client.c: the tunnel client (see client.h).
  */
-#include "htc/client.h"
-#include "htc/client_int.h"
+#include "client.h"
+#include "client_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "htc/local.h"
-#include "htc/print.h"
-#include "htc/wsconnect.h"
+#include "local.h"
+#include "print.h"
+#include "wsconnect.h"
 #include "json.h"
 #include "pump.h"
 #include "util.h"

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "htc/htc.h"
-#include "htc/wsdial.h"
+#include "htc.h"
+#include "wsdial.h"
 #include "mux.h"
 #include "reactor.h"
 #include "tunnel.h"

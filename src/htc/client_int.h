@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "htc/client.h"
+#include "client.h"
 #include "json.h"
 #include "tunnel.h"
 

@@ -7,7 +7,7 @@
  * is refused or is lost makes the client ask for tickets again after the
  * reconnect backoff, never in a loop.
  */
-#include "htc/client_int.h"
+#include "client_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "htc/htc.h"
-#include "htc/httpc.h"
-#include "htc/print.h"
+#include "htc.h"
+#include "httpc.h"
+#include "print.h"
 #include "json.h"
 #include "util.h"
 

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "frame.h"
-#include "htc/client.h"
-#include "htc/htc.h"
-#include "htc/print.h"
-#include "htc/url.h"
+#include "client.h"
+#include "htc.h"
+#include "print.h"
+#include "url.h"
 
 /* Resolve a local target once, at start-up. 0 or -1 (message printed). */
 static int

@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "htc/url.h"
+#include "url.h"
 
 #ifndef HT_VERSION
 #define HT_VERSION "0.1.0"

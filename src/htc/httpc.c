@@ -5,7 +5,7 @@
  * hang htc. Head and chunked parsing come from http1.c; this file only
  * moves bytes and applies the limits.
  */
-#include "htc/httpc.h"
+#include "httpc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "htc/htc.h"
-#include "htc/tlsio.h"
+#include "htc.h"
+#include "tlsio.h"
 #include "http1.h"
 
 #define HTTPC_HEAD_MAX HTTP1_DEFAULT_MAX_HEAD

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "htc/url.h"
+#include "url.h"
 
 #define HTTPC_TIMEOUT_MS 10000       /* default whole-request deadline */
 #define HTTPC_BODY_MAX (16u << 20)   /* largest body accepted, bytes */

@@ -23,8 +23,8 @@
  * rule). local_http_fini() orphans what cannot be freed at once: the last
  * done callback (or the pump's) frees it without touching the pool.
  */
-#include "htc/local.h"
-#include "htc/local_int.h"
+#include "local.h"
+#include "local_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "htc/local_codec.h"
+#include "local_codec.h"
 #include "http1.h"
 #include "net.h"
 #include "pump.h"

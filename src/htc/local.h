@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "htc/client.h"
+#include "client.h"
 #include "stream.h"
 
 /*

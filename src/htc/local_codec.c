@@ -8,7 +8,7 @@
  * DATA or the EOF) are made by local.c, which calls
  * local_codec_request_end() once it knows.
  */
-#include "htc/local_codec.h"
+#include "local_codec.h"
 
 #include <errno.h>
 #include <string.h>

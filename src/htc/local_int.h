@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 
 #include "buf.h"
-#include "htc/client.h"
-#include "htc/local_codec.h"
+#include "client.h"
+#include "local_codec.h"
 #include "http1.h"
 #include "pump.h"
 #include "reactor.h"

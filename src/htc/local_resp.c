@@ -9,7 +9,7 @@
  * turns out dead before any response byte is sent again on a fresh one.
  * After a 101 the socket and the stream are handed to a struct pump.
  */
-#include "htc/local_int.h"
+#include "local_int.h"
 
 #include <errno.h>
 #include <string.h>

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "htc/htc.h"
-#include "htc/tlsio.h"
-#include "htc/print.h"
+#include "htc.h"
+#include "tlsio.h"
+#include "print.h"
 #include "util.h"
 
 struct cmd_entry {

@@ -3,7 +3,7 @@
  * print.h). Tables keep owned copies of their cells in one growing array;
  * everything else writes into caller buffers.
  */
-#include "htc/print.h"
+#include "print.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * tlsio.c: plain or TLS exchanges with deadlines (see tlsio.h).
  */
-#include "htc/tlsio.h"
+#include "tlsio.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "htc/print.h"
+#include "print.h"
 #include "net.h"
 #include "util.h"
 

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 #include "conn.h"
-#include "htc/url.h"
+#include "url.h"
 
 #define TLSIO_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 

@@ -4,7 +4,7 @@
  * no sockets, no allocation. Host names are checked for their characters
  * only; whether they resolve is found out when connecting.
  */
-#include "htc/url.h"
+#include "url.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -2,14 +2,14 @@
  * wsconnect.c: htc's side of the WebSocket opening handshake (see
  * wsconnect.h), blocking with one deadline, before the event loop runs.
  */
-#include "htc/wsconnect.h"
+#include "wsconnect.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "htc/tlsio.h"
+#include "tlsio.h"
 #include "http1.h"
 #include "util.h"
 #include "ws_handshake.h"

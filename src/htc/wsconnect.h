@@ -12,7 +12,7 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "htc/url.h"
+#include "url.h"
 #include "ws_handshake.h"
 
 #define WSCONNECT_TIMEOUT_MS 10000

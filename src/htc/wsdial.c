@@ -6,7 +6,7 @@
  * the 101), write what is left of the request, flush the records, and
  * watch what the engine or the exchange waits for.
  */
-#include "htc/wsdial.h"
+#include "wsdial.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "htc/tlsio.h"
-#include "htc/wsconnect.h"
+#include "tlsio.h"
+#include "wsconnect.h"
 #include "net.h"
 #include "util.h"
 

@@ -17,7 +17,7 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "htc/url.h"
+#include "url.h"
 #include "reactor.h"
 
 enum wsdial_state {

@@ -1,5 +1,5 @@
 /*
- * test_aesctr.c: our VAES AES-CTR against FIPS-197's known answers and
+ * test_tls_aesctr.c: our VAES AES-CTR against FIPS-197's known answers and
  * against BearSSL's constant-time AES-CTR for every key size, length,
  * alignment and counter wrap; and AES-GCM through it.
  */
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aesctr.h"
+#include "tls_aesctr.h"
 #include "testdata.h"
 #include "util.h"
 
@@ -31,8 +31,8 @@ struct impl {
 	const br_block_ctr_class *(*get)(void);
 };
 
-static struct impl zmm = {"512-bit VAES", aesctr_vaes512_get};
-static struct impl ymm = {"256-bit VAES", aesctr_vaes256_get};
+static struct impl zmm = {"512-bit VAES", tls_aesctr_vaes512_get};
+static struct impl ymm = {"256-bit VAES", tls_aesctr_vaes256_get};
 
 /* The width a test runs with; skipped where this CPU cannot run it. */
 static const br_block_ctr_class *
@@ -162,15 +162,15 @@ test_gcm_round_trip(void **state)
 	assert_memory_equal(t1, t2, 16);
 }
 
-/* aesctr_vaes_get() picks the widest this CPU runs. */
+/* tls_aesctr_vaes_get() picks the widest this CPU runs. */
 static void
 test_get(void **state)
 {
 	(void)state;
-	if (aesctr_vaes512_get() != NULL)
-		assert_ptr_equal(aesctr_vaes_get(), aesctr_vaes512_get());
+	if (tls_aesctr_vaes512_get() != NULL)
+		assert_ptr_equal(tls_aesctr_vaes_get(), tls_aesctr_vaes512_get());
 	else
-		assert_ptr_equal(aesctr_vaes_get(), aesctr_vaes256_get());
+		assert_ptr_equal(tls_aesctr_vaes_get(), tls_aesctr_vaes256_get());
 }
 
 int

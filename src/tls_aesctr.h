@@ -1,5 +1,6 @@
 /*
- * aesctr.h: AES-CTR with wide VAES for BearSSL's AES-GCM record layer.
+ * tls_aesctr.h: AES-CTR with wide VAES for BearSSL's AES-GCM record layer
+ * (private to tls.c, which plugs it into the engine).
  *
  * BearSSL 0.6 runs AES-NI on four blocks at a time; with VAES one
  * instruction takes four blocks (AVX-512) or two (AVX2), and sixteen are
@@ -12,19 +13,19 @@
  * br_ssl_engine_set_aes_ctr(). The key schedule is computed with
  * AESKEYGENASSIST; like all AES-NI code it has no table lookups.
  */
-#ifndef HT_AESCTR_H
-#define HT_AESCTR_H
+#ifndef HT_TLS_AESCTR_H
+#define HT_TLS_AESCTR_H
 
 #include <bearssl.h>
 
 /* Ours, the widest this CPU runs, or NULL when it lacks AES-NI, AVX2 or VAES. */
-const br_block_ctr_class *aesctr_vaes_get(void);
+const br_block_ctr_class *tls_aesctr_vaes_get(void);
 
 /*
  * One width, for tests and benches: 512-bit (NULL without AVX-512F/BW) or
  * 256-bit (AVX2 and VAES: AMD Zen 3, Intel client cores; NULL without).
  */
-const br_block_ctr_class *aesctr_vaes512_get(void);
-const br_block_ctr_class *aesctr_vaes256_get(void);
+const br_block_ctr_class *tls_aesctr_vaes512_get(void);
+const br_block_ctr_class *tls_aesctr_vaes256_get(void);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * aesctr.c: AES-CTR, sixteen blocks in flight with 512- or 256-bit VAES (see aesctr.h).
+ * tls_aesctr.c: AES-CTR, sixteen blocks in flight with 512- or 256-bit VAES (see tls_aesctr.h).
  *
  * Counter blocks are kept as the IV followed by the counter in native
  * (little-endian) order in the last 32-bit lane of each 128-bit lane, so
@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "aesctr.h"
-#include "cpu.h"
+#include "tls_aesctr.h"
+#include "tls_cpu.h"
 
 #if defined(__x86_64__)
 
@@ -25,13 +25,13 @@
 #define AESCTR_KEY_TARGET __attribute__((target("aes,sse2")))
 #define AESCTR_MAX_ROUNDS 14
 
-struct aesctr_keys {
+struct tls_aesctr_keys {
 	const br_block_ctr_class *vtable;
 	unsigned char rk[16 * (AESCTR_MAX_ROUNDS + 1)]; /* encryption round keys */
 	unsigned rounds;
 };
 
-_Static_assert(sizeof(struct aesctr_keys) <= sizeof(br_aes_gen_ctr_keys),
+_Static_assert(sizeof(struct tls_aesctr_keys) <= sizeof(br_aes_gen_ctr_keys),
 	       "the engine keeps the context in a br_aes_gen_ctr_keys");
 
 /* SubWord(w) and SubWord(RotWord(w)) of one key-schedule word. */
@@ -46,7 +46,7 @@ sub_word(uint32_t w, uint32_t *sub, uint32_t *subrot)
 
 /* FIPS-197 key expansion, words in memory (byte) order on a little-endian CPU. */
 AESCTR_KEY_TARGET static void
-key_schedule(struct aesctr_keys *k, const br_block_ctr_class *vt, const void *key, size_t len)
+key_schedule(struct tls_aesctr_keys *k, const br_block_ctr_class *vt, const void *key, size_t len)
 {
 	uint32_t w[4 * (AESCTR_MAX_ROUNDS + 1)], t, sub, subrot, rcon = 1;
 	size_t i, nk = len / 4, total;
@@ -90,9 +90,9 @@ encrypt4(__m512i x, const __m512i *rk, unsigned rounds)
 }
 
 AESCTR_TARGET static uint32_t
-aesctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc, void *data, size_t len)
+tls_aesctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc, void *data, size_t len)
 {
-	const struct aesctr_keys *k = (const struct aesctr_keys *)(const void *)ctx;
+	const struct tls_aesctr_keys *k = (const struct tls_aesctr_keys *)(const void *)ctx;
 	const __m512i order = _mm512_broadcast_i32x4(
 		_mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
 	const __m512i four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
@@ -162,11 +162,11 @@ encrypt2(__m256i x, const __m256i *rk, unsigned rounds)
 	return _mm256_aesenclast_epi128(x, rk[rounds]);
 }
 
-/* The same counter layout as aesctr_run, two blocks per register, sixteen in flight. */
+/* The same counter layout as tls_aesctr_run, two blocks per register, sixteen in flight. */
 AESCTR_YMM_TARGET static uint32_t
-aesctr_run256(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc, void *data, size_t len)
+tls_aesctr_run256(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc, void *data, size_t len)
 {
-	const struct aesctr_keys *k = (const struct aesctr_keys *)(const void *)ctx;
+	const struct tls_aesctr_keys *k = (const struct tls_aesctr_keys *)(const void *)ctx;
 	const __m256i order = _mm256_broadcastsi128_si256(
 		_mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
 	const __m256i two = _mm256_set_epi32(2, 0, 0, 0, 2, 0, 0, 0);
@@ -243,69 +243,69 @@ aesctr_run256(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc,
 	return next;
 }
 
-static const br_block_ctr_class aesctr_vaes_vtable, aesctr_vaes256_vtable;
+static const br_block_ctr_class tls_aesctr_vaes_vtable, tls_aesctr_vaes256_vtable;
 
 static void
 init512(const br_block_ctr_class **ctx, const void *key, size_t len)
 {
-	key_schedule((struct aesctr_keys *)(void *)ctx, &aesctr_vaes_vtable, key, len);
+	key_schedule((struct tls_aesctr_keys *)(void *)ctx, &tls_aesctr_vaes_vtable, key, len);
 }
 
 static void
 init256(const br_block_ctr_class **ctx, const void *key, size_t len)
 {
-	key_schedule((struct aesctr_keys *)(void *)ctx, &aesctr_vaes256_vtable, key, len);
+	key_schedule((struct tls_aesctr_keys *)(void *)ctx, &tls_aesctr_vaes256_vtable, key, len);
 }
 
-static const br_block_ctr_class aesctr_vaes_vtable = {
-	sizeof(struct aesctr_keys), 16, 4, init512, aesctr_run,
+static const br_block_ctr_class tls_aesctr_vaes_vtable = {
+	sizeof(struct tls_aesctr_keys), 16, 4, init512, tls_aesctr_run,
 };
 
-static const br_block_ctr_class aesctr_vaes256_vtable = {
-	sizeof(struct aesctr_keys), 16, 4, init256, aesctr_run256,
+static const br_block_ctr_class tls_aesctr_vaes256_vtable = {
+	sizeof(struct tls_aesctr_keys), 16, 4, init256, tls_aesctr_run256,
 };
 
-/* see aesctr.h */
+/* see tls_aesctr.h */
 const br_block_ctr_class *
-aesctr_vaes512_get(void)
+tls_aesctr_vaes512_get(void)
 {
-	if (cpu_has(CPU_AESNI | CPU_AVX2 | CPU_AVX512 | CPU_VAES))
-		return &aesctr_vaes_vtable;
+	if (tls_cpu_has(TLS_CPU_AESNI | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VAES))
+		return &tls_aesctr_vaes_vtable;
 	return NULL;
 }
 
-/* see aesctr.h */
+/* see tls_aesctr.h */
 const br_block_ctr_class *
-aesctr_vaes256_get(void)
+tls_aesctr_vaes256_get(void)
 {
-	if (cpu_has(CPU_AESNI | CPU_AVX2 | CPU_VAES))
-		return &aesctr_vaes256_vtable;
+	if (tls_cpu_has(TLS_CPU_AESNI | TLS_CPU_AVX2 | TLS_CPU_VAES))
+		return &tls_aesctr_vaes256_vtable;
 	return NULL;
 }
 
 #else /* not x86-64 */
 
-/* see aesctr.h */
+/* see tls_aesctr.h */
 const br_block_ctr_class *
-aesctr_vaes512_get(void)
+tls_aesctr_vaes512_get(void)
 {
 	return NULL;
 }
 
-/* see aesctr.h */
+/* see tls_aesctr.h */
 const br_block_ctr_class *
-aesctr_vaes256_get(void)
+tls_aesctr_vaes256_get(void)
 {
 	return NULL;
 }
 
 #endif
 
-/* see aesctr.h */
+/* see tls_aesctr.h */
 const br_block_ctr_class *
-aesctr_vaes_get(void)
+tls_aesctr_vaes_get(void)
 {
-	const br_block_ctr_class *vt = aesctr_vaes512_get();
+	const br_block_ctr_class *vt = tls_aesctr_vaes512_get();
 
-	return vt != NULL ? vt : aesctr_vaes256_get();
+	return vt != NULL ? vt : tls_aesctr_vaes256_get();
 }

@@ -1,5 +1,6 @@
 /*
- * ghash.h: a faster GHASH for BearSSL's AES-GCM record layer.
+ * tls_ghash.h: a faster GHASH for BearSSL's AES-GCM record layer (private
+ * to tls.c, which plugs it into the engine).
  *
  * GHASH is two thirds of AES-GCM's cost in BearSSL 0.6: its PCLMUL
  * version reduces every four blocks. Ours folds 16 blocks (PCLMULQDQ; 8
@@ -14,15 +15,15 @@
  *
  * Carry-less multiplication has no data-dependent timing, so this is as
  * constant-time as BearSSL's own PCLMUL code. On CPUs without PCLMULQDQ
- * and SSSE3 (or not x86) ghash_get() returns BearSSL's best instead.
+ * and SSSE3 (or not x86) tls_ghash_get() returns BearSSL's best instead.
  */
-#ifndef HT_GHASH_H
-#define HT_GHASH_H
+#ifndef HT_TLS_GHASH_H
+#define HT_TLS_GHASH_H
 
 #include <bearssl.h>
 
 /* The fastest GHASH this CPU runs: ours, else BearSSL's PCLMUL or ctmul64. */
-br_ghash ghash_get(void);
+br_ghash tls_ghash_get(void);
 
 /*
  * Ours only, for tests and benches: PCLMULQDQ (NULL without PCLMULQDQ
@@ -31,10 +32,10 @@ br_ghash ghash_get(void);
  * the last four keys, kept per thread (key material, like the engine's
  * own context); the wide one hands shorter inputs to the narrow one.
  */
-br_ghash ghash_pclmul_get(void);
-br_ghash ghash_vpclmul_get(void);
+br_ghash tls_ghash_pclmul_get(void);
+br_ghash tls_ghash_vpclmul_get(void);
 
 /* 256-bit VPCLMULQDQ (AVX2, no AVX-512 needed: AMD Zen 3, Intel client cores), or NULL. */
-br_ghash ghash_vpclmul256_get(void);
+br_ghash tls_ghash_vpclmul256_get(void);
 
 #endif

@@ -1,14 +1,14 @@
 /*
- * tls_creds.h: the server material tls_creds.c loads and tls.c's
- * connections share (private to the two).
+ * tls_int.h: what tls.c and tls_creds.c share, and nobody else: the server
+ * material tls_creds.c loads and tls.c's connections use.
  *
  * One tls_creds_data per successful tls_server_creds_load(): the chain,
  * the issuer's key type and the private key, reference-counted so that a
  * SIGHUP reload can replace the daemon's credentials while connections
  * made with the old ones finish on them.
  */
-#ifndef HT_TLS_CREDS_H
-#define HT_TLS_CREDS_H
+#ifndef HT_TLS_INT_H
+#define HT_TLS_INT_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * ghash.c: GHASH with PCLMULQDQ and 256- or 512-bit VPCLMULQDQ (see ghash.h).
+ * tls_ghash.c: GHASH with PCLMULQDQ and 256- or 512-bit VPCLMULQDQ (see tls_ghash.h).
  *
  * Representation. A GCM block, read big-endian (byte-reversed into a
  * register), is a 128-bit value whose bit 127 is the coefficient of x^0
@@ -25,8 +25,8 @@
  */
 #include <string.h>
 
-#include "cpu.h"
-#include "ghash.h"
+#include "tls_cpu.h"
+#include "tls_ghash.h"
 #include "util.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,7 +38,7 @@
 #define GHASH_FOLD_LONG 16 /* blocks per reduction, long inputs */
 
 /* An unreduced Karatsuba sum: lo = sum a0*b0, hi = a1*b1, mid = (a0^a1)(b0^b1). */
-struct ghash_acc {
+struct tls_ghash_acc {
 	__m128i lo, hi, mid;
 };
 
@@ -67,7 +67,7 @@ halves_xor(__m128i v)
 
 /* acc += x * h, where hk = halves_xor(h). */
 GHASH_TARGET static inline void
-acc_mul(struct ghash_acc *a, __m128i x, __m128i h, __m128i hk)
+acc_mul(struct tls_ghash_acc *a, __m128i x, __m128i h, __m128i hk)
 {
 	a->lo = _mm_xor_si128(a->lo, _mm_clmulepi64_si128(x, h, 0x00));
 	a->hi = _mm_xor_si128(a->hi, _mm_clmulepi64_si128(x, h, 0x11));
@@ -103,7 +103,7 @@ reduce256(__m128i lo, __m128i hi, __m128i mid)
 
 /* The reduced value of a Karatsuba sum. */
 GHASH_TARGET static inline __m128i
-acc_reduce(const struct ghash_acc *a)
+acc_reduce(const struct tls_ghash_acc *a)
 {
 	return reduce256(a->lo, a->hi, _mm_xor_si128(a->mid, _mm_xor_si128(a->lo, a->hi)));
 }
@@ -111,7 +111,7 @@ acc_reduce(const struct ghash_acc *a)
 GHASH_TARGET static inline __m128i
 gf_mul(__m128i a, __m128i b)
 {
-	struct ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+	struct tls_ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
 
 	acc_mul(&acc, a, b, halves_xor(b));
 	return acc_reduce(&acc);
@@ -121,7 +121,7 @@ gf_mul(__m128i a, __m128i b)
 GHASH_TARGET static inline __m128i
 fold(__m128i y, const unsigned char *p, size_t n, const __m128i *hp, const __m128i *hk)
 {
-	struct ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+	struct tls_ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
 	size_t i;
 
 	acc_mul(&acc, _mm_xor_si128(y, load_rev(p)), hp[n - 1], hk[n - 1]);
@@ -174,7 +174,7 @@ hash_blocks(__m128i acc, const unsigned char *p, size_t len, const __m128i *hp, 
  * keys' powers are kept per thread. They are as secret as the key; they
  * stay in memory until replaced.
  */
-struct ghash_keys {
+struct tls_ghash_keys {
 	unsigned char h[16];
 	int used;
 	__m128i hp[GHASH_POWERS], hk[GHASH_POWERS]; /* H^1..H^32 */
@@ -182,19 +182,19 @@ struct ghash_keys {
 	__m128i zk[GHASH_POWERS];			 /* halves_xor(zp[i]): Karatsuba's middle operands */
 };
 
-static _Thread_local struct ghash_keys ghash_cache[GHASH_CACHE];
-static _Thread_local unsigned ghash_cache_next;
+static _Thread_local struct tls_ghash_keys tls_ghash_cache[GHASH_CACHE];
+static _Thread_local unsigned tls_ghash_cache_next;
 
-GHASH_TARGET static const struct ghash_keys *
+GHASH_TARGET static const struct tls_ghash_keys *
 keys_for(const void *h)
 {
-	struct ghash_keys *k;
+	struct tls_ghash_keys *k;
 	size_t i;
 
 	for (i = 0; i < GHASH_CACHE; i++)
-		if (ghash_cache[i].used && memcmp(ghash_cache[i].h, h, 16) == 0)
-			return &ghash_cache[i];
-	k = &ghash_cache[ghash_cache_next++ % GHASH_CACHE];
+		if (tls_ghash_cache[i].used && memcmp(tls_ghash_cache[i].h, h, 16) == 0)
+			return &tls_ghash_cache[i];
+	k = &tls_ghash_cache[tls_ghash_cache_next++ % GHASH_CACHE];
 	memcpy(k->h, h, 16);
 	k->used = 1;
 	powers(k->hp, k->hk, h, GHASH_POWERS);
@@ -206,11 +206,11 @@ keys_for(const void *h)
 }
 
 GHASH_TARGET static void
-ghash_pclmul(void *y, const void *h, const void *data, size_t len)
+tls_ghash_pclmul(void *y, const void *h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	__m128i hp[GHASH_FOLD], hk[GHASH_FOLD], acc;
-	const struct ghash_keys *k;
+	const struct tls_ghash_keys *k;
 
 	if (len == 0)
 		return;
@@ -242,18 +242,18 @@ lanes_xor(__m512i v)
 }
 
 GHASH_WIDE_TARGET static void
-ghash_vpclmul(void *y, const void *h, const void *data, size_t len)
+tls_ghash_vpclmul(void *y, const void *h, const void *data, size_t len)
 {
 	const __m512i rev = _mm512_broadcast_i32x4(
 		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 	const unsigned char *p = data;
-	const struct ghash_keys *k;
+	const struct tls_ghash_keys *k;
 	__m512i z, pw, lo, hi, mid;
 	__m128i acc;
 	size_t j;
 
 	if (len < GHASH_CACHED_MIN) {
-		ghash_pclmul(y, h, data, len);
+		tls_ghash_pclmul(y, h, data, len);
 		return;
 	}
 	k = keys_for(h);
@@ -288,20 +288,20 @@ lanes_xor256(__m256i v)
 	return _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
 }
 
-/* The same fold as ghash_vpclmul, two blocks per instruction (AMD Zen 3, Intel client cores). */
+/* The same fold as tls_ghash_vpclmul, two blocks per instruction (AMD Zen 3, Intel client cores). */
 GHASH_YMM_TARGET static void
-ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
+tls_ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 {
 	const __m256i rev = _mm256_broadcastsi128_si256(
 		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 	const unsigned char *p = data;
-	const struct ghash_keys *k;
+	const struct tls_ghash_keys *k;
 	__m256i z, pw, pk, lo, hi, mid;
 	__m128i acc, l, u;
 	size_t j;
 
 	if (len < GHASH_CACHED_MIN) {
-		ghash_pclmul(y, h, data, len);
+		tls_ghash_pclmul(y, h, data, len);
 		return;
 	}
 	k = keys_for(h);
@@ -328,68 +328,68 @@ ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 	_mm256_zeroupper();
 }
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_pclmul_get(void)
+tls_ghash_pclmul_get(void)
 {
-	if (cpu_has(CPU_PCLMUL | CPU_SSSE3))
-		return ghash_pclmul;
+	if (tls_cpu_has(TLS_CPU_PCLMUL | TLS_CPU_SSSE3))
+		return tls_ghash_pclmul;
 	return NULL;
 }
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_vpclmul256_get(void)
+tls_ghash_vpclmul256_get(void)
 {
-	if (cpu_has(CPU_PCLMUL | CPU_SSSE3 | CPU_AVX2 | CPU_VPCLMUL))
-		return ghash_vpclmul256;
+	if (tls_cpu_has(TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_VPCLMUL))
+		return tls_ghash_vpclmul256;
 	return NULL;
 }
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_vpclmul_get(void)
+tls_ghash_vpclmul_get(void)
 {
-	if (cpu_has(CPU_PCLMUL | CPU_SSSE3 | CPU_AVX2 | CPU_AVX512 | CPU_VPCLMUL))
-		return ghash_vpclmul;
+	if (tls_cpu_has(TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VPCLMUL))
+		return tls_ghash_vpclmul;
 	return NULL;
 }
 
 #else /* not x86 */
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_pclmul_get(void)
+tls_ghash_pclmul_get(void)
 {
 	return NULL;
 }
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_vpclmul256_get(void)
+tls_ghash_vpclmul256_get(void)
 {
 	return NULL;
 }
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_vpclmul_get(void)
+tls_ghash_vpclmul_get(void)
 {
 	return NULL;
 }
 
 #endif
 
-/* see ghash.h */
+/* see tls_ghash.h */
 br_ghash
-ghash_get(void)
+tls_ghash_get(void)
 {
-	br_ghash g = ghash_vpclmul_get();
+	br_ghash g = tls_ghash_vpclmul_get();
 
 	if (g == NULL)
-		g = ghash_vpclmul256_get();
+		g = tls_ghash_vpclmul256_get();
 	if (g == NULL)
-		g = ghash_pclmul_get();
+		g = tls_ghash_pclmul_get();
 	if (g == NULL)
 		g = br_ghash_pclmul_get();
 	return g != NULL ? g : &br_ghash_ctmul64;

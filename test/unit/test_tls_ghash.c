@@ -1,5 +1,5 @@
 /*
- * test_ghash.c: our GHASH against BearSSL's portable one, and AES-GCM
+ * test_tls_ghash.c: our GHASH against BearSSL's portable one, and AES-GCM
  * known answers (McGrew & Viega's GCM test cases 2-4) computed with it.
  */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ghash.h"
+#include "tls_ghash.h"
 #include "testdata.h"
 #include "util.h"
 
@@ -24,9 +24,9 @@ struct impl {
 	br_ghash (*get)(void);
 };
 
-static struct impl narrow = {"PCLMULQDQ", ghash_pclmul_get};
-static struct impl wide = {"512-bit VPCLMULQDQ", ghash_vpclmul_get};
-static struct impl ymm = {"256-bit VPCLMULQDQ", ghash_vpclmul256_get};
+static struct impl narrow = {"PCLMULQDQ", tls_ghash_pclmul_get};
+static struct impl wide = {"512-bit VPCLMULQDQ", tls_ghash_vpclmul_get};
+static struct impl ymm = {"256-bit VPCLMULQDQ", tls_ghash_vpclmul256_get};
 
 /* The implementation a test runs with; skipped where this CPU cannot run it. */
 static br_ghash
@@ -194,19 +194,19 @@ test_split(void **state)
 }
 
 
-/* ghash_get() always answers, and with our widest when the CPU can run it. */
+/* tls_ghash_get() always answers, and with our widest when the CPU can run it. */
 static void
 test_get(void **state)
 {
 	(void)state;
-	assert_non_null(ghash_get());
-	if (ghash_vpclmul_get() != NULL)
-		assert_ptr_equal(ghash_get(), ghash_vpclmul_get());
-	else if (ghash_vpclmul256_get() != NULL)
-		assert_ptr_equal(ghash_get(), ghash_vpclmul256_get());
-	else if (ghash_pclmul_get() != NULL)
-		assert_ptr_equal(ghash_get(), ghash_pclmul_get());
-	known_answers(ghash_get());
+	assert_non_null(tls_ghash_get());
+	if (tls_ghash_vpclmul_get() != NULL)
+		assert_ptr_equal(tls_ghash_get(), tls_ghash_vpclmul_get());
+	else if (tls_ghash_vpclmul256_get() != NULL)
+		assert_ptr_equal(tls_ghash_get(), tls_ghash_vpclmul256_get());
+	else if (tls_ghash_pclmul_get() != NULL)
+		assert_ptr_equal(tls_ghash_get(), tls_ghash_pclmul_get());
+	known_answers(tls_ghash_get());
 }
 
 int

@@ -1,7 +1,7 @@
 /*
- * cpu.c: x86 feature detection with CPUID and XGETBV (see cpu.h).
+ * tls_cpu.c: x86 feature detection with CPUID and XGETBV (see tls_cpu.h).
  */
-#include "cpu.h"
+#include "tls_cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -33,24 +33,24 @@ detect(void)
 	if (max < 1 || !__get_cpuid(1, &a, &b, &c, &d))
 		return 0;
 	if (c & (1u << 9))
-		f |= CPU_SSSE3;
+		f |= TLS_CPU_SSSE3;
 	if (c & (1u << 1))
-		f |= CPU_PCLMUL;
+		f |= TLS_CPU_PCLMUL;
 	if (c & (1u << 25))
-		f |= CPU_AESNI;
+		f |= TLS_CPU_AESNI;
 	if (c & (1u << 27)) /* OSXSAVE: XGETBV is usable */
 		os = xcr0();
 	if (max < 7 || (os & XCR0_YMM) != XCR0_YMM)
 		return f;
 	__cpuid_count(7, 0, a, b, c, d);
 	if (b & (1u << 5))
-		f |= CPU_AVX2;
+		f |= TLS_CPU_AVX2;
 	if ((os & XCR0_ZMM) == XCR0_ZMM && (b & (1u << 16)) && (b & (1u << 30)))
-		f |= CPU_AVX512;
+		f |= TLS_CPU_AVX512;
 	if (c & (1u << 10))
-		f |= CPU_VPCLMUL;
+		f |= TLS_CPU_VPCLMUL;
 	if (c & (1u << 9))
-		f |= CPU_VAES;
+		f |= TLS_CPU_VAES;
 	return f;
 }
 
@@ -64,9 +64,9 @@ detect(void)
 
 #endif
 
-/* see cpu.h */
+/* see tls_cpu.h */
 unsigned
-cpu_features(void)
+tls_cpu_features(void)
 {
 	static unsigned features;
 	static int done;
@@ -78,9 +78,9 @@ cpu_features(void)
 	return features;
 }
 
-/* see cpu.h */
+/* see tls_cpu.h */
 int
-cpu_has(unsigned want)
+tls_cpu_has(unsigned want)
 {
-	return (cpu_features() & want) == want;
+	return (tls_cpu_features() & want) == want;
 }

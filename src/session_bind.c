@@ -1,0 +1,124 @@
+/*
+ * session_bind.c: the BIND and UNBIND frames of a session (see
+ * session_int.h). The binding registry (bind.c) decides and says what it
+ * did; the answers are written here: BIND_OK / BIND_ERR, UNBIND_OK /
+ * UNBIND_ERR, and, when a takeover moved a port to this session, RESET
+ * (BIND_TAKEOVER) of the old holder's streams on it and BIND_REVOKED.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bind.h"
+#include "frame.h"
+#include "json.h"
+#include "log.h"
+#include "session.h"
+#include "session_int.h"
+
+struct revoke_ctx {
+	struct session *s;
+	uint32_t bind_id;
+};
+
+static void
+revoke_stream(struct stream *st, void *arg)
+{
+	struct revoke_ctx *rc = arg;
+
+	if (st->bind_id == rc->bind_id)
+		mux_send_reset(&rc->s->mux, st, FRAME_CODE_BIND_TAKEOVER, "binding taken over");
+}
+
+/* Binding bind_id of s was taken over: RESET its streams and tell s with BIND_REVOKED. */
+static void
+revoke_binding(struct session *s, uint32_t bind_id, int port)
+{
+	struct revoke_ctx rc = {s, bind_id};
+	char js[128];
+	int n;
+
+	stream_foreach(&s->mux.streams, revoke_stream, &rc);
+	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}", bind_id, port);
+	session_send(s, FRAME_BIND_REVOKED, js, (size_t)n);
+}
+
+static void
+bind_answer(struct session *s, const struct bind_result *r)
+{
+	struct buf *out = &s->d->scratch;
+	const struct binding *b = r->b;
+	struct json_writer w;
+
+	buf_reset(out, 0);
+	json_w_init(&w, out, 0);
+	json_w_obj_begin(&w);
+	json_w_key(&w, "clientBindRef");
+	if (r->ref != NULL)
+		json_w_raw(&w, r->ref, r->ref_len);
+	else
+		json_w_null(&w);
+	if (b != NULL) {
+		json_w_kv_uint(&w, "bindId", b->id);
+		json_w_kv_int(&w, "containerPort", b->port);
+		if (b->public_url[0])
+			json_w_kv_str(&w, "publicUrl", b->public_url);
+		else
+			json_w_kv_null(&w, "publicUrl");
+	} else {
+		json_w_kv_str(&w, "code", r->code);
+		json_w_kv_str(&w, "message", r->message);
+	}
+	json_w_obj_end(&w);
+	if (json_w_finish(&w) == 0)
+		session_send(s, b ? FRAME_BIND_OK : FRAME_BIND_ERR, out->pos, buf_len(out));
+}
+
+/* see session_int.h */
+void
+session_bind_recv(struct session *s, const uint8_t *p, size_t n)
+{
+	struct bind_result r;
+	const struct binding *b;
+
+	bind_handle(&s->binds, s->state == SESSION_ACTIVE, p, n, &r);
+	b = r.b;
+	if (b == NULL) {
+		log_info("session %s: bind refused: %s: %s", s->id, r.code, r.message);
+		bind_answer(s, &r);
+		return;
+	}
+	if (r.revoked_s != NULL) {
+		log_info("session %s: took port %d over from session %s (bind %u -> %u)", s->id, b->port,
+			 r.revoked_s->id, r.revoked_id, b->id);
+		revoke_binding(r.revoked_s, r.revoked_id, b->port);
+	}
+	log_info("session %s: bound %s port %d (bind %u)", s->id, bind_mode_name(b->kind), b->port, b->id);
+	session_touch(s);
+	bind_answer(s, &r);
+}
+
+/* see session_int.h */
+void
+session_bind_unbind(struct session *s, const uint8_t *p, size_t n)
+{
+	struct bind_unbind_result r;
+	struct buf *out = &s->d->scratch;
+	struct json_writer w;
+
+	bind_handle_unbind(&s->binds, p, n, &r);
+	if (r.code == NULL)
+		log_info("session %s: unbound port %d (bind %u)", s->id, r.port, (uint32_t)r.id);
+	buf_reset(out, 0);
+	json_w_init(&w, out, 0);
+	json_w_obj_begin(&w);
+	json_w_kv_int(&w, "bindId", r.id);
+	if (r.code != NULL) {
+		json_w_kv_str(&w, "code", r.code);
+		json_w_kv_str(&w, "message", r.message);
+	}
+	json_w_obj_end(&w);
+	if (json_w_finish(&w) == 0)
+		session_send(s, r.code ? FRAME_UNBIND_ERR : FRAME_UNBIND_OK, out->pos, buf_len(out));
+	if (r.code == NULL)
+		session_touch(s);
+}
