@@ -14,8 +14,10 @@
  * everything it wants. Plaintext (or read-ahead) the TLS engine already
  * holds raises no socket event: the conn announces it itself, from a zero
  * timer in the next loop iteration, whenever the owner wants to read and
- * such bytes wait (and conn_again() asks for the same when the owner left
- * input of its own unprocessed). This is the only re-arm path.
+ * such bytes wait. This is the only re-arm path for transport input.
+ *
+ * Memory: a plain conn is its struct (the socket's watcher and five
+ * words); TLS adds one malloc'd block (the engine, see tls.h).
  *
  * The owner's pattern per event: read until -EAGAIN (or its budget), then
  * write what is pending, then conn_flush(), then conn_interest(). Ask for
@@ -47,6 +49,7 @@
 
 struct conn;
 struct conn_type;
+struct conn_tls;
 
 /* The owner's readiness callback (recover the owner with container_of). */
 typedef void conn_io_cb(struct conn *c, unsigned events);
@@ -56,15 +59,12 @@ struct conn {
 	int fd;                       /* -1 when closed or moved */
 	int err;                      /* 0, or the first failure (-errno), sticky */
 	/* private */
+	unsigned want;                /* CONN_READ|CONN_WRITE the owner asked for */
 	const struct conn_type *type; /* plain or TLS */
-	struct tls_conn *tls;         /* the engine (TLS type only), malloc'd */
+	struct conn_tls *tls;         /* TLS only: the engine and its announcer, malloc'd */
 	struct reactor *r;            /* NULL: not in a loop (conn_wants and poll) */
 	struct reactor_watcher w;
-	struct reactor_timer again;   /* announces input no socket event will */
 	conn_io_cb *cb;
-	unsigned want;                /* CONN_READ|CONN_WRITE the owner asked for */
-	unsigned asked_again;         /* conn_again() was called: announce even without READ */
-	const char *plain_answer;     /* TLS: said in the clear to a peer that speaks no TLS */
 };
 
 /*
@@ -87,6 +87,7 @@ int conn_tls_server(struct conn *c, const struct tls_server_creds *creds);
  * TLS server: when the peer's first bytes are not a TLS handshake (a
  * plain HTTP client on a TLS port), write `answer` (static, complete) in
  * the clear before the read fails, so the peer learns what went wrong.
+ * No effect on a plain conn.
  */
 void conn_set_plain_answer(struct conn *c, const char *answer);
 
@@ -124,9 +125,6 @@ int conn_flush(struct conn *c);
  * the transport already holds is announced in the next iteration.
  */
 void conn_interest(struct conn *c, unsigned want);
-
-/* Call the owner with CONN_READ in the next loop iteration (its own input is left over). */
-void conn_again(struct conn *c);
 
 /*
  * The socket events a poll(2) user must wait for to make progress with

@@ -54,7 +54,6 @@ struct pump {
 	/* owned by the user */
 	void *owner;
 	/* private */
-	struct reactor *r;
 	struct mux *mux;
 	struct stream *s;
 	struct reactor_deferred done_defer;

@@ -31,6 +31,14 @@ struct conn_type {
 	const char *(*error)(const struct conn *c);
 };
 
+/* What a TLS conn has beyond a plain one. */
+struct conn_tls {
+	struct tls_conn engine;
+	struct conn *c;             /* the conn it belongs to (conn_move moves it) */
+	struct reactor_timer again; /* announces input no socket event will */
+	const char *plain_answer;   /* said in the clear to a peer that speaks no TLS */
+};
+
 static void conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events);
 static void conn_on_again(struct reactor *r, struct reactor_timer *t);
 
@@ -130,13 +138,15 @@ tls_say_plain(struct conn *c)
 {
 	char sink[4096];
 
-	if (c->plain_answer == NULL || !tls_conn_peer_not_tls(c->tls))
+	const char *answer = c->tls->plain_answer;
+
+	if (answer == NULL || !tls_conn_peer_not_tls(&c->tls->engine))
 		return;
 	while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
 		;
-	(void)!send(c->fd, c->plain_answer, strlen(c->plain_answer), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)!send(c->fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(c->fd, SHUT_WR);
-	c->plain_answer = NULL;
+	c->tls->plain_answer = NULL;
 }
 
 /* The engine hands out one record's plaintext per call: gather up to n. */
@@ -146,7 +156,7 @@ tls_read(struct conn *c, void *buf, size_t n)
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t k = tls_conn_read(c->tls, c->fd, (char *)buf + got, n - got);
+		ssize_t k = tls_conn_read(&c->tls->engine, c->fd, (char *)buf + got, n - got);
 
 		if (k <= 0) {
 			if (got > 0)
@@ -163,13 +173,13 @@ tls_read(struct conn *c, void *buf, size_t n)
 static ssize_t
 tls_writev(struct conn *c, const struct iovec *iov, int iovcnt)
 {
-	return tls_conn_writev(c->tls, c->fd, iov, iovcnt);
+	return tls_conn_writev(&c->tls->engine, c->fd, iov, iovcnt);
 }
 
 static int
 tls_flush(struct conn *c)
 {
-	return tls_conn_flush(c->tls, c->fd);
+	return tls_conn_flush(&c->tls->engine, c->fd);
 }
 
 /*
@@ -180,9 +190,9 @@ tls_flush(struct conn *c)
 static unsigned
 tls_needs(const struct conn *c, unsigned want)
 {
-	unsigned need = tls_conn_interest(c->tls);
+	unsigned need = tls_conn_interest(&c->tls->engine);
 
-	if (!(want & CONN_READ) && tls_conn_handshake_done(c->tls))
+	if (!(want & CONN_READ) && tls_conn_handshake_done(&c->tls->engine))
 		need &= ~(unsigned)TLS_READ;
 	return need;
 }
@@ -190,13 +200,13 @@ tls_needs(const struct conn *c, unsigned want)
 static size_t
 tls_buffered(const struct conn *c)
 {
-	return tls_conn_buffered(c->tls);
+	return tls_conn_buffered(&c->tls->engine);
 }
 
 static int
 tls_ready(const struct conn *c)
 {
-	return tls_conn_handshake_done(c->tls);
+	return tls_conn_handshake_done(&c->tls->engine);
 }
 
 static void
@@ -208,13 +218,13 @@ tls_shutdown(struct conn *c)
 static void
 tls_end(struct conn *c)
 {
-	(void)tls_conn_close(c->tls, c->fd); /* close_notify, best effort */
+	(void)tls_conn_close(&c->tls->engine, c->fd); /* close_notify, best effort */
 }
 
 static const char *
 tls_error(const struct conn *c)
 {
-	return tls_conn_error(c->tls);
+	return tls_conn_error(&c->tls->engine);
 }
 
 static const struct conn_type tls_type = {
@@ -234,17 +244,30 @@ conn_init(struct conn *c, struct reactor *r, int fd, conn_io_cb *cb)
 	c->cb = cb;
 	c->type = &plain_type;
 	reactor_watcher_init(&c->w, fd, conn_on_io);
-	reactor_timer_init(&c->again, conn_on_again);
 }
 
+/* A zeroed TLS block, or NULL. */
+static struct conn_tls *
+tls_new(struct conn *c)
+{
+	struct conn_tls *t = calloc(1, sizeof(*t));
+
+	if (t != NULL) {
+		t->c = c;
+		reactor_timer_init(&t->again, conn_on_again);
+	}
+	return t;
+}
+
+/* rc: the engine's setup. */
 static int
-tls_attach(struct conn *c, struct tls_conn *tls, int rc)
+tls_attach(struct conn *c, struct conn_tls *t, int rc)
 {
 	if (rc < 0) {
-		free(tls);
+		free(t);
 		return rc;
 	}
-	c->tls = tls;
+	c->tls = t;
 	c->type = &tls_type;
 	return 0;
 }
@@ -253,29 +276,30 @@ tls_attach(struct conn *c, struct tls_conn *tls, int rc)
 int
 conn_tls_client(struct conn *c, const struct tls_anchors *anchors, const char *server_name, int insecure)
 {
-	struct tls_conn *tls = calloc(1, sizeof(*tls));
+	struct conn_tls *t = tls_new(c);
 
-	if (tls == NULL)
+	if (t == NULL)
 		return -ENOMEM;
-	return tls_attach(c, tls, tls_conn_client(tls, anchors, server_name, insecure));
+	return tls_attach(c, t, tls_conn_client(&t->engine, anchors, server_name, insecure));
 }
 
 /* see conn.h */
 int
 conn_tls_server(struct conn *c, const struct tls_server_creds *creds)
 {
-	struct tls_conn *tls = calloc(1, sizeof(*tls));
+	struct conn_tls *t = tls_new(c);
 
-	if (tls == NULL)
+	if (t == NULL)
 		return -ENOMEM;
-	return tls_attach(c, tls, tls_conn_server(tls, creds));
+	return tls_attach(c, t, tls_conn_server(&t->engine, creds));
 }
 
 /* see conn.h */
 void
 conn_set_plain_answer(struct conn *c, const char *answer)
 {
-	c->plain_answer = answer;
+	if (c->tls != NULL)
+		c->tls->plain_answer = answer;
 }
 
 /* see conn.h */
@@ -342,20 +366,23 @@ conn_flush(struct conn *c)
 /* ---- readiness ----------------------------------------------------------- */
 
 /*
- * Bytes the transport holds are announced from the next iteration (not
+ * Bytes a TLS engine holds are announced from the next iteration (not
  * now: other sockets get their turn first); so is a transport that has
- * nothing more to wait for, so that the owner's read meets the end.
+ * nothing more to wait for, so that the owner's read meets the end. Not
+ * to an owner that reads nothing now.
  */
 static void
 arm_again(struct conn *c, unsigned need)
 {
-	if (!(c->want & CONN_READ)) {
-		if (!c->asked_again)
-			reactor_timer_stop(c->r, &c->again); /* an announcement nobody wants any more */
+	struct reactor_timer *t;
+
+	if (c->tls == NULL || c->r == NULL)
 		return;
-	}
-	if (!reactor_timer_is_active(&c->again) && (c->type->buffered(c) > 0 || need == 0))
-		reactor_timer_start(c->r, &c->again, 0, 0);
+	t = &c->tls->again;
+	if (!(c->want & CONN_READ))
+		reactor_timer_stop(c->r, t);
+	else if (!reactor_timer_is_active(t) && (c->type->buffered(c) > 0 || need == 0))
+		reactor_timer_start(c->r, t, 0, 0);
 }
 
 /* see conn.h */
@@ -370,17 +397,6 @@ conn_interest(struct conn *c, unsigned want)
 	need = c->err != 0 ? 0 : c->type->needs(c, want);
 	reactor_watcher_set(c->r, &c->w, need);
 	arm_again(c, need);
-}
-
-/* see conn.h */
-void
-conn_again(struct conn *c)
-{
-	if (c->fd < 0 || c->r == NULL)
-		return;
-	c->asked_again = 1;
-	if (!reactor_timer_is_active(&c->again))
-		reactor_timer_start(c->r, &c->again, 0, 0);
 }
 
 /* see conn.h */
@@ -405,7 +421,7 @@ conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	(void)r;
 	if (c->type != &plain_type) {
 		if (!(c->want & CONN_READ) && !c->type->ready(c))
-			(void)sticky(c, tls_conn_handshake(c->tls, c->fd)); /* nobody reads: move it here */
+			(void)sticky(c, tls_conn_handshake(&c->tls->engine, c->fd)); /* nobody reads: move it here */
 		events = c->want; /* one socket event may move the engine either way */
 	}
 	if (events != 0)
@@ -420,10 +436,9 @@ conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 conn_on_again(struct reactor *r, struct reactor_timer *t)
 {
-	struct conn *c = container_of(t, struct conn, again);
+	struct conn *c = container_of(t, struct conn_tls, again)->c;
 
 	(void)r;
-	c->asked_again = 0;
 	c->cb(c, CONN_READ | (c->want & CONN_WRITE));
 	if (c->fd >= 0 && reactor_watcher_active(&c->w))
 		conn_interest(c, c->want);
@@ -439,12 +454,14 @@ conn_shutdown(struct conn *c)
 		c->type->shutdown(c);
 }
 
+/* Stop watching; the socket and the TLS block are the caller's. */
 static void
 conn_forget(struct conn *c)
 {
 	if (c->r != NULL) {
 		reactor_watcher_stop(c->r, &c->w);
-		reactor_timer_stop(c->r, &c->again);
+		if (c->tls != NULL)
+			reactor_timer_stop(c->r, &c->tls->again);
 	}
 	c->fd = -1;
 	c->tls = NULL;
@@ -455,17 +472,18 @@ conn_forget(struct conn *c)
 void
 conn_close(struct conn *c)
 {
+	struct conn_tls *t = c->tls;
 	int fd = c->fd;
 
 	if (fd < 0)
 		return;
 	if (c->err == 0)
 		c->type->end(c);
-	if (c->tls != NULL) {
-		tls_conn_fini(c->tls);
-		free(c->tls);
-	}
 	conn_forget(c);
+	if (t != NULL) {
+		tls_conn_fini(&t->engine);
+		free(t);
+	}
 	close(fd);
 }
 
@@ -473,17 +491,17 @@ conn_close(struct conn *c)
 void
 conn_move(struct conn *dst, struct conn *src, struct reactor *r, conn_io_cb *cb)
 {
-	struct tls_conn *tls = src->tls;
+	struct conn_tls *t = src->tls;
 	const struct conn_type *type = src->type;
-	const char *answer = src->plain_answer;
 	int fd = src->fd, err = src->err;
 
 	conn_forget(src);
 	conn_init(dst, r, fd, cb);
-	dst->tls = tls;
 	dst->type = type;
 	dst->err = err;
-	dst->plain_answer = answer;
+	dst->tls = t;
+	if (t != NULL)
+		t->c = dst;
 }
 
 /* see conn.h */

@@ -50,6 +50,7 @@ struct ctl_conn {
 	struct conn conn;            /* plain, or TLS with --tls-cert */
 	enum ctl_state state;
 	struct reactor_timer timer;  /* hello, keep-alive idle, or send progress */
+	struct reactor_timer more;   /* requests left buffered for the next iteration */
 	struct net_progress sent;    /* does the client take its answer (send timeout) */
 	struct reactor_deferred free_defer;
 	struct buf in, out;
@@ -89,6 +90,15 @@ on_timer(struct reactor *r, struct reactor_timer *t)
 	ctl_close(c);
 }
 
+static void
+on_more(struct reactor *r, struct reactor_timer *t)
+{
+	struct ctl_conn *c = container_of(t, struct ctl_conn, more);
+
+	(void)r;
+	ctl_on_io(&c->conn, CONN_READ);
+}
+
 /* An answer is waiting for the client: it must take a byte of it every --send-timeout. */
 static void
 send_timer_arm(struct ctl_conn *c)
@@ -118,6 +128,7 @@ ctl_release(struct ctl_conn *c, int close_fd)
 		return;
 	c->closed = 1;
 	reactor_timer_stop(&d->r, &c->timer);
+	reactor_timer_stop(&d->r, &c->more);
 	if (c->preauth && d->npreauth > 0)
 		d->npreauth--;
 	if (close_fd) {
@@ -437,7 +448,7 @@ ctl_on_io(struct conn *conn, unsigned events)
 		return;
 	/* requests still buffered after the round limit: go on in the next iteration */
 	if ((c->state == CTL_HEAD || c->state == CTL_BODY) && rounds == CTL_ROUNDS && buf_len(&c->in) > c->last_len)
-		conn_again(&c->conn);
+		reactor_timer_start(&c->d->r, &c->more, 0, 0);
 	conn_interest(&c->conn, interest(c));
 }
 
@@ -484,6 +495,7 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	d->npreauth++;
 	net_format_addr((const struct sockaddr *)peer, c->peer, sizeof(c->peer));
 	reactor_timer_init(&c->timer, on_timer);
+	reactor_timer_init(&c->more, on_more);
 	c->next = d->ctls;
 	if (d->ctls)
 		d->ctls->prev = c;

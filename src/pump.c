@@ -36,7 +36,6 @@ pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, i
 
 	memset(p, 0, sizeof(*p));
 	p->owner = owner;
-	p->r = r;
 	p->mux = m;
 	p->s = s;
 	p->done = done;
@@ -406,7 +405,7 @@ pump_finish(struct pump *p)
 	if (p->finished)
 		return;
 	p->finished = 1;
-	reactor_defer(p->r, &p->done_defer, done_cb);
+	reactor_defer(p->conn.r, &p->done_defer, done_cb);
 }
 
 /* see pump.h */

@@ -4,7 +4,7 @@
  * with an owner (struct side) that follows conn.h's pattern per event:
  * read until -EAGAIN (or its budget), write what is pending, flush, say
  * what it wants. Checked: data both ways, no call for events not asked
- * for, conn_again, half-close, sticky errors, close twice, conn_move
+ * for, half-close, sticky errors, close twice, conn_move
  * (plain, and TLS with plaintext still in the engine), the TLS handshake
  * driven by events only with 1 MiB each way written before it ends, the
  * re-announcement of bytes the engine holds (small reads, reads paused
@@ -147,7 +147,6 @@ struct side {
 	unsigned eagains, retried; /* writes refused, writes taken after a refusal */
 	int eof, err;
 	unsigned asked;       /* the owner's last conn_interest() */
-	int again_asked;      /* conn_again() was called: CONN_READ is expected */
 	unsigned calls, rcalls, wcalls;
 	unsigned unwanted;    /* calls with an event not asked for, or none at all */
 	int stop_on_data;     /* reactor_stop() in the first call that got bytes */
@@ -221,9 +220,8 @@ side_cb(struct conn *c, unsigned events)
 	struct side *to = s->move_to;
 
 	s->calls++;
-	if (events == 0 || (events & ~(s->asked | (s->again_asked ? CONN_READ : 0))))
+	if (events == 0 || (events & ~s->asked))
 		s->unwanted++;
-	s->again_asked = 0;
 	s->wcalls += (events & CONN_WRITE) != 0;
 	if (events & CONN_READ) {
 		s->rcalls++;
@@ -463,26 +461,6 @@ test_plain_interest(void **state)
 	side_check(&B);
 	assert_int_equal(B.wcalls, 0);
 	assert_int_equal(B.calls, B.rcalls);
-}
-
-/* conn_again(): one call with CONN_READ in the next iteration, though the socket is silent. */
-static void
-test_plain_again(void **state)
-{
-	(void)state;
-	start_both();
-	spin();
-	assert_int_equal(B.calls, 0);
-	B.again_asked = 1;
-	conn_again(&B.c);
-	assert_int_equal(B.calls, 0); /* not from within conn_again() */
-	spin();
-	assert_int_equal(B.calls, 1);
-	assert_int_equal(B.rcalls, 1);
-	spin();
-	spin();
-	assert_int_equal(B.calls, 1);
-	assert_int_equal(B.unwanted, 0);
 }
 
 /* conn_shutdown(): the peer reads the end, and still sends to us. */
@@ -838,7 +816,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_interest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plain_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_sticky_error_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_move, setup, teardown),
