@@ -4,13 +4,14 @@
  * Certificates come from test/tools/gen_test_certs.sh, run into a fresh
  * temporary directory, or into $TEST_TLS_CERTDIR (kept) when set (the tests
  * are skipped, saying why, when /usr/bin/openssl is missing); the CA and
- * the server credentials most tests use are loaded once with them (fx). A client and a server tls_conn talk over a
- * non-blocking socketpair, driven the way a reactor would drive them: call
- * writev/flush/read until -EAGAIN, then poll() each fd for exactly
- * tls_conn_interest(). A wrong interest shows up as a stall, which fails
- * the test after STALL_MS. Variants: forced EAGAIN on every second socket
- * call with tiny socket buffers, a relay the test runs itself that moves
- * one byte at a time, one-byte application writes and reads.
+ * the server credentials most tests use are loaded once with them (fx).
+ * A client and a server tls_conn talk over a non-blocking socketpair,
+ * driven the way a reactor would drive them: call writev/flush/read until
+ * -EAGAIN, then poll() each fd for exactly tls_conn_interest(). A wrong
+ * interest shows up as a stall, which fails the test after STALL_MS.
+ * Variants: forced EAGAIN on every second socket call with tiny socket
+ * buffers, a relay the test runs itself that moves one byte at a time,
+ * one-byte application writes and reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
