@@ -115,6 +115,14 @@ $(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Unit tests that include muxpair.h (two muxes over socketpairs) also link muxpair.o.
+MUXPAIR_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"muxpair.h"' $(UNIT_SRCS) /dev/null 2>/dev/null))
+
+$(MUXPAIR_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(BUILD)/obj/test/unit/muxpair.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(filter 0,$(V)),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
