@@ -59,8 +59,8 @@ struct reactor_watcher {
 
 struct reactor_timer {
 	/* private */
-	struct reactor_timer *parent, *left, *right; /* links in the reactor's timer heap */
 	uint64_t deadline, seq;                      /* heap key; seq: start order, breaks ties */
+	struct reactor_timer *left, *right, *parent; /* links in the reactor's timer heap */
 	uint64_t repeat;
 	reactor_timer_cb *cb;
 	int active;                                  /* in the heap */

@@ -148,8 +148,8 @@ heap_up(struct reactor *r, struct reactor_timer *t)
 			hl->parent = p;
 		if (hr != NULL)
 			hr->parent = p;
-		if (r->timer_last == t)
-			r->timer_last = p; /* p takes the last place, which t left */
+		if (at == t && r->timer_last == t)
+			r->timer_last = p; /* the first parent passed takes t's place */
 		hl = pl == at ? p : pl;
 		hr = pl == at ? pr : p;
 		at = p;
@@ -198,10 +198,10 @@ heap_down(struct reactor *r, struct reactor_timer *t, int leaving)
 				other->parent = c;
 			link = &c->left;
 		}
-		if (r->timer_last == c)
-			r->timer_last = t; /* t takes the place c leaves */
 		up = c;
 	}
+	if (up != t->parent && r->timer_last == up)
+		r->timer_last = t; /* the last node (a leaf) moved up: t takes its place */
 	*link = t;
 	t->parent = up;
 	t->left = l;
