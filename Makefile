@@ -143,6 +143,10 @@ $(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB
 	$(LINK_TEST)
 $(DAEMON_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(DAEMONLIB) $(CORELIB)
 	$(LINK_TEST)
+# Unit tests that include muxpair.h (two muxes over socketpairs) also link muxpair.o.
+MUXPAIR_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"muxpair.h"' $(UNIT_SRCS) /dev/null 2>/dev/null))
+$(MUXPAIR_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(BUILD)/obj/test/unit/muxpair.o $(CORELIB)
+	$(LINK_TEST)
 $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(CORELIB)
 	$(LINK_TEST)
 

@@ -1,5 +1,5 @@
 /*
- * buf.h: byte buffers with headroom, and an iovec builder for writev.
+ * buf.h: byte buffers with headroom.
  *
  *   start          pos               last            end
  *     |  headroom   |  readable data  |  free space   |
@@ -14,7 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 struct buf {
 	uint8_t *start; /* first byte of the memory */
@@ -70,30 +69,5 @@ void buf_compact(struct buf *b, size_t headroom);
  * or the memory is not owned.
  */
 int buf_reserve(struct buf *b, size_t n, size_t headroom, size_t max);
-
-/* ---- iovec builder ---------------------------------------------------- */
-
-#define BUF_IOV_MAX 64
-
-/* A batch of byte ranges for one writev(); the ranges are not owned. */
-struct buf_iov {
-	struct iovec v[BUF_IOV_MAX];
-	int n;      /* ranges in use */
-	size_t len; /* total bytes in v[0..n) */
-};
-
-static inline void buf_iov_reset(struct buf_iov *io) { io->n = 0; io->len = 0; }
-
-/*
- * Add a range; a range contiguous with the previous one extends it.
- * Empty ranges are ignored. 0, or -1 when all BUF_IOV_MAX slots are used.
- */
-int buf_iov_add(struct buf_iov *io, const void *p, size_t n);
-
-/*
- * Drop the first n bytes (after a partial writev), shifting the remaining
- * ranges to the front. n <= io->len.
- */
-void buf_iov_consume(struct buf_iov *io, size_t n);
 
 #endif

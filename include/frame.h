@@ -13,7 +13,7 @@
  *     message as a sequence of chunks (however the WS layer split it) and
  *     reports frames, DATA payload without any copy;
  *   - a batch planner that tells the writer whether one more frame still
- *     fits in the current message, and a copy encoder for small frames.
+ *     fits in the current message.
  *
  * It does not parse JSON payloads, check a frame's direction or stream
  * scope (the session does), or touch sockets. Sans-I/O.
@@ -117,15 +117,6 @@ void frame_header_encode(uint8_t out[FRAME_HEADER_LEN], uint8_t type, uint32_t s
 
 /* Read a 9-byte header; no validation (the reader validates). */
 void frame_header_decode(const uint8_t in[FRAME_HEADER_LEN], struct frame_header *h);
-
-/*
- * Copy a whole frame (header + payload) into out[0..cap): meant for small
- * control frames (JSON, WINDOW, RESET...). Returns the bytes written
- * (9 + len), or 0 when cap is too small or len > FRAME_MAX_PAYLOAD
- * (nothing written). payload may be NULL when len is 0.
- */
-size_t frame_encode(uint8_t *out, size_t cap, uint8_t type, uint32_t stream_id, const void *payload,
-		    size_t len);
 
 /*
  * RESET / GOAWAY payload: u16 code, then the reason (NUL-terminated C

@@ -7,19 +7,19 @@
  * crash never leaves half a line. Records longer than LOG_LINE_MAX are cut
  * (the text ends in "..."), and JSON stays valid when cut.
  *
- *   text:  2024-05-01T12:00:00.123Z info  listening addr=127.0.0.1:8080
- *   json:  {"ts":"2024-05-01T12:00:00.123Z","level":"info","msg":"listening","addr":"127.0.0.1:8080"}
+ *   text:  2024-05-01T12:00:00.123Z info  listening on 127.0.0.1:8080
+ *   json:  {"ts":"2024-05-01T12:00:00.123Z","level":"info","msg":"listening on 127.0.0.1:8080"}
  *
  * The timestamp is UTC wall-clock time (RFC 3339, milliseconds). Control
- * characters in messages and values are escaped in both formats, so a
+ * characters in messages are escaped in both formats, so a
  * peer-supplied string can never start a forged log line; JSON output is
  * valid UTF-8 (bad bytes become U+FFFD).
  *
  * THE SECRET RULE. Tokens, passwords, Authorization and Cookie header
  * values, join tickets, TLS private keys and anything derived from them are
  * never passed to the log functions. Where a record needs to mention one,
- * pass log_redact(secret), which says whether it is set and nothing else
- * (no length, no prefix). Reviewers grep for log_ calls near such names.
+ * it says whether it is set and nothing else (no length, no prefix).
+ * Reviewers grep for log_ calls near such names.
  *
  * Not here: rotation, syslog, colours, rate limiting. Not thread-safe to
  * reconfigure while another thread logs.
@@ -71,15 +71,6 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
- * Print one record with structured fields: msg (not a format) followed by
- * key, value string pairs and a terminating NULL, e.g.
- *   log_kv(LOG_LEVEL_INFO, "session open", "id", id, "peer", addr, NULL);
- * A NULL value prints as null (JSON) or - (text). Keys should be simple
- * identifiers and must not be "ts", "level" or "msg".
- */
-void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
-
-/*
  * The macros skip the call, and do not even evaluate the arguments, when
  * the level is off: debug lines cost a test in a hot path.
  */
@@ -92,12 +83,6 @@ void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel)
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
-
-/*
- * What to log in place of a secret: "[none]" for NULL or "", else
- * "[redacted]". The result is a static string.
- */
-const char *log_redact(const char *secret);
 
 /*
  * "error", "warn" (or "warning"), "info", "debug", any case, into *out.

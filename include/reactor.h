@@ -59,9 +59,11 @@ struct reactor_watcher {
 
 struct reactor_timer {
 	/* private */
-	uint64_t deadline, repeat, seq; /* seq: start order, breaks deadline ties */
-	size_t heap_index;              /* 0: not started, else position + 1 */
+	uint64_t deadline, seq;                      /* heap key; seq: start order, breaks ties */
+	struct reactor_timer *left, *right, *parent; /* links in the reactor's timer heap */
+	uint64_t repeat;
 	reactor_timer_cb *cb;
+	int active;                                  /* in the heap */
 };
 
 struct reactor_hook { struct reactor_node node; reactor_hook_cb *cb; };           /* private */
@@ -75,8 +77,9 @@ struct reactor {
 	int backend_fd, nevents, stopping, wake;
 	void *events; /* backend's result array, nevents long */
 	struct reactor_node changes, hooks, signals, *walk;
-	struct reactor_timer **heap;
-	size_t nheap, heap_cap;
+	struct reactor_timer *timers;     /* root of the timer heap: the next due */
+	struct reactor_timer *timer_last; /* its last node in level order */
+	size_t ntimers;
 	uint64_t timer_seq;
 	struct reactor_deferred *defer_head, **defer_tail;
 	struct reactor_watcher sig_watcher; /* delivers signals from the loop */
@@ -118,12 +121,13 @@ static inline int reactor_watcher_active(const struct reactor_watcher *w) { retu
 void reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb);
 /* (Re)start t: first due at reactor_now + timeout_ms, then every repeat_ms
  * when non-zero. Equal deadlines fire in start order. A timer started from
- * a timer callback never fires in the same pass. 0 or -ENOMEM. */
-int reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms,
-			uint64_t repeat_ms);
+ * a timer callback never fires in the same pass. Cannot fail: the timer
+ * is linked into the heap through its own fields, nothing is allocated. */
+void reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms,
+			 uint64_t repeat_ms);
 /* Cancel t (no-op when not started). Safe from any callback, t's own too. */
 void reactor_timer_stop(struct reactor *r, struct reactor_timer *t);
-static inline int reactor_timer_is_active(const struct reactor_timer *t) { return t->heap_index != 0; }
+static inline int reactor_timer_is_active(const struct reactor_timer *t) { return t->active; }
 
 /* Call cb(r, d) in the closing phase, after the current dispatch batch (or
  * in the current iteration's, outside one), in FIFO order. Deferring a

@@ -1,5 +1,10 @@
 /*
  * api.c: the admin API and probes (see api.h and DESIGN.md for the shapes).
+ *
+ * One table (`routes`) names every path, the one method it serves (GET
+ * serves HEAD too), when it needs the bearer token and its handler. A
+ * request is answered in this order: no route, 404; a token needed and
+ * missing or wrong, 401; another method, 405 with Allow; else the handler.
  */
 #include "api.h"
 
@@ -23,6 +28,8 @@ struct target {
 	size_t path_len;
 	const char *query;
 	size_t query_len;
+	const char *id; /* a route with an id: the part of the path after its prefix */
+	size_t id_len;
 };
 
 static void
@@ -34,6 +41,8 @@ split_target(const struct http1_request *rq, struct target *t)
 	t->path_len = q ? (size_t)(q - rq->target) : rq->target_len;
 	t->query = q ? q + 1 : "";
 	t->query_len = q ? rq->target_len - t->path_len - 1 : 0;
+	t->id = NULL;
+	t->id_len = 0;
 }
 
 static int
@@ -63,6 +72,9 @@ json_error(struct api_response *res, int status, const char *msg)
 }
 
 /* ---- GET handlers ------------------------------------------------------ */
+
+/* A JSON GET: writes the whole body into w. */
+typedef void get_fn(struct daemon *d, struct json_writer *w);
 
 static void
 get_health(struct daemon *d, struct json_writer *w)
@@ -205,12 +217,13 @@ get_bindings(struct daemon *d, struct json_writer *w)
 }
 
 static void
-get_metrics(struct daemon *d, struct api_response *res)
+get_metrics(struct daemon *d, const struct target *t, struct api_response *res)
 {
 	struct metrics_gauges g;
 	struct metrics m = d->metrics;
 	const struct session *s;
 
+	(void)t;
 	/* closed sessions were added when they ended; add the live ones */
 	for (s = d->sessions; s != NULL; s = s->next)
 		session_add_traffic(s, &m);
@@ -255,9 +268,7 @@ grace_of(const struct target *t, uint64_t dflt)
 static void
 delete_session(struct daemon *d, const struct target *t, struct api_response *res)
 {
-	static const char pfx[] = PREFIX "/sessions/";
 	char id[SESSION_ID_LEN + 8];
-	size_t n = t->path_len - (sizeof(pfx) - 1);
 	struct session *s;
 	struct json_writer w;
 	int64_t grace = grace_of(t, d->cfg->kill_grace_default_ms);
@@ -266,12 +277,12 @@ delete_session(struct daemon *d, const struct target *t, struct api_response *re
 		json_error(res, 400, "grace_ms must be an integer in 0..5000");
 		return;
 	}
-	if (n == 0 || n >= sizeof(id)) {
+	if (t->id_len == 0 || t->id_len >= sizeof(id)) {
 		json_error(res, 404, "no such session");
 		return;
 	}
-	memcpy(id, t->path + sizeof(pfx) - 1, n);
-	id[n] = '\0';
+	memcpy(id, t->id, t->id_len);
+	id[t->id_len] = '\0';
 	s = session_find(d, id);
 	if (s == NULL || s->state == SESSION_CLOSING) {
 		json_error(res, 404, "no such session");
@@ -310,86 +321,113 @@ probe(struct daemon *d, const struct target *t, struct api_response *res)
 		   live ? 5 : ready ? 6 : 10);
 }
 
-typedef void get_fn(struct daemon *d, struct json_writer *w);
+/* Which requests of a route need the bearer token. */
+enum route_auth {
+	ROUTE_OPEN,  /* never: the probes */
+	ROUTE_ADMIN, /* with --admin-auth all */
+	ROUTE_WRITE, /* always for the route's method (it changes something), else as ROUTE_ADMIN */
+};
 
-static get_fn *
-get_route(const struct target *t)
+struct route {
+	const char *path;      /* the whole path, or the part before {id} */
+	size_t path_len;
+	int with_id;           /* path + a non-empty id without '/' */
+	const char *method;    /* the one method served ("GET" serves HEAD too) */
+	const char *allow;     /* the Allow header of a 405 */
+	enum route_auth auth;
+	get_fn *json;          /* a JSON GET: writes the body, or ... */
+	void (*handle)(struct daemon *d, const struct target *t, struct api_response *res); /* ... fills res */
+};
+
+#define ROUTE_PATH(p) p, sizeof(p) - 1
+#define ALLOW_GET "Allow: GET, HEAD\r\n"
+
+static const struct route routes[] = {
+	{ ROUTE_PATH("/healthz/live"), 0, "GET", ALLOW_GET, ROUTE_OPEN, NULL, probe },
+	{ ROUTE_PATH("/healthz/ready"), 0, "GET", ALLOW_GET, ROUTE_OPEN, NULL, probe },
+	{ ROUTE_PATH(PREFIX "/health"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_health, NULL },
+	{ ROUTE_PATH(PREFIX "/tunnels"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_tunnels, NULL },
+	{ ROUTE_PATH(PREFIX "/sessions"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_sessions, NULL },
+	{ ROUTE_PATH(PREFIX "/bindings"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_bindings, NULL },
+	{ ROUTE_PATH(PREFIX "/metrics"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, NULL, get_metrics },
+	{ ROUTE_PATH(PREFIX "/sessions/"), 1, "DELETE", "Allow: DELETE\r\n", ROUTE_WRITE, NULL,
+	  delete_session },
+};
+
+/* The route of t's path, with t->id set for a route with an id; NULL: 404. */
+static const struct route *
+route_find(struct target *t)
 {
-	if (path_is(t, PREFIX "/health"))
-		return get_health;
-	if (path_is(t, PREFIX "/tunnels"))
-		return get_tunnels;
-	if (path_is(t, PREFIX "/sessions"))
-		return get_sessions;
-	if (path_is(t, PREFIX "/bindings"))
-		return get_bindings;
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_SIZE(routes); i++) {
+		const struct route *r = &routes[i];
+
+		if (!r->with_id) {
+			if (t->path_len == r->path_len && memcmp(t->path, r->path, r->path_len) == 0)
+				return r;
+			continue;
+		}
+		if (t->path_len > r->path_len && memcmp(t->path, r->path, r->path_len) == 0 &&
+		    memchr(t->path + r->path_len, '/', t->path_len - r->path_len) == NULL) {
+			t->id = t->path + r->path_len;
+			t->id_len = t->path_len - r->path_len;
+			return r;
+		}
+	}
 	return NULL;
+}
+
+static int
+method_allowed(const struct route *r, const struct http1_request *rq)
+{
+	return method_is(rq, r->method) || (strcmp(r->method, "GET") == 0 && method_is(rq, "HEAD"));
+}
+
+static int
+needs_token(struct daemon *d, const struct route *r, const struct http1_request *rq)
+{
+	if (r->auth == ROUTE_OPEN)
+		return 0;
+	if (d->cfg->admin_auth == CONFIG_ADMIN_AUTH_ALL)
+		return 1;
+	return r->auth == ROUTE_WRITE && method_is(rq, r->method);
 }
 
 /* see api.h */
 void
 api_handle(struct daemon *d, const struct http1_request *rq, struct api_response *res)
 {
+	const struct route *r;
+	struct json_writer w;
 	struct target t;
-	get_fn *fn;
-	int get = method_is(rq, "GET") || method_is(rq, "HEAD");
-	int is_delete, sess_path;
 
 	split_target(rq, &t);
 	buf_reset(res->body, 0);
 	res->status = 200;
 	res->content_type = "application/json";
 	res->extra_headers = NULL;
-	if (path_is(&t, "/healthz/live") || path_is(&t, "/healthz/ready")) {
-		if (!get) {
-			json_error(res, 405, "method not allowed");
-			res->extra_headers = "Allow: GET, HEAD\r\n";
-			return;
-		}
-		probe(d, &t, res);
-		return;
-	}
-	fn = get_route(&t);
-	sess_path = t.path_len > sizeof(PREFIX "/sessions/") - 1 &&
-		    memcmp(t.path, PREFIX "/sessions/", sizeof(PREFIX "/sessions/") - 1) == 0 &&
-		    memchr(t.path + sizeof(PREFIX "/sessions/") - 1, '/',
-			   t.path_len - (sizeof(PREFIX "/sessions/") - 1)) == NULL;
-	is_delete = method_is(rq, "DELETE");
-	if (fn == NULL && !path_is(&t, PREFIX "/metrics") && !sess_path) {
+	r = route_find(&t);
+	if (r == NULL) {
 		json_error(res, 404, "not found");
 		return;
 	}
-	if ((is_delete && sess_path) || d->cfg->admin_auth == CONFIG_ADMIN_AUTH_ALL) {
-		if (!authorized(d, rq)) {
-			json_error(res, 401, "missing or wrong bearer token");
-			res->extra_headers = "WWW-Authenticate: Bearer\r\n";
-			return;
-		}
-	}
-	if (sess_path) {
-		if (!is_delete) {
-			json_error(res, 405, "method not allowed");
-			res->extra_headers = "Allow: DELETE\r\n";
-			return;
-		}
-		delete_session(d, &t, res);
+	if (needs_token(d, r, rq) && !authorized(d, rq)) {
+		json_error(res, 401, "missing or wrong bearer token");
+		res->extra_headers = "WWW-Authenticate: Bearer\r\n";
 		return;
 	}
-	if (!get) {
+	if (!method_allowed(r, rq)) {
 		json_error(res, 405, "method not allowed");
-		res->extra_headers = "Allow: GET, HEAD\r\n";
+		res->extra_headers = r->allow;
 		return;
 	}
-	if (fn == NULL) {
-		get_metrics(d, res);
+	if (r->handle != NULL) {
+		r->handle(d, &t, res);
 		return;
 	}
-	{
-		struct json_writer w;
-
-		json_w_init(&w, res->body, 0);
-		fn(d, &w);
-		if (json_w_finish(&w) != 0)
-			json_error(res, 500, "out of memory");
-	}
+	json_w_init(&w, res->body, 0);
+	r->json(d, &w);
+	if (json_w_finish(&w) != 0)
+		json_error(res, 500, "out of memory");
 }

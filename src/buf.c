@@ -1,5 +1,5 @@
 /*
- * buf.c: buffers with headroom and the writev batch builder (see buf.h).
+ * buf.c: buffers with headroom (see buf.h).
  */
 #include "buf.h"
 
@@ -143,47 +143,4 @@ buf_reserve(struct buf *b, size_t n, size_t headroom, size_t max)
 	b->last = b->pos + len;
 	b->owned = 1;
 	return 0;
-}
-
-/* see buf.h */
-int
-buf_iov_add(struct buf_iov *io, const void *p, size_t n)
-{
-	struct iovec *prev;
-
-	if (n == 0)
-		return 0;
-	prev = io->n ? &io->v[io->n - 1] : NULL;
-	if (prev && (const char *)prev->iov_base + prev->iov_len == (const char *)p) {
-		prev->iov_len += n;
-	} else {
-		if (io->n == BUF_IOV_MAX)
-			return -1;
-		io->v[io->n].iov_base = (void *)(uintptr_t)p;
-		io->v[io->n].iov_len = n;
-		io->n++;
-	}
-	io->len += n;
-	return 0;
-}
-
-/* see buf.h */
-void
-buf_iov_consume(struct buf_iov *io, size_t n)
-{
-	int i = 0, k;
-
-	assert(n <= io->len);
-	io->len -= n;
-	while (i < io->n && n >= io->v[i].iov_len) {
-		n -= io->v[i].iov_len;
-		i++;
-	}
-	if (i < io->n && n) {
-		io->v[i].iov_base = (char *)io->v[i].iov_base + n;
-		io->v[i].iov_len -= n;
-	}
-	for (k = 0; i + k < io->n; k++)
-		io->v[k] = io->v[i + k];
-	io->n = k;
 }

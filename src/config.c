@@ -2,7 +2,8 @@
  * config.c: flags and HOODY_TUNNEL_* variables into a struct config.
  *
  * One table (`opts`) describes every flag: its name, value type, where it
- * lands in struct config, its range or choices, and the help line. Reading
+ * lands in struct config, its range or choices, its default and the help
+ * line (config_defaults() parses the defaults the help shows). Reading
  * happens in three passes so that a flag always wins and a bad environment
  * value that a flag overrides is never reported:
  *   1. scan argv: syntax only (unknown flags, missing values), note which
@@ -17,6 +18,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -60,7 +62,8 @@ struct opt {
 	int action;                  /* OPT_ACTION: CONFIG_EXIT_* */
 	const char *section;         /* help: a heading printed before this flag */
 	const char *arg;             /* help: metavariable, NULL for none */
-	const char *def;             /* help: default as shown, NULL for none */
+	const char *def;             /* default value: config_defaults applies it, --help shows it */
+	const char *def_note;        /* help only: a default that is not a value (def is NULL) */
 	const char *help;
 };
 
@@ -93,17 +96,19 @@ set_log_level(struct config *c, unsigned idx)
 #define WINDOW_MAX 2147483647ull
 #define HOUR_MS 3600000ull
 #define DAY_MS (24 * HOUR_MS)
+/* DELETE .../sessions/{id} without grace_ms (no flag sets it). */
+#define CONFIG_KILL_GRACE_DEFAULT_MS 50
 
 static const struct opt opts[] = {
 	{ .name = "listen", .type = OPT_STRING, .check = CHK_ADDR_PORT, .off = OFF(listen),
 	  .section = "Control plane", .arg = "ADDR:PORT", .def = "0.0.0.0:50",
 	  .help = "control-plane address (WebSocket, admin API, probes)" },
 	{ .name = "token", .type = OPT_STRING, .check = CHK_SECRET, .off = OFF(token), .arg = "TOKEN",
-	  .def = "generated, printed once", .help = "bearer token of tunnel clients and the admin API" },
+	  .def_note = "generated, printed once", .help = "bearer token of tunnel clients and the admin API" },
 	{ .name = "token-file", .type = OPT_STRING, .off = OFF(token_file), .arg = "PATH",
 	  .help = "read the token from a file (trailing newline stripped)" },
 	{ .name = "admin-token", .type = OPT_STRING, .check = CHK_SECRET, .off = OFF(admin_token),
-	  .arg = "TOKEN", .def = "the tunnel token", .help = "bearer token of the admin API" },
+	  .arg = "TOKEN", .def_note = "the tunnel token", .help = "bearer token of the admin API" },
 	{ .name = "admin-auth", .type = OPT_ENUM, .choices = admin_auth_choices,
 	  .set_enum = set_admin_auth, .arg = "delete|all", .def = "delete",
 	  .help = "admin endpoints that need the token: DELETE only, or all" },
@@ -761,34 +766,20 @@ check_whole(struct config *c, char *err, size_t errlen)
 void
 config_defaults(struct config *c)
 {
+	size_t i;
+	int rc;
+
 	memset(c, 0, sizeof(*c));
-	c->listen = "0.0.0.0:50";
-	c->admin_auth = CONFIG_ADMIN_AUTH_DELETE;
-	c->expose_address = "0.0.0.0";
-	c->max_sessions = 8;
-	c->max_bindings_per_session = 8;
-	c->max_streams_per_session = 1024;
-	c->max_connections_per_session = 8;
-	c->max_pre_auth_connections = 32;
-	c->stream_initial_window = 1u << 20;
-	c->session_initial_window = 16u << 20;
-	c->fd_reserve = 64;
-	c->hello_timeout_ms = 5000;
-	c->pong_timeout_ms = 60000;
-	c->ping_interval_ms = 30000;
-	c->takeover_grace_ms = 60000;
-	c->idle_timeout_ms = 300000;
-	c->shutdown_grace_ms = 10000;
-	c->kill_grace_default_ms = 50;
-	c->join_ticket_ttl_ms = 30000;
-	c->visitor_idle_timeout_ms = 60000;
-	c->head_timeout_ms = 10000;
-	c->response_timeout_ms = 60000;
-	c->send_timeout_ms = 60000;
-	c->max_head_size = 64u << 10;
-	c->max_headers = 100;
-	c->log_format = LOG_FORMAT_TEXT;
-	c->log_level = LOG_LEVEL_INFO;
+	/* Every default goes through the same parser as a flag, so the value
+	 * and the --help text cannot disagree; test_config checks each one. */
+	for (i = 0; i < N_OPTS; i++) {
+		if (opts[i].def == NULL)
+			continue;
+		rc = apply(c, &opts[i], opts[i].def, 0, NULL, 0);
+		assert(rc == 0);
+		(void)rc;
+	}
+	c->kill_grace_default_ms = CONFIG_KILL_GRACE_DEFAULT_MS;
 }
 
 /* see config.h */
@@ -838,8 +829,8 @@ config_usage(FILE *out)
 			continue;
 		env_name(o, env, sizeof(env));
 		fprintf(out, "      ");
-		if (o->def != NULL)
-			fprintf(out, "[default: %s] ", o->def);
+		if (o->def != NULL || o->def_note != NULL)
+			fprintf(out, "[default: %s] ", o->def != NULL ? o->def : o->def_note);
 		fprintf(out, "env %s\n", env);
 	}
 }

@@ -122,7 +122,8 @@ struct config {
 	char token_buf[CONFIG_TOKEN_MAX + 2]; /* token, "\r\n" while reading */
 };
 
-/* Fill every field with its default (no token, no TLS, no vhost). */
+/* Fill every field with its default (no token, no TLS, no vhost): the
+ * values --help shows, parsed from the same option table. */
 void config_defaults(struct config *c);
 
 /*

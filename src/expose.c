@@ -697,7 +697,7 @@ static void
 visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 {
 	struct daemon *d = b->d;
-	struct visitor *v = slab_alloc(&d->visitors, NULL);
+	struct visitor *v = slab_alloc(&d->visitors);
 
 	if (v == NULL) {
 		(void)!send(fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -177,18 +177,6 @@ frame_header_decode(const uint8_t in[FRAME_HEADER_LEN], struct frame_header *h)
 
 /* see frame.h */
 size_t
-frame_encode(uint8_t *out, size_t cap, uint8_t type, uint32_t stream_id, const void *payload, size_t len)
-{
-	if (len > FRAME_MAX_PAYLOAD || cap < FRAME_HEADER_LEN || cap - FRAME_HEADER_LEN < len)
-		return 0;
-	frame_header_encode(out, type, stream_id, (uint32_t)len);
-	if (len)
-		memcpy(out + FRAME_HEADER_LEN, payload, len);
-	return FRAME_HEADER_LEN + len;
-}
-
-/* see frame.h */
-size_t
 frame_code_encode(uint8_t *out, size_t cap, uint16_t code, const char *reason)
 {
 	size_t room, rlen;

@@ -2,7 +2,7 @@
  * log.c: levelled logging as text or JSON lines (see log.h).
  *
  * A record is built in a LOG_LINE_MAX stack buffer (timestamp, level,
- * message, fields), each piece escaped for the chosen format, and handed
+ * message), each piece escaped for the chosen format, and handed
  * to one write(). The builder keeps a few bytes in reserve so that a cut
  * record can always be closed properly ("...", the closing quote and brace,
  * the newline). Escaping is done here, character by character, so a cut
@@ -167,16 +167,16 @@ json_escape_one(const unsigned char *s, size_t n, char out[8], size_t *olen)
 
 /*
  * Escape one character for text output: control bytes and backslash as C
- * escapes, '"' too when quoted, bad UTF-8 bytes as \xNN.
+ * escapes, bad UTF-8 bytes as \xNN.
  */
 static size_t
-text_escape_one(const unsigned char *s, size_t n, int quoted, char out[8], size_t *olen)
+text_escape_one(const unsigned char *s, size_t n, char out[8], size_t *olen)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char c = s[0];
 	size_t k;
 
-	if (c == '\\' || (quoted && c == '"')) {
+	if (c == '\\') {
 		out[0] = '\\';
 		out[1] = (char)c;
 		*olen = 2;
@@ -204,7 +204,7 @@ text_escape_one(const unsigned char *s, size_t n, int quoted, char out[8], size_
 
 /* Append s escaped (as a JSON string body when json, else as text). */
 static int
-put_escaped(struct line *l, const char *s, int json, int quoted)
+put_escaped(struct line *l, const char *s, int json)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -215,7 +215,7 @@ put_escaped(struct line *l, const char *s, int json, int quoted)
 		if (json)
 			used = json_escape_one(p, n, e, &elen);
 		else
-			used = text_escape_one(p, n, quoted, e, &elen);
+			used = text_escape_one(p, n, e, &elen);
 		if (put(l, e, elen) < 0)
 			return -1;
 		p += used;
@@ -235,7 +235,7 @@ put_json_string(struct line *l, const char *s)
 		put_tail(l, "\"...\"");
 		return -1;
 	}
-	if (put_escaped(l, s, 1, 0) < 0 || put(l, "\"", 1) < 0) {
+	if (put_escaped(l, s, 1) < 0 || put(l, "\"", 1) < 0) {
 		put_tail(l, "...\"");
 		return -1;
 	}
@@ -285,57 +285,7 @@ line_begin(struct line *l, enum log_level level, const char *msg)
 
 		snprintf(head, sizeof(head), "%s %-5s ", ts, level_names[level]);
 		puts_(l, head);
-		put_escaped(l, msg, 0, 0);
-	}
-}
-
-/* Does a text value need quotes to be read back as one token? */
-static int
-text_needs_quotes(const char *v)
-{
-	const unsigned char *p = (const unsigned char *)v;
-
-	if (*p == '\0')
-		return 1;
-	for (; *p; p++)
-		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* One key/value field. A field whose key does not fit is left out whole. */
-static void
-line_field(struct line *l, const char *key, const char *val)
-{
-	size_t mark = l->n;
-
-	if (l->cut)
-		return;
-	if (log_cfg.format == LOG_FORMAT_JSON) {
-		if (put(l, ",", 1) < 0 || put_json_string(l, key) < 0 || put(l, ":", 1) < 0) {
-			l->n = mark;
-			return;
-		}
-		if (val == NULL) {
-			if (puts_(l, "null") < 0)
-				l->n = mark;
-			return;
-		}
-		put_json_string(l, val);
-		return;
-	}
-	if (put(l, " ", 1) < 0 || put_escaped(l, key, 0, 0) < 0 || put(l, "=", 1) < 0) {
-		l->n = mark;
-		return;
-	}
-	if (val == NULL) {
-		put(l, "-", 1);
-	} else if (text_needs_quotes(val)) {
-		if (put(l, "\"", 1) == 0 && put_escaped(l, val, 0, 1) == 0 && put(l, "\"", 1) == 0)
-			return;
-		put_tail(l, "...\"");
-	} else {
-		put_escaped(l, val, 0, 0);
+		put_escaped(l, msg, 0);
 	}
 }
 
@@ -409,33 +359,6 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
-}
-
-/* see log.h */
-void
-log_kv(enum log_level level, const char *msg, ...)
-{
-	int saved = errno;
-	const char *key;
-	struct line l;
-	va_list ap;
-
-	if (!log_enabled(level))
-		return;
-	line_begin(&l, level, msg);
-	va_start(ap, msg);
-	while ((key = va_arg(ap, const char *)) != NULL)
-		line_field(&l, key, va_arg(ap, const char *));
-	va_end(ap);
-	line_end(&l);
-	errno = saved;
-}
-
-/* see log.h */
-const char *
-log_redact(const char *secret)
-{
-	return secret == NULL || *secret == '\0' ? "[none]" : "[redacted]";
 }
 
 /* see log.h */

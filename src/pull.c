@@ -69,7 +69,7 @@ open_stream(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	char addr[80];
 
 	net_format_addr((const struct sockaddr *)peer, addr, sizeof(addr));
-	pc = slab_alloc(&d->pulls, NULL);
+	pc = slab_alloc(&d->pulls);
 	if (pc == NULL || !session_accepts_streams(s) || (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
 		log_warn("session %s: refusing PULL connection from %s (%s)", s->id, addr,
 			 session_parked(s)	 ? "session parked"

@@ -29,7 +29,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
 
 /* ---- intrusive lists (circular, sentinel in struct reactor) ----------- */
 
@@ -61,123 +60,244 @@ list_unlink(struct reactor *r, struct reactor_node *n)
 
 /* ---- timer heap: binary min-heap on (deadline, seq) ------------------- */
 
+/*
+ * The heap is a complete binary tree linked through the timers themselves
+ * (parent/left/right, libuv's heap-inl.h layout), so starting a timer never
+ * allocates. r->timers is the root (the next due), r->timer_last the last
+ * node in level order: insert appends after it, remove moves it into the
+ * hole. It steps to its level-order neighbour instead of being looked up
+ * from the root: O(1) amortized over runs of inserts or removes instead of
+ * a walk of the tree's height through cold timers. Nodes move by relinking
+ * only the ones that change place (a hole goes up or down), and a removed
+ * timer sinks to a leaf with one comparison per level.
+ */
+
 static int
 timer_before(const struct reactor_timer *a, const struct reactor_timer *b)
 {
 	return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static void
-heap_place(struct reactor *r, size_t i, struct reactor_timer *t)
+/* The node after t in level order (it must exist). */
+static struct reactor_timer *
+heap_next(struct reactor_timer *t)
 {
-	r->heap[i] = t;
-	t->heap_index = i + 1;
-}
+	int up = 0;
 
-static void
-heap_up(struct reactor *r, size_t i)
-{
-	struct reactor_timer *t = r->heap[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (!timer_before(t, r->heap[parent]))
-			break;
-		heap_place(r, i, r->heap[parent]);
-		i = parent;
+	while (t->parent != NULL && t == t->parent->right) {
+		t = t->parent;
+		up++;
 	}
-	heap_place(r, i, t);
+	if (t->parent == NULL)
+		up++; /* t was the last of its level: the first of the next one */
+	else
+		t = t->parent->right;
+	while (up-- > 0)
+		t = t->left;
+	return t;
 }
 
-static void
-heap_down(struct reactor *r, size_t i)
+/* The node before t in level order (t is not the root). */
+static struct reactor_timer *
+heap_prev(struct reactor_timer *t)
 {
-	struct reactor_timer *t = r->heap[i];
+	int up = 0;
 
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= r->nheap)
-			break;
-		if (c + 1 < r->nheap && timer_before(r->heap[c + 1], r->heap[c]))
-			c++;
-		if (!timer_before(r->heap[c], t))
-			break;
-		heap_place(r, i, r->heap[c]);
-		i = c;
+	while (t->parent != NULL && t == t->parent->left) {
+		t = t->parent;
+		up++;
 	}
-	heap_place(r, i, t);
+	if (t->parent == NULL)
+		up--; /* t was the first of its level: the last of the one above */
+	else
+		t = t->parent->left;
+	while (up-- > 0)
+		t = t->right;
+	return t;
 }
 
+/* Point whatever pointed at `from` (its parent's child link, or the root) at `to`. */
 static void
-heap_remove(struct reactor *r, struct reactor_timer *t)
+heap_relink(struct reactor *r, struct reactor_timer *parent, struct reactor_timer *from,
+	    struct reactor_timer *to)
 {
-	size_t i = t->heap_index - 1;
-	struct reactor_timer *last = r->heap[--r->nheap];
+	if (parent == NULL)
+		r->timers = to;
+	else if (parent->left == from)
+		parent->left = to;
+	else
+		parent->right = to;
+}
 
-	t->heap_index = 0;
-	if (i == r->nheap)
+/*
+ * Move t up while it is earlier than its parent. Each parent passed moves
+ * down one level into the place t left (taking that place's children), so
+ * only the nodes that move are written, and t is linked once, at the end.
+ */
+static void
+heap_up(struct reactor *r, struct reactor_timer *t)
+{
+	struct reactor_timer *hl = t->left, *hr = t->right, *at = t, *p;
+
+	while ((p = at->parent) != NULL && timer_before(t, p)) {
+		struct reactor_timer *pl = p->left, *pr = p->right;
+
+		p->left = hl;
+		p->right = hr;
+		if (hl != NULL)
+			hl->parent = p;
+		if (hr != NULL)
+			hr->parent = p;
+		if (at == t && r->timer_last == t)
+			r->timer_last = p; /* the first parent passed takes t's place */
+		hl = pl == at ? p : pl;
+		hr = pl == at ? pr : p;
+		at = p;
+	}
+	if (at == t)
 		return;
-	heap_place(r, i, last);
-	heap_up(r, i);
-	heap_down(r, last->heap_index - 1);
+	t->parent = p;
+	heap_relink(r, p, at, t);
+	t->left = hl;
+	t->right = hr;
+	hl->parent = t;
+	if (hr != NULL)
+		hr->parent = t;
 }
 
-/* Insert t due in timeout ms; the caller made room. */
+/*
+ * Move t down while a child is earlier, or all the way to a leaf when
+ * `leaving` (t is being removed: it counts as later than everything, and
+ * each level costs one comparison). The earlier child moves up into the
+ * place t leaves; t is linked once, at the end.
+ */
 static void
-heap_push(struct reactor *r, struct reactor_timer *t, uint64_t timeout)
+heap_down(struct reactor *r, struct reactor_timer *t, int leaving)
+{
+	struct reactor_timer *up = t->parent, *l = t->left, *rt = t->right, *c, *other;
+	struct reactor_timer **link = up == NULL ? &r->timers : up->left == t ? &up->left : &up->right;
+
+	while (l != NULL) {
+		int right = rt != NULL && timer_before(rt, l);
+
+		c = right ? rt : l;
+		if (!leaving && !timer_before(c, t))
+			break;
+		other = right ? l : rt;
+		l = c->left;
+		rt = c->right;
+		*link = c;
+		c->parent = up;
+		if (right) {
+			c->left = other;
+			other->parent = c;
+			link = &c->right;
+		} else {
+			c->right = other;
+			if (other != NULL)
+				other->parent = c;
+			link = &c->left;
+		}
+		up = c;
+	}
+	if (up != t->parent && r->timer_last == up)
+		r->timer_last = t; /* the last node (a leaf) moved up: t takes its place */
+	*link = t;
+	t->parent = up;
+	t->left = l;
+	t->right = rt;
+	if (l != NULL)
+		l->parent = t;
+	if (rt != NULL)
+		rt->parent = t;
+}
+
+/* Give t its deadline (now + timeout, saturating) and the next seq. */
+static void
+timer_key(struct reactor *r, struct reactor_timer *t, uint64_t timeout)
 {
 	t->deadline = timeout > UINT64_MAX - r->now ? UINT64_MAX : r->now + timeout;
 	t->seq = ++r->timer_seq;
-	r->heap[r->nheap++] = t;
-	heap_up(r, r->nheap - 1);
 }
 
-static int
-heap_reserve(struct reactor *r)
+/* Append t after the last node, then sift it up. */
+static void
+heap_insert(struct reactor *r, struct reactor_timer *t)
 {
-	struct reactor_timer **h;
-	size_t cap;
+	struct reactor_timer *last = r->timer_last, *parent;
 
-	if (r->nheap < r->heap_cap)
-		return 0;
-	cap = r->heap_cap ? r->heap_cap * 2 : 16;
-	h = realloc(r->heap, cap * sizeof(*h));
-	if (h == NULL)
-		return -ENOMEM;
-	r->heap = h;
-	r->heap_cap = cap;
-	return 0;
+	t->left = t->right = NULL;
+	t->active = 1;
+	if (last == NULL) {
+		parent = NULL;
+		r->timers = t;
+	} else if (r->ntimers % 2 == 0) { /* last is a left child: t is its sibling */
+		parent = last->parent;
+		parent->right = t;
+	} else { /* t is the left child of the node after last's parent */
+		parent = last->parent == NULL ? last : heap_next(last->parent);
+		parent->left = t;
+	}
+	t->parent = parent;
+	r->timer_last = t;
+	r->ntimers++;
+	heap_up(r, t);
+}
+
+/* Take t out: sink it to a leaf, put the last node there, sift that up. */
+static void
+heap_remove(struct reactor *r, struct reactor_timer *t)
+{
+	struct reactor_timer *last, *before;
+
+	t->active = 0;
+	if (r->ntimers-- == 1) {
+		r->timers = r->timer_last = NULL;
+		return;
+	}
+	heap_down(r, t, 1);
+	last = r->timer_last;
+	before = heap_prev(last);
+	heap_relink(r, last->parent, last, NULL);
+	r->timer_last = before == t ? last : before;
+	if (last == t)
+		return;
+	last->parent = t->parent;
+	last->left = last->right = NULL;
+	heap_relink(r, t->parent, t, last);
+	heap_up(r, last);
 }
 
 /* see reactor.h */
 void
 reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb)
 {
-	t->deadline = t->repeat = t->seq = 0;
-	t->heap_index = 0;
+	t->parent = t->left = t->right = NULL;
+	t->deadline = t->seq = t->repeat = 0;
 	t->cb = cb;
+	t->active = 0;
 }
 
 /* see reactor.h */
-int
+void
 reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms, uint64_t repeat_ms)
 {
-	if (t->heap_index)
-		heap_remove(r, t);
-	else if (heap_reserve(r) != 0)
-		return -ENOMEM;
 	t->repeat = repeat_ms;
-	heap_push(r, t, timeout_ms);
-	return 0;
+	timer_key(r, t, timeout_ms);
+	if (!t->active) {
+		heap_insert(r, t);
+		return;
+	}
+	/* Already in the heap: only its key changed, so it moves one way. */
+	heap_down(r, t, 0);
+	heap_up(r, t);
 }
 
 /* see reactor.h */
 void
 reactor_timer_stop(struct reactor *r, struct reactor_timer *t)
 {
-	if (t->heap_index)
+	if (t->active)
 		heap_remove(r, t);
 }
 
@@ -191,14 +311,17 @@ run_timers(struct reactor *r)
 {
 	uint64_t last_seq = r->timer_seq;
 
-	while (r->nheap) {
-		struct reactor_timer *t = r->heap[0];
+	while (r->timers != NULL) {
+		struct reactor_timer *t = r->timers;
 
 		if (t->deadline > r->now || t->seq > last_seq)
 			break;
-		heap_remove(r, t);
-		if (t->repeat)
-			heap_push(r, t, t->repeat); /* the slot just freed */
+		if (t->repeat) {
+			timer_key(r, t, t->repeat);
+			heap_down(r, t, 0); /* the root, moved later */
+		} else {
+			heap_remove(r, t);
+		}
 		t->cb(r, t);
 	}
 }
@@ -449,8 +572,8 @@ reactor_init(struct reactor *r)
 	list_init(&r->hooks);
 	list_init(&r->signals);
 	r->walk = NULL;
-	r->heap = NULL;
-	r->nheap = r->heap_cap = 0;
+	r->timers = r->timer_last = NULL;
+	r->ntimers = 0;
 	r->timer_seq = 0;
 	r->defer_head = NULL;
 	r->defer_tail = &r->defer_head;
@@ -472,9 +595,6 @@ reactor_fini(struct reactor *r)
 	while (r->defer_head != NULL)
 		run_deferred(r);
 	reactor_backend_fini(r);
-	free(r->heap);
-	r->heap = NULL;
-	r->nheap = r->heap_cap = 0;
 }
 
 /* see reactor.h */
@@ -505,11 +625,11 @@ poll_timeout(const struct reactor *r)
 
 	if (r->wake || r->stopping || r->defer_head != NULL)
 		return 0;
-	if (r->nheap == 0)
+	if (r->timers == NULL)
 		return -1;
-	if (r->heap[0]->deadline <= r->now)
+	if (r->timers->deadline <= r->now)
 		return 0;
-	wait = r->heap[0]->deadline - r->now;
+	wait = r->timers->deadline - r->now;
 	return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 

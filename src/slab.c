@@ -1,12 +1,11 @@
 /*
- * slab.c: fixed-size object pool with generation-tagged handles (see slab.h).
+ * slab.c: fixed-size object pool (see slab.h).
  *
- * Memory layout: chunks of grow_step slots; a slot is a small header (the
- * generation, the slot's own index and the free-list link) followed by the
+ * Memory layout: chunks of grow_step slots; a slot is a small header (a
+ * live flag, the slot's own index and the free-list link) followed by the
  * object, both aligned for max_align_t. The header is what lets
- * slab_free() and slab_handle_of() work from the object pointer alone.
- * The generation is even while the slot is free and odd while it is
- * allocated: one counter gives both liveness and staleness.
+ * slab_free() work from the object pointer alone and slab_next() skip free
+ * slots.
  *
  * This file does not zero objects on free, poison them, or call anything
  * on the objects; it owns slot bookkeeping and nothing else.
@@ -25,8 +24,8 @@
 #define SLAB_ROUND(n) (((n) + SLAB_ALIGN - 1) / SLAB_ALIGN * SLAB_ALIGN)
 
 struct slab_slot {
-	uint32_t gen;   /* even: free, odd: allocated */
-	uint32_t index; /* this slot's index, for slab_index_of() */
+	uint32_t live;  /* 1 while allocated */
+	uint32_t index; /* this slot's index */
 	uint32_t next;  /* next free slot while free, SLAB_NIL at the end */
 };
 
@@ -123,7 +122,7 @@ slab_grow(struct slab *s)
 	for (i = n; i-- > 0;) {
 		struct slab_slot *slot = slot_at(s, base + i);
 
-		slot->gen = 0;
+		slot->live = 0;
 		slot->index = base + i;
 		slot->next = s->free_head;
 		s->free_head = base + i;
@@ -133,35 +132,20 @@ slab_grow(struct slab *s)
 
 /* see slab.h */
 void *
-slab_alloc(struct slab *s, slab_handle *h)
+slab_alloc(struct slab *s)
 {
 	struct slab_slot *slot;
 	void *obj;
 
-	if (h != NULL)
-		*h = SLAB_HANDLE_NONE;
-	if (s->free_head == SLAB_NIL) {
-		if (s->allocated == s->capacity_max) {
-			s->alloc_failures++;
-			return NULL;
-		}
-		if (slab_grow(s) < 0) {
-			s->alloc_failures++;
-			s->nomem_failures++;
-			return NULL;
-		}
-	}
+	if (s->free_head == SLAB_NIL && (s->allocated == s->capacity_max || slab_grow(s) < 0))
+		return NULL;
 	slot = slot_at(s, s->free_head);
-	assert((slot->gen & 1) == 0);
+	assert(!slot->live);
 	s->free_head = slot->next;
 	slot->next = SLAB_NIL;
-	slot->gen++;
+	slot->live = 1;
 	obj = slot_obj(slot);
 	memset(obj, 0, s->obj_size);
-	if (++s->in_use > s->high_water)
-		s->high_water = s->in_use;
-	if (h != NULL)
-		*h = (slab_handle)slot->gen << 32 | slot->index;
 	return obj;
 }
 
@@ -174,43 +158,10 @@ slab_free(struct slab *s, void *obj)
 	if (obj == NULL)
 		return;
 	slot = slot_of(s, obj);
-	assert(slot->gen & 1); /* double free */
-	slot->gen++;
+	assert(slot->live); /* double free */
+	slot->live = 0;
 	slot->next = s->free_head;
 	s->free_head = slot->index;
-	s->in_use--;
-}
-
-/* see slab.h */
-void *
-slab_get(const struct slab *s, slab_handle h)
-{
-	uint32_t index = slab_handle_index(h), gen = slab_handle_gen(h);
-	struct slab_slot *slot;
-
-	if ((gen & 1) == 0 || index >= s->allocated)
-		return NULL;
-	slot = slot_at(s, index);
-	if (slot->gen != gen)
-		return NULL;
-	return slot_obj(slot);
-}
-
-/* see slab.h */
-slab_handle
-slab_handle_of(const struct slab *s, const void *obj)
-{
-	const struct slab_slot *slot = slot_of(s, obj);
-
-	assert(slot->gen & 1);
-	return (slab_handle)slot->gen << 32 | slot->index;
-}
-
-/* see slab.h */
-uint32_t
-slab_index_of(const struct slab *s, const void *obj)
-{
-	return slot_of(s, obj)->index;
 }
 
 /* see slab.h */
@@ -222,23 +173,11 @@ slab_next(const struct slab *s, uint32_t *index)
 	for (i = *index; i < s->allocated; i++) {
 		struct slab_slot *slot = slot_at(s, i);
 
-		if (slot->gen & 1) {
+		if (slot->live) {
 			*index = i + 1;
 			return slot_obj(slot);
 		}
 	}
 	*index = s->allocated;
 	return NULL;
-}
-
-/* see slab.h */
-void
-slab_stats(const struct slab *s, struct slab_stats *st)
-{
-	st->in_use = s->in_use;
-	st->high_water = s->high_water;
-	st->capacity = s->capacity_max;
-	st->allocated = s->allocated;
-	st->alloc_failures = s->alloc_failures;
-	st->nomem_failures = s->nomem_failures;
 }

@@ -113,7 +113,7 @@ stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind, uint32_t
 		return NULL;
 	if (id == 0 || id == UINT32_MAX || t->count >= t->max)
 		return NULL;
-	s = slab_alloc(&t->pool, NULL);
+	s = slab_alloc(&t->pool);
 	if (s == NULL)
 		return NULL;
 	s->id = id;

@@ -6,7 +6,8 @@ JSON of health, tunnels, sessions and bindings is checked key by key and
 value by value, the probes, the Prometheus text (promcheck.py and values),
 DELETE with no/wrong token (401), a bad grace_ms (400), an unknown id
 (404), a good kill (202, GOAWAY NO_ERROR to the client, session gone),
-unknown paths (404 with {"error"}), and htc health/list/sessions/bindings/
+unknown paths (404 with {"error"}), 405 with Allow, HEAD, the token
+checked before the method (with --admin-auth delete and all), and htc health/list/sessions/bindings/
 metrics/kill with and without --json.
 
 Run: BUILD=build /usr/bin/python3 test/integration/test_admin.py
@@ -235,6 +236,43 @@ def test_unknown_paths_404():
             assert isinstance(json.loads(body).get("error"), str), (p, body)
 
 
+def test_methods_and_auth_order():
+    """Each route serves one method (GET also HEAD): 405 names it in Allow. The token is checked
+    before the method: only a DELETE of a session needs it, every route but the probes with
+    --admin-auth all."""
+    get_head = "GET, HEAD"
+    with Daemon() as d:
+        for m, p, want, allow in (("POST", "/healthz/live", 405, get_head),
+                                  ("DELETE", "/healthz/ready", 405, get_head),
+                                  ("PUT", "/api/v1/tunnel/health", 405, get_head),
+                                  ("DELETE", "/api/v1/tunnel/sessions", 405, get_head),
+                                  ("POST", "/api/v1/tunnel/metrics", 405, get_head),
+                                  ("GET", "/api/v1/tunnel/sessions/S-x", 405, "DELETE"),
+                                  ("HEAD", "/api/v1/tunnel/sessions/S-x", 405, "DELETE"),
+                                  ("DELETE", "/api/v1/tunnel/sessions/S-x", 401, None),
+                                  ("HEAD", "/healthz/live", 200, None),
+                                  ("HEAD", "/api/v1/tunnel/tunnels", 200, None)):
+            st, hd, body = http(d.port, m, p)
+            assert st == want, (m, p, st, body)
+            assert hd.get("allow") == allow, (m, p, hd)
+            if st == 401:
+                assert hd.get("www-authenticate") == "Bearer", (m, p, hd)
+            if m == "HEAD":
+                assert body == b"", (m, p, body)
+    with Daemon("--admin-auth", "all") as d:
+        for m, p, want in (("GET", "/healthz/live", 200), ("POST", "/healthz/ready", 405),
+                           ("GET", "/api/v1/tunnel/health", 401), ("POST", "/api/v1/tunnel/health", 401),
+                           ("GET", "/api/v1/tunnel/metrics", 401), ("GET", "/api/v1/tunnel/sessions/S-x", 401),
+                           ("GET", "/api/v1/tunnel/nope", 404)):
+            st, hd, body = http(d.port, m, p)
+            assert st == want, (m, p, st, body)
+        for m, p, want in (("GET", "/api/v1/tunnel/health", 200), ("POST", "/api/v1/tunnel/health", 405),
+                           ("GET", "/api/v1/tunnel/sessions/S-x", 405),
+                           ("DELETE", "/api/v1/tunnel/sessions/S-x", 404)):
+            st, hd, body = http(d.port, m, p, d.auth())
+            assert st == want, (m, p, st, body)
+
+
 def test_pipelined_requests_all_answered():
     """40 requests in one write (more than the 16 answered per event) all get their answer at once."""
     with Daemon() as d:
@@ -332,6 +370,7 @@ if __name__ == "__main__":
         test_delete_errors,
         test_delete_kills_session,
         test_unknown_paths_404,
+        test_methods_and_auth_order,
         test_pipelined_requests_all_answered,
         test_send_timeout_closes_client_not_reading,
         test_htc_admin_commands,

@@ -750,6 +750,139 @@ test_usage_lists_every_flag(void **state)
 	free(text);
 }
 
+/* One option as config_usage() prints it. */
+struct usage_opt {
+	char name[64];
+	char def[64]; /* "" when none is shown */
+	char env[80]; /* "" for --help and --version */
+};
+
+/* Parse the --help text into out[]: "  --name ARG", the help line, then
+ * "      [default: X] env NAME" (no such line for the actions). */
+static size_t
+usage_opts(struct usage_opt *out, size_t cap)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	config_usage(f);
+	fclose(f);
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *d, *e;
+
+		if (strncmp(line, "  --", 4) == 0) {
+			assert_true(n < cap);
+			memset(&out[n], 0, sizeof(out[n]));
+			assert_true(strcspn(line + 4, " ") < sizeof(out[n].name));
+			memcpy(out[n].name, line + 4, strcspn(line + 4, " "));
+			n++;
+			continue;
+		}
+		e = strstr(line, "env ");
+		if (n == 0 || strncmp(line, "      ", 6) != 0 || e == NULL || strchr(e + 4, ' ') != NULL)
+			continue;
+		assert_true(strlen(e + 4) < sizeof(out[n - 1].env));
+		strcpy(out[n - 1].env, e + 4);
+		d = strstr(line, "[default: ");
+		if (d != NULL) {
+			d += strlen("[default: ");
+			assert_non_null(strstr(d, "] env "));
+			assert_true((size_t)(strstr(d, "] env ") - d) < sizeof(out[n - 1].def));
+			memcpy(out[n - 1].def, d, (size_t)(strstr(d, "] env ") - d));
+		}
+	}
+	free(text);
+	return n;
+}
+
+/* Check one string field and clear it, so that memcmp can compare the rest. */
+static void
+same_string(const char **a, const char **b)
+{
+	if (*a == NULL || *b == NULL)
+		assert_ptr_equal(*a, *b);
+	else
+		assert_string_equal(*a, *b);
+	*a = *b = NULL;
+}
+
+/*
+ * The option table, once: every flag listed once, every variable named
+ * HOODY_TUNNEL_<FLAG>, and every default that --help shows is a value the
+ * flag accepts and is exactly what config_defaults() sets: all of them
+ * given on the command line, on top of a zeroed struct, give the same
+ * struct as config_defaults().
+ */
+static void
+test_option_table(void **state)
+{
+	/* Defaults that --help describes in words: not a value of the flag. */
+	static const char *const described[] = { "token", "admin-token" };
+	static struct usage_opt o[64];
+	static char *argv[64];
+	struct config zero, def;
+	char want[80];
+	size_t n, i, k;
+	int argc = 0;
+
+	(void)state;
+	n = usage_opts(o, 64);
+	assert_true(n >= 39);
+	arena_used = 0;
+	argv[argc++] = arena_dup("hoody-tunnel");
+	for (i = 0; i < n; i++) {
+		int action = strcmp(o[i].name, "help") == 0 || strcmp(o[i].name, "version") == 0;
+		int words = 0;
+
+		for (k = 0; k < i; k++)
+			if (strcmp(o[k].name, o[i].name) == 0)
+				fail_msg("--%s listed twice", o[i].name);
+		snprintf(want, sizeof(want), "HOODY_TUNNEL_%s", o[i].name);
+		for (k = strlen("HOODY_TUNNEL_"); want[k] != '\0'; k++)
+			want[k] = want[k] == '-' ? '_' : (char)(want[k] >= 'a' && want[k] <= 'z' ? want[k] - 32 : want[k]);
+		if (action) {
+			assert_string_equal(o[i].env, "");
+			continue;
+		}
+		if (strcmp(o[i].env, want) != 0)
+			fail_msg("--%s: variable %s, expected %s", o[i].name, o[i].env, want);
+		for (k = 0; k < sizeof(described) / sizeof(described[0]); k++)
+			words |= strcmp(o[i].name, described[k]) == 0;
+		if (words) {
+			assert_true(o[i].def[0] != '\0');
+			continue;
+		}
+		if (o[i].def[0] != '\0') {
+			char flag[160];
+
+			snprintf(flag, sizeof(flag), "--%s=%s", o[i].name, o[i].def);
+			argv[argc++] = arena_dup(flag);
+		}
+	}
+	argv[argc] = NULL;
+	assert_int_equal(argc, 29); /* 28 flags show a default value */
+
+	memset(&zero, 0, sizeof(zero));
+	if (config_load(&zero, argc, argv, NULL, err, sizeof(err)) != 0)
+		fail_msg("the defaults of --help do not load: %s", err);
+	config_defaults(&def);
+	assert_int_equal(zero.kill_grace_default_ms, 0);
+	zero.kill_grace_default_ms = def.kill_grace_default_ms; /* the one setting without a flag */
+	same_string(&zero.listen, &def.listen);
+	same_string(&zero.token, &def.token);
+	same_string(&zero.token_file, &def.token_file);
+	same_string(&zero.admin_token, &def.admin_token);
+	same_string(&zero.tls_cert, &def.tls_cert);
+	same_string(&zero.tls_key, &def.tls_key);
+	same_string(&zero.expose_address, &def.expose_address);
+	same_string(&zero.public_url_pattern, &def.public_url_pattern);
+	same_string(&zero.domain, &def.domain);
+	same_string(&zero.vhost_listen, &def.vhost_listen);
+	assert_memory_equal(&zero, &def, sizeof(def));
+}
+
 /* err may be NULL or tiny: no overflow, still -1. */
 static void
 test_err_buffer(void **state)
@@ -791,6 +924,7 @@ main(void)
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_unknown_env_noted),
 		cmocka_unit_test(test_usage_lists_every_flag),
+		cmocka_unit_test(test_option_table),
 		cmocka_unit_test(test_err_buffer),
 	};
 

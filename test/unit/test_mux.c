@@ -3,7 +3,9 @@
  * (a server end and a client end, like the daemon and htc) talk over
  * tunnels on socketpairs in one reactor (muxpair.h). Rule breaking frames
  * (DATA over credit, WINDOW 0, WINDOW overflow, DATA for unknown ids) are
- * queued on the sender's tunnel directly, past its mux.
+ * queued on the sender's tunnel directly, past its mux. Where a test checks
+ * that something did not happen, it first runs the loop until both ends
+ * are idle (tp_run_idle), not for a fixed time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,11 +154,11 @@ test_window_returned_at_half(void **state)
 	assert_int_equal(mux_credit(&tp->srv.m, a.s, SIZE_MAX), 0);
 	assert_int_equal(mux_allowance(&tp->srv.m, a.s, SIZE_MAX), 0);
 	wait_rx(tp, b, SW);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, UINT32_MAX), 0);
 
 	mux_consumed(&tp->cli.m, b->s, SW / 2 - 1);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, UINT32_MAX), 0);
 	mux_consumed(&tp->cli.m, b->s, 1);
 	wait_frames(tp, &tp->srv, FRAME_WINDOW, sid, 1);
@@ -176,7 +178,7 @@ test_window_returned_at_half(void **state)
 	wait_rx(tp, b, 2 * SW);
 	assert_memory_equal(b->rx, pattern, 2 * SW);
 	mux_consumed(&tp->cli.m, b->s, SW - 1);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, 0), 0);
 	mux_consumed(&tp->cli.m, b->s, 1);
 	wait_frames(tp, &tp->srv, FRAME_WINDOW, 0, 1);
@@ -331,7 +333,7 @@ test_window_zero(void **state)
 
 	/* session scope */
 	tp_raw_window(&tp->srv, 0, 0, 0);
-	tp_run_ms(tp, 30);
+	tp_run_idle(tp);
 	assert_int_equal(tp->cli.errors, 1);
 	assert_int_equal(tp->cli.last_error, FRAME_CODE_PROTOCOL_ERROR);
 	tp_free(tp);
@@ -351,7 +353,7 @@ test_window_overflow(void **state)
 	/* up to exactly 2^31-1 is fine */
 	tp_raw_window(&tp->srv, 0, a.id, FLOW_WINDOW_MAX - SW);
 	tp_raw_window(&tp->srv, 0, 0, FLOW_WINDOW_MAX - SESW);
-	tp_run_ms(tp, 30);
+	tp_run_idle(tp);
 	assert_non_null(b->s);
 	assert_int_equal(b->n_credit, 2); /* once for the stream, once for the session */
 	assert_int_equal(mux_credit(&tp->cli.m, b->s, SIZE_MAX), FLOW_WINDOW_MAX);
@@ -366,7 +368,7 @@ test_window_overflow(void **state)
 	assert_int_equal(tp->cli.errors, 0);
 	/* one more byte of session credit: session error */
 	tp_raw_window(&tp->srv, 0, 0, 1);
-	tp_run_ms(tp, 30);
+	tp_run_idle(tp);
 	assert_int_equal(tp->cli.errors, 1);
 	assert_int_equal(tp->cli.last_error, FRAME_CODE_FLOW_CONTROL_ERROR);
 	tp_free(tp);
@@ -390,7 +392,7 @@ test_unknown_stream_returns_session_credit(void **state)
 	wait_closed(tp, b);
 	tp_raw(&tp->srv, 0, FRAME_DATA, a.id, pattern, SW);
 	tp_raw(&tp->srv, 0, FRAME_DATA, 999, pattern, SW - 1);
-	tp_run_ms(tp, 30);
+	tp_run_idle(tp);
 	assert_int_equal(tp_count(&tp->srv, FRAME_WINDOW, 0), 0);
 	tp_raw(&tp->srv, 0, FRAME_DATA, 999, pattern, 1);
 	wait_frames(tp, &tp->srv, FRAME_WINDOW, 0, 1);
@@ -444,7 +446,7 @@ eof_case(int order)
 	}
 	wait_closed(tp, &a);
 	wait_closed(tp, b);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(a.n_close, 1);
 	assert_int_equal(b->n_close, 1);
 	assert_int_equal(a.n_eof, 1);
@@ -517,7 +519,7 @@ test_reset_received(void **state)
 	assert_non_null(f);
 	/* a late RESET or EOF for the finished stream is ignored */
 	tp_raw(&tp->cli, 0, FRAME_EOF, a.id, NULL, 0);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(a.n_close, 1);
 	assert_int_equal(tp->srv.errors, 0);
 	tp_free(tp);
@@ -567,7 +569,7 @@ test_response_head(void **state)
 	assert_int_equal(tp->srv.unhandled, 0);
 	/* a head for an unknown stream is ignored */
 	tp_raw(&tp->cli, 0, FRAME_STREAM_RESPONSE_HEAD, 4242, "{}", 2);
-	tp_run_ms(tp, 20);
+	tp_run_idle(tp);
 	assert_int_equal(tp->srv.errors + tp->srv.unhandled, 0);
 	tp_free(tp);
 	tp_owner_release(&a);
@@ -604,7 +606,7 @@ act_case_run(const struct act_case *c)
 	}
 	wait_closed(tp, b);
 	wait_closed(tp, &a);
-	tp_run_ms(tp, 10);
+	tp_run_idle(tp);
 	assert_int_equal(b->closed_in_cb, 0); /* freed after the callback returned */
 	assert_int_equal(b->n_close, 1);
 	assert_int_equal(a.n_close, 1);
@@ -896,7 +898,7 @@ test_lost_tunnel_drops_streams(void **state)
 		b[i] = tp_open_both(tp, &a[i], -1);
 	tunnel_abort(&tp->srv.socks[1].t, WS_CLOSE_ABNORMAL, "test");
 	assert_true(tp_run_until(tp, cond_closed, b[1], 3000));
-	tp_run_ms(tp, 10);
+	tp_run_idle(tp);
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(b[i]->n_close, (unsigned)(i % 2));
 		assert_int_equal(a[i].n_close, (unsigned)(i % 2));

@@ -1,8 +1,9 @@
 /*
  * test_reactor.c: the event loop, driven through socketpairs and pipes.
  *
- * Every run is bounded: a guard timer fails the test if the loop is still
- * running after GUARD_MS. Tests that depend on one poll returning several
+ * Each test gets a fresh loop from its setup (struct loop), and every run
+ * is bounded: a guard timer fails the test if the loop is still running
+ * after GUARD_MS. Tests that depend on one poll returning several
  * fds make them all ready before reactor_run, so the first poll reports
  * them in one batch.
  */
@@ -41,7 +42,53 @@ static void
 guard_start(struct reactor *r, struct reactor_timer *g)
 {
 	reactor_timer_init(g, guard_fired);
-	assert_int_equal(reactor_timer_start(r, g, GUARD_MS, 0), 0);
+	reactor_timer_start(r, g, GUARD_MS, 0);
+	assert_true(reactor_timer_is_active(g));
+}
+
+/* What a test gets in *state: a loop initialised for it, finished after it. */
+struct loop {
+	struct reactor r;
+	struct reactor_timer guard;
+};
+
+static int
+loop_bare(void **state)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || reactor_init(&l->r) != 0) {
+		free(l);
+		return -1;
+	}
+	*state = l;
+	return 0;
+}
+
+/* A loop with the guard timer started. */
+static int
+loop_guarded(void **state)
+{
+	if (loop_bare(state) != 0)
+		return -1;
+	guard_start(&((struct loop *)*state)->r, &((struct loop *)*state)->guard);
+	return 0;
+}
+
+static int
+loop_done(void **state)
+{
+	struct loop *l = *state;
+
+	reactor_fini(&l->r);
+	free(l);
+	return 0;
+}
+
+static struct reactor *
+loop_of(void **state)
+{
+	return &((struct loop *)*state)->r;
 }
 
 static void
@@ -119,30 +166,25 @@ counter_cb(struct reactor *r, struct reactor_hook *h)
 static void
 test_read_ready(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct probe p;
 	int sv[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	pair(sv);
 	probe_init(&p, sv[0], 8, 1);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), 0);
 	assert_true(reactor_watcher_active(&p.w));
 	put(sv[1], "x");
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.calls, 1);
 	assert_int_equal(p.last, REACTOR_READ); /* writable too, but not asked */
 	assert_int_equal(p.ngot, 1);
 	assert_int_equal(p.got[0], 'x');
-	reactor_watcher_stop(&r, &p.w);
+	reactor_watcher_stop(r, &p.w);
 	assert_false(reactor_watcher_active(&p.w));
-	reactor_watcher_stop(&r, &p.w); /* twice is fine */
+	reactor_watcher_stop(r, &p.w); /* twice is fine */
 	close(sv[0]);
 	close(sv[1]);
-	reactor_fini(&r);
 }
 
 /* Write interest first; switched to read, it must stay quiet until data. */
@@ -174,128 +216,114 @@ feed_cb(struct reactor *r, struct reactor_timer *t)
 static void
 test_interest_change(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct switcher s;
 	int sv[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	pair(sv);
 	probe_init(&s.p, sv[0], 8, 0);
 	reactor_watcher_init(&s.p.w, sv[0], switcher_cb);
 	s.peer = sv[1];
 	reactor_timer_init(&s.feed, feed_cb);
-	assert_int_equal(reactor_timer_start(&r, &s.feed, 30, 0), 0);
-	assert_int_equal(reactor_watcher_start(&r, &s.p.w, REACTOR_WRITE), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &s.feed, 30, 0);
+	assert_true(reactor_timer_is_active(&s.feed));
+	assert_int_equal(reactor_watcher_start(r, &s.p.w, REACTOR_WRITE), 0);
+	assert_int_equal(reactor_run(r), 0);
 	/* One WRITE call (always writable), then only the READ when fed. */
 	assert_int_equal(s.p.calls, 2);
 	assert_int_equal(s.p.last, REACTOR_READ);
 	assert_int_equal(s.p.ngot, 1);
 
 	/* Toggled to WRITE and back before the poll: still read-only, quiet. */
-	reactor_watcher_set(&r, &s.p.w, REACTOR_WRITE);
-	reactor_watcher_set(&r, &s.p.w, REACTOR_READ);
-	reactor_timer_stop(&r, &s.feed);
+	reactor_watcher_set(r, &s.p.w, REACTOR_WRITE);
+	reactor_watcher_set(r, &s.p.w, REACTOR_READ);
+	reactor_timer_stop(r, &s.feed);
 	s.p.calls = 0;
 	reactor_timer_init(&s.feed, stop_cb);
-	assert_int_equal(reactor_timer_start(&r, &s.feed, 20, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &s.feed, 20, 0);
+	assert_true(reactor_timer_is_active(&s.feed));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(s.p.calls, 0); /* no data, no write interest */
 
-	reactor_watcher_stop(&r, &s.p.w);
+	reactor_watcher_stop(r, &s.p.w);
 	close(sv[0]);
 	close(sv[1]);
-	reactor_fini(&r);
 }
 
 /* Level-triggered: a handler reading one byte per event is called again. */
 static void
 test_level_triggered(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g, t;
+	struct reactor *r = loop_of(state);
+	struct reactor_timer t;
 	struct probe p;
 	int sv[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	pair(sv);
 	probe_init(&p, sv[0], 1, 0);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), 0);
 	put(sv[1], "abc");
 	reactor_timer_init(&t, stop_cb);
-	assert_int_equal(reactor_timer_start(&r, &t, 40, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &t, 40, 0);
+	assert_true(reactor_timer_is_active(&t));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.calls, 3);
 	assert_int_equal(p.ngot, 3);
 	assert_memory_equal(p.got, "abc", 3);
-	reactor_watcher_stop(&r, &p.w);
+	reactor_watcher_stop(r, &p.w);
 	close(sv[0]);
 	close(sv[1]);
-	reactor_fini(&r);
 }
 
 /* A hang-up with no data (pipe, writer gone) reaches a READ handler. */
 static void
 test_hangup_is_readable(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct probe p;
 	int fds[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
 	close(fds[1]);
 	probe_init(&p, fds[0], 8, 1);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.calls, 1);
 	assert_int_equal(p.last, REACTOR_READ); /* WRITE filtered: not asked */
 	assert_int_equal(read(fds[0], p.got, 1), 0);
-	reactor_watcher_stop(&r, &p.w);
+	reactor_watcher_stop(r, &p.w);
 	close(fds[0]);
-	reactor_fini(&r);
 }
 
 /* Interest 0 on a hung-up fd must not wake the loop (removed from the set). */
 static void
 test_no_interest_no_spin(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g, t;
+	struct reactor *r = loop_of(state);
+	struct reactor_timer t;
 	struct counter c = { 0 };
 	struct probe p;
 	int fds[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
 	probe_init(&p, fds[0], 8, 0);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), 0);
-	reactor_watcher_set(&r, &p.w, 0);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), 0);
+	reactor_watcher_set(r, &p.w, 0);
 	close(fds[1]);
-	reactor_hook_start(&r, &c.h, counter_cb);
+	reactor_hook_start(r, &c.h, counter_cb);
 	reactor_timer_init(&t, stop_cb);
-	assert_int_equal(reactor_timer_start(&r, &t, 40, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &t, 40, 0);
+	assert_true(reactor_timer_is_active(&t));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.calls, 0);
 	assert_in_range(c.n, 1, 3);
 	/* Asking again delivers the hang-up. */
-	reactor_watcher_set(&r, &p.w, REACTOR_READ);
+	reactor_watcher_set(r, &p.w, REACTOR_READ);
 	p.stop = 1;
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.calls, 1);
-	reactor_watcher_stop(&r, &p.w);
+	reactor_watcher_stop(r, &p.w);
 	close(fds[0]);
-	reactor_fini(&r);
 }
 
 /* Two ready fds; the first handler clears the other's interest. */
@@ -323,14 +351,10 @@ duo_quiet_cb(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 test_interest_filtered_in_batch(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct duo d;
 	int a[2], b[2], i;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	pair(a);
 	pair(b);
 	d.first = -1;
@@ -339,42 +363,39 @@ test_interest_filtered_in_batch(void **state)
 	probe_init(&d.p[1], b[0], 0, 0);
 	for (i = 0; i < 2; i++) {
 		reactor_watcher_init(&d.p[i].w, i ? b[0] : a[0], duo_quiet_cb);
-		assert_int_equal(reactor_watcher_start(&r, &d.p[i].w, REACTOR_READ), 0);
+		assert_int_equal(reactor_watcher_start(r, &d.p[i].w, REACTOR_READ), 0);
 	}
 	put(a[1], "1");
 	put(b[1], "2");
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_true(d.first == 0 || d.first == 1);
 	assert_int_equal(d.p[d.first].calls, 1);
 	assert_int_equal(d.p[1 - d.first].calls, 0); /* polled, but filtered */
 	/* Restored interest: the level-triggered event comes back. */
-	reactor_watcher_set(&r, &d.p[1 - d.first].w, REACTOR_READ);
-	reactor_watcher_stop(&r, &d.p[d.first].w);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_watcher_set(r, &d.p[1 - d.first].w, REACTOR_READ);
+	reactor_watcher_stop(r, &d.p[d.first].w);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(d.p[1 - d.first].calls, 1);
-	reactor_watcher_stop(&r, &d.p[1 - d.first].w);
+	reactor_watcher_stop(r, &d.p[1 - d.first].w);
 	close(a[0]);
 	close(a[1]);
 	close(b[0]);
 	close(b[1]);
-	reactor_fini(&r);
 }
 
 static void
 test_start_errors(void **state)
 {
-	struct reactor r;
+	struct reactor *r = loop_of(state);
 	struct reactor_timer t;
 	struct probe p;
 	int fd;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	close(fd);
 	probe_init(&p, fd, 0, 0);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), -EBADF);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), -EBADF);
 	assert_false(reactor_watcher_active(&p.w));
 
 #ifdef __linux__
@@ -383,19 +404,19 @@ test_start_errors(void **state)
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	probe_init(&p, fd, 0, 0);
-	assert_int_equal(reactor_watcher_start(&r, &p.w, REACTOR_READ), -EPERM);
+	assert_int_equal(reactor_watcher_start(r, &p.w, REACTOR_READ), -EPERM);
 	assert_false(reactor_watcher_active(&p.w));
-	assert_int_equal(reactor_watcher_start(&r, &p.w, 0), 0);
-	reactor_watcher_set(&r, &p.w, REACTOR_READ);
-	assert_int_equal(reactor_run(&r), -EPERM);
+	assert_int_equal(reactor_watcher_start(r, &p.w, 0), 0);
+	reactor_watcher_set(r, &p.w, REACTOR_READ);
+	assert_int_equal(reactor_run(r), -EPERM);
 	/* Once the culprit is gone the loop runs again. */
-	reactor_watcher_stop(&r, &p.w);
+	reactor_watcher_stop(r, &p.w);
 	close(fd);
 #endif
 	reactor_timer_init(&t, stop_cb);
-	assert_int_equal(reactor_timer_start(&r, &t, 1, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
-	reactor_fini(&r);
+	reactor_timer_start(r, &t, 1, 0);
+	assert_true(reactor_timer_is_active(&t));
+	assert_int_equal(reactor_run(r), 0);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -425,31 +446,27 @@ tlog_cb(struct reactor *r, struct reactor_timer *t)
 static void
 test_timer_order(void **state)
 {
+	struct reactor *r = loop_of(state);
 	static const uint64_t timeout[] = { 30, 10, 20, 10, 0, 10 };
 	static const int expect[] = { 4, 1, 3, 5, 2, 0 };
-	struct reactor r;
-	struct reactor_timer g;
 	struct tlog log;
 	uint64_t t0;
 	int i;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&log, 0, sizeof(log));
 	tlog_of = &log;
 	log.last = 0;
-	t0 = reactor_now(&r);
+	t0 = reactor_now(r);
 	for (i = 0; i < 6; i++) {
 		reactor_timer_init(&log.t[i], tlog_cb);
-		assert_int_equal(reactor_timer_start(&r, &log.t[i], timeout[i], 0), 0);
+		reactor_timer_start(r, &log.t[i], timeout[i], 0);
+		assert_true(reactor_timer_is_active(&log.t[i]));
 		assert_true(reactor_timer_is_active(&log.t[i]));
 	}
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(log.n, 6);
 	assert_memory_equal(log.order, expect, sizeof(expect));
 	assert_true(clock_mono_ms() - t0 >= 30);
-	reactor_fini(&r);
 }
 
 /* 100 timers in 5 deadline groups, every 7th cancelled: the heap keeps
@@ -457,25 +474,22 @@ test_timer_order(void **state)
 static void
 test_timer_heap_many(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct tlog log;
 	int i, k, prev_group = -1, prev = -1;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&log, 0, sizeof(log));
 	tlog_of = &log;
 	log.last = 93; /* the last of group 4 (98 is cancelled) */
 	for (i = 0; i < 100; i++) {
 		reactor_timer_init(&log.t[i], tlog_cb);
-		assert_int_equal(reactor_timer_start(&r, &log.t[i], (uint64_t)(i * 3 % 5), 0), 0);
+		reactor_timer_start(r, &log.t[i], (uint64_t)(i * 3 % 5), 0);
+		assert_true(reactor_timer_is_active(&log.t[i]));
 	}
 	for (i = 0; i < 100; i += 7)
-		reactor_timer_stop(&r, &log.t[i]);
-	reactor_timer_stop(&r, &log.t[0]); /* stopped twice: no-op */
-	assert_int_equal(reactor_run(&r), 0);
+		reactor_timer_stop(r, &log.t[i]);
+	reactor_timer_stop(r, &log.t[0]); /* stopped twice: no-op */
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(log.n, 100 - 15);
 	for (k = 0; k < log.n; k++) {
 		int idx = log.order[k], group = idx * 3 % 5;
@@ -485,7 +499,6 @@ test_timer_heap_many(void **state)
 		prev_group = group;
 		prev = idx;
 	}
-	reactor_fini(&r);
 }
 
 struct rep {
@@ -512,32 +525,30 @@ rep_cb(struct reactor *r, struct reactor_timer *t)
 static void
 test_timer_repeat_and_cancel(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g, never;
+	struct reactor *r = loop_of(state);
+	struct reactor_timer never;
 	struct rep p;
 	struct tlog log;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&log, 0, sizeof(log));
 	tlog_of = &log;
 	log.last = -1;
 	reactor_timer_init(&never, tlog_cb);
 	assert_false(reactor_timer_is_active(&never));
-	assert_int_equal(reactor_timer_start(&r, &never, 1, 0), 0);
-	reactor_timer_stop(&r, &never);
+	reactor_timer_start(r, &never, 1, 0);
+	assert_true(reactor_timer_is_active(&never));
+	reactor_timer_stop(r, &never);
 	assert_false(reactor_timer_is_active(&never));
 
 	memset(&p, 0, sizeof(p));
 	reactor_timer_init(&p.t, rep_cb);
-	assert_int_equal(reactor_timer_start(&r, &p.t, 5, 10), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &p.t, 5, 10);
+	assert_true(reactor_timer_is_active(&p.t));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p.fires, 3);
 	assert_true(p.last - p.first >= 20);
 	assert_false(reactor_timer_is_active(&p.t));
 	assert_int_equal(log.n, 0); /* the cancelled timer never fired */
-	reactor_fini(&r);
 }
 
 /* Two timers due in the same pass: the first stops the second, restarts a
@@ -555,7 +566,8 @@ trio_a(struct reactor *r, struct reactor_timer *t)
 
 	x->a_fires++;
 	reactor_timer_stop(r, &x->b);
-	assert_int_equal(reactor_timer_start(r, &x->c, 20, 0), 0);
+	reactor_timer_start(r, &x->c, 20, 0);
+	assert_true(reactor_timer_is_active(&x->c));
 }
 
 static void
@@ -584,29 +596,28 @@ trio_end(struct reactor *r, struct reactor_timer *t)
 static void
 test_timer_stops_other_due(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct trio x;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&x, 0, sizeof(x));
 	reactor_timer_init(&x.a, trio_a);
 	reactor_timer_init(&x.b, trio_b);
 	reactor_timer_init(&x.c, trio_c);
 	reactor_timer_init(&x.end, trio_end);
-	x.start = reactor_now(&r);
-	assert_int_equal(reactor_timer_start(&r, &x.a, 5, 0), 0);
-	assert_int_equal(reactor_timer_start(&r, &x.b, 5, 0), 0);
-	assert_int_equal(reactor_timer_start(&r, &x.c, 5, 0), 0);
-	assert_int_equal(reactor_timer_start(&r, &x.end, 60, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	x.start = reactor_now(r);
+	reactor_timer_start(r, &x.a, 5, 0);
+	assert_true(reactor_timer_is_active(&x.a));
+	reactor_timer_start(r, &x.b, 5, 0);
+	assert_true(reactor_timer_is_active(&x.b));
+	reactor_timer_start(r, &x.c, 5, 0);
+	assert_true(reactor_timer_is_active(&x.c));
+	reactor_timer_start(r, &x.end, 60, 0);
+	assert_true(reactor_timer_is_active(&x.end));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(x.a_fires, 1);
 	assert_int_equal(x.b_fires, 0);
 	assert_int_equal(x.c_fires, 1);
 	assert_true(x.c_at >= x.start + 25);
-	reactor_fini(&r);
 }
 
 /* A timer restarting itself with timeout 0 fires once per iteration. */
@@ -614,33 +625,132 @@ static void
 self_zero_cb(struct reactor *r, struct reactor_timer *t)
 {
 	tlog_cb(r, t);
-	if (tlog_of->n < 5)
-		assert_int_equal(reactor_timer_start(r, t, 0, 0), 0);
-	else
+	if (tlog_of->n < 5) {
+		reactor_timer_start(r, t, 0, 0);
+		assert_true(reactor_timer_is_active(t));
+	} else {
 		reactor_stop(r);
+	}
 }
 
 static void
 test_timer_restart_self_zero(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct tlog log;
 	int i;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&log, 0, sizeof(log));
 	tlog_of = &log;
 	log.last = -1;
 	reactor_timer_init(&log.t[0], self_zero_cb);
-	assert_int_equal(reactor_timer_start(&r, &log.t[0], 0, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &log.t[0], 0, 0);
+	assert_true(reactor_timer_is_active(&log.t[0]));
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(log.n, 5);
 	for (i = 1; i < 5; i++)
 		assert_true(log.poll_at[i] == log.poll_at[i - 1] + 1);
-	reactor_fini(&r);
+}
+
+/*
+ * The timer heap's shape after every operation of a random mix of starts,
+ * restarts and stops (white box: the private links): complete, linked
+ * both ways, ordered on (deadline, seq), timer_last the last node. Then
+ * the loop fires the survivors in (deadline, start order).
+ */
+#define RND_TIMERS 300
+#define RND_OPS 6000
+
+struct rnd {
+	struct reactor_timer t[RND_TIMERS];
+	uint64_t timeout[RND_TIMERS], started[RND_TIMERS];
+	int fired[RND_TIMERS], nfired, want;
+};
+
+static struct rnd *rnd_of;
+
+static void
+rnd_cb(struct reactor *r, struct reactor_timer *t)
+{
+	rnd_of->fired[rnd_of->nfired++] = (int)(t - rnd_of->t);
+	if (rnd_of->nfired == rnd_of->want)
+		reactor_stop(r);
+}
+
+static int
+key_before(const struct reactor_timer *a, const struct reactor_timer *b)
+{
+	return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+/* Check the subtree of t, node k in level order; the number of its nodes. */
+static size_t
+heap_check(const struct reactor *r, const struct reactor_timer *t, size_t k)
+{
+	size_t n = 1;
+
+	if ((k == r->ntimers) != (t == r->timer_last))
+		fail_msg("node %zu of %zu: timer_last wrong", k, r->ntimers);
+	if ((t->left != NULL) != (2 * k <= r->ntimers) || (t->right != NULL) != (2 * k + 1 <= r->ntimers))
+		fail_msg("node %zu of %zu: not a complete tree", k, r->ntimers);
+	if (!t->active)
+		fail_msg("node %zu: in the heap but not active", k);
+	if (t->left != NULL) {
+		if (t->left->parent != t || key_before(t->left, t))
+			fail_msg("node %zu: left child misplaced", k);
+		n += heap_check(r, t->left, 2 * k);
+	}
+	if (t->right != NULL) {
+		if (t->right->parent != t || key_before(t->right, t))
+			fail_msg("node %zu: right child misplaced", k);
+		n += heap_check(r, t->right, 2 * k + 1);
+	}
+	return n;
+}
+
+static void
+test_timer_heap_random(void **state)
+{
+	struct reactor *r = loop_of(state);
+	struct rnd *x = calloc(1, sizeof(*x));
+	uint32_t seed = 12345;
+	uint64_t clock = 0;
+	int i, k, active = 1; /* the guard */
+
+	assert_non_null(x);
+	rnd_of = x;
+	for (i = 0; i < RND_TIMERS; i++)
+		reactor_timer_init(&x->t[i], rnd_cb);
+	for (k = 0; k < RND_OPS; k++) {
+		seed = seed * 1103515245u + 12345u;
+		i = (int)((seed >> 8) % RND_TIMERS);
+		if ((seed >> 28) < 5 && reactor_timer_is_active(&x->t[i])) {
+			reactor_timer_stop(r, &x->t[i]);
+			active--;
+		} else {
+			active += !reactor_timer_is_active(&x->t[i]);
+			x->timeout[i] = (seed >> 20) % 25;
+			x->started[i] = ++clock;
+			reactor_timer_start(r, &x->t[i], x->timeout[i], 0);
+		}
+		assert_non_null(r->timers);
+		assert_int_equal(r->ntimers, (size_t)active);
+		assert_null(r->timers->parent);
+		assert_int_equal(heap_check(r, r->timers, 1), (size_t)active);
+	}
+	x->want = active - 1;
+	assert_true(x->want > RND_TIMERS / 4);
+	assert_int_equal(reactor_run(r), 0);
+	assert_int_equal(x->nfired, x->want);
+	for (k = 1; k < x->nfired; k++) {
+		int a = x->fired[k - 1], b = x->fired[k];
+
+		assert_true(x->timeout[a] < x->timeout[b] ||
+			    (x->timeout[a] == x->timeout[b] && x->started[a] < x->started[b]));
+	}
+	assert_int_equal(r->ntimers, 1); /* the guard */
+	assert_int_equal(heap_check(r, r->timers, 1), 1);
+	free(x);
 }
 
 /* ---- close during dispatch, stale events, deferred free ---------------- */
@@ -800,23 +910,19 @@ reuse_first_cb(struct reactor *r, struct reactor_watcher *w, unsigned events)
 }
 
 static void
-run_reuse(int same_memory)
+run_reuse(struct reactor *r, int same_memory)
 {
-	struct reactor r;
-	struct reactor_timer g;
 	struct reuse u;
 	struct conn *nw;
 	int i;
 
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&u, 0, sizeof(u));
 	reuse_of = &u;
 	u.same_memory = same_memory;
 	u.victim = -1;
 	for (i = 0; i < 2; i++)
-		u.x[i] = conn_new(&r, &u.freed, reuse_first_cb);
-	assert_int_equal(reactor_run(&r), 0);
+		u.x[i] = conn_new(r, &u.freed, reuse_first_cb);
+	assert_int_equal(reactor_run(r), 0);
 	assert_true(u.victim == 0 || u.victim == 1);
 	assert_int_equal(u.x[1 - u.victim]->calls, 1);
 	assert_int_equal(u.first_calls, 1);  /* not the closed conn */
@@ -826,31 +932,28 @@ run_reuse(int same_memory)
 	/* The new registration works: readable (and, in (b), writable). */
 	if (!same_memory)
 		put(u.fresh_peer, "n");
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(u.fresh_calls, 1);
 
 	nw = same_memory ? u.x[u.victim] : &u.fresh;
-	reactor_watcher_stop(&r, &nw->w);
+	reactor_watcher_stop(r, &nw->w);
 	close(nw->w.fd);
 	close(nw->peer);
 	if (same_memory)
 		free(u.x[u.victim]);
-	conn_close(&r, u.x[1 - u.victim]);
-	reactor_fini(&r);
+	conn_close(r, u.x[1 - u.victim]);
 }
 
 static void
 test_fd_reuse_new_watcher(void **state)
 {
-	(void)state;
-	run_reuse(0);
+	run_reuse(loop_of(state), 0);
 }
 
 static void
 test_fd_reuse_same_memory(void **state)
 {
-	(void)state;
-	run_reuse(1);
+	run_reuse(loop_of(state), 1);
 }
 
 /* ---- deferred callbacks ------------------------------------------------ */
@@ -895,32 +998,27 @@ dlog_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 test_deferred_order(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct dlog x;
 	int a[2], b[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&x, 0, sizeof(x));
 	dlog_of = &x;
 	pair(a);
 	pair(b);
 	reactor_watcher_init(&x.p[0].w, a[0], dlog_io);
 	reactor_watcher_init(&x.p[1].w, b[0], dlog_io);
-	assert_int_equal(reactor_watcher_start(&r, &x.p[0].w, REACTOR_READ), 0);
-	assert_int_equal(reactor_watcher_start(&r, &x.p[1].w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &x.p[0].w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &x.p[1].w, REACTOR_READ), 0);
 	put(a[1], "1");
 	put(b[1], "2");
 	/* No timer but the guard: the nested defer must not wait in the poll. */
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_string_equal(x.log, "hh1234");
 	close(a[0]);
 	close(a[1]);
 	close(b[0]);
 	close(b[1]);
-	reactor_fini(&r);
 }
 
 static int fini_ran;
@@ -952,24 +1050,20 @@ test_fini_runs_deferred(void **state)
 static void
 test_hook_each_iteration(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct counter c = { 0 };
 	struct rep p;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
-	reactor_hook_start(&r, &c.h, counter_cb);
+	reactor_hook_start(r, &c.h, counter_cb);
 	memset(&p, 0, sizeof(p));
 	reactor_timer_init(&p.t, rep_cb);
-	assert_int_equal(reactor_timer_start(&r, &p.t, 2, 2), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &p.t, 2, 2);
+	assert_true(reactor_timer_is_active(&p.t));
+	assert_int_equal(reactor_run(r), 0);
 	assert_true(c.n >= 3);
-	assert_int_equal((uint64_t)c.n, r.polls); /* exactly once per poll */
-	reactor_hook_stop(&r, &c.h);
-	reactor_hook_stop(&r, &c.h);
-	reactor_fini(&r);
+	assert_int_equal((uint64_t)c.n, r->polls); /* exactly once per poll */
+	reactor_hook_stop(r, &c.h);
+	reactor_hook_stop(r, &c.h);
 }
 
 /* A hook asking for more work keeps the poll from blocking. */
@@ -1002,22 +1096,17 @@ busy_other_cb(struct reactor *r, struct reactor_hook *h)
 static void
 test_hook_no_block(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct busy b;
 	uint64_t t0 = clock_mono_ms();
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&b, 0, sizeof(b));
-	reactor_hook_start(&r, &b.h, busy_cb);
-	reactor_hook_start(&r, &b.other, busy_other_cb);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_hook_start(r, &b.h, busy_cb);
+	reactor_hook_start(r, &b.other, busy_other_cb);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(b.n, 5);
 	assert_int_equal(b.other_n, 4);
 	assert_true(clock_mono_ms() - t0 < 1000);
-	reactor_fini(&r);
 }
 
 struct waker {
@@ -1044,78 +1133,67 @@ waker_hook(struct reactor *r, struct reactor_hook *h)
 static void
 test_wake_next(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct waker w;
 	uint64_t t0 = clock_mono_ms();
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&w, 0, sizeof(w));
 	reactor_timer_init(&w.t, waker_timer);
-	assert_int_equal(reactor_timer_start(&r, &w.t, 0, 0), 0);
-	reactor_hook_start(&r, &w.h, waker_hook);
-	assert_int_equal(reactor_run(&r), 0);
+	reactor_timer_start(r, &w.t, 0, 0);
+	assert_true(reactor_timer_is_active(&w.t));
+	reactor_hook_start(r, &w.h, waker_hook);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(w.hooks, 2);
 	assert_true(clock_mono_ms() - t0 < 1000);
-	reactor_fini(&r);
 }
 
 /* reactor_stop finishes the batch: both ready watchers run, twice. */
 static void
 test_stop_from_callback(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct probe p[2];
 	int a[2], b[2];
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	pair(a);
 	pair(b);
 	probe_init(&p[0], a[0], 0, 1);
 	probe_init(&p[1], b[0], 0, 1);
-	assert_int_equal(reactor_watcher_start(&r, &p[0].w, REACTOR_READ), 0);
-	assert_int_equal(reactor_watcher_start(&r, &p[1].w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &p[0].w, REACTOR_READ), 0);
+	assert_int_equal(reactor_watcher_start(r, &p[1].w, REACTOR_READ), 0);
 	put(a[1], "a");
 	put(b[1], "b");
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(p[0].calls, 1);
 	assert_int_equal(p[1].calls, 1);
-	assert_int_equal(reactor_run(&r), 0); /* the stop was consumed */
+	assert_int_equal(reactor_run(r), 0); /* the stop was consumed */
 	assert_int_equal(p[0].calls, 2);
 	assert_int_equal(p[1].calls, 2);
-	reactor_watcher_stop(&r, &p[0].w);
-	reactor_watcher_stop(&r, &p[1].w);
+	reactor_watcher_stop(r, &p[0].w);
+	reactor_watcher_stop(r, &p[1].w);
 	close(a[0]);
 	close(a[1]);
 	close(b[0]);
 	close(b[1]);
-	reactor_fini(&r);
 }
 
 /* Only a timer that stops: the loop sleeps in the poll, it does not spin. */
 static void
 test_idle_does_not_spin(void **state)
 {
-	struct reactor r;
+	struct reactor *r = loop_of(state);
 	struct reactor_timer t;
 	struct counter c = { 0 };
 	uint64_t t0;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
-	reactor_hook_start(&r, &c.h, counter_cb);
+	reactor_hook_start(r, &c.h, counter_cb);
 	reactor_timer_init(&t, stop_cb);
-	t0 = reactor_now(&r);
-	assert_int_equal(reactor_timer_start(&r, &t, 50, 0), 0);
-	assert_int_equal(reactor_run(&r), 0);
-	assert_true(reactor_now(&r) - t0 >= 50);
+	t0 = reactor_now(r);
+	reactor_timer_start(r, &t, 50, 0);
+	assert_true(reactor_timer_is_active(&t));
+	assert_int_equal(reactor_run(r), 0);
+	assert_true(reactor_now(r) - t0 >= 50);
 	assert_in_range(c.n, 2, 3);
-	reactor_fini(&r);
 }
 
 /* ---- poll errors ------------------------------------------------------- */
@@ -1132,45 +1210,40 @@ on_alarm(int signo)
 static void
 test_eintr_is_not_an_error(void **state)
 {
-	struct reactor r;
+	struct reactor *r = loop_of(state);
 	struct reactor_timer t;
 	struct sigaction sa, old;
 	struct itimerval it = { { 0, 0 }, { 0, 20000 } };
 	uint64_t t0;
 
-	(void)state;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm; /* no SA_RESTART; epoll_wait never restarts */
 	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-	assert_int_equal(reactor_init(&r), 0);
 	reactor_timer_init(&t, stop_cb);
-	t0 = reactor_now(&r);
-	assert_int_equal(reactor_timer_start(&r, &t, 80, 0), 0);
+	t0 = reactor_now(r);
+	reactor_timer_start(r, &t, 80, 0);
+	assert_true(reactor_timer_is_active(&t));
 	alarm_hits = 0;
 	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(alarm_hits, 1);
-	assert_true(reactor_now(&r) - t0 >= 80);
-	reactor_fini(&r);
+	assert_true(reactor_now(r) - t0 >= 80);
 	sigaction(SIGALRM, &old, NULL);
 }
 
 static void
 test_poll_error_returned(void **state)
 {
-	struct reactor r;
+	struct reactor *r = loop_of(state);
 	int fd, err;
 
-	(void)state;
-	assert_int_equal(reactor_init(&r), 0);
 	/* Replace the epoll/kqueue descriptor by something that is not one. */
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(dup2(fd, r.backend_fd), r.backend_fd);
+	assert_int_equal(dup2(fd, r->backend_fd), r->backend_fd);
 	close(fd);
-	err = reactor_run(&r);
+	err = reactor_run(r);
 	assert_true(err == -EINVAL || err == -EBADF);
-	reactor_fini(&r);
 }
 
 /* ---- signals ----------------------------------------------------------- */
@@ -1215,41 +1288,36 @@ usr1_blocked(void)
 static void
 test_signal_event(void **state)
 {
-	struct reactor r;
-	struct reactor_timer g;
+	struct reactor *r = loop_of(state);
 	struct sigw x;
 
-	(void)state;
 	assert_false(usr1_blocked());
-	assert_int_equal(reactor_init(&r), 0);
-	guard_start(&r, &g);
 	memset(&x, 0, sizeof(x));
 	sigw_of = &x;
-	assert_int_equal(reactor_signal_start(&r, &x.s[0], 0, sig_cb), -EINVAL);
-	assert_int_equal(reactor_signal_start(&r, &x.s[0], NSIG, sig_cb), -EINVAL);
-	assert_int_equal(reactor_signal_start(&r, &x.s[0], SIGKILL, sig_cb), -EINVAL);
-	assert_int_equal(reactor_signal_start(&r, &x.s[0], SIGUSR1, sig_cb), 0);
-	assert_int_equal(reactor_signal_start(&r, &x.s[1], SIGUSR1, sig_cb), 0);
+	assert_int_equal(reactor_signal_start(r, &x.s[0], 0, sig_cb), -EINVAL);
+	assert_int_equal(reactor_signal_start(r, &x.s[0], NSIG, sig_cb), -EINVAL);
+	assert_int_equal(reactor_signal_start(r, &x.s[0], SIGKILL, sig_cb), -EINVAL);
+	assert_int_equal(reactor_signal_start(r, &x.s[0], SIGUSR1, sig_cb), 0);
+	assert_int_equal(reactor_signal_start(r, &x.s[1], SIGUSR1, sig_cb), 0);
 	assert_true(usr1_blocked());
 
 	/* Both watchers of the signal see it, from the loop. */
 	assert_int_equal(kill(getpid(), SIGUSR1), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(x.hits[0], 1);
 	assert_int_equal(x.hits[1], 1);
 
 	/* The first stops the second before the walk reaches it. */
 	x.stop_other = 1;
 	assert_int_equal(kill(getpid(), SIGUSR1), 0);
-	assert_int_equal(reactor_run(&r), 0);
+	assert_int_equal(reactor_run(r), 0);
 	assert_int_equal(x.hits[0], 2);
 	assert_int_equal(x.hits[1], 1);
 	assert_true(usr1_blocked()); /* s[0] still watches */
 
-	reactor_signal_stop(&r, &x.s[0]);
-	reactor_signal_stop(&r, &x.s[0]);
+	reactor_signal_stop(r, &x.s[0]);
+	reactor_signal_stop(r, &x.s[0]);
 	assert_false(usr1_blocked());
-	reactor_fini(&r);
 }
 
 static void
@@ -1266,35 +1334,42 @@ test_signal_fini_restores(void **state)
 	assert_false(usr1_blocked());
 }
 
+/* Most tests run on a fresh loop with a guard timer; BARE ones have no
+ * guard (they count iterations or time the poll); the rest test init and
+ * fini themselves. */
+#define GUARDED(f) cmocka_unit_test_setup_teardown(f, loop_guarded, loop_done)
+#define BARE(f) cmocka_unit_test_setup_teardown(f, loop_bare, loop_done)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_ready),
-		cmocka_unit_test(test_interest_change),
-		cmocka_unit_test(test_level_triggered),
-		cmocka_unit_test(test_hangup_is_readable),
-		cmocka_unit_test(test_no_interest_no_spin),
-		cmocka_unit_test(test_interest_filtered_in_batch),
-		cmocka_unit_test(test_start_errors),
-		cmocka_unit_test(test_timer_order),
-		cmocka_unit_test(test_timer_heap_many),
-		cmocka_unit_test(test_timer_repeat_and_cancel),
-		cmocka_unit_test(test_timer_stops_other_due),
-		cmocka_unit_test(test_timer_restart_self_zero),
+		GUARDED(test_read_ready),
+		GUARDED(test_interest_change),
+		GUARDED(test_level_triggered),
+		GUARDED(test_hangup_is_readable),
+		GUARDED(test_no_interest_no_spin),
+		GUARDED(test_interest_filtered_in_batch),
+		BARE(test_start_errors),
+		GUARDED(test_timer_order),
+		GUARDED(test_timer_heap_many),
+		GUARDED(test_timer_repeat_and_cancel),
+		GUARDED(test_timer_stops_other_due),
+		GUARDED(test_timer_restart_self_zero),
+		GUARDED(test_timer_heap_random),
 		cmocka_unit_test(test_close_during_dispatch),
-		cmocka_unit_test(test_fd_reuse_new_watcher),
-		cmocka_unit_test(test_fd_reuse_same_memory),
-		cmocka_unit_test(test_deferred_order),
+		GUARDED(test_fd_reuse_new_watcher),
+		GUARDED(test_fd_reuse_same_memory),
+		GUARDED(test_deferred_order),
 		cmocka_unit_test(test_fini_runs_deferred),
-		cmocka_unit_test(test_hook_each_iteration),
-		cmocka_unit_test(test_hook_no_block),
-		cmocka_unit_test(test_wake_next),
-		cmocka_unit_test(test_stop_from_callback),
-		cmocka_unit_test(test_idle_does_not_spin),
-		cmocka_unit_test(test_eintr_is_not_an_error),
-		cmocka_unit_test(test_poll_error_returned),
-		cmocka_unit_test(test_signal_event),
+		GUARDED(test_hook_each_iteration),
+		GUARDED(test_hook_no_block),
+		GUARDED(test_wake_next),
+		GUARDED(test_stop_from_callback),
+		BARE(test_idle_does_not_spin),
+		BARE(test_eintr_is_not_an_error),
+		BARE(test_poll_error_returned),
+		GUARDED(test_signal_event),
 		cmocka_unit_test(test_signal_fini_restores),
 	};
 

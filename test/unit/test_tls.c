@@ -3,13 +3,15 @@
  *
  * Certificates come from test/tools/gen_test_certs.sh, run into a fresh
  * temporary directory, or into $TEST_TLS_CERTDIR (kept) when set (the tests
- * are skipped, saying why, when /usr/bin/openssl is missing). A client and a server tls_conn talk over a
- * non-blocking socketpair, driven the way a reactor would drive them: call
- * writev/flush/read until -EAGAIN, then poll() each fd for exactly
- * tls_conn_interest(). A wrong interest shows up as a stall, which fails
- * the test after STALL_MS. Variants: forced EAGAIN on every second socket
- * call with tiny socket buffers, a relay the test runs itself that moves
- * one byte at a time, one-byte application writes and reads.
+ * are skipped, saying why, when /usr/bin/openssl is missing); the CA and
+ * the server credentials most tests use are loaded once with them (fx).
+ * A client and a server tls_conn talk over a non-blocking socketpair,
+ * driven the way a reactor would drive them: call writev/flush/read until
+ * -EAGAIN, then poll() each fd for exactly tls_conn_interest(). A wrong
+ * interest shows up as a stall, which fails the test after STALL_MS.
+ * Variants: forced EAGAIN on every second socket call with tiny socket
+ * buffers, a relay the test runs itself that moves one byte at a time,
+ * one-byte application writes and reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +71,48 @@ script_path(void)
 	return path;
 }
 
+static void
+load_anchors(struct tls_anchors *a, const char *file)
+{
+	char err[256] = "";
+
+	if (tls_anchors_load(a, P(file), err, sizeof(err)) != 0)
+		fail_msg("anchors %s: %s", file, err);
+}
+
+static void
+load_creds(struct tls_server_creds *c, const char *cert, const char *key)
+{
+	char err[256] = "";
+
+	if (tls_server_creds_load(c, P(cert), P(key), err, sizeof(err)) != 0)
+		fail_msg("creds %s + %s: %s", cert, key, err);
+}
+
+/*
+ * What most tests share, loaded once by group_setup: the CA that signed
+ * the server certificates (and another one), and the RSA and EC server
+ * credentials. Tests of loading itself, and of credentials going away
+ * while in use, load their own.
+ */
+static struct {
+	struct tls_anchors ca, ca2;           /* ca.pem, ca2.pem */
+	struct tls_server_creds rsa, ec;      /* server.pem + server.key, server-ec.pem + server-ec.key */
+} fx;
+
+/* Load anchors (a) or credentials (c) of the fixture; 0, or -1 with a message. */
+static int
+fixture_load(struct tls_anchors *a, struct tls_server_creds *c, const char *file, const char *key)
+{
+	char err[256] = "";
+	int rc = a != NULL ? tls_anchors_load(a, P(file), err, sizeof(err)) :
+			     tls_server_creds_load(c, P(file), P(key), err, sizeof(err));
+
+	if (rc != 0)
+		fprintf(stderr, "test_tls: loading %s: %s\n", file, err);
+	return rc;
+}
+
 static int
 group_setup(void **state)
 {
@@ -95,6 +139,10 @@ group_setup(void **state)
 		fprintf(stderr, "test_tls: %s failed\n", cmd);
 		return -1;
 	}
+	if (fixture_load(&fx.ca, NULL, "ca.pem", NULL) != 0 || fixture_load(&fx.ca2, NULL, "ca2.pem", NULL) != 0 ||
+	    fixture_load(NULL, &fx.rsa, "server.pem", "server.key") != 0 ||
+	    fixture_load(NULL, &fx.ec, "server-ec.pem", "server-ec.key") != 0)
+		return -1;
 	have_certs = 1;
 	return 0;
 }
@@ -105,6 +153,10 @@ group_teardown(void **state)
 	char cmd[PATH_MAX + 16];
 
 	(void)state;
+	tls_anchors_fini(&fx.ca);
+	tls_anchors_fini(&fx.ca2);
+	tls_server_creds_fini(&fx.rsa);
+	tls_server_creds_fini(&fx.ec);
 	if (tmpdir[0] != '\0') {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
@@ -118,24 +170,6 @@ group_teardown(void **state)
 		if (!have_certs)                                                                           \
 			skip();                                                                            \
 	} while (0)
-
-static void
-load_anchors(struct tls_anchors *a, const char *file)
-{
-	char err[256] = "";
-
-	if (tls_anchors_load(a, P(file), err, sizeof(err)) != 0)
-		fail_msg("anchors %s: %s", file, err);
-}
-
-static void
-load_creds(struct tls_server_creds *c, const char *cert, const char *key)
-{
-	char err[256] = "";
-
-	if (tls_server_creds_load(c, P(cert), P(key), err, sizeof(err)) != 0)
-		fail_msg("creds %s + %s: %s", cert, key, err);
-}
 
 /* ---- the driver --------------------------------------------------------- */
 
@@ -518,20 +552,13 @@ exchange(struct pair *p, size_t c2s, size_t s2c, struct relay *r)
 
 /* A full handshake with a 1 MiB exchange each way under the given creds. */
 static void
-transfer_with(const char *cert, const char *key)
+transfer_with(const struct tls_server_creds *cr)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
-	struct pair *p;
+	struct pair *p = pair_new();
 
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, cert, key);
-	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, cr);
 	exchange(p, MIB, MIB, NULL);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 /* Run a handshake expected to fail on the client; returns the pair for checks. */
@@ -721,7 +748,7 @@ test_transfer_rsa(void **state)
 {
 	(void)state;
 	NEED_CERTS();
-	transfer_with("server.pem", "server.key");
+	transfer_with(&fx.rsa);
 }
 
 static void
@@ -729,7 +756,7 @@ test_transfer_ec(void **state)
 {
 	(void)state;
 	NEED_CERTS();
-	transfer_with("server-ec.pem", "server-ec.key");
+	transfer_with(&fx.ec);
 }
 
 static void
@@ -744,18 +771,14 @@ tiny_buffers(int fd)
 static void
 test_transfer_eagain_tiny_buffers(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server-ec.pem", "server-ec.key");
 	p = pair_new();
 	tiny_buffers(p->c.fd);
 	tiny_buffers(p->s.fd);
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
 	tls_conn_set_io(&p->c.t, shim_recv, shim_send, &p->c);
 	tls_conn_set_io(&p->s.t, shim_recv, shim_send, &p->s);
 	p->c.wchunk = 5000;
@@ -764,8 +787,6 @@ test_transfer_eagain_tiny_buffers(void **state)
 	print_message("  socket calls: client %lu, server %lu\n", p->c.calls, p->s.calls);
 	assert_true(p->c.calls > 2000);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 /*
@@ -775,73 +796,55 @@ test_transfer_eagain_tiny_buffers(void **state)
 static void
 test_records_batched(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 	int big = 1 << 20;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server-ec.pem", "server-ec.key");
 	p = pair_new();
 	assert_int_equal(setsockopt(p->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
 	assert_int_equal(setsockopt(p->s.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)), 0);
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
 	tls_conn_set_io(&p->c.t, NULL, counting_send, &p->c);
 	p->c.wchunk = 256 * 1024;
 	exchange(p, 4 * MIB, 0, NULL);
 	print_message("  4 MiB in %lu send calls\n", p->c.calls);
 	assert_true(p->c.calls < 256 / 2); /* one send per record before staging */
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_transfer_relay_one_byte(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
 	pair_add_relay(p);
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
 	/* 256 KiB each way (16 full records cut into bytes): 1 MiB would take ~12 s. */
 	exchange(p, 256 * 1024, 256 * 1024, &p->r);
 	print_message("  relay moved %lu bytes one at a time\n", p->r.moved);
 	assert_true(p->r.moved > 2 * 256 * 1024);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_one_byte_writes_and_reads(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server-ec.pem", "server-ec.key");
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
 	p->c.wchunk = 1; /* one record per byte */
 	p->s.rchunk = 1;
 	p->s.wchunk = 3; /* two iovecs of 1 and 2 bytes */
 	p->c.rchunk = 1;
 	exchange(p, 20000, 20000, NULL);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 /* ---- verification ------------------------------------------------------- */
@@ -849,15 +852,11 @@ test_one_byte_writes_and_reads(void **state)
 static void
 test_untrusted_issuer(void **state)
 {
-	struct tls_anchors other;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&other, "ca2.pem");
-	load_creds(&cr, "server.pem", "server.key");
-	p = failing_handshake(&other, "localhost", &cr);
+	p = failing_handshake(&fx.ca2, "localhost", &fx.rsa);
 	assert_string_equal(tls_conn_error(&p->c.t), "certificate signed by an unknown issuer");
 	assert_int_equal(tls_conn_br_error(&p->c.t), BR_ERR_X509_NOT_TRUSTED);
 	/* Sticky: the next calls fail the same way. */
@@ -865,69 +864,53 @@ test_untrusted_issuer(void **state)
 	assert_int_equal(tls_conn_flush(&p->c.t, p->fds[0]), -EPROTO);
 	assert_int_equal(tls_conn_interest(&p->c.t), 0);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&other);
 }
 
 static void
 test_wrong_host_name(void **state)
 {
-	struct tls_anchors a;
 	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
 	load_creds(&cr, "wrongname.pem", "wrongname.key");
-	p = failing_handshake(&a, "localhost", &cr);
+	p = failing_handshake(&fx.ca, "localhost", &cr);
 	assert_string_equal(tls_conn_error(&p->c.t), "certificate does not match the host name");
 	pair_free(p);
 	tls_server_creds_fini(&cr);
 	/* The right certificate, asked for under another name. */
-	load_creds(&cr, "server.pem", "server.key");
-	p = failing_handshake(&a, "example.com", &cr);
+	p = failing_handshake(&fx.ca, "example.com", &fx.rsa);
 	assert_string_equal(tls_conn_error(&p->c.t), "certificate does not match the host name");
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_expired_cert(void **state)
 {
-	struct tls_anchors a;
 	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
 	load_creds(&cr, "expired.pem", "expired.key");
-	p = failing_handshake(&a, "localhost", &cr);
+	p = failing_handshake(&fx.ca, "localhost", &cr);
 	assert_string_equal(tls_conn_error(&p->c.t), "certificate expired or not yet valid");
 	pair_free(p);
 	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_ip_literal_name(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
-	pair_start(p, &a, "127.0.0.1", 0, &cr);
+	pair_start(p, &fx.ca, "127.0.0.1", 0, &fx.rsa);
 	exchange(p, 1000, 1000, NULL);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
@@ -939,23 +922,20 @@ test_insecure_accepts_anything(void **state)
 		{ "wrongname.pem", "wrongname.key" }, /* wrong name */
 		{ "server-ec.pem", "server-ec.key" }, /* EC key */
 	};
-	struct tls_anchors other;
 	struct tls_server_creds cr;
 	struct pair *p;
 	size_t i;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&other, "ca2.pem");
 	for (i = 0; i < UTIL_ARRAY_SIZE(certs); i++) {
 		load_creds(&cr, certs[i][0], certs[i][1]);
 		p = pair_new();
-		pair_start(p, i % 2 ? &other : NULL, "localhost", 1, &cr);
+		pair_start(p, i % 2 ? &fx.ca2 : NULL, "localhost", 1, &cr);
 		exchange(p, 70000, 70000, NULL);
 		pair_free(p);
 		tls_server_creds_fini(&cr);
 	}
-	tls_anchors_fini(&other);
 }
 
 /* ---- closing ------------------------------------------------------------ */
@@ -963,18 +943,14 @@ test_insecure_accepts_anything(void **state)
 static void
 test_close_notify(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	char x = 'x';
 	struct iovec iov = { .iov_base = &x, .iov_len = 1 };
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
 	/* The client sends 5000 bytes then closes; the server answers the close. */
 	p->c.want_close = 1;
 	peer_data(&p->c, 5000, 0, 3);
@@ -1001,24 +977,18 @@ test_close_notify(void **state)
 	assert_int_equal(tls_conn_writev(&p->c.t, p->c.fd, &iov, 1), -EPIPE);
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, (char[4]){ 0 }, 4), 0);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 /* Server closes right after the client has gone: its reply cannot be sent. */
 static void
 test_close_peer_gone(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server-ec.pem", "server-ec.key");
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
 	exchange(p, 10, 10, NULL);
 	assert_int_equal(tls_conn_close(&p->c.t, p->c.fd), 0);
 	close(p->fds[0]); /* the client leaves without waiting for the answer */
@@ -1032,25 +1002,19 @@ test_close_peer_gone(void **state)
 		;
 	assert_int_equal(tls_conn_interest(&p->s.t), 0);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_eof_without_close_notify(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	char buf[16];
 	struct pair *p;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server.pem", "server.key");
 	/* After the handshake: end of stream, with a note. */
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
 	exchange(p, 10, 10, NULL);
 	shutdown(p->s.fd, SHUT_WR);
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, buf, sizeof(buf)), 0);
@@ -1060,14 +1024,12 @@ test_eof_without_close_notify(void **state)
 	pair_free(p);
 	/* During the handshake: a failure. */
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
 	assert_int_equal(tls_conn_flush(&p->c.t, p->c.fd), 0); /* ClientHello sent */
 	shutdown(p->s.fd, SHUT_WR);
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, buf, sizeof(buf)), -ECONNRESET);
 	assert_non_null(strstr(tls_conn_error(&p->c.t), "during the TLS handshake"));
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 /* A plain-HTTP client talking to the TLS server. */
@@ -1076,16 +1038,14 @@ test_not_tls(void **state)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const char resp[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-	struct tls_server_creds cr;
 	struct pair *p;
 	char buf[16];
 	ssize_t r;
 
 	(void)state;
 	NEED_CERTS();
-	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
-	assert_int_equal(tls_conn_server(&p->s.t, &cr), 0);
+	assert_int_equal(tls_conn_server(&p->s.t, &fx.rsa), 0);
 	assert_int_equal(write(p->c.fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	r = tls_conn_read(&p->s.t, p->s.fd, buf, sizeof(buf));
 	assert_int_equal(r, -EPROTO);
@@ -1100,7 +1060,6 @@ test_not_tls(void **state)
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, buf, sizeof(buf)), -EPROTO);
 	assert_string_equal(tls_conn_error(&p->c.t), "the peer does not speak TLS (plain HTTP on a TLS port?)");
 	pair_free(p);
-	tls_server_creds_fini(&cr);
 }
 
 /* ---- interest, backpressure, creds lifetime, arguments ------------------ */
@@ -1108,8 +1067,6 @@ test_not_tls(void **state)
 static void
 test_interest_and_backpressure(void **state)
 {
-	struct tls_anchors a;
-	struct tls_server_creds cr;
 	static unsigned char big[256 * 1024];
 	struct iovec iov = { .iov_base = big, .iov_len = sizeof(big) };
 	unsigned char one;
@@ -1119,10 +1076,8 @@ test_interest_and_backpressure(void **state)
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
-	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
 	/* The ClientHello is ready before anything was sent. */
 	assert_true(tls_conn_interest(&p->c.t) & TLS_WRITE);
 	assert_false(tls_conn_handshake_done(&p->c.t));
@@ -1148,61 +1103,54 @@ test_interest_and_backpressure(void **state)
 	assert_int_equal(tls_conn_interest(&p->c.t) & TLS_READ, 0);
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, (char[0x100]){ 0 }, 0), -EINVAL);
 	pair_free(p);
-	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_creds_reload_keeps_old(void **state)
 {
-	struct tls_anchors a;
 	struct tls_server_creds cr;
 	struct pair *p, *q;
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
 	load_creds(&cr, "server.pem", "server.key");
 	p = pair_new();
-	pair_start(p, &a, "localhost", 0, &cr);
+	pair_start(p, &fx.ca, "localhost", 0, &cr);
 	/* Reload: the old creds go away while p still uses them (ASan checks). */
 	tls_server_creds_fini(&cr);
 	load_creds(&cr, "server-ec.pem", "server-ec.key");
 	q = pair_new();
-	pair_start(q, &a, "localhost", 0, &cr);
+	pair_start(q, &fx.ca, "localhost", 0, &cr);
 	exchange(p, 50000, 50000, NULL);
 	exchange(q, 50000, 50000, NULL);
 	pair_free(p);
 	pair_free(q);
 	tls_server_creds_fini(&cr);
-	tls_anchors_fini(&a);
 }
 
 static void
 test_conn_arguments(void **state)
 {
-	struct tls_anchors a, none;
+	struct tls_anchors none;
 	struct tls_server_creds empty;
 	struct tls_conn c;
 	char longname[300];
 
 	(void)state;
 	NEED_CERTS();
-	load_anchors(&a, "ca.pem");
 	memset(&none, 0, sizeof(none));
 	memset(&empty, 0, sizeof(empty));
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	assert_int_equal(tls_conn_client(&c, NULL, "localhost", 0), -EINVAL);
 	assert_int_equal(tls_conn_client(&c, &none, "localhost", 0), -EINVAL);
-	assert_int_equal(tls_conn_client(&c, &a, NULL, 0), -EINVAL);
-	assert_int_equal(tls_conn_client(&c, &a, longname, 0), -EINVAL);
+	assert_int_equal(tls_conn_client(&c, &fx.ca, NULL, 0), -EINVAL);
+	assert_int_equal(tls_conn_client(&c, &fx.ca, longname, 0), -EINVAL);
 	assert_int_equal(tls_conn_server(&c, &empty), -EINVAL);
 	/* Insecure needs neither anchors nor a name. */
 	assert_int_equal(tls_conn_client(&c, NULL, NULL, 1), 0);
 	tls_conn_fini(&c);
 	tls_conn_fini(&c);
-	tls_anchors_fini(&a);
 }
 
 int
