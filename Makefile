@@ -94,7 +94,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: fuzz-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
+.PHONY: fuzz-deps test-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -169,13 +169,17 @@ run: $(DAEMON)
 unit: $(UNIT_BINS)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 
-integration: $(PROGS) $(UNIT_BINS)
+# The integration tests' tools (python3-websockets, curl, openssl), installed when missing.
+test-deps:
+	$(Q)sh third_party/deps.sh test
+
+integration: $(PROGS) $(UNIT_BINS) | test-deps
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
 layering: $(LIBS) $(PROGS)
 	$(Q)sh test/layering.sh $(BUILD)
 
-check: all
+check: all | test-deps
 	$(Q)sh test/layering.sh $(BUILD)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
