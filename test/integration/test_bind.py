@@ -216,7 +216,10 @@ async def test_pull_on_ipv6_loopback():
                 assert st.info.get("containerPort") == p, st.info
             finally:
                 s.close()
-            ok = await c.bind_pull(port=free_port(), host="127.0.0.1")
+            q = free_port()
+            while q == p:  # free on 127.0.0.1, but the daemon holds it on ::1
+                q = free_port()
+            ok = await c.bind_pull(port=q, host="127.0.0.1")
             assert ok["containerPort"] > 0
 
 
