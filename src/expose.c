@@ -32,12 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bind.h"
 #include "buf.h"
 #include "expose_http.h"
+#include "expose_out.h"
 #include "expose_route.h"
 #include "expose_upgrade.h"
 #include "http1.h"
@@ -108,7 +108,6 @@ struct visitor {
 	uint8_t trusted;			 /* the peer is a --trusted-proxy */
 	struct reactor_watcher w;
 	struct reactor_timer timer;		 /* head, idle, response, send or linger timeout, by state */
-	struct net_progress sent;		 /* does the visitor take its answer (send timeout) */
 	struct reactor_timer cont_timer;	 /* our own 100 Continue */
 	struct reactor_deferred kick_defer;	 /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer;	 /* tell the session a stream ended */
@@ -121,10 +120,7 @@ struct visitor {
 	size_t in_max;
 	size_t scanned; /* head bytes searched already (http1 last_len) */
 	uint32_t lent;	/* DATA frames pointing into `in` still queued in a tunnel */
-	/* response bytes the socket has not taken */
-	struct buf out;
-	size_t owed; /* payload bytes in out whose credit is not returned yet */
-	size_t out_max;
+	struct expose_out out; /* response bytes the socket has not taken; its progress (send timeout) */
 	uint8_t rd_eof, keep_alive, in_flight, freeing;
 	size_t lingered; /* bytes dropped while lingering */
 	/* the current exchange */
@@ -223,7 +219,7 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 
 	(void)r;
 	buf_fini(&v->in);
-	buf_fini(&v->out);
+	expose_out_fini(&v->out);
 	slab_free(&v->d->visitors, v);
 }
 
@@ -315,97 +311,20 @@ visitor_close(struct visitor *v)
 	v->fd = -1;
 	fdbudget_release(&d->fds, 1);
 	expose_set_state(v, VISITOR_CLOSED);
-	buf_fini(&v->out);
-	v->owed = 0;
+	expose_out_fini(&v->out);
 	maybe_free(v);
 }
 
 /* ---- output ------------------------------------------------------------- */
 
-/* Return stream credit for n response bytes that reached the visitor. */
+/* Return stream credit for n response bytes that reached the visitor (or never will). */
 static void
-credit(struct visitor *v, size_t n)
+credit(void *arg, size_t n)
 {
+	struct visitor *v = arg;
+
 	if (n > 0 && v->st != NULL)
 		mux_consumed(v->mux, v->st, n);
-}
-
-/* k bytes of out were written: return the credit of the payload among them. */
-static void
-out_written(struct visitor *v, size_t k)
-{
-	size_t framing = buf_len(&v->out) - v->owed, pay = k > framing ? k - framing : 0;
-
-	buf_consume(&v->out, k);
-	if (pay > 0) {
-		v->owed -= pay;
-		credit(v, pay);
-	}
-}
-
-/* Write out; 0, or -1 when the socket failed (the visitor is closed). */
-static int
-out_write(struct visitor *v)
-{
-	while (buf_len(&v->out) > 0) {
-		ssize_t k = send(v->fd, v->out.pos, buf_len(&v->out), MSG_NOSIGNAL);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			visitor_close(v);
-			return -1;
-		}
-		net_progress_pushed(&v->sent, (size_t)k);
-		out_written(v, (size_t)k);
-	}
-	buf_reset(&v->out, 0);
-	return 0;
-}
-
-/* Append to out. 0, or -1 when out of memory. */
-static int
-out_append(struct visitor *v, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (buf_reserve(&v->out, n, 0, 0) < 0)
-		return -1;
-	buf_append(&v->out, p, n);
-	return 0;
-}
-
-/* One sendmsg of up to four ranges (empty ones skipped): bytes taken, 0 (full) or -1 (closed). */
-static ssize_t
-write_ranges(struct visitor *v, const void *h, size_t hn, const void *a, size_t an, const void *b, size_t bn,
-	     const void *c, size_t cn)
-{
-	const void *base[4] = { h, a, b, c };
-	size_t len[4] = { hn, an, bn, cn };
-	struct iovec iov[4];
-	struct msghdr mh;
-	int n = 0, i;
-	ssize_t k;
-
-	for (i = 0; i < 4; i++)
-		if (len[i] > 0)
-			iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i]};
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = (size_t)n;
-	do
-		k = sendmsg(v->fd, &mh, MSG_NOSIGNAL);
-	while (k < 0 && errno == EINTR);
-	if (k >= 0) {
-		net_progress_pushed(&v->sent, (size_t)k);
-		return k;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return 0;
-	visitor_close(v);
-	return -1;
 }
 
 /* ---- the daemon's own answers ------------------------------------------- */
@@ -415,7 +334,7 @@ static void
 answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
 {
 	v->keep_alive = v->keep_alive && keep_alive;
-	if (expose_http_error_response(&v->out, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
+	if (expose_http_error_response(&v->out.buf, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -643,7 +562,7 @@ linger(struct visitor *v)
 		visitor_close(v);
 		return;
 	}
-	buf_fini(&v->out);
+	expose_out_fini(&v->out);
 	expose_set_state(v, VISITOR_LINGER);
 }
 
@@ -670,8 +589,8 @@ exchange_next(struct visitor *v)
 		return;
 	}
 	exchange_reset(v);
-	if (buf_cap(&v->out) > OUT_KEEP)
-		buf_fini(&v->out);
+	if (buf_cap(&v->out.buf) > OUT_KEEP)
+		expose_out_fini(&v->out);
 	if (buf_len(&v->in) > 0) {
 		expose_set_state(v, VISITOR_HEAD);
 		reactor_defer(&v->d->r, &v->kick_defer, kick_cb);
@@ -745,9 +664,11 @@ visitor_flush(struct visitor *v)
 	v->head_held = 0;
 	if (!live(v))
 		return;
-	if (buf_len(&v->out) > 0 && out_write(v) < 0)
+	if (buf_len(&v->out.buf) > 0 && expose_out_flush(&v->out, v->fd) < 0) {
+		visitor_close(v);
 		return;
-	if (buf_len(&v->out) == 0) {
+	}
+	if (buf_len(&v->out.buf) == 0) {
 		if (v->state == VISITOR_FLUSH)
 			exchange_next(v);
 		else if (v->state == VISITOR_UPGRADING)
@@ -756,60 +677,32 @@ visitor_flush(struct visitor *v)
 	update_interest(v);
 }
 
-/*
- * Write a framed DATA piece (pc, payload p) through when nothing waits in
- * out (a held head leaves with it in one sendmsg): the number of its bytes
- * the socket took, or -1 when the visitor was closed.
- */
-static ssize_t
-piece_write(struct visitor *v, const struct expose_http_piece *pc, const uint8_t *p)
-{
-	size_t ol = buf_len(&v->out);
-	ssize_t w;
-
-	if (v->head_held && v->owed == 0 && ol > 0) {
-		w = write_ranges(v, v->out.pos, ol, pc->pre, pc->pre_len, p, pc->take, pc->post, pc->post_len);
-		if (w < 0)
-			return -1;
-		v->head_held = 0;
-		out_written(v, UTIL_MIN((size_t)w, ol));
-		return (size_t)w > ol ? w - (ssize_t)ol : 0;
-	}
-	if (ol > 0)
-		return 0;
-	return write_ranges(v, NULL, 0, pc->pre, pc->pre_len, p, pc->take, pc->post, pc->post_len);
-}
-
-/* Response DATA: framed, written through, the rest copied into out. */
+/* Response DATA: framed, written through when nothing waits, the rest kept in out. */
 static void
 body_write(struct visitor *v, const uint8_t *p, size_t n)
 {
 	struct expose_http_piece pc;
-	size_t hl, tl, k, pay, tail;
-	ssize_t w;
+	int joined, rc;
 
 	expose_http_resp_body_data(&v->resp, n, &pc);
 	credit(v, pc.drop);
 	if (pc.take == 0)
 		return;
-	w = piece_write(v, &pc, p);
-	if (w < 0)
+	/* a held head leaves with the first body bytes in one sendmsg */
+	joined = v->head_held && v->out.owed == 0 && buf_len(&v->out.buf) > 0;
+	rc = expose_out_data(&v->out, v->fd, joined || buf_len(&v->out.buf) == 0, &pc, p);
+	if (rc < 0) {
+		visitor_close(v);
 		return;
-	k = (size_t)w;
-	hl = pc.pre_len;
-	tl = pc.post_len;
-	n = pc.take;
-	pay = k > hl ? UTIL_MIN(k - hl, n) : 0;
-	credit(v, pay);
-	tail = k > hl + n ? k - hl - n : 0;
-	if ((k < hl && out_append(v, pc.pre + k, hl - k) < 0) || out_append(v, p + pay, n - pay) < 0 ||
-	    out_append(v, pc.post + tail, tl - tail) < 0 || buf_len(&v->out) > v->out_max) {
+	}
+	if (joined)
+		v->head_held = 0;
+	if (rc == EXPOSE_OUT_FULL) {
 		log_warn("visitor %s: response spill over its bound, closing", v->peer);
 		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
 		visitor_close(v);
 		return;
 	}
-	v->owed += n - pay;
 	update_interest(v);
 }
 
@@ -820,7 +713,7 @@ informational(struct visitor *v, const struct expose_http_head *h, size_t mark)
 {
 	if (h->status == 100) {
 		if (!v->expect || v->continue_sent) {
-			v->out.last = v->out.pos + mark; /* never two, never unasked */
+			v->out.buf.last = v->out.buf.pos + mark; /* never two, never unasked */
 			return;
 		}
 		v->continue_sent = 1;
@@ -879,7 +772,7 @@ static void
 v_on_head(struct stream *st, const uint8_t *json, size_t n)
 {
 	struct visitor *v = st->owner;
-	size_t mark = buf_len(&v->out);
+	size_t mark = buf_len(&v->out.buf);
 	struct expose_http_head h;
 
 	if (v->state != VISITOR_WAIT) {
@@ -894,7 +787,7 @@ v_on_head(struct stream *st, const uint8_t *json, size_t n)
 		answer_str(v, 502, "too many informational responses from the tunnel client", 0, NULL);
 		return;
 	}
-	if (expose_http_response_head(&v->out, json, n, &v->rq, &h) < 0) {
+	if (expose_http_response_head(&v->out.buf, json, n, &v->rq, &h) < 0) {
 		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
 		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), NULL);
@@ -937,7 +830,7 @@ response_end(struct visitor *v)
 
 	if (!expose_http_resp_body_end(&v->resp, &tail, &tail_len))
 		v->keep_alive = 0; /* short body, or the end is the close itself */
-	if (out_append(v, tail, tail_len) < 0)
+	if (expose_out_append(&v->out, tail, tail_len) < 0)
 		v->keep_alive = 0;
 	if (!v->req_done)
 		v->keep_alive = 0; /* the rest of the request body cannot be skipped safely */
@@ -1044,10 +937,10 @@ send_timer_update(struct visitor *v)
 {
 	if (!sending(v))
 		return;
-	if (buf_len(&v->out) == 0) {
+	if (buf_len(&v->out.buf) == 0) {
 		reactor_timer_stop(&v->d->r, &v->timer);
 	} else if (!reactor_timer_is_active(&v->timer)) {
-		net_progress_mark(&v->sent, v->fd);
+		net_progress_mark(&v->out.sent, v->fd);
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 	}
 }
@@ -1061,7 +954,7 @@ update_interest(struct visitor *v)
 
 	if (!live(v))
 		return;
-	if (buf_len(&v->out) > 0)
+	if (buf_len(&v->out.buf) > 0)
 		want |= REACTOR_WRITE;
 	send_timer_update(v);
 	switch (v->state) {
@@ -1163,7 +1056,7 @@ v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 send_timeout(struct visitor *v)
 {
-	if (net_progress_check(&v->sent, v->fd)) {
+	if (net_progress_check(&v->out.sent, v->fd)) {
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 		return;
 	}
@@ -1213,7 +1106,7 @@ v_on_continue(struct reactor *r, struct reactor_timer *t)
 	(void)r;
 	if (v->state != VISITOR_WAIT || !v->expect || v->continue_sent || v->got_body)
 		return;
-	if (out_append(v, continue_head, sizeof(continue_head) - 1) < 0) {
+	if (expose_out_append(&v->out, continue_head, sizeof(continue_head) - 1) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -1240,7 +1133,7 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	v->fd = fd;
 	v->port = b->port;
 	v->in_max = UTIL_MAX((size_t)d->cfg->max_head_size, (size_t)IN_BODY_MAX);
-	v->out_max = 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK;
+	expose_out_init(&v->out, 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK, credit, v);
 	if (net_format_addr((const struct sockaddr *)peer, v->peer, sizeof(v->peer)) < 0)
 		snprintf(v->peer, sizeof(v->peer), "unknown");
 	if (net_format_ip((const struct sockaddr *)peer, v->peer_ip, sizeof(v->peer_ip)) < 0)
@@ -1315,7 +1208,7 @@ expose_fini(struct daemon *d)
 			close(v->fd);
 		expose_upgrade_fini(&v->up);
 		buf_fini(&v->in);
-		buf_fini(&v->out);
+		expose_out_fini(&v->out);
 	}
 	slab_fini(&d->visitors);
 	free(hdr_slots);
