@@ -54,7 +54,7 @@ endif
 # link against it.
 LIB_SRCS  ?= $(filter-out src/main.c $(BACKEND_EXCLUDE),$(wildcard src/*.c))
 HTC_SRCS  ?= $(filter-out src/htc/main.c,$(wildcard src/htc/*.c))
-CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src/json_w.c src/http1_chunked.c src/http1_fields.c src/flow.c src/buf.c
+CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src/json_w.c src/http1_chunked.c src/http1_fields.c src/flow.c src/buf.c src/expose_http.c src/htc/local_codec.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HTC_OBJS := $(HTC_SRCS:%.c=$(BUILD)/obj/%.o)
