@@ -105,21 +105,21 @@ struct visitor {
 	int port;		    /* its binding is looked up again per request: bindings come and go */
 	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
-	uint8_t trusted;			 /* the peer is a --trusted-proxy */
+	uint8_t trusted; /* the peer is a --trusted-proxy */
 	struct reactor_watcher w;
-	struct reactor_timer timer;		 /* head, idle, response, send or linger timeout, by state */
-	struct reactor_timer cont_timer;	 /* our own 100 Continue */
-	struct reactor_deferred kick_defer;	 /* parse a buffered (pipelined) request */
-	struct reactor_deferred touch_defer;	 /* tell the session a stream ended */
+	struct reactor_timer timer;	     /* head, idle, response, send or linger timeout, by state */
+	struct reactor_timer cont_timer;     /* our own 100 Continue */
+	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
+	struct reactor_deferred touch_defer; /* tell the session a stream ended */
 	struct reactor_deferred free_defer;
-	struct reactor_deferred head_defer;	 /* write a held response head at the end of the batch */
-	uint8_t head_held;			 /* the head waits in out to leave with the first body bytes */
+	struct reactor_deferred head_defer; /* write a held response head at the end of the batch */
+	uint8_t head_held;		    /* the head waits in out to leave with the first body bytes */
 	struct session *touch_s;
 	/* request bytes: head, body (lent to the tunnel), pipelined requests */
 	struct buf in;
 	size_t in_max;
-	size_t scanned; /* head bytes searched already (http1 last_len) */
-	uint32_t lent;	/* DATA frames pointing into `in` still queued in a tunnel */
+	size_t scanned;	       /* head bytes searched already (http1 last_len) */
+	uint32_t lent;	       /* DATA frames pointing into `in` still queued in a tunnel */
 	struct expose_out out; /* response bytes the socket has not taken; its progress (send timeout) */
 	uint8_t rd_eof, keep_alive, in_flight, freeing;
 	size_t lingered; /* bytes dropped while lingering */
@@ -333,8 +333,10 @@ credit(void *arg, size_t n)
 static void
 answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
 {
+	struct buf *out = &v->out.buf;
+
 	v->keep_alive = v->keep_alive && keep_alive;
-	if (expose_http_error_response(&v->out.buf, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
+	if (expose_http_error_response(out, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -443,8 +445,11 @@ static int
 open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
 {
 	struct daemon *d = v->d;
-	struct expose_route rt = {
-	    .port = v->port, .peer = v->peer, .peer_ip = v->peer_ip, .trusted = v->trusted, .upgrade = v->rq.upgrade};
+	struct expose_route rt = {.port = v->port,
+				  .peer = v->peer,
+				  .peer_ip = v->peer_ip,
+				  .trusted = v->trusted,
+				  .upgrade = v->rq.upgrade};
 	int status = expose_route_open(d, &rt, req);
 
 	if (status != 0) {
@@ -484,7 +489,9 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	v->scanned = 0;
 	if (status != 0) {
 		answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
-			   status == 503 ? EXPOSE_HTTP_RETRY : status == 401 ? EXPOSE_HTTP_AUTH : NULL);
+			   status == 503   ? EXPOSE_HTTP_RETRY
+			   : status == 401 ? EXPOSE_HTTP_AUTH
+					   : NULL);
 		return;
 	}
 	if (!v->rq.upgrade && !has_body) {

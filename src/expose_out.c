@@ -86,8 +86,8 @@ expose_out_flush(struct expose_out *o, int fd)
 static ssize_t
 send_through(struct expose_out *o, int fd, const struct expose_http_piece *pc, const uint8_t *p)
 {
-	const void *base[4] = { o->buf.pos, pc->pre, p, pc->post };
-	size_t len[4] = { buf_len(&o->buf), pc->pre_len, pc->take, pc->post_len };
+	const void *base[4] = {o->buf.pos, pc->pre, p, pc->post};
+	size_t len[4] = {buf_len(&o->buf), pc->pre_len, pc->take, pc->post_len};
 	struct iovec iov[4];
 	struct msghdr mh;
 	int n = 0, i;
@@ -129,7 +129,8 @@ expose_out_data(struct expose_out *o, int fd, int through, const struct expose_h
 	if (pay > 0)
 		o->credit(o->arg, pay);
 	tail = k > hl + n ? k - hl - n : 0;
-	if ((k < hl && expose_out_append(o, pc->pre + k, hl - k) < 0) || expose_out_append(o, p + pay, n - pay) < 0 ||
+	if ((k < hl && expose_out_append(o, pc->pre + k, hl - k) < 0) ||
+	    expose_out_append(o, p + pay, n - pay) < 0 ||
 	    expose_out_append(o, pc->post + tail, tl - tail) < 0 || buf_len(&o->buf) > o->max)
 		return EXPOSE_OUT_FULL;
 	o->owed += n - pay;

@@ -27,8 +27,8 @@ basic_ok(const struct binding *b, const struct http1_request *req)
 {
 	const struct http1_header *h = http1_find_header(req->headers, req->num_headers, "Authorization");
 
-	return h != NULL &&
-	       auth_basic_check(h->value, h->value_len, b->basic_user[0] ? b->basic_user : NULL, b->basic_pass) == 1;
+	return h != NULL && auth_basic_check(h->value, h->value_len, b->basic_user[0] ? b->basic_user : NULL,
+					     b->basic_pass) == 1;
 }
 
 /* Why a binding's session takes no stream now. */

@@ -40,7 +40,7 @@ struct expose_upgrade {
 	struct daemon *d;
 	const char *peer; /* for the log: the owner's "ip:port" */
 	expose_upgrade_done_cb *done;
-	uint8_t live;     /* started and done not yet called */
+	uint8_t live; /* started and done not yet called */
 };
 
 /*

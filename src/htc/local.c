@@ -51,7 +51,7 @@
 #include "ring.h"
 #include "util.h"
 
-#define LOCAL_HEAD_MAX (128 * 1024)	/* request head built from STREAM_OPEN */
+#define LOCAL_HEAD_MAX (128 * 1024) /* request head built from STREAM_OPEN */
 #define LOCAL_JSON_TOKENS 1024
 #define LOCAL_RESP_HEAD_MAX (32 * 1024) /* response head (JSON must fit in one frame) */
 #define LOCAL_RESP_HEADERS 128
@@ -106,10 +106,10 @@ struct lreq {
 	uint8_t got_bytes; /* a response byte arrived on this connection */
 	uint8_t logged, orphan, pump_live;
 	/* response: local -> tunnel */
-	struct buf in;		      /* response head bytes and what followed them */
-	size_t in_scanned;	      /* last_len for http1_parse_response */
-	int status;		      /* status of the final head sent, 0 before */
-	unsigned informational;	      /* 1xx heads sent so far */
+	struct buf in;		/* response head bytes and what followed them */
+	size_t in_scanned;	/* last_len for http1_parse_response */
+	int status;		/* status of the final head sent, 0 before */
+	unsigned informational; /* 1xx heads sent so far */
 	int keep_alive;
 	struct local_resp_body respb; /* the body's framing */
 	struct ring ring;	      /* DATA lent to the tunnel (ring.h) */
@@ -341,10 +341,10 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 
 	if (!r->wr_dead && can_write(r) && buf_len(&r->spill) == 0) {
 		if (head_left(r) > 0)
-			iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)pre, pn };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)p, n };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)post, qn };
+			iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)pre, pn};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)p, n};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)post, qn};
 		w = send_iov(r, iov, niov);
 		if (w > 0)
 			k = took_head(r, (size_t)w);
@@ -398,9 +398,9 @@ out_drain(struct lreq *r)
 	if (!can_write(r))
 		return;
 	if (head_left(r) > 0)
-		iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
+		iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
 	if (buf_len(&r->spill) > 0)
-		iov[niov++] = (struct iovec){ r->spill.pos, buf_len(&r->spill) };
+		iov[niov++] = (struct iovec){r->spill.pos, buf_len(&r->spill)};
 	w = niov > 0 ? send_iov(r, iov, niov) : 0;
 	if (w < 0)
 		return;
@@ -539,12 +539,12 @@ s_on_close(struct stream *s)
 }
 
 static const struct stream_ops local_stream_ops = {
-	.on_data = s_on_data,
-	.on_eof = s_on_eof,
-	.on_reset = s_on_reset,
-	.on_credit = s_on_credit,
-	.on_head = NULL,
-	.on_close = s_on_close,
+    .on_data = s_on_data,
+    .on_eof = s_on_eof,
+    .on_reset = s_on_reset,
+    .on_credit = s_on_credit,
+    .on_head = NULL,
+    .on_close = s_on_close,
 };
 
 /* ---- response: local -> tunnel ------------------------------------------- */
@@ -741,7 +741,7 @@ static void
 resp_head(struct lreq *r)
 {
 	struct http1_header hdrs[LOCAL_RESP_HEADERS];
-	struct http1_limits lim = { LOCAL_RESP_HEAD_MAX, LOCAL_RESP_HEADERS };
+	struct http1_limits lim = {LOCAL_RESP_HEAD_MAX, LOCAL_RESP_HEADERS};
 	struct http1_response res;
 	ssize_t n;
 
@@ -760,7 +760,8 @@ resp_head(struct lreq *r)
 			return;
 		}
 		if (res.status < 200 && res.status != 101 && ++r->informational > LOCAL_MAX_INFORMATIONAL) {
-			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "too many informational responses from the local service");
+			local_fail(r, FRAME_CODE_INTERNAL_ERROR,
+				   "too many informational responses from the local service");
 			return;
 		}
 		if (send_head(r, &res) < 0)
@@ -879,7 +880,8 @@ upgrade_step(struct lreq *r)
 			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 			return;
 		}
-		want = mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
+		want =
+		    mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
 		if (want == 0)
 			return; /* on_credit or lent_done resumes */
 		memcpy(r->ring.mem + start, r->in.pos, want);
@@ -910,7 +912,8 @@ local_update(struct lreq *r)
 		if (r->state == LREQ_HEAD)
 			want |= REACTOR_READ;
 		if (r->state == LREQ_BODY && buf_len(&r->in) == 0 && r->s != NULL &&
-		    (r->ring.mem == NULL || ring_space(&r->ring, &start) > 0) && mux_allowance(&r->c->mux, r->s, 1) > 0)
+		    (r->ring.mem == NULL || ring_space(&r->ring, &start) > 0) &&
+		    mux_allowance(&r->c->mux, r->s, 1) > 0)
 			want |= REACTOR_READ;
 	}
 	local_pool_want(r->conn, want);

@@ -31,8 +31,8 @@ struct local_pool_conn {
 	int connecting; /* non-blocking connect in progress */
 	int reused;	/* it served an earlier request */
 	/* private */
-	struct local_pool *pool; /* NULL once closed, or the pool is gone */
-	void *owner;		 /* the request it serves, NULL when idle */
+	struct local_pool *pool;	     /* NULL once closed, or the pool is gone */
+	void *owner;			     /* the request it serves, NULL when idle */
 	struct local_pool_conn *prev, *next; /* pool->conns while open */
 	struct reactor *r;
 	struct sockaddr_storage addr;
@@ -59,8 +59,8 @@ void local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *
 void local_pool_fini(struct local_pool *p);
 
 /* An idle connection to addr that still looks usable, now busy for owner; NULL when there is none. */
-struct local_pool_conn *local_pool_take(struct local_pool *p, const struct sockaddr_storage *addr, socklen_t len,
-					void *owner);
+struct local_pool_conn *local_pool_take(struct local_pool *p, const struct sockaddr_storage *addr,
+					socklen_t len, void *owner);
 
 /*
  * A new connection to addr, busy for owner and connecting: its first

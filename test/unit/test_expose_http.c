@@ -716,7 +716,8 @@ dechunk(const char *wire, size_t n, char *out)
 		ssize_t k = http1_chunked_decode(&ck, (const uint8_t *)wire + off, n - off, &d, &dl);
 
 		assert_true(k > 0);
-		memcpy(out + nout, d, dl);
+		if (dl > 0)
+			memcpy(out + nout, d, dl);
 		nout += dl;
 		off += (size_t)k;
 	}
