@@ -97,12 +97,12 @@ int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, co
  * chunked framing taken off, the payload left. Caller-owned; no I/O.
  */
 struct expose_http_req_body {
-	enum http1_body body;  /* HTTP1_BODY_LENGTH or HTTP1_BODY_CHUNKED */
-	uint64_t left;         /* LENGTH: payload bytes still to come */
+	enum http1_body body;	 /* HTTP1_BODY_LENGTH or HTTP1_BODY_CHUNKED (NONE: done at once) */
+	uint64_t left;		 /* LENGTH: payload bytes still to come */
 	struct http1_chunked ck; /* CHUNKED: the decoder (its err says why it failed) */
 };
 
-/* Start a body framed as body (LENGTH: length bytes long; CHUNKED). */
+/* Start a body framed as body (LENGTH: length bytes long). */
 void expose_http_req_body_init(struct expose_http_req_body *b, enum http1_body body, uint64_t length);
 
 /*
@@ -132,9 +132,9 @@ struct expose_http_resp_body {
 struct expose_http_piece {
 	char pre[HTTP1_CHUNK_HEADER_MAX]; /* CHUNKED: the chunk header */
 	size_t pre_len;
-	size_t take;      /* payload bytes that go to the visitor */
-	size_t drop;      /* payload bytes that never will (no body, past the Content-Length) */
-	const char *post; /* CHUNKED: the CRLF after the chunk data */
+	size_t take;	  /* payload bytes that go to the visitor */
+	size_t drop;	  /* payload bytes that never will (no body, past the Content-Length) */
+	const char *post; /* CHUNKED: the CRLF after the chunk data ("" otherwise) */
 	size_t post_len;
 };
 
