@@ -57,7 +57,7 @@ struct daemon {
 	unsigned nbinds;
 	uint32_t next_bind_id;
 	struct slab pulls;               /* PULL connections */
-	struct slab visitors;            /* EXPOSE visitor connections (expose.c, expose_resp.c) */
+	struct slab visitors;            /* EXPOSE visitor connections (expose.c) */
 	unsigned requests_in_flight;     /* EXPOSE requests between STREAM_OPEN and the end of the response */
 	struct ctl_conn *ctls;           /* control-plane HTTP connections */
 	int draining;                    /* SIGTERM received (session_shutdown_all) */

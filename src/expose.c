@@ -1,23 +1,32 @@
 /*
- * expose.c: EXPOSE visitors (see expose.h), their life and request side.
+ * expose.c: EXPOSE listeners and the visitor connection machine (see
+ * expose.h).
  *
  * A visitor is one TCP connection accepted on an EXPOSE port. It reads a
- * request head, checks the binding's Basic credentials, opens one http
- * stream per request (STREAM_OPEN, with X-Forwarded-* kept from trusted
- * proxies and replaced for anyone else), and sends the de-framed request
+ * request head, routes it to its binding's session (expose_route.c: one
+ * http stream per request, STREAM_OPEN), and sends the de-framed request
  * body as DATA straight from its input buffer (zero copy, within credit:
  * the buffer is never moved while DATA lent from it is queued in the
  * tunnel). Requests on one connection are answered strictly in order:
  * bytes after a request wait in the input buffer until the answer before
- * them is written. Timers bound the head, the wait for a response, the
- * keep-alive idle time and the linger after a last answer.
+ * them is written.
  *
- * Writing to the visitor (the response, the daemon's own answers, the
- * switch to a pump after a 101) is expose_resp.c's.
+ * The response head arrives as JSON on the stream and is written as
+ * HTTP/1.1 (held back to leave with the first body bytes); its DATA is
+ * framed and written through when nothing waits in `out`; what the socket
+ * does not take is copied into `out`, whose payload credit is returned only
+ * once written, so `out` never holds much more than one stream window.
+ *
+ * This file owns the machine: the states (enum visitor_state, changed only
+ * by expose_set_state), the timers of each state, close and free. The HTTP
+ * text and the body framing are expose_http.c's (no I/O there), finding
+ * the session of a request is expose_route.c's, and the socket of an
+ * upgraded visitor goes to a pump through expose_upgrade.c.
+ * Everything runs on the daemon's loop.
  */
 #include "expose.h"
-#include "expose_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +34,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "bind.h"
+#include "buf.h"
+#include "expose_http.h"
+#include "expose_out.h"
+#include "expose_route.h"
+#include "expose_upgrade.h"
+#include "http1.h"
 #include "log.h"
+#include "mux.h"
 #include "net.h"
 #include "session.h"
+#include "stream.h"
 #include "util.h"
 
 #define IN_INIT 4096		/* first input buffer */
@@ -40,6 +56,7 @@
 #define OUT_KEEP (64 * 1024)	/* a larger idle out buffer is released */
 #define LINGER_MS 2000		/* after a last answer: read and drop for at most this long */
 #define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
+#define DETAIL_MAX 160		/* bytes of an answer's detail that are logged */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -60,6 +77,66 @@ static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\n"
 static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 /*
+ * Visitor states. One request/response exchange at a time; the request
+ * side (body still to send, req_done) runs beside WAIT and RESPONSE. The
+ * timer of each state is started by expose_set_state.
+ */
+enum visitor_state {
+	VISITOR_IDLE,	   /* keep-alive between requests, nothing buffered: the idle timer runs */
+	VISITOR_HEAD,	   /* reading a request head: the head timer runs from its first byte */
+	VISITOR_WAIT,	   /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
+	VISITOR_RESPONSE,  /* response head written, body DATA written through */
+	VISITOR_FLUSH,	   /* answer complete: write what is left, then the next request or close */
+	VISITOR_LINGER,	   /* last answer written, write side shut: drop input, then close */
+	VISITOR_UPGRADING, /* 101 accepted: its head or bytes read past the request still to go */
+	VISITOR_UPGRADED,  /* the socket belongs to the pump (expose_upgrade.c) */
+	VISITOR_CLOSED,	   /* socket closed; freed once no DATA lent from `in` is queued */
+	VISITOR_STATE_MAX
+};
+
+/* slab_alloc zero-fills: a new visitor starts IDLE, so its head timer starts. */
+_Static_assert(VISITOR_IDLE == 0, "a zeroed visitor is IDLE");
+
+struct visitor {
+	enum visitor_state state; /* written by expose_set_state only */
+	int fd;			  /* -1 once closed or handed to the pump */
+	struct daemon *d;
+	int port;		    /* its binding is looked up again per request: bindings come and go */
+	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
+	char peer_ip[NET_ADDR_STRLEN];
+	uint8_t trusted; /* the peer is a --trusted-proxy */
+	struct reactor_watcher w;
+	struct reactor_timer timer;	     /* head, idle, response, send or linger timeout, by state */
+	struct reactor_timer cont_timer;     /* our own 100 Continue */
+	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
+	struct reactor_deferred touch_defer; /* tell the session a stream ended */
+	struct reactor_deferred free_defer;
+	struct reactor_deferred head_defer; /* write a held response head at the end of the batch */
+	uint8_t head_held;		    /* the head waits in out to leave with the first body bytes */
+	struct session *touch_s;
+	/* request bytes: head, body (lent to the tunnel), pipelined requests */
+	struct buf in;
+	size_t in_max;
+	size_t scanned;	       /* head bytes searched already (http1 last_len) */
+	uint32_t lent;	       /* DATA frames pointing into `in` still queued in a tunnel */
+	struct expose_out out; /* response bytes the socket has not taken; its progress (send timeout) */
+	uint8_t rd_eof, keep_alive, in_flight, freeing;
+	size_t lingered; /* bytes dropped while lingering */
+	/* the current exchange */
+	struct mux *mux;
+	struct stream *st;
+	struct expose_http_req rq;
+	struct expose_http_req_body req; /* the request body's framing (none: req_done from the start) */
+	uint64_t open_ms;
+	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
+	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
+	uint8_t expect, continue_sent;
+	uint8_t informational;		   /* 1xx heads of this response so far */
+	struct expose_http_resp_body resp; /* the response body's framing */
+	struct expose_upgrade up;	   /* after a 101 */
+};
+
+/*
  * Header slots for the request head parser. They are filled and used
  * within one call (the daemon has one loop and one thread), so one array
  * of --max-headers entries serves every visitor.
@@ -67,14 +144,46 @@ static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static struct http1_header *hdr_slots;
 static size_t hdr_nslots;
 
-/* see expose_int.h */
-void
+static const struct stream_ops visitor_stream_ops;
+static void update_interest(struct visitor *v);
+static void visitor_flush(struct visitor *v);
+
+/* ---- the state ---------------------------------------------------------- */
+
+/* Neither closed nor handed to a pump: the visitor still owns its socket. */
+static int
+live(const struct visitor *v)
+{
+	return v->state != VISITOR_CLOSED && v->state != VISITOR_UPGRADED;
+}
+
+/* Writing a response: the timer is the send timeout while output waits. */
+static int
+sending(const struct visitor *v)
+{
+	return v->state == VISITOR_RESPONSE || v->state == VISITOR_FLUSH || v->state == VISITOR_UPGRADING;
+}
+
+/* After an error answer: may the connection carry another request? */
+static int
+reusable(const struct visitor *v)
+{
+	return v->req_done && !v->rq.upgrade;
+}
+
+/*
+ * Enter st and start the timer that state runs (head, idle, response,
+ * linger), or stop it. The send timeout of the writing states is started
+ * by update_interest, while output waits.
+ */
+static void
 expose_set_state(struct visitor *v, enum visitor_state st)
 {
 	const struct config *c = v->d->cfg;
 	enum visitor_state prev = v->state;
 	uint64_t ms = 0;
 
+	assert(st < VISITOR_STATE_MAX);
 	v->state = st;
 	switch (st) {
 	case VISITOR_HEAD:
@@ -100,7 +209,7 @@ expose_set_state(struct visitor *v, enum visitor_state st)
 		reactor_timer_stop(&v->d->r, &v->timer);
 }
 
-/* ---- lifecycle ---------------------------------------------------------- */
+/* ---- close and free ----------------------------------------------------- */
 
 static void
 free_cb(struct reactor *r, struct reactor_deferred *df)
@@ -109,13 +218,13 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 
 	(void)r;
 	buf_fini(&v->in);
-	buf_fini(&v->out);
+	expose_out_fini(&v->out);
 	slab_free(&v->d->visitors, v);
 }
 
-/* see expose_int.h */
-void
-expose_maybe_free(struct visitor *v)
+/* Free a CLOSED visitor once no DATA lent from its input is queued. */
+static void
+maybe_free(struct visitor *v)
 {
 	if (v->state != VISITOR_CLOSED || v->lent > 0 || v->freeing)
 		return;
@@ -123,9 +232,9 @@ expose_maybe_free(struct visitor *v)
 	reactor_defer(&v->d->r, &v->free_defer, free_cb);
 }
 
-/* see expose_int.h */
-void
-expose_touch_session(struct daemon *d, struct session *t)
+/* Tell session t (if it still exists) that one of its streams ended. */
+static void
+touch_session(struct daemon *d, struct session *t)
 {
 	struct session *s;
 
@@ -143,7 +252,7 @@ touch_cb(struct reactor *r, struct reactor_deferred *df)
 	struct visitor *v = container_of(df, struct visitor, touch_defer);
 
 	(void)r;
-	expose_touch_session(v->d, v->touch_s);
+	touch_session(v->d, v->touch_s);
 	v->touch_s = NULL;
 }
 
@@ -151,9 +260,8 @@ touch_cb(struct reactor *r, struct reactor_deferred *df)
  * The exchange is over for the tunnel: detach the stream (RESET(code)
  * when it is still open), count the request out of flight.
  */
-/* see expose_int.h */
-void
-expose_exchange_end(struct visitor *v, unsigned code, const char *reason)
+static void
+exchange_end(struct visitor *v, unsigned code, const char *reason)
 {
 	struct daemon *d = v->d;
 	struct stream *st = v->st;
@@ -183,31 +291,65 @@ exchange_reset(struct visitor *v)
 	v->st = NULL;
 	v->mux = NULL;
 	memset(&v->rq, 0, sizeof(v->rq));
-	v->req_body = HTTP1_BODY_NONE;
-	v->req_left = 0;
+	expose_http_req_body_init(&v->req, HTTP1_BODY_NONE, 0);
 	v->req_done = v->got_body = v->expect = v->continue_sent = v->informational = 0;
-	v->body = EXPOSE_HTTP_BODY_NONE;
-	v->resp_left = 0;
+	expose_http_resp_body_init(&v->resp, EXPOSE_HTTP_BODY_NONE, 0);
 }
 
-/* see expose_int.h */
-void
-expose_close(struct visitor *v)
+/* Close the socket (cancelling a stream in flight); freed when nothing is lent. */
+static void
+visitor_close(struct visitor *v)
 {
 	struct daemon *d = v->d;
 
-	if (!expose_live(v))
+	if (!live(v))
 		return;
-	expose_exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
-	reactor_timer_stop(&d->r, &v->timer);
+	exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
 	reactor_watcher_stop(&d->r, &v->w);
 	close(v->fd);
 	v->fd = -1;
 	fdbudget_release(&d->fds, 1);
-	v->state = VISITOR_CLOSED;
-	buf_fini(&v->out);
-	v->owed = 0;
-	expose_maybe_free(v);
+	expose_set_state(v, VISITOR_CLOSED);
+	expose_out_fini(&v->out);
+	maybe_free(v);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* Return stream credit for n response bytes that reached the visitor (or never will). */
+static void
+credit(void *arg, size_t n)
+{
+	struct visitor *v = arg;
+
+	if (n > 0 && v->st != NULL)
+		mux_consumed(v->mux, v->st, n);
+}
+
+/* ---- the daemon's own answers ------------------------------------------- */
+
+/* Queue the daemon's own answer, then close or go on as keep_alive allows. */
+static void
+answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
+{
+	struct buf *out = &v->out.buf;
+
+	v->keep_alive = v->keep_alive && keep_alive;
+	if (expose_http_error_response(out, status, detail, dlen, v->keep_alive, v->rq.head, extra) < 0) {
+		visitor_close(v);
+		return;
+	}
+	metrics_visitor_response(&v->d->metrics, status);
+	log_debug("visitor %s: answered %d (%.*s)", v->peer, status, (int)UTIL_MIN(dlen, DETAIL_MAX),
+		  detail ? detail : "");
+	expose_set_state(v, VISITOR_FLUSH);
+	visitor_flush(v);
+}
+
+static void
+answer_str(struct visitor *v, int status, const char *detail, int keep_alive, const char *extra)
+{
+	answer(v, status, detail, strlen(detail), keep_alive, extra);
 }
 
 /* ---- request side ------------------------------------------------------- */
@@ -221,14 +363,14 @@ up_done(void *arg, uint32_t len, int sent)
 	(void)sent;
 	v->lent--;
 	if (v->state == VISITOR_CLOSED)
-		expose_maybe_free(v);
-	else if (expose_live(v) && v->lent == 0)
-		expose_update_interest(v); /* `in` may be compacted again */
+		maybe_free(v);
+	else if (live(v) && v->lent == 0)
+		update_interest(v); /* `in` may be compacted again */
 }
 
-/* see expose_int.h */
-int
-expose_lend(struct visitor *v, const uint8_t *p, size_t n)
+/* Send n bytes of `in` as DATA (zero copy: `in` stays put until done). 0 or -1. */
+static int
+lend(struct visitor *v, const uint8_t *p, size_t n)
 {
 	if (mux_send_data(v->mux, v->st, p, (uint32_t)n, up_done, v) < 0)
 		return -1;
@@ -262,123 +404,66 @@ in_can_take(const struct visitor *v)
 static void
 body_failed(struct visitor *v, const char *why)
 {
-	expose_exchange_end(v, FRAME_CODE_CANCEL, why);
+	exchange_end(v, FRAME_CODE_CANCEL, why);
 	if (v->state == VISITOR_WAIT)
-		expose_resp_answer_str(v, 400, why, 0, NULL);
+		answer_str(v, 400, why, 0, NULL);
 	else
-		expose_close(v);
+		visitor_close(v);
 }
 
 /* Send the de-framed request body buffered in `in`, within credit. */
-/* see expose_int.h */
-void
-expose_send_body(struct visitor *v)
+static void
+send_body(struct visitor *v)
 {
 	while (!v->req_done && v->st != NULL && buf_len(&v->in) > 0) {
 		size_t allow = mux_allowance(v->mux, v->st, buf_len(&v->in)), dlen;
-		const uint8_t *data = v->in.pos;
+		const uint8_t *data;
 		ssize_t used;
 
 		if (allow == 0)
 			return; /* on_credit resumes */
-		if (v->req_body == HTTP1_BODY_LENGTH) {
-			dlen = (size_t)UTIL_MIN((uint64_t)allow, v->req_left);
-			used = (ssize_t)dlen;
-			v->req_left -= dlen;
-		} else {
-			used = http1_chunked_decode(&v->ck, v->in.pos, allow, &data, &dlen);
-			if (used < 0) {
-				body_failed(v, http1_chunked_error_str(v->ck.err));
-				return;
-			}
+		used = expose_http_req_body_take(&v->req, v->in.pos, allow, &data, &dlen);
+		if (used < 0) {
+			body_failed(v, http1_chunked_error_str(v->req.ck.err));
+			return;
 		}
-		if (dlen > 0 && expose_lend(v, data, dlen) < 0) {
+		if (dlen > 0 && lend(v, data, dlen) < 0) {
 			body_failed(v, "tunnel gone");
 			return;
 		}
 		buf_consume(&v->in, (size_t)used);
-		if ((v->req_body == HTTP1_BODY_LENGTH && v->req_left == 0) ||
-		    (v->req_body == HTTP1_BODY_CHUNKED && http1_chunked_done(&v->ck))) {
+		if (expose_http_req_body_done(&v->req)) {
 			v->req_done = 1;
 			mux_send_eof(v->mux, v->st); /* may finish the stream: on_close clears v->st */
 		}
 	}
 }
 
-/* The EXPOSE binding on port now (after a takeover: the new owner's). */
-static struct binding *
-find_binding(struct daemon *d, int port)
-{
-	struct binding *b = bind_find_port(d, port);
-
-	return b != NULL && b->kind == BIND_EXPOSE ? b : NULL;
-}
-
-/* Open the request's stream and send STREAM_OPEN: 0, or the status to answer. */
-/* The visitor's Basic credentials match the binding's (constant time). */
-static int
-basic_ok(const struct binding *b, const struct http1_request *req)
-{
-	const struct http1_header *h = http1_find_header(req->headers, req->num_headers, "Authorization");
-
-	return h != NULL &&
-	       auth_basic_check(h->value, h->value_len, b->basic_user[0] ? b->basic_user : NULL, b->basic_pass) == 1;
-}
-
+/* Route the request and serve its stream: 0, or the status to answer (*detail why). */
 static int
 open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
 {
 	struct daemon *d = v->d;
-	struct binding *b = find_binding(d, v->port);
-	struct expose_http_open o;
-	struct forwarded_values fwd;
-	struct session *s;
-	struct stream *st;
+	struct expose_route rt = {.port = v->port,
+				  .peer = v->peer,
+				  .peer_ip = v->peer_ip,
+				  .trusted = v->trusted,
+				  .upgrade = v->rq.upgrade};
+	int status = expose_route_open(d, &rt, req);
 
-	if (b == NULL) {
-		*detail = "this port is no longer exposed";
-		return 503;
+	if (status != 0) {
+		*detail = rt.detail;
+		return status;
 	}
-	if (b->basic_pass[0] && !basic_ok(b, req)) {
-		*detail = "authentication required";
-		return 401;
-	}
-	s = b->s;
-	if (!session_accepts_streams(s)) {
-		*detail = session_parked(s)	  ? "the tunnel client is reconnecting"
-			  : session_backlogged(s) ? "the tunnel client is not reading"
-						  : "the tunnel is closing";
-		return 503;
-	}
-	st = mux_open(&s->mux, 0, STREAM_KIND_HTTP, -1);
-	if (st == NULL) {
-		*detail = "too many requests in flight on this tunnel";
-		return 503;
-	}
-	forwarded_values(v->trusted, v->peer_ip, req->headers, req->num_headers, &fwd);
-	o = (struct expose_http_open){b->id, b->port, v->peer, &fwd, v->rq.upgrade};
-	buf_reset(&d->scratch, 0);
-	if (expose_http_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
-		mux_drop(&s->mux, st);
-		*detail = "request head too large for the tunnel";
-		return 431;
-	}
-	if (mux_send(&s->mux, st, FRAME_STREAM_OPEN, d->scratch.pos, buf_len(&d->scratch)) < 0) {
-		mux_drop(&s->mux, st);
-		*detail = "the tunnel is closing";
-		return 503;
-	}
-	st->ops = &expose_resp_stream_ops;
-	st->owner = v;
-	st->bind_id = b->id;
-	v->mux = &s->mux;
-	v->st = st;
-	metrics_stream_opened(&d->metrics, METRICS_KIND_HTTP);
+	rt.st->ops = &visitor_stream_ops;
+	rt.st->owner = v;
+	v->mux = rt.mux;
+	v->st = rt.st;
 	d->requests_in_flight++;
 	v->in_flight = 1;
 	v->open_ms = reactor_now(&d->r);
 	log_debug("visitor %s: %.*s %.*s -> session %s stream %u", v->peer, (int)req->method_len, req->method,
-		  (int)UTIL_MIN(req->target_len, 200), req->target, s->id, st->id);
+		  (int)UTIL_MIN(req->target_len, 200), req->target, rt.session_id, rt.st->id);
 	return 0;
 }
 
@@ -396,16 +481,16 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	v->rq.keep_alive = req->keep_alive;
 	v->rq.upgrade = req->upgrade && !has_body;
 	v->keep_alive = req->keep_alive;
-	v->req_body = has_body ? req->body : HTTP1_BODY_NONE;
-	v->req_left = req->content_length;
+	expose_http_req_body_init(&v->req, has_body ? req->body : HTTP1_BODY_NONE, req->content_length);
 	v->expect = req->expect_continue && has_body;
-	http1_chunked_init(&v->ck);
 	status = open_stream(v, req, &detail);
 	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
 	v->scanned = 0;
 	if (status != 0) {
-		expose_resp_answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
-			   status == 503 ? EXPOSE_HTTP_RETRY : status == 401 ? EXPOSE_HTTP_AUTH : NULL);
+		answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
+			   status == 503   ? EXPOSE_HTTP_RETRY
+			   : status == 401 ? EXPOSE_HTTP_AUTH
+					   : NULL);
 		return;
 	}
 	if (!v->rq.upgrade && !has_body) {
@@ -417,7 +502,7 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 		reactor_timer_start(&v->d->r, &v->cont_timer, CONTINUE_DELAY_MS, 0);
 	if (has_body) {
 		v->got_body = buf_len(&v->in) > 0;
-		expose_send_body(v);
+		send_body(v);
 	}
 }
 
@@ -444,11 +529,11 @@ parse_head(struct visitor *v)
 	v->rq.head = 0;
 	if (n < 0) {
 		log_debug("visitor %s: bad request head: %s", v->peer, http1_error_str(req.err));
-		expose_resp_answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, NULL);
+		answer_str(v, http1_error_status(req.err), http1_error_str(req.err), 0, NULL);
 		return;
 	}
 	if (req.minor_version == 1 && req.host_count != 1) {
-		expose_resp_answer_str(v, 400, "exactly one Host header is required", 0, NULL);
+		answer_str(v, 400, "exactly one Host header is required", 0, NULL);
 		return;
 	}
 	start_request(v, &req, (size_t)n);
@@ -465,24 +550,25 @@ kick_cb(struct reactor *r, struct reactor_deferred *df)
 	if (v->state != VISITOR_HEAD)
 		return;
 	parse_head(v);
-	if (expose_live(v))
-		expose_update_interest(v);
+	if (live(v))
+		update_interest(v);
 }
 
-/* The answer is written: the next request, keep-alive idle, or close. */
+/* ---- after an answer: the next request, or linger and close ------------- */
+
 /*
  * The last answer is written: shut the write side and read what the
  * visitor still sends for a while, so that closing with unread bytes does
  * not make the kernel send a reset that destroys the answer in flight.
  */
 static void
-visitor_linger(struct visitor *v)
+linger(struct visitor *v)
 {
 	if (v->rd_eof || shutdown(v->fd, SHUT_WR) < 0) {
-		expose_close(v);
+		visitor_close(v);
 		return;
 	}
-	buf_fini(&v->out);
+	expose_out_fini(&v->out);
 	expose_set_state(v, VISITOR_LINGER);
 }
 
@@ -497,20 +583,20 @@ linger_read(struct visitor *v)
 	if (n > 0)
 		v->lingered += (size_t)n;
 	if (n <= 0 || v->lingered > LINGER_MAX)
-		expose_close(v);
+		visitor_close(v);
 }
 
-/* see expose_int.h */
-void
-expose_exchange_next(struct visitor *v)
+/* The answer is written: the next request, keep-alive idle, or linger and close. */
+static void
+exchange_next(struct visitor *v)
 {
 	if (!v->keep_alive || v->rd_eof) {
-		visitor_linger(v);
+		linger(v);
 		return;
 	}
 	exchange_reset(v);
-	if (buf_cap(&v->out) > OUT_KEEP)
-		buf_fini(&v->out);
+	if (buf_cap(&v->out.buf) > OUT_KEEP)
+		expose_out_fini(&v->out);
 	if (buf_len(&v->in) > 0) {
 		expose_set_state(v, VISITOR_HEAD);
 		reactor_defer(&v->d->r, &v->kick_defer, kick_cb);
@@ -522,25 +608,361 @@ expose_exchange_next(struct visitor *v)
 		buf_fini(&v->in); /* an idle connection keeps no buffer */
 }
 
+/* ---- upgrade ------------------------------------------------------------ */
+
+static void
+upgrade_done(struct expose_upgrade *u)
+{
+	struct visitor *v = container_of(u, struct visitor, up);
+
+	touch_session(v->d, v->touch_s);
+	v->touch_s = NULL;
+	expose_set_state(v, VISITOR_CLOSED);
+	maybe_free(v);
+}
+
+/* The 101 head is written: send what the visitor sent past its request, then pump. */
+static void
+upgrade_switch(struct visitor *v)
+{
+	struct daemon *d = v->d;
+	struct stream *st = v->st;
+	struct mux *m = v->mux;
+
+	if (st == NULL) {
+		visitor_close(v);
+		return;
+	}
+	while (buf_len(&v->in) > 0) {
+		size_t n = mux_allowance(m, st, buf_len(&v->in));
+
+		if (n == 0)
+			return; /* on_credit resumes */
+		if (lend(v, v->in.pos, n) < 0) {
+			visitor_close(v);
+			return;
+		}
+		buf_consume(&v->in, n);
+	}
+	reactor_watcher_stop(&d->r, &v->w); /* before the pump watches the same fd */
+	reactor_timer_stop(&d->r, &v->cont_timer);
+	if (expose_upgrade_start(&v->up, d, m, st, v->fd, v->peer, upgrade_done) < 0) {
+		visitor_close(v); /* still owns st: RESET */
+		return;
+	}
+	v->st = NULL;
+	v->mux = NULL;
+	v->touch_s = m->owner;
+	v->fd = -1;
+	if (v->in_flight) {
+		v->in_flight = 0;
+		d->requests_in_flight--;
+	}
+	expose_set_state(v, VISITOR_UPGRADED);
+}
+
+/* ---- writing the response ----------------------------------------------- */
+
+/* Write what out holds; then the next exchange or the upgrade when it is empty. */
+static void
+visitor_flush(struct visitor *v)
+{
+	v->head_held = 0;
+	if (!live(v))
+		return;
+	if (buf_len(&v->out.buf) > 0 && expose_out_flush(&v->out, v->fd) < 0) {
+		visitor_close(v);
+		return;
+	}
+	if (buf_len(&v->out.buf) == 0) {
+		if (v->state == VISITOR_FLUSH)
+			exchange_next(v);
+		else if (v->state == VISITOR_UPGRADING)
+			upgrade_switch(v);
+	}
+	update_interest(v);
+}
+
+/* Response DATA: framed, written through when nothing waits, the rest kept in out. */
+static void
+body_write(struct visitor *v, const uint8_t *p, size_t n)
+{
+	struct expose_http_piece pc;
+	int joined, rc;
+
+	expose_http_resp_body_data(&v->resp, n, &pc);
+	credit(v, pc.drop);
+	if (pc.take == 0)
+		return;
+	/* a held head leaves with the first body bytes in one sendmsg */
+	joined = v->head_held && v->out.owed == 0 && buf_len(&v->out.buf) > 0;
+	rc = expose_out_data(&v->out, v->fd, joined || buf_len(&v->out.buf) == 0, &pc, p);
+	if (rc < 0) {
+		visitor_close(v);
+		return;
+	}
+	if (joined)
+		v->head_held = 0;
+	if (rc == EXPOSE_OUT_FULL) {
+		log_warn("visitor %s: response spill over its bound, closing", v->peer);
+		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
+		visitor_close(v);
+		return;
+	}
+	update_interest(v);
+}
+
+/* ---- the response arriving on the stream -------------------------------- */
+
+static void
+informational(struct visitor *v, const struct expose_http_head *h, size_t mark)
+{
+	if (h->status == 100) {
+		if (!v->expect || v->continue_sent) {
+			v->out.buf.last = v->out.buf.pos + mark; /* never two, never unasked */
+			return;
+		}
+		v->continue_sent = 1;
+		reactor_timer_stop(&v->d->r, &v->cont_timer);
+	}
+	visitor_flush(v);
+}
+
+static void
+head_cb(struct reactor *r, struct reactor_deferred *df)
+{
+	struct visitor *v = container_of(df, struct visitor, head_defer);
+
+	(void)r;
+	if (v->head_held && live(v))
+		visitor_flush(v);
+}
+
+static void
+response_start(struct visitor *v, const struct expose_http_head *h)
+{
+	struct daemon *d = v->d;
+
+	reactor_timer_stop(&d->r, &v->cont_timer);
+	metrics_ttfb_observe(&d->metrics, reactor_now(&d->r) - v->open_ms);
+	metrics_visitor_response(&d->metrics, h->status);
+	if (h->status == 101) {
+		/* raw bytes until the pump takes over */
+		expose_http_resp_body_init(&v->resp, EXPOSE_HTTP_BODY_CLOSE, 0);
+		expose_set_state(v, VISITOR_UPGRADING);
+		visitor_flush(v);
+		return;
+	}
+	expose_http_resp_body_init(&v->resp, h->body, h->length);
+	v->keep_alive = v->keep_alive && h->keep_alive;
+	if (v->rq.upgrade && !v->req_done) {
+		v->req_done = 1; /* not upgraded: the request had no body */
+		mux_send_eof(v->mux, v->st);
+	}
+	expose_set_state(v, VISITOR_RESPONSE);
+	/* hold the head: the body usually follows in the same batch of tunnel input */
+	v->head_held = 1;
+	reactor_defer(&d->r, &v->head_defer, head_cb);
+}
+
+/* A stream-level fault once the response started: the visitor connection goes. */
+static void
+fail_after_head(struct visitor *v, unsigned code, const char *why)
+{
+	log_debug("visitor %s: %s, closing", v->peer, why);
+	exchange_end(v, code, why);
+	visitor_close(v);
+}
+
+static void
+v_on_head(struct stream *st, const uint8_t *json, size_t n)
+{
+	struct visitor *v = st->owner;
+	size_t mark = buf_len(&v->out.buf);
+	struct expose_http_head h;
+
+	if (v->state != VISITOR_WAIT) {
+		fail_after_head(v, FRAME_CODE_PROTOCOL_ERROR, "response head after the final one");
+		return;
+	}
+	if (v->informational >= EXPOSE_HTTP_MAX_INFORMATIONAL) {
+		/* each one waits in out for the visitor: not without end */
+		log_info("visitor %s: more than %d informational heads from the tunnel client", v->peer,
+			 EXPOSE_HTTP_MAX_INFORMATIONAL);
+		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "too many informational heads");
+		answer_str(v, 502, "too many informational responses from the tunnel client", 0, NULL);
+		return;
+	}
+	if (expose_http_response_head(&v->out.buf, json, n, &v->rq, &h) < 0) {
+		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
+		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
+		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), NULL);
+		return;
+	}
+	if (!h.final) {
+		v->informational++;
+		informational(v, &h, mark);
+	} else {
+		response_start(v, &h);
+	}
+}
+
+static void
+v_on_data(struct stream *st, const uint8_t *p, size_t n)
+{
+	struct visitor *v = st->owner;
+
+	switch (v->state) {
+	case VISITOR_RESPONSE:
+	case VISITOR_UPGRADING:
+		body_write(v, p, n);
+		break;
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "DATA before the response head");
+		answer_str(v, 502, "response body before its head", reusable(v), NULL);
+		break;
+	default:
+		if (v->mux != NULL)
+			mux_consumed(v->mux, st, n);
+		break;
+	}
+}
+
+static void
+response_end(struct visitor *v)
+{
+	const char *tail;
+	size_t tail_len;
+
+	if (!expose_http_resp_body_end(&v->resp, &tail, &tail_len))
+		v->keep_alive = 0; /* short body, or the end is the close itself */
+	if (expose_out_append(&v->out, tail, tail_len) < 0)
+		v->keep_alive = 0;
+	if (!v->req_done)
+		v->keep_alive = 0; /* the rest of the request body cannot be skipped safely */
+	exchange_end(v, FRAME_CODE_CANCEL, "response complete");
+	expose_set_state(v, VISITOR_FLUSH);
+	visitor_flush(v);
+}
+
+static void
+v_on_eof(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	switch (v->state) {
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_CANCEL, "EOF before the response head");
+		answer_str(v, 502, "the tunnel client sent no response", reusable(v), NULL);
+		break;
+	case VISITOR_RESPONSE:
+		response_end(v);
+		break;
+	case VISITOR_UPGRADING:
+		v->keep_alive = 0;
+		exchange_end(v, FRAME_CODE_CANCEL, "upgrade ended");
+		expose_set_state(v, VISITOR_FLUSH);
+		visitor_flush(v);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+v_on_reset(struct stream *st, unsigned code, const char *reason, size_t rlen)
+{
+	struct visitor *v = st->owner;
+	char detail[96];
+
+	v->st = NULL; /* already reset: no frame goes back */
+	st->ops = NULL;
+	st->owner = NULL;
+	if (v->state != VISITOR_WAIT) {
+		fail_after_head(v, code, "reset by the tunnel client");
+		return;
+	}
+	exchange_end(v, code, NULL);
+	if (rlen == 0) {
+		snprintf(detail, sizeof(detail), "request reset by the tunnel client (code %u)", code);
+		reason = detail;
+		rlen = strlen(detail);
+	}
+	answer(v, 502, reason, rlen, reusable(v), NULL);
+}
+
+static void
+v_on_credit(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	if ((v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE) && !v->req_done && !v->rq.upgrade)
+		send_body(v);
+	else if (v->state == VISITOR_UPGRADING)
+		visitor_flush(v);
+	if (live(v))
+		update_interest(v);
+}
+
+static void
+v_on_close(struct stream *st)
+{
+	struct visitor *v = st->owner;
+
+	if (v == NULL || v->st != st)
+		return;
+	v->st = NULL; /* being freed by the mux */
+	switch (v->state) {
+	case VISITOR_WAIT:
+		exchange_end(v, FRAME_CODE_CANCEL, NULL);
+		answer_str(v, 502, "the tunnel session ended", 0, NULL);
+		break;
+	case VISITOR_RESPONSE:
+	case VISITOR_UPGRADING:
+		fail_after_head(v, FRAME_CODE_CANCEL, "the tunnel session ended");
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct stream_ops visitor_stream_ops = {
+    .on_data = v_on_data,
+    .on_eof = v_on_eof,
+    .on_reset = v_on_reset,
+    .on_credit = v_on_credit,
+    .on_head = v_on_head,
+    .on_close = v_on_close,
+};
+
 /* ---- socket events and timers ------------------------------------------- */
 
-/* see expose_int.h */
-void
-expose_update_interest(struct visitor *v)
+/* The send timeout runs while a writing state has output waiting. */
+static void
+send_timer_update(struct visitor *v)
+{
+	if (!sending(v))
+		return;
+	if (buf_len(&v->out.buf) == 0) {
+		reactor_timer_stop(&v->d->r, &v->timer);
+	} else if (!reactor_timer_is_active(&v->timer)) {
+		net_progress_mark(&v->out.sent, v->fd);
+		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
+	}
+}
+
+/* Socket interest from the state, the output and the stream's credit. */
+static void
+update_interest(struct visitor *v)
 {
 	unsigned want = 0;
 	int rd = 0;
 
-	if (!expose_live(v))
+	if (!live(v))
 		return;
-	if (buf_len(&v->out) > 0)
+	if (buf_len(&v->out.buf) > 0)
 		want |= REACTOR_WRITE;
-	if (expose_sending(v) && buf_len(&v->out) == 0)
-		reactor_timer_stop(&v->d->r, &v->timer);
-	else if (expose_sending(v) && !reactor_timer_is_active(&v->timer)) {
-		net_progress_mark(&v->sent, v->fd);
-		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
-	}
+	send_timer_update(v);
 	switch (v->state) {
 	case VISITOR_IDLE:
 	case VISITOR_HEAD:
@@ -577,7 +999,7 @@ visitor_eof(struct visitor *v)
 	}
 	if (v->state == VISITOR_WAIT || v->state == VISITOR_RESPONSE)
 		log_debug("visitor %s: left with a request in flight", v->peer);
-	expose_close(v); /* cancels a stream in flight */
+	visitor_close(v); /* cancels a stream in flight */
 }
 
 static void
@@ -596,7 +1018,7 @@ on_readable(struct visitor *v)
 	n = recv(v->fd, v->in.last, room, 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			expose_close(v);
+			visitor_close(v);
 		return;
 	}
 	if (n == 0) {
@@ -614,7 +1036,7 @@ on_readable(struct visitor *v)
 		if (!v->req_done && !v->rq.upgrade) {
 			v->got_body = 1;
 			reactor_timer_stop(&v->d->r, &v->cont_timer);
-			expose_send_body(v);
+			send_body(v);
 		}
 		break;
 	default:
@@ -629,11 +1051,25 @@ v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 
 	(void)r;
 	if (events & REACTOR_WRITE)
-		expose_resp_flush(v);
-	if ((events & REACTOR_READ) && expose_live(v) && !v->rd_eof)
+		visitor_flush(v);
+	if ((events & REACTOR_READ) && live(v) && !v->rd_eof)
 		on_readable(v);
-	if (expose_live(v))
-		expose_update_interest(v);
+	if (live(v))
+		update_interest(v);
+}
+
+/* The send timeout: close unless the visitor took a byte meanwhile. */
+static void
+send_timeout(struct visitor *v)
+{
+	if (net_progress_check(&v->out.sent, v->fd)) {
+		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
+		return;
+	}
+	log_info("visitor %s: took no byte of its answer in %llu ms, closing", v->peer,
+		 (unsigned long long)v->d->cfg->send_timeout_ms);
+	exchange_end(v, FRAME_CODE_CANCEL, "visitor not reading");
+	visitor_close(v);
 }
 
 static void
@@ -645,34 +1081,27 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 	switch (v->state) {
 	case VISITOR_HEAD:
 		log_debug("visitor %s: no complete request head in time", v->peer);
-		expose_resp_answer_str(v, 408, "request head not received in time", 0, NULL);
+		answer_str(v, 408, "request head not received in time", 0, NULL);
 		break;
 	case VISITOR_IDLE:
 	case VISITOR_LINGER:
-		expose_close(v);
+		visitor_close(v);
 		break;
 	case VISITOR_WAIT:
 		log_info("visitor %s: no response head in time", v->peer);
-		expose_exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
-		expose_resp_answer_str(v, 504, "no response from the tunnel client in time", expose_reusable(v), NULL);
+		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
+		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), NULL);
 		break;
 	case VISITOR_RESPONSE:
 	case VISITOR_FLUSH:
 	case VISITOR_UPGRADING:
-		if (net_progress_check(&v->sent, v->fd)) {
-			reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
-			break;
-		}
-		log_info("visitor %s: took no byte of its answer in %llu ms, closing", v->peer,
-			 (unsigned long long)v->d->cfg->send_timeout_ms);
-		expose_exchange_end(v, FRAME_CODE_CANCEL, "visitor not reading");
-		expose_close(v);
+		send_timeout(v);
 		break;
 	default:
 		break;
 	}
-	if (expose_live(v))
-		expose_update_interest(v);
+	if (live(v))
+		update_interest(v);
 }
 
 static void
@@ -683,12 +1112,12 @@ v_on_continue(struct reactor *r, struct reactor_timer *t)
 	(void)r;
 	if (v->state != VISITOR_WAIT || !v->expect || v->continue_sent || v->got_body)
 		return;
-	if (expose_resp_append(v, continue_head, sizeof(continue_head) - 1) < 0) {
-		expose_close(v);
+	if (expose_out_append(&v->out, continue_head, sizeof(continue_head) - 1) < 0) {
+		visitor_close(v);
 		return;
 	}
 	v->continue_sent = 1;
-	expose_resp_flush(v);
+	visitor_flush(v);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -710,7 +1139,7 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	v->fd = fd;
 	v->port = b->port;
 	v->in_max = UTIL_MAX((size_t)d->cfg->max_head_size, (size_t)IN_BODY_MAX);
-	v->out_max = 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK;
+	expose_out_init(&v->out, 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK, credit, v);
 	if (net_format_addr((const struct sockaddr *)peer, v->peer, sizeof(v->peer)) < 0)
 		snprintf(v->peer, sizeof(v->peer), "unknown");
 	if (net_format_ip((const struct sockaddr *)peer, v->peer_ip, sizeof(v->peer_ip)) < 0)
@@ -726,8 +1155,7 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		slab_free(&d->visitors, v);
 		return;
 	}
-	v->state = VISITOR_IDLE;
-	expose_set_state(v, VISITOR_HEAD); /* the head timer runs from accept */
+	expose_set_state(v, VISITOR_HEAD); /* from IDLE: the head timer runs from accept */
 }
 
 /* What EXPOSE listeners do with their connections (bind_register). */
@@ -735,6 +1163,8 @@ static const struct bind_ops expose_bind_ops = {
 	.refusal = refusal,
 	.on_accept = visitor_start,
 };
+
+/* ---- the pool ----------------------------------------------------------- */
 
 /* see expose.h */
 int
@@ -767,10 +1197,9 @@ expose_fini(struct daemon *d)
 	while ((v = slab_next(&d->visitors, &i)) != NULL) {
 		if (v->fd >= 0)
 			close(v->fd);
-		if (v->state == VISITOR_UPGRADED)
-			pump_fini(&v->pump);
+		expose_upgrade_fini(&v->up);
 		buf_fini(&v->in);
-		buf_fini(&v->out);
+		expose_out_fini(&v->out);
 	}
 	slab_fini(&d->visitors);
 	free(hdr_slots);

@@ -5,8 +5,11 @@
  * head and body are written back with HTTP/1.1 framing; keep-alive,
  * pipelining, upgrades, and the 502/503/504 answers a visitor may see.
  *
- * The HTTP text itself (STREAM_OPEN JSON, response heads, the daemon's
- * own answers) is built by expose_http.c, which does no I/O.
+ * The machine is expose.c's. Beside it: the HTTP text and the body
+ * framing (expose_http.c, no I/O), finding a request's session and
+ * opening its stream (expose_route.c), the bytes on their way to the
+ * visitor (expose_out.c), and an upgraded socket's hand-off to a pump
+ * (expose_upgrade.c).
  */
 #ifndef HT_EXPOSE_H
 #define HT_EXPOSE_H

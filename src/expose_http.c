@@ -1,6 +1,8 @@
 /*
- * expose_http.c: STREAM_OPEN JSON, response heads and the daemon's own
- * answers for EXPOSE visitors (see expose_http.h).
+ * expose_http.c: STREAM_OPEN JSON, request and response body framing,
+ * response heads and the daemon's own answers for EXPOSE visitors (see
+ * expose_http.h). No I/O, no state kept between calls but what the caller
+ * passes in.
  */
 #include "expose_http.h"
 
@@ -56,7 +58,7 @@ header_pair(struct json_writer *w, const char *name, const char *value, size_t v
 	json_w_arr_end(w);
 }
 
-/* see expose.h */
+/* see expose_http.h */
 int
 expose_http_open_json(struct buf *out, const struct expose_http_open *o, const struct http1_request *req)
 {
@@ -327,7 +329,7 @@ write_head(struct buf *out, const struct json_doc *doc, int hdrs, const struct h
 	return emit_trailer_fields(out, sc, h);
 }
 
-/* see expose.h */
+/* see expose_http.h */
 int
 expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_http_req *rq,
 		     struct expose_http_head *h)
@@ -354,7 +356,103 @@ expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const 
 	return rc;
 }
 
-/* see expose.h */
+/* ---- pure helpers: bodies ----------------------------------------------- */
+
+/* see expose_http.h */
+void
+expose_http_req_body_init(struct expose_http_req_body *b, enum http1_body body, uint64_t length)
+{
+	b->body = body;
+	b->left = length;
+	http1_chunked_init(&b->ck);
+}
+
+/* see expose_http.h */
+ssize_t
+expose_http_req_body_take(struct expose_http_req_body *b, const uint8_t *in, size_t n, const uint8_t **data,
+			  size_t *dlen)
+{
+	size_t k;
+
+	if (b->body == HTTP1_BODY_CHUNKED) {
+		ssize_t used = http1_chunked_decode(&b->ck, in, n, data, dlen);
+
+		return used < 0 ? -1 : used;
+	}
+	k = (size_t)UTIL_MIN((uint64_t)n, b->left);
+	b->left -= k;
+	*data = in;
+	*dlen = k;
+	return (ssize_t)k;
+}
+
+/* see expose_http.h */
+int
+expose_http_req_body_done(const struct expose_http_req_body *b)
+{
+	return b->body == HTTP1_BODY_CHUNKED ? http1_chunked_done(&b->ck) : b->left == 0;
+}
+
+/* see expose_http.h */
+void
+expose_http_resp_body_init(struct expose_http_resp_body *b, enum expose_http_body body, uint64_t length)
+{
+	b->body = body;
+	b->left = length;
+}
+
+/* see expose_http.h */
+void
+expose_http_resp_body_data(struct expose_http_resp_body *b, size_t n, struct expose_http_piece *pc)
+{
+	pc->pre_len = 0;
+	pc->take = n;
+	pc->drop = 0;
+	pc->post = "";
+	pc->post_len = 0;
+	switch (b->body) {
+	case EXPOSE_HTTP_BODY_NONE:
+		pc->take = 0;
+		pc->drop = n;
+		break;
+	case EXPOSE_HTTP_BODY_LENGTH:
+		pc->take = (size_t)UTIL_MIN((uint64_t)n, b->left);
+		pc->drop = n - pc->take;
+		b->left -= pc->take;
+		break;
+	case EXPOSE_HTTP_BODY_CHUNKED:
+		if (n == 0)
+			break; /* a chunk of size 0 is the last chunk */
+		pc->pre_len = http1_chunk_header(pc->pre, n);
+		pc->post = HTTP1_CHUNK_END;
+		pc->post_len = HTTP1_CHUNK_END_LEN;
+		break;
+	default:
+		break; /* CLOSE: raw */
+	}
+}
+
+/* see expose_http.h */
+int
+expose_http_resp_body_end(const struct expose_http_resp_body *b, const char **tail, size_t *tail_len)
+{
+	*tail = "";
+	*tail_len = 0;
+	switch (b->body) {
+	case EXPOSE_HTTP_BODY_CHUNKED:
+		*tail = HTTP1_LAST_CHUNK;
+		*tail_len = HTTP1_LAST_CHUNK_LEN;
+		return 1;
+	case EXPOSE_HTTP_BODY_LENGTH:
+		return b->left == 0;
+	case EXPOSE_HTTP_BODY_CLOSE:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* see expose_http.h */
 int
 expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
 			   const char *extra)

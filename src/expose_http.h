@@ -1,8 +1,13 @@
 /*
- * expose_http.h: the HTTP text of EXPOSE, without I/O: the STREAM_OPEN
- * JSON of a visitor request, the HTTP/1.1 response head written from a
- * client's STREAM_RESPONSE_HEAD (with the body framing it implies), and
- * the daemon's own small answers (502, 503, 504, 400...).
+ * expose_http.h: the HTTP of EXPOSE, without I/O: the STREAM_OPEN JSON of
+ * a visitor request, its body with the visitor's framing taken off, the
+ * HTTP/1.1 response head written from a client's STREAM_RESPONSE_HEAD,
+ * the response body framed as that head decided (Content-Length kept,
+ * chunked, close-delimited, or none), and the daemon's own small answers
+ * (502, 503, 504, 400...).
+ *
+ * Everything here works on caller memory and returns results; the
+ * visitor machine (expose.c) does the reading, writing and credit.
  */
 #ifndef HT_EXPOSE_HTTP_H
 #define HT_EXPOSE_HTTP_H
@@ -84,6 +89,74 @@ struct expose_http_head {
  */
 int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_http_req *rq,
 			 struct expose_http_head *h);
+
+/* ---- bodies: framing without I/O ---------------------------------------- */
+
+/*
+ * A request body on its way to the tunnel: the visitor's Content-Length or
+ * chunked framing taken off, the payload left. Caller-owned; no I/O.
+ */
+struct expose_http_req_body {
+	enum http1_body body;	 /* HTTP1_BODY_LENGTH or HTTP1_BODY_CHUNKED (NONE: done at once) */
+	uint64_t left;		 /* LENGTH: payload bytes still to come */
+	struct http1_chunked ck; /* CHUNKED: the decoder (its err says why it failed) */
+};
+
+/* Start a body framed as body (LENGTH: length bytes long). */
+void expose_http_req_body_init(struct expose_http_req_body *b, enum http1_body body, uint64_t length);
+
+/*
+ * Take framed body bytes in[0..n): *data and *dlen receive the payload
+ * found among them (a range of in, possibly empty). Returns the bytes of in
+ * used (call again with the rest while fewer than n were used and the body
+ * is not done), or -1 when the chunked framing is invalid (b->ck.err).
+ * Bytes after the end of the body are never used.
+ */
+ssize_t expose_http_req_body_take(struct expose_http_req_body *b, const uint8_t *in, size_t n,
+				  const uint8_t **data, size_t *dlen);
+
+/* 1 once the whole body (the last chunk and its trailers) was taken. */
+int expose_http_req_body_done(const struct expose_http_req_body *b);
+
+/*
+ * A response body on its way to the visitor, as the head decided it
+ * (struct expose_http_head): each DATA of the client is framed into one
+ * piece, and the end of the body into its last bytes. Caller-owned; no I/O.
+ */
+struct expose_http_resp_body {
+	enum expose_http_body body;
+	uint64_t left; /* LENGTH: bytes still to write */
+};
+
+/* One DATA of n bytes, framed: write pre, then the first take bytes of it, then post. */
+struct expose_http_piece {
+	char pre[HTTP1_CHUNK_HEADER_MAX]; /* CHUNKED: the chunk header */
+	size_t pre_len;
+	size_t take;	  /* payload bytes that go to the visitor */
+	size_t drop;	  /* payload bytes that never will (no body, past the Content-Length) */
+	const char *post; /* CHUNKED: the CRLF after the chunk data ("" otherwise) */
+	size_t post_len;
+};
+
+/* Start a body framed as body (LENGTH: length bytes). */
+void expose_http_resp_body_init(struct expose_http_resp_body *b, enum expose_http_body body, uint64_t length);
+
+/*
+ * Frame n bytes of DATA into *pc (take + drop == n). NONE drops them all;
+ * LENGTH takes up to what is left and drops the rest; CHUNKED makes one
+ * chunk of them; CLOSE takes them raw. An empty DATA frames to nothing:
+ * never a chunk of size 0, which would end the body.
+ */
+void expose_http_resp_body_data(struct expose_http_resp_body *b, size_t n, struct expose_http_piece *pc);
+
+/*
+ * The client ended the body: *tail and *tail_len receive the bytes that
+ * close it (CHUNKED: the last chunk; nothing otherwise). Returns 1 when
+ * the visitor then has the whole response and the connection may carry
+ * another one, 0 when only closing the connection can end it (a body short
+ * of its Content-Length, a close-delimited body).
+ */
+int expose_http_resp_body_end(const struct expose_http_resp_body *b, const char **tail, size_t *tail_len);
 
 /*
  * Append a complete answer of the daemon's own to out: status line,

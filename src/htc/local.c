@@ -1,204 +1,157 @@
 /*
  * local.c: the local side of EXPOSE streams in htc (see local.h).
  *
- * One struct lreq serves one stream: it writes the request to a connection
- * to the local service and turns the response into STREAM_RESPONSE_HEAD,
- * DATA and EOF. Connections (struct lconn) are kept alive in a pool per
- * client and reused by later requests to the same address.
+ * One struct lreq serves one stream: it writes the request to a
+ * connection to the local service and turns the response into
+ * STREAM_RESPONSE_HEAD, DATA and EOF. Connections come from a keep-alive
+ * pool per client (local_pool.c); the HTTP text and the body framing both
+ * ways are local_codec.c's (no I/O there).
  *
  * Request (tunnel -> local): the head is built once from STREAM_OPEN and
- * kept whole, so a request whose pooled connection turns out dead can be
- * sent again on a fresh one. DATA is written through at once with one
- * sendmsg() (head remainder, chunk header, payload, CRLF); what the socket
- * does not take is copied into a spill buffer. Credit (mux_consumed) is
- * returned only for payload bytes that reached the socket, so the spill is
- * bounded by the stream window.
+ * kept whole, so a request whose pooled connection turns out dead before
+ * any response byte can be sent again on a fresh one. DATA is written
+ * through at once with one sendmsg() (head remainder, chunk header,
+ * payload, CRLF); what the socket does not take is copied into a spill
+ * buffer. Credit (mux_consumed) is returned only for payload bytes that
+ * reached the socket, so the spill is bounded by the stream window.
  *
- * Response (local -> tunnel): local_resp.c. The socket events of a
- * request's connection are dispatched here and read there.
+ * Response (local -> tunnel): the head is read into `in` and parsed (1xx
+ * heads go out at once, then the final one); the body is read into a ring
+ * whose bytes are lent to the tunnel as DATA (no copy) until their done
+ * callback, with chunked bodies decoded in place. A read happens only with
+ * credit and ring space. After a 101 the socket and the stream are handed
+ * to a struct pump.
  *
- * Lifetime: a request is freed from a deferred callback once its stream
- * is gone, every lent DATA came back and its connection is released.
- * Connections are freed from a deferred callback too (the reactor's close
- * rule). local_http_fini() orphans what cannot be freed at once: the last
- * done callback (or the pump's) frees it without touching the pool.
+ * This file owns the machine: the states (enum lreq_state, changed only by
+ * local_set_state) and the request's lifetime. A request is freed from a
+ * deferred callback once its stream is gone, every lent DATA came back and
+ * its connection is released. local_http_fini() orphans what cannot be
+ * freed at once: the last done callback (or the pump's) frees it then.
  */
 #include "local.h"
-#include "local_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "frame.h"
 #include "local_codec.h"
+#include "local_pool.h"
 #include "http1.h"
-#include "net.h"
 #include "pump.h"
+#include "reactor.h"
 #include "ring.h"
 #include "util.h"
 
-#define LOCAL_HEAD_MAX (128 * 1024)     /* request head built from STREAM_OPEN */
+#define LOCAL_HEAD_MAX (128 * 1024) /* request head built from STREAM_OPEN */
 #define LOCAL_JSON_TOKENS 1024
-#define LOCAL_IDLE_MAX 1024   /* idle keep-alive connections kept per client (no churn at 1,000 visitors) */
+#define LOCAL_RESP_HEAD_MAX (32 * 1024) /* response head (JSON must fit in one frame) */
+#define LOCAL_RESP_HEADERS 128
+#define LOCAL_RING_MIN 4096
+#define LOCAL_RING_MAX (256 * 1024)
+#define LOCAL_READS_PER_EVENT 4
+#define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
 
-static void out_drain(struct lreq *r);
-static void conn_on_io(struct reactor *rc, struct reactor_watcher *w, unsigned events);
+/* A request's states. The request side (head, spill, body) runs beside HEAD and BODY. */
+enum lreq_state {
+	LREQ_HEAD,    /* the request goes out; waiting for the final response head */
+	LREQ_BODY,    /* final head sent; the body goes out as DATA */
+	LREQ_UPGRADE, /* 101 sent; bytes read past it go out, then the socket moves to the pump */
+	LREQ_PUMP,    /* the pump owns the socket and the stream */
+	LREQ_DONE,    /* response ended or stream reset: waiting to be freed */
+	LREQ_STATE_MAX
+};
 
-/* ---- the pool ---------------------------------------------------------- */
+/* A client's local side (client->local_pool). */
+struct local {
+	struct local_pool pool;
+	struct lreq *reqs; /* every request not yet freed */
+};
 
-static struct local_pool *
-pool_get(struct client *c)
-{
-	if (c->local_pool == NULL)
-		c->local_pool = calloc(1, sizeof(struct local_pool));
-	return c->local_pool;
-}
+struct lreq {
+	struct client *c;
+	struct local *loc;	  /* NULL once orphaned */
+	struct lreq *prev, *next; /* loc->reqs */
+	struct stream *s;	  /* NULL once the stream is gone or with the pump */
+	struct local_pool_conn *conn;
+	enum lreq_state state; /* written by local_set_state only */
+	struct local_request rq;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char method[48]; /* for the log */
+	char *target;
+	uint64_t start_ms;
+	/* request: tunnel -> local */
+	struct local_req_body reqb; /* the body's framing and progress */
+	struct buf head;	    /* whole request head, kept for a retry */
+	size_t head_off;	    /* bytes of it written on the current connection */
+	struct buf spill;	    /* body bytes (with framing) the socket has not taken */
+	size_t spill_payload;	    /* DATA bytes in spill not yet credited (upper bound) */
+	uint8_t head_ready;	    /* framing decided: the head is complete */
+	uint8_t req_complete;	    /* the whole body and its framing are queued */
+	uint8_t peer_eof;
+	uint8_t wrote_body;   /* a body byte went to (or was lost on) this connection */
+	uint8_t wr_dead;      /* writing failed: the rest is dropped */
+	uint8_t shut_pending; /* EOF came short of Content-Length: half-close once drained */
+	uint8_t retried;
+	uint8_t reusable;  /* the connection may be pooled after the response */
+	uint8_t got_bytes; /* a response byte arrived on this connection */
+	uint8_t logged, orphan, pump_live;
+	/* response: local -> tunnel */
+	struct buf in;		/* response head bytes and what followed them */
+	size_t in_scanned;	/* last_len for http1_parse_response */
+	int status;		/* status of the final head sent, 0 before */
+	unsigned informational; /* 1xx heads sent so far */
+	int keep_alive;
+	struct local_resp_body respb; /* the body's framing */
+	struct ring ring;	      /* DATA lent to the tunnel (ring.h) */
+	uint32_t lent;
+	uint64_t bytes_out;
+	struct reactor_deferred defer; /* resume work, or free */
+	struct pump pump;
+};
+
+static const struct stream_ops local_stream_ops;
+static void local_update(struct lreq *r);
+static void resp_body(struct lreq *r, int sock);
+static void upgrade_step(struct lreq *r);
+
+/* ---- the state ----------------------------------------------------------- */
 
 static void
-conn_free_cb(struct reactor *rc, struct reactor_deferred *d)
+local_set_state(struct lreq *r, enum lreq_state st)
 {
-	(void)rc;
-	free(container_of(d, struct lconn, free_defer));
+	assert(st < LREQ_STATE_MAX);
+	r->state = st;
 }
 
-static void
-conn_unlink(struct lconn *k)
-{
-	struct local_pool *p = k->pool;
-
-	if (p == NULL)
-		return;
-	if (k->req == NULL && k->fd >= 0)
-		p->nidle--;
-	if (k->prev)
-		k->prev->next = k->next;
-	else
-		p->conns = k->next;
-	if (k->next)
-		k->next->prev = k->prev;
-	k->pool = NULL;
-}
-
-/* Close k (fd too unless it was handed over) and free it after the batch. */
-/* see local_int.h */
-void
-local_conn_close(struct lconn *k)
-{
-	conn_unlink(k);
-	if (k->fd >= 0) {
-		reactor_watcher_stop(k->r, &k->w);
-		close(k->fd);
-		k->fd = -1;
-	}
-	k->req = NULL;
-	reactor_defer(k->r, &k->free_defer, conn_free_cb);
-}
-
-/* 1 when an idle connection still looks usable: no EOF, no stray bytes. */
-static int
-conn_alive(int fd)
-{
-	char x;
-	ssize_t n = recv(fd, &x, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-static struct lconn *
-conn_take_idle(struct local_pool *p, struct lreq *r)
-{
-	struct lconn *k = p->conns, *next;
-
-	for (; k != NULL; k = next) {
-		next = k->next;
-		if (k->req != NULL || k->addr_len != r->addr_len || memcmp(&k->addr, &r->addr, r->addr_len) != 0)
-			continue;
-		p->nidle--;
-		k->req = r;
-		if (conn_alive(k->fd))
-			return k;
-		local_conn_close(k);
-	}
-	return NULL;
-}
-
-/* A new connection to r's address, connecting. NULL when it failed at once. */
-/* see local_int.h */
-struct lconn *
-local_conn_connect(struct lreq *r)
-{
-	struct lconn *k = calloc(1, sizeof(*k));
-	int fd;
-
-	if (k == NULL)
-		return NULL;
-	fd = net_connect((const struct sockaddr *)&r->addr, r->addr_len);
-	if (fd < 0) {
-		free(k);
-		return NULL;
-	}
-	k->fd = fd;
-	k->r = &r->c->r;
-	k->connecting = 1;
-	k->addr = r->addr;
-	k->addr_len = r->addr_len;
-	k->req = r;
-	reactor_watcher_init(&k->w, fd, conn_on_io);
-	if (reactor_watcher_start(k->r, &k->w, REACTOR_WRITE) < 0) {
-		close(fd);
-		free(k);
-		return NULL;
-	}
-	k->pool = r->pool;
-	k->next = r->pool->conns;
-	if (k->next)
-		k->next->prev = k;
-	r->pool->conns = k;
-	return k;
-}
-
-/* The request is done with k: keep it idle in the pool, or close it. */
-static void
-conn_release(struct lconn *k, int keep)
-{
-	struct local_pool *p = k->pool;
-
-	if (!keep || p == NULL || p->nidle >= LOCAL_IDLE_MAX || k->connecting) {
-		local_conn_close(k);
-		return;
-	}
-	k->req = NULL;
-	k->reused = 1;
-	p->nidle++;
-	reactor_watcher_set(k->r, &k->w, REACTOR_READ);
-}
-
-/* ---- request lifetime -------------------------------------------------- */
+/* ---- lifetime ------------------------------------------------------------ */
 
 static void
 lreq_unlink(struct lreq *r)
 {
-	struct local_pool *p = r->pool;
+	struct local *loc = r->loc;
 
-	if (p == NULL)
+	if (loc == NULL)
 		return;
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		p->reqs = r->next;
+		loc->reqs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	r->pool = NULL;
+	r->loc = NULL;
 }
 
-/* see local_int.h */
-void
+static void
 local_free(struct lreq *r)
 {
 	lreq_unlink(r);
@@ -210,16 +163,16 @@ local_free(struct lreq *r)
 	free(r);
 }
 
-/* see local_int.h */
-int
+/* Nothing refers to r any more. */
+static int
 local_freeable(const struct lreq *r)
 {
 	return r->s == NULL && r->conn == NULL && r->lent == 0 && !r->pump_live &&
 	       (r->state == LREQ_DONE || r->orphan);
 }
 
-/* see local_int.h */
-void
+/* The request's deferred work: free, or resume the body or the upgrade. */
+static void
 local_defer_cb(struct reactor *rc, struct reactor_deferred *d)
 {
 	struct lreq *r = container_of(d, struct lreq, defer);
@@ -232,23 +185,22 @@ local_defer_cb(struct reactor *rc, struct reactor_deferred *d)
 	if (r->orphan || r->s == NULL)
 		return;
 	if (r->state == LREQ_BODY)
-		local_resp_body(r, 0);
+		resp_body(r, 0);
 	else if (r->state == LREQ_UPGRADE)
-		local_resp_upgrade(r);
+		upgrade_step(r);
 	local_update(r);
 }
 
 /* Free r after the current batch when nothing refers to it any more. */
-/* see local_int.h */
-void
+static void
 local_maybe_free(struct lreq *r)
 {
 	if (local_freeable(r))
 		reactor_defer(&r->c->r, &r->defer, local_defer_cb);
 }
 
-/* see local_int.h */
-void
+/* Log the request once (the client's on_request callback). */
+static void
 local_log(struct lreq *r)
 {
 	struct client *c = r->c;
@@ -275,28 +227,27 @@ drop_spill(struct lreq *r)
 
 /* Give up the connection (pooled when keep), crediting what it will not take. */
 static void
-lreq_drop_conn(struct lreq *r, int keep)
+drop_conn(struct lreq *r, int keep)
 {
-	struct lconn *k = r->conn;
+	struct local_pool_conn *k = r->conn;
 
 	if (k == NULL)
 		return;
 	r->conn = NULL;
 	drop_spill(r);
-	conn_release(k, keep);
+	local_pool_release(k, keep);
 }
 
 /* End the request with a RESET (unless the stream is already closed). */
-/* see local_int.h */
-void
+static void
 local_fail(struct lreq *r, unsigned code, const char *reason)
 {
 	struct stream *s = r->s;
 
 	if (r->state == LREQ_DONE)
 		return;
-	r->state = LREQ_DONE;
-	lreq_drop_conn(r, 0);
+	local_set_state(r, LREQ_DONE);
+	drop_conn(r, 0);
 	local_log(r);
 	if (s != NULL && s->state != STREAM_CLOSED)
 		mux_send_reset(&r->c->mux, s, code, reason);
@@ -304,22 +255,21 @@ local_fail(struct lreq *r, unsigned code, const char *reason)
 }
 
 /* The response is complete: EOF, and the connection back to the pool if clean. */
-/* see local_int.h */
-void
+static void
 local_finish(struct lreq *r)
 {
 	int keep = r->keep_alive && r->reusable && r->req_complete && !r->wr_dead && buf_len(&r->in) == 0 &&
 		   buf_len(&r->spill) == 0 && r->head_off == buf_len(&r->head);
 
-	r->state = LREQ_DONE;
-	lreq_drop_conn(r, keep);
+	local_set_state(r, LREQ_DONE);
+	drop_conn(r, keep);
 	local_log(r);
 	if (r->s != NULL)
 		mux_send_eof(&r->c->mux, r->s);
 	local_maybe_free(r);
 }
 
-/* ---- request: tunnel -> local ------------------------------------------ */
+/* ---- request: tunnel -> local -------------------------------------------- */
 
 static int
 spill_add(struct lreq *r, const void *p, size_t n)
@@ -355,9 +305,8 @@ send_iov(struct lreq *r, struct iovec *iov, int n)
 }
 
 /* Bytes of the head still to write on this connection. */
-/* see local_int.h */
-size_t
-local_head_left(const struct lreq *r)
+static size_t
+head_left(const struct lreq *r)
 {
 	return r->head_ready ? buf_len(&r->head) - r->head_off : 0;
 }
@@ -372,7 +321,7 @@ can_write(const struct lreq *r)
 static size_t
 took_head(struct lreq *r, size_t k)
 {
-	size_t h = UTIL_MIN(k, local_head_left(r));
+	size_t h = UTIL_MIN(k, head_left(r));
 
 	r->head_off += h;
 	return k - h;
@@ -391,11 +340,11 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 	int niov = 0;
 
 	if (!r->wr_dead && can_write(r) && buf_len(&r->spill) == 0) {
-		if (local_head_left(r) > 0)
-			iov[niov++] = (struct iovec){ r->head.pos + r->head_off, local_head_left(r) };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)pre, pn };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)p, n };
-		iov[niov++] = (struct iovec){ (void *)(uintptr_t)post, qn };
+		if (head_left(r) > 0)
+			iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)pre, pn};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)p, n};
+		iov[niov++] = (struct iovec){(void *)(uintptr_t)post, qn};
 		w = send_iov(r, iov, niov);
 		if (w > 0)
 			k = took_head(r, (size_t)w);
@@ -431,7 +380,7 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 static void
 maybe_shut(struct lreq *r)
 {
-	if (r->shut_pending && can_write(r) && local_head_left(r) == 0 && buf_len(&r->spill) == 0) {
+	if (r->shut_pending && can_write(r) && head_left(r) == 0 && buf_len(&r->spill) == 0) {
 		r->shut_pending = 0;
 		shutdown(r->conn->fd, SHUT_WR);
 	}
@@ -448,10 +397,10 @@ out_drain(struct lreq *r)
 
 	if (!can_write(r))
 		return;
-	if (local_head_left(r) > 0)
-		iov[niov++] = (struct iovec){ r->head.pos + r->head_off, local_head_left(r) };
+	if (head_left(r) > 0)
+		iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
 	if (buf_len(&r->spill) > 0)
-		iov[niov++] = (struct iovec){ r->spill.pos, buf_len(&r->spill) };
+		iov[niov++] = (struct iovec){r->spill.pos, buf_len(&r->spill)};
 	w = niov > 0 ? send_iov(r, iov, niov) : 0;
 	if (w < 0)
 		return;
@@ -474,16 +423,14 @@ out_drain(struct lreq *r)
 
 /* The body framing is known: complete the head. 0 or -errno. */
 static int
-decide(struct lreq *r, enum local_framing f)
+finish_head(struct lreq *r)
 {
-	int rc;
+	int rc = local_codec_request_end(&r->head, LOCAL_HEAD_MAX + 64, &r->rq, r->reqb.framing);
 
-	r->framing = f;
-	rc = local_codec_request_end(&r->head, LOCAL_HEAD_MAX + 64, &r->rq, f);
 	if (rc < 0)
 		return rc;
 	r->head_ready = 1;
-	if (f == LOCAL_FRAMING_NONE || (f == LOCAL_FRAMING_LENGTH && r->rq.content_length == 0))
+	if (local_codec_req_body_empty(&r->reqb))
 		r->req_complete = 1;
 	return 0;
 }
@@ -492,59 +439,55 @@ static void
 s_on_data(struct stream *s, const uint8_t *p, size_t n)
 {
 	struct lreq *r = s->owner;
-	char hdr[HTTP1_CHUNK_HEADER_MAX];
+	struct local_piece pc;
+	enum local_body_result res;
+	int decided;
 
-	r->body_in += n;
 	if (r->state == LREQ_DONE || r->conn == NULL) {
 		mux_consumed(&r->c->mux, s, n);
 		return;
 	}
-	if (r->framing == LOCAL_FRAMING_UNDECIDED && decide(r, LOCAL_FRAMING_CHUNKED) < 0) {
+	res = local_codec_req_body_data(&r->reqb, n, &pc, &decided);
+	if (decided && finish_head(r) < 0) {
 		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	if (r->framing == LOCAL_FRAMING_CHUNKED) {
-		out_queue(r, hdr, http1_chunk_header(hdr, n), p, n, HTTP1_CHUNK_END, HTTP1_CHUNK_END_LEN);
-		return;
-	}
-	if (r->framing == LOCAL_FRAMING_LENGTH && r->body_in > r->rq.content_length) {
+	if (res == LOCAL_BODY_LONG) {
 		local_fail(r, FRAME_CODE_PROTOCOL_ERROR, "request body longer than Content-Length");
 		return;
 	}
-	if (r->framing == LOCAL_FRAMING_LENGTH && r->body_in == r->rq.content_length)
+	if (res == LOCAL_BODY_COMPLETE)
 		r->req_complete = 1;
-	out_queue(r, NULL, 0, p, n, NULL, 0);
+	out_queue(r, pc.pre, pc.pre_len, p, n, pc.post, pc.post_len);
 }
 
 static void
 s_on_eof(struct stream *s)
 {
 	struct lreq *r = s->owner;
+	enum local_body_result res;
+	const char *tail;
+	size_t tail_len;
+	int decided;
 
 	r->peer_eof = 1;
 	if (r->state == LREQ_DONE || r->conn == NULL)
 		return;
-	switch (r->framing) {
-	case LOCAL_FRAMING_UNDECIDED:
-		if (decide(r, LOCAL_FRAMING_NONE) < 0) {
+	res = local_codec_req_body_end(&r->reqb, &tail, &tail_len, &decided);
+	if (decided) { /* no body at all */
+		if (finish_head(r) < 0) {
 			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 			return;
 		}
 		out_drain(r);
-		break;
-	case LOCAL_FRAMING_CHUNKED:
+	} else if (tail_len > 0) { /* the last chunk */
 		r->req_complete = 1;
-		out_queue(r, HTTP1_LAST_CHUNK, HTTP1_LAST_CHUNK_LEN, NULL, 0, NULL, 0);
+		out_queue(r, tail, tail_len, (const uint8_t *)"", 0, "", 0);
 		return;
-	case LOCAL_FRAMING_LENGTH:
-		if (r->body_in != r->rq.content_length) {
-			r->reusable = 0;
-			r->shut_pending = 1;
-			maybe_shut(r);
-		}
-		break;
-	default:
-		break; /* RAW: the pump learns it from the socket's half-close */
+	} else if (res == LOCAL_BODY_SHORT) {
+		r->reusable = 0;
+		r->shut_pending = 1;
+		maybe_shut(r);
 	}
 	if (r->state != LREQ_DONE)
 		local_update(r);
@@ -560,8 +503,8 @@ s_on_reset(struct stream *s, unsigned code, const char *reason, size_t rlen)
 	(void)rlen;
 	if (r->state == LREQ_DONE)
 		return;
-	r->state = LREQ_DONE;
-	lreq_drop_conn(r, 0);
+	local_set_state(r, LREQ_DONE);
+	drop_conn(r, 0);
 	local_log(r);
 }
 
@@ -571,9 +514,9 @@ s_on_credit(struct stream *s)
 	struct lreq *r = s->owner;
 
 	if (r->state == LREQ_BODY)
-		local_resp_body(r, 0);
+		resp_body(r, 0);
 	else if (r->state == LREQ_UPGRADE)
-		local_resp_upgrade(r);
+		upgrade_step(r);
 	if (r->state != LREQ_DONE)
 		local_update(r);
 }
@@ -588,27 +531,372 @@ s_on_close(struct stream *s)
 	s->ops = NULL;
 	if (r->state != LREQ_DONE) {
 		/* dropped: the tunnel went away */
-		r->state = LREQ_DONE;
-		lreq_drop_conn(r, 0);
+		local_set_state(r, LREQ_DONE);
+		drop_conn(r, 0);
 		local_log(r);
 	}
 	local_maybe_free(r);
 }
 
-/* see local_int.h */
-const struct stream_ops local_stream_ops = {
-	.on_data = s_on_data,
-	.on_eof = s_on_eof,
-	.on_reset = s_on_reset,
-	.on_credit = s_on_credit,
-	.on_head = NULL,
-	.on_close = s_on_close,
+static const struct stream_ops local_stream_ops = {
+    .on_data = s_on_data,
+    .on_eof = s_on_eof,
+    .on_reset = s_on_reset,
+    .on_credit = s_on_credit,
+    .on_head = NULL,
+    .on_close = s_on_close,
 };
 
-/* ---- events -------------------------------------------------------------- */
+/* ---- response: local -> tunnel ------------------------------------------- */
 
-/* see local_int.h */
-void
+static int
+ring_get(struct lreq *r)
+{
+	size_t cap = LOCAL_RING_MAX;
+
+	if (r->ring.mem != NULL)
+		return 0;
+	if (r->state == LREQ_BODY && r->respb.body == HTTP1_BODY_LENGTH && r->respb.left < cap)
+		cap = UTIL_MAX((size_t)r->respb.left, (size_t)LOCAL_RING_MIN);
+	else if (r->state == LREQ_UPGRADE)
+		cap = UTIL_MAX(buf_len(&r->in), (size_t)LOCAL_RING_MIN);
+	return ring_alloc(&r->ring, cap) < 0 ? -1 : 0;
+}
+
+static void
+lent_done(void *arg, uint32_t len, int sent)
+{
+	struct lreq *r = arg;
+
+	(void)sent;
+	r->lent--;
+	ring_back(&r->ring, len);
+	if (r->orphan) {
+		if (local_freeable(r) && !r->defer.queued)
+			local_free(r);
+		return;
+	}
+	if ((r->state == LREQ_BODY || r->state == LREQ_UPGRADE) && buf_len(&r->in) > 0)
+		reactor_defer(&r->c->r, &r->defer, local_defer_cb); /* bytes wait for ring space */
+	else if (r->state == LREQ_BODY)
+		local_update(r);
+	else
+		local_maybe_free(r);
+}
+
+/* Send ring[start..start+n) as DATA. 0, or -1 (request failed). */
+static int
+send_ring(struct lreq *r, size_t start, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (mux_send_data(&r->c->mux, r->s, r->ring.mem + start, (uint32_t)n, lent_done, r) < 0) {
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "tunnel gone");
+		return -1;
+	}
+	ring_lend(&r->ring, start, n);
+	r->lent++;
+	r->bytes_out += n;
+	return 0;
+}
+
+/* n body bytes were read to ring[start]: send their payload; finish when the body is complete. */
+static void
+body_bytes(struct lreq *r, size_t start, size_t n)
+{
+	size_t pay;
+
+	if (local_codec_resp_body_take(&r->respb, r->ring.mem + start, n, &pay) < 0) {
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad chunked body from the local service");
+		return;
+	}
+	if (r->respb.trailing)
+		r->keep_alive = 0; /* bytes after the body: not a clean connection */
+	if (send_ring(r, start, pay) == 0 && local_codec_resp_body_done(&r->respb))
+		local_finish(r);
+}
+
+/* The local socket ended during the body. */
+static void
+body_end(struct lreq *r)
+{
+	if (local_codec_resp_body_eof(&r->respb)) {
+		r->keep_alive = 0;
+		local_finish(r);
+		return;
+	}
+	local_fail(r, FRAME_CODE_INTERNAL_ERROR, "local service closed the connection mid-response");
+}
+
+/*
+ * Read from the local service, then ask for an immediate ACK: many local
+ * servers write a head and a body (or chunks) in separate small sends
+ * without TCP_NODELAY, and Nagle there plus a delayed ACK here would stall
+ * each response for ~40 ms. The flag is not sticky, hence once per read
+ * (Linux only; elsewhere nothing is done).
+ */
+static ssize_t
+local_recv(int fd, void *p, size_t n)
+{
+	ssize_t k = recv(fd, p, n, 0);
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	if (k > 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
+	return k;
+}
+
+/* Read body bytes from the socket into ring[start]: n > 0, or 0 when nothing more comes now. */
+static ssize_t
+body_read(struct lreq *r, size_t start, size_t want)
+{
+	ssize_t n = local_recv(r->conn->fd, r->ring.mem + start, want);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n < 0)
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "local connection failed mid-response");
+	else if (n == 0)
+		body_end(r);
+	return n > 0 ? n : 0;
+}
+
+/* One step of body input: from `in` first, then (sock) the socket. 1 = go on. */
+static int
+body_step(struct lreq *r, int sock)
+{
+	size_t start = 0, want;
+	ssize_t n;
+
+	if (ring_get(r) < 0) {
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+		return 0;
+	}
+	want = mux_allowance(&r->c->mux, r->s, ring_space(&r->ring, &start));
+	want = local_codec_resp_body_want(&r->respb, want);
+	if (want == 0)
+		return 0;
+	if (buf_len(&r->in) > 0) {
+		n = (ssize_t)UTIL_MIN(want, buf_len(&r->in));
+		memcpy(r->ring.mem + start, r->in.pos, (size_t)n);
+		buf_consume(&r->in, (size_t)n);
+	} else if (!sock || r->conn == NULL) {
+		return 0;
+	} else if ((n = body_read(r, start, want)) == 0) {
+		return 0;
+	}
+	body_bytes(r, start, (size_t)n);
+	return r->state == LREQ_BODY && (buf_len(&r->in) > 0 || (size_t)n == want);
+}
+
+/* Move body bytes while there is credit, ring space and input (sock: read the socket too). */
+static void
+resp_body(struct lreq *r, int sock)
+{
+	int i;
+
+	for (i = 0; i < LOCAL_READS_PER_EVENT && r->state == LREQ_BODY; i++)
+		if (!body_step(r, sock))
+			break;
+}
+
+/* Send one response head as STREAM_RESPONSE_HEAD. 0 or -1 (request failed). */
+static int
+send_head(struct lreq *r, const struct http1_response *res)
+{
+	struct buf j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = local_codec_response_head(res, &j, FRAME_MAX_PAYLOAD);
+	if (rc == 0)
+		rc = mux_send(&r->c->mux, r->s, FRAME_STREAM_RESPONSE_HEAD, j.pos, buf_len(&j));
+	buf_fini(&j);
+	if (rc < 0) {
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "cannot forward the response head");
+		return -1;
+	}
+	return 0;
+}
+
+/* A final head was sent: set up the body. */
+static void
+start_body(struct lreq *r, const struct http1_response *res)
+{
+	r->status = res->status;
+	r->keep_alive = res->keep_alive;
+	local_codec_resp_body_init(&r->respb, res->body, res->content_length);
+	local_set_state(r, LREQ_BODY);
+	if (local_codec_resp_body_done(&r->respb)) {
+		local_finish(r);
+		return;
+	}
+	resp_body(r, 0);
+}
+
+/* Parse what `in` holds: 1xx heads go out at once, then the final one. */
+static void
+resp_head(struct lreq *r)
+{
+	struct http1_header hdrs[LOCAL_RESP_HEADERS];
+	struct http1_limits lim = {LOCAL_RESP_HEAD_MAX, LOCAL_RESP_HEADERS};
+	struct http1_response res;
+	ssize_t n;
+
+	while (r->state == LREQ_HEAD && buf_len(&r->in) > 0) {
+		memset(&res, 0, sizeof(res));
+		res.headers = hdrs;
+		res.headers_cap = LOCAL_RESP_HEADERS;
+		res.req_head = r->rq.is_head;
+		n = http1_parse_response((const char *)r->in.pos, buf_len(&r->in), r->in_scanned, &lim, &res);
+		if (n == HT_AGAIN) {
+			r->in_scanned = buf_len(&r->in);
+			return;
+		}
+		if (n < 0 || (res.status == 101 && !r->rq.upgrade) || res.te_other) {
+			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad response from the local service");
+			return;
+		}
+		if (res.status < 200 && res.status != 101 && ++r->informational > LOCAL_MAX_INFORMATIONAL) {
+			local_fail(r, FRAME_CODE_INTERNAL_ERROR,
+				   "too many informational responses from the local service");
+			return;
+		}
+		if (send_head(r, &res) < 0)
+			return;
+		buf_consume(&r->in, (size_t)n);
+		r->in_scanned = 0;
+		if (res.status == 101) {
+			r->status = 101;
+			local_set_state(r, LREQ_UPGRADE);
+			upgrade_step(r);
+		} else if (res.status >= 200) {
+			start_body(r, &res);
+		}
+	}
+}
+
+/* Can the request go again on a fresh connection? */
+static int
+can_retry(const struct lreq *r)
+{
+	return r->conn != NULL && r->conn->reused && !r->retried && !r->got_bytes && !r->wrote_body &&
+	       r->state == LREQ_HEAD;
+}
+
+static void
+retry(struct lreq *r)
+{
+	struct local_pool_conn *k = r->conn;
+
+	r->conn = NULL;
+	local_pool_close(k);
+	r->retried = 1;
+	r->head_off = 0;
+	r->wr_dead = 0;
+	r->in_scanned = 0;
+	buf_reset(&r->in, 0);
+	r->conn = local_pool_connect(&r->loc->pool, &r->addr, r->addr_len, r);
+	if (r->conn == NULL)
+		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
+}
+
+/* Read response head bytes. */
+static void
+head_read(struct lreq *r)
+{
+	size_t room = LOCAL_RESP_HEAD_MAX - UTIL_MIN(buf_len(&r->in), (size_t)LOCAL_RESP_HEAD_MAX);
+	ssize_t n;
+
+	if (room == 0 || buf_reserve(&r->in, UTIL_MIN(room, (size_t)16384), 0, 0) < 0) {
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad response from the local service");
+		return;
+	}
+	n = local_recv(r->conn->fd, r->in.last, UTIL_MIN(room, buf_room(&r->in)));
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (can_retry(r))
+			retry(r);
+		else
+			local_fail(r, r->got_bytes ? FRAME_CODE_INTERNAL_ERROR : FRAME_CODE_REFUSED_STREAM,
+				   r->got_bytes ? "bad response from the local service"
+						: "local service closed the connection");
+		return;
+	}
+	r->got_bytes = 1;
+	buf_commit(&r->in, (size_t)n);
+	resp_head(r);
+}
+
+/* ---- upgrade ------------------------------------------------------------- */
+
+static void
+pump_done(struct pump *p)
+{
+	struct lreq *r = p->owner;
+
+	r->pump_live = 0;
+	local_set_state(r, LREQ_DONE);
+	r->bytes_out += p->bytes_up;
+	local_log(r);
+	if (local_freeable(r) && !r->defer.queued)
+		local_free(r); /* from the closing phase: safe */
+}
+
+/* The socket and the stream go to the pump (spill written, leftover sent). */
+static void
+handover(struct lreq *r)
+{
+	struct stream *s = r->s;
+	int fd = local_pool_detach(r->conn);
+
+	r->conn = NULL;
+	if (r->peer_eof)
+		shutdown(fd, SHUT_WR);
+	r->pump.owner = r;
+	if (pump_start(&r->pump, &r->c->r, &r->c->mux, s, fd, 0, pump_done) < 0) {
+		close(fd);
+		s->ops = &local_stream_ops;
+		s->owner = r;
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "cannot watch socket");
+		return;
+	}
+	r->s = NULL;
+	local_set_state(r, LREQ_PUMP);
+	r->pump_live = 1;
+}
+
+/* After a 101: send what was read past the head, then hand over. */
+static void
+upgrade_step(struct lreq *r)
+{
+	while (buf_len(&r->in) > 0) {
+		size_t start = 0, want;
+
+		if (ring_get(r) < 0) {
+			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		want =
+		    mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
+		if (want == 0)
+			return; /* on_credit or lent_done resumes */
+		memcpy(r->ring.mem + start, r->in.pos, want);
+		buf_consume(&r->in, want);
+		if (send_ring(r, start, want) < 0)
+			return;
+	}
+	if (r->conn != NULL && buf_len(&r->spill) == 0 && head_left(r) == 0)
+		handover(r);
+}
+
+/* ---- socket events ------------------------------------------------------- */
+
+/* Socket interest from the request's state, spill, ring and credit. */
+static void
 local_update(struct lreq *r)
 {
 	unsigned want = 0;
@@ -619,33 +907,34 @@ local_update(struct lreq *r)
 	if (r->conn->connecting) {
 		want = REACTOR_WRITE;
 	} else {
-		if (can_write(r) && (local_head_left(r) > 0 || buf_len(&r->spill) > 0))
+		if (can_write(r) && (head_left(r) > 0 || buf_len(&r->spill) > 0))
 			want |= REACTOR_WRITE;
 		if (r->state == LREQ_HEAD)
 			want |= REACTOR_READ;
 		if (r->state == LREQ_BODY && buf_len(&r->in) == 0 && r->s != NULL &&
-		    (r->ring.mem == NULL || ring_space(&r->ring, &start) > 0) && mux_allowance(&r->c->mux, r->s, 1) > 0)
+		    (r->ring.mem == NULL || ring_space(&r->ring, &start) > 0) &&
+		    mux_allowance(&r->c->mux, r->s, 1) > 0)
 			want |= REACTOR_READ;
 	}
-	reactor_watcher_set(r->conn->r, &r->conn->w, want);
+	local_pool_want(r->conn, want);
 }
 
 static void
 connected(struct lreq *r)
 {
-	if (net_socket_error(r->conn->fd) != 0) {
+	if (local_pool_connected(r->conn) != 0) {
 		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
 		return;
 	}
-	r->conn->connecting = 0;
-	net_set_nodelay(r->conn->fd, 1);
 	out_drain(r);
 }
 
+/* The socket of r's connection is ready (the pool's callback). */
 static void
-lreq_on_io(struct lreq *r, unsigned events)
+on_conn_io(void *owner, unsigned events)
 {
-	struct lconn *k = r->conn;
+	struct lreq *r = owner;
+	struct local_pool_conn *k = r->conn;
 
 	if (k->connecting) {
 		if (events)
@@ -655,35 +944,33 @@ lreq_on_io(struct lreq *r, unsigned events)
 	} else if (events & REACTOR_WRITE) {
 		out_drain(r);
 		if (r->state == LREQ_UPGRADE)
-			local_resp_upgrade(r);
+			upgrade_step(r);
 	}
 	if ((events & REACTOR_READ) && r->conn == k) {
 		if (r->state == LREQ_HEAD)
-			local_resp_head_read(r);
+			head_read(r);
 		else if (r->state == LREQ_BODY)
-			local_resp_body(r, 1);
+			resp_body(r, 1);
 	}
 	local_update(r);
 }
 
-static void
-conn_on_io(struct reactor *rc, struct reactor_watcher *w, unsigned events)
-{
-	struct lconn *k = container_of(w, struct lconn, w);
-
-	(void)rc;
-	if (k->fd < 0)
-		return;
-	if (k->req != NULL) {
-		lreq_on_io(k->req, events);
-		return;
-	}
-	/* idle: EOF or stray bytes end it; a stale event changes nothing */
-	if (!conn_alive(k->fd))
-		local_conn_close(k);
-}
-
 /* ---- public -------------------------------------------------------------- */
+
+static struct local *
+local_get(struct client *c)
+{
+	struct local *loc = c->local_pool;
+
+	if (loc == NULL) {
+		loc = calloc(1, sizeof(*loc));
+		if (loc == NULL)
+			return NULL;
+		local_pool_init(&loc->pool, &c->r, on_conn_io);
+		c->local_pool = loc;
+	}
+	return loc;
+}
 
 static void
 log_refused(struct client *c, const struct buf *head, const struct local_request *rq)
@@ -717,10 +1004,10 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 	r->target = strndup((const char *)r->head.pos + r->rq.target_off, r->rq.target_len);
 	if (r->target == NULL)
 		return -ENOMEM;
-	r->framing = r->rq.framing;
+	local_codec_req_body_init(&r->reqb, &r->rq);
 	r->reusable = !r->rq.upgrade;
-	if (r->framing != LOCAL_FRAMING_UNDECIDED)
-		return decide(r, r->framing);
+	if (r->reqb.framing != LOCAL_FRAMING_UNDECIDED)
+		return finish_head(r);
 	return 0;
 }
 
@@ -728,8 +1015,8 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 int
 local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json, size_t n)
 {
-	struct local_pool *pool = pool_get(c);
-	struct lreq *r = pool ? calloc(1, sizeof(*r)) : NULL;
+	struct local *loc = local_get(c);
+	struct lreq *r = loc ? calloc(1, sizeof(*r)) : NULL;
 	int rc;
 
 	if (r == NULL)
@@ -749,17 +1036,17 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 		local_free(r);
 		return -1;
 	}
-	r->pool = pool;
-	r->next = pool->reqs;
+	r->loc = loc;
+	r->next = loc->reqs;
 	if (r->next)
 		r->next->prev = r;
-	pool->reqs = r;
+	loc->reqs = r;
 	r->s = s;
 	s->owner = r;
 	s->ops = &local_stream_ops;
-	r->conn = conn_take_idle(pool, r);
+	r->conn = local_pool_take(&loc->pool, &r->addr, r->addr_len, r);
 	if (r->conn == NULL)
-		r->conn = local_conn_connect(r);
+		r->conn = local_pool_connect(&loc->pool, &r->addr, r->addr_len, r);
 	if (r->conn == NULL) {
 		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
 		return 0;
@@ -773,20 +1060,20 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 void
 local_http_fini(struct client *c)
 {
-	struct local_pool *p = c->local_pool;
+	struct local *loc = c->local_pool;
 
-	if (p == NULL)
+	if (loc == NULL)
 		return;
-	while (p->reqs != NULL) {
-		struct lreq *r = p->reqs;
+	while (loc->reqs != NULL) {
+		struct lreq *r = loc->reqs;
 
 		lreq_unlink(r);
 		r->orphan = 1;
 		if (r->conn != NULL) {
-			struct lconn *k = r->conn;
+			struct local_pool_conn *k = r->conn;
 
 			r->conn = NULL;
-			local_conn_close(k);
+			local_pool_close(k);
 		}
 		if (r->s != NULL) {
 			r->s->ops = NULL;
@@ -796,8 +1083,7 @@ local_http_fini(struct client *c)
 		if (local_freeable(r) && !r->defer.queued)
 			local_free(r);
 	}
-	while (p->conns != NULL)
-		local_conn_close(p->conns);
-	free(p);
+	local_pool_fini(&loc->pool);
+	free(loc);
 	c->local_pool = NULL;
 }

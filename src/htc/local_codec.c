@@ -1,12 +1,13 @@
 /*
- * local_codec.c: STREAM_OPEN -> request head, response head ->
- * STREAM_RESPONSE_HEAD (see local_codec.h).
+ * local_codec.c: STREAM_OPEN -> request head, the request body's framing,
+ * response head -> STREAM_RESPONSE_HEAD, the response body's framing
+ * taken off (see local_codec.h).
  *
  * Strings are unescaped straight into the output buffer and checked in
- * place, so a header is copied once. This file does no I/O and keeps no
- * state; framing decisions that depend on what arrives later (the first
- * DATA or the EOF) are made by local.c, which calls
- * local_codec_request_end() once it knows.
+ * place, so a header is copied once. This file does no I/O. When the
+ * request body's framing depends on what arrives later (the first DATA or
+ * the EOF), local_codec_req_body_data/_end decide it and local.c then
+ * finishes the head with local_codec_request_end().
  */
 #include "local_codec.h"
 
@@ -206,6 +207,175 @@ local_codec_request_end(struct buf *out, size_t max, const struct local_request 
 		return rc;
 	return put(out, max, "\r\n", 2);
 }
+
+/* ---- the request body -------------------------------------------------- */
+
+/* see local_codec.h */
+void
+local_codec_req_body_init(struct local_req_body *b, const struct local_request *rq)
+{
+	b->framing = rq->framing;
+	b->length = rq->content_length;
+	b->in = 0;
+}
+
+/* see local_codec.h */
+int
+local_codec_req_body_empty(const struct local_req_body *b)
+{
+	return b->framing == LOCAL_FRAMING_NONE || (b->framing == LOCAL_FRAMING_LENGTH && b->length == 0);
+}
+
+/* see local_codec.h */
+enum local_body_result
+local_codec_req_body_data(struct local_req_body *b, size_t n, struct local_piece *pc, int *decided)
+{
+	pc->pre_len = 0;
+	pc->post = "";
+	pc->post_len = 0;
+	*decided = 0;
+	b->in += n;
+	if (b->framing == LOCAL_FRAMING_UNDECIDED) {
+		b->framing = LOCAL_FRAMING_CHUNKED;
+		*decided = 1;
+	}
+	switch (b->framing) {
+	case LOCAL_FRAMING_CHUNKED:
+		if (n == 0)
+			break; /* a chunk of size 0 is the last chunk */
+		pc->pre_len = http1_chunk_header(pc->pre, n);
+		pc->post = HTTP1_CHUNK_END;
+		pc->post_len = HTTP1_CHUNK_END_LEN;
+		break;
+	case LOCAL_FRAMING_LENGTH:
+		if (b->in > b->length)
+			return LOCAL_BODY_LONG;
+		return b->in == b->length ? LOCAL_BODY_COMPLETE : LOCAL_BODY_MORE;
+	default:
+		break;
+	}
+	return LOCAL_BODY_MORE;
+}
+
+/* see local_codec.h */
+enum local_body_result
+local_codec_req_body_end(struct local_req_body *b, const char **tail, size_t *tail_len, int *decided)
+{
+	*tail = "";
+	*tail_len = 0;
+	*decided = 0;
+	switch (b->framing) {
+	case LOCAL_FRAMING_UNDECIDED:
+		b->framing = LOCAL_FRAMING_NONE;
+		*decided = 1;
+		return LOCAL_BODY_COMPLETE;
+	case LOCAL_FRAMING_CHUNKED:
+		*tail = HTTP1_LAST_CHUNK;
+		*tail_len = HTTP1_LAST_CHUNK_LEN;
+		return LOCAL_BODY_COMPLETE;
+	case LOCAL_FRAMING_LENGTH:
+		return b->in == b->length ? LOCAL_BODY_COMPLETE : LOCAL_BODY_SHORT;
+	case LOCAL_FRAMING_RAW:
+		return LOCAL_BODY_MORE;
+	default:
+		return LOCAL_BODY_COMPLETE;
+	}
+}
+
+/* ---- the response body ------------------------------------------------- */
+
+/* see local_codec.h */
+void
+local_codec_resp_body_init(struct local_resp_body *b, enum http1_body body, uint64_t length)
+{
+	b->body = body;
+	b->left = length;
+	b->trailing = 0;
+	http1_chunked_init(&b->ck);
+}
+
+/* see local_codec.h */
+size_t
+local_codec_resp_body_want(const struct local_resp_body *b, size_t want)
+{
+	if (b->body == HTTP1_BODY_LENGTH && want > b->left)
+		return (size_t)b->left;
+	return want;
+}
+
+/* Decode the chunked bytes p[0..n) in place: the data moves to the front. */
+static int
+dechunk(struct local_resp_body *b, uint8_t *p, size_t n, size_t *out)
+{
+	size_t off = 0;
+
+	*out = 0;
+	while (off < n && !http1_chunked_done(&b->ck)) {
+		const uint8_t *d;
+		size_t dl;
+		ssize_t k = http1_chunked_decode(&b->ck, p + off, n - off, &d, &dl);
+
+		if (k < 0)
+			return -1;
+		if (dl > 0) {
+			memmove(p + *out, d, dl);
+			*out += dl;
+		}
+		off += (size_t)k;
+		if (k == 0)
+			break;
+	}
+	if (http1_chunked_done(&b->ck) && off < n)
+		b->trailing = 1;
+	return 0;
+}
+
+/* see local_codec.h */
+int
+local_codec_resp_body_take(struct local_resp_body *b, uint8_t *p, size_t n, size_t *out)
+{
+	switch (b->body) {
+	case HTTP1_BODY_CHUNKED:
+		return dechunk(b, p, n, out);
+	case HTTP1_BODY_LENGTH:
+		*out = (size_t)(n < b->left ? n : b->left);
+		b->left -= *out;
+		b->trailing |= *out < n;
+		return 0;
+	case HTTP1_BODY_NONE:
+		*out = 0;
+		b->trailing |= n > 0;
+		return 0;
+	default:
+		*out = n; /* CLOSE: everything up to the close */
+		return 0;
+	}
+}
+
+/* see local_codec.h */
+int
+local_codec_resp_body_done(const struct local_resp_body *b)
+{
+	switch (b->body) {
+	case HTTP1_BODY_NONE:
+		return 1;
+	case HTTP1_BODY_LENGTH:
+		return b->left == 0;
+	case HTTP1_BODY_CHUNKED:
+		return http1_chunked_done(&b->ck);
+	default:
+		return 0;
+	}
+}
+
+/* see local_codec.h */
+int
+local_codec_resp_body_eof(const struct local_resp_body *b)
+{
+	return b->body == HTTP1_BODY_CLOSE;
+}
+
+/* ---- the response head ------------------------------------------------- */
 
 /* 1 when the response field h is passed on to the visitor. */
 static int

@@ -1,9 +1,11 @@
 /*
- * test_expose_http.c: the pure parts of EXPOSE (expose_http.c): the STREAM_OPEN JSON built
- * from a visitor's request head, the HTTP/1.1 head written from a
- * STREAM_RESPONSE_HEAD, and the daemon's own error answers. (The visitor
- * connection machine is tested end to end in
- * test/integration/test_expose_daemon.py.)
+ * test_expose_http.c: the pure parts of EXPOSE (expose_http.c): the
+ * STREAM_OPEN JSON built from a visitor's request head, the HTTP/1.1 head
+ * written from a STREAM_RESPONSE_HEAD, the request body with its framing
+ * taken off, the response body framed as its head decided (each fed
+ * whole, byte by byte and split at every offset, test/unit/feed.h), and
+ * the daemon's own error answers. (The visitor connection machine is
+ * tested end to end in test/integration/test_expose_daemon.py.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +20,10 @@
 
 #include "buf.h"
 #include "expose_http.h"
+#include "feed.h"
 #include "http1.h"
 #include "json.h"
+#include "util.h"
 
 /* ---- STREAM_OPEN ------------------------------------------------------- */
 
@@ -467,7 +471,343 @@ test_head_many_headers(void **state)
 	assert_int_equal(head_for(json, &req11, &h, t, sizeof(t)), -EPROTO);
 }
 
-/* ---- error answers ------------------------------------------------------- */
+/* ---- request bodies ------------------------------------------------------ */
+
+/*
+ * What the visitor machine does with its input buffer: bytes arrive, are
+ * taken as far as they go, and what is not used waits for more.
+ */
+struct req_ctx {
+	struct expose_http_req_body b;
+	uint8_t pending[512];
+	size_t npending;
+	char payload[512];
+	size_t npayload;
+	int failed;
+};
+
+struct req_vec {
+	const char *name;
+	enum http1_body body;
+	uint64_t length;
+	const char *raw;  /* the framed body, then the bytes that follow it */
+	const char *want; /* the payload */
+	const char *rest; /* what is never used: the next request */
+	int fails;	  /* invalid chunked framing */
+};
+
+/* clang-format off */
+static const struct req_vec req_vecs[] = {
+	{"length", HTTP1_BODY_LENGTH, 5, "hello", "hello", "", 0},
+	{"length, next request behind", HTTP1_BODY_LENGTH, 5, "helloGET / HTTP/1.1\r\n", "hello",
+	 "GET / HTTP/1.1\r\n", 0},
+	{"chunked", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", "", 0},
+	{"chunked, extensions and trailers, next request behind", HTTP1_BODY_CHUNKED, 0,
+	 "5;a=b\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\nGET /", "hello", "GET /", 0},
+	{"chunked, 300 bytes in one chunk", HTTP1_BODY_CHUNKED, 0, NULL, NULL, "", 0},
+	{"chunked, bad size", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\nzz\r\n", "hello", NULL, 1},
+	{"chunked, data not ending in CRLF", HTTP1_BODY_CHUNKED, 0, "2\r\nabX\r\n0\r\n\r\n", "ab", NULL, 1},
+};
+/* clang-format on */
+
+static const struct req_vec *cur_req;
+static char big_chunked[400], big_payload[301];
+
+static void
+req_reset(void *vctx)
+{
+	struct req_ctx *c = vctx;
+
+	memset(c, 0, sizeof(*c));
+	expose_http_req_body_init(&c->b, cur_req->body, cur_req->length);
+}
+
+static void
+req_chunk(void *vctx, const uint8_t *p, size_t n)
+{
+	struct req_ctx *c = vctx;
+	size_t off = 0;
+
+	assert_true(c->npending + n <= sizeof(c->pending));
+	memcpy(c->pending + c->npending, p, n);
+	c->npending += n;
+	while (!c->failed && off < c->npending && !expose_http_req_body_done(&c->b)) {
+		const uint8_t *data = NULL;
+		size_t dlen = 0;
+		ssize_t used = expose_http_req_body_take(&c->b, c->pending + off, c->npending - off, &data, &dlen);
+
+		if (used < 0) {
+			c->failed = 1;
+			break;
+		}
+		if (dlen > 0) {
+			/* the payload is a range of what was given */
+			assert_true(data >= c->pending + off && data + dlen <= c->pending + c->npending);
+			memcpy(c->payload + c->npayload, data, dlen);
+			c->npayload += dlen;
+		}
+		off += (size_t)used;
+		if (used == 0)
+			break;
+	}
+	memmove(c->pending, c->pending + off, c->npending - off);
+	c->npending -= off;
+}
+
+static void
+req_check(void *vctx)
+{
+	struct req_ctx *c = vctx;
+	const char *want = cur_req->want ? cur_req->want : big_payload;
+
+	if (cur_req->fails) {
+		if (!c->failed)
+			fail_msg("%s: accepted", cur_req->name);
+		assert_int_not_equal(c->b.ck.err, HTTP1_CHUNKED_OK);
+		assert_true(c->npayload <= strlen(want));
+		assert_memory_equal(c->payload, want, c->npayload);
+		return;
+	}
+	if (c->failed || !expose_http_req_body_done(&c->b))
+		fail_msg("%s: failed %d, done %d", cur_req->name, c->failed, expose_http_req_body_done(&c->b));
+	assert_int_equal(c->npayload, strlen(want));
+	assert_memory_equal(c->payload, want, c->npayload);
+	assert_int_equal(c->npending, strlen(cur_req->rest));
+	assert_memory_equal(c->pending, cur_req->rest, c->npending);
+}
+
+static void
+test_req_body_all_ways(void **state)
+{
+	static struct req_ctx ctx;
+	size_t i;
+	int k;
+
+	(void)state;
+	memset(big_payload, 'p', 300);
+	k = snprintf(big_chunked, sizeof(big_chunked), "12c\r\n%s\r\n0\r\n\r\n", big_payload);
+	assert_true(k > 0 && (size_t)k < sizeof(big_chunked));
+	for (i = 0; i < UTIL_ARRAY_SIZE(req_vecs); i++) {
+		const char *raw = req_vecs[i].raw ? req_vecs[i].raw : big_chunked;
+
+		cur_req = &req_vecs[i];
+		feed_all_ways(raw, strlen(raw), &ctx, req_reset, req_chunk, req_check);
+	}
+}
+
+static void
+test_req_body_length_bounds(void **state)
+{
+	struct expose_http_req_body b;
+	const uint8_t in[] = "abcdef";
+	const uint8_t *data;
+	size_t dlen;
+
+	(void)state;
+	/* an empty Content-Length body is done before any byte */
+	expose_http_req_body_init(&b, HTTP1_BODY_LENGTH, 0);
+	assert_true(expose_http_req_body_done(&b));
+	/* a bounded take (the stream's credit) uses no more than it is given */
+	expose_http_req_body_init(&b, HTTP1_BODY_LENGTH, 4);
+	assert_int_equal(expose_http_req_body_take(&b, in, 3, &data, &dlen), 3);
+	assert_ptr_equal(data, in);
+	assert_int_equal(dlen, 3);
+	assert_false(expose_http_req_body_done(&b));
+	assert_int_equal(expose_http_req_body_take(&b, in + 3, 3, &data, &dlen), 1);
+	assert_int_equal(dlen, 1);
+	assert_true(expose_http_req_body_done(&b));
+}
+
+/* ---- response bodies ----------------------------------------------------- */
+
+/* The bytes a visitor receives for one response body, and what was dropped. */
+struct resp_ctx {
+	struct expose_http_resp_body b;
+	char wire[1024];
+	size_t nwire;
+	size_t dropped;
+	int clean;
+};
+
+struct resp_vec {
+	const char *name;
+	const char *json;		 /* the STREAM_RESPONSE_HEAD */
+	const struct expose_http_req *rq; /* the request it answers */
+	enum expose_http_body framing;	 /* what the head decides */
+	const char *body;		 /* the client's DATA, in any pieces */
+	const char *want;		 /* the body the visitor gets (chunked: once decoded) */
+	int clean;			 /* the connection may carry another response */
+};
+
+static const struct expose_http_req rq11 = {0, 1, 0, 1};
+static const struct expose_http_req rq10 = {0, 0, 0, 0};
+static const struct expose_http_req rq_head = {1, 1, 0, 1};
+
+/* clang-format off */
+static const struct resp_vec resp_vecs[] = {
+	{"Content-Length passed through", "{\"status\":200,\"headers\":[[\"Content-Length\",\"11\"]]}", &rq11,
+	 EXPOSE_HTTP_BODY_LENGTH, "hello world", "hello world", 1},
+	{"bytes past the Content-Length dropped", "{\"status\":200,\"headers\":[[\"Content-Length\",\"5\"]]}",
+	 &rq11, EXPOSE_HTTP_BODY_LENGTH, "hello world", "hello", 1},
+	{"body short of its Content-Length", "{\"status\":200,\"headers\":[[\"Content-Length\",\"20\"]]}",
+	 &rq11, EXPOSE_HTTP_BODY_LENGTH, "hello world", "hello world", 0},
+	{"chunked for HTTP/1.1", "{\"status\":200,\"headers\":[]}", &rq11, EXPOSE_HTTP_BODY_CHUNKED,
+	 "hello world", "hello world", 1},
+	{"chunked, empty body", "{\"status\":200}", &rq11, EXPOSE_HTTP_BODY_CHUNKED, "", "", 1},
+	{"close-delimited for HTTP/1.0", "{\"status\":200}", &rq10, EXPOSE_HTTP_BODY_CLOSE, "hello world",
+	 "hello world", 0},
+	{"HEAD: no body", "{\"status\":200,\"headers\":[[\"Content-Length\",\"11\"]]}", &rq_head,
+	 EXPOSE_HTTP_BODY_NONE, "hello world", "", 1},
+	{"204: no body", "{\"status\":204}", &rq11, EXPOSE_HTTP_BODY_NONE, "stray", "", 1},
+	{"304: no body", "{\"status\":304,\"headers\":[[\"Content-Length\",\"11\"]]}", &rq11,
+	 EXPOSE_HTTP_BODY_NONE, "hello world", "", 1},
+	{"Content-Length 0", "{\"status\":200,\"headers\":[[\"Content-Length\",\"0\"]]}", &rq10,
+	 EXPOSE_HTTP_BODY_LENGTH, "x", "", 1},
+};
+/* clang-format on */
+
+static const struct resp_vec *cur_resp;
+static struct expose_http_head cur_head;
+
+static void
+resp_reset(void *vctx)
+{
+	struct resp_ctx *c = vctx;
+
+	memset(c, 0, sizeof(*c));
+	expose_http_resp_body_init(&c->b, cur_head.body, cur_head.length);
+}
+
+static void
+wire_put(struct resp_ctx *c, const void *p, size_t n)
+{
+	assert_true(c->nwire + n <= sizeof(c->wire));
+	memcpy(c->wire + c->nwire, p, n);
+	c->nwire += n;
+}
+
+static void
+resp_chunk(void *vctx, const uint8_t *p, size_t n)
+{
+	struct resp_ctx *c = vctx;
+	struct expose_http_piece pc;
+
+	expose_http_resp_body_data(&c->b, n, &pc);
+	assert_int_equal(pc.take + pc.drop, n);
+	if (pc.take == 0) /* nothing to write: no framing either */
+		assert_int_equal(pc.pre_len + pc.post_len, 0);
+	wire_put(c, pc.pre, pc.pre_len);
+	wire_put(c, p, pc.take);
+	wire_put(c, pc.post, pc.post_len);
+	c->dropped += pc.drop;
+}
+
+/* Decode a chunked wire body: it must end exactly with its last chunk. */
+static size_t
+dechunk(const char *wire, size_t n, char *out)
+{
+	struct http1_chunked ck;
+	size_t off = 0, nout = 0;
+
+	http1_chunked_init(&ck);
+	while (off < n && !http1_chunked_done(&ck)) {
+		const uint8_t *d;
+		size_t dl;
+		ssize_t k = http1_chunked_decode(&ck, (const uint8_t *)wire + off, n - off, &d, &dl);
+
+		assert_true(k > 0);
+		if (dl > 0)
+			memcpy(out + nout, d, dl);
+		nout += dl;
+		off += (size_t)k;
+	}
+	assert_true(http1_chunked_done(&ck));
+	assert_int_equal(off, n);
+	return nout;
+}
+
+static void
+resp_check(void *vctx)
+{
+	struct resp_ctx *c = vctx;
+	const char *tail;
+	size_t tail_len, nbody = c->nwire, want = strlen(cur_resp->want);
+	char body[1024];
+
+	c->clean = expose_http_resp_body_end(&c->b, &tail, &tail_len);
+	wire_put(c, tail, tail_len);
+	if (c->clean != cur_resp->clean)
+		fail_msg("%s: clean %d", cur_resp->name, c->clean);
+	if (cur_head.body == EXPOSE_HTTP_BODY_CHUNKED) {
+		nbody = dechunk(c->wire, c->nwire, body);
+	} else {
+		assert_int_equal(tail_len, 0);
+		memcpy(body, c->wire, c->nwire);
+	}
+	if (nbody != want || memcmp(body, cur_resp->want, want) != 0)
+		fail_msg("%s: body %.*s", cur_resp->name, (int)nbody, body);
+	assert_int_equal(c->dropped, strlen(cur_resp->body) - want);
+}
+
+static void
+test_resp_body_all_ways(void **state)
+{
+	static struct resp_ctx ctx;
+	char text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(resp_vecs); i++) {
+		cur_resp = &resp_vecs[i];
+		assert_int_equal(head_for(cur_resp->json, cur_resp->rq, &cur_head, text, sizeof(text)), 0);
+		if (cur_head.body != cur_resp->framing)
+			fail_msg("%s: framing %d", cur_resp->name, (int)cur_head.body);
+		feed_all_ways(cur_resp->body, strlen(cur_resp->body), &ctx, resp_reset, resp_chunk, resp_check);
+	}
+}
+
+static void
+test_resp_body_pieces(void **state)
+{
+	struct expose_http_resp_body b;
+	struct expose_http_piece pc;
+	const char *tail;
+	size_t tail_len;
+
+	(void)state;
+	/* one chunk per DATA, its size in lowercase hex */
+	expose_http_resp_body_init(&b, EXPOSE_HTTP_BODY_CHUNKED, 0);
+	expose_http_resp_body_data(&b, 300, &pc);
+	assert_int_equal(pc.pre_len, 5);
+	assert_memory_equal(pc.pre, "12c\r\n", 5);
+	assert_int_equal(pc.take, 300);
+	assert_int_equal(pc.post_len, 2);
+	assert_memory_equal(pc.post, "\r\n", 2);
+	/* an empty DATA never becomes the last chunk */
+	expose_http_resp_body_data(&b, 0, &pc);
+	assert_int_equal(pc.pre_len + pc.take + pc.post_len + pc.drop, 0);
+	assert_int_equal(expose_http_resp_body_end(&b, &tail, &tail_len), 1);
+	assert_int_equal(tail_len, 5);
+	assert_memory_equal(tail, "0\r\n\r\n", 5);
+	/* raw bytes (an upgrade before its pump, or close-delimited) end only with the connection */
+	expose_http_resp_body_init(&b, EXPOSE_HTTP_BODY_CLOSE, 0);
+	expose_http_resp_body_data(&b, 7, &pc);
+	assert_int_equal(pc.pre_len + pc.post_len + pc.drop, 0);
+	assert_int_equal(pc.take, 7);
+	assert_int_equal(expose_http_resp_body_end(&b, &tail, &tail_len), 0);
+	assert_int_equal(tail_len, 0);
+	/* Content-Length: exactly that many bytes, in however many DATA */
+	expose_http_resp_body_init(&b, EXPOSE_HTTP_BODY_LENGTH, 10);
+	expose_http_resp_body_data(&b, 6, &pc);
+	assert_int_equal(pc.take, 6);
+	assert_int_equal(expose_http_resp_body_end(&b, &tail, &tail_len), 0);
+	expose_http_resp_body_data(&b, 6, &pc);
+	assert_int_equal(pc.take, 4);
+	assert_int_equal(pc.drop, 2);
+	assert_int_equal(expose_http_resp_body_end(&b, &tail, &tail_len), 1);
+}
+
+/* ---- the daemon's own answers -------------------------------------------- */
 
 static void
 test_error_response(void **state)
@@ -545,6 +885,10 @@ main(void)
 	    cmocka_unit_test(test_head_switching),
 	    cmocka_unit_test(test_head_unescape),
 	    cmocka_unit_test(test_head_many_headers),
+	    cmocka_unit_test(test_req_body_all_ways),
+	    cmocka_unit_test(test_req_body_length_bounds),
+	    cmocka_unit_test(test_resp_body_all_ways),
+	    cmocka_unit_test(test_resp_body_pieces),
 	    cmocka_unit_test(test_error_response),
 	    cmocka_unit_test(test_error_response_long_detail),
 	};

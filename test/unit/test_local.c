@@ -1,8 +1,11 @@
 /*
  * test_local.c: htc's EXPOSE codec (src/htc/local_codec.c): the request
  * head built from STREAM_OPEN (order, Host, hop-by-hop fields,
- * Content-Length, framing fields, every refusal of unsafe input) and the
- * STREAM_RESPONSE_HEAD JSON built from a parsed local response head.
+ * Content-Length, framing fields, every refusal of unsafe input), the
+ * request body framed for the local service and the response body with its
+ * framing taken off (each fed whole, byte by byte and split at every
+ * offset, test/unit/feed.h), and the STREAM_RESPONSE_HEAD JSON built from
+ * a parsed local response head.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +18,11 @@
 #include <string.h>
 
 #include "buf.h"
+#include "feed.h"
 #include "htc/local_codec.h"
 #include "http1.h"
 #include "json.h"
+#include "util.h"
 
 static struct json_tok toks[256];
 
@@ -282,6 +287,343 @@ test_limits(void **state)
 	buf_fini(&out);
 }
 
+/* ---- request bodies: tunnel -> local service ------------------------------ */
+
+/* What the local service receives for one request body, DATA by DATA, then the EOF. */
+struct qb_ctx {
+	struct local_req_body b;
+	char wire[1024];
+	size_t nwire;
+	int decided_at;		     /* 1 + the DATA that decided the framing, 0: none */
+	int ndata;
+	enum local_body_result last; /* of the last DATA */
+	int complete_early;	     /* COMPLETE before the last DATA */
+	int longed;		     /* a DATA came back LONG */
+};
+
+struct qb_vec {
+	const char *name;
+	enum local_framing framing; /* as local_codec_request_head left it */
+	uint64_t length;
+	const char *body;
+	enum local_framing final;   /* after the first DATA */
+	enum local_body_result end; /* at the EOF */
+	const char *want;	    /* what the local service gets (chunked: once decoded) */
+	int longs;		    /* the body goes past its Content-Length */
+};
+
+/* clang-format off */
+static const struct qb_vec qb_vecs[] = {
+	{"no Content-Length: chunked", LOCAL_FRAMING_UNDECIDED, 0, "hello world", LOCAL_FRAMING_CHUNKED,
+	 LOCAL_BODY_COMPLETE, "hello world", 0},
+	{"no Content-Length, an empty DATA: never a chunk of size 0", LOCAL_FRAMING_UNDECIDED, 0, "",
+	 LOCAL_FRAMING_CHUNKED, LOCAL_BODY_COMPLETE, "", 0},
+	{"Content-Length kept", LOCAL_FRAMING_LENGTH, 11, "hello world", LOCAL_FRAMING_LENGTH, LOCAL_BODY_COMPLETE,
+	 "hello world", 0},
+	{"Content-Length, cut short", LOCAL_FRAMING_LENGTH, 20, "hello world", LOCAL_FRAMING_LENGTH,
+	 LOCAL_BODY_SHORT, "hello world", 0},
+	{"past the Content-Length", LOCAL_FRAMING_LENGTH, 5, "hello world", LOCAL_FRAMING_LENGTH,
+	 LOCAL_BODY_SHORT, "hello", 1},
+	{"an upgrade: raw", LOCAL_FRAMING_RAW, 0, "\x81\x05hello", LOCAL_FRAMING_RAW, LOCAL_BODY_MORE,
+	 "\x81\x05hello", 0},
+};
+/* clang-format on */
+
+static const struct qb_vec *cur_qb;
+
+static void
+qb_reset(void *vctx)
+{
+	struct qb_ctx *c = vctx;
+	struct local_request rq;
+
+	memset(c, 0, sizeof(*c));
+	memset(&rq, 0, sizeof(rq));
+	rq.framing = cur_qb->framing;
+	rq.content_length = cur_qb->length;
+	rq.has_length = cur_qb->framing == LOCAL_FRAMING_LENGTH;
+	local_codec_req_body_init(&c->b, &rq);
+}
+
+static void
+qb_put(struct qb_ctx *c, const void *p, size_t n)
+{
+	assert_true(c->nwire + n <= sizeof(c->wire));
+	memcpy(c->wire + c->nwire, p, n);
+	c->nwire += n;
+}
+
+static void
+qb_chunk(void *vctx, const uint8_t *p, size_t n)
+{
+	struct qb_ctx *c = vctx;
+	struct local_piece pc;
+	int decided;
+
+	if (c->longed)
+		return; /* the request was refused */
+	if (c->last == LOCAL_BODY_COMPLETE)
+		c->complete_early = 1;
+	c->last = local_codec_req_body_data(&c->b, n, &pc, &decided);
+	c->ndata++;
+	if (decided) {
+		assert_int_equal(c->decided_at, 0);
+		c->decided_at = c->ndata;
+	}
+	if (c->last == LOCAL_BODY_LONG) {
+		c->longed = 1;
+		return; /* nothing of it is written */
+	}
+	if (n == 0)
+		assert_int_equal(pc.pre_len + pc.post_len, 0);
+	qb_put(c, pc.pre, pc.pre_len);
+	qb_put(c, p, n);
+	qb_put(c, pc.post, pc.post_len);
+}
+
+/* Decode a chunked body: it must end exactly with its last chunk. */
+static size_t
+dechunk_all(const char *wire, size_t n, char *out)
+{
+	struct http1_chunked ck;
+	size_t off = 0, nout = 0;
+
+	http1_chunked_init(&ck);
+	while (off < n && !http1_chunked_done(&ck)) {
+		const uint8_t *d;
+		size_t dl;
+		ssize_t k = http1_chunked_decode(&ck, (const uint8_t *)wire + off, n - off, &d, &dl);
+
+		assert_true(k > 0);
+		if (dl > 0)
+			memcpy(out + nout, d, dl);
+		nout += dl;
+		off += (size_t)k;
+	}
+	assert_true(http1_chunked_done(&ck));
+	assert_int_equal(off, n);
+	return nout;
+}
+
+static void
+qb_check(void *vctx)
+{
+	struct qb_ctx *c = vctx;
+	const char *tail;
+	size_t tail_len, nbody = 0, want = strlen(cur_qb->want);
+	enum local_body_result end;
+	/* an empty body fed whole is one empty DATA; byte by byte it is none */
+	int no_data = cur_qb->framing == LOCAL_FRAMING_UNDECIDED && c->ndata == 0;
+	enum local_framing final = no_data ? LOCAL_FRAMING_NONE : cur_qb->final;
+	char body[1024];
+	int decided;
+
+	if (c->longed != cur_qb->longs)
+		fail_msg("%s: long %d", cur_qb->name, c->longed);
+	if (!c->longed) {
+		end = local_codec_req_body_end(&c->b, &tail, &tail_len, &decided);
+		assert_int_equal(decided, no_data);
+		if (end != cur_qb->end)
+			fail_msg("%s: end %d", cur_qb->name, (int)end);
+		qb_put(c, tail, tail_len);
+		/* a Content-Length body is complete with its last DATA, not before */
+		if (cur_qb->final == LOCAL_FRAMING_LENGTH)
+			assert_int_equal(c->last, cur_qb->end == LOCAL_BODY_COMPLETE ? LOCAL_BODY_COMPLETE : LOCAL_BODY_MORE);
+		assert_false(c->complete_early);
+	}
+	assert_int_equal(c->b.framing, final);
+	assert_int_equal(c->decided_at, cur_qb->framing == LOCAL_FRAMING_UNDECIDED && !no_data ? 1 : 0);
+	if (final == LOCAL_FRAMING_CHUNKED) {
+		nbody = dechunk_all(c->wire, c->nwire, body);
+	} else {
+		memcpy(body, c->wire, c->nwire);
+		nbody = c->nwire;
+	}
+	if (c->longed)
+		assert_true(nbody <= want && memcmp(body, cur_qb->want, nbody) == 0);
+	else if (nbody != want || memcmp(body, cur_qb->want, want) != 0)
+		fail_msg("%s: body %.*s", cur_qb->name, (int)nbody, body);
+}
+
+static void
+test_req_body_all_ways(void **state)
+{
+	static struct qb_ctx ctx;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(qb_vecs); i++) {
+		cur_qb = &qb_vecs[i];
+		feed_all_ways(cur_qb->body, strlen(cur_qb->body), &ctx, qb_reset, qb_chunk, qb_check);
+	}
+}
+
+static void
+test_req_body_decided_at_eof(void **state)
+{
+	struct local_request rq;
+	struct local_req_body b;
+	struct local_piece pc;
+	const char *tail;
+	size_t tail_len;
+	int decided;
+
+	(void)state;
+	/* EOF before any DATA: no body at all */
+	memset(&rq, 0, sizeof(rq));
+	rq.framing = LOCAL_FRAMING_UNDECIDED;
+	local_codec_req_body_init(&b, &rq);
+	assert_false(local_codec_req_body_empty(&b));
+	assert_int_equal(local_codec_req_body_end(&b, &tail, &tail_len, &decided), LOCAL_BODY_COMPLETE);
+	assert_true(decided);
+	assert_int_equal(tail_len, 0);
+	assert_int_equal(b.framing, LOCAL_FRAMING_NONE);
+	assert_true(local_codec_req_body_empty(&b));
+	/* Content-Length: 0 is complete with the head; any DATA is too long */
+	rq.framing = LOCAL_FRAMING_LENGTH;
+	rq.has_length = 1;
+	local_codec_req_body_init(&b, &rq);
+	assert_true(local_codec_req_body_empty(&b));
+	assert_int_equal(local_codec_req_body_data(&b, 1, &pc, &decided), LOCAL_BODY_LONG);
+	/* a chunked body: one chunk per DATA, the last chunk at the EOF */
+	rq.framing = LOCAL_FRAMING_UNDECIDED;
+	rq.has_length = 0;
+	local_codec_req_body_init(&b, &rq);
+	assert_int_equal(local_codec_req_body_data(&b, 300, &pc, &decided), LOCAL_BODY_MORE);
+	assert_true(decided);
+	assert_int_equal(pc.pre_len, 5);
+	assert_memory_equal(pc.pre, "12c\r\n", 5);
+	assert_int_equal(pc.post_len, 2);
+	assert_int_equal(local_codec_req_body_data(&b, 0, &pc, &decided), LOCAL_BODY_MORE);
+	assert_int_equal(pc.pre_len + pc.post_len, 0);
+	assert_int_equal(local_codec_req_body_end(&b, &tail, &tail_len, &decided), LOCAL_BODY_COMPLETE);
+	assert_false(decided);
+	assert_int_equal(tail_len, 5);
+	assert_memory_equal(tail, "0\r\n\r\n", 5);
+}
+
+/* ---- response bodies: local service -> tunnel ------------------------------ */
+
+/* The payload htc sends as DATA for one response body read from the local service. */
+struct rb_ctx {
+	struct local_resp_body b;
+	char payload[1024];
+	size_t npayload;
+	int failed;
+	int done_early; /* done before the last byte (when nothing trails) */
+};
+
+struct rb_vec {
+	const char *name;
+	enum http1_body body;
+	uint64_t length;
+	const char *raw;  /* what the local service sends after the head */
+	const char *want; /* the payload */
+	int done;	  /* complete at the end of raw */
+	int trailing;	  /* bytes after the end of the body */
+	int fails;
+	int eof_ends;	  /* a close ends it (close-delimited) */
+};
+
+/* clang-format off */
+static const struct rb_vec rb_vecs[] = {
+	{"Content-Length", HTTP1_BODY_LENGTH, 11, "hello world", "hello world", 1, 0, 0, 0},
+	{"Content-Length, not all there", HTTP1_BODY_LENGTH, 20, "hello world", "hello world", 0, 0, 0, 0},
+	{"chunked", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: 1\r\n\r\n", "hello world", 1, 0,
+	 0, 0},
+	{"chunked, bytes behind it", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\n0\r\n\r\nHTTP/1.1", "hello", 1, 1, 0, 0},
+	{"chunked, not ended", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\n6\r\n wo", "hello wo", 0, 0, 0, 0},
+	{"chunked, bad size", HTTP1_BODY_CHUNKED, 0, "5\r\nhello\r\nq\r\n", "hello", 0, 0, 1, 0},
+	{"close-delimited", HTTP1_BODY_CLOSE, 0, "any\r\nbytes 0\r\n\r\n", "any\r\nbytes 0\r\n\r\n", 0, 0, 0, 1},
+};
+/* clang-format on */
+
+static const struct rb_vec *cur_rb;
+
+static void
+rb_reset(void *vctx)
+{
+	struct rb_ctx *c = vctx;
+
+	memset(c, 0, sizeof(*c));
+	local_codec_resp_body_init(&c->b, cur_rb->body, cur_rb->length);
+}
+
+static void
+rb_chunk(void *vctx, const uint8_t *p, size_t n)
+{
+	struct rb_ctx *c = vctx;
+	uint8_t ring[1024]; /* htc reads into its ring and decodes there */
+	size_t out = 0;
+
+	if (c->failed)
+		return;
+	if (local_codec_resp_body_done(&c->b) && !cur_rb->trailing)
+		c->done_early = 1;
+	assert_true(n <= sizeof(ring));
+	memcpy(ring, p, n);
+	if (local_codec_resp_body_take(&c->b, ring, n, &out) < 0) {
+		c->failed = 1;
+		return;
+	}
+	assert_true(out <= n);
+	memcpy(c->payload + c->npayload, ring, out);
+	c->npayload += out;
+}
+
+static void
+rb_check(void *vctx)
+{
+	struct rb_ctx *c = vctx;
+	size_t want = strlen(cur_rb->want);
+
+	if (c->failed != cur_rb->fails)
+		fail_msg("%s: failed %d", cur_rb->name, c->failed);
+	if (c->failed) {
+		assert_true(c->npayload <= want && memcmp(c->payload, cur_rb->want, c->npayload) == 0);
+		return;
+	}
+	if (c->npayload != want || memcmp(c->payload, cur_rb->want, want) != 0)
+		fail_msg("%s: payload %.*s", cur_rb->name, (int)c->npayload, c->payload);
+	assert_int_equal(local_codec_resp_body_done(&c->b), cur_rb->done);
+	assert_int_equal(c->b.trailing, cur_rb->trailing);
+	assert_false(c->done_early);
+	assert_int_equal(local_codec_resp_body_eof(&c->b), cur_rb->eof_ends);
+}
+
+static void
+test_resp_body_all_ways(void **state)
+{
+	static struct rb_ctx ctx;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(rb_vecs); i++) {
+		cur_rb = &rb_vecs[i];
+		feed_all_ways(cur_rb->raw, strlen(cur_rb->raw), &ctx, rb_reset, rb_chunk, rb_check);
+	}
+}
+
+static void
+test_resp_body_bounds(void **state)
+{
+	struct local_resp_body b;
+
+	(void)state;
+	/* no body, or Content-Length 0: complete before any byte */
+	local_codec_resp_body_init(&b, HTTP1_BODY_NONE, 0);
+	assert_true(local_codec_resp_body_done(&b));
+	local_codec_resp_body_init(&b, HTTP1_BODY_LENGTH, 0);
+	assert_true(local_codec_resp_body_done(&b));
+	/* never read past a Content-Length */
+	local_codec_resp_body_init(&b, HTTP1_BODY_LENGTH, 3);
+	assert_int_equal(local_codec_resp_body_want(&b, 4096), 3);
+	assert_int_equal(local_codec_resp_body_want(&b, 2), 2);
+	local_codec_resp_body_init(&b, HTTP1_BODY_CHUNKED, 0);
+	assert_int_equal(local_codec_resp_body_want(&b, 4096), 4096);
+	assert_false(local_codec_resp_body_eof(&b));
+}
+
 /* ---- response heads --------------------------------------------------------- */
 
 /* Parse the response head text, build the JSON and compare it. */
@@ -370,6 +712,10 @@ main(void)
 		cmocka_unit_test(test_escapes_unescaped),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_req_body_all_ways),
+		cmocka_unit_test(test_req_body_decided_at_eof),
+		cmocka_unit_test(test_resp_body_all_ways),
+		cmocka_unit_test(test_resp_body_bounds),
 		cmocka_unit_test(test_response_head),
 		cmocka_unit_test(test_response_head_1xx_and_101),
 		cmocka_unit_test(test_response_head_escaping_and_limit),
