@@ -2,10 +2,11 @@
 #
 #   make              build hoody-tunnel, htc and every unit test
 #   make run          start the daemon with a newcomer's default
-#   make test         layering check, unit + integration tests, plain and
-#                     ASan+UBSan builds
+#   make test         format check, then the layering check, unit +
+#                     integration tests, plain and ASan+UBSan builds
 #   make check        the same, for one build (BUILD=..., SANITIZE=...)
 #   make layering     the layering check alone (test/layering.sh)
+#   make format       format every C file as .clang-format says
 #   make fuzz         build the libFuzzer targets (clang)
 #   make fuzz-smoke   run each fuzz target for FUZZ_SECONDS
 #   make bench        build and run the micro-benchmarks
@@ -94,7 +95,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: fuzz-deps test-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
+.PHONY: format fuzz-deps test-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -184,9 +185,14 @@ check: all | test-deps
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 	$(Q)if [ -f test/integration/run.sh ]; then BUILD=$(BUILD) sh test/integration/run.sh; fi
 
-test:
+test: | test-deps
+	$(Q)sh test/format.sh
 	$(Q)$(MAKE) --no-print-directory check BUILD=build SANITIZE=
 	$(Q)$(MAKE) --no-print-directory check BUILD=build-san SANITIZE=address,undefined
+
+# Format every C file as .clang-format says (test/format.sh checks it).
+format:
+	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'test/*.c' 'test/*.h' 'bench/*.c' 'bench/*.h')
 
 # ---- fuzzing (clang's libFuzzer) ----------------------------------------
 

@@ -39,7 +39,7 @@ bearssl_ghash(void)
 static double
 ghash_rate(br_ghash g)
 {
-	unsigned char y[16] = {0}, h[16] = {1, 2, 3};
+	unsigned char y[16] = { 0 }, h[16] = { 1, 2, 3 };
 	size_t bytes = 0;
 	double t0 = bench_now();
 	int i;
@@ -53,7 +53,7 @@ ghash_rate(br_ghash g)
 static double
 ctr_rate(const br_block_ctr_class *vt)
 {
-	static const unsigned char key[16] = {9}, iv[12] = {7};
+	static const unsigned char key[16] = { 9 }, iv[12] = { 7 };
 	br_aes_gen_ctr_keys ctx;
 	size_t bytes = 0;
 	double t0 = bench_now();
@@ -71,7 +71,7 @@ ctr_rate(const br_block_ctr_class *vt)
 static double
 gcm_rate(const br_block_ctr_class *vt, br_ghash g)
 {
-	static const unsigned char key[16] = {5}, iv[12] = {3}, aad[13] = {1};
+	static const unsigned char key[16] = { 5 }, iv[12] = { 3 }, aad[13] = { 1 };
 	br_aes_gen_ctr_keys ctx;
 	unsigned char tag[16];
 	br_gcm_context gc;
@@ -108,7 +108,8 @@ main(void)
 	const br_block_ctr_class *bctr = br_aes_x86ni_ctr_get_vtable();
 	const br_block_ctr_class *octr = tls_aesctr_vaes_get();
 	const br_block_ctr_class *c512 = tls_aesctr_vaes512_get(), *c256 = tls_aesctr_vaes256_get();
-	br_ghash g16 = tls_ghash_pclmul_get(), g32 = tls_ghash_vpclmul_get(), g32y = tls_ghash_vpclmul256_get();
+	br_ghash g16 = tls_ghash_pclmul_get(), g32 = tls_ghash_vpclmul_get(),
+		 g32y = tls_ghash_vpclmul256_get();
 	double base;
 
 	if (bctr == NULL)

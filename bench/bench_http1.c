@@ -15,18 +15,18 @@
 #include "http1.h"
 
 static const char request[] =
-    "GET /assets/js/app.min.js?v=2024.6 HTTP/1.1\r\n"
-    "Host: www.example.com\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
-    "Accept: */*\r\n"
-    "Accept-Language: en-US,en;q=0.5\r\n"
-    "Accept-Encoding: gzip, deflate, br, zstd\r\n"
-    "Referer: https://www.example.com/\r\n"
-    "Connection: keep-alive\r\n"
-    "Cookie: session=8f3a2b1c9d4e5f60718293a4b5c6d7e8; theme=dark\r\n"
-    "Sec-Fetch-Dest: script\r\n"
-    "Sec-Fetch-Mode: no-cors\r\n"
-    "\r\n";
+	"GET /assets/js/app.min.js?v=2024.6 HTTP/1.1\r\n"
+	"Host: www.example.com\r\n"
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+	"Accept: */*\r\n"
+	"Accept-Language: en-US,en;q=0.5\r\n"
+	"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+	"Referer: https://www.example.com/\r\n"
+	"Connection: keep-alive\r\n"
+	"Cookie: session=8f3a2b1c9d4e5f60718293a4b5c6d7e8; theme=dark\r\n"
+	"Sec-Fetch-Dest: script\r\n"
+	"Sec-Fetch-Mode: no-cors\r\n"
+	"\r\n";
 
 #define BODY_LEN (1u << 20)
 #define CHUNK_LEN 4096u
@@ -47,7 +47,7 @@ static int
 bench_heads(void)
 {
 	struct http1_header hdrs[32];
-	struct http1_request req = {.headers = hdrs, .headers_cap = 32};
+	struct http1_request req = { .headers = hdrs, .headers_cap = 32 };
 	size_t len = sizeof(request) - 1, n = 0, i;
 	double t0 = now_s(), t;
 

@@ -147,8 +147,8 @@ bench_timers(struct reactor *r)
 		start = a < start ? a : start;
 		fire = b < fire ? b : fire;
 	}
-	printf("timers (%d in the heap, best of %d): %.1f ns/restart, %.1f ns/start, %.1f ns/fire\n",
-	       TIMERS, ROUNDS, restart, start, fire);
+	printf("timers (%d in the heap, best of %d): %.1f ns/restart, %.1f ns/start, %.1f ns/fire\n", TIMERS,
+	       ROUNDS, restart, start, fire);
 }
 
 int
@@ -186,8 +186,9 @@ main(int argc, char **argv)
 		dt = 1;
 	printf("reactor ping-pong: %lu round trips in %llu ms: %.0f round trips/s, %.0f ns/round trip, "
 	       "%.0f ns/iteration (%llu iterations)\n",
-	       trips, (unsigned long long)dt, trips * 1000.0 / (double)dt, dt * 1e6 / (double)(trips ? trips : 1),
-	       dt * 1e6 / (double)(r.polls ? r.polls : 1), (unsigned long long)r.polls);
+	       trips, (unsigned long long)dt, trips * 1000.0 / (double)dt,
+	       dt * 1e6 / (double)(trips ? trips : 1), dt * 1e6 / (double)(r.polls ? r.polls : 1),
+	       (unsigned long long)r.polls);
 	reactor_watcher_stop(&r, &a.w);
 	reactor_watcher_stop(&r, &b.w);
 	close(sv[0]);

@@ -39,7 +39,7 @@ static volatile uint8_t sink;
 static void
 bench_unmask(void)
 {
-	static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+	static const uint8_t key[4] = { 0x12, 0x34, 0x56, 0x78 };
 	size_t n = 256 * 1024, bytes;
 	uint8_t *buf = malloc(n);
 	double t0, fast, slow;
@@ -61,7 +61,7 @@ bench_unmask(void)
 static uint8_t *
 make_stream(unsigned opcode, size_t len, size_t nframes, size_t *total)
 {
-	static const uint8_t key[4] = {0xDE, 0xAD, 0xBE, 0xEF};
+	static const uint8_t key[4] = { 0xDE, 0xAD, 0xBE, 0xEF };
 	uint8_t hdr[WS_MAX_HEADER];
 	size_t h = ws_header_encode(hdr, opcode, 1, len, key), i;
 	uint8_t *s = malloc((h + len) * nframes);

@@ -35,10 +35,26 @@ void buf_fini(struct buf *b);
 /* Forget the content: pos = last = start + headroom. */
 void buf_reset(struct buf *b, size_t headroom);
 
-static inline size_t buf_len(const struct buf *b) { return (size_t)(b->last - b->pos); }
-static inline size_t buf_room(const struct buf *b) { return (size_t)(b->end - b->last); }
-static inline size_t buf_headroom(const struct buf *b) { return (size_t)(b->pos - b->start); }
-static inline size_t buf_cap(const struct buf *b) { return (size_t)(b->end - b->start); }
+static inline size_t
+buf_len(const struct buf *b)
+{
+	return (size_t)(b->last - b->pos);
+}
+static inline size_t
+buf_room(const struct buf *b)
+{
+	return (size_t)(b->end - b->last);
+}
+static inline size_t
+buf_headroom(const struct buf *b)
+{
+	return (size_t)(b->pos - b->start);
+}
+static inline size_t
+buf_cap(const struct buf *b)
+{
+	return (size_t)(b->end - b->start);
+}
 
 /*
  * Make n bytes of headroom readable: pos moves back by n and the new pos is

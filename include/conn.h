@@ -56,8 +56,8 @@ typedef void conn_io_cb(struct conn *c, unsigned events);
 
 struct conn {
 	/* read-only */
-	int fd;                       /* -1 when closed or moved */
-	int err;                      /* 0, or the first failure (-errno), sticky */
+	int fd;  /* -1 when closed or moved */
+	int err; /* 0, or the first failure (-errno), sticky */
 	/* private */
 	unsigned want;                /* CONN_READ|CONN_WRITE the owner asked for */
 	const struct conn_type *type; /* plain or TLS */

@@ -44,10 +44,18 @@ struct flow_send {
 int flow_send_init(struct flow_send *s, uint32_t initial);
 
 /* Bytes we may still send. */
-static inline size_t flow_send_available(const struct flow_send *s) { return (size_t)s->credit; }
+static inline size_t
+flow_send_available(const struct flow_send *s)
+{
+	return (size_t)s->credit;
+}
 
 /* 1 when n bytes of DATA may be sent now (always for n = 0), else 0. */
-static inline int flow_send_can(const struct flow_send *s, size_t n) { return (uint64_t)n <= (uint64_t)s->credit; }
+static inline int
+flow_send_can(const struct flow_send *s, size_t n)
+{
+	return (uint64_t)n <= (uint64_t)s->credit;
+}
 
 /*
  * Charge n bytes of DATA. FRAME_CODE_NO_ERROR, or

@@ -32,8 +32,8 @@
 #define FRAME_MSG_MAX_FRAMES 64
 #define FRAME_MSG_MAX_BYTES 262144
 
-#define FRAME_WINDOW_LEN 4 /* WINDOW payload: u32 increment */
-#define FRAME_PING_LEN 8   /* PING/PONG payload: 8-byte nonce */
+#define FRAME_WINDOW_LEN 4   /* WINDOW payload: u32 increment */
+#define FRAME_PING_LEN 8     /* PING/PONG payload: 8-byte nonce */
 #define FRAME_CODE_MIN_LEN 2 /* RESET/GOAWAY payload: u16 code, then the reason */
 
 /* Frame types (PROTOCOL.md section 3). */
@@ -192,13 +192,13 @@ enum frame_ev_type {
  */
 struct frame_event {
 	enum frame_ev_type type;
-	uint8_t frame_type;      /* CONTROL: the frame's type; DATA: FRAME_DATA */
-	uint32_t stream_id;      /* CONTROL, DATA */
-	const uint8_t *payload;  /* CONTROL: the whole payload; DATA: this piece */
-	uint32_t len;            /* bytes at payload (a DATA piece is > 0 unless the frame is empty) */
-	uint32_t frame_len;      /* DATA: the whole frame's payload length (every piece) */
-	uint8_t frame_start;     /* DATA: 1 on the frame's first piece */
-	uint8_t frame_end;       /* DATA: 1 on the frame's last piece */
+	uint8_t frame_type;     /* CONTROL: the frame's type; DATA: FRAME_DATA */
+	uint32_t stream_id;     /* CONTROL, DATA */
+	const uint8_t *payload; /* CONTROL: the whole payload; DATA: this piece */
+	uint32_t len;           /* bytes at payload (a DATA piece is > 0 unless the frame is empty) */
+	uint32_t frame_len;     /* DATA: the whole frame's payload length (every piece) */
+	uint8_t frame_start;    /* DATA: 1 on the frame's first piece */
+	uint8_t frame_end;      /* DATA: 1 on the frame's last piece */
 };
 
 /*
@@ -211,21 +211,21 @@ struct frame_event {
  */
 struct frame_reader {
 	/* public, valid after HT_ERROR */
-	int err;                /* enum frame_code for RESET/GOAWAY */
-	int ws_close_code;      /* FRAME_WS_CLOSE_PROTOCOL, _TOO_BIG or _INTERNAL */
-	const char *reason;     /* static text for logs and the close frame */
+	int err;            /* enum frame_code for RESET/GOAWAY */
+	int ws_close_code;  /* FRAME_WS_CLOSE_PROTOCOL, _TOO_BIG or _INTERNAL */
+	const char *reason; /* static text for logs and the close frame */
 
 	/* private */
 	enum frame_reader_state state;
 	uint8_t hdr[FRAME_HEADER_LEN];
-	uint8_t hdr_have;       /* header bytes collected */
-	uint8_t data_started;   /* DATA: the first piece was reported */
+	uint8_t hdr_have;        /* header bytes collected */
+	uint8_t data_started;    /* DATA: the first piece was reported */
 	struct frame_header cur; /* the frame being received */
-	uint32_t left;          /* payload bytes still to come */
-	uint32_t msg_frames;    /* frames begun in this message */
-	uint32_t msg_off;       /* offset of the current frame in the message */
-	uint8_t *acc;           /* FRAME_MAX_PAYLOAD bytes, lazily allocated */
-	uint32_t acc_len;       /* bytes in acc */
+	uint32_t left;           /* payload bytes still to come */
+	uint32_t msg_frames;     /* frames begun in this message */
+	uint32_t msg_off;        /* offset of the current frame in the message */
+	uint8_t *acc;            /* FRAME_MAX_PAYLOAD bytes, lazily allocated */
+	uint32_t acc_len;        /* bytes in acc */
 };
 
 /* Prepare r for a first message. No allocation. */
@@ -276,7 +276,12 @@ struct frame_batch {
 	size_t bytes;
 };
 
-static inline void frame_batch_reset(struct frame_batch *b) { b->frames = 0; b->bytes = 0; }
+static inline void
+frame_batch_reset(struct frame_batch *b)
+{
+	b->frames = 0;
+	b->bytes = 0;
+}
 
 /*
  * 1 when one more frame with payload_len bytes keeps the message within

@@ -37,9 +37,9 @@ struct http1_limits {
  */
 enum http1_error {
 	HTTP1_OK = 0,
-	HTTP1_ERR_HEAD_TOO_LARGE,  /* more than max_head bytes without an end */
+	HTTP1_ERR_HEAD_TOO_LARGE, /* more than max_head bytes without an end */
 	HTTP1_ERR_TOO_MANY_HEADERS,
-	HTTP1_ERR_BAD_START_LINE,  /* method, target, version or status */
+	HTTP1_ERR_BAD_START_LINE, /* method, target, version or status */
 	HTTP1_ERR_BAD_VERSION,
 	HTTP1_ERR_BAD_HEADER_NAME, /* empty or non-token name */
 	HTTP1_ERR_SPACE_BEFORE_COLON,
@@ -47,8 +47,8 @@ enum http1_error {
 	HTTP1_ERR_OBS_FOLD,
 	HTTP1_ERR_BARE_CR,
 	HTTP1_ERR_NUL,
-	HTTP1_ERR_CL_AND_TE,       /* Content-Length together with Transfer-Encoding */
-	HTTP1_ERR_BAD_CONTENT_LENGTH, /* not digits, overflow, or differing duplicates */
+	HTTP1_ERR_CL_AND_TE,             /* Content-Length together with Transfer-Encoding */
+	HTTP1_ERR_BAD_CONTENT_LENGTH,    /* not digits, overflow, or differing duplicates */
 	HTTP1_ERR_BAD_TRANSFER_ENCODING, /* last coding is not chunked, or unknown */
 	HTTP1_ERR_MAX
 };
@@ -94,15 +94,15 @@ struct http1_request {
 	size_t method_len;
 	const char *target; /* request-target as sent, not decoded */
 	size_t target_len;
-	int minor_version;	 /* 0 or 1 (HTTP/1.0, HTTP/1.1) */
-	size_t num_headers;	 /* entries used in headers[], in arrival order */
-	enum http1_body body;	 /* NONE, LENGTH or CHUNKED */
+	int minor_version;       /* 0 or 1 (HTTP/1.0, HTTP/1.1) */
+	size_t num_headers;      /* entries used in headers[], in arrival order */
+	enum http1_body body;    /* NONE, LENGTH or CHUNKED */
 	uint64_t content_length; /* when body == HTTP1_BODY_LENGTH */
-	const char *host;	 /* value of the first Host field, NULL when none */
+	const char *host;        /* value of the first Host field, NULL when none */
 	size_t host_len;
 	size_t host_count;    /* Host fields seen (HTTP/1.1 wants exactly 1: the caller answers 400) */
-	int keep_alive;	      /* 1.1: unless "Connection: close"; 1.0: only with "keep-alive" */
-	int upgrade;	      /* HTTP/1.1, Connection lists "upgrade" and an Upgrade field is present */
+	int keep_alive;       /* 1.1: unless "Connection: close"; 1.0: only with "keep-alive" */
+	int upgrade;          /* HTTP/1.1, Connection lists "upgrade" and an Upgrade field is present */
 	int expect_continue;  /* HTTP/1.1 with "Expect: 100-continue" */
 	enum http1_error err; /* why HT_ERROR was returned; HTTP1_OK otherwise */
 };
@@ -153,19 +153,19 @@ struct http1_response {
 	/* in */
 	struct http1_header *headers; /* caller array of headers_cap entries */
 	size_t headers_cap;
-	int req_head;	 /* nonzero: answers a HEAD request (no body) */
+	int req_head;    /* nonzero: answers a HEAD request (no body) */
 	int req_connect; /* nonzero: answers a CONNECT request (2xx has no body) */
 	/* out */
 	int minor_version;  /* 0 or 1 */
-	int status;	    /* 100..999 */
+	int status;         /* 100..999 */
 	const char *reason; /* reason phrase, possibly empty */
 	size_t reason_len;
 	size_t num_headers;
-	enum http1_body body;	 /* per RFC 9112 6.3, see http1_parse_response() */
+	enum http1_body body;    /* per RFC 9112 6.3, see http1_parse_response() */
 	uint64_t content_length; /* the Content-Length value when one was sent (even if body is NONE) */
-	int keep_alive;		 /* as for requests, and never with a close-delimited body */
-	int upgrade;		 /* Connection lists "upgrade" and an Upgrade field is present */
-	int te_other;		 /* Transfer-Encoding named codings besides the final "chunked" */
+	int keep_alive;          /* as for requests, and never with a close-delimited body */
+	int upgrade;             /* Connection lists "upgrade" and an Upgrade field is present */
+	int te_other;            /* Transfer-Encoding named codings besides the final "chunked" */
 	enum http1_error err;
 };
 
@@ -203,31 +203,31 @@ int http1_error_status(enum http1_error err);
 
 /* Where the decoder is in the chunked body. */
 enum http1_chunked_state {
-	HTTP1_CHUNKED_SIZE = 0,	     /* hex digits of a chunk size */
-	HTTP1_CHUNKED_EXT,	     /* after the digits: BWS and ";" extensions, up to CR */
-	HTTP1_CHUNKED_SIZE_LF,	     /* the LF ending the chunk-size line */
-	HTTP1_CHUNKED_DATA,	     /* chunk data, `remaining` bytes left */
-	HTTP1_CHUNKED_DATA_CR,	     /* the CR after chunk data */
-	HTTP1_CHUNKED_DATA_LF,	     /* the LF after chunk data */
-	HTTP1_CHUNKED_TRAILER,	     /* start of a trailer line, or of the final CRLF */
+	HTTP1_CHUNKED_SIZE = 0,      /* hex digits of a chunk size */
+	HTTP1_CHUNKED_EXT,           /* after the digits: BWS and ";" extensions, up to CR */
+	HTTP1_CHUNKED_SIZE_LF,       /* the LF ending the chunk-size line */
+	HTTP1_CHUNKED_DATA,          /* chunk data, `remaining` bytes left */
+	HTTP1_CHUNKED_DATA_CR,       /* the CR after chunk data */
+	HTTP1_CHUNKED_DATA_LF,       /* the LF after chunk data */
+	HTTP1_CHUNKED_TRAILER,       /* start of a trailer line, or of the final CRLF */
 	HTTP1_CHUNKED_TRAILER_NAME,  /* a trailer field name, up to ':' */
 	HTTP1_CHUNKED_TRAILER_VALUE, /* a trailer field value, up to CR */
 	HTTP1_CHUNKED_TRAILER_LF,    /* the LF ending a trailer line */
-	HTTP1_CHUNKED_END_LF,	     /* the LF of the final empty line */
-	HTTP1_CHUNKED_DONE,	     /* body complete; further bytes are not consumed */
+	HTTP1_CHUNKED_END_LF,        /* the LF of the final empty line */
+	HTTP1_CHUNKED_DONE,          /* body complete; further bytes are not consumed */
 	HTTP1_CHUNKED_STATE_MAX
 };
 
 /* Why the decoder failed (sticky). */
 enum http1_chunked_error {
 	HTTP1_CHUNKED_OK = 0,
-	HTTP1_CHUNKED_ERR_BAD_SIZE,	 /* no hex digit, or a stray byte after them */
+	HTTP1_CHUNKED_ERR_BAD_SIZE,      /* no hex digit, or a stray byte after them */
 	HTTP1_CHUNKED_ERR_SIZE_TOO_LONG, /* more than HTTP1_CHUNK_SIZE_DIGITS_MAX digits */
 	HTTP1_CHUNKED_ERR_SIZE_OVERFLOW, /* chunk size >= 2^63 */
-	HTTP1_CHUNKED_ERR_BAD_EXT,	 /* a control byte in an extension */
-	HTTP1_CHUNKED_ERR_EXT_TOO_LONG,	 /* more than HTTP1_CHUNK_EXT_MAX bytes */
-	HTTP1_CHUNKED_ERR_BAD_CRLF,	 /* a line not ended by CRLF (bare LF, missing CRLF after data) */
-	HTTP1_CHUNKED_ERR_BAD_TRAILER,	 /* malformed trailer field */
+	HTTP1_CHUNKED_ERR_BAD_EXT,       /* a control byte in an extension */
+	HTTP1_CHUNKED_ERR_EXT_TOO_LONG,  /* more than HTTP1_CHUNK_EXT_MAX bytes */
+	HTTP1_CHUNKED_ERR_BAD_CRLF,      /* a line not ended by CRLF (bare LF, missing CRLF after data) */
+	HTTP1_CHUNKED_ERR_BAD_TRAILER,   /* malformed trailer field */
 	HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE,
 	HTTP1_CHUNKED_ERR_MAX
 };
@@ -238,7 +238,7 @@ struct http1_chunked {
 	enum http1_chunked_error err;
 	uint64_t remaining; /* chunk size being read, then data bytes left */
 	unsigned digits;    /* hex digits read for this size */
-	size_t ext_len;	    /* extension bytes on this line */
+	size_t ext_len;     /* extension bytes on this line */
 	size_t trailer_len; /* trailer bytes so far */
 };
 

@@ -74,10 +74,10 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((
  * The macros skip the call, and do not even evaluate the arguments, when
  * the level is off: debug lines cost a test in a hot path.
  */
-#define log_at(lv, ...)                                                                            \
-	do {                                                                                       \
-		if (log_enabled(lv))                                                               \
-			log_msg((lv), __VA_ARGS__);                                                \
+#define log_at(lv, ...)                                                                                      \
+	do {                                                                                                 \
+		if (log_enabled(lv))                                                                         \
+			log_msg((lv), __VA_ARGS__);                                                          \
 	} while (0)
 #define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -35,16 +35,16 @@ struct mux_ops {
 struct mux {
 	/* read-only */
 	struct stream_table streams;
-	struct flow_send tx;        /* session credit for DATA we send */
-	struct flow_recv rx;        /* session credit we granted */
+	struct flow_send tx; /* session credit for DATA we send */
+	struct flow_recv rx; /* session credit we granted */
 	uint32_t stream_window;
 	uint32_t session_window;
-	struct tunnel *socks[MUX_MAX_SOCKS]; /* NULL where no socket is attached */
+	struct tunnel *socks[MUX_MAX_SOCKS];  /* NULL where no socket is attached */
 	uint32_t sock_streams[MUX_MAX_SOCKS]; /* open streams per socket */
-	unsigned rr;                /* round-robin start for ties */
-	uint64_t data_in, data_out; /* DATA payload bytes */
-	struct stream *batch;       /* streams that got DATA in the current input batch */
-	uint8_t refusing[MUX_MAX_SOCKS]; /* the DATA frame in progress on that socket was refused */
+	unsigned rr;                          /* round-robin start for ties */
+	uint64_t data_in, data_out;           /* DATA payload bytes */
+	struct stream *batch;                 /* streams that got DATA in the current input batch */
+	uint8_t refusing[MUX_MAX_SOCKS];      /* the DATA frame in progress on that socket was refused */
 	/* owned by the user */
 	const struct mux_ops *ops;
 	void *owner;

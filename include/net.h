@@ -121,7 +121,7 @@ int net_shutdown_write(int fd);
  * say, writing anything counts as progress.
  */
 struct net_progress {
-	size_t unsent;  /* bytes in the kernel send queue at the mark; SIZE_MAX: unknown */
+	size_t unsent;   /* bytes in the kernel send queue at the mark; SIZE_MAX: unknown */
 	uint64_t pushed; /* bytes written since the mark */
 };
 
@@ -129,7 +129,11 @@ struct net_progress {
 void net_progress_mark(struct net_progress *p, int fd);
 
 /* n bytes were written to the socket. */
-static inline void net_progress_pushed(struct net_progress *p, size_t n) { p->pushed += n; }
+static inline void
+net_progress_pushed(struct net_progress *p, size_t n)
+{
+	p->pushed += n;
+}
 
 /* 1 when the peer took at least one byte since the mark (the mark moves to now), else 0. */
 int net_progress_check(struct net_progress *p, int fd);

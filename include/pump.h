@@ -58,11 +58,11 @@ struct pump {
 	struct stream *s;
 	struct reactor_deferred done_defer;
 	pump_done_cb *done;
-	struct ring ring;       /* upstream bytes lent to the tunnel */
-	struct buf spill;       /* downstream bytes the socket has not taken */
+	struct ring ring;                 /* upstream bytes lent to the tunnel */
+	struct buf spill;                 /* downstream bytes the socket has not taken */
 	struct iovec pend[PUMP_PEND_MAX]; /* DATA of the current input batch, not yet written */
 	int npend;
-	uint32_t lent;          /* DATA frames not yet written by the tunnel */
+	uint32_t lent; /* DATA frames not yet written by the tunnel */
 	uint8_t rd_eof, wr_shut, peer_eof, finished;
 };
 

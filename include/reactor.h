@@ -43,14 +43,16 @@ typedef int reactor_hook_cb(struct reactor *r, struct reactor_hook *h);
 typedef void reactor_signal_cb(struct reactor *r, struct reactor_signal *s);
 typedef void reactor_deferred_cb(struct reactor *r, struct reactor_deferred *d);
 
-struct reactor_node { struct reactor_node *prev, *next; }; /* private list link */
+struct reactor_node {
+	struct reactor_node *prev, *next;
+}; /* private list link */
 
 struct reactor_watcher {
-	int fd;                     /* read-only: set by reactor_watcher_init */
-	unsigned interest;          /* read-only: READ|WRITE the owner wants */
+	int fd;            /* read-only: set by reactor_watcher_init */
+	unsigned interest; /* read-only: READ|WRITE the owner wants */
 	/* private */
-	unsigned kernel;            /* READ|WRITE the backend has registered */
-	unsigned revents;           /* kqueue: events merged during one poll */
+	unsigned kernel;  /* READ|WRITE the backend has registered */
+	unsigned revents; /* kqueue: events merged during one poll */
 	int active;
 	uint64_t since;             /* r->polls at start: stale-event check */
 	struct reactor_node change; /* in r->changes while interest != kernel */
@@ -63,12 +65,23 @@ struct reactor_timer {
 	struct reactor_timer *left, *right, *parent; /* links in the reactor's timer heap */
 	uint64_t repeat;
 	reactor_timer_cb *cb;
-	int active;                                  /* in the heap */
+	int active; /* in the heap */
 };
 
-struct reactor_hook { struct reactor_node node; reactor_hook_cb *cb; };           /* private */
-struct reactor_signal { struct reactor_node node; int signo; reactor_signal_cb *cb; }; /* private */
-struct reactor_deferred { struct reactor_deferred *next; reactor_deferred_cb *cb; int queued; }; /* private */
+struct reactor_hook {
+	struct reactor_node node;
+	reactor_hook_cb *cb;
+}; /* private */
+struct reactor_signal {
+	struct reactor_node node;
+	int signo;
+	reactor_signal_cb *cb;
+}; /* private */
+struct reactor_deferred {
+	struct reactor_deferred *next;
+	reactor_deferred_cb *cb;
+	int queued;
+}; /* private */
 
 struct reactor {
 	uint64_t now;   /* read-only: cached monotonic ms, see reactor_now */
@@ -100,7 +113,11 @@ void reactor_stop(struct reactor *r);
 void reactor_wake_next(struct reactor *r);
 
 /* Monotonic ms, read once per iteration (just after the poll returns). */
-static inline uint64_t reactor_now(const struct reactor *r) { return r->now; }
+static inline uint64_t
+reactor_now(const struct reactor *r)
+{
+	return r->now;
+}
 /* Re-read the clock into reactor_now (e.g. after a long computation). */
 void reactor_update_time(struct reactor *r);
 
@@ -115,7 +132,11 @@ void reactor_watcher_set(struct reactor *r, struct reactor_watcher *w, unsigned 
 /* Unregister (before close(fd)); pending events of this batch are dropped.
  * A stopped watcher may be stopped again. */
 void reactor_watcher_stop(struct reactor *r, struct reactor_watcher *w);
-static inline int reactor_watcher_active(const struct reactor_watcher *w) { return w->active; }
+static inline int
+reactor_watcher_active(const struct reactor_watcher *w)
+{
+	return w->active;
+}
 
 /* Prepare a stopped timer. */
 void reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb);
@@ -123,11 +144,14 @@ void reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb);
  * when non-zero. Equal deadlines fire in start order. A timer started from
  * a timer callback never fires in the same pass. Cannot fail: the timer
  * is linked into the heap through its own fields, nothing is allocated. */
-void reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms,
-			 uint64_t repeat_ms);
+void reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms, uint64_t repeat_ms);
 /* Cancel t (no-op when not started). Safe from any callback, t's own too. */
 void reactor_timer_stop(struct reactor *r, struct reactor_timer *t);
-static inline int reactor_timer_is_active(const struct reactor_timer *t) { return t->active; }
+static inline int
+reactor_timer_is_active(const struct reactor_timer *t)
+{
+	return t->active;
+}
 
 /* Call cb(r, d) in the closing phase, after the current dispatch batch (or
  * in the current iteration's, outside one), in FIFO order. Deferring a

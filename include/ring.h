@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 struct ring {
-	uint8_t *mem;  /* NULL until ring_alloc */
+	uint8_t *mem; /* NULL until ring_alloc */
 	size_t cap;
-	size_t head;   /* oldest lent byte */
-	size_t tail;   /* where the next piece goes */
-	size_t wrap;   /* end of the lent bytes before tail wrapped, 0 when not wrapped */
-	size_t used;   /* bytes lent */
+	size_t head; /* oldest lent byte */
+	size_t tail; /* where the next piece goes */
+	size_t wrap; /* end of the lent bytes before tail wrapped, 0 when not wrapped */
+	size_t used; /* bytes lent */
 };
 
 /* Allocate cap bytes unless already allocated. 0 or -ENOMEM. */

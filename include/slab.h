@@ -25,14 +25,14 @@
 
 /* The pool. Caller-allocated; every field is private to slab.c. */
 struct slab {
-	size_t obj_size;         /* bytes the caller asked for */
-	size_t stride;           /* slot header + object, rounded for alignment */
-	uint32_t capacity_max;   /* never more objects than this */
-	uint32_t grow_step;      /* slots per chunk (the last chunk may be shorter) */
-	uint32_t allocated;      /* slots in allocated chunks */
-	uint32_t free_head;      /* first free slot, or SLAB_NIL inside slab.c */
-	unsigned char **chunks;  /* capacity_max / grow_step (rounded up) entries */
-	uint32_t nchunks;        /* chunks allocated so far */
+	size_t obj_size;        /* bytes the caller asked for */
+	size_t stride;          /* slot header + object, rounded for alignment */
+	uint32_t capacity_max;  /* never more objects than this */
+	uint32_t grow_step;     /* slots per chunk (the last chunk may be shorter) */
+	uint32_t allocated;     /* slots in allocated chunks */
+	uint32_t free_head;     /* first free slot, or SLAB_NIL inside slab.c */
+	unsigned char **chunks; /* capacity_max / grow_step (rounded up) entries */
+	uint32_t nchunks;       /* chunks allocated so far */
 };
 
 /*

@@ -72,15 +72,15 @@ struct stream {
 	enum stream_state state;
 	enum stream_kind kind;
 	uint32_t bind_id;
-	int sock_index;        /* v2: the tunnel socket that carries it (0 = primary) */
-	struct flow_send tx;   /* credit for DATA we send */
-	struct flow_recv rx;   /* credit we granted for DATA we receive */
-	uint64_t bytes_in;     /* DATA payload received from the peer */
-	uint64_t bytes_out;    /* DATA payload sent to the peer */
+	int sock_index;      /* v2: the tunnel socket that carries it (0 = primary) */
+	struct flow_send tx; /* credit for DATA we send */
+	struct flow_recv rx; /* credit we granted for DATA we receive */
+	uint64_t bytes_in;   /* DATA payload received from the peer */
+	uint64_t bytes_out;  /* DATA payload sent to the peer */
 	uint64_t opened_ms;
 	/* owned by the user */
 	const struct stream_ops *ops; /* how the owner hears about peer frames */
-	void *owner;           /* the object serving the stream */
+	void *owner;                  /* the object serving the stream */
 	/* private */
 	struct stream *prev, *next; /* all streams of the table, oldest first */
 	uint8_t busy;               /* inside an ops callback: free later */
@@ -92,11 +92,11 @@ struct stream {
 struct stream_table {
 	struct slab pool;
 	struct stream **map; /* open addressing, NULL = empty bucket */
-	uint32_t mask;      /* buckets - 1 (power of two, >= 2 x max) */
+	uint32_t mask;       /* buckets - 1 (power of two, >= 2 x max) */
 	uint32_t count;
-	uint32_t max;       /* streams allowed at once */
-	uint32_t next_id;   /* next id the server allocates */
-	uint64_t opened;    /* streams opened since init */
+	uint32_t max;     /* streams allowed at once */
+	uint32_t next_id; /* next id the server allocates */
+	uint64_t opened;  /* streams opened since init */
 	struct stream *head, *tail;
 };
 

@@ -145,17 +145,17 @@ struct tls_conn {
 	tls_recv_fn *io_recv;         /* NULL: recv(2) */
 	tls_send_fn *io_send;         /* NULL: send(2) with MSG_NOSIGNAL */
 	void *io_ctx;
-	int err;                      /* 0, or the sticky -errno */
-	unsigned hs_done : 1;         /* the handshake has completed */
-	unsigned eof : 1;             /* the peer closed TCP after the handshake */
-	unsigned closing : 1;         /* tls_conn_close() was called */
-	unsigned ended : 1;           /* clean end: close_notify received (and answered) */
-	unsigned got_bytes : 1;       /* first_byte is valid */
-	unsigned char first_byte;     /* first byte from the peer (0x16: a TLS handshake) */
-	char msg[112];                /* text of err, or of an unclean EOF */
-	unsigned char *rx;            /* read-ahead: socket bytes not yet given to the engine */
+	int err;                  /* 0, or the sticky -errno */
+	unsigned hs_done : 1;     /* the handshake has completed */
+	unsigned eof : 1;         /* the peer closed TCP after the handshake */
+	unsigned closing : 1;     /* tls_conn_close() was called */
+	unsigned ended : 1;       /* clean end: close_notify received (and answered) */
+	unsigned got_bytes : 1;   /* first_byte is valid */
+	unsigned char first_byte; /* first byte from the peer (0x16: a TLS handshake) */
+	char msg[112];            /* text of err, or of an unclean EOF */
+	unsigned char *rx;        /* read-ahead: socket bytes not yet given to the engine */
 	size_t rx_pos, rx_len;
-	unsigned char *tx;            /* records taken from the engine, not yet sent */
+	unsigned char *tx; /* records taken from the engine, not yet sent */
 	size_t tx_pos, tx_len;
 };
 

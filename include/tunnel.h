@@ -88,12 +88,12 @@ enum tunnel_state {
 /* One queued output unit. Private. */
 struct tunnel_item {
 	uint8_t hdr[WS_MAX_HEADER + FRAME_HEADER_LEN]; /* [ws header][frame header] */
-	uint8_t hoff;       /* first used byte of hdr */
-	uint8_t kind;       /* TUNNEL_ITEM_* (tunnel.c) */
-	uint8_t reply;      /* queued while tunnel input was processed */
-	uint32_t len;       /* payload bytes */
-	const uint8_t *ext; /* payload outside the arena, or NULL */
-	size_t arena_off;   /* payload position in the arena when ext == NULL (see arena_abs) */
+	uint8_t hoff;                                  /* first used byte of hdr */
+	uint8_t kind;                                  /* TUNNEL_ITEM_* (tunnel.c) */
+	uint8_t reply;                                 /* queued while tunnel input was processed */
+	uint32_t len;                                  /* payload bytes */
+	const uint8_t *ext;                            /* payload outside the arena, or NULL */
+	size_t arena_off; /* payload position in the arena when ext == NULL (see arena_abs) */
 	tunnel_done_cb *done;
 	void *done_arg;
 };
@@ -102,15 +102,15 @@ struct tunnel {
 	/* read-only */
 	enum tunnel_state state;
 	enum ws_role role;
-	struct conn conn;        /* the socket, plain or TLS */
-	uint64_t last_rx_ms;     /* reactor time of the last byte received */
+	struct conn conn;    /* the socket, plain or TLS */
+	uint64_t last_rx_ms; /* reactor time of the last byte received */
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
-	size_t queued_bytes;     /* payload + headers waiting to be written */
-	size_t reply_bytes;      /* replies queued and not written yet */
-	unsigned close_code;     /* after close: the code */
+	size_t queued_bytes; /* payload + headers waiting to be written */
+	size_t reply_bytes;  /* replies queued and not written yet */
+	unsigned close_code; /* after close: the code */
 	/* owned by the user */
 	void *owner;
-	size_t reply_max;        /* TUNNEL_REPLY_MAX after tunnel_init; the owner may change it */
+	size_t reply_max; /* TUNNEL_REPLY_MAX after tunnel_init; the owner may change it */
 	/* private */
 	const struct tunnel_ops *ops;
 	struct tunnel_loop *loop;
@@ -120,15 +120,15 @@ struct tunnel {
 	struct ws_parser wp;
 	struct frame_reader fr;
 	struct buf in;
-	struct buf arena;        /* control payloads and pre-encoded WS control frames */
-	size_t arena_abs;        /* position of arena.pos: items address the arena by position */
-	struct tunnel_item *q;   /* ring of items */
+	struct buf arena;                   /* control payloads and pre-encoded WS control frames */
+	size_t arena_abs;                   /* position of arena.pos: items address the arena by position */
+	struct tunnel_item *q;              /* ring of items */
 	size_t qcap, qhead, qlen, qplanned; /* qplanned: items with message framing done */
-	size_t head_off;         /* bytes of the head item already written */
+	size_t head_off;                    /* bytes of the head item already written */
 	struct tunnel *dirty_next;
 	int dirty, shut_wr;
 	const char *close_reason;
-	char why[128];           /* a transport's failure, copied before its conn closes */
+	char why[128]; /* a transport's failure, copied before its conn closes */
 };
 
 /*
@@ -174,7 +174,11 @@ void tunnel_close(struct tunnel *t, unsigned ws_code, const char *reason, uint64
 void tunnel_abort(struct tunnel *t, unsigned ws_code, const char *reason);
 
 /* Bytes of copied output (control frames and their payloads) not yet written. */
-static inline size_t tunnel_backlog(const struct tunnel *t) { return buf_len(&t->arena); }
+static inline size_t
+tunnel_backlog(const struct tunnel *t)
+{
+	return buf_len(&t->arena);
+}
 
 /* Write what is queued now instead of waiting for the before-poll hook. */
 void tunnel_flush(struct tunnel *t);

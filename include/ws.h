@@ -57,7 +57,7 @@ enum ws_close_code {
 	WS_CLOSE_ABNORMAL = 1006,     /* connection lost without CLOSE; never sent */
 	WS_CLOSE_INVALID_DATA = 1007, /* text or close reason not UTF-8 */
 	WS_CLOSE_POLICY = 1008,
-	WS_CLOSE_TOO_BIG = 1009,      /* message above the parser's limit */
+	WS_CLOSE_TOO_BIG = 1009, /* message above the parser's limit */
 	WS_CLOSE_EXTENSION = 1010,
 	WS_CLOSE_INTERNAL = 1011
 };
@@ -132,22 +132,22 @@ struct ws_parser {
 	/* private */
 	enum ws_rx_state state;
 	enum ws_role role;
-	uint64_t max_message;  /* payload bytes per message */
-	uint64_t frame_len;    /* announced payload length of the current frame */
-	uint64_t frame_left;   /* payload bytes of the current frame still to come */
-	uint64_t msg_len;      /* payload announced so far in the current message */
-	uint8_t fin;           /* current frame has FIN */
-	uint8_t opcode;        /* current frame's opcode */
-	uint8_t masked;        /* current frame has a mask key */
-	uint8_t in_message;    /* a data message started and has not ended */
-	uint8_t msg_opcode;    /* WS_OP_TEXT or WS_OP_BINARY while in_message */
-	uint8_t msg_first;     /* the next DATA chunk is the message's first */
-	uint8_t need;          /* bytes the current header state still gathers */
-	uint8_t have;          /* bytes gathered into hdr[] */
-	uint8_t hdr[8];        /* extended length or mask key being gathered */
-	uint8_t key[4];        /* mask key of the current frame */
-	struct ws_utf8 utf8;   /* text message validation state */
-	uint8_t ctl_len;       /* control payload gathered so far */
+	uint64_t max_message; /* payload bytes per message */
+	uint64_t frame_len;   /* announced payload length of the current frame */
+	uint64_t frame_left;  /* payload bytes of the current frame still to come */
+	uint64_t msg_len;     /* payload announced so far in the current message */
+	uint8_t fin;          /* current frame has FIN */
+	uint8_t opcode;       /* current frame's opcode */
+	uint8_t masked;       /* current frame has a mask key */
+	uint8_t in_message;   /* a data message started and has not ended */
+	uint8_t msg_opcode;   /* WS_OP_TEXT or WS_OP_BINARY while in_message */
+	uint8_t msg_first;    /* the next DATA chunk is the message's first */
+	uint8_t need;         /* bytes the current header state still gathers */
+	uint8_t have;         /* bytes gathered into hdr[] */
+	uint8_t hdr[8];       /* extended length or mask key being gathered */
+	uint8_t key[4];       /* mask key of the current frame */
+	struct ws_utf8 utf8;  /* text message validation state */
+	uint8_t ctl_len;      /* control payload gathered so far */
 	uint8_t ctl[WS_MAX_CONTROL];
 };
 
@@ -221,7 +221,11 @@ int ws_close_code_valid(unsigned code);
 int ws_utf8_feed(struct ws_utf8 *u, const uint8_t *p, size_t n);
 
 /* 1 when the bytes fed so far end on a character boundary. */
-static inline int ws_utf8_complete(const struct ws_utf8 *u) { return u->need == 0; }
+static inline int
+ws_utf8_complete(const struct ws_utf8 *u)
+{
+	return u->need == 0;
+}
 
 /* 1 when p[0..n) is complete, valid UTF-8. */
 int ws_utf8_valid(const uint8_t *p, size_t n);

@@ -33,12 +33,12 @@ int ws_handshake_client_key(char out[WS_HANDSHAKE_KEY_LEN + 1]);
 
 /* What the client asks for. */
 struct ws_handshake_request {
-	const char *host;              /* Host header value, e.g. "example.com:50" */
-	const char *path;              /* request target, e.g. "/api/v1/tunnel/connect" */
-	const char *key;               /* from ws_handshake_client_key() */
-	const char *const *protocols;  /* offered subprotocols in preference order, or NULL */
+	const char *host;             /* Host header value, e.g. "example.com:50" */
+	const char *path;             /* request target, e.g. "/api/v1/tunnel/connect" */
+	const char *key;              /* from ws_handshake_client_key() */
+	const char *const *protocols; /* offered subprotocols in preference order, or NULL */
 	size_t nprotocols;
-	const char *extra;             /* more header lines, each ending in CRLF, or NULL */
+	const char *extra; /* more header lines, each ending in CRLF, or NULL */
 };
 
 /*

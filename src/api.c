@@ -317,8 +317,7 @@ probe(struct daemon *d, const struct target *t, struct api_response *res)
 
 	res->status = live || ready ? 200 : 503;
 	res->content_type = "text/plain; charset=utf-8";
-	buf_append(res->body, live ? "live\n" : ready ? "ready\n" : "not ready\n",
-		   live ? 5 : ready ? 6 : 10);
+	buf_append(res->body, live ? "live\n" : ready ? "ready\n" : "not ready\n", live ? 5 : ready ? 6 : 10);
 }
 
 /* Which requests of a route need the bearer token. */
@@ -329,14 +328,15 @@ enum route_auth {
 };
 
 struct route {
-	const char *path;      /* the whole path, or the part before {id} */
+	const char *path; /* the whole path, or the part before {id} */
 	size_t path_len;
-	int with_id;           /* path + a non-empty id without '/' */
-	const char *method;    /* the one method served ("GET" serves HEAD too) */
-	const char *allow;     /* the Allow header of a 405 */
+	int with_id;        /* path + a non-empty id without '/' */
+	const char *method; /* the one method served ("GET" serves HEAD too) */
+	const char *allow;  /* the Allow header of a 405 */
 	enum route_auth auth;
-	get_fn *json;          /* a JSON GET: writes the body, or ... */
-	void (*handle)(struct daemon *d, const struct target *t, struct api_response *res); /* ... fills res */
+	get_fn *json; /* a JSON GET: writes the body, or ... */
+	void (*handle)(struct daemon *d, const struct target *t,
+		       struct api_response *res); /* ... fills res */
 };
 
 #define ROUTE_PATH(p) p, sizeof(p) - 1

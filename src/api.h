@@ -15,7 +15,7 @@
 struct api_response {
 	int status;
 	const char *content_type;
-	struct buf *body; /* the caller's buffer, reset by api_handle */
+	struct buf *body;          /* the caller's buffer, reset by api_handle */
 	const char *extra_headers; /* lines ending in CRLF, or NULL */
 };
 

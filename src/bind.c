@@ -23,18 +23,18 @@
 
 /* A parsed BIND request. */
 struct bind_req {
-	const char *ref;     /* clientBindRef as raw JSON text, echoed verbatim */
+	const char *ref; /* clientBindRef as raw JSON text, echoed verbatim */
 	size_t ref_len;
 	enum bind_kind kind;
 	int kind_ok;
-	int port;            /* 0: server picks */
+	int port; /* 0: server picks */
 	int takeover;
 	int v6;
 	int host_ok;
 	char label[64];
 	char basic_user[128];
 	char basic_pass[256];
-	int unsupported;     /* asked for subdomain routing or cluster mode */
+	int unsupported; /* asked for subdomain routing or cluster mode */
 };
 
 /* An answer under construction: BIND_ERR code or 0 for success. */
@@ -72,7 +72,7 @@ void
 bind_register(enum bind_kind kind, const struct bind_ops *ops)
 {
 	kind_ops[kind] = ops;
-	kind_accept[kind] = (struct daemon_accept_ops){ops->refusal, 0, accepted};
+	kind_accept[kind] = (struct daemon_accept_ops){ ops->refusal, 0, accepted };
 }
 
 /* The listener of a binding is readable. */
@@ -162,9 +162,11 @@ parse_basic(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	p = json_get(doc, ba, "password");
 	if (json_type(doc, ba) != JSON_OBJECT ||
 	    json_get_string(doc, p, q->basic_pass, sizeof(q->basic_pass)) <= 0 ||
-	    (u >= 0 && !json_is_null(doc, u) && json_get_string(doc, u, q->basic_user, sizeof(q->basic_user)) < 0) ||
+	    (u >= 0 && !json_is_null(doc, u) &&
+	     json_get_string(doc, u, q->basic_user, sizeof(q->basic_user)) < 0) ||
 	    strchr(q->basic_user, ':') != NULL) {
-		set_err(e, "INVALID_KIND", "basicAuth needs a password of 1..255 bytes and a username without ':'");
+		set_err(e, "INVALID_KIND",
+			"basicAuth needs a password of 1..255 bytes and a username without ':'");
 		return -1;
 	}
 	return 0;
@@ -180,7 +182,8 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	memset(q, 0, sizeof(*q));
 	if (ref >= 0) {
 		q->ref = doc->text + doc->toks[ref].start - (json_type(doc, ref) == JSON_STRING);
-		q->ref_len = doc->toks[ref].end - doc->toks[ref].start + 2u * (json_type(doc, ref) == JSON_STRING);
+		q->ref_len =
+			doc->toks[ref].end - doc->toks[ref].start + 2u * (json_type(doc, ref) == JSON_STRING);
 	}
 	http = json_string_eq(doc, json_get(doc, 0, "kind"), "http");
 	tcp = json_string_eq(doc, json_get(doc, 0, "kind"), "tcp");
@@ -224,7 +227,8 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 	struct binding *held;
 
 	if (q->unsupported && c->domain == NULL) {
-		set_err(e, "INVALID_KIND", "subdomain routing and cluster mode need a daemon started with --domain");
+		set_err(e, "INVALID_KIND",
+			"subdomain routing and cluster mode need a daemon started with --domain");
 		return -1;
 	}
 	if (q->kind == BIND_PULL && q->basic_pass[0]) {
@@ -232,7 +236,8 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 		return -1;
 	}
 	if (!q->kind_ok || (q->kind == BIND_PULL && q->takeover)) {
-		set_err(e, "INVALID_KIND", "valid bindings are http/expose and tcp/pull (takeover only on expose)");
+		set_err(e, "INVALID_KIND",
+			"valid bindings are http/expose and tcp/pull (takeover only on expose)");
 		return -1;
 	}
 	if (q->port != 0 && (q->port < 80 || q->port == set->d->ctl_port)) {
@@ -240,7 +245,8 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 		return -1;
 	}
 	if (q->port != 0 && q->port < 1024 && !priv_ok) {
-		set_err_port(e, "PRIVILEGED_PORT", "port %d is privileged (see --allow-privileged-*)", q->port);
+		set_err_port(e, "PRIVILEGED_PORT", "port %d is privileged (see --allow-privileged-*)",
+			     q->port);
 		return -1;
 	}
 	if (q->kind == BIND_PULL && !q->host_ok) {
@@ -254,7 +260,8 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 		}
 	}
 	if (set->n >= c->max_bindings_per_session) {
-		set_err_port(e, "BIND_CAP_EXCEEDED", "at most %d bindings per session", (int)c->max_bindings_per_session);
+		set_err_port(e, "BIND_CAP_EXCEEDED", "at most %d bindings per session",
+			     (int)c->max_bindings_per_session);
 		return -1;
 	}
 	return 0;
@@ -335,7 +342,6 @@ public_url(struct daemon *d, struct binding *b)
 	pre = (size_t)(at - pat);
 	snprintf(b->public_url, sizeof(b->public_url), "%.*s%d%s", (int)pre, pat, b->port, at + 6);
 }
-
 
 /* Unlink b from the daemon's list and its holder's set. */
 static void

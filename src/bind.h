@@ -33,11 +33,11 @@ enum bind_kind {
 /* The bindings one session holds: embedded in the session, kept by bind.c. */
 struct bind_set {
 	/* read-only */
-	struct binding *first;   /* linked by snext */
+	struct binding *first; /* linked by snext */
 	unsigned n;
 	/* private */
 	struct daemon *d;
-	struct session *s;       /* the holder, stored in each binding */
+	struct session *s; /* the holder, stored in each binding */
 };
 
 struct binding {
@@ -45,16 +45,16 @@ struct binding {
 	uint32_t id;
 	enum bind_kind kind;
 	int port;
-	int v6;                  /* PULL on ::1 */
+	int v6; /* PULL on ::1 */
 	char label[64];
-	char public_url[256];    /* empty: null */
-	char basic_user[128];    /* EXPOSE Basic Auth user; empty: any user */
-	char basic_pass[256];    /* EXPOSE Basic Auth password; empty: no auth. Never logged. */
-	uint32_t streams;        /* open streams through this binding */
-	struct session *s;       /* the holder */
+	char public_url[256]; /* empty: null */
+	char basic_user[128]; /* EXPOSE Basic Auth user; empty: any user */
+	char basic_pass[256]; /* EXPOSE Basic Auth password; empty: no auth. Never logged. */
+	uint32_t streams;     /* open streams through this binding */
+	struct session *s;    /* the holder */
 	struct daemon *d;
 	/* private */
-	struct bind_set *set;    /* the holder's set */
+	struct bind_set *set; /* the holder's set */
 	struct daemon_listener l;
 	struct binding *dprev, *dnext; /* daemon list */
 	struct binding *sprev, *snext; /* holder's set */
@@ -76,15 +76,15 @@ void bind_set_init(struct bind_set *set, struct daemon *d, struct session *s);
 
 /* What a BIND came to; the session answers BIND_OK or BIND_ERR from it. */
 struct bind_result {
-	struct binding *b;          /* the new binding; NULL: refused with code and message */
-	const char *code;           /* BIND_ERR code when refused */
+	struct binding *b; /* the new binding; NULL: refused with code and message */
+	const char *code;  /* BIND_ERR code when refused */
 	char message[160];
-	const char *ref;            /* clientBindRef as raw JSON text inside the request, echoed
-				       verbatim; NULL: none (null) */
+	const char *ref; /* clientBindRef as raw JSON text inside the request, echoed
+			    verbatim; NULL: none (null) */
 	size_t ref_len;
 	/* A takeover: the binding b replaced, already gone. Its holder must reset
 	 * the streams of revoked_id and be told with BIND_REVOKED. */
-	struct session *revoked_s;  /* NULL: no takeover */
+	struct session *revoked_s; /* NULL: no takeover */
 	uint32_t revoked_id;
 };
 
@@ -99,9 +99,9 @@ void bind_handle(struct bind_set *set, int open, const uint8_t *json, size_t n, 
 
 /* What an UNBIND came to; the session answers UNBIND_OK or UNBIND_ERR from it. */
 struct bind_unbind_result {
-	int64_t id;          /* the bindId asked for; -1 when the request has none */
-	int port;            /* the port released */
-	const char *code;    /* NULL: released; else the UNBIND_ERR code and message */
+	int64_t id;       /* the bindId asked for; -1 when the request has none */
+	int port;         /* the port released */
+	const char *code; /* NULL: released; else the UNBIND_ERR code and message */
 	const char *message;
 };
 

@@ -55,15 +55,15 @@ struct opt {
 	const char *name; /* without the leading "--" */
 	enum opt_type type;
 	enum opt_check check;
-	size_t off;                  /* field offset, unused for OPT_ENUM/LIST/ACTION */
-	uint64_t min, max;           /* OPT_UINT/SIZE/DURATION range */
-	const char *const *choices;  /* OPT_ENUM, NULL-terminated */
+	size_t off;                 /* field offset, unused for OPT_ENUM/LIST/ACTION */
+	uint64_t min, max;          /* OPT_UINT/SIZE/DURATION range */
+	const char *const *choices; /* OPT_ENUM, NULL-terminated */
 	void (*set_enum)(struct config *c, unsigned idx);
-	int action;                  /* OPT_ACTION: CONFIG_EXIT_* */
-	const char *section;         /* help: a heading printed before this flag */
-	const char *arg;             /* help: metavariable, NULL for none */
-	const char *def;             /* default value: config_defaults applies it, --help shows it */
-	const char *def_note;        /* help only: a default that is not a value (def is NULL) */
+	int action;           /* OPT_ACTION: CONFIG_EXIT_* */
+	const char *section;  /* help: a heading printed before this flag */
+	const char *arg;      /* help: metavariable, NULL for none */
+	const char *def;      /* default value: config_defaults applies it, --help shows it */
+	const char *def_note; /* help only: a default that is not a value (def is NULL) */
 	const char *help;
 };
 
@@ -99,106 +99,291 @@ set_log_level(struct config *c, unsigned idx)
 /* DELETE .../sessions/{id} without grace_ms (no flag sets it). */
 #define CONFIG_KILL_GRACE_DEFAULT_MS 50
 
+/* clang-format off: one option per entry, its fields wrapped, reads as the --help it makes */
 static const struct opt opts[] = {
-	{ .name = "listen", .type = OPT_STRING, .check = CHK_ADDR_PORT, .off = OFF(listen),
-	  .section = "Control plane", .arg = "ADDR:PORT", .def = "0.0.0.0:50",
+	{ .name = "listen",
+	  .type = OPT_STRING,
+	  .check = CHK_ADDR_PORT,
+	  .off = OFF(listen),
+	  .section = "Control plane",
+	  .arg = "ADDR:PORT",
+	  .def = "0.0.0.0:50",
 	  .help = "control-plane address (WebSocket, admin API, probes)" },
-	{ .name = "token", .type = OPT_STRING, .check = CHK_SECRET, .off = OFF(token), .arg = "TOKEN",
-	  .def_note = "generated, printed once", .help = "bearer token of tunnel clients and the admin API" },
-	{ .name = "token-file", .type = OPT_STRING, .off = OFF(token_file), .arg = "PATH",
+	{ .name = "token",
+	  .type = OPT_STRING,
+	  .check = CHK_SECRET,
+	  .off = OFF(token),
+	  .arg = "TOKEN",
+	  .def_note = "generated, printed once",
+	  .help = "bearer token of tunnel clients and the admin API" },
+	{ .name = "token-file",
+	  .type = OPT_STRING,
+	  .off = OFF(token_file),
+	  .arg = "PATH",
 	  .help = "read the token from a file (trailing newline stripped)" },
-	{ .name = "admin-token", .type = OPT_STRING, .check = CHK_SECRET, .off = OFF(admin_token),
-	  .arg = "TOKEN", .def_note = "the tunnel token", .help = "bearer token of the admin API" },
-	{ .name = "admin-auth", .type = OPT_ENUM, .choices = admin_auth_choices,
-	  .set_enum = set_admin_auth, .arg = "delete|all", .def = "delete",
+	{ .name = "admin-token",
+	  .type = OPT_STRING,
+	  .check = CHK_SECRET,
+	  .off = OFF(admin_token),
+	  .arg = "TOKEN",
+	  .def_note = "the tunnel token",
+	  .help = "bearer token of the admin API" },
+	{ .name = "admin-auth",
+	  .type = OPT_ENUM,
+	  .choices = admin_auth_choices,
+	  .set_enum = set_admin_auth,
+	  .arg = "delete|all",
+	  .def = "delete",
 	  .help = "admin endpoints that need the token: DELETE only, or all" },
-	{ .name = "tls-cert", .type = OPT_STRING, .check = CHK_READABLE, .off = OFF(tls_cert),
-	  .arg = "PATH", .help = "PEM certificate chain: serve the control plane over TLS" },
-	{ .name = "tls-key", .type = OPT_STRING, .check = CHK_READABLE, .off = OFF(tls_key),
-	  .arg = "PATH", .help = "PEM private key matching --tls-cert" },
-	{ .name = "trusted-proxy", .type = OPT_LIST, .section = "Proxies and public names",
+	{ .name = "tls-cert",
+	  .type = OPT_STRING,
+	  .check = CHK_READABLE,
+	  .off = OFF(tls_cert),
+	  .arg = "PATH",
+	  .help = "PEM certificate chain: serve the control plane over TLS" },
+	{ .name = "tls-key",
+	  .type = OPT_STRING,
+	  .check = CHK_READABLE,
+	  .off = OFF(tls_key),
+	  .arg = "PATH",
+	  .help = "PEM private key matching --tls-cert" },
+	{ .name = "trusted-proxy",
+	  .type = OPT_LIST,
+	  .section = "Proxies and public names",
 	  .arg = "loopback|private|IP|CIDR",
 	  .help = "peers whose X-Forwarded-* is kept (repeatable; commas separate several)" },
-	{ .name = "public-url-pattern", .type = OPT_STRING, .check = CHK_URL,
-	  .off = OFF(public_url_pattern), .arg = "URL",
+	{ .name = "public-url-pattern",
+	  .type = OPT_STRING,
+	  .check = CHK_URL,
+	  .off = OFF(public_url_pattern),
+	  .arg = "URL",
 	  .help = "public URL of an EXPOSE binding, {port} substituted" },
-	{ .name = "domain", .type = OPT_STRING, .check = CHK_DOMAIN, .off = OFF(domain),
-	  .arg = "DOMAIN", .help = "route NAME.DOMAIN on --vhost-listen to subdomain bindings" },
-	{ .name = "vhost-listen", .type = OPT_STRING, .check = CHK_ADDR_PORT, .off = OFF(vhost_listen),
-	  .arg = "ADDR:PORT", .help = "shared Host-routed public listener (needs --domain)" },
-	{ .name = "expose-address", .type = OPT_STRING, .check = CHK_IP, .off = OFF(expose_address),
-	  .section = "Bindings", .arg = "IP", .def = "0.0.0.0",
+	{ .name = "domain",
+	  .type = OPT_STRING,
+	  .check = CHK_DOMAIN,
+	  .off = OFF(domain),
+	  .arg = "DOMAIN",
+	  .help = "route NAME.DOMAIN on --vhost-listen to subdomain bindings" },
+	{ .name = "vhost-listen",
+	  .type = OPT_STRING,
+	  .check = CHK_ADDR_PORT,
+	  .off = OFF(vhost_listen),
+	  .arg = "ADDR:PORT",
+	  .help = "shared Host-routed public listener (needs --domain)" },
+	{ .name = "expose-address",
+	  .type = OPT_STRING,
+	  .check = CHK_IP,
+	  .off = OFF(expose_address),
+	  .section = "Bindings",
+	  .arg = "IP",
+	  .def = "0.0.0.0",
 	  .help = "address EXPOSE listeners bind to" },
-	{ .name = "allow-privileged-expose", .type = OPT_BOOL, .off = OFF(allow_privileged_expose),
-	  .def = "off", .help = "let EXPOSE use ports 80..1023" },
-	{ .name = "allow-privileged-pull", .type = OPT_BOOL, .off = OFF(allow_privileged_pull),
-	  .def = "off", .help = "let PULL use ports 80..1023" },
-	{ .name = "max-sessions", .type = OPT_UINT, .off = OFF(max_sessions), .min = 1, .max = 100000,
-	  .section = "Limits", .arg = "N", .def = "8", .help = "concurrent tunnel sessions" },
-	{ .name = "max-bindings-per-session", .type = OPT_UINT, .off = OFF(max_bindings_per_session),
-	  .min = 1, .max = 65535, .arg = "N", .def = "8", .help = "bindings one session may hold" },
-	{ .name = "max-streams-per-session", .type = OPT_UINT, .off = OFF(max_streams_per_session),
-	  .min = 1, .max = 1000000, .arg = "N", .def = "1024", .help = "concurrent streams per session" },
-	{ .name = "max-connections-per-session", .type = OPT_UINT,
-	  .off = OFF(max_connections_per_session), .min = 1, .max = 256, .arg = "N", .def = "8",
+	{ .name = "allow-privileged-expose",
+	  .type = OPT_BOOL,
+	  .off = OFF(allow_privileged_expose),
+	  .def = "off",
+	  .help = "let EXPOSE use ports 80..1023" },
+	{ .name = "allow-privileged-pull",
+	  .type = OPT_BOOL,
+	  .off = OFF(allow_privileged_pull),
+	  .def = "off",
+	  .help = "let PULL use ports 80..1023" },
+	{ .name = "max-sessions",
+	  .type = OPT_UINT,
+	  .off = OFF(max_sessions),
+	  .min = 1,
+	  .max = 100000,
+	  .section = "Limits",
+	  .arg = "N",
+	  .def = "8",
+	  .help = "concurrent tunnel sessions" },
+	{ .name = "max-bindings-per-session",
+	  .type = OPT_UINT,
+	  .off = OFF(max_bindings_per_session),
+	  .min = 1,
+	  .max = 65535,
+	  .arg = "N",
+	  .def = "8",
+	  .help = "bindings one session may hold" },
+	{ .name = "max-streams-per-session",
+	  .type = OPT_UINT,
+	  .off = OFF(max_streams_per_session),
+	  .min = 1,
+	  .max = 1000000,
+	  .arg = "N",
+	  .def = "1024",
+	  .help = "concurrent streams per session" },
+	{ .name = "max-connections-per-session",
+	  .type = OPT_UINT,
+	  .off = OFF(max_connections_per_session),
+	  .min = 1,
+	  .max = 256,
+	  .arg = "N",
+	  .def = "8",
 	  .help = "WebSockets granted to one v2 session" },
-	{ .name = "max-pre-auth-connections", .type = OPT_UINT, .off = OFF(max_pre_auth_connections),
-	  .min = 1, .max = 100000, .arg = "N", .def = "32",
+	{ .name = "max-pre-auth-connections",
+	  .type = OPT_UINT,
+	  .off = OFF(max_pre_auth_connections),
+	  .min = 1,
+	  .max = 100000,
+	  .arg = "N",
+	  .def = "32",
 	  .help = "connections allowed before HELLO; the newest above it is closed" },
-	{ .name = "stream-initial-window", .type = OPT_SIZE, .off = OFF(stream_initial_window),
-	  .min = 1, .max = WINDOW_MAX, .arg = "SIZE", .def = "1MiB",
+	{ .name = "stream-initial-window",
+	  .type = OPT_SIZE,
+	  .off = OFF(stream_initial_window),
+	  .min = 1,
+	  .max = WINDOW_MAX,
+	  .arg = "SIZE",
+	  .def = "1MiB",
 	  .help = "flow-control credit per stream" },
-	{ .name = "session-initial-window", .type = OPT_SIZE, .off = OFF(session_initial_window),
-	  .min = 1, .max = WINDOW_MAX, .arg = "SIZE", .def = "16MiB",
+	{ .name = "session-initial-window",
+	  .type = OPT_SIZE,
+	  .off = OFF(session_initial_window),
+	  .min = 1,
+	  .max = WINDOW_MAX,
+	  .arg = "SIZE",
+	  .def = "16MiB",
 	  .help = "flow-control credit per session (>= stream window)" },
-	{ .name = "fd-reserve", .type = OPT_UINT, .off = OFF(fd_reserve), .min = 16, .max = 1000000,
-	  .arg = "N", .def = "64", .help = "fds kept out of the permit budget for the daemon itself" },
-	{ .name = "max-head-size", .type = OPT_SIZE, .off = OFF(max_head_size), .min = 1024,
-	  .max = 1024 * 1024, .arg = "SIZE", .def = "64KiB", .help = "largest visitor request head" },
-	{ .name = "max-headers", .type = OPT_UINT, .off = OFF(max_headers), .min = 1, .max = 10000,
-	  .arg = "N", .def = "100", .help = "most header lines in a visitor request head" },
-	{ .name = "hello-timeout", .type = OPT_DURATION, .off = OFF(hello_timeout_ms), .min = 1,
-	  .max = HOUR_MS, .section = "Timers", .arg = "DURATION", .def = "5s",
+	{ .name = "fd-reserve",
+	  .type = OPT_UINT,
+	  .off = OFF(fd_reserve),
+	  .min = 16,
+	  .max = 1000000,
+	  .arg = "N",
+	  .def = "64",
+	  .help = "fds kept out of the permit budget for the daemon itself" },
+	{ .name = "max-head-size",
+	  .type = OPT_SIZE,
+	  .off = OFF(max_head_size),
+	  .min = 1024,
+	  .max = 1024 * 1024,
+	  .arg = "SIZE",
+	  .def = "64KiB",
+	  .help = "largest visitor request head" },
+	{ .name = "max-headers",
+	  .type = OPT_UINT,
+	  .off = OFF(max_headers),
+	  .min = 1,
+	  .max = 10000,
+	  .arg = "N",
+	  .def = "100",
+	  .help = "most header lines in a visitor request head" },
+	{ .name = "hello-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(hello_timeout_ms),
+	  .min = 1,
+	  .max = HOUR_MS,
+	  .section = "Timers",
+	  .arg = "DURATION",
+	  .def = "5s",
 	  .help = "from TCP accept to a valid HELLO" },
-	{ .name = "ping-interval", .type = OPT_DURATION, .off = OFF(ping_interval_ms), .min = 1,
-	  .max = DAY_MS, .arg = "DURATION", .def = "30s",
+	{ .name = "ping-interval",
+	  .type = OPT_DURATION,
+	  .off = OFF(ping_interval_ms),
+	  .min = 1,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "30s",
 	  .help = "silence before the server sends PING (< --pong-timeout)" },
-	{ .name = "pong-timeout", .type = OPT_DURATION, .off = OFF(pong_timeout_ms), .min = 1,
-	  .max = DAY_MS, .arg = "DURATION", .def = "60s",
+	{ .name = "pong-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(pong_timeout_ms),
+	  .min = 1,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "60s",
 	  .help = "silence before a session is dropped and parked" },
-	{ .name = "takeover-grace", .type = OPT_DURATION, .off = OFF(takeover_grace_ms), .min = 0,
-	  .max = DAY_MS, .arg = "DURATION", .def = "60s",
+	{ .name = "takeover-grace",
+	  .type = OPT_DURATION,
+	  .off = OFF(takeover_grace_ms),
+	  .min = 0,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "60s",
 	  .help = "how long an orphaned session keeps its bindings (0: not at all)" },
-	{ .name = "idle-timeout", .type = OPT_DURATION, .off = OFF(idle_timeout_ms), .min = 0,
-	  .max = 7 * DAY_MS, .arg = "DURATION", .def = "300s",
+	{ .name = "idle-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(idle_timeout_ms),
+	  .min = 0,
+	  .max = 7 * DAY_MS,
+	  .arg = "DURATION",
+	  .def = "300s",
 	  .help = "close sessions with no stream and no binding (0: never)" },
-	{ .name = "shutdown-grace", .type = OPT_DURATION, .off = OFF(shutdown_grace_ms), .min = 0,
-	  .max = HOUR_MS, .arg = "DURATION", .def = "10s", .help = "drain time on SIGTERM" },
-	{ .name = "join-ticket-ttl", .type = OPT_DURATION, .off = OFF(join_ticket_ttl_ms), .min = 1,
-	  .max = HOUR_MS, .arg = "DURATION", .def = "30s", .help = "lifetime of a v2 JOIN ticket" },
-	{ .name = "visitor-idle-timeout", .type = OPT_DURATION, .off = OFF(visitor_idle_timeout_ms),
-	  .min = 0, .max = DAY_MS, .arg = "DURATION", .def = "60s",
+	{ .name = "shutdown-grace",
+	  .type = OPT_DURATION,
+	  .off = OFF(shutdown_grace_ms),
+	  .min = 0,
+	  .max = HOUR_MS,
+	  .arg = "DURATION",
+	  .def = "10s",
+	  .help = "drain time on SIGTERM" },
+	{ .name = "join-ticket-ttl",
+	  .type = OPT_DURATION,
+	  .off = OFF(join_ticket_ttl_ms),
+	  .min = 1,
+	  .max = HOUR_MS,
+	  .arg = "DURATION",
+	  .def = "30s",
+	  .help = "lifetime of a v2 JOIN ticket" },
+	{ .name = "visitor-idle-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(visitor_idle_timeout_ms),
+	  .min = 0,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "60s",
 	  .help = "close idle keep-alive visitor connections (0: never)" },
-	{ .name = "head-timeout", .type = OPT_DURATION, .off = OFF(head_timeout_ms), .min = 1,
-	  .max = HOUR_MS, .arg = "DURATION", .def = "10s",
+	{ .name = "head-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(head_timeout_ms),
+	  .min = 1,
+	  .max = HOUR_MS,
+	  .arg = "DURATION",
+	  .def = "10s",
 	  .help = "time for a visitor to send a complete request head" },
-	{ .name = "response-timeout", .type = OPT_DURATION, .off = OFF(response_timeout_ms), .min = 1,
-	  .max = DAY_MS, .arg = "DURATION", .def = "60s",
+	{ .name = "response-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(response_timeout_ms),
+	  .min = 1,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "60s",
 	  .help = "time for the tunnel to deliver a response head, else 504" },
-	{ .name = "send-timeout", .type = OPT_DURATION, .off = OFF(send_timeout_ms), .min = 1, .max = DAY_MS,
-	  .arg = "DURATION", .def = "60s",
+	{ .name = "send-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(send_timeout_ms),
+	  .min = 1,
+	  .max = DAY_MS,
+	  .arg = "DURATION",
+	  .def = "60s",
 	  .help = "close a visitor or admin client that takes no byte of its answer this long" },
-	{ .name = "log-format", .type = OPT_ENUM, .choices = log_format_choices,
-	  .set_enum = set_log_format, .section = "Logging", .arg = "text|json", .def = "text",
+	{ .name = "log-format",
+	  .type = OPT_ENUM,
+	  .choices = log_format_choices,
+	  .set_enum = set_log_format,
+	  .section = "Logging",
+	  .arg = "text|json",
+	  .def = "text",
 	  .help = "log line layout" },
-	{ .name = "log-level", .type = OPT_ENUM, .choices = log_level_choices,
-	  .set_enum = set_log_level, .arg = "error|warn|info|debug", .def = "info",
+	{ .name = "log-level",
+	  .type = OPT_ENUM,
+	  .choices = log_level_choices,
+	  .set_enum = set_log_level,
+	  .arg = "error|warn|info|debug",
+	  .def = "info",
 	  .help = "most verbose level printed" },
-	{ .name = "version", .type = OPT_ACTION, .action = CONFIG_EXIT_VERSION, .section = "Other",
+	{ .name = "version",
+	  .type = OPT_ACTION,
+	  .action = CONFIG_EXIT_VERSION,
+	  .section = "Other",
 	  .help = "print the version and exit (-V)" },
-	{ .name = "help", .type = OPT_ACTION, .action = CONFIG_EXIT_HELP,
+	{ .name = "help",
+	  .type = OPT_ACTION,
+	  .action = CONFIG_EXIT_HELP,
 	  .help = "print this help and exit (-h)" },
 };
+/* clang-format on */
 
 #define N_OPTS UTIL_ARRAY_SIZE(opts)
 
@@ -348,8 +533,8 @@ check_domain(const char *s)
 			if (label == 0 || label > 63 || s[i - 1] == '-')
 				return -1;
 			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			   (ch == '-' && label > 0)) {
 			label++;
 		} else {
 			return -1;
@@ -384,26 +569,31 @@ check_trusted_proxy(const char *s)
 /* ---- applying one value -------------------------------------------------- */
 
 static int
-apply_string(struct config *c, const struct opt *o, const char *who, const char *v, char *err,
-	     size_t errlen)
+apply_string(struct config *c, const struct opt *o, const char *who, const char *v, char *err, size_t errlen)
 {
 	if (*v == '\0')
 		return fail(err, errlen, "%s: empty value", who);
 	switch (o->check) {
 	case CHK_ADDR_PORT:
 		if (check_addr_port(v) < 0)
-			return fail(err, errlen, "%s: invalid address '%.200s' (expected HOST:PORT, "
-				    "[IPv6]:PORT or :PORT with a port in 1..65535)", who, v);
+			return fail(err, errlen,
+				    "%s: invalid address '%.200s' (expected HOST:PORT, "
+				    "[IPv6]:PORT or :PORT with a port in 1..65535)",
+				    who, v);
 		break;
 	case CHK_IP:
 		if (!is_ip(v))
-			return fail(err, errlen, "%s: invalid address '%.200s' (expected an IPv4 or "
-				    "IPv6 address)", who, v);
+			return fail(err, errlen,
+				    "%s: invalid address '%.200s' (expected an IPv4 or "
+				    "IPv6 address)",
+				    who, v);
 		break;
 	case CHK_SECRET:
 		if (check_secret(v, strlen(v)) < 0)
-			return fail(err, errlen, "%s: invalid value (expected 1..%d printable ASCII "
-				    "characters without spaces)", who, CONFIG_TOKEN_MAX);
+			return fail(err, errlen,
+				    "%s: invalid value (expected 1..%d printable ASCII "
+				    "characters without spaces)",
+				    who, CONFIG_TOKEN_MAX);
 		break;
 	case CHK_READABLE:
 		if (access(v, R_OK) < 0)
@@ -411,23 +601,23 @@ apply_string(struct config *c, const struct opt *o, const char *who, const char 
 		break;
 	case CHK_URL:
 		if (check_url(v) < 0)
-			return fail(err, errlen, "%s: invalid value '%.200s' (expected a pattern "
-				    "starting with http:// or https://)", who, v);
+			return fail(err, errlen,
+				    "%s: invalid value '%.200s' (expected a pattern "
+				    "starting with http:// or https://)",
+				    who, v);
 		break;
 	case CHK_DOMAIN:
 		if (check_domain(v) < 0)
 			return fail(err, errlen, "%s: invalid domain '%.200s'", who, v);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	*(const char **)(void *)((char *)c + o->off) = v;
 	return 0;
 }
 
 static int
-apply_number(struct config *c, const struct opt *o, const char *who, const char *v, char *err,
-	     size_t errlen)
+apply_number(struct config *c, const struct opt *o, const char *who, const char *v, char *err, size_t errlen)
 {
 	unsigned long long lo = o->min, hi = o->max;
 	uint64_t x = 0;
@@ -450,10 +640,14 @@ apply_number(struct config *c, const struct opt *o, const char *who, const char 
 		return fail(err, errlen, "%s: invalid value '%.200s' (expected an integer in %llu..%llu)",
 			    who, v, lo, hi);
 	if (o->type == OPT_SIZE)
-		return fail(err, errlen, "%s: invalid size '%.200s' (expected %llu..%llu bytes, units "
-			    "B, K, KiB, M, MiB, G, GiB)", who, v, lo, hi);
-	return fail(err, errlen, "%s: invalid duration '%.200s' (expected %llu..%llu ms; units ms, "
-		    "s, m, h; a bare number is seconds)", who, v, lo, hi);
+		return fail(err, errlen,
+			    "%s: invalid size '%.200s' (expected %llu..%llu bytes, units "
+			    "B, K, KiB, M, MiB, G, GiB)",
+			    who, v, lo, hi);
+	return fail(err, errlen,
+		    "%s: invalid duration '%.200s' (expected %llu..%llu ms; units ms, "
+		    "s, m, h; a bare number is seconds)",
+		    who, v, lo, hi);
 }
 
 static int
@@ -477,8 +671,7 @@ parse_bool(const char *v, int *out)
 }
 
 static int
-apply_enum(struct config *c, const struct opt *o, const char *who, const char *v, char *err,
-	   size_t errlen)
+apply_enum(struct config *c, const struct opt *o, const char *who, const char *v, char *err, size_t errlen)
 {
 	unsigned i;
 
@@ -509,16 +702,17 @@ apply_list(struct config *c, const char *who, const char *v, char *err, size_t e
 		if (n == 0)
 			return fail(err, errlen, "%s: empty entry in '%.200s'", who, v);
 		if (c->n_trusted_proxy >= CONFIG_MAX_TRUSTED_PROXIES)
-			return fail(err, errlen, "%s: more than %d entries", who,
-				    CONFIG_MAX_TRUSTED_PROXIES);
+			return fail(err, errlen, "%s: more than %d entries", who, CONFIG_MAX_TRUSTED_PROXIES);
 		slot = c->trusted_proxy[c->n_trusted_proxy];
 		if (n >= CONFIG_TRUSTED_PROXY_LEN)
 			return fail(err, errlen, "%s: entry too long in '%.200s'", who, v);
 		memcpy(slot, p, n);
 		slot[n] = '\0';
 		if (check_trusted_proxy(slot) < 0)
-			return fail(err, errlen, "%s: invalid value '%s' (expected loopback, private, "
-				    "an IP address or a CIDR)", who, slot);
+			return fail(err, errlen,
+				    "%s: invalid value '%s' (expected loopback, private, "
+				    "an IP address or a CIDR)",
+				    who, slot);
 		c->n_trusted_proxy++;
 		if (end == NULL)
 			return 0;
@@ -535,26 +729,23 @@ apply(struct config *c, const struct opt *o, const char *v, int from_env, char *
 
 	opt_who(o, from_env, who, sizeof(who));
 	switch (o->type) {
-	case OPT_STRING:
-		return apply_string(c, o, who, v, err, errlen);
+	case OPT_STRING: return apply_string(c, o, who, v, err, errlen);
 	case OPT_UINT:
 	case OPT_SIZE:
-	case OPT_DURATION:
-		return apply_number(c, o, who, v, err, errlen);
+	case OPT_DURATION: return apply_number(c, o, who, v, err, errlen);
 	case OPT_BOOL:
 		if (v == NULL)
 			b = 1;
 		else if (parse_bool(v, &b) < 0)
-			return fail(err, errlen, "%s: invalid value '%.200s' (expected 1, 0, true, "
-				    "false, yes or no)", who, v);
+			return fail(err, errlen,
+				    "%s: invalid value '%.200s' (expected 1, 0, true, "
+				    "false, yes or no)",
+				    who, v);
 		*(int *)(void *)((char *)c + o->off) = b;
 		return 0;
-	case OPT_ENUM:
-		return apply_enum(c, o, who, v, err, errlen);
-	case OPT_LIST:
-		return apply_list(c, who, v, err, errlen);
-	default:
-		return 0;
+	case OPT_ENUM: return apply_enum(c, o, who, v, err, errlen);
+	case OPT_LIST: return apply_list(c, who, v, err, errlen);
+	default: return 0;
 	}
 }
 
@@ -565,8 +756,7 @@ apply(struct config *c, const struct opt *o, const char *v, int from_env, char *
  * *v, advancing *i past them. 0 or -1 with err set.
  */
 static int
-next_arg(int argc, char **argv, int *i, const struct opt **o, const char **v, char *err,
-	 size_t errlen)
+next_arg(int argc, char **argv, int *i, const struct opt **o, const char **v, char *err, size_t errlen)
 {
 	const char *s = argv[*i], *eq;
 	size_t len;
@@ -741,16 +931,20 @@ static int
 check_whole(struct config *c, char *err, size_t errlen)
 {
 	if (c->token != NULL && c->token_file != NULL)
-		return fail(err, errlen, "--token and --token-file (HOODY_TUNNEL_TOKEN and "
+		return fail(err, errlen,
+			    "--token and --token-file (HOODY_TUNNEL_TOKEN and "
 			    "HOODY_TUNNEL_TOKEN_FILE) are mutually exclusive");
 	if (c->stream_initial_window > c->session_initial_window)
-		return fail(err, errlen, "--stream-initial-window (%lu bytes) must not exceed "
-			    "--session-initial-window (%lu bytes)", (unsigned long)c->stream_initial_window,
+		return fail(err, errlen,
+			    "--stream-initial-window (%lu bytes) must not exceed "
+			    "--session-initial-window (%lu bytes)",
+			    (unsigned long)c->stream_initial_window,
 			    (unsigned long)c->session_initial_window);
 	if (c->ping_interval_ms >= c->pong_timeout_ms)
-		return fail(err, errlen, "--ping-interval (%llu ms) must be shorter than "
-			    "--pong-timeout (%llu ms)", (unsigned long long)c->ping_interval_ms,
-			    (unsigned long long)c->pong_timeout_ms);
+		return fail(err, errlen,
+			    "--ping-interval (%llu ms) must be shorter than "
+			    "--pong-timeout (%llu ms)",
+			    (unsigned long long)c->ping_interval_ms, (unsigned long long)c->pong_timeout_ms);
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		return fail(err, errlen, "--tls-cert and --tls-key must be given together");
 	if ((c->domain == NULL) != (c->vhost_listen == NULL))

@@ -63,8 +63,8 @@ struct config {
 	const char *token_file;  /* --token-file PATH; when set, token points at token_buf */
 	const char *admin_token; /* --admin-token; NULL: the tunnel token guards the admin API */
 	enum config_admin_auth admin_auth; /* --admin-auth delete|all, delete */
-	const char *tls_cert;    /* --tls-cert PEM path; with tls_key, TLS on the control plane */
-	const char *tls_key;     /* --tls-key PEM path */
+	const char *tls_cert;              /* --tls-cert PEM path; with tls_key, TLS on the control plane */
+	const char *tls_key;               /* --tls-key PEM path */
 
 	/* Bindings. */
 	const char *expose_address;     /* --expose-address IP, "0.0.0.0" */
@@ -94,7 +94,7 @@ struct config {
 	uint64_t visitor_idle_timeout_ms; /* --visitor-idle-timeout, 60 s idle keep-alive visitor; 0: never */
 	uint64_t head_timeout_ms;         /* --head-timeout, 10 s to receive a visitor request head */
 	uint64_t response_timeout_ms;     /* --response-timeout, 60 s to a response head, else 504 */
-	uint64_t send_timeout_ms;         /* --send-timeout, 60 s a visitor or admin client may take no byte */
+	uint64_t send_timeout_ms; /* --send-timeout, 60 s a visitor or admin client may take no byte */
 
 	/* Visitor HTTP heads. */
 	uint32_t max_head_size; /* --max-head-size, 64 KiB */

@@ -122,8 +122,8 @@ plain_error(const struct conn *c)
 }
 
 static const struct conn_type plain_type = {
-	plain_read, plain_writev, plain_flush, plain_needs, plain_buffered,
-	plain_ready, plain_shutdown, plain_end, plain_error,
+	plain_read,  plain_writev,   plain_flush, plain_needs, plain_buffered,
+	plain_ready, plain_shutdown, plain_end,   plain_error,
 };
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -228,8 +228,7 @@ tls_error(const struct conn *c)
 }
 
 static const struct conn_type tls_type = {
-	tls_read, tls_writev, tls_flush, tls_needs, tls_buffered,
-	tls_ready, tls_shutdown, tls_end, tls_error,
+	tls_read, tls_writev, tls_flush, tls_needs, tls_buffered, tls_ready, tls_shutdown, tls_end, tls_error,
 };
 
 /* ---- setup --------------------------------------------------------------- */
@@ -421,7 +420,8 @@ conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	(void)r;
 	if (c->type != &plain_type) {
 		if (!(c->want & CONN_READ) && !c->type->ready(c))
-			(void)sticky(c, tls_conn_handshake(&c->tls->engine, c->fd)); /* nobody reads: move it here */
+			(void)sticky(c, tls_conn_handshake(&c->tls->engine,
+							   c->fd)); /* nobody reads: move it here */
 		events = c->want; /* one socket event may move the engine either way */
 	}
 	if (events != 0)
@@ -429,7 +429,8 @@ conn_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	if (c->fd < 0 || !reactor_watcher_active(&c->w))
 		return; /* closed or moved */
 	if (c->type != &plain_type)
-		(void)conn_flush(c); /* records the owner's reads made (or that it wants nothing to do with) */
+		(void)conn_flush(
+			c); /* records the owner's reads made (or that it wants nothing to do with) */
 	conn_interest(c, c->want);
 }
 

@@ -47,19 +47,19 @@ enum ctl_state {
 
 struct ctl_conn {
 	struct daemon *d;
-	struct conn conn;            /* plain, or TLS with --tls-cert */
+	struct conn conn; /* plain, or TLS with --tls-cert */
 	enum ctl_state state;
-	struct reactor_timer timer;  /* hello, keep-alive idle, or send progress */
-	struct reactor_timer more;   /* requests left buffered for the next iteration */
-	struct net_progress sent;    /* does the client take its answer (send timeout) */
+	struct reactor_timer timer; /* hello, keep-alive idle, or send progress */
+	struct reactor_timer more;  /* requests left buffered for the next iteration */
+	struct net_progress sent;   /* does the client take its answer (send timeout) */
 	struct reactor_deferred free_defer;
 	struct buf in, out;
-	size_t last_len;      /* bytes of the head already scanned */
-	size_t head_len;      /* length of the head being answered */
+	size_t last_len; /* bytes of the head already scanned */
+	size_t head_len; /* length of the head being answered */
 	uint64_t body_left;
 	uint64_t accepted_ms;
 	int keep_alive, preauth, v2, closed;
-	int reserved;         /* from the reserve, not a permit (CTL_RESERVED_MAX) */
+	int reserved; /* from the reserve, not a permit (CTL_RESERVED_MAX) */
 	char peer[64];
 	struct ctl_conn *prev, *next;
 };
@@ -192,11 +192,12 @@ respond(struct ctl_conn *c, int status, const char *ctype, const char *extra, co
 	int head_only)
 {
 	char head[512];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-			 "Connection: %s\r\n%s\r\n",
-			 status, http1_reason_phrase(status), ctype, len, c->keep_alive ? "keep-alive" : "close",
-			 extra ? extra : "");
+	int n = snprintf(
+		head, sizeof(head),
+		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+		"Connection: %s\r\n%s\r\n",
+		status, http1_reason_phrase(status), ctype, len, c->keep_alive ? "keep-alive" : "close",
+		extra ? extra : "");
 
 	buf_reset(&c->out, 0);
 	if (buf_reserve(&c->out, (size_t)n + len, 0, 0) < 0) {
@@ -307,7 +308,8 @@ on_head(struct ctl_conn *c, const struct http1_request *rq)
 	}
 	c->keep_alive = rq->keep_alive;
 	reactor_timer_stop(&d->r, &c->timer);
-	if (rq->body == HTTP1_BODY_CHUNKED || (rq->body == HTTP1_BODY_LENGTH && rq->content_length > CTL_MAX_BODY)) {
+	if (rq->body == HTTP1_BODY_CHUNKED ||
+	    (rq->body == HTTP1_BODY_LENGTH && rq->content_length > CTL_MAX_BODY)) {
 		respond_text(c, 413, "request bodies are not accepted here\n");
 		return;
 	}
@@ -395,7 +397,9 @@ read_in(struct ctl_conn *c)
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;
 	log_debug("ctl %s: closed (%s)", c->peer,
-		  n == 0 ? "end of stream" : conn_error(&c->conn) ? conn_error(&c->conn) : strerror((int)-n));
+		  n == 0                 ? "end of stream"
+		  : conn_error(&c->conn) ? conn_error(&c->conn)
+					 : strerror((int)-n));
 	ctl_close(c);
 	return -1;
 }
@@ -414,7 +418,8 @@ wants_read(const struct ctl_conn *c)
 static unsigned
 interest(const struct ctl_conn *c)
 {
-	return (wants_read(c) ? CONN_READ : 0) | (c->state == CTL_WRITE || c->state == CTL_UPGRADE ? CONN_WRITE : 0);
+	return (wants_read(c) ? CONN_READ : 0) |
+	       (c->state == CTL_WRITE || c->state == CTL_UPGRADE ? CONN_WRITE : 0);
 }
 
 static void
@@ -447,7 +452,8 @@ ctl_on_io(struct conn *conn, unsigned events)
 	if (c->closed)
 		return;
 	/* requests still buffered after the round limit: go on in the next iteration */
-	if ((c->state == CTL_HEAD || c->state == CTL_BODY) && rounds == CTL_ROUNDS && buf_len(&c->in) > c->last_len)
+	if ((c->state == CTL_HEAD || c->state == CTL_BODY) && rounds == CTL_ROUNDS &&
+	    buf_len(&c->in) > c->last_len)
 		reactor_timer_start(&c->d->r, &c->more, 0, 0);
 	conn_interest(&c->conn, interest(c));
 }

@@ -171,7 +171,8 @@ daemon_listener_stop(struct daemon *d, struct daemon_listener *l)
 
 /* see daemon.h */
 int
-daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daemon_listener *to, reactor_io_cb *cb)
+daemon_listener_move(struct daemon *d, struct daemon_listener *from, struct daemon_listener *to,
+		     reactor_io_cb *cb)
 {
 	int fd = from->fd, rc;
 

@@ -42,34 +42,34 @@ struct daemon {
 	struct metrics metrics;
 	struct fdbudget fds;
 	uint64_t started_wall_ms;
-	int ctl_port;                    /* the control-plane port (RESERVED_PORT) */
-	struct daemon_listener ctl;      /* the control-plane listener */
+	int ctl_port;               /* the control-plane port (RESERVED_PORT) */
+	struct daemon_listener ctl; /* the control-plane listener */
 	struct daemon_listener *listeners;
 	int accept_paused;
-	unsigned ctl_reserved;           /* admin connections living on the reserve (ctl.c) */
+	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */
 	struct reactor_timer accept_timer; /* safety net: re-check a paused accept */
-	struct session *sessions;        /* every session */
-	struct tconn *tconns;            /* every tunnel socket */
-	unsigned nsessions;              /* sessions not closing (parked included) */
-	unsigned norphans;               /* parked sessions */
-	unsigned npreauth;               /* control connections and tunnel sockets before HELLO */
-	struct binding *binds;           /* every binding */
+	struct session *sessions;          /* every session */
+	struct tconn *tconns;              /* every tunnel socket */
+	unsigned nsessions;                /* sessions not closing (parked included) */
+	unsigned norphans;                 /* parked sessions */
+	unsigned npreauth;                 /* control connections and tunnel sockets before HELLO */
+	struct binding *binds;             /* every binding */
 	unsigned nbinds;
 	uint32_t next_bind_id;
-	struct slab pulls;               /* PULL connections */
-	struct slab visitors;            /* EXPOSE visitor connections (expose.c) */
-	unsigned requests_in_flight;     /* EXPOSE requests between STREAM_OPEN and the end of the response */
-	struct ctl_conn *ctls;           /* control-plane HTTP connections */
-	int draining;                    /* SIGTERM received (session_shutdown_all) */
+	struct slab pulls;           /* PULL connections */
+	struct slab visitors;        /* EXPOSE visitor connections (expose.c) */
+	unsigned requests_in_flight; /* EXPOSE requests between STREAM_OPEN and the end of the response */
+	struct ctl_conn *ctls;       /* control-plane HTTP connections */
+	int draining;                /* SIGTERM received (session_shutdown_all) */
 	struct reactor_timer drain_timer;
 	struct reactor_signal sigterm, sigint, sigpipe;
 	const char *token;
 	size_t token_len;
 	const char *admin_token;
-	struct buf scratch;              /* JSON payloads are built here */
-	struct forwarded fwd;            /* --trusted-proxy */
+	struct buf scratch;                /* JSON payloads are built here */
+	struct forwarded fwd;              /* --trusted-proxy */
 	struct tls_server_creds tls_creds; /* --tls-cert/--tls-key; .d NULL: plain */
-	struct reactor_signal sighup;    /* reload the TLS certificate */
+	struct reactor_signal sighup;      /* reload the TLS certificate */
 };
 
 /* Accepts per readiness event of a listener: a bounded batch, so that one
@@ -89,9 +89,9 @@ typedef void daemon_accept_cb(void *arg, int fd, const struct sockaddr_storage *
 
 /* How the connections of one kind of listener are accepted. */
 struct daemon_accept_ops {
-	const char *refusal;          /* written to a connection refused for want of a permit; NULL: none */
-	unsigned reserve_max;         /* connections taken beyond the permits once they are gone; 0: none */
-	daemon_accept_cb *on_accept;  /* each accepted connection */
+	const char *refusal;         /* written to a connection refused for want of a permit; NULL: none */
+	unsigned reserve_max;        /* connections taken beyond the permits once they are gone; 0: none */
+	daemon_accept_cb *on_accept; /* each accepted connection */
 };
 
 /*
@@ -112,8 +112,8 @@ void daemon_accept_init(struct daemon *d);
  * slot returns, or on a timer). Stops at the first accept that finds no
  * connection or fails.
  */
-void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_ops *ops, unsigned *reserve_used,
-			 void *arg);
+void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_ops *ops,
+			 unsigned *reserve_used, void *arg);
 
 /* Start watching a listener (READ unless accepts are paused). */
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);

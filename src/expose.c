@@ -48,15 +48,15 @@
 #include "stream.h"
 #include "util.h"
 
-#define IN_INIT 4096		/* first input buffer */
-#define IN_MIN_READ 1024	/* less room than this: compact or grow before reading */
+#define IN_INIT 4096            /* first input buffer */
+#define IN_MIN_READ 1024        /* less room than this: compact or grow before reading */
 #define IN_BODY_MAX (64 * 1024) /* input buffer bound when heads are limited to less */
-#define CONTINUE_DELAY_MS 1000	/* our own 100 Continue when the client sent none */
-#define OUT_SLACK (256 * 1024)	/* out may exceed two stream windows by this much */
-#define OUT_KEEP (64 * 1024)	/* a larger idle out buffer is released */
-#define LINGER_MS 2000		/* after a last answer: read and drop for at most this long */
+#define CONTINUE_DELAY_MS 1000  /* our own 100 Continue when the client sent none */
+#define OUT_SLACK (256 * 1024)  /* out may exceed two stream windows by this much */
+#define OUT_KEEP (64 * 1024)    /* a larger idle out buffer is released */
+#define LINGER_MS 2000          /* after a last answer: read and drop for at most this long */
 #define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
-#define DETAIL_MAX 160		/* bytes of an answer's detail that are logged */
+#define DETAIL_MAX 160          /* bytes of an answer's detail that are logged */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -82,15 +82,15 @@ static const char continue_head[] = "HTTP/1.1 100 Continue\r\n\r\n";
  * timer of each state is started by expose_set_state.
  */
 enum visitor_state {
-	VISITOR_IDLE,	   /* keep-alive between requests, nothing buffered: the idle timer runs */
-	VISITOR_HEAD,	   /* reading a request head: the head timer runs from its first byte */
-	VISITOR_WAIT,	   /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
+	VISITOR_IDLE,      /* keep-alive between requests, nothing buffered: the idle timer runs */
+	VISITOR_HEAD,      /* reading a request head: the head timer runs from its first byte */
+	VISITOR_WAIT,      /* STREAM_OPEN sent, waiting for the response head: the response timer runs */
 	VISITOR_RESPONSE,  /* response head written, body DATA written through */
-	VISITOR_FLUSH,	   /* answer complete: write what is left, then the next request or close */
-	VISITOR_LINGER,	   /* last answer written, write side shut: drop input, then close */
+	VISITOR_FLUSH,     /* answer complete: write what is left, then the next request or close */
+	VISITOR_LINGER,    /* last answer written, write side shut: drop input, then close */
 	VISITOR_UPGRADING, /* 101 accepted: its head or bytes read past the request still to go */
 	VISITOR_UPGRADED,  /* the socket belongs to the pump (expose_upgrade.c) */
-	VISITOR_CLOSED,	   /* socket closed; freed once no DATA lent from `in` is queued */
+	VISITOR_CLOSED,    /* socket closed; freed once no DATA lent from `in` is queued */
 	VISITOR_STATE_MAX
 };
 
@@ -99,26 +99,26 @@ _Static_assert(VISITOR_IDLE == 0, "a zeroed visitor is IDLE");
 
 struct visitor {
 	enum visitor_state state; /* written by expose_set_state only */
-	int fd;			  /* -1 once closed or handed to the pump */
+	int fd;                   /* -1 once closed or handed to the pump */
 	struct daemon *d;
-	int port;		    /* its binding is looked up again per request: bindings come and go */
+	int port;                   /* its binding is looked up again per request: bindings come and go */
 	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
 	uint8_t trusted; /* the peer is a --trusted-proxy */
 	struct reactor_watcher w;
-	struct reactor_timer timer;	     /* head, idle, response, send or linger timeout, by state */
+	struct reactor_timer timer;          /* head, idle, response, send or linger timeout, by state */
 	struct reactor_timer cont_timer;     /* our own 100 Continue */
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer; /* tell the session a stream ended */
 	struct reactor_deferred free_defer;
 	struct reactor_deferred head_defer; /* write a held response head at the end of the batch */
-	uint8_t head_held;		    /* the head waits in out to leave with the first body bytes */
+	uint8_t head_held;                  /* the head waits in out to leave with the first body bytes */
 	struct session *touch_s;
 	/* request bytes: head, body (lent to the tunnel), pipelined requests */
 	struct buf in;
 	size_t in_max;
-	size_t scanned;	       /* head bytes searched already (http1 last_len) */
-	uint32_t lent;	       /* DATA frames pointing into `in` still queued in a tunnel */
+	size_t scanned;        /* head bytes searched already (http1 last_len) */
+	uint32_t lent;         /* DATA frames pointing into `in` still queued in a tunnel */
 	struct expose_out out; /* response bytes the socket has not taken; its progress (send timeout) */
 	uint8_t rd_eof, keep_alive, in_flight, freeing;
 	size_t lingered; /* bytes dropped while lingering */
@@ -131,9 +131,9 @@ struct visitor {
 	uint8_t req_done; /* nothing more to send upstream (EOF sent) */
 	uint8_t got_body; /* body bytes arrived (no 100 Continue needed) */
 	uint8_t expect, continue_sent;
-	uint8_t informational;		   /* 1xx heads of this response so far */
+	uint8_t informational;             /* 1xx heads of this response so far */
 	struct expose_http_resp_body resp; /* the response body's framing */
-	struct expose_upgrade up;	   /* after a 101 */
+	struct expose_upgrade up;          /* after a 101 */
 };
 
 /*
@@ -191,17 +191,10 @@ expose_set_state(struct visitor *v, enum visitor_state st)
 			return; /* trickled bytes never extend it (slowloris) */
 		ms = c->head_timeout_ms;
 		break;
-	case VISITOR_IDLE:
-		ms = c->visitor_idle_timeout_ms;
-		break;
-	case VISITOR_WAIT:
-		ms = c->response_timeout_ms;
-		break;
-	case VISITOR_LINGER:
-		ms = LINGER_MS;
-		break;
-	default:
-		break;
+	case VISITOR_IDLE: ms = c->visitor_idle_timeout_ms; break;
+	case VISITOR_WAIT: ms = c->response_timeout_ms; break;
+	case VISITOR_LINGER: ms = LINGER_MS; break;
+	default: break;
 	}
 	if (ms > 0)
 		reactor_timer_start(&v->d->r, &v->timer, ms, 0);
@@ -444,11 +437,11 @@ static int
 open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
 {
 	struct daemon *d = v->d;
-	struct expose_route rt = {.port = v->port,
-				  .peer = v->peer,
-				  .peer_ip = v->peer_ip,
-				  .trusted = v->trusted,
-				  .upgrade = v->rq.upgrade};
+	struct expose_route rt = { .port = v->port,
+				   .peer = v->peer,
+				   .peer_ip = v->peer_ip,
+				   .trusted = v->trusted,
+				   .upgrade = v->rq.upgrade };
 	int status = expose_route_open(d, &rt, req);
 
 	if (status != 0) {
@@ -470,8 +463,8 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 static void
 start_request(struct visitor *v, const struct http1_request *req, size_t head_len)
 {
-	int has_body =
-	    req->body == HTTP1_BODY_CHUNKED || (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
+	int has_body = req->body == HTTP1_BODY_CHUNKED ||
+		       (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
 	const char *detail = NULL;
 	int status;
 
@@ -510,7 +503,7 @@ static void
 parse_head(struct visitor *v)
 {
 	const struct config *c = v->d->cfg;
-	struct http1_limits lim = {c->max_head_size, c->max_headers};
+	struct http1_limits lim = { c->max_head_size, c->max_headers };
 	struct http1_request req;
 	ssize_t n;
 
@@ -814,9 +807,7 @@ v_on_data(struct stream *st, const uint8_t *p, size_t n)
 
 	switch (v->state) {
 	case VISITOR_RESPONSE:
-	case VISITOR_UPGRADING:
-		body_write(v, p, n);
-		break;
+	case VISITOR_UPGRADING: body_write(v, p, n); break;
 	case VISITOR_WAIT:
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "DATA before the response head");
 		answer_str(v, 502, "response body before its head", reusable(v), NULL);
@@ -855,17 +846,14 @@ v_on_eof(struct stream *st)
 		exchange_end(v, FRAME_CODE_CANCEL, "EOF before the response head");
 		answer_str(v, 502, "the tunnel client sent no response", reusable(v), NULL);
 		break;
-	case VISITOR_RESPONSE:
-		response_end(v);
-		break;
+	case VISITOR_RESPONSE: response_end(v); break;
 	case VISITOR_UPGRADING:
 		v->keep_alive = 0;
 		exchange_end(v, FRAME_CODE_CANCEL, "upgrade ended");
 		expose_set_state(v, VISITOR_FLUSH);
 		visitor_flush(v);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -918,21 +906,18 @@ v_on_close(struct stream *st)
 		answer_str(v, 502, "the tunnel session ended", 0, NULL);
 		break;
 	case VISITOR_RESPONSE:
-	case VISITOR_UPGRADING:
-		fail_after_head(v, FRAME_CODE_CANCEL, "the tunnel session ended");
-		break;
-	default:
-		break;
+	case VISITOR_UPGRADING: fail_after_head(v, FRAME_CODE_CANCEL, "the tunnel session ended"); break;
+	default: break;
 	}
 }
 
 static const struct stream_ops visitor_stream_ops = {
-    .on_data = v_on_data,
-    .on_eof = v_on_eof,
-    .on_reset = v_on_reset,
-    .on_credit = v_on_credit,
-    .on_head = v_on_head,
-    .on_close = v_on_close,
+	.on_data = v_on_data,
+	.on_eof = v_on_eof,
+	.on_reset = v_on_reset,
+	.on_credit = v_on_credit,
+	.on_head = v_on_head,
+	.on_close = v_on_close,
 };
 
 /* ---- socket events and timers ------------------------------------------- */
@@ -965,9 +950,7 @@ update_interest(struct visitor *v)
 	send_timer_update(v);
 	switch (v->state) {
 	case VISITOR_IDLE:
-	case VISITOR_HEAD:
-		rd = 1;
-		break;
+	case VISITOR_HEAD: rd = 1; break;
 	case VISITOR_WAIT:
 	case VISITOR_RESPONSE:
 		if (!v->req_done && !v->rq.upgrade)
@@ -975,14 +958,9 @@ update_interest(struct visitor *v)
 		else
 			rd = 1; /* pipelined bytes, or the visitor leaving */
 		break;
-	case VISITOR_FLUSH:
-		rd = v->keep_alive;
-		break;
-	case VISITOR_LINGER:
-		reactor_watcher_set(&v->d->r, &v->w, REACTOR_READ);
-		return;
-	default:
-		break;
+	case VISITOR_FLUSH: rd = v->keep_alive; break;
+	case VISITOR_LINGER: reactor_watcher_set(&v->d->r, &v->w, REACTOR_READ); return;
+	default: break;
 	}
 	if (rd && !v->rd_eof && in_can_take(v))
 		want |= REACTOR_READ;
@@ -1028,9 +1006,7 @@ on_readable(struct visitor *v)
 	buf_commit(&v->in, (size_t)n);
 	switch (v->state) {
 	case VISITOR_IDLE:
-	case VISITOR_HEAD:
-		parse_head(v);
-		break;
+	case VISITOR_HEAD: parse_head(v); break;
 	case VISITOR_WAIT:
 	case VISITOR_RESPONSE:
 		if (!v->req_done && !v->rq.upgrade) {
@@ -1039,8 +1015,7 @@ on_readable(struct visitor *v)
 			send_body(v);
 		}
 		break;
-	default:
-		break; /* kept for later */
+	default: break; /* kept for later */
 	}
 }
 
@@ -1084,9 +1059,7 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 		answer_str(v, 408, "request head not received in time", 0, NULL);
 		break;
 	case VISITOR_IDLE:
-	case VISITOR_LINGER:
-		visitor_close(v);
-		break;
+	case VISITOR_LINGER: visitor_close(v); break;
 	case VISITOR_WAIT:
 		log_info("visitor %s: no response head in time", v->peer);
 		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
@@ -1094,11 +1067,8 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 		break;
 	case VISITOR_RESPONSE:
 	case VISITOR_FLUSH:
-	case VISITOR_UPGRADING:
-		send_timeout(v);
-		break;
-	default:
-		break;
+	case VISITOR_UPGRADING: send_timeout(v); break;
+	default: break;
 	}
 	if (live(v))
 		update_interest(v);

@@ -332,7 +332,7 @@ write_head(struct buf *out, const struct json_doc *doc, int hdrs, const struct h
 /* see expose_http.h */
 int
 expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_http_req *rq,
-		     struct expose_http_head *h)
+			  struct expose_http_head *h)
 {
 	struct json_tok toks[RESP_TOKENS];
 	struct json_doc doc;
@@ -427,8 +427,7 @@ expose_http_resp_body_data(struct expose_http_resp_body *b, size_t n, struct exp
 		pc->post = HTTP1_CHUNK_END;
 		pc->post_len = HTTP1_CHUNK_END_LEN;
 		break;
-	default:
-		break; /* CLOSE: raw */
+	default: break; /* CLOSE: raw */
 	}
 }
 
@@ -443,19 +442,16 @@ expose_http_resp_body_end(const struct expose_http_resp_body *b, const char **ta
 		*tail = HTTP1_LAST_CHUNK;
 		*tail_len = HTTP1_LAST_CHUNK_LEN;
 		return 1;
-	case EXPOSE_HTTP_BODY_LENGTH:
-		return b->left == 0;
-	case EXPOSE_HTTP_BODY_CLOSE:
-		return 0;
-	default:
-		return 1;
+	case EXPOSE_HTTP_BODY_LENGTH: return b->left == 0;
+	case EXPOSE_HTTP_BODY_CLOSE: return 0;
+	default: return 1;
 	}
 }
 
 /* see expose_http.h */
 int
-expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive, int head,
-			   const char *extra)
+expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive,
+			   int head, const char *extra)
 {
 	const char *reason = http1_reason_phrase(status);
 	char body[64 + DETAIL_MAX], hd[320];
@@ -479,8 +475,7 @@ expose_http_error_response(struct buf *out, int status, const char *detail, size
 	hl = snprintf(hd, sizeof(hd),
 		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
 		      "%sConnection: %s\r\n\r\n",
-		      status, reason, bl, extra ? extra : "",
-		      keep_alive ? "keep-alive" : "close");
+		      status, reason, bl, extra ? extra : "", keep_alive ? "keep-alive" : "close");
 	if (hl < 0 || buf_reserve(out, (size_t)hl + bl, 0, 0) < 0)
 		return -ENOMEM;
 	buf_append(out, hd, (size_t)hl);
@@ -488,4 +483,3 @@ expose_http_error_response(struct buf *out, int status, const char *detail, size
 		buf_append(out, body, bl);
 	return 0;
 }
-

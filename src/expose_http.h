@@ -27,10 +27,10 @@
 /* What the daemon saw of a visitor, for its STREAM_OPEN. */
 struct expose_http_open {
 	uint32_t bind_id;
-	int port;	       /* containerPort */
-	const char *peer_addr; /* "ip:port" (peerAddr) */
+	int port;                           /* containerPort */
+	const char *peer_addr;              /* "ip:port" (peerAddr) */
 	const struct forwarded_values *fwd; /* X-Forwarded-For/-Proto/-Host, X-Real-IP to send */
-	int upgrade;	       /* forwarded as an upgrade (isUpgrade) */
+	int upgrade;                        /* forwarded as an upgrade (isUpgrade) */
 };
 
 /*
@@ -57,9 +57,9 @@ enum expose_http_body {
 
 /* The visitor request a response answers. */
 struct expose_http_req {
-	int head;	/* method HEAD */
-	int minor;	/* HTTP/1.<minor> */
-	int upgrade;	/* forwarded as an upgrade: a 101 is allowed */
+	int head;       /* method HEAD */
+	int minor;      /* HTTP/1.<minor> */
+	int upgrade;    /* forwarded as an upgrade: a 101 is allowed */
 	int keep_alive; /* the visitor wants the connection kept */
 };
 
@@ -69,7 +69,7 @@ struct expose_http_head {
 	int final; /* 0: an informational 1xx (100, 103...) */
 	enum expose_http_body body;
 	uint64_t length; /* EXPOSE_HTTP_BODY_LENGTH: body bytes */
-	int keep_alive;	 /* the head says Connection: keep-alive */
+	int keep_alive;  /* the head says Connection: keep-alive */
 };
 
 /*
@@ -87,8 +87,8 @@ struct expose_http_head {
  * informational head for an HTTP/1.0 visitor appends nothing.
  * Returns 0, -EPROTO (invalid head) or -ENOMEM; on error out is unchanged.
  */
-int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_http_req *rq,
-			 struct expose_http_head *h);
+int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n,
+			      const struct expose_http_req *rq, struct expose_http_head *h);
 
 /* ---- bodies: framing without I/O ---------------------------------------- */
 
@@ -97,8 +97,8 @@ int expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, co
  * chunked framing taken off, the payload left. Caller-owned; no I/O.
  */
 struct expose_http_req_body {
-	enum http1_body body;	 /* HTTP1_BODY_LENGTH or HTTP1_BODY_CHUNKED (NONE: done at once) */
-	uint64_t left;		 /* LENGTH: payload bytes still to come */
+	enum http1_body body;    /* HTTP1_BODY_LENGTH or HTTP1_BODY_CHUNKED (NONE: done at once) */
+	uint64_t left;           /* LENGTH: payload bytes still to come */
 	struct http1_chunked ck; /* CHUNKED: the decoder (its err says why it failed) */
 };
 
@@ -132,8 +132,8 @@ struct expose_http_resp_body {
 struct expose_http_piece {
 	char pre[HTTP1_CHUNK_HEADER_MAX]; /* CHUNKED: the chunk header */
 	size_t pre_len;
-	size_t take;	  /* payload bytes that go to the visitor */
-	size_t drop;	  /* payload bytes that never will (no body, past the Content-Length) */
+	size_t take;      /* payload bytes that go to the visitor */
+	size_t drop;      /* payload bytes that never will (no body, past the Content-Length) */
 	const char *post; /* CHUNKED: the CRLF after the chunk data ("" otherwise) */
 	size_t post_len;
 };

@@ -86,8 +86,8 @@ expose_out_flush(struct expose_out *o, int fd)
 static ssize_t
 send_through(struct expose_out *o, int fd, const struct expose_http_piece *pc, const uint8_t *p)
 {
-	const void *base[4] = {o->buf.pos, pc->pre, p, pc->post};
-	size_t len[4] = {buf_len(&o->buf), pc->pre_len, pc->take, pc->post_len};
+	const void *base[4] = { o->buf.pos, pc->pre, p, pc->post };
+	size_t len[4] = { buf_len(&o->buf), pc->pre_len, pc->take, pc->post_len };
 	struct iovec iov[4];
 	struct msghdr mh;
 	int n = 0, i;
@@ -95,7 +95,8 @@ send_through(struct expose_out *o, int fd, const struct expose_http_piece *pc, c
 
 	for (i = 0; i < 4; i++)
 		if (len[i] > 0)
-			iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i]};
+			iov[n++] =
+				(struct iovec){ .iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i] };
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)n;

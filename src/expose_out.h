@@ -29,8 +29,8 @@ typedef void expose_out_credit_cb(void *arg, size_t n);
 /* Embedded in its owner; set up with expose_out_init. */
 struct expose_out {
 	/* read-only */
-	struct buf buf;		  /* bytes the socket has not taken, oldest first */
-	size_t owed;		  /* payload bytes among them (credit not yet returned) */
+	struct buf buf;           /* bytes the socket has not taken, oldest first */
+	size_t owed;              /* payload bytes among them (credit not yet returned) */
 	struct net_progress sent; /* the owner sets the mark; writes here count */
 	/* private */
 	size_t max; /* buf may not grow past this with DATA */

@@ -50,7 +50,7 @@ send_open(struct daemon *d, struct expose_route *rt, struct binding *b, struct s
 	struct expose_http_open o;
 
 	forwarded_values(rt->trusted, rt->peer_ip, req->headers, req->num_headers, &fwd);
-	o = (struct expose_http_open){b->id, b->port, rt->peer, &fwd, rt->upgrade};
+	o = (struct expose_http_open){ b->id, b->port, rt->peer, &fwd, rt->upgrade };
 	buf_reset(&d->scratch, 0);
 	if (expose_http_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {
 		mux_drop(m, st);

@@ -20,14 +20,14 @@
 /* One request to route: what the visitor machine knows, and the result. */
 struct expose_route {
 	/* in */
-	int port;	     /* the EXPOSE port the visitor connected to */
+	int port;            /* the EXPOSE port the visitor connected to */
 	const char *peer;    /* "ip:port" (peerAddr) */
 	const char *peer_ip; /* for X-Forwarded-For and X-Real-IP */
-	int trusted;	     /* the peer is a --trusted-proxy */
-	int upgrade;	     /* forwarded as an upgrade */
+	int trusted;         /* the peer is a --trusted-proxy */
+	int upgrade;         /* forwarded as an upgrade */
 	/* out, when routed */
 	struct mux *mux;
-	struct stream *st;	/* opened, STREAM_OPEN sent, bind_id set; ops and owner are the caller's */
+	struct stream *st;      /* opened, STREAM_OPEN sent, bind_id set; ops and owner are the caller's */
 	const char *session_id; /* for the log */
 	/* out, when not */
 	const char *detail; /* why, for the answer (a constant string) */

@@ -52,8 +52,8 @@ int
 fdbudget_init(struct fdbudget *b, long rlimit_nofile, unsigned reserve, unsigned refusal_slots)
 {
 	*b = (struct fdbudget){ 0 };
-	if (refusal_slots > UINT_MAX - FDBUDGET_FIXED_MIN ||
-	    reserve < refusal_slots + FDBUDGET_FIXED_MIN || rlimit_nofile <= (long)reserve)
+	if (refusal_slots > UINT_MAX - FDBUDGET_FIXED_MIN || reserve < refusal_slots + FDBUDGET_FIXED_MIN ||
+	    rlimit_nofile <= (long)reserve)
 		return -EINVAL;
 	b->total = (unsigned long)rlimit_nofile - reserve;
 	b->reserve = reserve;
@@ -96,8 +96,7 @@ notify(struct fdbudget *b, int was_avail, int was_paused)
 {
 	int avail = !fdbudget_exhausted(b);
 
-	if (b->on_change != NULL &&
-	    (avail != was_avail || fdbudget_should_pause_accept(b) != was_paused))
+	if (b->on_change != NULL && (avail != was_avail || fdbudget_should_pause_accept(b) != was_paused))
 		b->on_change(b->arg, avail);
 }
 

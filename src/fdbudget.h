@@ -64,17 +64,17 @@ typedef void fdbudget_change_fn(void *arg, int available_now);
 
 struct fdbudget {
 	/* Read-only for everyone but fdbudget.c. */
-	unsigned long total;       /* permits: RLIMIT_NOFILE - reserve */
-	unsigned long in_use;      /* permits held now */
-	unsigned reserve;          /* fds not handed out as permits */
-	unsigned refusal_slots;    /* refusal slots, inside the reserve */
-	unsigned refusals_in_use;  /* refusal slots held now */
+	unsigned long total;      /* permits: RLIMIT_NOFILE - reserve */
+	unsigned long in_use;     /* permits held now */
+	unsigned reserve;         /* fds not handed out as permits */
+	unsigned refusal_slots;   /* refusal slots, inside the reserve */
+	unsigned refusals_in_use; /* refusal slots held now */
 
 	/* Counters for metrics (monotonic). */
-	uint64_t acquired_total;   /* permits handed out */
-	uint64_t refused_total;    /* fdbudget_acquire calls that found no permit */
-	uint64_t refusals_total;   /* refusal slots handed out (visitors refused) */
-	uint64_t paused_total;     /* refusal acquires that found no slot either */
+	uint64_t acquired_total;     /* permits handed out */
+	uint64_t refused_total;      /* fdbudget_acquire calls that found no permit */
+	uint64_t refusals_total;     /* refusal slots handed out (visitors refused) */
+	uint64_t paused_total;       /* refusal acquires that found no slot either */
 	uint64_t over_release_total; /* releases beyond what was held (a bug; clamped) */
 
 	/* Private. */

@@ -9,8 +9,8 @@
 #include "util.h"
 
 static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
-static const char *const private_nets[] = { "10.0.0.0/8",	"172.16.0.0/12", "192.168.0.0/16",
-					    "169.254.0.0/16", "fc00::/7",	 "fe80::/10" };
+static const char *const private_nets[] = { "10.0.0.0/8",     "172.16.0.0/12", "192.168.0.0/16",
+					    "169.254.0.0/16", "fc00::/7",      "fe80::/10" };
 
 static int
 add_list(struct forwarded *f, const char *const *list, size_t n)
@@ -53,7 +53,8 @@ forwarded_trusted(const struct forwarded *f, const struct sockaddr *peer)
 int
 forwarded_is_managed(const char *name, size_t len)
 {
-	return util_strcaseeq(name, len, "X-Forwarded-For") || util_strcaseeq(name, len, "X-Forwarded-Proto") ||
+	return util_strcaseeq(name, len, "X-Forwarded-For") ||
+	       util_strcaseeq(name, len, "X-Forwarded-Proto") ||
 	       util_strcaseeq(name, len, "X-Forwarded-Host") || util_strcaseeq(name, len, "X-Real-IP");
 }
 

@@ -422,8 +422,7 @@ reader_control(struct frame_reader *r, const uint8_t *in, size_t n, int msg_end,
 	if (take == 0)
 		return 0;
 	if (r->acc == NULL && (r->acc = malloc(FRAME_MAX_PAYLOAD)) == NULL)
-		return reader_fail(r, FRAME_CODE_INTERNAL_ERROR, FRAME_WS_CLOSE_INTERNAL,
-				   "out of memory");
+		return reader_fail(r, FRAME_CODE_INTERNAL_ERROR, FRAME_WS_CLOSE_INTERNAL, "out of memory");
 	memcpy(r->acc + r->acc_len, in, take);
 	r->acc_len += take;
 	r->left -= take;
@@ -453,17 +452,12 @@ static ssize_t
 reader_step(struct frame_reader *r, const uint8_t *in, size_t n, int msg_end, struct frame_event *ev)
 {
 	switch (r->state) {
-	case FRAME_RS_HEADER:
-		return reader_header(r, in, n, msg_end);
-	case FRAME_RS_DATA:
-		return reader_data(r, in, n, msg_end, ev);
-	case FRAME_RS_CONTROL:
-		return reader_control(r, in, n, msg_end, ev);
-	case FRAME_RS_SKIP:
-		return reader_skip(r, n, msg_end);
+	case FRAME_RS_HEADER: return reader_header(r, in, n, msg_end);
+	case FRAME_RS_DATA: return reader_data(r, in, n, msg_end, ev);
+	case FRAME_RS_CONTROL: return reader_control(r, in, n, msg_end, ev);
+	case FRAME_RS_SKIP: return reader_skip(r, n, msg_end);
 	case FRAME_RS_ERROR:
-	case FRAME_RS_MAX:
-		break;
+	case FRAME_RS_MAX: break;
 	}
 	return HT_ERROR;
 }
@@ -514,7 +508,8 @@ frame_batch_room(const struct frame_batch *b)
 {
 	if (b->frames >= FRAME_MSG_MAX_FRAMES || b->bytes > FRAME_MSG_MAX_BYTES - FRAME_HEADER_LEN)
 		return -1;
-	return (ssize_t)UTIL_MIN((size_t)FRAME_MAX_PAYLOAD, FRAME_MSG_MAX_BYTES - FRAME_HEADER_LEN - b->bytes);
+	return (ssize_t)UTIL_MIN((size_t)FRAME_MAX_PAYLOAD,
+				 FRAME_MSG_MAX_BYTES - FRAME_HEADER_LEN - b->bytes);
 }
 
 /* see frame.h */

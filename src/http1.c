@@ -185,16 +185,10 @@ head_find(const char *buf, size_t len, size_t last_len, const struct http1_limit
 	if (from > len)
 		from = len;
 	switch (head_scan(buf, len, from, skip_empty_lines(buf, len), max_head, &pos, err)) {
-	case SCAN_AGAIN:
-		return HT_AGAIN;
-	case SCAN_ERROR:
-		return HT_ERROR;
-	case SCAN_END:
-		*complete = 1;
-		return (ssize_t)pos;
-	case SCAN_BARE_LF:
-		*complete = 0;
-		return (ssize_t)pos;
+	case SCAN_AGAIN: return HT_AGAIN;
+	case SCAN_ERROR: return HT_ERROR;
+	case SCAN_END: *complete = 1; return (ssize_t)pos;
+	case SCAN_BARE_LF: *complete = 0; return (ssize_t)pos;
 	}
 	return HT_ERROR;
 }
@@ -205,7 +199,8 @@ head_find(const char *buf, size_t len, size_t last_len, const struct http1_limit
 static int
 parse_version(const char *p, const char *end, enum http1_error *err)
 {
-	if (end - p < 8 || memcmp(p, "HTTP/", 5) != 0 || !http1_is_digit(p[5]) || p[6] != '.' || !http1_is_digit(p[7])) {
+	if (end - p < 8 || memcmp(p, "HTTP/", 5) != 0 || !http1_is_digit(p[5]) || p[6] != '.' ||
+	    !http1_is_digit(p[7])) {
 		*err = HTTP1_ERR_BAD_START_LINE;
 		return -1;
 	}
@@ -269,7 +264,8 @@ parse_status_line(const char *p, const char *end, struct http1_response *res)
 		return NULL;
 	res->minor_version = minor;
 	p += 8;
-	if (end - p < 4 || p[0] != ' ' || p[1] < '1' || p[1] > '9' || !http1_is_digit(p[2]) || !http1_is_digit(p[3]))
+	if (end - p < 4 || p[0] != ' ' || p[1] < '1' || p[1] > '9' || !http1_is_digit(p[2]) ||
+	    !http1_is_digit(p[3]))
 		goto bad;
 	res->status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
 	p += 4;
@@ -379,7 +375,7 @@ struct framing {
 	int have_te;
 	unsigned te_chunked; /* times "chunked" was listed */
 	int te_last_chunked; /* the last coding listed was "chunked" */
-	int te_other;	     /* some other coding was listed */
+	int te_other;        /* some other coding was listed */
 	int conn_close;
 	int conn_keep_alive;
 	int conn_upgrade;
@@ -497,9 +493,7 @@ framing_field(struct framing *f, const struct http1_header *h, enum http1_error 
 		if (util_strcaseeq(h->name, 10, "connection"))
 			framing_connection(f, h);
 		break;
-	case 7:
-		f->have_upgrade |= util_strcaseeq(h->name, 7, "upgrade");
-		break;
+	case 7: f->have_upgrade |= util_strcaseeq(h->name, 7, "upgrade"); break;
 	case 6:
 		if (util_strcaseeq(h->name, 6, "expect"))
 			f->expect_continue |= util_strcaseeq(h->value, h->value_len, "100-continue");
@@ -702,20 +696,20 @@ const char *
 http1_error_str(enum http1_error err)
 {
 	static const char *const names[HTTP1_ERR_MAX] = {
-	    [HTTP1_OK] = "ok",
-	    [HTTP1_ERR_HEAD_TOO_LARGE] = "head too large",
-	    [HTTP1_ERR_TOO_MANY_HEADERS] = "too many header fields",
-	    [HTTP1_ERR_BAD_START_LINE] = "bad start line",
-	    [HTTP1_ERR_BAD_VERSION] = "unsupported HTTP version",
-	    [HTTP1_ERR_BAD_HEADER_NAME] = "bad header name",
-	    [HTTP1_ERR_SPACE_BEFORE_COLON] = "whitespace before colon",
-	    [HTTP1_ERR_BAD_HEADER_VALUE] = "bad header value",
-	    [HTTP1_ERR_OBS_FOLD] = "obsolete line folding",
-	    [HTTP1_ERR_BARE_CR] = "CR without LF",
-	    [HTTP1_ERR_NUL] = "NUL byte",
-	    [HTTP1_ERR_CL_AND_TE] = "Content-Length with Transfer-Encoding",
-	    [HTTP1_ERR_BAD_CONTENT_LENGTH] = "bad Content-Length",
-	    [HTTP1_ERR_BAD_TRANSFER_ENCODING] = "bad Transfer-Encoding",
+		[HTTP1_OK] = "ok",
+		[HTTP1_ERR_HEAD_TOO_LARGE] = "head too large",
+		[HTTP1_ERR_TOO_MANY_HEADERS] = "too many header fields",
+		[HTTP1_ERR_BAD_START_LINE] = "bad start line",
+		[HTTP1_ERR_BAD_VERSION] = "unsupported HTTP version",
+		[HTTP1_ERR_BAD_HEADER_NAME] = "bad header name",
+		[HTTP1_ERR_SPACE_BEFORE_COLON] = "whitespace before colon",
+		[HTTP1_ERR_BAD_HEADER_VALUE] = "bad header value",
+		[HTTP1_ERR_OBS_FOLD] = "obsolete line folding",
+		[HTTP1_ERR_BARE_CR] = "CR without LF",
+		[HTTP1_ERR_NUL] = "NUL byte",
+		[HTTP1_ERR_CL_AND_TE] = "Content-Length with Transfer-Encoding",
+		[HTTP1_ERR_BAD_CONTENT_LENGTH] = "bad Content-Length",
+		[HTTP1_ERR_BAD_TRANSFER_ENCODING] = "bad Transfer-Encoding",
 	};
 
 	if ((unsigned)err >= HTTP1_ERR_MAX)
@@ -728,14 +722,10 @@ int
 http1_error_status(enum http1_error err)
 {
 	switch (err) {
-	case HTTP1_OK:
-		return 0;
+	case HTTP1_OK: return 0;
 	case HTTP1_ERR_HEAD_TOO_LARGE:
-	case HTTP1_ERR_TOO_MANY_HEADERS:
-		return 431;
-	case HTTP1_ERR_BAD_VERSION:
-		return 505;
-	default:
-		return 400;
+	case HTTP1_ERR_TOO_MANY_HEADERS: return 431;
+	case HTTP1_ERR_BAD_VERSION: return 505;
+	default: return 400;
 	}
 }

@@ -98,8 +98,7 @@ chunked_trailer_byte(struct http1_chunked *c, uint8_t b)
 		else if (!http1_is_fval(b))
 			break;
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	return chunked_fail(c, b == '\n' ? HTTP1_CHUNKED_ERR_BAD_CRLF : HTTP1_CHUNKED_ERR_BAD_TRAILER);
 }
@@ -123,16 +122,14 @@ chunked_byte(struct http1_chunked *c, uint8_t b)
 		return chunked_fail(c, HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE);
 	switch (c->state) {
 	case HTTP1_CHUNKED_SIZE:
-	case HTTP1_CHUNKED_EXT:
-		return chunked_size_byte(c, b);
+	case HTTP1_CHUNKED_EXT: return chunked_size_byte(c, b);
 	case HTTP1_CHUNKED_SIZE_LF:
 		if (chunked_expect(c, b, '\n', HTTP1_CHUNKED_DATA) != 0)
 			return -1;
 		if (c->remaining == 0)
 			c->state = HTTP1_CHUNKED_TRAILER;
 		return 0;
-	case HTTP1_CHUNKED_DATA_CR:
-		return chunked_expect(c, b, '\r', HTTP1_CHUNKED_DATA_LF);
+	case HTTP1_CHUNKED_DATA_CR: return chunked_expect(c, b, '\r', HTTP1_CHUNKED_DATA_LF);
 	case HTTP1_CHUNKED_DATA_LF:
 		if (chunked_expect(c, b, '\n', HTTP1_CHUNKED_SIZE) != 0)
 			return -1;
@@ -141,16 +138,12 @@ chunked_byte(struct http1_chunked *c, uint8_t b)
 		return 0;
 	case HTTP1_CHUNKED_TRAILER:
 	case HTTP1_CHUNKED_TRAILER_NAME:
-	case HTTP1_CHUNKED_TRAILER_VALUE:
-		return chunked_trailer_byte(c, b);
-	case HTTP1_CHUNKED_TRAILER_LF:
-		return chunked_expect(c, b, '\n', HTTP1_CHUNKED_TRAILER);
-	case HTTP1_CHUNKED_END_LF:
-		return chunked_expect(c, b, '\n', HTTP1_CHUNKED_DONE);
+	case HTTP1_CHUNKED_TRAILER_VALUE: return chunked_trailer_byte(c, b);
+	case HTTP1_CHUNKED_TRAILER_LF: return chunked_expect(c, b, '\n', HTTP1_CHUNKED_TRAILER);
+	case HTTP1_CHUNKED_END_LF: return chunked_expect(c, b, '\n', HTTP1_CHUNKED_DONE);
 	case HTTP1_CHUNKED_DATA:
 	case HTTP1_CHUNKED_DONE:
-	case HTTP1_CHUNKED_STATE_MAX:
-		break;
+	case HTTP1_CHUNKED_STATE_MAX: break;
 	}
 	assert(0 && "chunked_byte: no control byte expected in this state");
 	return -1;
@@ -197,15 +190,15 @@ const char *
 http1_chunked_error_str(enum http1_chunked_error err)
 {
 	static const char *const names[HTTP1_CHUNKED_ERR_MAX] = {
-	    [HTTP1_CHUNKED_OK] = "ok",
-	    [HTTP1_CHUNKED_ERR_BAD_SIZE] = "bad chunk size",
-	    [HTTP1_CHUNKED_ERR_SIZE_TOO_LONG] = "chunk size too long",
-	    [HTTP1_CHUNKED_ERR_SIZE_OVERFLOW] = "chunk size overflow",
-	    [HTTP1_CHUNKED_ERR_BAD_EXT] = "bad chunk extension",
-	    [HTTP1_CHUNKED_ERR_EXT_TOO_LONG] = "chunk extension too long",
-	    [HTTP1_CHUNKED_ERR_BAD_CRLF] = "missing CRLF",
-	    [HTTP1_CHUNKED_ERR_BAD_TRAILER] = "bad trailer field",
-	    [HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE] = "trailer section too large",
+		[HTTP1_CHUNKED_OK] = "ok",
+		[HTTP1_CHUNKED_ERR_BAD_SIZE] = "bad chunk size",
+		[HTTP1_CHUNKED_ERR_SIZE_TOO_LONG] = "chunk size too long",
+		[HTTP1_CHUNKED_ERR_SIZE_OVERFLOW] = "chunk size overflow",
+		[HTTP1_CHUNKED_ERR_BAD_EXT] = "bad chunk extension",
+		[HTTP1_CHUNKED_ERR_EXT_TOO_LONG] = "chunk extension too long",
+		[HTTP1_CHUNKED_ERR_BAD_CRLF] = "missing CRLF",
+		[HTTP1_CHUNKED_ERR_BAD_TRAILER] = "bad trailer field",
+		[HTTP1_CHUNKED_ERR_TRAILER_TOO_LARGE] = "trailer section too large",
 	};
 
 	if ((unsigned)err >= HTTP1_CHUNKED_ERR_MAX)
@@ -242,4 +235,3 @@ http1_chunk_header(char out[HTTP1_CHUNK_HEADER_MAX], size_t len)
 	} while (i > 0);
 	return n;
 }
-

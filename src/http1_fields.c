@@ -98,7 +98,7 @@ int
 http1_is_hop_by_hop(const char *name, size_t len)
 {
 	static const char *const names[] = {
-	    "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+		"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
 	};
 	size_t i;
 

@@ -27,22 +27,14 @@
 
 /* see json_int.h */
 const uint8_t json_cc_table[256] = {
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
 /* see json_int.h */
@@ -164,10 +156,10 @@ struct jp {
 	size_t len;
 	size_t pos;
 	struct json_doc *doc;
-	size_t cap;       /* token capacity */
-	size_t depth;     /* open containers */
+	size_t cap;   /* token capacity */
+	size_t depth; /* open containers */
 	size_t max_depth;
-	int cur;          /* innermost open container, -1 at top level */
+	int cur; /* innermost open container, -1 at top level */
 	enum jp_state state;
 };
 
@@ -244,13 +236,16 @@ jp_escape(struct jp *p, size_t *ip)
 	if (i + 1 >= n)
 		return jp_fail(p, JSON_ERR_INCOMPLETE, n);
 	switch (s[i + 1]) {
-	case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-		*ip = i + 2;
-		return 0;
-	case 'u':
-		break;
-	default:
-		return jp_fail(p, JSON_ERR_ESCAPE, i);
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't': *ip = i + 2; return 0;
+	case 'u': break;
+	default: return jp_fail(p, JSON_ERR_ESCAPE, i);
 	}
 	if ((rc = hex4(s + i + 2, n - i - 2, &hi)) != 0)
 		return jp_fail(p, rc, rc == JSON_ERR_INCOMPLETE ? n : i);
@@ -302,8 +297,7 @@ jp_string(struct jp *p)
 			if ((rc = jp_escape(p, &i)) != 0)
 				return rc;
 			break;
-		case CC_CTRL:
-			return jp_fail(p, JSON_ERR_CONTROL, i);
+		case CC_CTRL: return jp_fail(p, JSON_ERR_CONTROL, i);
 		default:
 			if ((k = json_utf8_len(s + i, n - i, &sub)) == 0 && i + sub >= n)
 				return jp_fail(p, JSON_ERR_INCOMPLETE, n);
@@ -441,22 +435,12 @@ jp_value(struct jp *p)
 	int rc;
 
 	switch (p->s[p->pos]) {
-	case '{':
-		return jp_open(p, JSON_OBJECT);
-	case '[':
-		return jp_open(p, JSON_ARRAY);
-	case '"':
-		rc = jp_string(p);
-		break;
-	case 't':
-		rc = jp_literal(p, "true", JSON_TRUE);
-		break;
-	case 'f':
-		rc = jp_literal(p, "false", JSON_FALSE);
-		break;
-	case 'n':
-		rc = jp_literal(p, "null", JSON_NULL);
-		break;
+	case '{': return jp_open(p, JSON_OBJECT);
+	case '[': return jp_open(p, JSON_ARRAY);
+	case '"': rc = jp_string(p); break;
+	case 't': rc = jp_literal(p, "true", JSON_TRUE); break;
+	case 'f': rc = jp_literal(p, "false", JSON_FALSE); break;
+	case 'n': rc = jp_literal(p, "null", JSON_NULL); break;
 	default:
 		if (p->s[p->pos] != '-' && !is_digit(p->s[p->pos]))
 			return jp_fail(p, JSON_ERR_SYNTAX, p->pos);
@@ -497,14 +481,12 @@ jp_step(struct jp *p)
 		if (c == ']')
 			return jp_close(p, JSON_ARRAY);
 		return jp_value(p);
-	case JP_VALUE:
-		return jp_value(p);
+	case JP_VALUE: return jp_value(p);
 	case JP_OBJ_FIRST:
 		if (c == '}')
 			return jp_close(p, JSON_OBJECT);
 		return jp_key(p);
-	case JP_KEY:
-		return jp_key(p);
+	case JP_KEY: return jp_key(p);
 	case JP_COLON:
 		if (c != ':')
 			return jp_fail(p, JSON_ERR_SYNTAX, p->pos);
@@ -522,10 +504,8 @@ jp_step(struct jp *p)
 		if (c == '}')
 			return jp_close(p, JSON_OBJECT);
 		return jp_fail(p, JSON_ERR_SYNTAX, p->pos);
-	case JP_DONE:
-		return jp_fail(p, JSON_ERR_TRAILING, p->pos);
-	case JP_MAX:
-		break;
+	case JP_DONE: return jp_fail(p, JSON_ERR_TRAILING, p->pos);
+	case JP_MAX: break;
 	}
 	assert(0 && "bad reader state");
 	return jp_fail(p, JSON_ERR_SYNTAX, p->pos);

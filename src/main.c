@@ -48,7 +48,8 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 		reactor_stop(r);
 		return;
 	}
-	log_info("stop signal: draining sessions (grace %llu ms)", (unsigned long long)d->cfg->shutdown_grace_ms);
+	log_info("stop signal: draining sessions (grace %llu ms)",
+		 (unsigned long long)d->cfg->shutdown_grace_ms);
 	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + DRAIN_SLACK_MS, 0);
 	session_shutdown_all(d, d->cfg->shutdown_grace_ms);
 }
@@ -85,7 +86,8 @@ on_sighup(struct reactor *r, struct reactor_signal *sg)
 		return;
 	}
 	if (load_tls(d) == 0)
-		log_info("SIGHUP: TLS certificate reloaded from %s (new connections use it)", d->cfg->tls_cert);
+		log_info("SIGHUP: TLS certificate reloaded from %s (new connections use it)",
+			 d->cfg->tls_cert);
 	else
 		log_warn("SIGHUP: keeping the previous TLS certificate");
 }
@@ -206,8 +208,8 @@ main(int argc, char **argv)
 		log_error("start-up failed");
 		return 1;
 	}
-	log_info("hoody-tunnel %s listening on %s%s (control plane port %d, %lu fd permits)", HT_VERSION, c.listen,
-		 d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
+	log_info("hoody-tunnel %s listening on %s%s (control plane port %d, %lu fd permits)", HT_VERSION,
+		 c.listen, d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
 	rc = reactor_run(&d.r);
 	if (rc < 0)
 		log_error("event loop failed: %s", strerror(-rc));

@@ -35,34 +35,36 @@
 
 /* Label values of the code families: PROTOCOL.md section 3, then UNKNOWN. */
 static const char *const code_names[METRICS_CODE_SLOTS] = {
-    "NO_ERROR",		 "PROTOCOL_ERROR",   "INTERNAL_ERROR",	   "FLOW_CONTROL_ERROR",
-    "STREAM_CLOSED",	 "FRAME_SIZE_ERROR", "REFUSED_STREAM",	   "CANCEL",
-    "ENHANCE_YOUR_CALM", "BIND_ERROR",	     "IDLE_TIMEOUT",	   "AUTH_ERROR",
-    "VERSION_MISMATCH",	 "BIND_TAKEOVER",    "RESOURCE_EXHAUSTED", "UNKNOWN",
+	"NO_ERROR",          "PROTOCOL_ERROR",   "INTERNAL_ERROR",     "FLOW_CONTROL_ERROR",
+	"STREAM_CLOSED",     "FRAME_SIZE_ERROR", "REFUSED_STREAM",     "CANCEL",
+	"ENHANCE_YOUR_CALM", "BIND_ERROR",       "IDLE_TIMEOUT",       "AUTH_ERROR",
+	"VERSION_MISMATCH",  "BIND_TAKEOVER",    "RESOURCE_EXHAUSTED", "UNKNOWN",
 };
 
-static const char *const dir_names[METRICS_DIR_MAX] = {"sent", "received"};
+static const char *const dir_names[METRICS_DIR_MAX] = { "sent", "received" };
 
 static const char *const bind_err_names[METRICS_BIND_ERR_MAX] = {
-    "INVALID_KIND",  "RESERVED_PORT", "PRIVILEGED_PORT",   "INVALID_HOST",
-    "ALREADY_BOUND", "PORT_IN_USE",   "BIND_CAP_EXCEEDED", "INTERNAL",
+	"INVALID_KIND",  "RESERVED_PORT", "PRIVILEGED_PORT",   "INVALID_HOST",
+	"ALREADY_BOUND", "PORT_IN_USE",   "BIND_CAP_EXCEEDED", "INTERNAL",
 };
 
-static const char *const kind_names[METRICS_KIND_MAX] = {"tcp", "http"};
+static const char *const kind_names[METRICS_KIND_MAX] = { "tcp", "http" };
 
 static const char *const reject_names[METRICS_REJECT_MAX] = {
-    "auth", "protocol", "version", "unknown_session", "session_cap", "hello_timeout", "pre_auth_cap", "join",
+	"auth",        "protocol",      "version",      "unknown_session",
+	"session_cap", "hello_timeout", "pre_auth_cap", "join",
 };
 
-static const char *const class_names[METRICS_STATUS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+static const char *const class_names[METRICS_STATUS_CLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 /* Histogram bounds: the value compared in ms, and its le label in seconds. */
 static const struct {
 	uint64_t ms;
 	const char *le;
 } ttfb_bounds[METRICS_TTFB_BUCKETS] = {
-    {1, "0.001"}, {5, "0.005"}, {10, "0.01"},  {25, "0.025"}, {50, "0.05"},  {100, "0.1"},  {250, "0.25"},
-    {500, "0.5"}, {1000, "1"},	{2500, "2.5"}, {5000, "5"},   {10000, "10"}, {30000, "30"},
+	{ 1, "0.001" }, { 5, "0.005" },  { 10, "0.01" },  { 25, "0.025" }, { 50, "0.05" },
+	{ 100, "0.1" }, { 250, "0.25" }, { 500, "0.5" },  { 1000, "1" },   { 2500, "2.5" },
+	{ 5000, "5" },  { 10000, "10" }, { 30000, "30" },
 };
 
 /* An unlabelled family whose value is an integer field at `off`. */
@@ -73,40 +75,40 @@ struct scalar {
 };
 
 static const struct scalar gauge_table[] = {
-    {NAME("sessions_active"), "Tunnel sessions with a live primary WebSocket.",
-     offsetof(struct metrics_gauges, sessions_active)},
-    {NAME("bindings_active"), "EXPOSE and PULL bindings held, including those of orphaned sessions.",
-     offsetof(struct metrics_gauges, bindings_active)},
-    {NAME("fd_permits_available"),
-     "File-descriptor permits left in the budget (RLIMIT_NOFILE minus reserve).",
-     offsetof(struct metrics_gauges, fd_permits_available)},
-    {NAME("orphaned_sessions"),
-     "Sessions whose socket dropped, parked with their bindings inside the takeover grace.",
-     offsetof(struct metrics_gauges, orphaned_sessions)},
-    {NAME("streams_active"), "Open streams over all sessions.",
-     offsetof(struct metrics_gauges, streams_active)},
-    {NAME("requests_in_flight"), "EXPOSE requests waiting for or receiving their response.",
-     offsetof(struct metrics_gauges, requests_in_flight)},
-    {NAME("pre_auth_connections"), "Tunnel connections that have not completed the HELLO handshake.",
-     offsetof(struct metrics_gauges, pre_auth_connections)},
+	{ NAME("sessions_active"), "Tunnel sessions with a live primary WebSocket.",
+	  offsetof(struct metrics_gauges, sessions_active) },
+	{ NAME("bindings_active"), "EXPOSE and PULL bindings held, including those of orphaned sessions.",
+	  offsetof(struct metrics_gauges, bindings_active) },
+	{ NAME("fd_permits_available"),
+	  "File-descriptor permits left in the budget (RLIMIT_NOFILE minus reserve).",
+	  offsetof(struct metrics_gauges, fd_permits_available) },
+	{ NAME("orphaned_sessions"),
+	  "Sessions whose socket dropped, parked with their bindings inside the takeover grace.",
+	  offsetof(struct metrics_gauges, orphaned_sessions) },
+	{ NAME("streams_active"), "Open streams over all sessions.",
+	  offsetof(struct metrics_gauges, streams_active) },
+	{ NAME("requests_in_flight"), "EXPOSE requests waiting for or receiving their response.",
+	  offsetof(struct metrics_gauges, requests_in_flight) },
+	{ NAME("pre_auth_connections"), "Tunnel connections that have not completed the HELLO handshake.",
+	  offsetof(struct metrics_gauges, pre_auth_connections) },
 };
 
 static const struct scalar counter_table[] = {
-    {NAME("sessions_opened_total"), "New tunnel sessions established (HELLO_OK, not resumed).",
-     offsetof(struct metrics, sessions_opened_total)},
-    {NAME("sessions_resumed_total"), "Tunnel sessions resumed onto a new socket.",
-     offsetof(struct metrics, sessions_resumed_total)},
-    {NAME("bytes_received_total"), "Bytes read from tunnel WebSocket sockets.",
-     offsetof(struct metrics, bytes_received_total)},
-    {NAME("bytes_sent_total"), "Bytes written to tunnel WebSocket sockets.",
-     offsetof(struct metrics, bytes_sent_total)},
-    {NAME("frames_received_total"), "Tunnel frames received from clients.",
-     offsetof(struct metrics, frames_received_total)},
-    {NAME("frames_sent_total"), "Tunnel frames sent to clients.",
-     offsetof(struct metrics, frames_sent_total)},
-    {NAME("fd_refusals_total"),
-     "Connections refused (503 or close) because no file-descriptor permit was left.",
-     offsetof(struct metrics, fd_refusals_total)},
+	{ NAME("sessions_opened_total"), "New tunnel sessions established (HELLO_OK, not resumed).",
+	  offsetof(struct metrics, sessions_opened_total) },
+	{ NAME("sessions_resumed_total"), "Tunnel sessions resumed onto a new socket.",
+	  offsetof(struct metrics, sessions_resumed_total) },
+	{ NAME("bytes_received_total"), "Bytes read from tunnel WebSocket sockets.",
+	  offsetof(struct metrics, bytes_received_total) },
+	{ NAME("bytes_sent_total"), "Bytes written to tunnel WebSocket sockets.",
+	  offsetof(struct metrics, bytes_sent_total) },
+	{ NAME("frames_received_total"), "Tunnel frames received from clients.",
+	  offsetof(struct metrics, frames_received_total) },
+	{ NAME("frames_sent_total"), "Tunnel frames sent to clients.",
+	  offsetof(struct metrics, frames_sent_total) },
+	{ NAME("fd_refusals_total"),
+	  "Connections refused (503 or close) because no file-descriptor permit was left.",
+	  offsetof(struct metrics, fd_refusals_total) },
 };
 
 /* ---- counting ----------------------------------------------------------- */
@@ -316,8 +318,8 @@ put(struct render *r, const char *fmt, ...)
 			return;
 		}
 		/* vsnprintf needs one byte more than the text for its NUL. */
-		r->err =
-		    buf_reserve(r->out, (size_t)n + 1 > 128 ? (size_t)n + 1 : 128, buf_headroom(r->out), 0);
+		r->err = buf_reserve(r->out, (size_t)n + 1 > 128 ? (size_t)n + 1 : 128, buf_headroom(r->out),
+				     0);
 		if (r->err)
 			return;
 	}
@@ -380,10 +382,10 @@ render_ttfb(struct render *r, const struct metrics *m)
 	uint64_t cum = 0;
 	size_t i;
 
-	family(
-	    r, name, "histogram",
-	    "Time from a visitor's complete request head to the first response byte from the tunnel client, "
-	    "in seconds.");
+	family(r, name, "histogram",
+	       "Time from a visitor's complete request head to the first response byte from the tunnel "
+	       "client, "
+	       "in seconds.");
 	for (i = 0; i < METRICS_TTFB_BUCKETS; i++) {
 		cum += m->ttfb_bucket[i];
 		put(r, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, ttfb_bounds[i].le, cum);
@@ -459,7 +461,7 @@ render_process(struct render *r, const struct metrics *m)
 int
 metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct buf *out)
 {
-	struct render r = {out, 0};
+	struct render r = { out, 0 };
 	size_t before = buf_len(out);
 
 	scalars(&r, gauge_table, UTIL_ARRAY_SIZE(gauge_table), g, "gauge");

@@ -35,21 +35,21 @@ struct buf;
 
 /* Direction of a RESET frame, label direction="sent|received". */
 enum metrics_dir {
-	METRICS_SENT,	  /* the daemon reset the stream */
+	METRICS_SENT,     /* the daemon reset the stream */
 	METRICS_RECEIVED, /* the tunnel client reset the stream */
 	METRICS_DIR_MAX
 };
 
 /* BIND_ERR codes (PROTOCOL.md section 5), label code="INVALID_KIND" etc. */
 enum metrics_bind_err {
-	METRICS_BIND_INVALID_KIND,	/* bad (kind, mode) pair, takeover on a pull */
-	METRICS_BIND_RESERVED_PORT,	/* port < 80 or the control-plane port */
-	METRICS_BIND_PRIVILEGED_PORT,	/* 80..1023 without --allow-privileged-* */
-	METRICS_BIND_INVALID_HOST,	/* PULL host other than 127.0.0.1 / ::1 */
-	METRICS_BIND_ALREADY_BOUND,	/* port held by another binding */
-	METRICS_BIND_PORT_IN_USE,	/* port held by something outside the daemon */
+	METRICS_BIND_INVALID_KIND,      /* bad (kind, mode) pair, takeover on a pull */
+	METRICS_BIND_RESERVED_PORT,     /* port < 80 or the control-plane port */
+	METRICS_BIND_PRIVILEGED_PORT,   /* 80..1023 without --allow-privileged-* */
+	METRICS_BIND_INVALID_HOST,      /* PULL host other than 127.0.0.1 / ::1 */
+	METRICS_BIND_ALREADY_BOUND,     /* port held by another binding */
+	METRICS_BIND_PORT_IN_USE,       /* port held by something outside the daemon */
 	METRICS_BIND_BIND_CAP_EXCEEDED, /* more than --max-bindings-per-session */
-	METRICS_BIND_INTERNAL,		/* random-port exhaustion, any server fault */
+	METRICS_BIND_INTERNAL,          /* random-port exhaustion, any server fault */
 	METRICS_BIND_ERR_MAX
 };
 
@@ -62,14 +62,14 @@ enum metrics_kind {
 
 /* Why a tunnel WebSocket was turned away before it became a session. */
 enum metrics_reject {
-	METRICS_REJECT_AUTH,		/* "auth": bad or missing token, GOAWAY(AUTH_ERROR) */
-	METRICS_REJECT_PROTOCOL,	/* "protocol": bad JSON or first frame not HELLO */
-	METRICS_REJECT_VERSION,		/* "version": HELLO version != subprotocol */
+	METRICS_REJECT_AUTH,            /* "auth": bad or missing token, GOAWAY(AUTH_ERROR) */
+	METRICS_REJECT_PROTOCOL,        /* "protocol": bad JSON or first frame not HELLO */
+	METRICS_REJECT_VERSION,         /* "version": HELLO version != subprotocol */
 	METRICS_REJECT_UNKNOWN_SESSION, /* "unknown_session": resume of an unknown id */
-	METRICS_REJECT_SESSION_CAP,	/* "session_cap": --max-sessions reached */
-	METRICS_REJECT_HELLO_TIMEOUT,	/* "hello_timeout": no HELLO within --hello-timeout */
-	METRICS_REJECT_PRE_AUTH_CAP,	/* "pre_auth_cap": over --max-pre-auth-connections */
-	METRICS_REJECT_JOIN,		/* "join": v2 JOIN with a bad, expired or used ticket */
+	METRICS_REJECT_SESSION_CAP,     /* "session_cap": --max-sessions reached */
+	METRICS_REJECT_HELLO_TIMEOUT,   /* "hello_timeout": no HELLO within --hello-timeout */
+	METRICS_REJECT_PRE_AUTH_CAP,    /* "pre_auth_cap": over --max-pre-auth-connections */
+	METRICS_REJECT_JOIN,            /* "join": v2 JOIN with a bad, expired or used ticket */
 	METRICS_REJECT_MAX
 };
 
@@ -120,7 +120,7 @@ struct metrics_gauges {
 	int64_t bindings_active;      /* EXPOSE and PULL bindings, parked ones included */
 	int64_t fd_permits_available; /* FD budget left */
 	int64_t orphaned_sessions;    /* sessions parked inside the takeover grace */
-	int64_t streams_active;	      /* open streams over all sessions */
+	int64_t streams_active;       /* open streams over all sessions */
 	int64_t requests_in_flight;   /* EXPOSE requests waiting for or receiving a response */
 	int64_t pre_auth_connections; /* tunnel sockets that have not finished HELLO */
 };

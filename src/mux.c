@@ -342,15 +342,11 @@ mux_on_control(struct mux *m, int sock_index, uint8_t type, uint32_t sid, const 
 
 	(void)sock_index;
 	switch (type) {
-	case FRAME_WINDOW:
-		on_window(m, sid, p, n);
-		return 1;
+	case FRAME_WINDOW: on_window(m, sid, p, n); return 1;
 	case FRAME_EOF:
 	case FRAME_RESET:
-	case FRAME_STREAM_RESPONSE_HEAD:
-		break;
-	default:
-		return 0;
+	case FRAME_STREAM_RESPONSE_HEAD: break;
+	default: return 0;
 	}
 	s = sid ? stream_find(&m->streams, sid) : NULL;
 	if (s == NULL)

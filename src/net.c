@@ -104,8 +104,7 @@ resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc != 0)
 		return rc == EAI_MEMORY ? -ENOMEM : -ENOENT;
-	if (res->ai_addrlen > sizeof(*ss) ||
-	    (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
+	if (res->ai_addrlen > sizeof(*ss) || (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
 		freeaddrinfo(res);
 		return -ENOENT;
 	}

@@ -32,8 +32,8 @@ pull_done(struct pump *p)
 	struct pull_conn *pc = p->owner;
 	struct daemon *d = pc->d;
 
-	log_debug("pull stream %u finished (up %llu B, down %llu B)", pc->sid, (unsigned long long)p->bytes_up,
-		  (unsigned long long)p->bytes_down);
+	log_debug("pull stream %u finished (up %llu B, down %llu B)", pc->sid,
+		  (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
 	fdbudget_release(&d->fds, 1);
 	session_touch(pc->s);
 	slab_free(&d->pulls, pc);
@@ -70,11 +70,12 @@ open_stream(struct binding *b, int fd, const struct sockaddr_storage *peer)
 
 	net_format_addr((const struct sockaddr *)peer, addr, sizeof(addr));
 	pc = slab_alloc(&d->pulls);
-	if (pc == NULL || !session_accepts_streams(s) || (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
+	if (pc == NULL || !session_accepts_streams(s) ||
+	    (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
 		log_warn("session %s: refusing PULL connection from %s (%s)", s->id, addr,
-			 session_parked(s)	 ? "session parked"
+			 session_parked(s)       ? "session parked"
 			 : session_backlogged(s) ? "tunnel client not reading"
-			 : pc			 ? "stream limit"
+			 : pc                    ? "stream limit"
 						 : "connection pool full");
 		goto refuse;
 	}

@@ -106,14 +106,15 @@ on_hello_timeout(struct reactor *r, struct reactor_timer *t)
 
 /* see session.h */
 int
-tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, uint64_t accepted_ms, const uint8_t *pre,
-	    size_t pre_len)
+tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, uint64_t accepted_ms,
+	    const uint8_t *pre, size_t pre_len)
 {
 	const struct config *c = d->cfg;
 	struct tconn *tc = calloc(1, sizeof(*tc));
 	uint64_t elapsed = reactor_now(&d->r) - accepted_ms;
 
-	if (tc == NULL || tunnel_init(&tc->t, &d->tl, conn, WS_ROLE_SERVER, &tconn_ops, tc, pre, pre_len) < 0) {
+	if (tc == NULL ||
+	    tunnel_init(&tc->t, &d->tl, conn, WS_ROLE_SERVER, &tconn_ops, tc, pre, pre_len) < 0) {
 		free(tc);
 		conn_close(conn);
 		fdbudget_release(&d->fds, 1);
@@ -130,8 +131,8 @@ tconn_start(struct daemon *d, struct conn *conn, int v2, const char *peer, uint6
 		d->tconns->prev = tc;
 	d->tconns = tc;
 	reactor_timer_init(&tc->hello_timer, on_hello_timeout);
-	reactor_timer_start(&d->r, &tc->hello_timer, elapsed < c->hello_timeout_ms ? c->hello_timeout_ms - elapsed : 0,
-			    0);
+	reactor_timer_start(&d->r, &tc->hello_timer,
+			    elapsed < c->hello_timeout_ms ? c->hello_timeout_ms - elapsed : 0, 0);
 	return 0;
 }
 
@@ -178,8 +179,8 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 
 	reactor_timer_stop(&d->r, &tc->hello_timer);
 	if (reason == tunnel_reason_replies)
-		log_warn("tunnel socket from %s cut off: %s (over %zu bytes of them queued)", tc->peer, reason,
-			 t->reply_max);
+		log_warn("tunnel socket from %s cut off: %s (over %zu bytes of them queued)", tc->peer,
+			 reason, t->reply_max);
 	if (tc->s != NULL)
 		session_sock_lost(tc->s, tc);
 	else
@@ -215,7 +216,8 @@ session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics
 	metrics_goaway(&tc->d->metrics, code);
 	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
 	tconn_set_state(tc, TCONN_CLOSING);
-	tunnel_close(&tc->t, code == FRAME_CODE_AUTH_ERROR ? WS_CLOSE_POLICY : WS_CLOSE_PROTOCOL, reason, 2000);
+	tunnel_close(&tc->t, code == FRAME_CODE_AUTH_ERROR ? WS_CLOSE_POLICY : WS_CLOSE_PROTOCOL, reason,
+		     2000);
 }
 
 /* ---- liveness ------------------------------------------------------------- */
@@ -355,10 +357,9 @@ park(struct session *s)
 	reactor_timer_stop(&s->d->r, &s->live_timer);
 	reactor_timer_init(&s->park_timer, on_park_timeout);
 	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
-	log_info("session %s parked for %llu ms (%u bindings kept)", s->id, (unsigned long long)c->takeover_grace_ms,
-		 s->binds.n);
+	log_info("session %s parked for %llu ms (%u bindings kept)", s->id,
+		 (unsigned long long)c->takeover_grace_ms, s->binds.n);
 }
-
 
 static void
 session_sock_lost(struct session *s, struct tconn *tc)
@@ -483,10 +484,8 @@ client_may_send(uint8_t type)
 	case FRAME_WINDOW:
 	case FRAME_STREAM_RESPONSE_HEAD:
 	case FRAME_PING:
-	case FRAME_PONG:
-		return 1;
-	default:
-		return 0;
+	case FRAME_PONG: return 1;
+	default: return 0;
 	}
 }
 
@@ -494,35 +493,27 @@ static void
 on_session_frame(struct session *s, struct tconn *tc, uint8_t type, const uint8_t *p, size_t n)
 {
 	switch (type) {
-	case FRAME_BIND:
-		session_bind_recv(s, p, n);
-		break;
-	case FRAME_UNBIND:
-		session_bind_unbind(s, p, n);
-		break;
-	case FRAME_PING:
-		tunnel_send(&tc->t, FRAME_PONG, 0, p, n);
-		break;
-	case FRAME_PONG:
-		s->ping_sent = 0;
-		break;
+	case FRAME_BIND: session_bind_recv(s, p, n); break;
+	case FRAME_UNBIND: session_bind_unbind(s, p, n); break;
+	case FRAME_PING: tunnel_send(&tc->t, FRAME_PONG, 0, p, n); break;
+	case FRAME_PONG: s->ping_sent = 0; break;
 	case FRAME_REISSUE_JOIN_TICKETS:
 		if (s->v2 && s->state == SESSION_ACTIVE)
 			session_hello_reissue(s);
 		break;
-	default:
-		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "unexpected frame", WS_CLOSE_PROTOCOL, 0);
-		break;
+	default: goaway(s, FRAME_CODE_PROTOCOL_ERROR, "unexpected frame", WS_CLOSE_PROTOCOL, 0); break;
 	}
 }
 
 static void
-session_on_control(struct session *s, struct tconn *tc, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
+session_on_control(struct session *s, struct tconn *tc, uint8_t type, uint32_t sid, const uint8_t *p,
+		   size_t n)
 {
 	if (type == FRAME_BIND_REVOKED)
 		return; /* an extension of the other direction: ignored */
 	if (!client_may_send(type)) {
-		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client", WS_CLOSE_PROTOCOL, 0);
+		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client",
+		       WS_CLOSE_PROTOCOL, 0);
 		return;
 	}
 	if (type == FRAME_RESET && sid != 0) {
@@ -552,7 +543,8 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 		else if (type == FRAME_JOIN)
 			session_hello_join(tc, p, n);
 		else
-			session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+			session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO",
+				       METRICS_REJECT_PROTOCOL);
 		break;
 	case TCONN_ATTACHED:
 		if (type == FRAME_HELLO || type == FRAME_JOIN)
@@ -560,8 +552,7 @@ t_on_control(struct tunnel *t, uint8_t type, uint32_t sid, const uint8_t *p, siz
 		else
 			session_on_control(tc->s, tc, type, sid, p, n);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -571,7 +562,8 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 	struct tconn *tc = t->owner;
 
 	if (tc->state == TCONN_PRE_AUTH)
-		session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO", METRICS_REJECT_PROTOCOL);
+		session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "first frame must be HELLO",
+			       METRICS_REJECT_PROTOCOL);
 	else if (tc->state == TCONN_ATTACHED)
 		mux_on_data(&tc->s->mux, tc->index, ev);
 }
@@ -705,7 +697,8 @@ session_backlogged(const struct session *s)
 void
 session_touch(struct session *s)
 {
-	if (s->state == SESSION_DRAINING && s->mux.streams.count == 0 && reactor_timer_is_active(&s->drain_timer)) {
+	if (s->state == SESSION_DRAINING && s->mux.streams.count == 0 &&
+	    reactor_timer_is_active(&s->drain_timer)) {
 		reactor_timer_stop(&s->d->r, &s->drain_timer);
 		on_drain_timer(&s->d->r, &s->drain_timer);
 	}

@@ -40,10 +40,10 @@ enum tconn_state {
 struct tconn {
 	struct tunnel t;
 	struct daemon *d;
-	struct session *s;  /* NULL unless attached */
+	struct session *s; /* NULL unless attached */
 	enum tconn_state state;
-	int index;          /* socket index in the session: 0 primary */
-	int v2;             /* subprotocol hoody-tunnel.v2 */
+	int index; /* socket index in the session: 0 primary */
+	int v2;    /* subprotocol hoody-tunnel.v2 */
 	char peer[64];
 	uint64_t accepted_ms;
 	struct reactor_timer hello_timer;
@@ -64,7 +64,7 @@ enum session_state {
 
 /* A v2 join ticket for one socket index. */
 struct session_ticket {
-	uint64_t expires_ms;             /* wall clock, as sent */
+	uint64_t expires_ms; /* wall clock, as sent */
 	char nonce[SESSION_NONCE_LEN + 1];
 	uint8_t issued, used;
 };
@@ -73,20 +73,20 @@ struct session {
 	/* read-only */
 	char id[SESSION_ID_LEN + 1];
 	enum session_state state;
-	int v2;                   /* negotiated hoody-tunnel.v2 */
-	unsigned granted;         /* connectionsGranted */
-	char peer[64];            /* peer address of the primary socket */
+	int v2;           /* negotiated hoody-tunnel.v2 */
+	unsigned granted; /* connectionsGranted */
+	char peer[64];    /* peer address of the primary socket */
 	struct daemon *d;
 	struct mux mux;
-	struct bind_set binds;    /* this session's bindings */
+	struct bind_set binds; /* this session's bindings */
 	struct tconn *socks[MUX_MAX_SOCKS];
 	/* private */
 	struct session_ticket tickets[MUX_MAX_SOCKS];
 	struct reactor_timer live_timer, drain_timer, park_timer;
 	struct reactor_deferred free_defer;
-	uint64_t idle_since;      /* when streams and bindings both became 0 */
-	uint64_t ping_sent;       /* when the last PING went out, 0 none outstanding */
-	int end_on_loss;          /* we sent GOAWAY: losing the primary ends the session */
+	uint64_t idle_since; /* when streams and bindings both became 0 */
+	uint64_t ping_sent;  /* when the last PING went out, 0 none outstanding */
+	int end_on_loss;     /* we sent GOAWAY: losing the primary ends the session */
 	struct session *prev, *next;
 };
 
@@ -141,7 +141,11 @@ int session_backlogged(const struct session *s);
 int session_accepts_streams(const struct session *s);
 
 /* 1 while parked (EXPOSE answers 503 with Retry-After, PULL closes). */
-static inline int session_parked(const struct session *s) { return s->state == SESSION_PARKED; }
+static inline int
+session_parked(const struct session *s)
+{
+	return s->state == SESSION_PARKED;
+}
 
 /* Streams or bindings changed: a draining session may close, the idle clock restarts. */
 void session_touch(struct session *s);

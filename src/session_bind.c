@@ -33,12 +33,13 @@ revoke_stream(struct stream *st, void *arg)
 static void
 revoke_binding(struct session *s, uint32_t bind_id, int port)
 {
-	struct revoke_ctx rc = {s, bind_id};
+	struct revoke_ctx rc = { s, bind_id };
 	char js[128];
 	int n;
 
 	stream_foreach(&s->mux.streams, revoke_stream, &rc);
-	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}", bind_id, port);
+	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}",
+		     bind_id, port);
 	session_send(s, FRAME_BIND_REVOKED, js, (size_t)n);
 }
 

@@ -27,7 +27,8 @@ hello_auth_ok(struct daemon *d, const struct json_doc *doc)
 	ssize_t n;
 	int ok;
 
-	if (json_type(doc, auth) != JSON_OBJECT || !json_string_eq(doc, json_get(doc, auth, "kind"), "bearer"))
+	if (json_type(doc, auth) != JSON_OBJECT ||
+	    !json_string_eq(doc, json_get(doc, auth, "kind"), "bearer"))
 		return 0;
 	n = json_get_string(doc, json_get(doc, auth, "token"), token, sizeof(token));
 	if (n < 0)
@@ -176,12 +177,14 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
 	    json_type(&doc, 0) != JSON_OBJECT) {
-		session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "HELLO is not a JSON object", METRICS_REJECT_PROTOCOL);
+		session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "HELLO is not a JSON object",
+			       METRICS_REJECT_PROTOCOL);
 		return;
 	}
-	if (!json_string_eq(&doc, json_get(&doc, 0, "version"), tc->v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1")) {
+	if (!json_string_eq(&doc, json_get(&doc, 0, "version"),
+			    tc->v2 ? "hoody-tunnel.v2" : "hoody-tunnel.v1")) {
 		session_reject(tc, FRAME_CODE_VERSION_MISMATCH, "version does not match the subprotocol",
-		       METRICS_REJECT_VERSION);
+			       METRICS_REJECT_VERSION);
 		return;
 	}
 	if (!hello_auth_ok(d, &doc)) {
@@ -189,25 +192,29 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 		return;
 	}
 	if (d->draining) {
-		session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down", METRICS_REJECT_SESSION_CAP);
+		session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down",
+			       METRICS_REJECT_SESSION_CAP);
 		return;
 	}
 	resume = json_get(&doc, 0, "resume");
 	if (resume >= 0 && !json_is_null(&doc, resume)) {
 		s = resume_target(tc, &doc, resume);
 		if (s == NULL) {
-			session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "unknown or expired session", METRICS_REJECT_UNKNOWN_SESSION);
+			session_reject(tc, FRAME_CODE_PROTOCOL_ERROR, "unknown or expired session",
+				       METRICS_REJECT_UNKNOWN_SESSION);
 			return;
 		}
 		d->metrics.sessions_resumed_total++;
 	} else {
 		if (d->nsessions >= d->cfg->max_sessions) {
-			session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached", METRICS_REJECT_SESSION_CAP);
+			session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached",
+				       METRICS_REJECT_SESSION_CAP);
 			return;
 		}
 		s = session_create(tc);
 		if (s == NULL) {
-			session_reject(tc, FRAME_CODE_INTERNAL_ERROR, "out of memory", METRICS_REJECT_SESSION_CAP);
+			session_reject(tc, FRAME_CODE_INTERNAL_ERROR, "out of memory",
+				       METRICS_REJECT_SESSION_CAP);
 			return;
 		}
 		d->metrics.sessions_opened_total++;
@@ -217,8 +224,8 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 	session_attach_primary(s, tc);
 	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));
 	log_info("session %s %s from %s (%s, %u connection%s)", s->id,
-		 resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer, s->v2 ? "v2" : "v1",
-		 s->granted, s->granted == 1 ? "" : "s");
+		 resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer,
+		 s->v2 ? "v2" : "v1", s->granted, s->granted == 1 ? "" : "s");
 }
 
 static void

@@ -160,12 +160,9 @@ enum stream_state
 stream_eof_local(struct stream *s)
 {
 	switch (s->state) {
-	case STREAM_OPEN:
-		return set_state(s, STREAM_LOCAL_DONE);
-	case STREAM_REMOTE_DONE:
-		return set_state(s, STREAM_CLOSED);
-	default:
-		return s->state;
+	case STREAM_OPEN: return set_state(s, STREAM_LOCAL_DONE);
+	case STREAM_REMOTE_DONE: return set_state(s, STREAM_CLOSED);
+	default: return s->state;
 	}
 }
 
@@ -174,12 +171,9 @@ enum stream_state
 stream_eof_remote(struct stream *s)
 {
 	switch (s->state) {
-	case STREAM_OPEN:
-		return set_state(s, STREAM_REMOTE_DONE);
-	case STREAM_LOCAL_DONE:
-		return set_state(s, STREAM_CLOSED);
-	default:
-		return s->state;
+	case STREAM_OPEN: return set_state(s, STREAM_REMOTE_DONE);
+	case STREAM_LOCAL_DONE: return set_state(s, STREAM_CLOSED);
+	default: return s->state;
 	}
 }
 
@@ -227,7 +221,10 @@ const char *
 stream_state_name(enum stream_state st)
 {
 	static const char *const names[STREAM_STATE_MAX] = {
-		"open", "local-done", "remote-done", "closed",
+		"open",
+		"local-done",
+		"remote-done",
+		"closed",
 	};
 	return st < STREAM_STATE_MAX ? names[st] : "?";
 }

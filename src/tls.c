@@ -238,8 +238,13 @@ any_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 }
 
 static const br_x509_class any_vtable = {
-	sizeof(struct tls_x509_any), any_start_chain, any_start_cert, any_append,
-	any_end_cert,                any_end_chain,   any_get_pkey,
+	sizeof(struct tls_x509_any),
+	any_start_chain,
+	any_start_cert,
+	any_append,
+	any_end_cert,
+	any_end_chain,
+	any_get_pkey,
 };
 
 /* ---- connection setup --------------------------------------------------- */
@@ -298,12 +303,18 @@ set_validation_time(br_x509_minimal_context *xc)
  * software AES.
  */
 static const uint16_t aes_first[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384, BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
-	BR_TLS_RSA_WITH_AES_128_GCM_SHA256, BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+	BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
 };
 
 static int
@@ -553,7 +564,8 @@ send_records(struct tls_conn *c, int fd, int *moved)
 			return 0;
 		}
 		if (n <= 0)
-			return conn_fail(c, n < 0 ? (int)n : -EIO, "send: %s", strerror(n < 0 ? (int)-n : EIO));
+			return conn_fail(c, n < 0 ? (int)n : -EIO, "send: %s",
+					 strerror(n < 0 ? (int)-n : EIO));
 		*moved = 1;
 		c->tx_pos += (size_t)n;
 		if (c->tx_pos == c->tx_len)
@@ -826,7 +838,8 @@ tls_conn_buffered(const struct tls_conn *c)
 	if (c->err != 0 || c->eng == NULL)
 		return 0;
 	if (!(br_ssl_engine_current_state(c->eng) & BR_SSL_RECVREC))
-		ahead = 0; /* the engine takes no record now (its output is blocked): a WRITE event comes first */
+		ahead = 0; /* the engine takes no record now (its output is blocked): a WRITE event comes
+			      first */
 	return ahead + tls_conn_pending(c);
 }
 

@@ -93,8 +93,8 @@ AESCTR_TARGET static uint32_t
 tls_aesctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc, void *data, size_t len)
 {
 	const struct tls_aesctr_keys *k = (const struct tls_aesctr_keys *)(const void *)ctx;
-	const __m512i order = _mm512_broadcast_i32x4(
-		_mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+	const __m512i order =
+		_mm512_broadcast_i32x4(_mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
 	const __m512i four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
 	unsigned char *p = data, first[16];
 	uint32_t next = cc + (uint32_t)((len + 15) / 16);
@@ -104,7 +104,8 @@ tls_aesctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc
 	size_t n;
 
 	for (r = 0; r <= k->rounds; r++)
-		rk[r] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(k->rk + 16 * r)));
+		rk[r] = _mm512_broadcast_i32x4(
+			_mm_loadu_si128((const __m128i *)(const void *)(k->rk + 16 * r)));
 	memcpy(first, iv, 12);
 	memcpy(first + 12, &cc, 4);
 	ctr = _mm512_add_epi32(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)first)),
@@ -133,9 +134,12 @@ tls_aesctr_run(const br_block_ctr_class *const *ctx, const void *iv, uint32_t cc
 		x2 = _mm512_aesenclast_epi128(x2, rk[r]);
 		x3 = _mm512_aesenclast_epi128(x3, rk[r]);
 		_mm512_storeu_si512((void *)p, _mm512_xor_si512(x0, _mm512_loadu_si512((const void *)p)));
-		_mm512_storeu_si512((void *)(p + 64), _mm512_xor_si512(x1, _mm512_loadu_si512((const void *)(p + 64))));
-		_mm512_storeu_si512((void *)(p + 128), _mm512_xor_si512(x2, _mm512_loadu_si512((const void *)(p + 128))));
-		_mm512_storeu_si512((void *)(p + 192), _mm512_xor_si512(x3, _mm512_loadu_si512((const void *)(p + 192))));
+		_mm512_storeu_si512((void *)(p + 64),
+				    _mm512_xor_si512(x1, _mm512_loadu_si512((const void *)(p + 64))));
+		_mm512_storeu_si512((void *)(p + 128),
+				    _mm512_xor_si512(x2, _mm512_loadu_si512((const void *)(p + 128))));
+		_mm512_storeu_si512((void *)(p + 192),
+				    _mm512_xor_si512(x3, _mm512_loadu_si512((const void *)(p + 192))));
 	}
 	for (; len > 0; p += n, len -= n) {
 		n = len < 64 ? len : 64;
@@ -176,19 +180,21 @@ tls_aesctr_run256(const br_block_ctr_class *const *ctx, const void *iv, uint32_t
 	unsigned r, i;
 
 	for (r = 0; r <= k->rounds; r++)
-		rk[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(k->rk + 16 * r)));
+		rk[r] = _mm256_broadcastsi128_si256(
+			_mm_loadu_si128((const __m128i *)(const void *)(k->rk + 16 * r)));
 	memcpy(first, iv, 12);
 	memcpy(first + 12, &cc, 4);
-	ctr = _mm256_add_epi32(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)first)),
-			       _mm256_set_epi32(1, 0, 0, 0, 0, 0, 0, 0));
+	ctr = _mm256_add_epi32(
+		_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)first)),
+		_mm256_set_epi32(1, 0, 0, 0, 0, 0, 0, 0));
 	/* sixteen ymm registers: the eight blocks pairs stay in them, the round keys come from memory */
 	for (; len >= 256; p += 256, len -= 256) {
 		__m256i x0, x1, x2, x3, x4, x5, x6, x7, kr = rk[0];
 
-#define CTR_NEXT(v)                                                                                                   \
-	do {                                                                                                           \
-		v = _mm256_xor_si256(_mm256_shuffle_epi8(ctr, order), kr);                                             \
-		ctr = _mm256_add_epi32(ctr, two);                                                                      \
+#define CTR_NEXT(v)                                                                                          \
+	do {                                                                                                 \
+		v = _mm256_xor_si256(_mm256_shuffle_epi8(ctr, order), kr);                                   \
+		ctr = _mm256_add_epi32(ctr, two);                                                            \
 	} while (0)
 		CTR_NEXT(x0);
 		CTR_NEXT(x1);
@@ -234,7 +240,8 @@ tls_aesctr_run256(const br_block_ctr_class *const *ctx, const void *iv, uint32_t
 	}
 	if (len > 0) {
 		/* AVX2 has no byte-masked store: the last 1..31 bytes through a buffer */
-		_mm256_storeu_si256((__m256i *)(void *)ks, encrypt2(_mm256_shuffle_epi8(ctr, order), rk, k->rounds));
+		_mm256_storeu_si256((__m256i *)(void *)ks,
+				    encrypt2(_mm256_shuffle_epi8(ctr, order), rk, k->rounds));
 		for (i = 0; i < len; i++)
 			p[i] ^= ks[i];
 		explicit_bzero(ks, sizeof(ks));

@@ -12,7 +12,7 @@
 
 enum {
 	TLS_CPU_SSSE3 = 1u << 0,
-	TLS_CPU_PCLMUL = 1u << 1,  /* PCLMULQDQ */
+	TLS_CPU_PCLMUL = 1u << 1, /* PCLMULQDQ */
 	TLS_CPU_AESNI = 1u << 2,
 	TLS_CPU_AVX2 = 1u << 3,
 	TLS_CPU_AVX512 = 1u << 4,  /* AVX-512 F and BW, with the OS saving ZMM state */

@@ -156,7 +156,8 @@ find_key(const struct tls_pem_list *l)
 	size_t i;
 
 	for (i = 0; i < l->n && i < INT32_MAX; i++) {
-		if (strcmp(l->v[i].name, "PRIVATE KEY") == 0 || strcmp(l->v[i].name, "RSA PRIVATE KEY") == 0 ||
+		if (strcmp(l->v[i].name, "PRIVATE KEY") == 0 ||
+		    strcmp(l->v[i].name, "RSA PRIVATE KEY") == 0 ||
 		    strcmp(l->v[i].name, "EC PRIVATE KEY") == 0)
 			return (int)i;
 		if (strcmp(l->v[i].name, "ENCRYPTED PRIVATE KEY") == 0)
@@ -263,4 +264,3 @@ tls_server_creds_fini(struct tls_server_creds *c)
 	tls_creds_unref(c->d);
 	memset(c, 0, sizeof(*c));
 }
-

@@ -34,7 +34,7 @@
 #include <immintrin.h>
 
 #define GHASH_TARGET __attribute__((target("pclmul,ssse3")))
-#define GHASH_FOLD 8	   /* blocks per reduction, short inputs */
+#define GHASH_FOLD 8       /* blocks per reduction, short inputs */
 #define GHASH_FOLD_LONG 16 /* blocks per reduction, long inputs */
 
 /* An unreduced Karatsuba sum: lo = sum a0*b0, hi = a1*b1, mid = (a0^a1)(b0^b1). */
@@ -93,12 +93,15 @@ reduce256(__m128i lo, __m128i hi, __m128i mid)
 	clo = _mm_srli_epi64(lo, 63);
 	chi = _mm_srli_epi64(hi, 63);
 	lo = _mm_or_si128(_mm_slli_epi64(lo, 1), _mm_slli_si128(clo, 8));
-	hi = _mm_or_si128(_mm_or_si128(_mm_slli_epi64(hi, 1), _mm_slli_si128(chi, 8)), _mm_srli_si128(clo, 8));
+	hi = _mm_or_si128(_mm_or_si128(_mm_slli_epi64(hi, 1), _mm_slli_si128(chi, 8)),
+			  _mm_srli_si128(clo, 8));
 
 	/* F = L<<127 ^ L<<126 ^ L<<121: only the high lane, from L's low lane. */
-	f = _mm_xor_si128(_mm_slli_epi64(lo, 63), _mm_xor_si128(_mm_slli_epi64(lo, 62), _mm_slli_epi64(lo, 57)));
+	f = _mm_xor_si128(_mm_slli_epi64(lo, 63),
+			  _mm_xor_si128(_mm_slli_epi64(lo, 62), _mm_slli_epi64(lo, 57)));
 	t = _mm_xor_si128(lo, _mm_slli_si128(f, 8));
-	return _mm_xor_si128(_mm_xor_si128(hi, t), _mm_xor_si128(SRL128(t, 1), _mm_xor_si128(SRL128(t, 2), SRL128(t, 7))));
+	return _mm_xor_si128(_mm_xor_si128(hi, t),
+			     _mm_xor_si128(SRL128(t, 1), _mm_xor_si128(SRL128(t, 2), SRL128(t, 7))));
 }
 
 /* The reduced value of a Karatsuba sum. */
@@ -111,7 +114,7 @@ acc_reduce(const struct tls_ghash_acc *a)
 GHASH_TARGET static inline __m128i
 gf_mul(__m128i a, __m128i b)
 {
-	struct tls_ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+	struct tls_ghash_acc acc = { _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128() };
 
 	acc_mul(&acc, a, b, halves_xor(b));
 	return acc_reduce(&acc);
@@ -121,7 +124,7 @@ gf_mul(__m128i a, __m128i b)
 GHASH_TARGET static inline __m128i
 fold(__m128i y, const unsigned char *p, size_t n, const __m128i *hp, const __m128i *hk)
 {
-	struct tls_ghash_acc acc = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+	struct tls_ghash_acc acc = { _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128() };
 	size_t i;
 
 	acc_mul(&acc, _mm_xor_si128(y, load_rev(p)), hp[n - 1], hk[n - 1]);
@@ -163,9 +166,9 @@ hash_blocks(__m128i acc, const unsigned char *p, size_t len, const __m128i *hp, 
 	return acc;
 }
 
-#define GHASH_POWERS 32	  /* powers kept per key: the wide loop's fold */
+#define GHASH_POWERS 32      /* powers kept per key: the wide loop's fold */
 #define GHASH_CACHED_MIN 512 /* inputs from this long use the kept powers */
-#define GHASH_CACHE 4	  /* keys remembered per thread */
+#define GHASH_CACHE 4        /* keys remembered per thread */
 
 /*
  * The powers of one key. A TLS connection hashes with two keys (one per
@@ -178,8 +181,8 @@ struct tls_ghash_keys {
 	unsigned char h[16];
 	int used;
 	__m128i hp[GHASH_POWERS], hk[GHASH_POWERS]; /* H^1..H^32 */
-	__m128i zp[GHASH_POWERS];			 /* H^32..H^1: the lane order of the wide loop */
-	__m128i zk[GHASH_POWERS];			 /* halves_xor(zp[i]): Karatsuba's middle operands */
+	__m128i zp[GHASH_POWERS];                   /* H^32..H^1: the lane order of the wide loop */
+	__m128i zk[GHASH_POWERS];                   /* halves_xor(zp[i]): Karatsuba's middle operands */
 };
 
 static _Thread_local struct tls_ghash_keys tls_ghash_cache[GHASH_CACHE];
@@ -244,8 +247,8 @@ lanes_xor(__m512i v)
 GHASH_WIDE_TARGET static void
 tls_ghash_vpclmul(void *y, const void *h, const void *data, size_t len)
 {
-	const __m512i rev = _mm512_broadcast_i32x4(
-		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	const __m512i rev =
+		_mm512_broadcast_i32x4(_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 	const unsigned char *p = data;
 	const struct tls_ghash_keys *k;
 	__m512i z, pw, lo, hi, mid;
@@ -310,7 +313,8 @@ tls_ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 		lo = hi = mid = _mm256_setzero_si256();
 		for (j = 0; j < GHASH_POWERS / 2; j++) {
 			/* Karatsuba: three multiplications per block, not four */
-			z = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * j)), rev);
+			z = _mm256_shuffle_epi8(
+				_mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * j)), rev);
 			if (j == 0)
 				z = _mm256_xor_si256(z, _mm256_zextsi128_si256(acc));
 			pw = _mm256_loadu_si256((const __m256i *)(const void *)&k->zp[2 * j]);

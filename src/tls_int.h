@@ -20,7 +20,7 @@ struct tls_creds_data {
 	unsigned refs;
 	br_x509_certificate *chain; /* chain[0..chain_len), data malloc'd */
 	size_t chain_len;
-	unsigned issuer_key_type;   /* key type of the CA that signed chain[0] */
+	unsigned issuer_key_type; /* key type of the CA that signed chain[0] */
 	struct tls_pem_key key;
 };
 

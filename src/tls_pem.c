@@ -165,10 +165,8 @@ pem_decode(br_pem_decoder_context *pc, struct tls_pem_list *l, struct vec *cur, 
 			memset(cur, 0, sizeof(*cur));
 			*in_obj = 0;
 			break;
-		case BR_PEM_ERROR:
-			return -EINVAL;
-		default:
-			break;
+		case BR_PEM_ERROR: return -EINVAL;
+		default: break;
 		}
 	}
 	return 0;
@@ -353,14 +351,9 @@ tls_pem_key_decode(struct tls_pem_key *k, const unsigned char *der, size_t len)
 	br_skey_decoder_push(dc, der, len);
 	if (br_skey_decoder_last_error(dc) == 0) {
 		switch (br_skey_decoder_key_type(dc)) {
-		case BR_KEYTYPE_RSA:
-			rc = key_copy_rsa(k, br_skey_decoder_get_rsa(dc));
-			break;
-		case BR_KEYTYPE_EC:
-			rc = key_copy_ec(k, br_skey_decoder_get_ec(dc));
-			break;
-		default:
-			break;
+		case BR_KEYTYPE_RSA: rc = key_copy_rsa(k, br_skey_decoder_get_rsa(dc)); break;
+		case BR_KEYTYPE_EC: rc = key_copy_ec(k, br_skey_decoder_get_ec(dc)); break;
+		default: break;
 		}
 	}
 	explicit_bzero(dc, sizeof(*dc));

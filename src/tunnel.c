@@ -693,8 +693,7 @@ handle_ws_event(struct tunnel *t, const struct ws_event *ev)
 		}
 		tunnel_finish(t, t->close_code, t->close_reason);
 		return -1;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 

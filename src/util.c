@@ -195,11 +195,21 @@ mul_checked(uint64_t v, uint64_t m, uint64_t *out)
 int
 util_parse_size(const char *s, uint64_t *out)
 {
-	static const struct { const char *u; uint64_t m; } units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "K", 1024 }, { "KB", 1024 }, { "KiB", 1024 }, { "k", 1024 },
-		{ "M", 1024 * 1024 }, { "MB", 1024 * 1024 }, { "MiB", 1024 * 1024 },
-		{ "G", 1024ull * 1024 * 1024 }, { "GB", 1024ull * 1024 * 1024 },
+	static const struct {
+		const char *u;
+		uint64_t m;
+	} units[] = {
+		{ "", 1 },
+		{ "B", 1 },
+		{ "K", 1024 },
+		{ "KB", 1024 },
+		{ "KiB", 1024 },
+		{ "k", 1024 },
+		{ "M", 1024 * 1024 },
+		{ "MB", 1024 * 1024 },
+		{ "MiB", 1024 * 1024 },
+		{ "G", 1024ull * 1024 * 1024 },
+		{ "GB", 1024ull * 1024 * 1024 },
 		{ "GiB", 1024ull * 1024 * 1024 },
 	};
 	uint64_t v;
@@ -218,8 +228,14 @@ util_parse_size(const char *s, uint64_t *out)
 int
 util_parse_duration_ms(const char *s, int secs_default, uint64_t *out)
 {
-	static const struct { const char *u; uint64_t m; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	static const struct {
+		const char *u;
+		uint64_t m;
+	} units[] = {
+		{ "ms", 1 },
+		{ "s", 1000 },
+		{ "m", 60000 },
+		{ "h", 3600000 },
 	};
 	uint64_t v;
 	const char *unit;

@@ -86,7 +86,7 @@ ws_utf8_feed(struct ws_utf8 *u, const uint8_t *p, size_t n)
 int
 ws_utf8_valid(const uint8_t *p, size_t n)
 {
-	struct ws_utf8 u = {0, 0, 0};
+	struct ws_utf8 u = { 0, 0, 0 };
 
 	return ws_utf8_feed(&u, p, n) == 0 && ws_utf8_complete(&u);
 }
@@ -481,9 +481,7 @@ ws_parse(struct ws_parser *p, uint8_t *in, size_t n, struct ws_event *ev)
 	ev->type = WS_EV_NONE;
 	while (ev->type == WS_EV_NONE && off < n) {
 		switch (p->state) {
-		case WS_RX_HDR1:
-			rc = on_hdr1(p, in[off++]);
-			break;
+		case WS_RX_HDR1: rc = on_hdr1(p, in[off++]); break;
 		case WS_RX_HDR2:
 			rc = on_hdr2(p, in[off++]);
 			if (rc == 1)
@@ -506,12 +504,10 @@ ws_parse(struct ws_parser *p, uint8_t *in, size_t n, struct ws_event *ev)
 			off += take;
 			break;
 		}
-		case WS_RX_CLOSED:
-			return fail(p, WS_CLOSE_PROTOCOL, "data after a close frame");
+		case WS_RX_CLOSED: return fail(p, WS_CLOSE_PROTOCOL, "data after a close frame");
 		case WS_RX_FAILED:
 		case WS_RX_MAX:
-		default:
-			return HT_ERROR;
+		default: return HT_ERROR;
 		}
 		if (rc != 0)
 			return HT_ERROR;

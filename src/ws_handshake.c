@@ -115,7 +115,8 @@ any_has_token(const struct http1_header *hdrs, size_t n, const char *name, const
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (name_is(&hdrs[i], name) && ws_handshake_has_token(hdrs[i].value, hdrs[i].value_len, token))
+		if (name_is(&hdrs[i], name) &&
+		    ws_handshake_has_token(hdrs[i].value, hdrs[i].value_len, token))
 			return 1;
 	return 0;
 }
@@ -194,7 +195,7 @@ key_valid(const struct http1_header *h)
 ssize_t
 ws_handshake_request_encode(char *out, size_t cap, const struct ws_handshake_request *rq)
 {
-	struct out o = {out, cap, 0, 0};
+	struct out o = { out, cap, 0, 0 };
 	size_t i;
 
 	if (has_crlf(rq->host) || has_crlf(rq->path) || has_crlf(rq->key))
@@ -314,12 +315,9 @@ static const char *
 status_text(int status)
 {
 	switch (status) {
-	case 101:
-		return "Switching Protocols";
-	case 426:
-		return "Upgrade Required";
-	default:
-		return "Bad Request";
+	case 101: return "Switching Protocols";
+	case 426: return "Upgrade Required";
+	default: return "Bad Request";
 	}
 }
 
@@ -327,7 +325,7 @@ status_text(int status)
 ssize_t
 ws_handshake_response_encode(char *out, size_t cap, const struct ws_handshake_result *res, const char *extra)
 {
-	struct out o = {out, cap, 0, 0};
+	struct out o = { out, cap, 0, 0 };
 	char line[64];
 
 	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", res->status, status_text(res->status));
@@ -404,7 +402,8 @@ ws_handshake_client_check(int status, const struct http1_header *hdrs, size_t nh
 	if (acc == NULL)
 		return "missing or repeated Sec-WebSocket-Accept";
 	ws_handshake_accept_key(expect, key, key_len);
-	if (acc->value_len != WS_HANDSHAKE_ACCEPT_LEN || memcmp(acc->value, expect, WS_HANDSHAKE_ACCEPT_LEN) != 0)
+	if (acc->value_len != WS_HANDSHAKE_ACCEPT_LEN ||
+	    memcmp(acc->value, expect, WS_HANDSHAKE_ACCEPT_LEN) != 0)
 		return "Sec-WebSocket-Accept does not match our key";
 	find_one(hdrs, nhdrs, "Sec-WebSocket-Extensions", &count);
 	if (count > 0)

@@ -2,7 +2,7 @@
 # Find (and, on Debian, install) what the build needs.
 #
 #   sh third_party/deps.sh build    compiler, BearSSL, cmocka
-#   sh third_party/deps.sh test     + python3, python3-websockets, curl (integration tests)
+#   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl (integration tests), clang-format
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
 #
@@ -32,6 +32,7 @@ check_test() {
 	/usr/bin/python3 -c 'import websockets' 2>/dev/null || miss python3-websockets
 	command -v curl >/dev/null 2>&1 || miss curl
 	command -v openssl >/dev/null 2>&1 || miss openssl
+	command -v clang-format >/dev/null 2>&1 || miss clang-format
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang

@@ -71,11 +71,13 @@ sock_connect(struct client *c, int index, char *err, size_t errlen)
 
 	if (buf_init(&pre, 16384, 0) < 0)
 		return -1;
-	if (wsconnect_open(&c->o->u, want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1", &pre, &conn, err, errlen) == 0) {
+	if (wsconnect_open(&c->o->u, want_v2(c) ? "hoody-tunnel.v2" : "hoody-tunnel.v1", &pre, &conn, err,
+			   errlen) == 0) {
 		cs->c = c;
 		cs->index = index;
 		cs->joined = 0;
-		rc = tunnel_init(&cs->t, &c->tl, &conn, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos, buf_len(&pre));
+		rc = tunnel_init(&cs->t, &c->tl, &conn, WS_ROLE_CLIENT, &client_tunnel_ops, cs, pre.pos,
+				 buf_len(&pre));
 		if (rc < 0) {
 			conn_close(&conn);
 			snprintf(err, errlen, "out of memory");
@@ -253,7 +255,6 @@ apply_resumed(struct client *c, const struct json_doc *doc)
 	return n;
 }
 
-
 static int
 setup_mux(struct client *c, const struct json_doc *doc, int resumed)
 {
@@ -262,10 +263,11 @@ setup_mux(struct client *c, const struct json_doc *doc, int resumed)
 	json_obj_get_int(doc, 0, "streamWindow", &sw);
 	json_obj_get_int(doc, 0, "sessionWindow", &ssw);
 	json_obj_get_int(doc, 0, "maxStreams", &maxs);
-	if (sw <= 0 || sw > FLOW_WINDOW_MAX || ssw <= 0 || ssw > FLOW_WINDOW_MAX || maxs <= 0 || maxs > 1000000)
+	if (sw <= 0 || sw > FLOW_WINDOW_MAX || ssw <= 0 || ssw > FLOW_WINDOW_MAX || maxs <= 0 ||
+	    maxs > 1000000)
 		return -1;
-	if (c->mux_ready && (!resumed || c->mux.stream_window != (uint32_t)sw ||
-			     c->mux.session_window != (uint32_t)ssw)) {
+	if (c->mux_ready &&
+	    (!resumed || c->mux.stream_window != (uint32_t)sw || c->mux.session_window != (uint32_t)ssw)) {
 		mux_fini(&c->mux);
 		c->mux_ready = 0;
 	}
@@ -490,13 +492,15 @@ on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size
 		return;
 	memset(&doc, 0, sizeof(doc));
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0) {
-		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_PROTOCOL_ERROR, "bad STREAM_OPEN");
+		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_PROTOCOL_ERROR,
+				 "bad STREAM_OPEN");
 		return;
 	}
 	http = json_string_eq(&doc, json_get(&doc, 0, "kind"), "http");
 	s = mux_open(&c->mux, sid, http ? STREAM_KIND_HTTP : STREAM_KIND_TCP, index);
 	if (s == NULL) {
-		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM, "cannot open stream");
+		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM,
+				 "cannot open stream");
 		return;
 	}
 	json_obj_get_int(&doc, 0, "bindId", &bind_id);
@@ -543,22 +547,12 @@ on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_
 			on_hello_ok(c, p, n);
 		break;
 	case FRAME_BIND_OK:
-	case FRAME_BIND_ERR:
-		on_bind_answer(c, type == FRAME_BIND_OK, p, n);
-		break;
+	case FRAME_BIND_ERR: on_bind_answer(c, type == FRAME_BIND_OK, p, n); break;
 	case FRAME_UNBIND_OK:
-	case FRAME_UNBIND_ERR:
-		on_unbind_ok(c, p, n);
-		break;
-	case FRAME_STREAM_OPEN:
-		on_stream_open(c, index, sid, p, n);
-		break;
-	case FRAME_PING:
-		tunnel_send(&c->socks[index].t, FRAME_PONG, 0, p, n);
-		break;
-	case FRAME_GOAWAY:
-		on_goaway(c, p, n);
-		break;
+	case FRAME_UNBIND_ERR: on_unbind_ok(c, p, n); break;
+	case FRAME_STREAM_OPEN: on_stream_open(c, index, sid, p, n); break;
+	case FRAME_PING: tunnel_send(&c->socks[index].t, FRAME_PONG, 0, p, n); break;
+	case FRAME_GOAWAY: on_goaway(c, p, n); break;
 	case FRAME_JOIN_OK:
 		if (index > 0 && c->mux_ready) {
 			c->socks[index].joined = 1;
@@ -570,11 +564,8 @@ on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_
 		if (index > 0)
 			tunnel_close(&c->socks[index].t, WS_CLOSE_NORMAL, "join refused", 500);
 		break;
-	case FRAME_REISSUE_JOIN_TICKETS:
-		client_join_reissued(c, p, n);
-		break;
-	default:
-		break; /* PONG, SHARD_MAP, BIND_REVOKED: nothing to do */
+	case FRAME_REISSUE_JOIN_TICKETS: client_join_reissued(c, p, n); break;
+	default: break; /* PONG, SHARD_MAP, BIND_REVOKED: nothing to do */
 	}
 }
 
@@ -599,7 +590,6 @@ t_on_data(struct tunnel *t, const struct frame_event *ev)
 }
 
 /* ---- losing sockets, reconnecting ------------------------------------------ */
-
 
 static void
 release_sock(struct client *c, int index)

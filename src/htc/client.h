@@ -36,20 +36,20 @@ enum client_bind_state {
 struct client_binding {
 	/* filled by the subcommand */
 	enum client_bind_kind kind;
-	uint16_t container_port;     /* 0: the daemon picks */
-	struct url_local local;      /* where streams go */
-	int bind_v6;                 /* PULL: listen on ::1 in the container */
-	int takeover;                /* EXPOSE: take the port from another session */
-	int cluster;                 /* EXPOSE: share the port or subdomain with other sessions */
-	const char *subdomain;       /* EXPOSE: host-routed name, or NULL */
-	const char *basic_user;      /* EXPOSE: Basic Auth for visitors (NULL user: any) */
-	const char *basic_pass;      /* NULL: no Basic Auth. Never printed. */
+	uint16_t container_port; /* 0: the daemon picks */
+	struct url_local local;  /* where streams go */
+	int bind_v6;             /* PULL: listen on ::1 in the container */
+	int takeover;            /* EXPOSE: take the port from another session */
+	int cluster;             /* EXPOSE: share the port or subdomain with other sessions */
+	const char *subdomain;   /* EXPOSE: host-routed name, or NULL */
+	const char *basic_user;  /* EXPOSE: Basic Auth for visitors (NULL user: any) */
+	const char *basic_pass;  /* NULL: no Basic Auth. Never printed. */
 	/* filled by the client */
 	enum client_bind_state state;
 	uint32_t bind_id;
-	uint16_t port;               /* the container port granted */
-	uint16_t prev_port;          /* the port held before a new session had to pick another */
-	char public_url[256];        /* empty when null */
+	uint16_t port;        /* the container port granted */
+	uint16_t prev_port;   /* the port held before a new session had to pick another */
+	char public_url[256]; /* empty when null */
 	char err_code[32];
 	char err_msg[160];
 	struct sockaddr_storage addr; /* resolved local address */
@@ -88,10 +88,10 @@ struct client_sock {
 	struct tunnel t;
 	struct client *c;
 	int index;
-	int open;    /* t is initialised and not yet finished */
-	int joined;  /* secondary: JOIN_OK received */
-	struct wsdial dial;  /* secondary: being opened in the loop */
-	char nonce[64];      /* secondary: its join ticket, sent once open */
+	int open;           /* t is initialised and not yet finished */
+	int joined;         /* secondary: JOIN_OK received */
+	struct wsdial dial; /* secondary: being opened in the loop */
+	char nonce[64];     /* secondary: its join ticket, sent once open */
 };
 
 struct client {
@@ -102,10 +102,10 @@ struct client {
 	/* private */
 	enum client_state state;
 	int exit_code;
-	int connected_once;         /* a session was established once: reconnect on loss */
-	int fatal;                  /* the server refused us for good (kill, auth): do not reconnect */
-	unsigned attempts;          /* reconnect attempts since the last success */
-	unsigned granted;           /* connectionsGranted */
+	int connected_once; /* a session was established once: reconnect on loss */
+	int fatal;          /* the server refused us for good (kill, auth): do not reconnect */
+	unsigned attempts;  /* reconnect attempts since the last success */
+	unsigned granted;   /* connectionsGranted */
 	char session_id[64];
 	struct reactor r;
 	struct tunnel_loop tl;
@@ -116,7 +116,7 @@ struct client {
 	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
 	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */
 	struct reactor_signal sigint, sigterm, sigpipe;
-	void *local_pool;           /* local.c: idle keep-alive connections to local services */
+	void *local_pool; /* local.c: idle keep-alive connections to local services */
 };
 
 /*

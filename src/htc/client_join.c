@@ -84,7 +84,8 @@ join_one(struct client *c, int index, const char *nonce)
 	socklen_t len = sizeof(ss);
 	char err[512] = "";
 
-	if (index <= 0 || index >= (int)c->granted || cs->open || cs->dial.state != WSDIAL_IDLE || client_primary(c) == NULL)
+	if (index <= 0 || index >= (int)c->granted || cs->open || cs->dial.state != WSDIAL_IDLE ||
+	    client_primary(c) == NULL)
 		return; /* only the sockets granted, each once */
 	if (getpeername(c->socks[0].t.conn.fd, (struct sockaddr *)&ss, &len) < 0) {
 		client_say(c, "socket %d: %s", index, strerror(errno));
@@ -94,8 +95,8 @@ join_one(struct client *c, int index, const char *nonce)
 	cs->index = index;
 	cs->dial.owner = cs;
 	snprintf(cs->nonce, sizeof(cs->nonce), "%s", nonce);
-	if (wsdial_start(&cs->dial, &c->r, &c->o->u, (struct sockaddr *)&ss, len, "hoody-tunnel.v2", on_dialed, err,
-			 sizeof(err)) < 0) {
+	if (wsdial_start(&cs->dial, &c->r, &c->o->u, (struct sockaddr *)&ss, len, "hoody-tunnel.v2",
+			 on_dialed, err, sizeof(err)) < 0) {
 		client_say(c, "socket %d: %s", index, err);
 		client_join_later(c);
 	}

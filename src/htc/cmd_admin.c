@@ -87,7 +87,8 @@ admin_call(const struct htc_opts *o, const char *method, const char *name, struc
 	scrub(text);
 	print_err("%s %s: %d %s%s%s%s", method, target, res->status, res->reason, *text ? ": " : "", text,
 		  res->status == 401 && o->token == NULL ? " (no token given: use --token, --token-file or "
-							   "HOODY_TUNNEL_TOKEN)" : "");
+							   "HOODY_TUNNEL_TOKEN)"
+							 : "");
 	httpc_response_fini(res);
 	return HTC_EXIT_FAIL;
 }
@@ -293,8 +294,8 @@ show_list(const struct htc_opts *o, const struct json_doc *d)
 		if (json_obj_get_int(d, 0, keys[i], &n[i]) != JSON_GET_OK)
 			n[i] = -1;
 	printf("%d session(s), %lld orphaned, %lld stream(s), %lld binding(s), %lld fd permit(s) available\n",
-	       json_type(d, arr) == JSON_ARRAY ? (int)d->toks[arr].count : 0, (long long)n[0], (long long)n[1],
-	       (long long)n[2], (long long)n[3]);
+	       json_type(d, arr) == JSON_ARRAY ? (int)d->toks[arr].count : 0, (long long)n[0],
+	       (long long)n[1], (long long)n[2], (long long)n[3]);
 	return HTC_EXIT_OK;
 }
 
@@ -492,7 +493,8 @@ cmd_kill(struct htc_opts *o, int argc, char **argv)
 	if ((rc = kill_args(argc, argv, &id, &grace)) != 0)
 		return rc;
 	if (strlen(id) > ADMIN_SESSION_ID_MAX || encode_segment(id, seg, sizeof(seg)) < 0)
-		return print_err("kill: SESSION_ID longer than %d bytes", ADMIN_SESSION_ID_MAX), HTC_EXIT_USAGE;
+		return print_err("kill: SESSION_ID longer than %d bytes", ADMIN_SESSION_ID_MAX),
+		       HTC_EXIT_USAGE;
 	if (o->token == NULL)
 		return print_err("kill: needs the token (--token, --token-file or HOODY_TUNNEL_TOKEN)"),
 		       HTC_EXIT_USAGE;

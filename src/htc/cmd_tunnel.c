@@ -90,7 +90,8 @@ ev_stream_close(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsig
 
 /* One line per EXPOSE request: "GET /api/items 200 3ms 1234 B" ("-" when no status was sent). */
 static void
-ev_request(struct client *c, const char *method, const char *target, int status, uint64_t ms, uint64_t bytes_out)
+ev_request(struct client *c, const char *method, const char *target, int status, uint64_t ms,
+	   uint64_t bytes_out)
 {
 	char st[16] = "-";
 
@@ -204,7 +205,8 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind
 				return HTC_EXIT_USAGE;
 			}
 			port_given = 1;
-		} else if (kind == CLIENT_PULL && (v = opt_value(argc, argv, &i, "--bind-host", &missing)) != NULL) {
+		} else if (kind == CLIENT_PULL &&
+			   (v = opt_value(argc, argv, &i, "--bind-host", &missing)) != NULL) {
 			if (strcmp(v, "::1") != 0 && strcmp(v, "127.0.0.1") != 0) {
 				print_err("--bind-host: must be 127.0.0.1 or ::1");
 				return HTC_EXIT_USAGE;
@@ -214,9 +216,11 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind
 			b->takeover = 1;
 		} else if (kind == CLIENT_EXPOSE && strcmp(argv[i], "--cluster") == 0) {
 			b->cluster = 1;
-		} else if (kind == CLIENT_EXPOSE && (v = opt_value(argc, argv, &i, "--subdomain", &missing)) != NULL) {
+		} else if (kind == CLIENT_EXPOSE &&
+			   (v = opt_value(argc, argv, &i, "--subdomain", &missing)) != NULL) {
 			b->subdomain = v;
-		} else if (kind == CLIENT_EXPOSE && (v = opt_value(argc, argv, &i, "--basic-auth", &missing)) != NULL) {
+		} else if (kind == CLIENT_EXPOSE &&
+			   (v = opt_value(argc, argv, &i, "--basic-auth", &missing)) != NULL) {
 			if (basic_auth(b, v) < 0)
 				return HTC_EXIT_USAGE;
 		} else if (missing) {
@@ -280,7 +284,8 @@ cmd_up(struct htc_opts *o, int argc, char **argv)
 		if (v == NULL && !missing && (v = opt_value(argc, argv, &i, "--expose", &missing)) != NULL)
 			expose = 1;
 		if (v == NULL) {
-			print_err(missing ? "%s needs [CONTAINER:]LOCAL" : "unexpected argument: %s", argv[i]);
+			print_err(missing ? "%s needs [CONTAINER:]LOCAL" : "unexpected argument: %s",
+				  argv[i]);
 			return HTC_EXIT_USAGE;
 		}
 		if (c.nbinds == CLIENT_MAX_BINDINGS) {

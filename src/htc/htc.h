@@ -24,7 +24,7 @@
 #define HTC_EXIT_FAIL 1  /* the daemon, the network or a local service failed */
 #define HTC_EXIT_USAGE 2 /* bad command line */
 
-#define HTC_TOKEN_MAX 4096 /* longest token accepted, in bytes */
+#define HTC_TOKEN_MAX 4096     /* longest token accepted, in bytes */
 #define HTC_CONNECTIONS_MAX 64 /* highest --connections */
 
 /*

@@ -28,16 +28,16 @@
 /* One exchange in progress. */
 struct httpc {
 	int fd;
-	int64_t deadline;        /* monotonic ms */
+	int64_t deadline; /* monotonic ms */
 	int timeout_ms;
 	char addr[URL_HOST_MAX + 8]; /* "host:port" for messages */
 	char *err;
 	size_t errcap;
-	char *in;                /* received bytes not consumed yet: in[0..in_len) */
+	char *in; /* received bytes not consumed yet: in[0..in_len) */
 	size_t in_len, in_cap;
-	size_t body_cap;         /* bytes allocated for res->body */
+	size_t body_cap; /* bytes allocated for res->body */
 	struct httpc_response *res;
-	struct tlsio io;         /* plain or TLS, once connected */
+	struct tlsio io; /* plain or TLS, once connected */
 };
 
 static int64_t
@@ -50,8 +50,7 @@ now_ms(void)
 }
 
 /* Format the error message; returns rc so that callers can `return fail(...)`. */
-static int
-fail(struct httpc *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct httpc *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 fail(struct httpc *h, int rc, const char *fmt, ...)
@@ -115,7 +114,8 @@ recv_more(struct httpc *h)
 		h->in = p;
 		h->in_cap = cap;
 	}
-	r = tlsio_recv(&h->io, h->in + h->in_len, h->in_cap - h->in_len, (uint64_t)h->deadline, why, sizeof(why));
+	r = tlsio_recv(&h->io, h->in + h->in_len, h->in_cap - h->in_len, (uint64_t)h->deadline, why,
+		       sizeof(why));
 	if (r < 0) {
 		if (strstr(why, "timed out") != NULL)
 			return fail_timeout(h);
@@ -286,14 +286,10 @@ read_response(struct httpc *h)
 	if ((rc = body_append(h, "", 0)) < 0) /* body is never NULL */
 		return rc;
 	switch (hr.body) {
-	case HTTP1_BODY_LENGTH:
-		return read_length(h, hr.content_length);
-	case HTTP1_BODY_CHUNKED:
-		return read_chunked(h);
-	case HTTP1_BODY_CLOSE:
-		return read_to_close(h);
-	default:
-		return 0;
+	case HTTP1_BODY_LENGTH: return read_length(h, hr.content_length);
+	case HTTP1_BODY_CHUNKED: return read_chunked(h);
+	case HTTP1_BODY_CLOSE: return read_to_close(h);
+	default: return 0;
 	}
 }
 
@@ -322,8 +318,8 @@ build_request(struct httpc *h, const struct url *u, const char *method, const ch
 
 /* see httpc.h */
 int
-httpc_request(const struct url *u, const char *method, const char *target, const char *token,
-	      int timeout_ms, struct httpc_response *res, char *err, size_t errcap)
+httpc_request(const struct url *u, const char *method, const char *target, const char *token, int timeout_ms,
+	      struct httpc_response *res, char *err, size_t errcap)
 {
 	char req[HTTPC_REQUEST_MAX];
 	struct httpc h = { .fd = -1, .err = err, .errcap = errcap, .res = res };

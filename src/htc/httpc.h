@@ -20,15 +20,15 @@
 
 #include "url.h"
 
-#define HTTPC_TIMEOUT_MS 10000       /* default whole-request deadline */
-#define HTTPC_BODY_MAX (16u << 20)   /* largest body accepted, bytes */
-#define HTTPC_ERR_MAX 256            /* room for an error message */
+#define HTTPC_TIMEOUT_MS 10000     /* default whole-request deadline */
+#define HTTPC_BODY_MAX (16u << 20) /* largest body accepted, bytes */
+#define HTTPC_ERR_MAX 256          /* room for an error message */
 
 /* A complete response. Owned by the caller; release with httpc_response_fini(). */
 struct httpc_response {
-	int status;         /* 100..999 (never 1xx: interim responses are skipped) */
-	char reason[64];    /* reason phrase, cut to fit, control bytes replaced by '?' */
-	char *body;         /* malloc'd, NUL-terminated (not counted in body_len); never NULL after success */
+	int status;      /* 100..999 (never 1xx: interim responses are skipped) */
+	char reason[64]; /* reason phrase, cut to fit, control bytes replaced by '?' */
+	char *body;      /* malloc'd, NUL-terminated (not counted in body_len); never NULL after success */
 	size_t body_len;
 };
 

@@ -78,9 +78,9 @@ struct local {
 
 struct lreq {
 	struct client *c;
-	struct local *loc;	  /* NULL once orphaned */
+	struct local *loc;        /* NULL once orphaned */
 	struct lreq *prev, *next; /* loc->reqs */
-	struct stream *s;	  /* NULL once the stream is gone or with the pump */
+	struct stream *s;         /* NULL once the stream is gone or with the pump */
 	struct local_pool_conn *conn;
 	enum lreq_state state; /* written by local_set_state only */
 	struct local_request rq;
@@ -91,12 +91,12 @@ struct lreq {
 	uint64_t start_ms;
 	/* request: tunnel -> local */
 	struct local_req_body reqb; /* the body's framing and progress */
-	struct buf head;	    /* whole request head, kept for a retry */
-	size_t head_off;	    /* bytes of it written on the current connection */
-	struct buf spill;	    /* body bytes (with framing) the socket has not taken */
-	size_t spill_payload;	    /* DATA bytes in spill not yet credited (upper bound) */
-	uint8_t head_ready;	    /* framing decided: the head is complete */
-	uint8_t req_complete;	    /* the whole body and its framing are queued */
+	struct buf head;            /* whole request head, kept for a retry */
+	size_t head_off;            /* bytes of it written on the current connection */
+	struct buf spill;           /* body bytes (with framing) the socket has not taken */
+	size_t spill_payload;       /* DATA bytes in spill not yet credited (upper bound) */
+	uint8_t head_ready;         /* framing decided: the head is complete */
+	uint8_t req_complete;       /* the whole body and its framing are queued */
 	uint8_t peer_eof;
 	uint8_t wrote_body;   /* a body byte went to (or was lost on) this connection */
 	uint8_t wr_dead;      /* writing failed: the rest is dropped */
@@ -106,13 +106,13 @@ struct lreq {
 	uint8_t got_bytes; /* a response byte arrived on this connection */
 	uint8_t logged, orphan, pump_live;
 	/* response: local -> tunnel */
-	struct buf in;		/* response head bytes and what followed them */
-	size_t in_scanned;	/* last_len for http1_parse_response */
-	int status;		/* status of the final head sent, 0 before */
+	struct buf in;          /* response head bytes and what followed them */
+	size_t in_scanned;      /* last_len for http1_parse_response */
+	int status;             /* status of the final head sent, 0 before */
 	unsigned informational; /* 1xx heads sent so far */
 	int keep_alive;
 	struct local_resp_body respb; /* the body's framing */
-	struct ring ring;	      /* DATA lent to the tunnel (ring.h) */
+	struct ring ring;             /* DATA lent to the tunnel (ring.h) */
 	uint32_t lent;
 	uint64_t bytes_out;
 	struct reactor_deferred defer; /* resume work, or free */
@@ -341,10 +341,10 @@ out_queue(struct lreq *r, const void *pre, size_t pn, const uint8_t *p, size_t n
 
 	if (!r->wr_dead && can_write(r) && buf_len(&r->spill) == 0) {
 		if (head_left(r) > 0)
-			iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
-		iov[niov++] = (struct iovec){(void *)(uintptr_t)pre, pn};
-		iov[niov++] = (struct iovec){(void *)(uintptr_t)p, n};
-		iov[niov++] = (struct iovec){(void *)(uintptr_t)post, qn};
+			iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
+		iov[niov++] = (struct iovec){ (void *)(uintptr_t)pre, pn };
+		iov[niov++] = (struct iovec){ (void *)(uintptr_t)p, n };
+		iov[niov++] = (struct iovec){ (void *)(uintptr_t)post, qn };
 		w = send_iov(r, iov, niov);
 		if (w > 0)
 			k = took_head(r, (size_t)w);
@@ -398,9 +398,9 @@ out_drain(struct lreq *r)
 	if (!can_write(r))
 		return;
 	if (head_left(r) > 0)
-		iov[niov++] = (struct iovec){r->head.pos + r->head_off, head_left(r)};
+		iov[niov++] = (struct iovec){ r->head.pos + r->head_off, head_left(r) };
 	if (buf_len(&r->spill) > 0)
-		iov[niov++] = (struct iovec){r->spill.pos, buf_len(&r->spill)};
+		iov[niov++] = (struct iovec){ r->spill.pos, buf_len(&r->spill) };
 	w = niov > 0 ? send_iov(r, iov, niov) : 0;
 	if (w < 0)
 		return;
@@ -539,12 +539,12 @@ s_on_close(struct stream *s)
 }
 
 static const struct stream_ops local_stream_ops = {
-    .on_data = s_on_data,
-    .on_eof = s_on_eof,
-    .on_reset = s_on_reset,
-    .on_credit = s_on_credit,
-    .on_head = NULL,
-    .on_close = s_on_close,
+	.on_data = s_on_data,
+	.on_eof = s_on_eof,
+	.on_reset = s_on_reset,
+	.on_credit = s_on_credit,
+	.on_head = NULL,
+	.on_close = s_on_close,
 };
 
 /* ---- response: local -> tunnel ------------------------------------------- */
@@ -741,7 +741,7 @@ static void
 resp_head(struct lreq *r)
 {
 	struct http1_header hdrs[LOCAL_RESP_HEADERS];
-	struct http1_limits lim = {LOCAL_RESP_HEAD_MAX, LOCAL_RESP_HEADERS};
+	struct http1_limits lim = { LOCAL_RESP_HEAD_MAX, LOCAL_RESP_HEADERS };
 	struct http1_response res;
 	ssize_t n;
 
@@ -880,8 +880,8 @@ upgrade_step(struct lreq *r)
 			local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
 			return;
 		}
-		want =
-		    mux_allowance(&r->c->mux, r->s, UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
+		want = mux_allowance(&r->c->mux, r->s,
+				     UTIL_MIN(ring_space(&r->ring, &start), buf_len(&r->in)));
 		if (want == 0)
 			return; /* on_credit or lent_done resumes */
 		memcpy(r->ring.mem + start, r->in.pos, want);

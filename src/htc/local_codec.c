@@ -251,8 +251,7 @@ local_codec_req_body_data(struct local_req_body *b, size_t n, struct local_piece
 		if (b->in > b->length)
 			return LOCAL_BODY_LONG;
 		return b->in == b->length ? LOCAL_BODY_COMPLETE : LOCAL_BODY_MORE;
-	default:
-		break;
+	default: break;
 	}
 	return LOCAL_BODY_MORE;
 }
@@ -273,12 +272,9 @@ local_codec_req_body_end(struct local_req_body *b, const char **tail, size_t *ta
 		*tail = HTTP1_LAST_CHUNK;
 		*tail_len = HTTP1_LAST_CHUNK_LEN;
 		return LOCAL_BODY_COMPLETE;
-	case LOCAL_FRAMING_LENGTH:
-		return b->in == b->length ? LOCAL_BODY_COMPLETE : LOCAL_BODY_SHORT;
-	case LOCAL_FRAMING_RAW:
-		return LOCAL_BODY_MORE;
-	default:
-		return LOCAL_BODY_COMPLETE;
+	case LOCAL_FRAMING_LENGTH: return b->in == b->length ? LOCAL_BODY_COMPLETE : LOCAL_BODY_SHORT;
+	case LOCAL_FRAMING_RAW: return LOCAL_BODY_MORE;
+	default: return LOCAL_BODY_COMPLETE;
 	}
 }
 
@@ -335,8 +331,7 @@ int
 local_codec_resp_body_take(struct local_resp_body *b, uint8_t *p, size_t n, size_t *out)
 {
 	switch (b->body) {
-	case HTTP1_BODY_CHUNKED:
-		return dechunk(b, p, n, out);
+	case HTTP1_BODY_CHUNKED: return dechunk(b, p, n, out);
 	case HTTP1_BODY_LENGTH:
 		*out = (size_t)(n < b->left ? n : b->left);
 		b->left -= *out;
@@ -357,14 +352,10 @@ int
 local_codec_resp_body_done(const struct local_resp_body *b)
 {
 	switch (b->body) {
-	case HTTP1_BODY_NONE:
-		return 1;
-	case HTTP1_BODY_LENGTH:
-		return b->left == 0;
-	case HTTP1_BODY_CHUNKED:
-		return http1_chunked_done(&b->ck);
-	default:
-		return 0;
+	case HTTP1_BODY_NONE: return 1;
+	case HTTP1_BODY_LENGTH: return b->left == 0;
+	case HTTP1_BODY_CHUNKED: return http1_chunked_done(&b->ck);
+	default: return 0;
 	}
 }
 
@@ -381,8 +372,8 @@ local_codec_resp_body_eof(const struct local_resp_body *b)
 static int
 kept_response_field(const struct http1_response *res, const struct http1_header *h)
 {
-	if (res->status == 101 &&
-	    (util_strcaseeq(h->name, h->name_len, "connection") || util_strcaseeq(h->name, h->name_len, "upgrade")))
+	if (res->status == 101 && (util_strcaseeq(h->name, h->name_len, "connection") ||
+				   util_strcaseeq(h->name, h->name_len, "upgrade")))
 		return 1;
 	if (util_strcaseeq(h->name, h->name_len, "content-length"))
 		return 1;
@@ -417,11 +408,8 @@ local_codec_response_head(const struct http1_response *res, struct buf *out, siz
 	json_w_kv_bool(&w, "final", res->status >= 200 || res->status == 101);
 	json_w_obj_end(&w);
 	switch (json_w_finish(&w)) {
-	case JSON_W_OK:
-		return 0;
-	case JSON_W_ERR_SPACE:
-		return -ENOSPC;
-	default:
-		return -EINVAL;
+	case JSON_W_OK: return 0;
+	case JSON_W_ERR_SPACE: return -ENOSPC;
+	default: return -EINVAL;
 	}
 }

@@ -38,13 +38,13 @@ enum local_framing {
 
 /* What local_codec_request_head() learnt from the STREAM_OPEN. */
 struct local_request {
-	size_t method_len;      /* the head starts with the method */
-	size_t target_off;      /* the target in the head: out->pos + target_off */
+	size_t method_len; /* the head starts with the method */
+	size_t target_off; /* the target in the head: out->pos + target_off */
 	size_t target_len;
-	int upgrade;            /* "isUpgrade": true */
-	int is_head;            /* the method is HEAD (the response has no body) */
-	int body_method;        /* POST, PUT or PATCH: an empty body is sent as Content-Length: 0 */
-	int has_length;         /* a Content-Length field was given */
+	int upgrade;     /* "isUpgrade": true */
+	int is_head;     /* the method is HEAD (the response has no body) */
+	int body_method; /* POST, PUT or PATCH: an empty body is sent as Content-Length: 0 */
+	int has_length;  /* a Content-Length field was given */
 	uint64_t content_length;
 	enum local_framing framing; /* LENGTH, RAW or UNDECIDED */
 };
@@ -65,8 +65,8 @@ struct local_request {
  * or another CTL except HTAB) is invalid, -ENOSPC when max is reached, or
  * -ENOMEM. On error out holds garbage to discard.
  */
-int local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks, const char *host,
-			     struct buf *out, size_t max, struct local_request *rq);
+int local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks,
+			     const char *host, struct buf *out, size_t max, struct local_request *rq);
 
 /*
  * Finish the head in out for the body framing f: "Content-Length: 0" for
@@ -74,15 +74,16 @@ int local_codec_request_head(const char *json, size_t n, struct json_tok *toks, 
  * "Transfer-Encoding: chunked" for CHUNKED, nothing for the others; then
  * the blank line. 0, -ENOSPC or -ENOMEM.
  */
-int local_codec_request_end(struct buf *out, size_t max, const struct local_request *rq, enum local_framing f);
+int local_codec_request_end(struct buf *out, size_t max, const struct local_request *rq,
+			    enum local_framing f);
 
 /* ---- the request body: tunnel -> local service ---------------------------- */
 
 /* A request body on its way to the local service: its framing, and how far it got. */
 struct local_req_body {
 	enum local_framing framing; /* UNDECIDED until the first DATA or the EOF decides */
-	uint64_t length;	    /* LENGTH: the visitor's Content-Length */
-	uint64_t in;		    /* DATA bytes so far */
+	uint64_t length;            /* LENGTH: the visitor's Content-Length */
+	uint64_t in;                /* DATA bytes so far */
 };
 
 /* What one DATA, or the EOF, means for the request body. */
@@ -133,10 +134,10 @@ enum local_body_result local_codec_req_body_end(struct local_req_body *b, const 
 
 /* A response body read from the local service, its framing taken off. */
 struct local_resp_body {
-	enum http1_body body;	 /* as the response head said (http1_parse_response) */
-	uint64_t left;		 /* LENGTH: bytes still to come */
+	enum http1_body body;    /* as the response head said (http1_parse_response) */
+	uint64_t left;           /* LENGTH: bytes still to come */
 	struct http1_chunked ck; /* CHUNKED: the decoder */
-	int trailing;		 /* bytes came after the end of the body: the connection is not clean */
+	int trailing;            /* bytes came after the end of the body: the connection is not clean */
 };
 
 /* Start a body framed as body (LENGTH: length bytes). */

@@ -27,12 +27,12 @@ struct local_pool;
 /* One connection to a local service. */
 struct local_pool_conn {
 	/* read-only */
-	int fd;		/* -1 once closed or detached */
+	int fd;         /* -1 once closed or detached */
 	int connecting; /* non-blocking connect in progress */
-	int reused;	/* it served an earlier request */
+	int reused;     /* it served an earlier request */
 	/* private */
-	struct local_pool *pool;	     /* NULL once closed, or the pool is gone */
-	void *owner;			     /* the request it serves, NULL when idle */
+	struct local_pool *pool;             /* NULL once closed, or the pool is gone */
+	void *owner;                         /* the request it serves, NULL when idle */
 	struct local_pool_conn *prev, *next; /* pool->conns while open */
 	struct reactor *r;
 	struct sockaddr_storage addr;

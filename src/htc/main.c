@@ -27,10 +27,10 @@
 
 struct cmd_entry {
 	const char *name;
-	const char *usage;                  /* arguments, after "htc NAME " */
-	const char *summary;                /* one line for the command list */
-	const char *details;                /* option lines for "htc help NAME", or NULL */
-	const char *const *value_opts;      /* its options that take a separate value */
+	const char *usage;             /* arguments, after "htc NAME " */
+	const char *summary;           /* one line for the command list */
+	const char *details;           /* option lines for "htc help NAME", or NULL */
+	const char *const *value_opts; /* its options that take a separate value */
 	int (*exec)(struct htc_opts *o, int argc, char **argv);
 };
 
@@ -67,18 +67,17 @@ static const struct cmd_entry cmd_table[] = {
 	{ "help", "[COMMAND]", "show this help, or a command's", NULL, NULL, NULL },
 };
 
-static const char global_help[] =
-	"global options (before or after the command):\n"
-	"  --url URL         daemon URL (env HTC_URL; default " URL_DEFAULT ")\n"
-	"  --token T         tunnel token (env HOODY_TUNNEL_TOKEN)\n"
-	"  --token-file F    read the token from the first line of F\n"
-	"  --ca-file F       CA bundle for wss:// (default: the system bundle)\n"
-	"  --insecure        do not verify the TLS certificate\n"
-	"  --connections N   WebSocket connections per session (v2, 1..64)\n"
-	"  --json            print the daemon's JSON as received\n"
-	"  --quiet           print only errors and what was asked for\n"
-	"  -h, --help        show help\n"
-	"  --version         show the version\n";
+static const char global_help[] = "global options (before or after the command):\n"
+				  "  --url URL         daemon URL (env HTC_URL; default " URL_DEFAULT ")\n"
+				  "  --token T         tunnel token (env HOODY_TUNNEL_TOKEN)\n"
+				  "  --token-file F    read the token from the first line of F\n"
+				  "  --ca-file F       CA bundle for wss:// (default: the system bundle)\n"
+				  "  --insecure        do not verify the TLS certificate\n"
+				  "  --connections N   WebSocket connections per session (v2, 1..64)\n"
+				  "  --json            print the daemon's JSON as received\n"
+				  "  --quiet           print only errors and what was asked for\n"
+				  "  -h, --help        show help\n"
+				  "  --version         show the version\n";
 
 static const struct cmd_entry *
 cmd_find(const char *name)
@@ -151,11 +150,11 @@ static const struct {
 
 /* Everything read from the command line before it is checked. */
 struct cmdline {
-	const char *val[GOPT_MAX];  /* value of each global option given ("" for flags) */
+	const char *val[GOPT_MAX]; /* value of each global option given ("" for flags) */
 	const struct cmd_entry *cmd;
-	const char *cmd_name;       /* as typed, also when unknown */
-	int argc;                   /* arguments for the command */
-	char **argv;                /* argc + 1 entries, NULL-terminated */
+	const char *cmd_name; /* as typed, also when unknown */
+	int argc;             /* arguments for the command */
+	char **argv;          /* argc + 1 entries, NULL-terminated */
 };
 
 /* Index of the global option a names ("--url", "--url=x", "-h"), or GOPT_MAX; *eq at '='. */
@@ -293,7 +292,8 @@ token_read_file(const char *path)
 	while (n > 0 && (token_buf[n - 1] == '\r' || token_buf[n - 1] == ' ' || token_buf[n - 1] == '\t'))
 		token_buf[--n] = '\0';
 	if (n == 0 || n > HTC_TOKEN_MAX) {
-		print_err("--token-file %s: %s", path, n == 0 ? "no token in the first line" : "token too long");
+		print_err("--token-file %s: %s", path,
+			  n == 0 ? "no token in the first line" : "token too long");
 		return -1;
 	}
 	return 0;

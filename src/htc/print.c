@@ -198,7 +198,8 @@ print_size(char *out, size_t cap, uint64_t bytes)
 		unit *= 1024;
 		u++;
 	}
-	return snprintf(out, cap, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenths, units[u]);
+	return snprintf(out, cap, "%llu.%llu %s", (unsigned long long)whole, (unsigned long long)tenths,
+			units[u]);
 }
 
 /* see print.h */

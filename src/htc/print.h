@@ -29,12 +29,12 @@
 #define PRINT_TABLE_COLS_MAX 16
 
 struct print_table {
-	size_t ncols;       /* cells per row, 1..PRINT_TABLE_COLS_MAX */
-	size_t ncells;      /* cells added so far (rows = ceil(ncells / ncols)) */
-	size_t cap;         /* slots in cells[] */
-	char **cells;       /* owned copies, row-major */
-	unsigned right;     /* bit c: column c is right-aligned */
-	int err;            /* 0, or -ENOMEM (sticky) */
+	size_t ncols;   /* cells per row, 1..PRINT_TABLE_COLS_MAX */
+	size_t ncells;  /* cells added so far (rows = ceil(ncells / ncols)) */
+	size_t cap;     /* slots in cells[] */
+	char **cells;   /* owned copies, row-major */
+	unsigned right; /* bit c: column c is right-aligned */
+	int err;        /* 0, or -ENOMEM (sticky) */
 };
 
 /* Start an empty table of ncols columns (1..PRINT_TABLE_COLS_MAX). */

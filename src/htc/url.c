@@ -72,8 +72,8 @@ host_name_valid(const char *s, size_t n)
 		return 0;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '.' || c == '_'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == '_'))
 			return 0;
 	}
 	return 1;
@@ -84,8 +84,8 @@ host_name_valid(const char *s, size_t n)
  * port text into *port and *port_len (NULL and 0 when absent). 0 or -1 with *err.
  */
 static int
-split_host_port(const char *s, size_t n, char host[URL_HOST_MAX], bool *v6, const char **port, size_t *port_len,
-		const char **err)
+split_host_port(const char *s, size_t n, char host[URL_HOST_MAX], bool *v6, const char **port,
+		size_t *port_len, const char **err)
 {
 	const char *colon, *h = s;
 	size_t hlen;

@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define URL_HOST_MAX 254 /* longest host (a DNS name is at most 253 bytes), NUL included */
+#define URL_HOST_MAX 254  /* longest host (a DNS name is at most 253 bytes), NUL included */
 #define URL_PATH_MAX 1024 /* longest path + query, NUL included */
 
 #define URL_DEFAULT "ws://127.0.0.1:50/api/v1/tunnel/connect"
@@ -56,14 +56,14 @@ enum url_scheme {
 /* A parsed daemon URL. All fields are read-only for callers. */
 struct url {
 	enum url_scheme scheme;
-	bool tls;                 /* wss or https */
-	bool host_v6;             /* host is an IPv6 literal (stored without brackets) */
-	bool port_given;          /* the URL named a port */
-	uint16_t port;            /* given, or 80/443 by scheme */
-	char host[URL_HOST_MAX];  /* name or address, no brackets, never empty */
-	char path[URL_PATH_MAX];  /* tunnel request target: starts with '/', may hold "?query" */
-	size_t prefix_len;        /* path[0..prefix_len) is the admin mount prefix (often 0) */
-	const char *err;          /* why url_parse failed (static English text), else NULL */
+	bool tls;                /* wss or https */
+	bool host_v6;            /* host is an IPv6 literal (stored without brackets) */
+	bool port_given;         /* the URL named a port */
+	uint16_t port;           /* given, or 80/443 by scheme */
+	char host[URL_HOST_MAX]; /* name or address, no brackets, never empty */
+	char path[URL_PATH_MAX]; /* tunnel request target: starts with '/', may hold "?query" */
+	size_t prefix_len;       /* path[0..prefix_len) is the admin mount prefix (often 0) */
+	const char *err;         /* why url_parse failed (static English text), else NULL */
 };
 
 /*
@@ -100,8 +100,8 @@ int url_admin_target(const struct url *u, const char *name, char *out, size_t ca
 struct url_local {
 	char host[URL_HOST_MAX]; /* no brackets; URL_LOCAL_HOST_DEFAULT when not given */
 	bool host_given;
-	bool host_v6;            /* host is an IPv6 literal */
-	uint16_t port;           /* 1..65535 */
+	bool host_v6;  /* host is an IPv6 literal */
+	uint16_t port; /* 1..65535 */
 };
 
 /*

@@ -16,8 +16,8 @@
 
 /* see wsconnect.h */
 int
-wsconnect_check(const char *head, size_t len, size_t last_len, const char *key, const char *proto, size_t *head_len,
-		char *err, size_t errlen)
+wsconnect_check(const char *head, size_t len, size_t last_len, const char *key, const char *proto,
+		size_t *head_len, char *err, size_t errlen)
 {
 	const char *const protos[] = { proto };
 	struct http1_header hdrs[WSCONNECT_HEAD_FIELDS];
@@ -41,7 +41,8 @@ wsconnect_check(const char *head, size_t len, size_t last_len, const char *key, 
 			 res.reason);
 		return -1;
 	}
-	why = ws_handshake_client_check(res.status, hdrs, res.num_headers, key, strlen(key), protos, 1, 1, &sel);
+	why = ws_handshake_client_check(res.status, hdrs, res.num_headers, key, strlen(key), protos, 1, 1,
+					&sel);
 	if (why != NULL) {
 		snprintf(err, errlen, "WebSocket handshake failed: %s", why);
 		return -1;
@@ -52,7 +53,8 @@ wsconnect_check(const char *head, size_t len, size_t last_len, const char *key, 
 
 /* see wsconnect.h */
 ssize_t
-wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1], char *out, size_t cap)
+wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1], char *out,
+		  size_t cap)
 {
 	const char *const protos[] = { proto };
 	char host[URL_HOST_MAX + 16];
@@ -71,15 +73,17 @@ wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_
 
 /* Read the 101 response; leftover bytes after it go to *pre. */
 static int
-read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t deadline, struct buf *pre, char *err,
-	     size_t errlen)
+read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t deadline, struct buf *pre,
+	     char *err, size_t errlen)
 {
 	char head[WSCONNECT_HEAD_MAX];
 	size_t len = 0, n = 0;
 	int rc = 0;
 
 	while (rc == 0) {
-		ssize_t k = len < sizeof(head) ? tlsio_recv(io, head + len, sizeof(head) - len, deadline, err, errlen) : -1;
+		ssize_t k = len < sizeof(head)
+				    ? tlsio_recv(io, head + len, sizeof(head) - len, deadline, err, errlen)
+				    : -1;
 
 		if (k <= 0) {
 			if (k == 0 || len == sizeof(head))
@@ -96,7 +100,8 @@ read_upgrade(struct tlsio *io, const char *key, const char *proto, uint64_t dead
 
 /* see wsconnect.h */
 int
-wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct conn *out, char *err, size_t errlen)
+wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct conn *out, char *err,
+	       size_t errlen)
 {
 	uint64_t deadline = clock_mono_ms() + WSCONNECT_TIMEOUT_MS;
 	char key[WS_HANDSHAKE_KEY_LEN + 1], req[2048];

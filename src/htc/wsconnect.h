@@ -32,8 +32,8 @@ int wsconnect_open(const struct url *u, const char *proto, struct buf *pre, stru
  * The upgrade request for u offering proto, with a fresh key (written to
  * key, NUL-terminated): its length in out, or -1 when cap is too small.
  */
-ssize_t wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1], char *out,
-			  size_t cap);
+ssize_t wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1],
+			  char *out, size_t cap);
 
 /*
  * Check the answer head[0..len) (last_len bytes of it were looked at

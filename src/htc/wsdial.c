@@ -84,8 +84,8 @@ read_some(struct wsdial *d, size_t *head_len, char *err, size_t errlen)
 			return -1;
 		}
 		buf_commit(&d->in, (size_t)n);
-		rc = wsconnect_check((const char *)d->in.pos, buf_len(&d->in), last, d->key, d->proto, head_len, err,
-				     errlen);
+		rc = wsconnect_check((const char *)d->in.pos, buf_len(&d->in), last, d->key, d->proto,
+				     head_len, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -168,8 +168,8 @@ on_timer(struct reactor *r, struct reactor_timer *t)
 
 /* see wsdial.h */
 int
-wsdial_start(struct wsdial *d, struct reactor *r, const struct url *u, const struct sockaddr *sa, socklen_t salen,
-	     const char *proto, wsdial_done_cb *done, char *err, size_t errlen)
+wsdial_start(struct wsdial *d, struct reactor *r, const struct url *u, const struct sockaddr *sa,
+	     socklen_t salen, const char *proto, wsdial_done_cb *done, char *err, size_t errlen)
 {
 	char req[2048];
 	ssize_t n;

@@ -35,7 +35,8 @@ struct wsdial;
  * with tunnel_init), or it is closed when the call returns; or c = NULL
  * and err (the reason). Called once, from the loop.
  */
-typedef void wsdial_done_cb(struct wsdial *d, struct conn *c, const uint8_t *pre, size_t pre_len, const char *err);
+typedef void wsdial_done_cb(struct wsdial *d, struct conn *c, const uint8_t *pre, size_t pre_len,
+			    const char *err);
 
 struct wsdial {
 	enum wsdial_state state;

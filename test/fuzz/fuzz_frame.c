@@ -19,10 +19,10 @@
 
 #include "frame.h"
 
-#define CHECK(c)                                                                                                \
-	do {                                                                                                    \
-		if (!(c))                                                                                       \
-			abort();                                                                                \
+#define CHECK(c)                                                                                             \
+	do {                                                                                                 \
+		if (!(c))                                                                                    \
+			abort();                                                                             \
 	} while (0)
 
 #define PREFIX_FRAMES 4

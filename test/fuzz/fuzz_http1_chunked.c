@@ -73,7 +73,7 @@ feed(struct run *run, const uint8_t *src, size_t n)
 static void
 decode_differential(const uint8_t *data, size_t n, size_t split)
 {
-	struct run a = {0}, b = {0};
+	struct run a = { 0 }, b = { 0 };
 
 	a.out = malloc(n + 1);
 	b.out = malloc(n + 1);
@@ -101,7 +101,7 @@ static void
 round_trip(const uint8_t *data, size_t n)
 {
 	uint8_t *enc = malloc(n * (1 + HTTP1_CHUNK_HEADER_MAX + HTTP1_CHUNK_END_LEN) + HTTP1_LAST_CHUNK_LEN);
-	struct run run = {0};
+	struct run run = { 0 };
 	size_t off = 0, elen = 0, k;
 
 	run.out = malloc(n + 1);

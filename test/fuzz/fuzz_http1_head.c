@@ -64,12 +64,12 @@ check_headers(const struct http1_header *h, size_t n, const char *buf, size_t r)
 static struct outcome
 parse(const char *buf, size_t len, size_t last_len, uint8_t flags, struct http1_header *hdrs)
 {
-	static const struct http1_limits small = {.max_head = 128, .max_headers = 4};
+	static const struct http1_limits small = { .max_head = 128, .max_headers = 4 };
 	const struct http1_limits *lim = (flags & 8) ? &small : NULL;
-	struct outcome o = {0};
+	struct outcome o = { 0 };
 
 	if (flags & 1) {
-		struct http1_response res = {.headers = hdrs, .headers_cap = CAP};
+		struct http1_response res = { .headers = hdrs, .headers_cap = CAP };
 
 		res.req_head = flags & 2;
 		res.req_connect = flags & 4;
@@ -88,7 +88,7 @@ parse(const char *buf, size_t len, size_t last_len, uint8_t flags, struct http1_
 			assert(res.body != HTTP1_BODY_CLOSE || !res.keep_alive);
 		}
 	} else {
-		struct http1_request req = {.headers = hdrs, .headers_cap = CAP};
+		struct http1_request req = { .headers = hdrs, .headers_cap = CAP };
 
 		o.r = http1_parse_request(buf, len, last_len, lim, &req);
 		o.err = req.err;

@@ -97,16 +97,10 @@ emit(const struct json_doc *doc, int i, struct json_writer *w)
 		check(n >= 0, "string decodes");
 		json_w_str(w, sbuf, (size_t)n);
 		break;
-	case JSON_NUMBER:
-		json_w_raw(w, doc->text + t->start, t->end - t->start);
-		break;
+	case JSON_NUMBER: json_w_raw(w, doc->text + t->start, t->end - t->start); break;
 	case JSON_TRUE:
-	case JSON_FALSE:
-		json_w_bool(w, t->type == JSON_TRUE);
-		break;
-	default:
-		json_w_null(w);
-		break;
+	case JSON_FALSE: json_w_bool(w, t->type == JSON_TRUE); break;
+	default: json_w_null(w); break;
 	}
 	return (int)t->next;
 }

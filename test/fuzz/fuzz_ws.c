@@ -23,8 +23,8 @@
 
 /* One unit of delivered content: data gathered up to a boundary, or a control frame. */
 struct item {
-	int kind;        /* 0 data, ended by FIN; 1 data, ended by a control frame or input end; 2 control */
-	unsigned opcode; /* control: the opcode */
+	int kind;         /* 0 data, ended by FIN; 1 data, ended by a control frame or input end; 2 control */
+	unsigned opcode;  /* control: the opcode */
 	const uint8_t *p; /* into the owner's buffer */
 	size_t len;
 };
@@ -51,7 +51,7 @@ items_flush(struct items *it, int kind)
 	size_t n = it->len - it->open;
 
 	if ((n > 0 || kind == 0) && it->n < MAX_ITEMS)
-		it->v[it->n++] = (struct item){kind, 0, it->buf + it->open, n};
+		it->v[it->n++] = (struct item){ kind, 0, it->buf + it->open, n };
 	it->open = it->len;
 }
 
@@ -61,7 +61,7 @@ items_control(struct items *it, unsigned opcode, const uint8_t *p, size_t n)
 	items_flush(it, 1);
 	items_add_bytes(it, p, n);
 	if (it->n < MAX_ITEMS)
-		it->v[it->n++] = (struct item){2, opcode, it->buf + it->open, n};
+		it->v[it->n++] = (struct item){ 2, opcode, it->buf + it->open, n };
 	it->open = it->len;
 }
 
@@ -76,7 +76,7 @@ reference(struct items *it, const uint8_t *in, size_t n)
 		unsigned fin = in[off] >> 7, op = in[off] & 15u, masked = in[off + 1] >> 7;
 		uint64_t len = in[off + 1] & 127u;
 		size_t h = 2, i, take;
-		uint8_t key[4] = {0, 0, 0, 0}, tmp[256];
+		uint8_t key[4] = { 0, 0, 0, 0 }, tmp[256];
 
 		if (len == 126 || len == 127) {
 			size_t ext = len == 126 ? 2 : 8;
@@ -141,14 +141,14 @@ on_event(struct items *it, const struct ws_event *ev, const uint8_t *piece, size
 		break;
 	case WS_EV_CLOSE:
 		if (!(ev->code == WS_CLOSE_NO_STATUS && ev->reason_len == 0)) {
-			if (!ws_close_code_valid(ev->code) || !ws_utf8_valid((const uint8_t *)ev->reason, ev->reason_len))
+			if (!ws_close_code_valid(ev->code) ||
+			    !ws_utf8_valid((const uint8_t *)ev->reason, ev->reason_len))
 				abort();
 			cl = ws_close_payload_encode(close, ev->code, ev->reason, ev->reason_len);
 		}
 		items_control(it, WS_OP_CLOSE, close, cl);
 		break;
-	default:
-		abort();
+	default: abort();
 	}
 }
 

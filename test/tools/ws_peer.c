@@ -107,7 +107,7 @@ write_all(int fd, struct iovec *iov, int n)
 static void
 set_timeouts(int fd)
 {
-	struct timeval tv = {10, 0};
+	struct timeval tv = { 10, 0 };
 	int one = 1;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -123,7 +123,7 @@ set_timeouts(int fd)
 static void
 drain_close(int fd)
 {
-	struct timeval tv = {2, 0};
+	struct timeval tv = { 2, 0 };
 	char b[4096];
 
 	shutdown(fd, SHUT_WR);
@@ -184,7 +184,7 @@ split_head(char *head, size_t len, char **first, struct http1_header *h)
 			v++;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
-		h[n++] = (struct http1_header){p, (size_t)(colon - p), v, (size_t)(ve - v)};
+		h[n++] = (struct http1_header){ p, (size_t)(colon - p), v, (size_t)(ve - v) };
 		p = eol + 2;
 	}
 	return (ssize_t)n;
@@ -213,8 +213,8 @@ send_frame(struct peer *c, unsigned opcode, int fin, const void *data, size_t le
 		data = copy;
 	}
 	h = ws_header_encode(hdr, opcode, fin, len, c->role == WS_ROLE_CLIENT ? key : NULL);
-	iov[0] = (struct iovec){hdr, h};
-	iov[1] = (struct iovec){(void *)(uintptr_t)data, len};
+	iov[0] = (struct iovec){ hdr, h };
+	iov[1] = (struct iovec){ (void *)(uintptr_t)data, len };
 	rc = write_all(c->fd, iov, len ? 2 : 1);
 	free(copy);
 	return rc;
@@ -275,11 +275,8 @@ echo(struct peer *c)
 			if (send_frame(c, WS_OP_PONG, 1, ev.data, ev.len) != 0)
 				return;
 			break;
-		case WS_EV_CLOSE:
-			send_close(c, ev.code, ev.reason, ev.reason_len);
-			return;
-		default:
-			break;
+		case WS_EV_CLOSE: send_close(c, ev.code, ev.reason, ev.reason_len); return;
+		default: break;
 		}
 	}
 }
@@ -306,7 +303,7 @@ serve_one(struct peer *c, const struct opts *o)
 	n = ws_handshake_response_encode(out, sizeof(out), &res, NULL);
 	if (n < 0)
 		return;
-	iov = (struct iovec){out, (size_t)n};
+	iov = (struct iovec){ out, (size_t)n };
 	if (write_all(c->fd, &iov, 1) != 0 || res.status != 101) {
 		fprintf(stderr, "ws_peer: refused upgrade: %d %s\n", res.status, res.reason);
 		return;
@@ -318,7 +315,7 @@ serve_one(struct peer *c, const struct opts *o)
 static int
 run_server(const struct opts *o, struct peer *c)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
 	socklen_t alen = sizeof(a);
 	int ls = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -379,8 +376,7 @@ next_msg(struct peer *c, struct msg *m)
 			memcpy(m->data, ev.data, ev.len);
 			m->len = ev.len;
 			return 0;
-		default:
-			break;
+		default: break;
 		}
 		c->acc = realloc(c->acc, c->acc_len + ev.len + 1);
 		if (c->acc == NULL)
@@ -388,7 +384,7 @@ next_msg(struct peer *c, struct msg *m)
 		memcpy(c->acc + c->acc_len, ev.data, ev.len);
 		c->acc_len += ev.len;
 		if (ev.last) {
-			*m = (struct msg){WS_EV_DATA, ev.opcode, c->acc, c->acc_len, 0};
+			*m = (struct msg){ WS_EV_DATA, ev.opcode, c->acc, c->acc_len, 0 };
 			c->acc = NULL;
 			c->acc_len = 0;
 			return 0;
@@ -404,7 +400,8 @@ expect(struct peer *c, struct msg *m, enum ws_event_type type, unsigned opcode, 
 		die(what);
 	if (m->type != type || (type == WS_EV_DATA && m->opcode != opcode) || m->len != len ||
 	    (len && memcmp(m->data, data, len) != 0)) {
-		fprintf(stderr, "ws_peer: %s: got type %d opcode %u len %zu\n", what, m->type, m->opcode, m->len);
+		fprintf(stderr, "ws_peer: %s: got type %d opcode %u len %zu\n", what, m->type, m->opcode,
+			m->len);
 		exit(1);
 	}
 	fprintf(stderr, "ws_peer: ok: %s\n", what);
@@ -415,7 +412,7 @@ static void
 client_handshake(struct peer *c, const struct opts *o)
 {
 	char key[WS_HANDSHAKE_KEY_LEN + 1], host[64], req[2048], head[MAX_HEAD], *first;
-	struct ws_handshake_request rq = {host, o->path, key, o->protos, o->nprotos, NULL};
+	struct ws_handshake_request rq = { host, o->path, key, o->protos, o->nprotos, NULL };
 	struct http1_header h[MAX_HDRS];
 	const char *err, *sel;
 	ssize_t n, nh;
@@ -427,7 +424,7 @@ client_handshake(struct peer *c, const struct opts *o)
 	n = ws_handshake_request_encode(req, sizeof(req), &rq);
 	if (n < 0)
 		die("request does not fit");
-	iov = (struct iovec){req, (size_t)n};
+	iov = (struct iovec){ req, (size_t)n };
 	if (write_all(c->fd, &iov, 1) != 0)
 		die("cannot send the request");
 	n = read_head(c, head);
@@ -444,12 +441,12 @@ client_handshake(struct peer *c, const struct opts *o)
 static int
 run_client(const struct opts *o, struct peer *c)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	static const char text[] = "hello from ws_peer \xE2\x9C\x93";
 	uint8_t bin[256];
 	size_t big_len = 1 << 20, i;
 	uint8_t *big = malloc(big_len);
-	struct msg m = {0};
+	struct msg m = { 0 };
 
 	if (big == NULL)
 		die("out of memory");
@@ -506,8 +503,9 @@ run_client(const struct opts *o, struct peer *c)
 _Noreturn static void
 usage(void)
 {
-	fprintf(stderr, "usage: ws_peer server [--protocol P]... [--require-protocol] [--max-message N] [--once]\n"
-			"       ws_peer client --port N [--path P] [--protocol P]... [--require-protocol]\n");
+	fprintf(stderr,
+		"usage: ws_peer server [--protocol P]... [--require-protocol] [--max-message N] [--once]\n"
+		"       ws_peer client --port N [--path P] [--protocol P]... [--require-protocol]\n");
 	exit(2);
 }
 
@@ -554,8 +552,8 @@ parse_args(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	struct opts o = {0};
-	struct peer c = {0};
+	struct opts o = { 0 };
+	struct peer c = { 0 };
 	int rc;
 
 	parse_args(argc, argv, &o);

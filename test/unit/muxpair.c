@@ -408,7 +408,8 @@ tp_end_idle(const struct tp_end *e)
 			continue;
 		if (t->queued_bytes > 0)
 			return 0;
-		if (reactor_watcher_active(&t->conn.w) && (t->conn.w.interest & REACTOR_READ) && poll(&pf, 1, 0) > 0)
+		if (reactor_watcher_active(&t->conn.w) && (t->conn.w.interest & REACTOR_READ) &&
+		    poll(&pf, 1, 0) > 0)
 			return 0;
 	}
 	return 1;
@@ -476,8 +477,10 @@ tp_new(int nsocks, uint32_t stream_window, uint32_t session_window)
 		b->index = i;
 		conn_init(&ca, tp->tl.r, sv[0], NULL);
 		conn_init(&cb, tp->tl.r, sv[1], NULL);
-		assert_int_equal(tunnel_init(&a->t, &tp->tl, &ca, WS_ROLE_SERVER, &tp_tunnel_ops, a, NULL, 0), 0);
-		assert_int_equal(tunnel_init(&b->t, &tp->tl, &cb, WS_ROLE_CLIENT, &tp_tunnel_ops, b, NULL, 0), 0);
+		assert_int_equal(tunnel_init(&a->t, &tp->tl, &ca, WS_ROLE_SERVER, &tp_tunnel_ops, a, NULL, 0),
+				 0);
+		assert_int_equal(tunnel_init(&b->t, &tp->tl, &cb, WS_ROLE_CLIENT, &tp_tunnel_ops, b, NULL, 0),
+				 0);
 		a->live = b->live = 1;
 		mux_attach(&tp->srv.m, i, &a->t);
 		mux_attach(&tp->cli.m, i, &b->t);

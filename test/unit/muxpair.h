@@ -57,22 +57,22 @@ struct tp_owner {
 	struct stream *s;
 	uint32_t id;
 	int sock;
-	uint8_t *rx;               /* every DATA byte received, in order */
+	uint8_t *rx; /* every DATA byte received, in order */
 	size_t rx_len, rx_cap;
-	int auto_consume;          /* mux_consumed at once for every piece */
+	int auto_consume; /* mux_consumed at once for every piece */
 	unsigned n_data, n_eof, n_reset, n_close, n_batch, n_credit, n_head;
 	unsigned reset_code;
-	char ev[512];              /* one letter per callback: d e r c b w h */
+	char ev[512]; /* one letter per callback: d e r c b w h */
 	size_t nev;
 	enum tp_act act_data, act_eof, act_batch, act_credit;
-	int in_cb;                 /* inside one of our callbacks */
-	int closed_in_cb;          /* on_close came while we were in a callback */
+	int in_cb;                              /* inside one of our callbacks */
+	int closed_in_cb;                       /* on_close came while we were in a callback */
 	void (*batch_hook)(struct tp_owner *o); /* extra check at on_batch_end */
-	const uint8_t *piece[64];  /* pieces of the current input batch, as given */
+	const uint8_t *piece[64];               /* pieces of the current input batch, as given */
 	size_t piece_len[64];
 	unsigned npiece;
-	size_t batch_from;         /* rx offset where the current batch began */
-	unsigned bad_pieces;       /* pieces whose bytes changed before on_batch_end */
+	size_t batch_from;   /* rx offset where the current batch began */
+	unsigned bad_pieces; /* pieces whose bytes changed before on_batch_end */
 	void *user;
 };
 
@@ -80,8 +80,8 @@ struct tp_sock {
 	struct tunnel t;
 	struct tp_end *e;
 	int index;
-	int live;        /* tunnel_init done, tunnel_fini not yet */
-	int closed;      /* on_closed calls */
+	int live;   /* tunnel_init done, tunnel_fini not yet */
+	int closed; /* on_closed calls */
 	unsigned close_code;
 };
 
@@ -95,11 +95,11 @@ struct tp_end {
 	size_t nlog;
 	unsigned errors, last_error;
 	unsigned resets_sent, last_reset_sent;
-	int close_on_error;  /* on_error closes the primary like the real policies */
-	int accept;          /* open a stream with a test owner on STREAM_OPEN */
+	int close_on_error; /* on_error closes the primary like the real policies */
+	int accept;         /* open a stream with a test owner on STREAM_OPEN */
 	struct tp_owner owners[TP_OWNERS];
 	size_t nowners;
-	unsigned unhandled;  /* frames neither the mux nor STREAM_OPEN took */
+	unsigned unhandled; /* frames neither the mux nor STREAM_OPEN took */
 };
 
 struct tp {

@@ -189,12 +189,12 @@ test_basic_malformed(void **state)
 	assert_false(basic("BasicYm9iOnB3", NULL, "pw"));
 	assert_false(basic("Bearer Ym9iOnB3", NULL, "pw"));
 	assert_false(basic("Ym9iOnB3", NULL, "pw"));
-	assert_false(basic("Basic Ym9i%OnB3", NULL, "pw"));      /* bad character */
-	assert_false(basic("Basic Ym9iOnB3 x", NULL, "pw"));     /* inner space */
-	assert_false(basic("Basic Ym9iOnB3M", NULL, "pw3"));     /* length % 4 == 1 */
-	assert_false(basic("Basic Ym9iOnB3MR==", NULL, "pw1"));  /* non-canonical bits */
-	assert_false(basic("Basic Ym9i", NULL, "bob"));          /* "bob": no colon */
-	assert_false(basic("Basic ====", NULL, "pw"));           /* decodes to nothing */
+	assert_false(basic("Basic Ym9i%OnB3", NULL, "pw"));     /* bad character */
+	assert_false(basic("Basic Ym9iOnB3 x", NULL, "pw"));    /* inner space */
+	assert_false(basic("Basic Ym9iOnB3M", NULL, "pw3"));    /* length % 4 == 1 */
+	assert_false(basic("Basic Ym9iOnB3MR==", NULL, "pw1")); /* non-canonical bits */
+	assert_false(basic("Basic Ym9i", NULL, "bob"));         /* "bob": no colon */
+	assert_false(basic("Basic ====", NULL, "pw"));          /* decodes to nothing */
 	assert_false(auth_basic_check(NULL, 0, NULL, "pw"));
 	/* A huge credential is refused, not truncated. */
 	memset(big, 'a', sizeof(big) - 1);
@@ -214,12 +214,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generate),
-		cmocka_unit_test(test_generate_alphabet),
-		cmocka_unit_test(test_token_check),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_basic_malformed),
+		cmocka_unit_test(test_generate),    cmocka_unit_test(test_generate_alphabet),
+		cmocka_unit_test(test_token_check), cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_basic),       cmocka_unit_test(test_basic_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

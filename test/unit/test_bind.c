@@ -57,8 +57,8 @@ fake_on_accept(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		reactor_stop(&d.r);
 }
 
-static const struct bind_ops fake_expose_ops = {.refusal = "REFUSED\n", .on_accept = fake_on_accept};
-static const struct bind_ops fake_pull_ops = {.refusal = NULL, .on_accept = fake_on_accept};
+static const struct bind_ops fake_expose_ops = { .refusal = "REFUSED\n", .on_accept = fake_on_accept };
+static const struct bind_ops fake_pull_ops = { .refusal = NULL, .on_accept = fake_on_accept };
 
 static void
 guard_fired(struct reactor *r, struct reactor_timer *t)
@@ -183,8 +183,9 @@ test_bind_expose_port0(void **state)
 
 	(void)state;
 	cfg.public_url_pattern = "https://x.example/{port}/";
-	bind_json(&set_a, 1, "{\"clientBindRef\":\"r1\",\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":0,"
-			     "\"label\":\"web\",\"basicAuth\":{\"username\":\"u\",\"password\":\"p\"}}",
+	bind_json(&set_a, 1,
+		  "{\"clientBindRef\":\"r1\",\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":0,"
+		  "\"label\":\"web\",\"basicAuth\":{\"username\":\"u\",\"password\":\"p\"}}",
 		  &r);
 	b = r.b;
 	assert_non_null(b);
@@ -252,15 +253,20 @@ test_bind_errors_in_order(void **state)
 	bind_err(&set_a, 1, "[1]", "INVALID_KIND");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"pull\"}", "INVALID_KIND");
 	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"takeover\":true}", "INVALID_KIND");
-	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"basicAuth\":{\"password\":\"x\"}}", "INVALID_KIND");
-	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"basicAuth\":{\"username\":\"a:b\",\"password\":\"x\"}}",
+	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"basicAuth\":{\"password\":\"x\"}}",
+		 "INVALID_KIND");
+	bind_err(&set_a, 1,
+		 "{\"kind\":\"http\",\"mode\":\"expose\",\"basicAuth\":{\"username\":\"a:b\",\"password\":"
+		 "\"x\"}}",
 		 "INVALID_KIND");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"x\"}", "INVALID_KIND");
-	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":70000}", "RESERVED_PORT");
+	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":70000}",
+		 "RESERVED_PORT");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":79}", "RESERVED_PORT");
 	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}", CTL_PORT);
 	bind_err(&set_a, 1, js, "RESERVED_PORT");
-	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":1000}", "PRIVILEGED_PORT");
+	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":1000}",
+		 "PRIVILEGED_PORT");
 	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"host\":\"10.0.0.1\"}", "INVALID_HOST");
 	/* a closing session: its own checks first, then INTERNAL */
 	bind_err(&set_a, 0, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":79}", "RESERVED_PORT");
@@ -325,7 +331,8 @@ test_takeover(void **state)
 	lfd = old->l.fd;
 	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}", port);
 	bind_err(&set_b, 1, js, "ALREADY_BOUND");
-	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d,\"takeover\":true}", port);
+	snprintf(js, sizeof(js),
+		 "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d,\"takeover\":true}", port);
 	bind_err(&set_a, 1, js, "ALREADY_BOUND"); /* not from oneself */
 	bind_err(&set_b, 0, js, "INTERNAL");      /* nor by a closing session */
 
@@ -449,7 +456,7 @@ on_client(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 refused(const char *bind, const char *expect)
 {
-	struct client c = {0};
+	struct client c = { 0 };
 	struct binding *b;
 	unsigned long held;
 	int fd;

@@ -146,8 +146,11 @@ test_compact(void **state)
 	(void)state;
 	assert_int_equal(buf_init(&b, 64, 0), 0);
 	start = b.start;
-	assert_int_equal(buf_append(&b, "xxxxxxxxxx"
-					"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN", 60), 0);
+	assert_int_equal(buf_append(&b,
+				    "xxxxxxxxxx"
+				    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN",
+				    60),
+			 0);
 	buf_consume(&b, 10);
 	assert_int_equal(buf_room(&b), 4);
 
@@ -289,12 +292,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_wrap_reset),
-		cmocka_unit_test(test_prepend),
-		cmocka_unit_test(test_append_consume_commit),
-		cmocka_unit_test(test_compact),
-		cmocka_unit_test(test_reserve_compaction),
-		cmocka_unit_test(test_reserve_growth),
+		cmocka_unit_test(test_init_wrap_reset),       cmocka_unit_test(test_prepend),
+		cmocka_unit_test(test_append_consume_commit), cmocka_unit_test(test_compact),
+		cmocka_unit_test(test_reserve_compaction),    cmocka_unit_test(test_reserve_growth),
 		cmocka_unit_test(test_reserve_not_owned),
 	};
 

@@ -27,29 +27,42 @@
 static const struct fake_reply replies[] = {
 	{ .target = "/api/v1/tunnel/health",
 	  .parts = { J "{\"status\":\"ok\",\"service\":\"hoody-tunnel\",\"version\":\"0.1.0\","
-		       "\"started\":\"2999-01-01T00:00:00Z\",\"pid\":4242,\"fds\":17,\"memory\":{\"rss\":24536678}}" } },
+		       "\"started\":\"2999-01-01T00:00:00Z\",\"pid\":4242,\"fds\":17,\"memory\":{\"rss\":"
+		       "24536678}}" } },
 	{ .target = "/t/api/v1/tunnel/health",
 	  .parts = { J "{\"status\":\"ok\",\"version\":\"9\",\"started\":\"2000-01-01T00:00:00Z\"}" } },
 	{ .target = "/api/v1/tunnel/tunnels",
-	  .parts = { J "{\"sessions\":[{\"sessionId\":\"s-7f3a\",\"peerAddr\":\"10.0.0.9:51234\",\"protocol\":\"v2\","
+	  .parts = { J "{\"sessions\":[{\"sessionId\":\"s-7f3a\",\"peerAddr\":\"10.0.0.9:51234\","
+		       "\"protocol\":\"v2\","
 		       "\"connectionsGranted\":4,\"activeStreams\":12,\"exposeBindings\":[{\"bindId\":1,"
-		       "\"containerPort\":3000},{\"bindId\":2,\"containerPort\":5000}],\"pullBindings\":[{\"bindId\":3,"
-		       "\"containerPort\":5432}]},{\"sessionId\":\"s-1\",\"peerAddr\":\"[::1]:4000\",\"protocol\":\"v1\","
-		       "\"connectionsGranted\":1,\"activeStreams\":0,\"exposeBindings\":[],\"pullBindings\":[]}],",
-		     "\"orphanedSessions\":1,\"totalStreams\":12,\"totalBindings\":3,\"fdPermitsAvailable\":1010}" },
+		       "\"containerPort\":3000},{\"bindId\":2,\"containerPort\":5000}],\"pullBindings\":[{"
+		       "\"bindId\":3,"
+		       "\"containerPort\":5432}]},{\"sessionId\":\"s-1\",\"peerAddr\":\"[::1]:4000\","
+		       "\"protocol\":\"v1\","
+		       "\"connectionsGranted\":1,\"activeStreams\":0,\"exposeBindings\":[],\"pullBindings\":["
+		       "]}],",
+		     "\"orphanedSessions\":1,\"totalStreams\":12,\"totalBindings\":3,\"fdPermitsAvailable\":"
+		     "1010}" },
 	  .delay_ms = 10 },
 	{ .target = "/api/v1/tunnel/sessions",
-	  .parts = { J "{\"sessions\":[{\"sessionId\":\"s-7f3a\",\"peerAddr\":\"10.0.0.9:51234\",\"isV2\":true,"
-		       "\"connectionsGranted\":4,\"activeStreams\":12,\"maxStreams\":1024,\"bindings\":[{\"bindId\":1,"
-		       "\"kind\":\"expose\",\"mode\":\"http\",\"containerPort\":3000},{\"bindId\":3,\"kind\":\"pull\","
-		       "\"mode\":\"tcp\",\"containerPort\":5432}]},{\"sessionId\":\"\\u001b[2Jevil\\n\",\"isV2\":false}],"
-		       "\"total\":2}" } },
+	  .parts = { J
+		     "{\"sessions\":[{\"sessionId\":\"s-7f3a\",\"peerAddr\":\"10.0.0.9:51234\",\"isV2\":true,"
+		     "\"connectionsGranted\":4,\"activeStreams\":12,\"maxStreams\":1024,\"bindings\":[{"
+		     "\"bindId\":1,"
+		     "\"kind\":\"expose\",\"mode\":\"http\",\"containerPort\":3000},{\"bindId\":3,\"kind\":"
+		     "\"pull\","
+		     "\"mode\":\"tcp\",\"containerPort\":5432}]},{\"sessionId\":\"\\u001b[2Jevil\\n\","
+		     "\"isV2\":false}],"
+		     "\"total\":2}" } },
 	{ .target = "/api/v1/tunnel/bindings",
-	  .parts = { J "{\"bindings\":[{\"sessionId\":\"s-7f3a\",\"bindId\":1,\"kind\":\"expose\",\"mode\":\"http\","
-		       "\"port\":3000},{\"sessionId\":\"s-7f3a\",\"bindId\":3,\"kind\":\"pull\",\"mode\":\"tcp\","
+	  .parts = { J "{\"bindings\":[{\"sessionId\":\"s-7f3a\",\"bindId\":1,\"kind\":\"expose\",\"mode\":"
+		       "\"http\","
+		       "\"port\":3000},{\"sessionId\":\"s-7f3a\",\"bindId\":3,\"kind\":\"pull\",\"mode\":"
+		       "\"tcp\","
 		       "\"port\":5432}],\"total\":2}" } },
 	{ .target = "/api/v1/tunnel/metrics",
-	  .parts = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  .parts = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: "
+		     "chunked\r\n\r\n"
 		     "2a\r\n# TYPE hoody_tunnel_sessions_active gauge\n\r\n",
 		     "1f\r\nhoody_tunnel_sessions_active 2\n\r\n0\r\n\r\n" },
 	  .delay_ms = 10 },
@@ -60,13 +73,15 @@ static const struct fake_reply replies[] = {
 	{ .target = "/api/v1/tunnel/sessions/nope",
 	  .parts = { "HTTP/1.1 404 Not Found\r\n\r\n{\"error\":\"unknown session\"}" } },
 	{ .target = "/x/api/v1/tunnel/health",
-	  .parts = { "HTTP/1.1 401 Unauthorized\r\nContent-Length: 23\r\n\r\n{\"error\":\"bad token\"}\r\n" } },
+	  .parts = { "HTTP/1.1 401 Unauthorized\r\nContent-Length: 23\r\n\r\n{\"error\":\"bad "
+		     "token\"}\r\n" } },
 	{ .target = "/y/api/v1/tunnel/health",
 	  .parts = { "HTTP/1.1 502 Bad Gateway\r\n\r\n<html>upstream\x1b[31m down</html>\r\nmore" } },
 	{ .target = "/z/api/v1/tunnel/health", .parts = { J "[1,2]" } },
 	{ .target = "/w/api/v1/tunnel/health", .parts = { J "{\"status\":" } },
 	{ .target = "/v/api/v1/tunnel/health", .parts = { J "{}" } },
-	{ .target = "/u/api/v1/tunnel/health", .parts = { "HTTP/1.1 500 Internal Server Error\r\n\r\n{\"x\":1}" } },
+	{ .target = "/u/api/v1/tunnel/health",
+	  .parts = { "HTTP/1.1 500 Internal Server Error\r\n\r\n{\"x\":1}" } },
 };
 
 static struct fakesrv srv;
@@ -181,7 +196,8 @@ test_health(void **state)
 	run(&r, cmd_health, &o, NULL);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.out, "{\"status\":\"ok\",\"service\":\"hoody-tunnel\",\"version\":\"0.1.0\","
-				   "\"started\":\"2999-01-01T00:00:00Z\",\"pid\":4242,\"fds\":17,\"memory\":{\"rss\":24536678}}\n");
+				   "\"started\":\"2999-01-01T00:00:00Z\",\"pid\":4242,\"fds\":17,\"memory\":{"
+				   "\"rss\":24536678}}\n");
 }
 
 static void
@@ -203,8 +219,9 @@ test_health_prefix_token_uptime(void **state)
 	{
 		char c[7][64], up[64];
 		const char *row = strchr(r.out, '\n') + 1;
-		assert_int_equal(sscanf(row, "%63s %63s %63s %63s %63s %63s %63s", c[0], c[1], c[2], c[3], c[4], c[5],
-					c[6]), 7);
+		assert_int_equal(sscanf(row, "%63s %63s %63s %63s %63s %63s %63s", c[0], c[1], c[2], c[3],
+					c[4], c[5], c[6]),
+				 7);
 		assert_string_equal(c[0], "ok");
 		assert_string_equal(c[1], "9");
 		assert_string_equal(c[2], "2000-01-01T00:00:00Z");
@@ -226,11 +243,11 @@ test_list(void **state)
 	opts(&o, "/", NULL);
 	run(&r, cmd_list, &o, NULL);
 	assert_int_equal(r.rc, 0);
-	assert_string_equal(r.out,
-			    "SESSION  PEER            PROTO  STREAMS  EXPOSE     PULL\n"
-			    "s-7f3a   10.0.0.9:51234  v2          12  3000,5000  5432\n"
-			    "s-1      [::1]:4000      v1           0  -          -\n"
-			    "2 session(s), 1 orphaned, 12 stream(s), 3 binding(s), 1010 fd permit(s) available\n");
+	assert_string_equal(
+		r.out, "SESSION  PEER            PROTO  STREAMS  EXPOSE     PULL\n"
+		       "s-7f3a   10.0.0.9:51234  v2          12  3000,5000  5432\n"
+		       "s-1      [::1]:4000      v1           0  -          -\n"
+		       "2 session(s), 1 orphaned, 12 stream(s), 3 binding(s), 1010 fd permit(s) available\n");
 }
 
 static void
@@ -244,21 +261,20 @@ test_sessions_bindings_metrics(void **state)
 	run(&r, cmd_sessions, &o, NULL);
 	assert_int_equal(r.rc, 0);
 	/* The escape sequence and newline from the daemon are shown as '?'. */
-	assert_string_equal(r.out,
-			    "ID         PEER            V2   CONNS  STREAMS  BINDINGS\n"
-			    "s-7f3a     10.0.0.9:51234  yes      4  12/1024  expose:3000,pull:5432\n"
-			    "?[2Jevil?  -               no       -        -  -\n");
+	assert_string_equal(r.out, "ID         PEER            V2   CONNS  STREAMS  BINDINGS\n"
+				   "s-7f3a     10.0.0.9:51234  yes      4  12/1024  expose:3000,pull:5432\n"
+				   "?[2Jevil?  -               no       -        -  -\n");
 
 	run(&r, cmd_bindings, &o, NULL);
 	assert_int_equal(r.rc, 0);
-	assert_string_equal(r.out,
-			    "SESSION  BIND  KIND    MODE  PORT\n"
-			    "s-7f3a      1  expose  http  3000\n"
-			    "s-7f3a      3  pull    tcp   5432\n");
+	assert_string_equal(r.out, "SESSION  BIND  KIND    MODE  PORT\n"
+				   "s-7f3a      1  expose  http  3000\n"
+				   "s-7f3a      3  pull    tcp   5432\n");
 
 	run(&r, cmd_metrics, &o, NULL);
 	assert_int_equal(r.rc, 0);
-	assert_string_equal(r.out, "# TYPE hoody_tunnel_sessions_active gauge\nhoody_tunnel_sessions_active 2\n");
+	assert_string_equal(r.out,
+			    "# TYPE hoody_tunnel_sessions_active gauge\nhoody_tunnel_sessions_active 2\n");
 }
 
 static void
@@ -272,7 +288,8 @@ test_kill(void **state)
 	opts(&o, "", NULL);
 	run(&r, cmd_kill, &o, "s1", NULL);
 	assert_int_equal(r.rc, HTC_EXIT_USAGE);
-	assert_string_equal(r.err, "htc: kill: needs the token (--token, --token-file or HOODY_TUNNEL_TOKEN)\n");
+	assert_string_equal(r.err,
+			    "htc: kill: needs the token (--token, --token-file or HOODY_TUNNEL_TOKEN)\n");
 
 	opts(&o, "", "sekret");
 	run(&r, cmd_kill, &o, "a/b c", "--grace-ms", "250", NULL);
@@ -301,7 +318,8 @@ test_kill(void **state)
 	run(&r, cmd_kill, &o, "nope", NULL);
 	assert_int_equal(r.rc, HTC_EXIT_FAIL);
 	assert_string_equal(r.out, "");
-	assert_string_equal(r.err, "htc: DELETE /api/v1/tunnel/sessions/nope: 404 Not Found: unknown session\n");
+	assert_string_equal(r.err,
+			    "htc: DELETE /api/v1/tunnel/sessions/nope: 404 Not Found: unknown session\n");
 	assert_null(strstr(r.err, "sekret"));
 }
 
@@ -341,8 +359,8 @@ test_kill_args(void **state)
 static void
 test_no_args_allowed(void **state)
 {
-	int (*const fns[])(struct htc_opts *, int, char **) = { cmd_health, cmd_list, cmd_sessions, cmd_bindings,
-								cmd_metrics };
+	int (*const fns[])(struct htc_opts *, int, char **) = { cmd_health, cmd_list, cmd_sessions,
+								cmd_bindings, cmd_metrics };
 	struct htc_opts o;
 	struct out r;
 	size_t i;
@@ -366,12 +384,15 @@ test_errors(void **state)
 		const char *err;
 	} v[] = {
 		{ "/x/api/v1/tunnel/connect", NULL,
-		  "htc: GET /x/api/v1/tunnel/health: 401 Unauthorized: bad token (no token given: use --token, "
+		  "htc: GET /x/api/v1/tunnel/health: 401 Unauthorized: bad token (no token given: use "
+		  "--token, "
 		  "--token-file or HOODY_TUNNEL_TOKEN)\n" },
-		{ "/x/api/v1/tunnel/connect", "t", "htc: GET /x/api/v1/tunnel/health: 401 Unauthorized: bad token\n" },
+		{ "/x/api/v1/tunnel/connect", "t",
+		  "htc: GET /x/api/v1/tunnel/health: 401 Unauthorized: bad token\n" },
 		{ "/y/api/v1/tunnel/connect", NULL,
 		  "htc: GET /y/api/v1/tunnel/health: 502 Bad Gateway: <html>upstream?[31m down</html>\n" },
-		{ "/u/api/v1/tunnel/connect", NULL, "htc: GET /u/api/v1/tunnel/health: 500 Internal Server Error\n" },
+		{ "/u/api/v1/tunnel/connect", NULL,
+		  "htc: GET /u/api/v1/tunnel/health: 500 Internal Server Error\n" },
 		{ "/z/api/v1/tunnel/connect", NULL,
 		  "htc: health: the daemon's answer is not a JSON object (other type at byte 0)\n" },
 		{ "/w/api/v1/tunnel/connect", NULL,

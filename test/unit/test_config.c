@@ -147,20 +147,23 @@ test_every_flag(void **state)
 	(void)state;
 	temp_file(cert, sizeof(cert), "CERT", 4);
 	temp_file(key, sizeof(key), "KEY", 3);
-	assert_int_equal(load(&c, NULL, ARGS("--listen", "127.0.0.1:8050", "--token=tok-1",
-		"--admin-token", "adm-1", "--admin-auth=all", "--tls-cert", cert, "--tls-key", key,
-		"--trusted-proxy", "loopback", "--trusted-proxy=10.0.0.0/8",
-		"--public-url-pattern", "https://{port}.example.com", "--domain", "example.com",
-		"--vhost-listen=:8443", "--expose-address", "::", "--allow-privileged-expose",
-		"--allow-privileged-pull=true", "--max-sessions", "3", "--max-bindings-per-session=4",
-		"--max-streams-per-session", "5", "--max-connections-per-session", "6",
-		"--max-pre-auth-connections", "7", "--stream-initial-window", "64KiB",
-		"--session-initial-window=2MiB", "--fd-reserve", "128", "--max-head-size", "8KiB",
-		"--max-headers", "50", "--hello-timeout", "1s", "--ping-interval", "10s",
-		"--pong-timeout", "20s", "--takeover-grace", "0", "--idle-timeout", "0",
-		"--shutdown-grace", "2500ms", "--join-ticket-ttl", "45s", "--visitor-idle-timeout", "2m",
-		"--head-timeout", "3s", "--response-timeout", "1h", "--send-timeout", "90s", "--log-format", "json",
-		"--log-level=debug")), 0);
+	assert_int_equal(
+		load(&c, NULL,
+		     ARGS("--listen", "127.0.0.1:8050", "--token=tok-1", "--admin-token", "adm-1",
+			  "--admin-auth=all", "--tls-cert", cert, "--tls-key", key, "--trusted-proxy",
+			  "loopback", "--trusted-proxy=10.0.0.0/8", "--public-url-pattern",
+			  "https://{port}.example.com", "--domain", "example.com", "--vhost-listen=:8443",
+			  "--expose-address", "::", "--allow-privileged-expose",
+			  "--allow-privileged-pull=true", "--max-sessions", "3",
+			  "--max-bindings-per-session=4", "--max-streams-per-session", "5",
+			  "--max-connections-per-session", "6", "--max-pre-auth-connections", "7",
+			  "--stream-initial-window", "64KiB", "--session-initial-window=2MiB", "--fd-reserve",
+			  "128", "--max-head-size", "8KiB", "--max-headers", "50", "--hello-timeout", "1s",
+			  "--ping-interval", "10s", "--pong-timeout", "20s", "--takeover-grace", "0",
+			  "--idle-timeout", "0", "--shutdown-grace", "2500ms", "--join-ticket-ttl", "45s",
+			  "--visitor-idle-timeout", "2m", "--head-timeout", "3s", "--response-timeout", "1h",
+			  "--send-timeout", "90s", "--log-format", "json", "--log-level=debug")),
+		0);
 	assert_string_equal(c.listen, "127.0.0.1:8050");
 	assert_string_equal(c.token, "tok-1");
 	assert_string_equal(c.admin_token, "adm-1");
@@ -216,25 +219,28 @@ test_every_env(void **state)
 	temp_file(key, sizeof(key), "KEY", 3);
 	snprintf(e_cert, sizeof(e_cert), "HOODY_TUNNEL_TLS_CERT=%s", cert);
 	snprintf(e_key, sizeof(e_key), "HOODY_TUNNEL_TLS_KEY=%s", key);
-	assert_int_equal(load(&c, ENV("PATH=/bin", "HOODY_TUNNEL_LISTEN=[::1]:9000",
-		"HOODY_TUNNEL_TOKEN=env-tok", "HOODY_TUNNEL_ADMIN_TOKEN=env-adm",
-		"HOODY_TUNNEL_ADMIN_AUTH=ALL", e_cert, e_key,
-		"HOODY_TUNNEL_TRUSTED_PROXY=private, 192.168.1.7 ,fd00::/8",
-		"HOODY_TUNNEL_PUBLIC_URL_PATTERN=http://h:{port}", "HOODY_TUNNEL_DOMAIN=t.example",
-		"HOODY_TUNNEL_VHOST_LISTEN=0.0.0.0:80", "HOODY_TUNNEL_EXPOSE_ADDRESS=127.0.0.1",
-		"HOODY_TUNNEL_ALLOW_PRIVILEGED_EXPOSE=yes", "HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=1",
-		"HOODY_TUNNEL_MAX_SESSIONS=11", "HOODY_TUNNEL_MAX_BINDINGS_PER_SESSION=12",
-		"HOODY_TUNNEL_MAX_STREAMS_PER_SESSION=1000000",
-		"HOODY_TUNNEL_MAX_CONNECTIONS_PER_SESSION=14",
-		"HOODY_TUNNEL_MAX_PRE_AUTH_CONNECTIONS=15", "HOODY_TUNNEL_STREAM_INITIAL_WINDOW=1",
-		"HOODY_TUNNEL_SESSION_INITIAL_WINDOW=2147483647", "HOODY_TUNNEL_FD_RESERVE=16",
-		"HOODY_TUNNEL_MAX_HEAD_SIZE=1MiB", "HOODY_TUNNEL_MAX_HEADERS=10000",
-		"HOODY_TUNNEL_HELLO_TIMEOUT=250ms", "HOODY_TUNNEL_PING_INTERVAL=1m",
-		"HOODY_TUNNEL_PONG_TIMEOUT=2m", "HOODY_TUNNEL_TAKEOVER_GRACE=90",
-		"HOODY_TUNNEL_IDLE_TIMEOUT=1h", "HOODY_TUNNEL_SHUTDOWN_GRACE=0",
-		"HOODY_TUNNEL_JOIN_TICKET_TTL=5s", "HOODY_TUNNEL_VISITOR_IDLE_TIMEOUT=7s",
-		"HOODY_TUNNEL_HEAD_TIMEOUT=8s", "HOODY_TUNNEL_RESPONSE_TIMEOUT=9s",
-		"HOODY_TUNNEL_LOG_FORMAT=json", "HOODY_TUNNEL_LOG_LEVEL=warn"), NULL), 0);
+	assert_int_equal(
+		load(&c,
+		     ENV("PATH=/bin", "HOODY_TUNNEL_LISTEN=[::1]:9000", "HOODY_TUNNEL_TOKEN=env-tok",
+			 "HOODY_TUNNEL_ADMIN_TOKEN=env-adm", "HOODY_TUNNEL_ADMIN_AUTH=ALL", e_cert, e_key,
+			 "HOODY_TUNNEL_TRUSTED_PROXY=private, 192.168.1.7 ,fd00::/8",
+			 "HOODY_TUNNEL_PUBLIC_URL_PATTERN=http://h:{port}", "HOODY_TUNNEL_DOMAIN=t.example",
+			 "HOODY_TUNNEL_VHOST_LISTEN=0.0.0.0:80", "HOODY_TUNNEL_EXPOSE_ADDRESS=127.0.0.1",
+			 "HOODY_TUNNEL_ALLOW_PRIVILEGED_EXPOSE=yes", "HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=1",
+			 "HOODY_TUNNEL_MAX_SESSIONS=11", "HOODY_TUNNEL_MAX_BINDINGS_PER_SESSION=12",
+			 "HOODY_TUNNEL_MAX_STREAMS_PER_SESSION=1000000",
+			 "HOODY_TUNNEL_MAX_CONNECTIONS_PER_SESSION=14",
+			 "HOODY_TUNNEL_MAX_PRE_AUTH_CONNECTIONS=15", "HOODY_TUNNEL_STREAM_INITIAL_WINDOW=1",
+			 "HOODY_TUNNEL_SESSION_INITIAL_WINDOW=2147483647", "HOODY_TUNNEL_FD_RESERVE=16",
+			 "HOODY_TUNNEL_MAX_HEAD_SIZE=1MiB", "HOODY_TUNNEL_MAX_HEADERS=10000",
+			 "HOODY_TUNNEL_HELLO_TIMEOUT=250ms", "HOODY_TUNNEL_PING_INTERVAL=1m",
+			 "HOODY_TUNNEL_PONG_TIMEOUT=2m", "HOODY_TUNNEL_TAKEOVER_GRACE=90",
+			 "HOODY_TUNNEL_IDLE_TIMEOUT=1h", "HOODY_TUNNEL_SHUTDOWN_GRACE=0",
+			 "HOODY_TUNNEL_JOIN_TICKET_TTL=5s", "HOODY_TUNNEL_VISITOR_IDLE_TIMEOUT=7s",
+			 "HOODY_TUNNEL_HEAD_TIMEOUT=8s", "HOODY_TUNNEL_RESPONSE_TIMEOUT=9s",
+			 "HOODY_TUNNEL_LOG_FORMAT=json", "HOODY_TUNNEL_LOG_LEVEL=warn"),
+		     NULL),
+		0);
 	assert_string_equal(c.listen, "[::1]:9000");
 	assert_string_equal(c.token, "env-tok");
 	assert_string_equal(c.admin_token, "env-adm");
@@ -287,25 +293,28 @@ test_flag_wins_over_env(void **state)
 	(void)state;
 	/* Either order of env and flags: the flag wins. */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSIONS=20", "HOODY_TUNNEL_LOG_LEVEL=debug"),
-			      ARGS("--max-sessions", "2")), 0);
+			      ARGS("--max-sessions", "2")),
+			 0);
 	assert_int_equal(c.max_sessions, 2);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG); /* env still used where no flag */
 	/* A bad env value that a flag overrides is never looked at. */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSIONS=lots"), ARGS("--max-sessions=4")), 0);
 	assert_int_equal(c.max_sessions, 4);
 	/* A boolean flag beats a false env. */
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=no"),
-			      ARGS("--allow-privileged-pull")), 0);
+	assert_int_equal(
+		load(&c, ENV("HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=no"), ARGS("--allow-privileged-pull")), 0);
 	assert_int_equal(c.allow_privileged_pull, 1);
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=TRUE"),
-			      ARGS("--allow-privileged-pull=off")), 0);
+	assert_int_equal(
+		load(&c, ENV("HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=TRUE"), ARGS("--allow-privileged-pull=off")),
+		0);
 	assert_int_equal(c.allow_privileged_pull, 0);
 	/* The last of a repeated flag wins. */
 	assert_int_equal(load(&c, NULL, ARGS("--max-sessions", "2", "--max-sessions=5")), 0);
 	assert_int_equal(c.max_sessions, 5);
 	/* --trusted-proxy on the command line replaces the env list. */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TRUSTED_PROXY=private,loopback"),
-			      ARGS("--trusted-proxy", "1.2.3.4")), 0);
+			      ARGS("--trusted-proxy", "1.2.3.4")),
+			 0);
 	assert_int_equal(c.n_trusted_proxy, 1);
 	assert_string_equal(c.trusted_proxy[0], "1.2.3.4");
 	/* An empty env value counts as unset. */
@@ -348,8 +357,7 @@ test_token_sources(void **state)
 	config_fini(&c);
 	/* Both at the same level: refused. */
 	expect_err(NULL, ARGS("--token", "a", "--token-file", path), "--token", "--token-file");
-	expect_err(ENV("HOODY_TUNNEL_TOKEN=a", e_file), NULL, "HOODY_TUNNEL_TOKEN",
-		   "mutually exclusive");
+	expect_err(ENV("HOODY_TUNNEL_TOKEN=a", e_file), NULL, "HOODY_TUNNEL_TOKEN", "mutually exclusive");
 	unlink(path);
 
 	temp_file(path, sizeof(path), "crlf-token\r\n", 12);
@@ -365,8 +373,7 @@ test_token_file_errors(void **state)
 	char path[64], big[CONFIG_TOKEN_MAX + 8];
 
 	(void)state;
-	expect_err(NULL, ARGS("--token-file", "/nonexistent/tok"), "--token-file",
-		   "/nonexistent/tok");
+	expect_err(NULL, ARGS("--token-file", "/nonexistent/tok"), "--token-file", "/nonexistent/tok");
 	temp_file(path, sizeof(path), "", 0);
 	expect_err(NULL, ARGS("--token-file", path), path, "empty");
 	unlink(path);
@@ -405,16 +412,16 @@ test_units(void **state)
 		const char *v;
 		uint32_t want;
 	} sizes[] = {
-		{ "1048576", MIB }, { "1048576B", MIB }, { "1024K", MIB }, { "1024k", MIB },
-		{ "1024KB", MIB }, { "1024KiB", MIB }, { "1M", MIB }, { "1MB", MIB }, { "1MiB", MIB },
-		{ "1G", 1024 * MIB }, { "1GB", 1024 * MIB }, { "1GiB", 1024 * MIB },
+		{ "1048576", MIB }, { "1048576B", MIB },  { "1024K", MIB },      { "1024k", MIB },
+		{ "1024KB", MIB },  { "1024KiB", MIB },   { "1M", MIB },         { "1MB", MIB },
+		{ "1MiB", MIB },    { "1G", 1024 * MIB }, { "1GB", 1024 * MIB }, { "1GiB", 1024 * MIB },
 	};
 	static const struct {
 		const char *v;
 		uint64_t want;
 	} durs[] = {
-		{ "5", 5000 }, { "5s", 5000 }, { "5000ms", 5000 }, { "1ms", 1 }, { "2m", 120000 },
-		{ "1h", 3600000 },
+		{ "5", 5000 }, { "5s", 5000 },   { "5000ms", 5000 },
+		{ "1ms", 1 },  { "2m", 120000 }, { "1h", 3600000 },
 	};
 	char arg[64];
 	struct config c;
@@ -472,10 +479,12 @@ test_bool_forms(void **state)
 static void
 test_addresses(void **state)
 {
-	static const char *const good[] = { "0.0.0.0:50", "127.0.0.1:1", ":65535", "[::]:50",
-					    "[::1]:8080", "localhost:50", "tunnel.example.com:443" };
-	static const char *const bad[] = { "50", "0.0.0.0", "0.0.0.0:", "0.0.0.0:0", "1.2.3.4:65536",
-					   "::1:50", "[::1]50", "[nope]:50", "[]:50", "a b:50",
+	static const char *const good[] = {
+		"0.0.0.0:50",   "127.0.0.1:1",           ":65535", "[::]:50", "[::1]:8080",
+		"localhost:50", "tunnel.example.com:443"
+	};
+	static const char *const bad[] = { "50",        "0.0.0.0", "0.0.0.0:",  "0.0.0.0:0", "1.2.3.4:65536",
+					   "::1:50",    "[::1]50", "[nope]:50", "[]:50",     "a b:50",
 					   "1.2.3.4:5x" };
 	struct config c;
 	size_t i;
@@ -487,8 +496,8 @@ test_addresses(void **state)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		expect_err(NULL, ARGS("--listen", bad[i]), "--listen", bad[i]);
-		expect_err(NULL, ARGS("--domain", "d.example", "--vhost-listen", bad[i]),
-			   "--vhost-listen", bad[i]);
+		expect_err(NULL, ARGS("--domain", "d.example", "--vhost-listen", bad[i]), "--vhost-listen",
+			   bad[i]);
 	}
 	expect_err(NULL, ARGS("--expose-address", "localhost"), "--expose-address", "'localhost'");
 	expect_err(NULL, ARGS("--expose-address", "1.2.3"), "--expose-address", "'1.2.3'");
@@ -503,31 +512,30 @@ test_trusted_proxy(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TRUSTED_PROXY=10.0.0.1"),
-			      ARGS("--trusted-proxy", "LOOPBACK,2001:db8::/32", "--trusted-proxy",
-				   "172.16.0.0/12")), 0);
+	assert_int_equal(
+		load(&c, ENV("HOODY_TUNNEL_TRUSTED_PROXY=10.0.0.1"),
+		     ARGS("--trusted-proxy", "LOOPBACK,2001:db8::/32", "--trusted-proxy", "172.16.0.0/12")),
+		0);
 	assert_int_equal(c.n_trusted_proxy, 3);
 	assert_string_equal(c.trusted_proxy[0], "LOOPBACK");
 	assert_string_equal(c.trusted_proxy[1], "2001:db8::/32");
 	assert_string_equal(c.trusted_proxy[2], "172.16.0.0/12");
 	expect_err(NULL, ARGS("--trusted-proxy", "10.0.0.0/33"), "--trusted-proxy", "'10.0.0.0/33'");
 	expect_err(NULL, ARGS("--trusted-proxy", "::/129"), "--trusted-proxy", "'::/129'");
-	expect_err(NULL, ARGS("--trusted-proxy", "proxy.example"), "--trusted-proxy",
-		   "'proxy.example'");
+	expect_err(NULL, ARGS("--trusted-proxy", "proxy.example"), "--trusted-proxy", "'proxy.example'");
 	expect_err(NULL, ARGS("--trusted-proxy", "10.0.0.0/"), "--trusted-proxy", "'10.0.0.0/'");
 	expect_err(NULL, ARGS("--trusted-proxy", "1.2.3.4,,5.6.7.8"), "--trusted-proxy", "empty");
 	expect_err(ENV("HOODY_TUNNEL_TRUSTED_PROXY=nope"), NULL, "HOODY_TUNNEL_TRUSTED_PROXY", "nope");
 	/* 32 entries fit, 33 do not. */
 	many[0] = '\0';
 	for (i = 0; i < CONFIG_MAX_TRUSTED_PROXIES; i++)
-		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.0.%d", i ? "," : "",
-			 i);
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.0.%d", i ? "," : "", i);
 	snprintf(e, sizeof(e), "HOODY_TUNNEL_TRUSTED_PROXY=%s", many);
 	assert_int_equal(load(&c, ENV(e), NULL), 0);
 	assert_int_equal(c.n_trusted_proxy, CONFIG_MAX_TRUSTED_PROXIES);
 	assert_string_equal(c.trusted_proxy[31], "10.0.0.31");
-	expect_err(ENV(e), ARGS("--trusted-proxy", many, "--trusted-proxy", "1.1.1.1"),
-		   "--trusted-proxy", "more than 32");
+	expect_err(ENV(e), ARGS("--trusted-proxy", many, "--trusted-proxy", "1.1.1.1"), "--trusted-proxy",
+		   "more than 32");
 }
 
 /* Every value error names the flag (or variable) and the bad value. */
@@ -537,25 +545,51 @@ test_value_errors(void **state)
 	static const struct {
 		const char *flag, *value;
 	} cases[] = {
-		{ "max-sessions", "abc" }, { "max-sessions", "0" }, { "max-sessions", "100001" },
-		{ "max-sessions", "-1" }, { "max-sessions", "8x" },
-		{ "max-bindings-per-session", "0" }, { "max-bindings-per-session", "65536" },
-		{ "max-streams-per-session", "0" }, { "max-streams-per-session", "1000001" },
-		{ "max-connections-per-session", "0" }, { "max-connections-per-session", "257" },
-		{ "max-pre-auth-connections", "0" }, { "fd-reserve", "15" }, { "max-headers", "0" },
+		{ "max-sessions", "abc" },
+		{ "max-sessions", "0" },
+		{ "max-sessions", "100001" },
+		{ "max-sessions", "-1" },
+		{ "max-sessions", "8x" },
+		{ "max-bindings-per-session", "0" },
+		{ "max-bindings-per-session", "65536" },
+		{ "max-streams-per-session", "0" },
+		{ "max-streams-per-session", "1000001" },
+		{ "max-connections-per-session", "0" },
+		{ "max-connections-per-session", "257" },
+		{ "max-pre-auth-connections", "0" },
+		{ "fd-reserve", "15" },
+		{ "max-headers", "0" },
 		{ "max-headers", "10001" },
-		{ "stream-initial-window", "0" }, { "stream-initial-window", "2GiB" },
-		{ "session-initial-window", "2147483648" }, { "session-initial-window", "1TiB" },
-		{ "session-initial-window", "1.5MiB" }, { "session-initial-window", "MiB" },
-		{ "max-head-size", "1023" }, { "max-head-size", "2MiB" },
-		{ "hello-timeout", "0" }, { "hello-timeout", "5x" }, { "hello-timeout", "2h" },
-		{ "hello-timeout", "s" }, { "pong-timeout", "0ms" }, { "ping-interval", "25h" },
-		{ "takeover-grace", "1d" }, { "idle-timeout", "8d" }, { "shutdown-grace", "-1" },
-		{ "join-ticket-ttl", "0" }, { "visitor-idle-timeout", "2days" },
-		{ "head-timeout", "0" }, { "response-timeout", "99999999999999999999" }, { "send-timeout", "0" },
-		{ "admin-auth", "some" }, { "log-format", "xml" }, { "log-level", "trace" },
-		{ "public-url-pattern", "ftp://x/{port}" }, { "public-url-pattern", "example.com" },
-		{ "domain", "-bad.example" }, { "domain", "a..b" }, { "domain", "under_score.io" },
+		{ "stream-initial-window", "0" },
+		{ "stream-initial-window", "2GiB" },
+		{ "session-initial-window", "2147483648" },
+		{ "session-initial-window", "1TiB" },
+		{ "session-initial-window", "1.5MiB" },
+		{ "session-initial-window", "MiB" },
+		{ "max-head-size", "1023" },
+		{ "max-head-size", "2MiB" },
+		{ "hello-timeout", "0" },
+		{ "hello-timeout", "5x" },
+		{ "hello-timeout", "2h" },
+		{ "hello-timeout", "s" },
+		{ "pong-timeout", "0ms" },
+		{ "ping-interval", "25h" },
+		{ "takeover-grace", "1d" },
+		{ "idle-timeout", "8d" },
+		{ "shutdown-grace", "-1" },
+		{ "join-ticket-ttl", "0" },
+		{ "visitor-idle-timeout", "2days" },
+		{ "head-timeout", "0" },
+		{ "response-timeout", "99999999999999999999" },
+		{ "send-timeout", "0" },
+		{ "admin-auth", "some" },
+		{ "log-format", "xml" },
+		{ "log-level", "trace" },
+		{ "public-url-pattern", "ftp://x/{port}" },
+		{ "public-url-pattern", "example.com" },
+		{ "domain", "-bad.example" },
+		{ "domain", "a..b" },
+		{ "domain", "under_score.io" },
 	};
 	char flag[64], eq[128], envv[128], envname[64];
 	size_t i, k;
@@ -571,8 +605,10 @@ test_value_errors(void **state)
 		expect_err(NULL, ARGS(eq), flag, quoted);
 		snprintf(envname, sizeof(envname), "HOODY_TUNNEL_%s", cases[i].flag);
 		for (k = 0; envname[k]; k++)
-			envname[k] = envname[k] == '-' ? '_' : (char)(envname[k] >= 'a' &&
-				envname[k] <= 'z' ? envname[k] - 32 : envname[k]);
+			envname[k] = envname[k] == '-'
+					     ? '_'
+					     : (char)(envname[k] >= 'a' && envname[k] <= 'z' ? envname[k] - 32
+											     : envname[k]);
 		snprintf(envv, sizeof(envv), "%s=%s", envname, cases[i].value);
 		expect_err(ENV(envv), NULL, envname, quoted);
 	}
@@ -660,8 +696,7 @@ test_help_version(void **state)
 	assert_int_equal(load(&c, NULL, ARGS("--max-sessions", "2", "--version", "--help", "--bad")),
 			 CONFIG_EXIT_VERSION);
 	/* A bad environment does not stop --help. */
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSIONS=x"), ARGS("--help")),
-			 CONFIG_EXIT_HELP);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSIONS=x"), ARGS("--help")), CONFIG_EXIT_HELP);
 	/* --help as a flag's value is just a value. */
 	assert_int_equal(load(&c, NULL, ARGS("--admin-token", "--help")), 0);
 	assert_string_equal(c.admin_token, "--help");
@@ -676,9 +711,12 @@ test_unknown_env_noted(void **state)
 	struct config c;
 
 	(void)state;
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSION=3", "HOODY_TUNNEL_MAX_SESSIONS=4",
-				      "HOODY_TUNNELX=1", "HOODY_TUNNEL_max_sessions=5",
-				      "HOODY_TUNNEL_LISTEN", "OTHER=1"), NULL), 0);
+	assert_int_equal(
+		load(&c,
+		     ENV("HOODY_TUNNEL_MAX_SESSION=3", "HOODY_TUNNEL_MAX_SESSIONS=4", "HOODY_TUNNELX=1",
+			 "HOODY_TUNNEL_max_sessions=5", "HOODY_TUNNEL_LISTEN", "OTHER=1"),
+		     NULL),
+		0);
 	assert_int_equal(c.max_sessions, 4);
 	assert_int_equal(c.n_env_unknown, 2);
 	assert_int_equal(c.env_unknown_len[0], strlen("HOODY_TUNNEL_MAX_SESSION"));
@@ -691,21 +729,51 @@ static void
 test_usage_lists_every_flag(void **state)
 {
 	static const char *const flags[] = {
-		"listen", "token", "token-file", "admin-token", "admin-auth", "expose-address",
-		"public-url-pattern", "max-sessions", "max-bindings-per-session",
-		"max-streams-per-session", "max-connections-per-session", "stream-initial-window",
-		"session-initial-window", "hello-timeout", "pong-timeout", "ping-interval",
-		"takeover-grace", "idle-timeout", "shutdown-grace", "max-pre-auth-connections",
-		"allow-privileged-expose", "allow-privileged-pull", "fd-reserve", "log-format",
-		"log-level", "tls-cert", "tls-key", "trusted-proxy", "domain", "vhost-listen",
-		"join-ticket-ttl", "visitor-idle-timeout", "head-timeout", "response-timeout",
-		"send-timeout", "max-head-size", "max-headers",
+		"listen",
+		"token",
+		"token-file",
+		"admin-token",
+		"admin-auth",
+		"expose-address",
+		"public-url-pattern",
+		"max-sessions",
+		"max-bindings-per-session",
+		"max-streams-per-session",
+		"max-connections-per-session",
+		"stream-initial-window",
+		"session-initial-window",
+		"hello-timeout",
+		"pong-timeout",
+		"ping-interval",
+		"takeover-grace",
+		"idle-timeout",
+		"shutdown-grace",
+		"max-pre-auth-connections",
+		"allow-privileged-expose",
+		"allow-privileged-pull",
+		"fd-reserve",
+		"log-format",
+		"log-level",
+		"tls-cert",
+		"tls-key",
+		"trusted-proxy",
+		"domain",
+		"vhost-listen",
+		"join-ticket-ttl",
+		"visitor-idle-timeout",
+		"head-timeout",
+		"response-timeout",
+		"send-timeout",
+		"max-head-size",
+		"max-headers",
 	};
-	static const char *const defaults[] = { "0.0.0.0:50", "[default: 8]", "[default: 1024]",
-						"1MiB", "16MiB", "[default: 5s]", "[default: 60s]",
-						"[default: 30s]", "[default: 300s]", "[default: 10s]",
-						"[default: 32]", "[default: 64]", "64KiB", "[default: 100]",
-						"[default: delete]", "[default: text]", "[default: info]" };
+	static const char *const defaults[] = {
+		"0.0.0.0:50",      "[default: 8]",   "[default: 1024]",   "1MiB",
+		"16MiB",           "[default: 5s]",  "[default: 60s]",    "[default: 30s]",
+		"[default: 300s]", "[default: 10s]", "[default: 32]",     "[default: 64]",
+		"64KiB",           "[default: 100]", "[default: delete]", "[default: text]",
+		"[default: info]"
+	};
 	char *text = NULL, needle[96], ver[64];
 	size_t len = 0, i, k;
 	FILE *f = open_memstream(&text, &len);
@@ -725,8 +793,10 @@ test_usage_lists_every_flag(void **state)
 		}
 		snprintf(needle, sizeof(needle), "env HOODY_TUNNEL_%s\n", flags[i]);
 		for (k = strlen("env HOODY_TUNNEL_"); needle[k]; k++)
-			needle[k] = needle[k] == '-' ? '_' : (char)(needle[k] >= 'a' && needle[k] <= 'z' ?
-				needle[k] - 32 : needle[k]);
+			needle[k] = needle[k] == '-'
+					    ? '_'
+					    : (char)(needle[k] >= 'a' && needle[k] <= 'z' ? needle[k] - 32
+											  : needle[k]);
 		if (strstr(text, needle) == NULL)
 			fail_msg("usage lacks %s", needle);
 	}
@@ -841,7 +911,9 @@ test_option_table(void **state)
 				fail_msg("--%s listed twice", o[i].name);
 		snprintf(want, sizeof(want), "HOODY_TUNNEL_%s", o[i].name);
 		for (k = strlen("HOODY_TUNNEL_"); want[k] != '\0'; k++)
-			want[k] = want[k] == '-' ? '_' : (char)(want[k] >= 'a' && want[k] <= 'z' ? want[k] - 32 : want[k]);
+			want[k] = want[k] == '-'
+					  ? '_'
+					  : (char)(want[k] >= 'a' && want[k] <= 'z' ? want[k] - 32 : want[k]);
 		if (action) {
 			assert_string_equal(o[i].env, "");
 			continue;

@@ -117,10 +117,10 @@ group_teardown(void **state)
 	return 0;
 }
 
-#define NEED_CERTS()                                                                                       \
-	do {                                                                                               \
-		if (!have_certs)                                                                           \
-			skip();                                                                            \
+#define NEED_CERTS()                                                                                         \
+	do {                                                                                                 \
+		if (!have_certs)                                                                             \
+			skip();                                                                              \
 	} while (0)
 
 /* ---- the owner ---------------------------------------------------------- */
@@ -134,19 +134,19 @@ pat(size_t i, unsigned seed)
 /* One owner of a conn: what it sends, what it got, what it saw. */
 struct side {
 	struct conn c;
-	int paused;           /* does not want CONN_READ */
-	size_t rchunk;        /* bytes per conn_read */
-	unsigned rbudget;     /* conn_read calls per callback (0: until -EAGAIN) */
+	int paused;       /* does not want CONN_READ */
+	size_t rchunk;    /* bytes per conn_read */
+	unsigned rbudget; /* conn_read calls per callback (0: until -EAGAIN) */
 	uint8_t *rx;
 	size_t rxlen, rxwant;
-	size_t rbase;         /* rx[i] is byte rbase + i of pattern rseed */
+	size_t rbase; /* rx[i] is byte rbase + i of pattern rseed */
 	unsigned rseed;
 	uint8_t *tx;
 	size_t txlen, txoff;
-	int blocked;          /* the last write returned -EAGAIN: wants CONN_WRITE */
+	int blocked;               /* the last write returned -EAGAIN: wants CONN_WRITE */
 	unsigned eagains, retried; /* writes refused, writes taken after a refusal */
 	int eof, err;
-	unsigned asked;       /* the owner's last conn_interest() */
+	unsigned asked; /* the owner's last conn_interest() */
 	unsigned calls, rcalls, wcalls;
 	unsigned unwanted;    /* calls with an event not asked for, or none at all */
 	int stop_on_data;     /* reactor_stop() in the first call that got bytes */
@@ -346,8 +346,9 @@ cond_failed(void)
 static int
 cond_idle(void)
 {
-	return cond_failed() || (conn_ready(&A.c) && conn_ready(&B.c) && conn_wants(&A.c, CONN_READ) == CONN_READ &&
-				 conn_wants(&B.c, CONN_READ) == CONN_READ);
+	return cond_failed() ||
+	       (conn_ready(&A.c) && conn_ready(&B.c) && conn_wants(&A.c, CONN_READ) == CONN_READ &&
+		conn_wants(&B.c, CONN_READ) == CONN_READ);
 }
 
 static int

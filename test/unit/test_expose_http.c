@@ -41,8 +41,8 @@ open_for(const char *head, int upgrade)
 {
 	static struct opened o;
 	struct forwarded_values fwd;
-	struct expose_http_open eo = {7, 3000, "203.0.113.4:51234", &fwd, upgrade};
-	struct buf out = {0};
+	struct expose_http_open eo = { 7, 3000, "203.0.113.4:51234", &fwd, upgrade };
+	struct buf out = { 0 };
 	ssize_t n;
 
 	memset(&o.req, 0, sizeof(o.req));
@@ -127,11 +127,11 @@ test_open_hop_by_hop(void **state)
 
 	(void)state;
 	o = open_for(
-	    "GET / HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nConnection: keep-alive, X-Secret\r\n"
-	    "Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
-	    "Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nX-Dup: 2\r\n"
-	    "Accept: */*\r\n\r\n",
-	    0);
+		"GET / HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nConnection: keep-alive, X-Secret\r\n"
+		"Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n"
+		"Proxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\nX-Dup: 2\r\n"
+		"Accept: */*\r\n\r\n",
+		0);
 	assert_string_equal(header_lines(o), "Host: h\nX-Dup: 1\nX-Dup: 2\nAccept: */*\n"
 					     "X-Forwarded-For: 203.0.113.4\nX-Forwarded-Proto: http\n"
 					     "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
@@ -190,17 +190,18 @@ test_open_latin1_value(void **state)
 
 /* ---- response heads ---------------------------------------------------- */
 
-static const struct expose_http_req req11 = {0, 1, 0, 1};
-static const struct expose_http_req req10 = {0, 0, 0, 0};
-static const struct expose_http_req req_head = {1, 1, 0, 1};
-static const struct expose_http_req req_up = {0, 1, 1, 1};
-static const struct expose_http_req req11_close = {0, 1, 0, 0};
+static const struct expose_http_req req11 = { 0, 1, 0, 1 };
+static const struct expose_http_req req10 = { 0, 0, 0, 0 };
+static const struct expose_http_req req_head = { 1, 1, 0, 1 };
+static const struct expose_http_req req_up = { 0, 1, 1, 1 };
+static const struct expose_http_req req11_close = { 0, 1, 0, 0 };
 
 /* Run expose_http_response_head on json; returns rc, the written text in out_text. */
 static int
-head_for(const char *json, const struct expose_http_req *rq, struct expose_http_head *h, char *out_text, size_t cap)
+head_for(const char *json, const struct expose_http_req *rq, struct expose_http_head *h, char *out_text,
+	 size_t cap)
 {
-	struct buf out = {0};
+	struct buf out = { 0 };
 	int rc;
 
 	assert_int_equal(buf_reserve(&out, 16, 0, 0), 0);
@@ -222,11 +223,11 @@ test_head_content_length(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],"
-		     "[\"Content-Length\",\"5\"],[\"Set-Cookie\",\"a=1\"],[\"Set-Cookie\",\"b=2\"]],"
-		     "\"final\":true}",
-		     &req11, &h, t, sizeof(t)),
-	    0);
+		head_for("{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],"
+			 "[\"Content-Length\",\"5\"],[\"Set-Cookie\",\"a=1\"],[\"Set-Cookie\",\"b=2\"]],"
+			 "\"final\":true}",
+			 &req11, &h, t, sizeof(t)),
+		0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
 			       "Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.status, 200);
@@ -241,22 +242,22 @@ test_head_content_length(void **state)
 	assert_string_equal(t, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	assert_false(h.keep_alive);
 	/* equal duplicates are one; differing ones are invalid */
-	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"3\"]]}",
-		     &req11, &h, t, sizeof(t)),
-	    0);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-"
+				  "Length\",\"3\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n");
-	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-Length\",\"4\"]]}",
-		     &req11, &h, t, sizeof(t)),
-	    -EPROTO);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"3\"],[\"Content-"
+				  "Length\",\"4\"]]}",
+				  &req11, &h, t, sizeof(t)),
+			 -EPROTO);
 	assert_string_equal(t, "");
-	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"-1\"]]}", &req11, &h, t, sizeof(t)),
-	    -EPROTO);
-	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1 2\"]]}", &req11, &h, t, sizeof(t)),
-	    -EPROTO);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"-1\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 -EPROTO);
+	assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"1 2\"]]}", &req11, &h,
+				  t, sizeof(t)),
+			 -EPROTO);
 }
 
 static void
@@ -267,12 +268,13 @@ test_head_chunked_and_close(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    head_for("{\"status\":200,\"headers\":[[\"Transfer-Encoding\",\"chunked\"],[\"X-A\",\"1\"]],"
-		     "\"final\":true}",
-		     &req11, &h, t, sizeof(t)),
-	    0);
+		head_for("{\"status\":200,\"headers\":[[\"Transfer-Encoding\",\"chunked\"],[\"X-A\",\"1\"]],"
+			 "\"final\":true}",
+			 &req11, &h, t, sizeof(t)),
+		0);
 	assert_string_equal(
-	    t, "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
+		t,
+		"HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_HTTP_BODY_CHUNKED);
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req10, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
@@ -280,7 +282,7 @@ test_head_chunked_and_close(void **state)
 	assert_false(h.keep_alive);
 	/* HTTP/1.0 keep-alive with a length stays open */
 	{
-		struct expose_http_req r = {0, 0, 0, 1};
+		struct expose_http_req r = { 0, 0, 0, 1 };
 
 		assert_int_equal(head_for("{\"status\":200,\"headers\":[[\"Content-Length\",\"2\"]]}", &r, &h,
 					  t, sizeof(t)),
@@ -306,13 +308,14 @@ test_head_no_body(void **state)
 	assert_int_equal(head_for("{\"status\":200,\"headers\":[]}", &req_head, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
-	assert_int_equal(
-	    head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t, sizeof(t)),
-	    0);
+	assert_int_equal(head_for("{\"status\":204,\"headers\":[[\"Content-Length\",\"0\"]]}", &req11, &h, t,
+				  sizeof(t)),
+			 0);
 	assert_string_equal(t, "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 	assert_int_equal(
-	    head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t, sizeof(t)), 0);
+		head_for("{\"status\":304,\"headers\":[[\"ETag\",\"\\\"x\\\"\"]]}", &req11, &h, t, sizeof(t)),
+		0);
 	assert_string_equal(t, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nConnection: keep-alive\r\n\r\n");
 	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
 }
@@ -331,7 +334,7 @@ test_head_hop_by_hop(void **state)
 				  &req11, &h, t, sizeof(t)),
 			 0);
 	assert_string_equal(
-	    t, "HTTP/1.1 200 OK\r\nX-Public: ok\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+		t, "HTTP/1.1 200 OK\r\nX-Public: ok\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 	assert_true(h.keep_alive);
 }
 
@@ -339,28 +342,28 @@ static void
 test_head_invalid(void **state)
 {
 	static const char *const bad[] = {
-	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\r\\nInjected: 1\"]]}",
-	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\nc\"]]}",
-	    "{\"status\":200,\"headers\":[[\"X-A\",\"b\\u0000\"]]}",
-	    "{\"status\":200,\"headers\":[[\"Bad Name\",\"v\"]]}",
-	    "{\"status\":200,\"headers\":[[\"\",\"v\"]]}",
-	    "{\"status\":200,\"headers\":[[\"X:A\",\"v\"]]}",
-	    "{\"status\":200,\"headers\":[[\"X-A\"]]}",
-	    "{\"status\":200,\"headers\":[[\"X-A\",1]]}",
-	    "{\"status\":200,\"headers\":{\"X-A\":\"v\"}}",
-	    "{\"status\":99,\"headers\":[]}",
-	    "{\"status\":600,\"headers\":[]}",
-	    "{\"status\":\"200\",\"headers\":[]}",
-	    "{\"status\":200.5,\"headers\":[]}",
-	    "{\"headers\":[]}",
-	    "{\"status\":200,\"headers\":[],\"final\":false}",
-	    "{\"status\":100,\"headers\":[],\"final\":true}",
-	    "{\"status\":101,\"headers\":[],\"final\":true}", /* not an upgrade */
-	    "{\"status\":101,\"headers\":[],\"final\":false}",
-	    "{\"status\":200,\"headers\":[],\"final\":\"yes\"}",
-	    "[200]",
-	    "{\"status\":200,",
-	    "",
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\r\\nInjected: 1\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\nc\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",\"b\\u0000\"]]}",
+		"{\"status\":200,\"headers\":[[\"Bad Name\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"X:A\",\"v\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\"]]}",
+		"{\"status\":200,\"headers\":[[\"X-A\",1]]}",
+		"{\"status\":200,\"headers\":{\"X-A\":\"v\"}}",
+		"{\"status\":99,\"headers\":[]}",
+		"{\"status\":600,\"headers\":[]}",
+		"{\"status\":\"200\",\"headers\":[]}",
+		"{\"status\":200.5,\"headers\":[]}",
+		"{\"headers\":[]}",
+		"{\"status\":200,\"headers\":[],\"final\":false}",
+		"{\"status\":100,\"headers\":[],\"final\":true}",
+		"{\"status\":101,\"headers\":[],\"final\":true}", /* not an upgrade */
+		"{\"status\":101,\"headers\":[],\"final\":false}",
+		"{\"status\":200,\"headers\":[],\"final\":\"yes\"}",
+		"[200]",
+		"{\"status\":200,",
+		"",
 	};
 	struct expose_http_head h;
 	char t[2048];
@@ -386,7 +389,7 @@ test_head_informational(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
+		head_for("{\"status\":100,\"headers\":[],\"final\":false}", &req11, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "HTTP/1.1 100 Continue\r\n\r\n");
 	assert_false(h.final);
 	assert_int_equal(h.body, EXPOSE_HTTP_BODY_NONE);
@@ -397,7 +400,7 @@ test_head_informational(void **state)
 	assert_string_equal(t, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
 	/* nothing for an HTTP/1.0 visitor */
 	assert_int_equal(
-	    head_for("{\"status\":103,\"headers\":[],\"final\":false}", &req10, &h, t, sizeof(t)), 0);
+		head_for("{\"status\":103,\"headers\":[],\"final\":false}", &req10, &h, t, sizeof(t)), 0);
 	assert_string_equal(t, "");
 	assert_false(h.final);
 }
@@ -410,29 +413,31 @@ test_head_switching(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
-		     "[\"Sec-WebSocket-Accept\",\"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\"],[\"Keep-Alive\",\"1\"]],"
-		     "\"final\":true}",
-		     &req_up, &h, t, sizeof(t)),
-	    0);
+		head_for(
+			"{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\","
+			"\"Upgrade\"],"
+			"[\"Sec-WebSocket-Accept\",\"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\"],[\"Keep-Alive\",\"1\"]],"
+			"\"final\":true}",
+			&req_up, &h, t, sizeof(t)),
+		0);
 	assert_string_equal(
-	    t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+		t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
 	assert_int_equal(h.status, 101);
 	assert_true(h.final);
 	/* without a Connection field the daemon adds one */
-	assert_int_equal(
-	    head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"]]}", &req_up, &h, t, sizeof(t)),
-	    0);
+	assert_int_equal(head_for("{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"]]}", &req_up, &h,
+				  t, sizeof(t)),
+			 0);
 	assert_string_equal(
-	    t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+		t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
 	/* a non-101 answer to an upgrade is ordinary: its Upgrade field goes */
-	assert_int_equal(
-	    head_for("{\"status\":426,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Content-Length\",\"0\"]]}",
-		     &req_up, &h, t, sizeof(t)),
-	    0);
+	assert_int_equal(head_for("{\"status\":426,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Content-"
+				  "Length\",\"0\"]]}",
+				  &req_up, &h, t, sizeof(t)),
+			 0);
 	assert_string_equal(
-	    t, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+		t, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 }
 
 static void
@@ -461,8 +466,8 @@ test_head_many_headers(void **state)
 	(void)state;
 	len += (size_t)snprintf(json + len, sizeof(json) - len, "{\"status\":200,\"headers\":[");
 	for (i = 0; i < EXPOSE_HTTP_MAX_RESPONSE_HEADERS; i++)
-		len +=
-		    (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "", i);
+		len += (size_t)snprintf(json + len, sizeof(json) - len, "%s[\"X-%d\",\"v\"]", i ? "," : "",
+					i);
 	snprintf(json + len, sizeof(json) - len, "]}");
 	assert_int_equal(head_for(json, &req11, &h, t, sizeof(t)), 0);
 	assert_non_null(strstr(t, "X-255: v\r\n"));
@@ -493,7 +498,7 @@ struct req_vec {
 	const char *raw;  /* the framed body, then the bytes that follow it */
 	const char *want; /* the payload */
 	const char *rest; /* what is never used: the next request */
-	int fails;	  /* invalid chunked framing */
+	int fails;        /* invalid chunked framing */
 };
 
 /* clang-format off */
@@ -534,7 +539,8 @@ req_chunk(void *vctx, const uint8_t *p, size_t n)
 	while (!c->failed && off < c->npending && !expose_http_req_body_done(&c->b)) {
 		const uint8_t *data = NULL;
 		size_t dlen = 0;
-		ssize_t used = expose_http_req_body_take(&c->b, c->pending + off, c->npending - off, &data, &dlen);
+		ssize_t used =
+			expose_http_req_body_take(&c->b, c->pending + off, c->npending - off, &data, &dlen);
 
 		if (used < 0) {
 			c->failed = 1;
@@ -569,7 +575,8 @@ req_check(void *vctx)
 		return;
 	}
 	if (c->failed || !expose_http_req_body_done(&c->b))
-		fail_msg("%s: failed %d, done %d", cur_req->name, c->failed, expose_http_req_body_done(&c->b));
+		fail_msg("%s: failed %d, done %d", cur_req->name, c->failed,
+			 expose_http_req_body_done(&c->b));
 	assert_int_equal(c->npayload, strlen(want));
 	assert_memory_equal(c->payload, want, c->npayload);
 	assert_int_equal(c->npending, strlen(cur_req->rest));
@@ -631,17 +638,17 @@ struct resp_ctx {
 
 struct resp_vec {
 	const char *name;
-	const char *json;		 /* the STREAM_RESPONSE_HEAD */
+	const char *json;                 /* the STREAM_RESPONSE_HEAD */
 	const struct expose_http_req *rq; /* the request it answers */
-	enum expose_http_body framing;	 /* what the head decides */
-	const char *body;		 /* the client's DATA, in any pieces */
-	const char *want;		 /* the body the visitor gets (chunked: once decoded) */
-	int clean;			 /* the connection may carry another response */
+	enum expose_http_body framing;    /* what the head decides */
+	const char *body;                 /* the client's DATA, in any pieces */
+	const char *want;                 /* the body the visitor gets (chunked: once decoded) */
+	int clean;                        /* the connection may carry another response */
 };
 
-static const struct expose_http_req rq11 = {0, 1, 0, 1};
-static const struct expose_http_req rq10 = {0, 0, 0, 0};
-static const struct expose_http_req rq_head = {1, 1, 0, 1};
+static const struct expose_http_req rq11 = { 0, 1, 0, 1 };
+static const struct expose_http_req rq10 = { 0, 0, 0, 0 };
+static const struct expose_http_req rq_head = { 1, 1, 0, 1 };
 
 /* clang-format off */
 static const struct resp_vec resp_vecs[] = {
@@ -762,7 +769,8 @@ test_resp_body_all_ways(void **state)
 		assert_int_equal(head_for(cur_resp->json, cur_resp->rq, &cur_head, text, sizeof(text)), 0);
 		if (cur_head.body != cur_resp->framing)
 			fail_msg("%s: framing %d", cur_resp->name, (int)cur_head.body);
-		feed_all_ways(cur_resp->body, strlen(cur_resp->body), &ctx, resp_reset, resp_chunk, resp_check);
+		feed_all_ways(cur_resp->body, strlen(cur_resp->body), &ctx, resp_reset, resp_chunk,
+			      resp_check);
 	}
 }
 
@@ -812,7 +820,7 @@ test_resp_body_pieces(void **state)
 static void
 test_error_response(void **state)
 {
-	struct buf out = {0};
+	struct buf out = { 0 };
 	char *text, *body;
 	size_t cl;
 
@@ -854,7 +862,7 @@ test_error_response(void **state)
 static void
 test_error_response_long_detail(void **state)
 {
-	struct buf out = {0};
+	struct buf out = { 0 };
 	char detail[1000], *body;
 
 	(void)state;
@@ -871,26 +879,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_fields),
-	    cmocka_unit_test(test_open_hop_by_hop),
-	    cmocka_unit_test(test_open_forwarded_replaced),
-	    cmocka_unit_test(test_open_upgrade),
-	    cmocka_unit_test(test_open_latin1_value),
-	    cmocka_unit_test(test_head_content_length),
-	    cmocka_unit_test(test_head_chunked_and_close),
-	    cmocka_unit_test(test_head_no_body),
-	    cmocka_unit_test(test_head_hop_by_hop),
-	    cmocka_unit_test(test_head_invalid),
-	    cmocka_unit_test(test_head_informational),
-	    cmocka_unit_test(test_head_switching),
-	    cmocka_unit_test(test_head_unescape),
-	    cmocka_unit_test(test_head_many_headers),
-	    cmocka_unit_test(test_req_body_all_ways),
-	    cmocka_unit_test(test_req_body_length_bounds),
-	    cmocka_unit_test(test_resp_body_all_ways),
-	    cmocka_unit_test(test_resp_body_pieces),
-	    cmocka_unit_test(test_error_response),
-	    cmocka_unit_test(test_error_response_long_detail),
+		cmocka_unit_test(test_open_fields),
+		cmocka_unit_test(test_open_hop_by_hop),
+		cmocka_unit_test(test_open_forwarded_replaced),
+		cmocka_unit_test(test_open_upgrade),
+		cmocka_unit_test(test_open_latin1_value),
+		cmocka_unit_test(test_head_content_length),
+		cmocka_unit_test(test_head_chunked_and_close),
+		cmocka_unit_test(test_head_no_body),
+		cmocka_unit_test(test_head_hop_by_hop),
+		cmocka_unit_test(test_head_invalid),
+		cmocka_unit_test(test_head_informational),
+		cmocka_unit_test(test_head_switching),
+		cmocka_unit_test(test_head_unescape),
+		cmocka_unit_test(test_head_many_headers),
+		cmocka_unit_test(test_req_body_all_ways),
+		cmocka_unit_test(test_req_body_length_bounds),
+		cmocka_unit_test(test_resp_body_all_ways),
+		cmocka_unit_test(test_resp_body_pieces),
+		cmocka_unit_test(test_error_response),
+		cmocka_unit_test(test_error_response_long_detail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -233,12 +233,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_through_when_empty),
-	    cmocka_unit_test(test_held_head_leaves_with_body),
-	    cmocka_unit_test(test_queued_behind_waiting_bytes),
-	    cmocka_unit_test(test_full_socket_keeps_the_rest),
-	    cmocka_unit_test(test_bound),
-	    cmocka_unit_test(test_socket_failed),
+		cmocka_unit_test(test_through_when_empty),
+		cmocka_unit_test(test_held_head_leaves_with_body),
+		cmocka_unit_test(test_queued_behind_waiting_bytes),
+		cmocka_unit_test(test_full_socket_keeps_the_rest),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_socket_failed),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -264,8 +264,8 @@ sim_check(const struct sim *s)
 	uint64_t sum;
 	int i;
 
-	sum = flow_send_available(&s->s_session) + s->data.bytes[1] + s->data.bytes[2] +
-	      s->data.bytes[3] + s->data.bytes[4] + s->window.bytes[0] + s->r_session.pending +
+	sum = flow_send_available(&s->s_session) + s->data.bytes[1] + s->data.bytes[2] + s->data.bytes[3] +
+	      s->data.bytes[4] + s->window.bytes[0] + s->r_session.pending +
 	      flow_recv_buffered(&s->r_session);
 	assert_true(sum == s->session_window);
 	assert_true(s->r_session.available + s->r_session.pending <= s->r_session.window);
@@ -430,14 +430,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_send_consume_grant),
-		cmocka_unit_test(test_send_zero_increment),
-		cmocka_unit_test(test_send_overflow),
-		cmocka_unit_test(test_send_allowance),
-		cmocka_unit_test(test_recv_beyond_credit),
-		cmocka_unit_test(test_recv_init_limits),
-		cmocka_unit_test(test_recv_window_due),
-		cmocka_unit_test(test_recv_take_all),
+		cmocka_unit_test(test_send_consume_grant), cmocka_unit_test(test_send_zero_increment),
+		cmocka_unit_test(test_send_overflow),      cmocka_unit_test(test_send_allowance),
+		cmocka_unit_test(test_recv_beyond_credit), cmocka_unit_test(test_recv_init_limits),
+		cmocka_unit_test(test_recv_window_due),    cmocka_unit_test(test_recv_take_all),
 		cmocka_unit_test(test_simulated_transfer),
 	};
 

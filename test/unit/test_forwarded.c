@@ -38,7 +38,10 @@ v6(const char *ip)
 	return ss;
 }
 
-#define H(n, v) { n, sizeof(n) - 1, v, sizeof(v) - 1 }
+#define H(n, v)                                                                                              \
+	{                                                                                                    \
+		n, sizeof(n) - 1, v, sizeof(v) - 1                                                           \
+	}
 
 static void
 test_keywords_and_cidrs(void **state)
@@ -96,9 +99,12 @@ test_untrusted_replaced(void **state)
 static void
 test_trusted_kept_and_extended(void **state)
 {
-	struct http1_header h[] = { H("host", "internal:50"), H("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
-				    H("X-Forwarded-For", "3.3.3.3"), H("X-Forwarded-Proto", "https"),
-				    H("X-Forwarded-Host", "app.example.com"), H("X-Real-IP", "1.1.1.1") };
+	struct http1_header h[] = { H("host", "internal:50"),
+				    H("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
+				    H("X-Forwarded-For", "3.3.3.3"),
+				    H("X-Forwarded-Proto", "https"),
+				    H("X-Forwarded-Host", "app.example.com"),
+				    H("X-Real-IP", "1.1.1.1") };
 	struct forwarded f;
 	struct forwarded_values v;
 	struct sockaddr_storage a = v4("127.0.0.1");

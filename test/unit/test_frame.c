@@ -116,11 +116,11 @@ struct rx_frame {
 
 struct rx {
 	struct frame_reader r;
-	size_t total;  /* bytes in the whole message */
-	size_t fed;    /* bytes handed over so far */
+	size_t total; /* bytes in the whole message */
+	size_t fed;   /* bytes handed over so far */
 	int failed;
 	int msg_ends;
-	int in_data;   /* a DATA frame is being assembled in frames[nframes - 1] */
+	int in_data; /* a DATA frame is being assembled in frames[nframes - 1] */
 	size_t nframes;
 	struct rx_frame frames[RX_MAX];
 	size_t zero_copy; /* CONTROL payloads that pointed into the chunk */
@@ -129,7 +129,7 @@ struct rx {
 	/* expectation */
 	const struct tframe *want;
 	size_t nwant;
-	int want_err;  /* 0: success expected */
+	int want_err; /* 0: success expected */
 	int want_ws;
 };
 
@@ -469,14 +469,30 @@ test_code_decode(void **state)
 		const char *p;
 		size_t n, valid;
 	} bad[] = {
-		{ "\x00\x01" "ab\xC0\x80", 6, 2 },       /* overlong NUL */
-		{ "\x00\x01" "ab\xED\xA0\x80", 7, 2 },   /* surrogate */
-		{ "\x00\x01" "ab\xF4\x90\x80\x80", 8, 2 }, /* above U+10FFFF */
-		{ "\x00\x01" "ab\xF5\x80\x80\x80", 8, 2 },
-		{ "\x00\x01" "ab\xE2\x82", 6, 2 },       /* cut by the end */
-		{ "\x00\x01" "\x80", 3, 0 },             /* lone continuation */
-		{ "\x00\x01" "ab\xE0\x80\xAF", 7, 2 },   /* overlong 3-byte */
-		{ "\x00\x01" "ab\xE2\x28\xA1", 7, 2 },   /* bad continuation */
+		{ "\x00\x01"
+		  "ab\xC0\x80",
+		  6, 2 }, /* overlong NUL */
+		{ "\x00\x01"
+		  "ab\xED\xA0\x80",
+		  7, 2 }, /* surrogate */
+		{ "\x00\x01"
+		  "ab\xF4\x90\x80\x80",
+		  8, 2 }, /* above U+10FFFF */
+		{ "\x00\x01"
+		  "ab\xF5\x80\x80\x80",
+		  8, 2 },
+		{ "\x00\x01"
+		  "ab\xE2\x82",
+		  6, 2 }, /* cut by the end */
+		{ "\x00\x01"
+		  "\x80",
+		  3, 0 }, /* lone continuation */
+		{ "\x00\x01"
+		  "ab\xE0\x80\xAF",
+		  7, 2 }, /* overlong 3-byte */
+		{ "\x00\x01"
+		  "ab\xE2\x28\xA1",
+		  7, 2 }, /* bad continuation */
 	};
 	size_t i;
 
@@ -539,8 +555,9 @@ test_window_ping(void **state)
 static void
 test_names(void **state)
 {
-	static const uint8_t known[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C,
-					 0x0D, 0x10, 0x12, 0x13, 0x14, 0x15, 0x16, 0x20, 0x21, 0x30, 0x40 };
+	static const uint8_t known[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+					 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x10, 0x12, 0x13,
+					 0x14, 0x15, 0x16, 0x20, 0x21, 0x30, 0x40 };
 	unsigned t;
 	size_t i, count = 0;
 
@@ -614,14 +631,38 @@ mixed_64(struct tframe *f)
 		f[i].sid = (uint32_t)(i % 5);
 		f[i].seed = (uint8_t)i;
 		switch (i % 8) {
-		case 0: f[i].type = FRAME_DATA; f[i].len = 0; break;
-		case 1: f[i].type = FRAME_DATA; f[i].len = 1; break;
-		case 2: f[i].type = FRAME_WINDOW; f[i].len = 4; break;
-		case 3: f[i].type = FRAME_BIND_REVOKED; f[i].len = 30; break;
-		case 4: f[i].type = 0x7F; f[i].len = 6; break;
-		case 5: f[i].type = FRAME_EOF; f[i].len = 0; break;
-		case 6: f[i].type = FRAME_DATA; f[i].len = 300; break;
-		default: f[i].type = FRAME_RESET; f[i].len = 9; break;
+		case 0:
+			f[i].type = FRAME_DATA;
+			f[i].len = 0;
+			break;
+		case 1:
+			f[i].type = FRAME_DATA;
+			f[i].len = 1;
+			break;
+		case 2:
+			f[i].type = FRAME_WINDOW;
+			f[i].len = 4;
+			break;
+		case 3:
+			f[i].type = FRAME_BIND_REVOKED;
+			f[i].len = 30;
+			break;
+		case 4:
+			f[i].type = 0x7F;
+			f[i].len = 6;
+			break;
+		case 5:
+			f[i].type = FRAME_EOF;
+			f[i].len = 0;
+			break;
+		case 6:
+			f[i].type = FRAME_DATA;
+			f[i].len = 300;
+			break;
+		default:
+			f[i].type = FRAME_RESET;
+			f[i].len = 9;
+			break;
 		}
 	}
 	f[10].type = FRAME_DATA; /* the largest DATA */
@@ -894,10 +935,14 @@ run_large(const struct tframe *f, size_t nf, size_t n, int err, int ws)
 static void
 test_err_message_too_big(void **state)
 {
-	struct tframe f[4] = { { FRAME_DATA, 1, 65536, 1 }, { FRAME_DATA, 1, 65536, 2 },
-			       { FRAME_DATA, 1, 65536, 3 }, { FRAME_DATA, 1, 65501, 4 } };
-	struct tframe g[5] = { { FRAME_DATA, 1, 65536, 1 }, { FRAME_DATA, 1, 65536, 2 },
-			       { FRAME_DATA, 1, 65536, 3 }, { FRAME_DATA, 1, 65491, 4 },
+	struct tframe f[4] = { { FRAME_DATA, 1, 65536, 1 },
+			       { FRAME_DATA, 1, 65536, 2 },
+			       { FRAME_DATA, 1, 65536, 3 },
+			       { FRAME_DATA, 1, 65501, 4 } };
+	struct tframe g[5] = { { FRAME_DATA, 1, 65536, 1 },
+			       { FRAME_DATA, 1, 65536, 2 },
+			       { FRAME_DATA, 1, 65536, 3 },
+			       { FRAME_DATA, 1, 65491, 4 },
 			       { FRAME_EOF, 1, 0, 0 } };
 
 	(void)state;
@@ -1133,26 +1178,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_encode_decode),
-		cmocka_unit_test(test_window_frame_bytes),
-		cmocka_unit_test(test_code_encode),
-		cmocka_unit_test(test_code_decode),
-		cmocka_unit_test(test_window_ping),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_read_one_frame),
-		cmocka_unit_test(test_read_two_frames),
-		cmocka_unit_test(test_read_64_frames),
-		cmocka_unit_test(test_read_limits_exact),
-		cmocka_unit_test(test_read_split_header),
-		cmocka_unit_test(test_read_consecutive_messages),
-		cmocka_unit_test(test_read_data_pieces),
-		cmocka_unit_test(test_err_65_frames),
-		cmocka_unit_test(test_err_message_too_big),
-		cmocka_unit_test(test_err_frame_too_long),
-		cmocka_unit_test(test_err_truncated),
-		cmocka_unit_test(test_err_bad_type),
-		cmocka_unit_test(test_err_empty_message),
-		cmocka_unit_test(test_batch_planner),
+		cmocka_unit_test(test_header_encode_decode), cmocka_unit_test(test_window_frame_bytes),
+		cmocka_unit_test(test_code_encode),          cmocka_unit_test(test_code_decode),
+		cmocka_unit_test(test_window_ping),          cmocka_unit_test(test_names),
+		cmocka_unit_test(test_read_one_frame),       cmocka_unit_test(test_read_two_frames),
+		cmocka_unit_test(test_read_64_frames),       cmocka_unit_test(test_read_limits_exact),
+		cmocka_unit_test(test_read_split_header),    cmocka_unit_test(test_read_consecutive_messages),
+		cmocka_unit_test(test_read_data_pieces),     cmocka_unit_test(test_err_65_frames),
+		cmocka_unit_test(test_err_message_too_big),  cmocka_unit_test(test_err_frame_too_long),
+		cmocka_unit_test(test_err_truncated),        cmocka_unit_test(test_err_bad_type),
+		cmocka_unit_test(test_err_empty_message),    cmocka_unit_test(test_batch_planner),
 		cmocka_unit_test(test_batch_roundtrip),
 	};
 

@@ -34,7 +34,7 @@ struct head_ctx {
 	int req_connect;
 	char acc[ACC_MAX]; /* bytes received so far */
 	size_t len;
-	ssize_t result;	   /* first result other than HT_AGAIN, or HT_AGAIN */
+	ssize_t result;    /* first result other than HT_AGAIN, or HT_AGAIN */
 	size_t final_last; /* last_len of the call that gave result */
 	size_t final_len;  /* len of that call */
 	struct http1_header hdrs[MAX_HDRS];
@@ -96,7 +96,7 @@ static void
 head_chunk(void *vctx, const uint8_t *p, size_t n)
 {
 	struct head_ctx *ctx = vctx;
-	struct feed_guard g = {0};
+	struct feed_guard g = { 0 };
 	size_t last = ctx->len;
 	ssize_t r;
 
@@ -138,7 +138,7 @@ head_chunk(void *vctx, const uint8_t *p, size_t n)
 struct req_vec {
 	const char *name;
 	const char *raw;
-	size_t raw_len;	 /* 0: strlen(raw) */
+	size_t raw_len;  /* 0: strlen(raw) */
 	size_t head_len; /* 0: raw_len */
 	const char *method;
 	const char *target;
@@ -311,9 +311,9 @@ static void
 check_prefixes(int response, const char *raw, size_t head_len, int req_head)
 {
 	struct http1_header hdrs[MAX_HDRS];
-	struct http1_request req = {.headers = hdrs, .headers_cap = MAX_HDRS};
-	struct http1_response res = {.headers = hdrs, .headers_cap = MAX_HDRS, .req_head = req_head};
-	struct feed_guard g = {0};
+	struct http1_request req = { .headers = hdrs, .headers_cap = MAX_HDRS };
+	struct http1_response res = { .headers = hdrs, .headers_cap = MAX_HDRS, .req_head = req_head };
+	struct feed_guard g = { 0 };
 	size_t i;
 	ssize_t r;
 
@@ -636,8 +636,8 @@ static void
 test_head_too_large(void **state)
 {
 	static struct head_ctx ctx;
-	static const struct http1_limits lim = {.max_head = 64, .max_headers = 10};
-	static const char *const starts[2] = {"GET / HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n"};
+	static const struct http1_limits lim = { .max_head = 64, .max_headers = 10 };
+	static const char *const starts[2] = { "GET / HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n" };
 	char raw[256];
 	int resp;
 
@@ -682,7 +682,7 @@ test_default_limits(void **state)
 {
 	static char raw[HTTP1_DEFAULT_MAX_HEAD + 64];
 	struct http1_header hdrs[4];
-	struct http1_request req = {.headers = hdrs, .headers_cap = 4};
+	struct http1_request req = { .headers = hdrs, .headers_cap = 4 };
 	size_t n;
 
 	(void)state;
@@ -690,8 +690,8 @@ test_default_limits(void **state)
 	memset(raw + n, 'a', sizeof(raw) - n);
 	assert_int_equal(http1_parse_request(raw, HTTP1_DEFAULT_MAX_HEAD - 1, 0, NULL, &req), HT_AGAIN);
 	assert_int_equal(
-	    http1_parse_request(raw, HTTP1_DEFAULT_MAX_HEAD, HTTP1_DEFAULT_MAX_HEAD - 1, NULL, &req),
-	    HT_ERROR);
+		http1_parse_request(raw, HTTP1_DEFAULT_MAX_HEAD, HTTP1_DEFAULT_MAX_HEAD - 1, NULL, &req),
+		HT_ERROR);
 	assert_int_equal(req.err, HTTP1_ERR_HEAD_TOO_LARGE);
 	/* With much more data than the limit at once, too. */
 	assert_int_equal(http1_parse_request(raw, sizeof(raw), 0, NULL, &req), HT_ERROR);
@@ -702,7 +702,7 @@ static void
 test_too_many_headers(void **state)
 {
 	static struct head_ctx ctx;
-	static const struct http1_limits lim = {.max_head = 4096, .max_headers = 3};
+	static const struct http1_limits lim = { .max_head = 4096, .max_headers = 3 };
 	static const char three[] = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
 	static const char four[] = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
 	static const char resp4[] = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
@@ -736,7 +736,7 @@ test_last_len(void **state)
 {
 	static const char raw[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET";
 	struct http1_header hdrs[4];
-	struct http1_request req = {.headers = hdrs, .headers_cap = 4};
+	struct http1_request req = { .headers = hdrs, .headers_cap = 4 };
 	size_t n = strlen(raw);
 
 	(void)state;
@@ -1004,7 +1004,7 @@ test_chunked_limits(void **state)
 	memset(raw + 1, 'e', HTTP1_CHUNK_EXT_MAX);
 	raw[1] = ';';
 	memcpy(raw + 1 + HTTP1_CHUNK_EXT_MAX, "\r\nx\r\n0\r\n\r\n", 11);
-	ok = (struct chunk_vec){"ext at the cap", raw, "x", ""};
+	ok = (struct chunk_vec){ "ext at the cap", raw, "x", "" };
 	cur_chunk = &ok;
 	chunk_reset(&ctx);
 	chunk_chunk(&ctx, (const uint8_t *)raw, strlen(raw));
@@ -1022,7 +1022,7 @@ test_chunked_limits(void **state)
 	n = HTTP1_CHUNK_TRAILER_MAX - 7; /* "X: " value CRLF CRLF: the cap */
 	memset(raw + 6, 'v', n);
 	memcpy(raw + 6 + n, "\r\n\r\n", 5);
-	ok = (struct chunk_vec){"trailer at the cap", raw, "", ""};
+	ok = (struct chunk_vec){ "trailer at the cap", raw, "", "" };
 	chunk_reset(&ctx);
 	chunk_chunk(&ctx, (const uint8_t *)raw, strlen(raw));
 	chunk_check_ok(&ctx);
@@ -1068,7 +1068,7 @@ test_chunk_header(void **state)
 static void
 test_chunked_round_trip(void **state)
 {
-	static const size_t sizes[] = {1, 2, 15, 16, 17, 255, 256, 4095, 4096, 65535, 65536, 100000};
+	static const size_t sizes[] = { 1, 2, 15, 16, 17, 255, 256, 4095, 4096, 65535, 65536, 100000 };
 	static uint8_t body[1 << 18];
 	struct buf out, b;
 	struct http1_chunked c;
@@ -1170,9 +1170,9 @@ static void
 test_find_header(void **state)
 {
 	static const struct http1_header h[] = {
-	    H("Host", "a"),
-	    H("X-A", "1"),
-	    H("x-a", "2"),
+		H("Host", "a"),
+		H("X-A", "1"),
+		H("x-a", "2"),
 	};
 
 	(void)state;
@@ -1243,7 +1243,7 @@ test_status_line(void **state)
 	assert_int_equal(http1_write_status_line(out, sizeof(out), 1000), 0);
 	/* What we write, we parse back. */
 	{
-		struct http1_response res = {0};
+		struct http1_response res = { 0 };
 
 		assert_int_equal(http1_write_status_line(out, sizeof(out) - 2, 101), 34);
 		memcpy(out + 34, "\r\n", 2);
@@ -1257,16 +1257,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_valid),      cmocka_unit_test(test_response_valid),
-	    cmocka_unit_test(test_rejected),	       cmocka_unit_test(test_head_too_large),
-	    cmocka_unit_test(test_default_limits),     cmocka_unit_test(test_too_many_headers),
-	    cmocka_unit_test(test_last_len),	       cmocka_unit_test(test_error_names),
-	    cmocka_unit_test(test_chunked_valid),      cmocka_unit_test(test_chunked_one_range_per_call),
-	    cmocka_unit_test(test_chunked_rejected),   cmocka_unit_test(test_chunked_largest_size),
-	    cmocka_unit_test(test_chunked_limits),     cmocka_unit_test(test_chunk_header),
-	    cmocka_unit_test(test_chunked_round_trip), cmocka_unit_test(test_hop_by_hop),
-	    cmocka_unit_test(test_connection_tokens),  cmocka_unit_test(test_find_header),
-	    cmocka_unit_test(test_validators),	       cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_request_valid),      cmocka_unit_test(test_response_valid),
+		cmocka_unit_test(test_rejected),           cmocka_unit_test(test_head_too_large),
+		cmocka_unit_test(test_default_limits),     cmocka_unit_test(test_too_many_headers),
+		cmocka_unit_test(test_last_len),           cmocka_unit_test(test_error_names),
+		cmocka_unit_test(test_chunked_valid),      cmocka_unit_test(test_chunked_one_range_per_call),
+		cmocka_unit_test(test_chunked_rejected),   cmocka_unit_test(test_chunked_largest_size),
+		cmocka_unit_test(test_chunked_limits),     cmocka_unit_test(test_chunk_header),
+		cmocka_unit_test(test_chunked_round_trip), cmocka_unit_test(test_hop_by_hop),
+		cmocka_unit_test(test_connection_tokens),  cmocka_unit_test(test_find_header),
+		cmocka_unit_test(test_validators),         cmocka_unit_test(test_status_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,10 +26,11 @@
 
 static const struct fake_reply replies[] = {
 	{ .target = "/length",
-	  .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\n{\"a\":\"b c\"}" } },
+	  .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: "
+		     "application/json\r\n\r\n{\"a\":\"b c\"}" } },
 	{ .target = "/chunked",
-	  .parts = { "HTTP/1.1 200 OK\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n6;ext=1\r\n world\r\n",
-		     "0\r\nX-T: 1\r\n\r\n" },
+	  .parts = { "HTTP/1.1 200 OK\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhel",
+		     "lo\r\n6;ext=1\r\n world\r\n", "0\r\nX-T: 1\r\n\r\n" },
 	  .delay_ms = 20 },
 	{ .target = "/close", .parts = { "HTTP/1.1 200 OK\r\n\r\nuntil ", "the end" }, .delay_ms = 20 },
 	{ .target = "/interim",
@@ -44,15 +45,19 @@ static const struct fake_reply replies[] = {
 	{ .target = "/ctlreason", .parts = { "HTTP/1.1 500 Bad\tDay\r\nContent-Length: 0\r\n\r\n" } },
 	{ .target = "/silent", .silent = 1 },
 	{ .target = "/short", .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345" } },
-	{ .target = "/shortchunk", .parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab" } },
+	{ .target = "/shortchunk",
+	  .parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab" } },
 	{ .target = "/nothing" },
 	{ .target = "/halfhead", .parts = { "HTTP/1.1 200 OK\r\nContent-" } },
 	{ .target = "/garbage", .parts = { "SMTP ready\r\n\r\n" } },
 	{ .target = "/badchunk", .parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" } },
 	{ .target = "/biglength", .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 16777217\r\n\r\n" } },
-	{ .target = "/maxlength", .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 16777216\r\n\r\n" }, .flood = 16777216 },
+	{ .target = "/maxlength",
+	  .parts = { "HTTP/1.1 200 OK\r\nContent-Length: 16777216\r\n\r\n" },
+	  .flood = 16777216 },
 	{ .target = "/bigclose", .parts = { "HTTP/1.1 200 OK\r\n\r\n" }, .flood = 16777217 },
-	{ .target = "/bigchunk", .parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000001\r\n" },
+	{ .target = "/bigchunk",
+	  .parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000001\r\n" },
 	  .flood = 16777217 },
 };
 
@@ -96,7 +101,8 @@ test_request_bytes(void **state)
 	fakesrv_request(&srv, req, sizeof(req));
 	snprintf(want, sizeof(want),
 		 "GET /length HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: htc/" HT_VERSION "\r\n"
-		 "Accept: application/json, text/plain\r\nConnection: close\r\n\r\n", srv.port);
+		 "Accept: application/json, text/plain\r\nConnection: close\r\n\r\n",
+		 srv.port);
 	assert_string_equal(req, want);
 	httpc_response_fini(&res);
 
@@ -105,7 +111,8 @@ test_request_bytes(void **state)
 	snprintf(want, sizeof(want),
 		 "GET /length HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: htc/" HT_VERSION "\r\n"
 		 "Accept: application/json, text/plain\r\nConnection: close\r\n"
-		 "Authorization: Bearer tok-123\r\n\r\n", srv.port);
+		 "Authorization: Bearer tok-123\r\n\r\n",
+		 srv.port);
 	assert_string_equal(req, want);
 	httpc_response_fini(&res);
 }
@@ -309,16 +316,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_bytes),
-		cmocka_unit_test(test_content_length),
-		cmocka_unit_test(test_chunked_and_close),
-		cmocka_unit_test(test_interim_trickle_empty),
-		cmocka_unit_test(test_status_and_reason),
-		cmocka_unit_test(test_broken_servers),
-		cmocka_unit_test(test_body_at_cap),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_refused_locally),
+		cmocka_unit_test(test_request_bytes),     cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_chunked_and_close), cmocka_unit_test(test_interim_trickle_empty),
+		cmocka_unit_test(test_status_and_reason), cmocka_unit_test(test_broken_servers),
+		cmocka_unit_test(test_body_at_cap),       cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_refused),           cmocka_unit_test(test_refused_locally),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

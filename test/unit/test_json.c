@@ -45,7 +45,10 @@ struct vec {
 	size_t ntoks; /* expected tokens on success */
 };
 
-#define V(lit, rc, n) { lit, sizeof(lit) - 1, rc, n }
+#define V(lit, rc, n)                                                                                        \
+	{                                                                                                    \
+		lit, sizeof(lit) - 1, rc, n                                                                  \
+	}
 
 static const struct vec valid[] = {
 	V("{}", 0, 1),
@@ -63,9 +66,11 @@ static const struct vec valid[] = {
 	V("[1,-2,3.5,\"x\",true,false,null,{},[]]", 0, 10),
 	V("{\"a\":1,\"b\":[2,{\"c\":null}],\"d\":\"e\"}", 0, 11),
 	V("{\"version\":\"hoody-tunnel.v1\",\"auth\":{\"kind\":\"bearer\",\"token\":\"t0k\"},"
-	  "\"capabilities\":[],\"resume\":{\"sessionId\":\"S-1\"},\"maxConnections\":4}", 0, 17),
+	  "\"capabilities\":[],\"resume\":{\"sessionId\":\"S-1\"},\"maxConnections\":4}",
+	  0, 17),
 	V("{\"clientBindRef\":1,\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":3000,"
-	  "\"label\":\"web\",\"takeover\":false,\"host\":\"127.0.0.1\"}", 0, 15),
+	  "\"label\":\"web\",\"takeover\":false,\"host\":\"127.0.0.1\"}",
+	  0, 15),
 	V("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u00e9\\u20AC\\ud83d\\ude00\"]", 0, 2),
 	V("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
 	  "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\x7f\"",
@@ -609,8 +614,9 @@ test_numbers(void **state)
 		const char *text;
 		double v;
 	} v[] = {
-		{ "1e3", 1000.0 }, { "1.5", 1.5 }, { "-0.25", -0.25 }, { "1E-2", 0.01 },
-		{ "12", 12.0 }, { "1.7976931348623157e308", 1.7976931348623157e308 }, { "1e-400", 0.0 },
+		{ "1e3", 1000.0 }, { "1.5", 1.5 }, { "-0.25", -0.25 },
+		{ "1E-2", 0.01 },  { "12", 12.0 }, { "1.7976931348623157e308", 1.7976931348623157e308 },
+		{ "1e-400", 0.0 },
 	};
 	struct json_doc doc;
 	double d;
@@ -621,14 +627,17 @@ test_numbers(void **state)
 		assert_int_equal(parse(&doc, v[i].text, strlen(v[i].text)), 0);
 		assert_int_equal(json_get_number(&doc, 0, &d), 0);
 		assert_true(d == v[i].v);
-		assert_int_equal(doc.toks[0].flags & JSON_TOK_INTEGER, strchr(v[i].text, '.') ||
-				 strchr(v[i].text, 'e') || strchr(v[i].text, 'E') ? 0 : JSON_TOK_INTEGER);
+		assert_int_equal(doc.toks[0].flags & JSON_TOK_INTEGER,
+				 strchr(v[i].text, '.') || strchr(v[i].text, 'e') || strchr(v[i].text, 'E')
+					 ? 0
+					 : JSON_TOK_INTEGER);
 	}
 	assert_int_equal(parse(&doc, S("\"1\"")), 0);
 	assert_int_equal(json_get_number(&doc, 0, &d), JSON_GET_TYPE);
 	/* 64 bytes is the longest number */
 	assert_int_equal(parse(&doc, S("12345678901234567890123456789012"
-					 "34567890123456789012345678901234")), 0);
+				       "34567890123456789012345678901234")),
+			 0);
 	assert_int_equal(parse(&doc, S("-1234567890123456789012345678901234567890123456789012345678901234")),
 			 JSON_ERR_NUMBER);
 }
@@ -809,8 +818,13 @@ test_writer_doubles(void **state)
 		double v;
 		const char *want;
 	} v[] = {
-		{ 0.1, "0.1" }, { 3.0, "3" }, { -0.0, "-0" }, { 1e300, "1e+300" }, { 1.5, "1.5" },
-		{ 123456789.125, "123456789.125" }, { 5e-324, "4.94065645841247e-324" },
+		{ 0.1, "0.1" },
+		{ 3.0, "3" },
+		{ -0.0, "-0" },
+		{ 1e300, "1e+300" },
+		{ 1.5, "1.5" },
+		{ 123456789.125, "123456789.125" },
+		{ 5e-324, "4.94065645841247e-324" },
 	};
 	struct json_doc doc;
 	struct wt t;
@@ -858,12 +872,18 @@ test_writer_escapes_exact(void **state)
 		{ S("a\0b"), "\"a\\u0000b\"" },
 		{ S("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"" },
 		/* invalid UTF-8: one U+FFFD per maximal ill-formed subpart */
-		{ S("a\xe2\x82" "b"), "\"a\xef\xbf\xbd" "b\"" },
+		{ S("a\xe2\x82"
+		    "b"),
+		  "\"a\xef\xbf\xbd"
+		  "b\"" },
 		{ S("\xf0\x9f\x98"), "\"\xef\xbf\xbd\"" },
 		{ S("\xc0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\"" },
 		{ S("\xed\xa0\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
 		{ S("\xf4\x90\x80\x80"), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
-		{ S("\xff\xfe" "x\xe9"), "\"\xef\xbf\xbd\xef\xbf\xbd" "x\xef\xbf\xbd\"" },
+		{ S("\xff\xfe"
+		    "x\xe9"),
+		  "\"\xef\xbf\xbd\xef\xbf\xbd"
+		  "x\xef\xbf\xbd\"" },
 	};
 	struct json_doc doc;
 	struct wt t;

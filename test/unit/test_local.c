@@ -48,7 +48,8 @@ build_text(const char *json, enum local_framing f, char *text, size_t cap, struc
 	buf_fini(&out);
 }
 
-#define OPEN(fields) "{\"kind\":\"http\",\"bindId\":7,\"containerPort\":3000," fields ",\"httpVersion\":\"1.1\"}"
+#define OPEN(fields)                                                                                         \
+	"{\"kind\":\"http\",\"bindId\":7,\"containerPort\":3000," fields ",\"httpVersion\":\"1.1\"}"
 
 static void
 test_get_in_order(void **state)
@@ -57,7 +58,8 @@ test_get_in_order(void **state)
 	char t[1024];
 
 	(void)state;
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"/api/items?x=1\",\"headers\":[[\"Host\",\"visitor.example\"],"
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"/api/"
+			"items?x=1\",\"headers\":[[\"Host\",\"visitor.example\"],"
 			"[\"Accept\",\"*/*\"],[\"X-Dup\",\"1\"],[\"X-Dup\",\"2\"]],\"isUpgrade\":false"),
 		   LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
 	assert_string_equal(t, "GET /api/items?x=1 HTTP/1.1\r\nHost: visitor.example\r\nAccept: */*\r\n"
@@ -79,14 +81,14 @@ test_host_added_when_missing(void **state)
 	char t[512];
 
 	(void)state;
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"Accept\",\"a\"]]"), LOCAL_FRAMING_NONE, t,
-		   sizeof(t), &rq);
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"Accept\",\"a\"]]"),
+		   LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
 	assert_string_equal(t, "GET / HTTP/1.1\r\nAccept: a\r\nHost: local:3000\r\n\r\n");
 	/* no headers member at all, and a lower-case host counts as a Host */
 	build_text(OPEN("\"method\":\"GET\",\"target\":\"*\""), LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
 	assert_string_equal(t, "GET * HTTP/1.1\r\nHost: local:3000\r\n\r\n");
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"host\",\"h\"]]"), LOCAL_FRAMING_NONE, t,
-		   sizeof(t), &rq);
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"host\",\"h\"]]"),
+		   LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
 	assert_string_equal(t, "GET / HTTP/1.1\r\nhost: h\r\n\r\n");
 }
 
@@ -97,7 +99,8 @@ test_hop_by_hop_dropped(void **state)
 	char t[1024];
 
 	(void)state;
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"Host\",\"h\"],[\"Connection\",\"close\"],"
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"/"
+			"\",\"headers\":[[\"Host\",\"h\"],[\"Connection\",\"close\"],"
 			"[\"Keep-Alive\",\"5\"],[\"Transfer-Encoding\",\"chunked\"],[\"TE\",\"trailers\"],"
 			"[\"Upgrade\",\"x\"],[\"Proxy-Connection\",\"k\"],[\"X-Ok\",\"1\"]]"),
 		   LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
@@ -111,8 +114,10 @@ test_upgrade_keeps_connection_upgrade(void **state)
 	char t[1024];
 
 	(void)state;
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"/ws\",\"headers\":[[\"Host\",\"h\"],[\"Connection\",\"Upgrade\"],"
-			"[\"Upgrade\",\"websocket\"],[\"Sec-WebSocket-Key\",\"k==\"],[\"Transfer-Encoding\",\"x\"],"
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"/"
+			"ws\",\"headers\":[[\"Host\",\"h\"],[\"Connection\",\"Upgrade\"],"
+			"[\"Upgrade\",\"websocket\"],[\"Sec-WebSocket-Key\",\"k==\"],[\"Transfer-Encoding\","
+			"\"x\"],"
 			"[\"Keep-Alive\",\"1\"]],\"isUpgrade\":true"),
 		   LOCAL_FRAMING_RAW, t, sizeof(t), &rq);
 	assert_string_equal(t, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
@@ -129,7 +134,8 @@ test_content_length(void **state)
 	char t[1024];
 
 	(void)state;
-	build_text(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Host\",\"h\"],[\"Content-Length\",\"42\"],"
+	build_text(OPEN("\"method\":\"POST\",\"target\":\"/"
+			"\",\"headers\":[[\"Host\",\"h\"],[\"Content-Length\",\"42\"],"
 			"[\"content-length\",\"42\"]]"),
 		   LOCAL_FRAMING_LENGTH, t, sizeof(t), &rq);
 	/* an agreeing duplicate is written once; no framing field is added */
@@ -138,27 +144,32 @@ test_content_length(void **state)
 	assert_int_equal(rq.content_length, 42);
 	assert_int_equal(rq.framing, LOCAL_FRAMING_LENGTH);
 	assert_true(rq.body_method);
-	build_text(OPEN("\"method\":\"PUT\",\"target\":\"/\",\"headers\":[[\"Host\",\"h\"],[\"Content-Length\",\"0\"]]"),
+	build_text(OPEN("\"method\":\"PUT\",\"target\":\"/"
+			"\",\"headers\":[[\"Host\",\"h\"],[\"Content-Length\",\"0\"]]"),
 		   LOCAL_FRAMING_LENGTH, t, sizeof(t), &rq);
 	assert_string_equal(t, "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(rq.content_length, 0);
 
-	assert_int_equal(build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"1\"],"
-				    "[\"Content-Length\",\"2\"]]"),
-			       &out, &rq),
-			 LOCAL_CODEC_INVALID);
+	assert_int_equal(
+		build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"1\"],"
+			   "[\"Content-Length\",\"2\"]]"),
+		      &out, &rq),
+		LOCAL_CODEC_INVALID);
 	buf_fini(&out);
-	assert_int_equal(build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"1x\"]]"),
-			       &out, &rq),
-			 LOCAL_CODEC_INVALID);
+	assert_int_equal(
+		build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"1x\"]]"),
+		      &out, &rq),
+		LOCAL_CODEC_INVALID);
 	buf_fini(&out);
-	assert_int_equal(build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"\"]]"),
-			       &out, &rq),
-			 LOCAL_CODEC_INVALID);
+	assert_int_equal(
+		build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"\"]]"),
+		      &out, &rq),
+		LOCAL_CODEC_INVALID);
 	buf_fini(&out);
-	assert_int_equal(build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"-1\"]]"),
-			       &out, &rq),
-			 LOCAL_CODEC_INVALID);
+	assert_int_equal(
+		build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\",\"-1\"]]"),
+		      &out, &rq),
+		LOCAL_CODEC_INVALID);
 	buf_fini(&out);
 	assert_int_equal(build(OPEN("\"method\":\"POST\",\"target\":\"/\",\"headers\":[[\"Content-Length\","
 				    "\"99999999999999999999\"]]"),
@@ -178,7 +189,8 @@ test_framing_fields(void **state)
 
 	(void)state;
 	for (i = 0; i < 6; i++) {
-		snprintf(json, sizeof(json), OPEN("\"method\":\"%s\",\"target\":\"/\",\"headers\":[[\"Host\",\"h\"]]"),
+		snprintf(json, sizeof(json),
+			 OPEN("\"method\":\"%s\",\"target\":\"/\",\"headers\":[[\"Host\",\"h\"]]"),
 			 methods[i]);
 		build_text(json, LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
 		snprintf(want, sizeof(want), "%s / HTTP/1.1\r\nHost: h\r\n%s\r\n", methods[i],
@@ -201,10 +213,12 @@ test_escapes_unescaped(void **state)
 
 	(void)state;
 	/* \t and non-ASCII are valid field values; \/ is just a slash */
-	build_text(OPEN("\"method\":\"GET\",\"target\":\"\\/a\",\"headers\":[[\"Host\",\"h\"],[\"X-T\",\"a\\tb\"],"
+	build_text(OPEN("\"method\":\"GET\",\"target\":\"\\/"
+			"a\",\"headers\":[[\"Host\",\"h\"],[\"X-T\",\"a\\tb\"],"
 			"[\"X-U\",\"caf\\u00e9\"],[\"X-E\",\"\"]]"),
 		   LOCAL_FRAMING_NONE, t, sizeof(t), &rq);
-	assert_string_equal(t, "GET /a HTTP/1.1\r\nHost: h\r\nX-T: a\tb\r\nX-U: caf\xc3\xa9\r\nX-E: \r\n\r\n");
+	assert_string_equal(t,
+			    "GET /a HTTP/1.1\r\nHost: h\r\nX-T: a\tb\r\nX-U: caf\xc3\xa9\r\nX-E: \r\n\r\n");
 }
 
 static void
@@ -264,14 +278,16 @@ test_refusals(void **state)
 static void
 test_limits(void **state)
 {
-	static const char json[] = OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"X-Long\","
-					"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]]");
+	static const char json[] =
+		OPEN("\"method\":\"GET\",\"target\":\"/\",\"headers\":[[\"X-Long\","
+		     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]]");
 	struct local_request rq;
 	struct buf out;
 
 	(void)state;
 	memset(&out, 0, sizeof(out));
-	assert_int_equal(local_codec_request_head(json, strlen(json), toks, 256, "h", &out, 64, &rq), -ENOSPC);
+	assert_int_equal(local_codec_request_head(json, strlen(json), toks, 256, "h", &out, 64, &rq),
+			 -ENOSPC);
 	buf_fini(&out);
 	/* too few tokens: the JSON cannot be read, so the request is refused */
 	memset(&out, 0, sizeof(out));
@@ -281,8 +297,8 @@ test_limits(void **state)
 	/* a host with a CR is never written either */
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(local_codec_request_head(OPEN("\"method\":\"GET\",\"target\":\"/\""),
-						  strlen(OPEN("\"method\":\"GET\",\"target\":\"/\"")), toks, 256,
-						  "h\r\nX: 1", &out, 4096, &rq),
+						  strlen(OPEN("\"method\":\"GET\",\"target\":\"/\"")), toks,
+						  256, "h\r\nX: 1", &out, 4096, &rq),
 			 LOCAL_CODEC_INVALID);
 	buf_fini(&out);
 }
@@ -294,11 +310,11 @@ struct qb_ctx {
 	struct local_req_body b;
 	char wire[1024];
 	size_t nwire;
-	int decided_at;		     /* 1 + the DATA that decided the framing, 0: none */
+	int decided_at; /* 1 + the DATA that decided the framing, 0: none */
 	int ndata;
 	enum local_body_result last; /* of the last DATA */
-	int complete_early;	     /* COMPLETE before the last DATA */
-	int longed;		     /* a DATA came back LONG */
+	int complete_early;          /* COMPLETE before the last DATA */
+	int longed;                  /* a DATA came back LONG */
 };
 
 struct qb_vec {
@@ -308,8 +324,8 @@ struct qb_vec {
 	const char *body;
 	enum local_framing final;   /* after the first DATA */
 	enum local_body_result end; /* at the EOF */
-	const char *want;	    /* what the local service gets (chunked: once decoded) */
-	int longs;		    /* the body goes past its Content-Length */
+	const char *want;           /* what the local service gets (chunked: once decoded) */
+	int longs;                  /* the body goes past its Content-Length */
 };
 
 /* clang-format off */
@@ -428,7 +444,8 @@ qb_check(void *vctx)
 		qb_put(c, tail, tail_len);
 		/* a Content-Length body is complete with its last DATA, not before */
 		if (cur_qb->final == LOCAL_FRAMING_LENGTH)
-			assert_int_equal(c->last, cur_qb->end == LOCAL_BODY_COMPLETE ? LOCAL_BODY_COMPLETE : LOCAL_BODY_MORE);
+			assert_int_equal(c->last, cur_qb->end == LOCAL_BODY_COMPLETE ? LOCAL_BODY_COMPLETE
+										     : LOCAL_BODY_MORE);
 		assert_false(c->complete_early);
 	}
 	assert_int_equal(c->b.framing, final);
@@ -519,10 +536,10 @@ struct rb_vec {
 	uint64_t length;
 	const char *raw;  /* what the local service sends after the head */
 	const char *want; /* the payload */
-	int done;	  /* complete at the end of raw */
-	int trailing;	  /* bytes after the end of the body */
+	int done;         /* complete at the end of raw */
+	int trailing;     /* bytes after the end of the body */
 	int fails;
-	int eof_ends;	  /* a close ends it (close-delimited) */
+	int eof_ends; /* a close ends it (close-delimited) */
 };
 
 /* clang-format off */
@@ -652,12 +669,13 @@ static void
 test_response_head(void **state)
 {
 	(void)state;
-	check_response("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nX-Mid: m\r\n"
-		       "Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive, X-Private\r\n"
-		       "Keep-Alive: timeout=5\r\nX-Private: p\r\nProxy-Authenticate: x\r\n\r\n",
-		       0,
-		       "{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],[\"Set-Cookie\",\"a=1\"],"
-		       "[\"X-Mid\",\"m\"],[\"Set-Cookie\",\"b=2\"],[\"Content-Length\",\"5\"]],\"final\":true}");
+	check_response(
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nX-Mid: m\r\n"
+		"Set-Cookie: b=2\r\nContent-Length: 5\r\nConnection: keep-alive, X-Private\r\n"
+		"Keep-Alive: timeout=5\r\nX-Private: p\r\nProxy-Authenticate: x\r\n\r\n",
+		0,
+		"{\"status\":200,\"headers\":[[\"Content-Type\",\"text/plain\"],[\"Set-Cookie\",\"a=1\"],"
+		"[\"X-Mid\",\"m\"],[\"Set-Cookie\",\"b=2\"],[\"Content-Length\",\"5\"]],\"final\":true}");
 	check_response("HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nTrailer: X\r\n\r\n", 0,
 		       "{\"status\":404,\"headers\":[],\"final\":true}");
 	check_response("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 1,
@@ -671,11 +689,12 @@ test_response_head_1xx_and_101(void **state)
 	check_response("HTTP/1.1 100 Continue\r\n\r\n", 0, "{\"status\":100,\"headers\":[],\"final\":false}");
 	check_response("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 0,
 		       "{\"status\":103,\"headers\":[[\"Link\",\"</a.css>; rel=preload\"]],\"final\":false}");
-	check_response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		       "Sec-WebSocket-Accept: s=\r\nKeep-Alive: 1\r\n\r\n",
-		       0,
-		       "{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
-		       "[\"Sec-WebSocket-Accept\",\"s=\"]],\"final\":true}");
+	check_response(
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s=\r\nKeep-Alive: 1\r\n\r\n",
+		0,
+		"{\"status\":101,\"headers\":[[\"Upgrade\",\"websocket\"],[\"Connection\",\"Upgrade\"],"
+		"[\"Sec-WebSocket-Accept\",\"s=\"]],\"final\":true}");
 }
 
 static void
@@ -687,9 +706,10 @@ test_response_head_escaping_and_limit(void **state)
 	static const char head[] = "HTTP/1.1 200 OK\r\nX-Q: say \"hi\" \\ \xe9t\xc3\xa9\r\n\r\n";
 
 	(void)state;
-	check_response(head, 0,
-		       "{\"status\":200,\"headers\":[[\"X-Q\",\"say \\\"hi\\\" \\\\ \xef\xbf\xbdt\xc3\xa9\"]],"
-		       "\"final\":true}");
+	check_response(
+		head, 0,
+		"{\"status\":200,\"headers\":[[\"X-Q\",\"say \\\"hi\\\" \\\\ \xef\xbf\xbdt\xc3\xa9\"]],"
+		"\"final\":true}");
 	memset(&res, 0, sizeof(res));
 	res.headers = hdrs;
 	res.headers_cap = 4;

@@ -120,8 +120,8 @@ raw_utf8(const unsigned char *s, unsigned long *cp)
 			return -1;
 		v = v << 6 | (s[i] & 63);
 	}
-	if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
-	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+	if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
 		return -1;
 	*cp = v;
 	return len;
@@ -135,8 +135,10 @@ hex4(const char *s, unsigned long *v)
 	*v = 0;
 	for (i = 0; i < 4; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 		if (d < 0)
 			return -1;
 		*v = *v << 4 | (unsigned long)d;
@@ -193,8 +195,7 @@ jstring(const char *s, char *out)
 			}
 			put_utf8(&out, cp);
 			break;
-		default:
-			return NULL;
+		default: return NULL;
 		}
 	}
 	*out = '\0';
@@ -347,9 +348,15 @@ test_json_escaping(void **state)
 	static const char msg[] = "q\"b\\s/n\nr\rt\tbs\bff\fc1\001c1f\037del\177 "
 				  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
 	/* ill-formed: stray continuation, overlong, surrogate, > U+10FFFF, cut sequence, overlongs */
-	static const char bad[] = "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xf4\x90\x80\x80" "e\xe2\x82"
-				  "f\xf0\x8f\xbf\xbf" "g\xe0\x80\xaf";
-	static const char bad_out[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
+	static const char bad[] = "a\x80"
+				  "b\xc0\xaf"
+				  "c\xed\xa0\x80"
+				  "d\xf4\x90\x80\x80"
+				  "e\xe2\x82"
+				  "f\xf0\x8f\xbf\xbf"
+				  "g\xe0\x80\xaf";
+	static const char bad_out[] = "a\xef\xbf\xbd"
+				      "b\xef\xbf\xbd\xef\xbf\xbd"
 				      "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 				      "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 				      "e\xef\xbf\xbd\xef\xbf\xbd"
@@ -456,7 +463,7 @@ test_level_filter(void **state)
 	log_init((enum log_level)99, (enum log_format)99, cap_fd[0]);
 	assert_true(log_enabled(LOG_LEVEL_INFO));
 	assert_false(log_enabled(LOG_LEVEL_DEBUG));
-	assert_false(log_enabled((enum log_level)-1));
+	assert_false(log_enabled((enum log_level) - 1));
 	log_info("t");
 	assert_true(capture(line, sizeof(line)) > 0);
 	assert_int_not_equal(line[0], '{');
@@ -480,8 +487,9 @@ static void
 test_truncation(void **state)
 {
 	/* plain, 2-byte escapes, 6-byte escapes, multi-byte UTF-8, bad bytes */
-	static const char *const pats[] = { "a", "\"", "\001", "\xe2\x82\xac", "\xff",
-					     "ab\"\xf0\x9f\x98\x80\n" };
+	static const char *const pats[] = { "a",    "\"",
+					    "\001", "\xe2\x82\xac",
+					    "\xff", "ab\"\xf0\x9f\x98\x80\n" };
 	char line[LOG_LINE_MAX * 2];
 	size_t i, len;
 	int nf;

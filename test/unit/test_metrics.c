@@ -34,19 +34,20 @@
 #define PROMTOOL "/usr/bin/promtool"
 
 static const char *const codes[] = {
-    "NO_ERROR",		 "PROTOCOL_ERROR",   "INTERNAL_ERROR",	   "FLOW_CONTROL_ERROR",
-    "STREAM_CLOSED",	 "FRAME_SIZE_ERROR", "REFUSED_STREAM",	   "CANCEL",
-    "ENHANCE_YOUR_CALM", "BIND_ERROR",	     "IDLE_TIMEOUT",	   "AUTH_ERROR",
-    "VERSION_MISMATCH",	 "BIND_TAKEOVER",    "RESOURCE_EXHAUSTED", "UNKNOWN",
+	"NO_ERROR",          "PROTOCOL_ERROR",   "INTERNAL_ERROR",     "FLOW_CONTROL_ERROR",
+	"STREAM_CLOSED",     "FRAME_SIZE_ERROR", "REFUSED_STREAM",     "CANCEL",
+	"ENHANCE_YOUR_CALM", "BIND_ERROR",       "IDLE_TIMEOUT",       "AUTH_ERROR",
+	"VERSION_MISMATCH",  "BIND_TAKEOVER",    "RESOURCE_EXHAUSTED", "UNKNOWN",
 };
 
 static const char *const bind_codes[] = {
-    "INVALID_KIND",  "RESERVED_PORT", "PRIVILEGED_PORT",   "INVALID_HOST",
-    "ALREADY_BOUND", "PORT_IN_USE",   "BIND_CAP_EXCEEDED", "INTERNAL",
+	"INVALID_KIND",  "RESERVED_PORT", "PRIVILEGED_PORT",   "INVALID_HOST",
+	"ALREADY_BOUND", "PORT_IN_USE",   "BIND_CAP_EXCEEDED", "INTERNAL",
 };
 
 static const char *const reasons[] = {
-    "auth", "protocol", "version", "unknown_session", "session_cap", "hello_timeout", "pre_auth_cap", "join",
+	"auth",        "protocol",      "version",      "unknown_session",
+	"session_cap", "hello_timeout", "pre_auth_cap", "join",
 };
 
 /* Bucket bounds in ms with their le text, as dashboards see them. */
@@ -54,8 +55,9 @@ static const struct {
 	uint64_t ms;
 	const char *le;
 } bounds[] = {
-    {1, "0.001"}, {5, "0.005"}, {10, "0.01"},  {25, "0.025"}, {50, "0.05"},  {100, "0.1"},  {250, "0.25"},
-    {500, "0.5"}, {1000, "1"},	{2500, "2.5"}, {5000, "5"},   {10000, "10"}, {30000, "30"},
+	{ 1, "0.001" }, { 5, "0.005" },  { 10, "0.01" },  { 25, "0.025" }, { 50, "0.05" },
+	{ 100, "0.1" }, { 250, "0.25" }, { 500, "0.5" },  { 1000, "1" },   { 2500, "2.5" },
+	{ 5000, "5" },  { 10000, "10" }, { 30000, "30" },
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -218,32 +220,32 @@ test_contract_names_typed_once(void **state)
 	static const struct {
 		const char *name, *type;
 	} contract[] = {
-	    {"hoody_tunnel_sessions_active", "gauge"},
-	    {"hoody_tunnel_bindings_active", "gauge"},
-	    {"hoody_tunnel_fd_permits_available", "gauge"},
-	    {"hoody_tunnel_orphaned_sessions", "gauge"},
-	    {"hoody_tunnel_streams_active", "gauge"},
-	    {"hoody_tunnel_requests_in_flight", "gauge"},
-	    {"hoody_tunnel_pre_auth_connections", "gauge"},
-	    {"hoody_tunnel_sessions_opened_total", "counter"},
-	    {"hoody_tunnel_streams_opened_total", "counter"},
-	    {"hoody_tunnel_bytes_received_total", "counter"},
-	    {"hoody_tunnel_bytes_sent_total", "counter"},
-	    {"hoody_tunnel_frames_received_total", "counter"},
-	    {"hoody_tunnel_frames_sent_total", "counter"},
-	    {"hoody_tunnel_resets_total", "counter"},
-	    {"hoody_tunnel_bind_errors_total", "counter"},
-	    {"hoody_tunnel_visitor_responses_total", "counter"},
-	    {"hoody_tunnel_goaways_total", "counter"},
-	    {"hoody_tunnel_fd_refusals_total", "counter"},
-	    {"hoody_tunnel_handshake_rejections_total", "counter"},
-	    {"hoody_tunnel_expose_ttfb_seconds", "histogram"},
-	    {"process_resident_memory_bytes", "gauge"},
-	    {"process_virtual_memory_bytes", "gauge"},
-	    {"process_open_fds", "gauge"},
-	    {"process_max_fds", "gauge"},
-	    {"process_start_time_seconds", "gauge"},
-	    {"process_cpu_seconds_total", "counter"},
+		{ "hoody_tunnel_sessions_active", "gauge" },
+		{ "hoody_tunnel_bindings_active", "gauge" },
+		{ "hoody_tunnel_fd_permits_available", "gauge" },
+		{ "hoody_tunnel_orphaned_sessions", "gauge" },
+		{ "hoody_tunnel_streams_active", "gauge" },
+		{ "hoody_tunnel_requests_in_flight", "gauge" },
+		{ "hoody_tunnel_pre_auth_connections", "gauge" },
+		{ "hoody_tunnel_sessions_opened_total", "counter" },
+		{ "hoody_tunnel_streams_opened_total", "counter" },
+		{ "hoody_tunnel_bytes_received_total", "counter" },
+		{ "hoody_tunnel_bytes_sent_total", "counter" },
+		{ "hoody_tunnel_frames_received_total", "counter" },
+		{ "hoody_tunnel_frames_sent_total", "counter" },
+		{ "hoody_tunnel_resets_total", "counter" },
+		{ "hoody_tunnel_bind_errors_total", "counter" },
+		{ "hoody_tunnel_visitor_responses_total", "counter" },
+		{ "hoody_tunnel_goaways_total", "counter" },
+		{ "hoody_tunnel_fd_refusals_total", "counter" },
+		{ "hoody_tunnel_handshake_rejections_total", "counter" },
+		{ "hoody_tunnel_expose_ttfb_seconds", "histogram" },
+		{ "process_resident_memory_bytes", "gauge" },
+		{ "process_virtual_memory_bytes", "gauge" },
+		{ "process_open_fds", "gauge" },
+		{ "process_max_fds", "gauge" },
+		{ "process_start_time_seconds", "gauge" },
+		{ "process_cpu_seconds_total", "counter" },
 	};
 	struct metrics m;
 	char needle[256], *text;
@@ -281,8 +283,8 @@ test_fresh_every_series_present_at_zero(void **state)
 	metrics_init(&m);
 	text = render(&m, NULL);
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		assert_true(
-		    valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"sent\"}", codes[i]) == 0);
+		assert_true(valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"sent\"}",
+				   codes[i]) == 0);
 		assert_true(valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"received\"}",
 				   codes[i]) == 0);
 		assert_true(valuef(text, "hoody_tunnel_goaways_total{code=\"%s\"}", codes[i]) == 0);
@@ -292,8 +294,8 @@ test_fresh_every_series_present_at_zero(void **state)
 	for (i = 1; i <= 5; i++)
 		assert_true(valuef(text, "hoody_tunnel_visitor_responses_total{class=\"%zuxx\"}", i) == 0);
 	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		assert_true(
-		    valuef(text, "hoody_tunnel_handshake_rejections_total{reason=\"%s\"}", reasons[i]) == 0);
+		assert_true(valuef(text, "hoody_tunnel_handshake_rejections_total{reason=\"%s\"}",
+				   reasons[i]) == 0);
 	assert_true(value(text, "hoody_tunnel_streams_opened_total{kind=\"tcp\"}") == 0);
 	assert_true(value(text, "hoody_tunnel_streams_opened_total{kind=\"http\"}") == 0);
 	assert_true(value(text, "hoody_tunnel_sessions_opened_total") == 0);
@@ -366,8 +368,8 @@ test_reset_and_goaway_codes(void **state)
 	text = render(&m, NULL);
 	assert_true(value(text, "hoody_tunnel_resets_total{code=\"PROTOCOL_ERROR\",direction=\"sent\"}") ==
 		    2);
-	assert_true(
-	    value(text, "hoody_tunnel_resets_total{code=\"RESOURCE_EXHAUSTED\",direction=\"sent\"}") == 1);
+	assert_true(value(text,
+			  "hoody_tunnel_resets_total{code=\"RESOURCE_EXHAUSTED\",direction=\"sent\"}") == 1);
 	assert_true(value(text, "hoody_tunnel_resets_total{code=\"UNKNOWN\",direction=\"sent\"}") == 1);
 	assert_true(value(text, "hoody_tunnel_resets_total{code=\"CANCEL\",direction=\"received\"}") == 1);
 	assert_true(value(text, "hoody_tunnel_resets_total{code=\"UNKNOWN\",direction=\"received\"}") == 1);
@@ -377,8 +379,8 @@ test_reset_and_goaway_codes(void **state)
 	assert_true(value(text, "hoody_tunnel_goaways_total{code=\"BIND_TAKEOVER\"}") == 2);
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		sent += valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"sent\"}", codes[i]);
-		received +=
-		    valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"received\"}", codes[i]);
+		received += valuef(text, "hoody_tunnel_resets_total{code=\"%s\",direction=\"received\"}",
+				   codes[i]);
 		goaways += valuef(text, "hoody_tunnel_goaways_total{code=\"%s\"}", codes[i]);
 	}
 	assert_true(sent == 4 && received == 3 && goaways == 3); /* nothing counted twice or lost */
@@ -414,10 +416,10 @@ test_bind_errors_by_name(void **state)
 static void
 test_visitor_response_classes(void **state)
 {
-	static const int statuses[] = {100, 101, 199, 200, 204, 299, 301, 304,
-				       400, 401, 404, 404, 500, 502, 503, 599};
-	static const int ignored[] = {0, -1, 99, 600, 999, 1000, 42};
-	static const double want[] = {3, 3, 2, 4, 4};
+	static const int statuses[] = { 100, 101, 199, 200, 204, 299, 301, 304,
+					400, 401, 404, 404, 500, 502, 503, 599 };
+	static const int ignored[] = { 0, -1, 99, 600, 999, 1000, 42 };
+	static const double want[] = { 3, 3, 2, 4, 4 };
 	struct metrics m;
 	char *text;
 	size_t i;
@@ -440,8 +442,8 @@ test_visitor_response_classes(void **state)
 static void
 test_ttfb_histogram(void **state)
 {
-	static const uint64_t obs[] = {0,   1,	  2,	5,    6,     99,    100,   101,
-				       999, 1000, 1001, 2500, 29999, 30000, 30001, 86400000};
+	static const uint64_t obs[] = { 0,   1,    2,    5,    6,     99,    100,   101,
+					999, 1000, 1001, 2500, 29999, 30000, 30001, 86400000 };
 	const size_t n = sizeof(obs) / sizeof(obs[0]);
 	struct metrics m;
 	char *text, series[128], want_sum[96];
@@ -490,13 +492,13 @@ static void
 test_gauges(void **state)
 {
 	struct metrics_gauges g = {
-	    .sessions_active = 3,
-	    .bindings_active = 5,
-	    .fd_permits_available = 1017,
-	    .orphaned_sessions = 1,
-	    .streams_active = 42,
-	    .requests_in_flight = 7,
-	    .pre_auth_connections = 2,
+		.sessions_active = 3,
+		.bindings_active = 5,
+		.fd_permits_available = 1017,
+		.orphaned_sessions = 1,
+		.streams_active = 42,
+		.requests_in_flight = 7,
+		.pre_auth_connections = 2,
 	};
 	struct metrics m;
 	char *text;
@@ -626,7 +628,7 @@ test_render_too_small_wrapped_buffer(void **state)
 static void
 test_output_passes_promcheck(void **state)
 {
-	struct metrics_gauges g = {1, 2, 3, 4, 5, 6, 7};
+	struct metrics_gauges g = { 1, 2, 3, 4, 5, 6, 7 };
 	struct metrics m;
 	char *text, *fresh;
 	unsigned i;
@@ -666,66 +668,70 @@ static void
 test_promcheck_rejects_broken_text(void **state)
 {
 	static const char good[] =
-	    "# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"a\\\"b\\\\c\\n\"} 1\n"
-	    "# HELP h Latency.\n# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\n"
-	    "h_bucket{le=\"+Inf\"} 2\nh_sum 0.3\nh_count 2\n"
-	    "# A comment.\n\n"
-	    "# HELP g A gauge.\n# TYPE g gauge\ng NaN\ng{l=\"1\"} -Inf 1700000000000\n";
+		"# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"a\\\"b\\\\c\\n\"} 1\n"
+		"# HELP h Latency.\n# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\n"
+		"h_bucket{le=\"+Inf\"} 2\nh_sum 0.3\nh_count 2\n"
+		"# A comment.\n\n"
+		"# HELP g A gauge.\n# TYPE g gauge\ng NaN\ng{l=\"1\"} -Inf 1700000000000\n";
 	/* each broken text, and the words of the problem promcheck must name */
 	static const struct {
 		const char *text, *problem;
 	} bad[] = {
-	    {"# HELP a_total Things.\na_total 1\n", "no # TYPE line"},
-	    {"# TYPE a_total counter\na_total 1\n", "no # HELP line"},
-	    {"# HELP a_total \n# TYPE a_total counter\na_total 1\n", "empty HELP"},
-	    {"# HELP a_total x\\y\n# TYPE a_total counter\na_total 1\n", "bad escape in HELP"},
-	    {"# HELP a Things.\n# TYPE a counter\na 1\n", "not named *_total"},
-	    {"# HELP a_total Things.\n# TYPE a_total counter\na_total -1\n", "counter a_total has value"},
-	    {"# HELP a_total T.\n# TYPE a_total counter\n# TYPE a_total counter\na_total 1\n",
-	     "second # TYPE"},
-	    {"# HELP g G.\n# HELP g G.\n# TYPE g gauge\ng 1\n", "second # HELP"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1\n# HELP g Late.\n", "after its samples"},
-	    {"# HELP g G.\n# TYPE g meter\ng 1\n", "unknown type"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"1\",b=\"2\"} 1\ng{b=\"2\",a=\"1\"} 2\n", "duplicate series"},
-	    {"# HELP g G.\n# TYPE g gauge\n# HELP k K.\n# TYPE k gauge\ng{a=\"1\"} 1\nk 1\ng{a=\"2\"} 1\n",
-	     "not in one group"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"x\\q\"} 1\n", "bad escape"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"x\"y\"} 1\n", "expected ',' or '}'"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"x} 1\n", "unterminated"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=x} 1\n", "not quoted"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{1a=\"x\"} 1\n", "invalid label name"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{__a=\"x\"} 1\n", "reserved"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"x\",a=\"y\"} 1\n", "given twice"},
-	    {"# HELP g G.\n# TYPE g gauge\n9g 1\n", "valid metric name"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1_000\n", "not a float"},
-	    {"# HELP g G.\n# TYPE g gauge\ng one\n", "not a float"},
-	    {"# HELP g G.\n# TYPE g gauge\ng\n", "space before the value"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1 1.5\n", "not an integer"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1 2 3\n", "optional timestamp"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1\r\n", "carriage return"},
-	    {"# HELP g G.\n# TYPE g gauge\ng{a=\"\xff\"} 1\n", "not UTF-8"},
-	    {"# HELP g G.\n# TYPE g gauge\ng 1", "newline"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"0.5\"} 1\n"
-	     "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-	     "does not increase"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
-	     "last bucket is not"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum "
-	     "1\nh_count 3\n",
-	     "_count 3.0 != +Inf bucket 2.0"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n", "no _sum"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 2\n", "no _count"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_sum 2\nh_count 0\n", "no _bucket"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum "
-	     "1\nh_count 2\n",
-	     "below the previous"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-	     "without an le label"},
-	    {"# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"x\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum "
-	     "1\nh_count 1\n",
-	     "is not a number"},
-	    {"# HELP h H.\n# TYPE h histogram\nh 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-	     "lacks a _bucket"},
+		{ "# HELP a_total Things.\na_total 1\n", "no # TYPE line" },
+		{ "# TYPE a_total counter\na_total 1\n", "no # HELP line" },
+		{ "# HELP a_total \n# TYPE a_total counter\na_total 1\n", "empty HELP" },
+		{ "# HELP a_total x\\y\n# TYPE a_total counter\na_total 1\n", "bad escape in HELP" },
+		{ "# HELP a Things.\n# TYPE a counter\na 1\n", "not named *_total" },
+		{ "# HELP a_total Things.\n# TYPE a_total counter\na_total -1\n",
+		  "counter a_total has value" },
+		{ "# HELP a_total T.\n# TYPE a_total counter\n# TYPE a_total counter\na_total 1\n",
+		  "second # TYPE" },
+		{ "# HELP g G.\n# HELP g G.\n# TYPE g gauge\ng 1\n", "second # HELP" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1\n# HELP g Late.\n", "after its samples" },
+		{ "# HELP g G.\n# TYPE g meter\ng 1\n", "unknown type" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"1\",b=\"2\"} 1\ng{b=\"2\",a=\"1\"} 2\n",
+		  "duplicate series" },
+		{ "# HELP g G.\n# TYPE g gauge\n# HELP k K.\n# TYPE k gauge\ng{a=\"1\"} 1\nk 1\ng{a=\"2\"} "
+		  "1\n",
+		  "not in one group" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"x\\q\"} 1\n", "bad escape" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"x\"y\"} 1\n", "expected ',' or '}'" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"x} 1\n", "unterminated" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=x} 1\n", "not quoted" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{1a=\"x\"} 1\n", "invalid label name" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{__a=\"x\"} 1\n", "reserved" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"x\",a=\"y\"} 1\n", "given twice" },
+		{ "# HELP g G.\n# TYPE g gauge\n9g 1\n", "valid metric name" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1_000\n", "not a float" },
+		{ "# HELP g G.\n# TYPE g gauge\ng one\n", "not a float" },
+		{ "# HELP g G.\n# TYPE g gauge\ng\n", "space before the value" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1 1.5\n", "not an integer" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1 2 3\n", "optional timestamp" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1\r\n", "carriage return" },
+		{ "# HELP g G.\n# TYPE g gauge\ng{a=\"\xff\"} 1\n", "not UTF-8" },
+		{ "# HELP g G.\n# TYPE g gauge\ng 1", "newline" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"0.5\"} 1\n"
+		  "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+		  "does not increase" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+		  "last bucket is not" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum "
+		  "1\nh_count 3\n",
+		  "_count 3.0 != +Inf bucket 2.0" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n", "no _sum" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 2\n", "no _count" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_sum 2\nh_count 0\n", "no _bucket" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum "
+		  "1\nh_count 2\n",
+		  "below the previous" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count "
+		  "1\n",
+		  "without an le label" },
+		{ "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"x\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum "
+		  "1\nh_count 1\n",
+		  "is not a number" },
+		{ "# HELP h H.\n# TYPE h histogram\nh 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+		  "lacks a _bucket" },
 	};
 	char out[4096];
 	size_t i;
@@ -749,19 +755,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_contract_names_typed_once),
-	    cmocka_unit_test(test_fresh_every_series_present_at_zero),
-	    cmocka_unit_test(test_plain_counters),
-	    cmocka_unit_test(test_reset_and_goaway_codes),
-	    cmocka_unit_test(test_bind_errors_by_name),
-	    cmocka_unit_test(test_visitor_response_classes),
-	    cmocka_unit_test(test_ttfb_histogram),
-	    cmocka_unit_test(test_gauges),
-	    cmocka_unit_test(test_process_metrics),
-	    cmocka_unit_test(test_render_appends_and_keeps_headroom),
-	    cmocka_unit_test(test_render_too_small_wrapped_buffer),
-	    cmocka_unit_test(test_output_passes_promcheck),
-	    cmocka_unit_test(test_promcheck_rejects_broken_text),
+		cmocka_unit_test(test_contract_names_typed_once),
+		cmocka_unit_test(test_fresh_every_series_present_at_zero),
+		cmocka_unit_test(test_plain_counters),
+		cmocka_unit_test(test_reset_and_goaway_codes),
+		cmocka_unit_test(test_bind_errors_by_name),
+		cmocka_unit_test(test_visitor_response_classes),
+		cmocka_unit_test(test_ttfb_histogram),
+		cmocka_unit_test(test_gauges),
+		cmocka_unit_test(test_process_metrics),
+		cmocka_unit_test(test_render_appends_and_keeps_headroom),
+		cmocka_unit_test(test_render_too_small_wrapped_buffer),
+		cmocka_unit_test(test_output_passes_promcheck),
+		cmocka_unit_test(test_promcheck_rejects_broken_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

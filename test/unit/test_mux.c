@@ -17,8 +17,7 @@
 
 #include "muxpair.h"
 
-
-#define SW 65536u   /* stream window */
+#define SW 65536u    /* stream window */
 #define SESW 262144u /* session window */
 
 static uint8_t pattern[4 * 65536];

@@ -53,10 +53,9 @@ test_table_aligned(void **state)
 	assert_int_equal(print_table_rows(&t), 3);
 	out = render(&t, 0, &rc);
 	assert_int_equal(rc, 0);
-	assert_string_equal(out,
-			    "ID               PEER             STREAMS\n"
-			    "a1               127.0.0.1:40000  5\n"
-			    "session-long-id  -                120/1024\n");
+	assert_string_equal(out, "ID               PEER             STREAMS\n"
+				 "a1               127.0.0.1:40000  5\n"
+				 "session-long-id  -                120/1024\n");
 	free(out);
 	print_table_fini(&t);
 }
@@ -84,10 +83,9 @@ test_table_right_and_bold(void **state)
 	out = render(&t, 1, &rc);
 	assert_int_equal(rc, 0);
 	/* The header is never right-aligned; numbers are. */
-	assert_string_equal(out,
-			    "\033[1mNAME  N     X\033[0m\n"
-			    "a        7  x\n"
-			    "bb    1234  y\n");
+	assert_string_equal(out, "\033[1mNAME  N     X\033[0m\n"
+				 "a        7  x\n"
+				 "bb    1234  y\n");
 	free(out);
 	print_table_fini(&t);
 }
@@ -101,15 +99,14 @@ test_table_utf8_and_scrub(void **state)
 
 	(void)state;
 	print_table_init(&t, 2);
-	print_table_cell(&t, "h\xc3\xa9");      /* "hé": 3 bytes, 2 wide */
+	print_table_cell(&t, "h\xc3\xa9"); /* "hé": 3 bytes, 2 wide */
 	print_table_cell(&t, "v");
 	print_table_cell(&t, "\033[31mred\n"); /* escape and newline become '?' */
 	print_table_cell(&t, "w");
 	out = render(&t, 0, &rc);
 	assert_int_equal(rc, 0);
-	assert_string_equal(out,
-			    "h\xc3\xa9         v\n"
-			    "?[31mred?  w\n");
+	assert_string_equal(out, "h\xc3\xa9         v\n"
+				 "?[31mred?  w\n");
 	free(out);
 	print_table_fini(&t);
 }
@@ -219,10 +216,10 @@ test_size(void **state)
 		{ 1023, "1023 B" },
 		{ 1024, "1.0 KiB" },
 		{ 1536, "1.5 KiB" },
-		{ 1996, "1.9 KiB" },       /* 1.949.. */
-		{ 1997, "2.0 KiB" },       /* 1.950.. rounds half up */
+		{ 1996, "1.9 KiB" }, /* 1.949.. */
+		{ 1997, "2.0 KiB" }, /* 1.950.. rounds half up */
 		{ 1048524, "1023.9 KiB" },
-		{ 1048525, "1.0 MiB" },    /* would be 1024.0 KiB */
+		{ 1048525, "1.0 MiB" }, /* would be 1024.0 KiB */
 		{ 24536678, "23.4 MiB" },
 		{ 1073741824, "1.0 GiB" },
 		{ 5497558138880ull, "5.0 TiB" },
@@ -248,20 +245,10 @@ test_duration(void **state)
 		uint64_t ms;
 		const char *out;
 	} v[] = {
-		{ 0, "0ms" },
-		{ 850, "850ms" },
-		{ 999, "999ms" },
-		{ 1000, "1.0s" },
-		{ 4290, "4.2s" },
-		{ 59999, "59.9s" },
-		{ 60000, "1m00s" },
-		{ 187000, "3m07s" },
-		{ 3599999, "59m59s" },
-		{ 3600000, "1h00m" },
-		{ 7500000, "2h05m" },
-		{ 86399999, "23h59m" },
-		{ 86400000, "1d00h" },
-		{ 273600000, "3d04h" },
+		{ 0, "0ms" },          { 850, "850ms" },       { 999, "999ms" },     { 1000, "1.0s" },
+		{ 4290, "4.2s" },      { 59999, "59.9s" },     { 60000, "1m00s" },   { 187000, "3m07s" },
+		{ 3599999, "59m59s" }, { 3600000, "1h00m" },   { 7500000, "2h05m" }, { 86399999, "23h59m" },
+		{ 86400000, "1d00h" }, { 273600000, "3d04h" },
 	};
 	char buf[32];
 	size_t i;
@@ -291,11 +278,25 @@ test_rfc3339(void **state)
 		{ "2000-02-29T00:00:00Z", 951782400 },
 	};
 	static const char *const bad[] = {
-		"", "2024-05-01", "2024-05-01T12:00:00", "2024-05-01T12:00Z", "2024-5-01T12:00:00Z",
-		"2024-05-01X12:00:00Z", "2024-13-01T00:00:00Z", "2024-00-01T00:00:00Z", "2023-02-29T00:00:00Z",
-		"1900-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-05-01T24:00:00Z", "2024-05-01T12:60:00Z",
-		"2024-05-01T12:00:61Z", "2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200",
-		"2024-05-01T12:00:00+24:00", "2024-05-01T12:00:00Zjunk", "2024-05-01T12:00:00 Z",
+		"",
+		"2024-05-01",
+		"2024-05-01T12:00:00",
+		"2024-05-01T12:00Z",
+		"2024-5-01T12:00:00Z",
+		"2024-05-01X12:00:00Z",
+		"2024-13-01T00:00:00Z",
+		"2024-00-01T00:00:00Z",
+		"2023-02-29T00:00:00Z",
+		"1900-02-29T00:00:00Z",
+		"2024-04-31T00:00:00Z",
+		"2024-05-01T24:00:00Z",
+		"2024-05-01T12:60:00Z",
+		"2024-05-01T12:00:61Z",
+		"2024-05-01T12:00:00.Z",
+		"2024-05-01T12:00:00+0200",
+		"2024-05-01T12:00:00+24:00",
+		"2024-05-01T12:00:00Zjunk",
+		"2024-05-01T12:00:00 Z",
 		"abcd-05-01T12:00:00Z",
 	};
 	time_t t;

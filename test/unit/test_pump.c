@@ -62,19 +62,19 @@ pd_done(struct pump *p)
 struct drv {
 	struct reactor_hook hook;
 	struct tp *tp;
-	int fd;                  /* our end of the local socketpair */
+	int fd; /* our end of the local socketpair */
 	/* writing into the local socket */
 	size_t to_write, written;
-	int shut_after;          /* shutdown(SHUT_WR) once written */
+	int shut_after; /* shutdown(SHUT_WR) once written */
 	/* reading from it */
 	int reading;
 	size_t nread;
-	unsigned bad;            /* bytes not matching down_pat */
+	unsigned bad; /* bytes not matching down_pat */
 	int rd_eof, rd_err;
 	/* the far owner sending DATA */
 	struct tp_owner *far;
 	size_t far_total, far_sent;
-	int far_eof_after;       /* EOF once far_total went out */
+	int far_eof_after; /* EOF once far_total went out */
 	int far_eof_done;
 };
 
@@ -140,7 +140,7 @@ struct pt {
 	struct tp *tp;
 	struct pump *p;
 	struct tp_owner *far;
-	int lfd;    /* our end */
+	int lfd; /* our end */
 	uint32_t sid;
 };
 
@@ -279,7 +279,8 @@ test_upstream_bulk_in_order(void **state)
 	assert_int_equal(t.far->n_close, 1);
 	assert_int_equal(t.far->n_reset, 0);
 	assert_int_equal(t.tp->srv.m.streams.count, 0);
-	assert_int_equal(tp_count(&t.tp->srv, FRAME_RESET, UINT32_MAX) + tp_count(&t.tp->cli, FRAME_RESET, UINT32_MAX),
+	assert_int_equal(tp_count(&t.tp->srv, FRAME_RESET, UINT32_MAX) +
+				 tp_count(&t.tp->cli, FRAME_RESET, UINT32_MAX),
 			 0);
 	pt_stop(&t);
 }
@@ -344,7 +345,7 @@ test_downstream_in_order(void **state)
 	assert_int_equal(dv.bad, 0);
 	assert_int_equal(dv.rd_eof, 1); /* the far EOF became a shutdown of the write side */
 	assert_int_equal(t.p->bytes_down, dv.far_total);
-	assert_int_equal(pd.calls, 0);  /* our direction is still open */
+	assert_int_equal(pd.calls, 0); /* our direction is still open */
 	/* and data still flows the other way */
 	dv.to_write = 5000;
 	dv.shut_after = 1;
@@ -371,7 +372,7 @@ test_spill_bounded(void **state)
 	tp_run_ms(t.tp, 150);
 	spill = buf_len(&t.p->spill);
 	cap = buf_cap(&t.p->spill);
-	assert_true(dv.far_sent < dv.far_total);           /* blocked */
+	assert_true(dv.far_sent < dv.far_total); /* blocked */
 	assert_int_equal(mux_credit(&t.tp->cli.m, t.far->s, SIZE_MAX), 0);
 	assert_true(spill > 0);
 	assert_true(spill <= sw);

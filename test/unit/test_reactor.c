@@ -925,7 +925,7 @@ run_reuse(struct reactor *r, int same_memory)
 	assert_int_equal(reactor_run(r), 0);
 	assert_true(u.victim == 0 || u.victim == 1);
 	assert_int_equal(u.x[1 - u.victim]->calls, 1);
-	assert_int_equal(u.first_calls, 1);  /* not the closed conn */
+	assert_int_equal(u.first_calls, 1); /* not the closed conn */
 	assert_int_equal(u.fresh_calls, 0); /* nor the new watcher */
 	assert_int_equal(u.freed, same_memory ? 0 : 1);
 

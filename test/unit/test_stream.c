@@ -161,7 +161,7 @@ rng(void)
 #define REF_IDS 4096
 
 struct ref {
-	uint32_t ids[REF_IDS];  /* the candidate ids */
+	uint32_t ids[REF_IDS]; /* the candidate ids */
 	struct stream *open[REF_IDS];
 	size_t nopen;
 };

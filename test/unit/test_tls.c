@@ -96,8 +96,8 @@ load_creds(struct tls_server_creds *c, const char *cert, const char *key)
  * while in use, load their own.
  */
 static struct {
-	struct tls_anchors ca, ca2;           /* ca.pem, ca2.pem */
-	struct tls_server_creds rsa, ec;      /* server.pem + server.key, server-ec.pem + server-ec.key */
+	struct tls_anchors ca, ca2;      /* ca.pem, ca2.pem */
+	struct tls_server_creds rsa, ec; /* server.pem + server.key, server-ec.pem + server-ec.key */
 } fx;
 
 /* Load anchors (a) or credentials (c) of the fixture; 0, or -1 with a message. */
@@ -105,8 +105,8 @@ static int
 fixture_load(struct tls_anchors *a, struct tls_server_creds *c, const char *file, const char *key)
 {
 	char err[256] = "";
-	int rc = a != NULL ? tls_anchors_load(a, P(file), err, sizeof(err)) :
-			     tls_server_creds_load(c, P(file), P(key), err, sizeof(err));
+	int rc = a != NULL ? tls_anchors_load(a, P(file), err, sizeof(err))
+			   : tls_server_creds_load(c, P(file), P(key), err, sizeof(err));
 
 	if (rc != 0)
 		fprintf(stderr, "test_tls: loading %s: %s\n", file, err);
@@ -139,7 +139,8 @@ group_setup(void **state)
 		fprintf(stderr, "test_tls: %s failed\n", cmd);
 		return -1;
 	}
-	if (fixture_load(&fx.ca, NULL, "ca.pem", NULL) != 0 || fixture_load(&fx.ca2, NULL, "ca2.pem", NULL) != 0 ||
+	if (fixture_load(&fx.ca, NULL, "ca.pem", NULL) != 0 ||
+	    fixture_load(&fx.ca2, NULL, "ca2.pem", NULL) != 0 ||
 	    fixture_load(NULL, &fx.rsa, "server.pem", "server.key") != 0 ||
 	    fixture_load(NULL, &fx.ec, "server-ec.pem", "server-ec.key") != 0)
 		return -1;
@@ -165,10 +166,10 @@ group_teardown(void **state)
 	return 0;
 }
 
-#define NEED_CERTS()                                                                                       \
-	do {                                                                                               \
-		if (!have_certs)                                                                           \
-			skip();                                                                            \
+#define NEED_CERTS()                                                                                         \
+	do {                                                                                                 \
+		if (!have_certs)                                                                             \
+			skip();                                                                              \
 	} while (0)
 
 /* ---- the driver --------------------------------------------------------- */
@@ -197,12 +198,12 @@ struct peer {
 	size_t txlen, txoff;
 	unsigned char *rx;
 	size_t rxlen, rxoff;
-	size_t wchunk; /* most bytes per writev (split into two iovecs) */
-	size_t rchunk; /* read buffer size */
+	size_t wchunk;  /* most bytes per writev (split into two iovecs) */
+	size_t rchunk;  /* read buffer size */
 	int want_close; /* tls_conn_close() once everything is sent */
 	int closed;
-	int eof;        /* tls_conn_read returned 0 */
-	int err;        /* first failure returned by a call */
+	int eof;             /* tls_conn_read returned 0 */
+	int err;             /* first failure returned by a call */
 	unsigned long calls; /* shim: socket calls seen */
 	int shim;            /* shim: fail every second call with EAGAIN */
 };
@@ -283,8 +284,8 @@ peer_read(struct peer *p)
 			break;
 		}
 		if (p->rxoff + (size_t)r > p->rxlen)
-			fail_msg("%s: %zu bytes more than the %zu expected", p->name, p->rxoff + (size_t)r - p->rxlen,
-				 p->rxlen);
+			fail_msg("%s: %zu bytes more than the %zu expected", p->name,
+				 p->rxoff + (size_t)r - p->rxlen, p->rxlen);
 		memcpy(p->rx + p->rxoff, buf, (size_t)r);
 		p->rxoff += (size_t)r;
 		moved = 1;
@@ -352,7 +353,7 @@ peer_step(struct peer *p)
 
 /* A relay between two socketpairs moving one byte per step each way. */
 struct relay {
-	int fd[2];         /* fd[0] faces the client, fd[1] the server */
+	int fd[2];          /* fd[0] faces the client, fd[1] the server */
 	unsigned char b[2]; /* b[i]: byte read from fd[i], to write to fd[1 - i] */
 	int full[2];
 	int eof[2];
@@ -450,7 +451,8 @@ run(struct peer *a, struct peer *b, struct relay *r)
 		pf[n++] = (struct pollfd){ .fd = b->fd, .events = poll_events(tls_conn_interest(&b->t)) };
 		for (i = 0; r != NULL && i < 2; i++) {
 			pf[n].fd = r->fd[i];
-			pf[n].events = (short)((!r->full[i] && !r->eof[i] ? POLLIN : 0) | (r->full[1 - i] ? POLLOUT : 0));
+			pf[n].events = (short)((!r->full[i] && !r->eof[i] ? POLLIN : 0) |
+					       (r->full[1 - i] ? POLLOUT : 0));
 			n++;
 		}
 		if (poll(pf, (nfds_t)n, relayed ? 0 : STALL_MS) == 0 && !relayed)
@@ -1049,7 +1051,8 @@ test_not_tls(void **state)
 	assert_int_equal(write(p->c.fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	r = tls_conn_read(&p->s.t, p->s.fd, buf, sizeof(buf));
 	assert_int_equal(r, -EPROTO);
-	assert_string_equal(tls_conn_error(&p->s.t), "the peer does not speak TLS (plain HTTP on a TLS port?)");
+	assert_string_equal(tls_conn_error(&p->s.t),
+			    "the peer does not speak TLS (plain HTTP on a TLS port?)");
 	assert_int_equal(tls_conn_interest(&p->s.t), 0);
 	pair_free(p);
 	/* A wss:// client that reaches a plain HTTP server. */
@@ -1058,7 +1061,8 @@ test_not_tls(void **state)
 	assert_int_equal(tls_conn_flush(&p->c.t, p->c.fd), 0);
 	assert_int_equal(write(p->s.fd, resp, sizeof(resp) - 1), (ssize_t)sizeof(resp) - 1);
 	assert_int_equal(tls_conn_read(&p->c.t, p->c.fd, buf, sizeof(buf)), -EPROTO);
-	assert_string_equal(tls_conn_error(&p->c.t), "the peer does not speak TLS (plain HTTP on a TLS port?)");
+	assert_string_equal(tls_conn_error(&p->c.t),
+			    "the peer does not speak TLS (plain HTTP on a TLS port?)");
 	pair_free(p);
 }
 

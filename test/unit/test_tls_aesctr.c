@@ -31,8 +31,8 @@ struct impl {
 	const br_block_ctr_class *(*get)(void);
 };
 
-static struct impl zmm = {"512-bit VAES", tls_aesctr_vaes512_get};
-static struct impl ymm = {"256-bit VAES", tls_aesctr_vaes256_get};
+static struct impl zmm = { "512-bit VAES", tls_aesctr_vaes512_get };
+static struct impl ymm = { "256-bit VAES", tls_aesctr_vaes256_get };
 
 /* The width a test runs with; skipped where this CPU cannot run it. */
 static const br_block_ctr_class *
@@ -82,8 +82,8 @@ test_fips197(void **state)
 
 /* One comparison with the reference: same output, same returned counter. */
 static void
-compare(const br_block_ctr_class *vt, const unsigned char *key, size_t klen, uint32_t cc, const unsigned char *src,
-	size_t off, size_t len)
+compare(const br_block_ctr_class *vt, const unsigned char *key, size_t klen, uint32_t cc,
+	const unsigned char *src, size_t off, size_t len)
 {
 	static unsigned char a[20000], b[20000];
 	unsigned char iv[12];
@@ -99,13 +99,14 @@ compare(const br_block_ctr_class *vt, const unsigned char *key, size_t klen, uin
 	ra = br_aes_ct_ctr_run(&ref, iv, cc, a + off, len);
 	rb = vt->run(&ctx.vtable, iv, cc, b + off, len);
 	if (ra != rb || memcmp(a + off, b + off, len) != 0)
-		fail_msg("key %zu bytes, counter %08x, offset %zu, length %zu differs", klen, (unsigned)cc, off, len);
+		fail_msg("key %zu bytes, counter %08x, offset %zu, length %zu differs", klen, (unsigned)cc,
+			 off, len);
 }
 
 static void
 test_matches_reference(void **state)
 {
-	static const size_t big[] = {16384, 16384 + 5, 16384 + 29, 19999 - 15};
+	static const size_t big[] = { 16384, 16384 + 5, 16384 + 29, 19999 - 15 };
 	static unsigned char src[20000];
 	const br_block_ctr_class *vt = ours_or_skip(state);
 	unsigned char key[32];

@@ -24,9 +24,9 @@ struct impl {
 	br_ghash (*get)(void);
 };
 
-static struct impl narrow = {"PCLMULQDQ", tls_ghash_pclmul_get};
-static struct impl wide = {"512-bit VPCLMULQDQ", tls_ghash_vpclmul_get};
-static struct impl ymm = {"256-bit VPCLMULQDQ", tls_ghash_vpclmul256_get};
+static struct impl narrow = { "PCLMULQDQ", tls_ghash_pclmul_get };
+static struct impl wide = { "512-bit VPCLMULQDQ", tls_ghash_vpclmul_get };
+static struct impl ymm = { "256-bit VPCLMULQDQ", tls_ghash_vpclmul256_get };
 
 /* The implementation a test runs with; skipped where this CPU cannot run it. */
 static br_ghash
@@ -115,7 +115,7 @@ test_known_answers_ours(void **state)
 static void
 test_matches_reference(void **state)
 {
-	static const size_t big[] = {16383, 16384, 16384 + 13, 16384 + 16, 16384 + 256 + 5};
+	static const size_t big[] = { 16383, 16384, 16384 + 13, 16384 + 16, 16384 + 256 + 5 };
 	static unsigned char data[16384 + 512];
 	unsigned char y1[16], y2[16], h[16];
 	br_ghash g = ours(state);
@@ -147,7 +147,6 @@ test_matches_reference(void **state)
 	}
 }
 
-
 /* The per-thread key cache: more keys than it holds, interleaved. */
 static void
 test_many_keys(void **state)
@@ -175,7 +174,7 @@ static void
 test_split(void **state)
 {
 	static unsigned char data[4096];
-	unsigned char whole[16] = {0}, parts[16] = {0}, h[16];
+	unsigned char whole[16] = { 0 }, parts[16] = { 0 }, h[16];
 	br_ghash g = ours(state);
 	size_t cut, cut2;
 
@@ -192,7 +191,6 @@ test_split(void **state)
 			fail_msg("cut at %zu/%zu differs", cut, cut2);
 	}
 }
-
 
 /* tls_ghash_get() always answers, and with our widest when the CPU can run it. */
 static void

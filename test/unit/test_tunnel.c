@@ -29,7 +29,6 @@
 #include "tunnel.h"
 #include "ws.h"
 
-
 /* ---- byte vectors ------------------------------------------------------- */
 
 struct vec {
@@ -107,15 +106,15 @@ struct rr_frame {
 struct rr {
 	struct ws_parser wp;
 	struct frame_reader fr;
-	struct vec raw;           /* every byte read, as on the wire */
+	struct vec raw; /* every byte read, as on the wire */
 	unsigned msgs;
 	unsigned msg_frames[RR_MAX];
 	size_t msg_bytes[RR_MAX];
 	struct rr_frame f[RR_MAX];
 	size_t nf;
-	size_t data_off;          /* offset in the current DATA frame */
-	struct vec data;          /* DATA payload, concatenated */
-	struct vec ctl;           /* control payloads, concatenated */
+	size_t data_off; /* offset in the current DATA frame */
+	struct vec data; /* DATA payload, concatenated */
+	struct vec ctl;  /* control payloads, concatenated */
 	unsigned pings, pongs, closes, texts;
 	uint8_t pong[WS_MAX_CONTROL];
 	size_t pong_len;
@@ -203,9 +202,7 @@ rr_feed(struct rr *r, uint8_t *p, size_t n)
 				r->texts++;
 			rr_message_chunk(r, ev.data, ev.len, ev.last);
 			break;
-		case WS_EV_PING:
-			r->pings++;
-			break;
+		case WS_EV_PING: r->pings++; break;
 		case WS_EV_PONG:
 			r->pongs++;
 			memcpy(r->pong, ev.data, ev.len);
@@ -215,8 +212,7 @@ rr_feed(struct rr *r, uint8_t *p, size_t n)
 			r->closes++;
 			r->close_code = ev.code;
 			return; /* nothing may follow */
-		default:
-			break;
+		default: break;
 		}
 	}
 }
@@ -270,8 +266,8 @@ struct tt {
 	struct vec ctlp;         /* their payloads */
 	struct ctl_ev dfr[1024]; /* DATA frames (at their first piece) */
 	size_t ndfr;
-	struct vec data;         /* DATA payload read, concatenated */
-	int piece_errors;        /* frame_start / frame_end inconsistent */
+	struct vec data;  /* DATA payload read, concatenated */
+	int piece_errors; /* frame_start / frame_end inconsistent */
 	uint32_t piece_left;
 	unsigned input_ends, closed, close_code;
 	struct reactor_timer deadline;
@@ -586,7 +582,8 @@ test_batching_random_sizes(void **state)
 		uint8_t *copy;
 
 		seed = seed * 1103515245u + 12345u;
-		sizes[k] = (seed >> 8) % 4 == 0 ? (seed >> 12) % (FRAME_MAX_PAYLOAD + 1) : (seed >> 12) % 3000;
+		sizes[k] =
+			(seed >> 8) % 4 == 0 ? (seed >> 12) % (FRAME_MAX_PAYLOAD + 1) : (seed >> 12) % 3000;
 		copy = malloc(sizes[k] + 1);
 		assert_non_null(copy);
 		fill_big(sid);
@@ -639,7 +636,8 @@ test_client_masks(void **state)
 		assert_memory_equal(x->rr.ctl.p, "{\"clientBindRef\":1}", 19);
 		/* on the wire: plain for the server role, masked for the client */
 		assert_int_equal(contains(&x->rr.raw, plain, 64), role == WS_ROLE_SERVER);
-		assert_int_equal(contains(&x->rr.raw, (const uint8_t *)"clientBindRef", 13), role == WS_ROLE_SERVER);
+		assert_int_equal(contains(&x->rr.raw, (const uint8_t *)"clientBindRef", 13),
+				 role == WS_ROLE_SERVER);
 		assert_int_equal((x->rr.raw.p[1] & 0x80) != 0, role == WS_ROLE_CLIENT);
 		tt_free(x);
 	}
@@ -781,7 +779,8 @@ test_partial_writes(void **state)
 			uint8_t *copy;
 
 			seed = seed * 1103515245u + 12345u;
-			n = (seed >> 8) % 8 == 0 ? (seed >> 12) % (FRAME_MAX_PAYLOAD + 1) : (seed >> 12) % 2000;
+			n = (seed >> 8) % 8 == 0 ? (seed >> 12) % (FRAME_MAX_PAYLOAD + 1)
+						 : (seed >> 12) % 2000;
 			if (k % 4 == 3) {
 				assert_int_equal(tunnel_send_window(&x->t, sid, k + 1), 0);
 				continue;
@@ -823,7 +822,7 @@ struct feedctx {
 	size_t nctl, ndata;
 	size_t data_len;
 	const uint8_t *data;
-	unsigned close_code;          /* 0: must stay open */
+	unsigned close_code; /* 0: must stay open */
 	size_t pong_len;
 	const uint8_t *pong;
 };
@@ -1081,7 +1080,7 @@ test_close_handshake(void **state)
 	assert_int_equal(x->close_code, WS_CLOSE_GOING_AWAY);
 	assert_int_equal(x->t.state, TUNNEL_CLOSED);
 	rr_read(&x->rr, x->raw, 0);
-	assert_int_equal(x->rr.eof, 1); /* the socket is closed */
+	assert_int_equal(x->rr.eof, 1);                 /* the socket is closed */
 	tunnel_close(&x->t, WS_CLOSE_NORMAL, NULL, 10); /* too late: nothing happens */
 	tt_spin(x);
 	assert_int_equal(x->closed, 1);
@@ -1252,7 +1251,9 @@ test_arena_bounded_busy_queue(void **state)
 	for (i = 0; i < nwin; i++) {
 		uint32_t inc;
 
-		assert_int_equal(frame_window_decode(x->rr.ctl.p + i * FRAME_WINDOW_LEN, FRAME_WINDOW_LEN, &inc), FRAME_CODE_NO_ERROR);
+		assert_int_equal(
+			frame_window_decode(x->rr.ctl.p + i * FRAME_WINDOW_LEN, FRAME_WINDOW_LEN, &inc),
+			FRAME_CODE_NO_ERROR);
 		assert_int_equal(inc, i + 1);
 	}
 	for (i = 0; i < x->rr.nf; i++)
@@ -1485,28 +1486,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batching_small_frames),
-		cmocka_unit_test(test_batching_large_frames),
-		cmocka_unit_test(test_batching_random_sizes),
-		cmocka_unit_test(test_client_masks),
-		cmocka_unit_test(test_done_after_write),
-		cmocka_unit_test(test_done_on_abort),
-		cmocka_unit_test(test_done_on_fini),
-		cmocka_unit_test(test_partial_writes),
-		cmocka_unit_test(test_input_all_ways),
-		cmocka_unit_test(test_text_closes_1003),
-		cmocka_unit_test(test_65_frames_closes_1002),
-		cmocka_unit_test(test_too_big_closes_1009),
-		cmocka_unit_test(test_close_handshake),
-		cmocka_unit_test(test_close_handshake_pair),
-		cmocka_unit_test(test_close_timeout),
-		cmocka_unit_test(test_peer_closes),
-		cmocka_unit_test(test_ping_while_closing),
-		cmocka_unit_test(test_arena_bounded_busy_queue),
-		cmocka_unit_test(test_reply_flood_cut_off),
-		cmocka_unit_test(test_replies_read_not_cut),
-		cmocka_unit_test(test_data_is_no_reply),
-		cmocka_unit_test(test_pre_bytes),
+		cmocka_unit_test(test_batching_small_frames), cmocka_unit_test(test_batching_large_frames),
+		cmocka_unit_test(test_batching_random_sizes), cmocka_unit_test(test_client_masks),
+		cmocka_unit_test(test_done_after_write),      cmocka_unit_test(test_done_on_abort),
+		cmocka_unit_test(test_done_on_fini),          cmocka_unit_test(test_partial_writes),
+		cmocka_unit_test(test_input_all_ways),        cmocka_unit_test(test_text_closes_1003),
+		cmocka_unit_test(test_65_frames_closes_1002), cmocka_unit_test(test_too_big_closes_1009),
+		cmocka_unit_test(test_close_handshake),       cmocka_unit_test(test_close_handshake_pair),
+		cmocka_unit_test(test_close_timeout),         cmocka_unit_test(test_peer_closes),
+		cmocka_unit_test(test_ping_while_closing),    cmocka_unit_test(test_arena_bounded_busy_queue),
+		cmocka_unit_test(test_reply_flood_cut_off),   cmocka_unit_test(test_replies_read_not_cut),
+		cmocka_unit_test(test_data_is_no_reply),      cmocka_unit_test(test_pre_bytes),
 		cmocka_unit_test(test_pre_bytes_then_socket),
 	};
 

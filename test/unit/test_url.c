@@ -170,7 +170,7 @@ test_bad_urls(void **state)
 		"ws://h/pa th",
 		"ws://h/\x01",
 		"ws://h/\xc3\xa9",
-		"ws://::1",           /* IPv6 needs brackets */
+		"ws://::1", /* IPv6 needs brackets */
 		"ws://[::1",
 		"ws://[]:50",
 		"ws://[zz::1]:50",
@@ -281,9 +281,9 @@ static void
 test_local_bad(void **state)
 {
 	static const char *const bad[] = {
-		"", "0", "65536", "-1", "3000x", "localhost", "localhost:", ":3000", "localhost:0",
-		"host:70000", "::1:3000", "[::1]", "[::1]3000", "[::1]:", "[nope]:1", "a b:1", "h:1:2",
-		"[::1:3000",
+		"",           "0",      "65536",       "-1",         "3000x",    "localhost",
+		"localhost:", ":3000",  "localhost:0", "host:70000", "::1:3000", "[::1]",
+		"[::1]3000",  "[::1]:", "[nope]:1",    "a b:1",      "h:1:2",    "[::1:3000",
 	};
 	struct url_local l;
 	const char *err;
@@ -355,8 +355,19 @@ static void
 test_map_bad(void **state)
 {
 	static const char *const bad[] = {
-		"", "0", "65536:80", "99999999999999999999:80", ":80", "5000:", "5000:0", "5000:x",
-		"5000:65536", "5000:localhost", "5000:[::1]", "a:b:c", "5000:8080:9090:1",
+		"",
+		"0",
+		"65536:80",
+		"99999999999999999999:80",
+		":80",
+		"5000:",
+		"5000:0",
+		"5000:x",
+		"5000:65536",
+		"5000:localhost",
+		"5000:[::1]",
+		"a:b:c",
+		"5000:8080:9090:1",
 	};
 	struct url_map m;
 	const char *err;

@@ -94,24 +94,19 @@ static void
 test_base64_reject(void **state)
 {
 	static const char *const bad[] = {
-		"Zg=",      /* partial padding */
-		"Zm9v=",    /* padding after a full group */
-		"Zg===",    /* too much padding */
-		"Zm9vY===", /* 5 data chars + 3 pad */
-		"=",        /* padding alone */
-		"==",
-		"====",
-		"Z",        /* one character cannot carry a byte */
-		"Zm9vY",    /* the same after a full group */
-		"Zh==",     /* non-zero bits after the last byte */
-		"Zm9=",     /* the same, one pad */
-		"Zm 9v",    /* whitespace */
-		"Zm9v\n",
-		"Zm-v",     /* base64url alphabet is not accepted */
-		"Zm_v",
-		"Zg==Zg==", /* padding in the middle */
-		"Z=g=",
-		"Zm9v\x80",
+		"Zg=",                       /* partial padding */
+		"Zm9v=",                     /* padding after a full group */
+		"Zg===",                     /* too much padding */
+		"Zm9vY===",                  /* 5 data chars + 3 pad */
+		"=",                         /* padding alone */
+		"==",       "====",     "Z", /* one character cannot carry a byte */
+		"Zm9vY",                     /* the same after a full group */
+		"Zh==",                      /* non-zero bits after the last byte */
+		"Zm9=",                      /* the same, one pad */
+		"Zm 9v",                     /* whitespace */
+		"Zm9v\n",   "Zm-v",          /* base64url alphabet is not accepted */
+		"Zm_v",     "Zg==Zg==",      /* padding in the middle */
+		"Z=g=",     "Zm9v\x80",
 	};
 	uint8_t out[32];
 	size_t i;
@@ -133,7 +128,7 @@ test_ct_equal(void **state)
 	assert_true(util_ct_equal("", 0, "", 0));
 	assert_false(util_ct_equal("secret", 6, "secreT", 6));
 	assert_false(util_ct_equal("Secret", 6, "secret", 6));
-	assert_false(util_ct_equal("secret", 6, "secre", 5));  /* prefix */
+	assert_false(util_ct_equal("secret", 6, "secre", 5)); /* prefix */
 	assert_false(util_ct_equal("secre", 5, "secret", 6));
 	assert_false(util_ct_equal("", 0, "a", 1));
 	assert_false(util_ct_equal("a", 1, "", 0));
@@ -228,11 +223,22 @@ test_parse_size(void **state)
 		{ "17179869183G", 17179869183ull << 30 },
 	};
 	static const char *const bad[] = {
-		"", "x", "1Q", "K", "-1", " 1", "1 ", "1 MiB", "1.5M", "1MiBs", "1mib", "1T",
-		"18446744073709551616",      /* 2^64 */
-		"17179869184G",              /* 2^34 GiB = 2^64 */
+		"",
+		"x",
+		"1Q",
+		"K",
+		"-1",
+		" 1",
+		"1 ",
+		"1 MiB",
+		"1.5M",
+		"1MiBs",
+		"1mib",
+		"1T",
+		"18446744073709551616", /* 2^64 */
+		"17179869184G",         /* 2^34 GiB = 2^64 */
 		"99999999999999999999999K",
-		"18014398509481984K",        /* 2^54 KiB */
+		"18014398509481984K", /* 2^54 KiB */
 	};
 	uint64_t v;
 	size_t i;

@@ -88,7 +88,7 @@ push(struct coll *c, enum ws_event_type type, unsigned opcode, unsigned code, co
 	if (n)
 		memcpy(copy, p, n);
 	c->owned[c->nrecs] = copy;
-	c->recs[c->nrecs++] = (struct rec){type, opcode, code, n, copy};
+	c->recs[c->nrecs++] = (struct rec){ type, opcode, code, n, copy };
 }
 
 static void
@@ -119,9 +119,7 @@ static void
 on_event(struct coll *c, const struct ws_event *ev, const uint8_t *piece, size_t n)
 {
 	switch (ev->type) {
-	case WS_EV_DATA:
-		on_data(c, ev, piece, n);
-		break;
+	case WS_EV_DATA: on_data(c, ev, piece, n); break;
 	case WS_EV_PING:
 	case WS_EV_PONG:
 		assert_true(ev->len <= WS_MAX_CONTROL);
@@ -131,8 +129,7 @@ on_event(struct coll *c, const struct ws_event *ev, const uint8_t *piece, size_t
 		assert_true(ws_parser_closed(&c->p));
 		push(c, ev->type, 0, ev->code, ev->reason, ev->reason_len);
 		break;
-	default:
-		fail_msg("unexpected event %d", ev->type);
+	default: fail_msg("unexpected event %d", ev->type);
 	}
 }
 
@@ -214,7 +211,7 @@ run(enum ws_role role, uint64_t max, const void *in, size_t n, const struct rec 
 static void
 run_large(enum ws_role role, const void *in, size_t n, const struct rec *want, size_t nwant)
 {
-	static const size_t cuts[] = {1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15, 4096, 32768};
+	static const size_t cuts[] = { 1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15, 4096, 32768 };
 	const uint8_t *b = in;
 	struct coll c;
 	size_t i, k;
@@ -242,22 +239,31 @@ run_large(enum ws_role role, const void *in, size_t n, const struct rec *want, s
 	coll_clear(&c);
 }
 
-#define REC_DATA(op, s, n) {WS_EV_DATA, (op), 0, (n), (const uint8_t *)(s)}
-#define REC_CTL(t, s, n) {(t), 0, 0, (n), (const uint8_t *)(s)}
-#define REC_CLOSE(code, s, n) {WS_EV_CLOSE, 0, (code), (n), (const uint8_t *)(s)}
+#define REC_DATA(op, s, n)                                                                                   \
+	{                                                                                                    \
+		WS_EV_DATA, (op), 0, (n), (const uint8_t *)(s)                                               \
+	}
+#define REC_CTL(t, s, n)                                                                                     \
+	{                                                                                                    \
+		(t), 0, 0, (n), (const uint8_t *)(s)                                                         \
+	}
+#define REC_CLOSE(code, s, n)                                                                                \
+	{                                                                                                    \
+		WS_EV_CLOSE, 0, (code), (n), (const uint8_t *)(s)                                            \
+	}
 
 /* ---- RFC 6455 section 5.7 examples -------------------------------------- */
 
-static const uint8_t rfc_text_unmasked[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-static const uint8_t rfc_text_masked[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
-static const uint8_t rfc_fragmented[] = {0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
-static const uint8_t rfc_ping[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-static const uint8_t rfc_pong_masked[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+static const uint8_t rfc_text_unmasked[] = { 0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+static const uint8_t rfc_text_masked[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+static const uint8_t rfc_fragmented[] = { 0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f };
+static const uint8_t rfc_ping[] = { 0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+static const uint8_t rfc_pong_masked[] = { 0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
 
 static void
 test_rfc_single_unmasked(void **state)
 {
-	static const struct rec want[] = {REC_DATA(WS_OP_TEXT, "Hello", 5)};
+	static const struct rec want[] = { REC_DATA(WS_OP_TEXT, "Hello", 5) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, rfc_text_unmasked, sizeof(rfc_text_unmasked), want, 1, 0);
 }
@@ -265,7 +271,7 @@ test_rfc_single_unmasked(void **state)
 static void
 test_rfc_single_masked(void **state)
 {
-	static const struct rec want[] = {REC_DATA(WS_OP_TEXT, "Hello", 5)};
+	static const struct rec want[] = { REC_DATA(WS_OP_TEXT, "Hello", 5) };
 	(void)state;
 	run(WS_ROLE_SERVER, 0, rfc_text_masked, sizeof(rfc_text_masked), want, 1, 0);
 }
@@ -273,7 +279,7 @@ test_rfc_single_masked(void **state)
 static void
 test_rfc_fragmented(void **state)
 {
-	static const struct rec want[] = {REC_DATA(WS_OP_TEXT, "Hello", 5)};
+	static const struct rec want[] = { REC_DATA(WS_OP_TEXT, "Hello", 5) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, rfc_fragmented, sizeof(rfc_fragmented), want, 1, 0);
 }
@@ -281,8 +287,8 @@ test_rfc_fragmented(void **state)
 static void
 test_rfc_ping_pong(void **state)
 {
-	static const struct rec ping[] = {REC_CTL(WS_EV_PING, "Hello", 5)};
-	static const struct rec pong[] = {REC_CTL(WS_EV_PONG, "Hello", 5)};
+	static const struct rec ping[] = { REC_CTL(WS_EV_PING, "Hello", 5) };
+	static const struct rec pong[] = { REC_CTL(WS_EV_PONG, "Hello", 5) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, rfc_ping, sizeof(rfc_ping), ping, 1, 0);
 	run(WS_ROLE_SERVER, 0, rfc_pong_masked, sizeof(rfc_pong_masked), pong, 1, 0);
@@ -304,8 +310,8 @@ static void
 test_rfc_256_bytes(void **state)
 {
 	uint8_t *payload = pattern(256, 7);
-	uint8_t v[4 + 256] = {0x82, 0x7E, 0x01, 0x00};
-	struct rec want[] = {REC_DATA(WS_OP_BINARY, payload, 256)};
+	uint8_t v[4 + 256] = { 0x82, 0x7E, 0x01, 0x00 };
+	struct rec want[] = { REC_DATA(WS_OP_BINARY, payload, 256) };
 
 	(void)state;
 	memcpy(v + 4, payload, 256);
@@ -319,8 +325,8 @@ test_rfc_64k(void **state)
 	size_t n = 65536;
 	uint8_t *payload = pattern(n, 3);
 	uint8_t *v = malloc(10 + n);
-	static const uint8_t hdr[10] = {0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00};
-	struct rec want[] = {REC_DATA(WS_OP_BINARY, payload, n)};
+	static const uint8_t hdr[10] = { 0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00 };
+	struct rec want[] = { REC_DATA(WS_OP_BINARY, payload, n) };
 
 	(void)state;
 	assert_non_null(v);
@@ -335,7 +341,7 @@ test_rfc_64k(void **state)
 static void
 test_rfc_encode(void **state)
 {
-	static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+	static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
 	uint8_t out[WS_MAX_HEADER + 5];
 	size_t h;
 
@@ -372,10 +378,10 @@ static void
 test_ping_inside_fragmented(void **state)
 {
 	/* "Hel" (text, not final), PING "hi", PONG "", "lo" (final) */
-	static const uint8_t v[] = {0x01, 0x03, 'H', 'e', 'l', 0x89, 0x02, 'h', 'i', 0x8A, 0x00,
-				    0x80, 0x02, 'l', 'o'};
-	static const struct rec want[] = {REC_CTL(WS_EV_PING, "hi", 2), REC_CTL(WS_EV_PONG, "", 0),
-					   REC_DATA(WS_OP_TEXT, "Hello", 5)};
+	static const uint8_t v[] = { 0x01, 0x03, 'H',  'e',  'l',  0x89, 0x02, 'h',
+				     'i',  0x8A, 0x00, 0x80, 0x02, 'l',  'o' };
+	static const struct rec want[] = { REC_CTL(WS_EV_PING, "hi", 2), REC_CTL(WS_EV_PONG, "", 0),
+					   REC_DATA(WS_OP_TEXT, "Hello", 5) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, v, sizeof(v), want, 3, 0);
 }
@@ -384,9 +390,10 @@ test_ping_inside_fragmented(void **state)
 static void
 test_masked_fragments_with_ping(void **state)
 {
-	static const uint8_t k1[4] = {1, 2, 3, 4}, k2[4] = {0xAA, 0xBB, 0xCC, 0xDD}, k3[4] = {9, 8, 7, 6};
-	static const struct rec want[] = {REC_CTL(WS_EV_PING, "ping!", 5),
-					   REC_DATA(WS_OP_BINARY, "0123456789abcdefghij", 20)};
+	static const uint8_t k1[4] = { 1, 2, 3, 4 }, k2[4] = { 0xAA, 0xBB, 0xCC, 0xDD },
+			     k3[4] = { 9, 8, 7, 6 };
+	static const struct rec want[] = { REC_CTL(WS_EV_PING, "ping!", 5),
+					   REC_DATA(WS_OP_BINARY, "0123456789abcdefghij", 20) };
 	uint8_t v[64];
 	size_t n = 0;
 
@@ -410,10 +417,10 @@ static void
 test_empty_frames(void **state)
 {
 	/* empty final text; empty fragments around "ab"; empty binary in pieces */
-	static const uint8_t v[] = {0x81, 0x00, 0x01, 0x00, 0x00, 0x02, 'a', 'b', 0x00, 0x00, 0x80, 0x00,
-				    0x02, 0x00, 0x80, 0x00};
-	static const struct rec want[] = {REC_DATA(WS_OP_TEXT, "", 0), REC_DATA(WS_OP_TEXT, "ab", 2),
-					   REC_DATA(WS_OP_BINARY, "", 0)};
+	static const uint8_t v[] = { 0x81, 0x00, 0x01, 0x00, 0x00, 0x02, 'a',  'b',
+				     0x00, 0x00, 0x80, 0x00, 0x02, 0x00, 0x80, 0x00 };
+	static const struct rec want[] = { REC_DATA(WS_OP_TEXT, "", 0), REC_DATA(WS_OP_TEXT, "ab", 2),
+					   REC_DATA(WS_OP_BINARY, "", 0) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, v, sizeof(v), want, 3, 0);
 }
@@ -421,13 +428,13 @@ test_empty_frames(void **state)
 static void
 test_close_frames(void **state)
 {
-	static const uint8_t empty[] = {0x88, 0x00};
-	static const uint8_t bye[] = {0x88, 0x05, 0x03, 0xE8, 'b', 'y', 'e'};
-	static const uint8_t utf8[] = {0x88, 0x06, 0x0F, 0xA0, 0xC3, 0xA9, 0xE2, 0x82}; /* truncated */
-	static const uint8_t utf8ok[] = {0x88, 0x07, 0x0F, 0xA0, 0xC3, 0xA9, 0xE2, 0x82, 0xAC};
-	static const struct rec w_empty[] = {REC_CLOSE(1005, "", 0)};
-	static const struct rec w_bye[] = {REC_CLOSE(1000, "bye", 3)};
-	static const struct rec w_utf8[] = {REC_CLOSE(4000, "\xC3\xA9\xE2\x82\xAC", 5)};
+	static const uint8_t empty[] = { 0x88, 0x00 };
+	static const uint8_t bye[] = { 0x88, 0x05, 0x03, 0xE8, 'b', 'y', 'e' };
+	static const uint8_t utf8[] = { 0x88, 0x06, 0x0F, 0xA0, 0xC3, 0xA9, 0xE2, 0x82 }; /* truncated */
+	static const uint8_t utf8ok[] = { 0x88, 0x07, 0x0F, 0xA0, 0xC3, 0xA9, 0xE2, 0x82, 0xAC };
+	static const struct rec w_empty[] = { REC_CLOSE(1005, "", 0) };
+	static const struct rec w_bye[] = { REC_CLOSE(1000, "bye", 3) };
+	static const struct rec w_utf8[] = { REC_CLOSE(4000, "\xC3\xA9\xE2\x82\xAC", 5) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, empty, sizeof(empty), w_empty, 1, 0);
 	run(WS_ROLE_CLIENT, 0, bye, sizeof(bye), w_bye, 1, 0);
@@ -438,11 +445,13 @@ test_close_frames(void **state)
 static void
 test_close_codes(void **state)
 {
-	static const unsigned good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
-					1014, 3000, 3999, 4000, 4999};
-	static const unsigned bad[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535};
-	uint8_t v[4] = {0x88, 0x02};
-	struct rec want[] = {REC_CLOSE(0, "", 0)};
+	static const unsigned good[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+					 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999 };
+	static const unsigned bad[] = {
+		0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535
+	};
+	uint8_t v[4] = { 0x88, 0x02 };
+	struct rec want[] = { REC_CLOSE(0, "", 0) };
 	size_t i;
 
 	(void)state;
@@ -464,8 +473,8 @@ test_close_codes(void **state)
 static void
 test_data_after_close(void **state)
 {
-	static const uint8_t v[] = {0x88, 0x02, 0x03, 0xE8, 0x81, 0x00};
-	static const struct rec want[] = {REC_CLOSE(1000, "", 0)};
+	static const uint8_t v[] = { 0x88, 0x02, 0x03, 0xE8, 0x81, 0x00 };
+	static const struct rec want[] = { REC_CLOSE(1000, "", 0) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, v, sizeof(v), want, 1, WS_CLOSE_PROTOCOL);
 }
@@ -483,45 +492,57 @@ struct bad {
 };
 
 static const struct bad bad_vectors[] = {
-	{"RSV1", WS_ROLE_CLIENT, 0, 2, {0xC1, 0x00}, 1002, 0},
-	{"RSV2", WS_ROLE_CLIENT, 0, 2, {0xA2, 0x00}, 1002, 0},
-	{"RSV3", WS_ROLE_CLIENT, 0, 2, {0x91, 0x00}, 1002, 0},
-	{"RSV on control", WS_ROLE_CLIENT, 0, 2, {0xC9, 0x00}, 1002, 0},
-	{"opcode 3", WS_ROLE_CLIENT, 0, 2, {0x83, 0x00}, 1002, 0},
-	{"opcode 7", WS_ROLE_CLIENT, 0, 2, {0x87, 0x00}, 1002, 0},
-	{"opcode B", WS_ROLE_CLIENT, 0, 2, {0x8B, 0x00}, 1002, 0},
-	{"opcode F", WS_ROLE_CLIENT, 0, 2, {0x8F, 0x00}, 1002, 0},
-	{"ping not final", WS_ROLE_CLIENT, 0, 2, {0x09, 0x00}, 1002, 0},
-	{"close not final", WS_ROLE_CLIENT, 0, 2, {0x08, 0x00}, 1002, 0},
-	{"ping 126 bytes", WS_ROLE_CLIENT, 0, 4, {0x89, 0x7E, 0x00, 0x7E}, 1002, 0},
-	{"pong 127 form", WS_ROLE_CLIENT, 0, 2, {0x8A, 0x7F}, 1002, 0},
-	{"close 126 form", WS_ROLE_CLIENT, 0, 2, {0x88, 0x7E}, 1002, 0},
-	{"16-bit length 125", WS_ROLE_CLIENT, 0, 4, {0x82, 0x7E, 0x00, 0x7D}, 1002, 0},
-	{"16-bit length 0", WS_ROLE_CLIENT, 0, 4, {0x82, 0x7E, 0x00, 0x00}, 1002, 0},
-	{"64-bit length 65535", WS_ROLE_CLIENT, 0, 10, {0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF}, 1002, 0},
-	{"64-bit length 5", WS_ROLE_CLIENT, 0, 10, {0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 5}, 1002, 0},
-	{"64-bit MSB", WS_ROLE_CLIENT, 0, 10, {0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0}, 1002, 0},
-	{"64-bit MSB max", WS_ROLE_CLIENT, 0, 10, {0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, 1002, 0},
-	{"unmasked to server", WS_ROLE_SERVER, 0, 3, {0x81, 0x01, 'a'}, 1002, 0},
-	{"unmasked ping to server", WS_ROLE_SERVER, 0, 2, {0x89, 0x00}, 1002, 0},
-	{"masked to client", WS_ROLE_CLIENT, 0, 7, {0x81, 0x81, 1, 2, 3, 4, 'a'}, 1002, 0},
-	{"masked pong to client", WS_ROLE_CLIENT, 0, 6, {0x8A, 0x80, 1, 2, 3, 4}, 1002, 0},
-	{"continuation first", WS_ROLE_CLIENT, 0, 3, {0x80, 0x01, 'a'}, 1002, 0},
-	{"continuation non-final first", WS_ROLE_CLIENT, 0, 2, {0x00, 0x00}, 1002, 0},
-	{"continuation after message", WS_ROLE_CLIENT, 0, 5, {0x81, 0x01, 'a', 0x80, 0x00}, 1002, 1},
-	{"text inside fragmented", WS_ROLE_CLIENT, 0, 6, {0x01, 0x01, 'a', 0x81, 0x01, 'b'}, 1002, 0},
-	{"binary inside fragmented", WS_ROLE_CLIENT, 0, 5, {0x02, 0x01, 'a', 0x02, 0x00}, 1002, 0},
-	{"close of one byte", WS_ROLE_CLIENT, 0, 3, {0x88, 0x01, 0x03}, 1002, 0},
-	{"too big single", WS_ROLE_CLIENT, 10, 2, {0x82, 0x0B}, 1009, 0},
-	{"too big 16-bit", WS_ROLE_CLIENT, 1000, 4, {0x82, 0x7E, 0x03, 0xE9}, 1009, 0},
-	{"too big 64-bit", WS_ROLE_CLIENT, 1000, 10, {0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}, 1009, 0},
-	{"too big fragments", WS_ROLE_CLIENT, 4, 7, {0x02, 0x03, 'a', 'b', 'c', 0x80, 0x02}, 1009, 0},
-	{"text bad byte", WS_ROLE_CLIENT, 0, 3, {0x81, 0x01, 0xFF}, 1007, 0},
-	{"text overlong", WS_ROLE_CLIENT, 0, 4, {0x81, 0x02, 0xC0, 0x80}, 1007, 0},
-	{"text surrogate", WS_ROLE_CLIENT, 0, 5, {0x81, 0x03, 0xED, 0xA0, 0x80}, 1007, 0},
-	{"text truncated", WS_ROLE_CLIENT, 0, 4, {0x81, 0x02, 0xE2, 0x82}, 1007, 0},
-	{"text truncated fragments", WS_ROLE_CLIENT, 0, 6, {0x01, 0x02, 0xE2, 0x82, 0x80, 0x00}, 1007, 0},
-	{"close reason not UTF-8", WS_ROLE_CLIENT, 0, 5, {0x88, 0x03, 0x03, 0xE8, 0xFF}, 1007, 0},
+	{ "RSV1", WS_ROLE_CLIENT, 0, 2, { 0xC1, 0x00 }, 1002, 0 },
+	{ "RSV2", WS_ROLE_CLIENT, 0, 2, { 0xA2, 0x00 }, 1002, 0 },
+	{ "RSV3", WS_ROLE_CLIENT, 0, 2, { 0x91, 0x00 }, 1002, 0 },
+	{ "RSV on control", WS_ROLE_CLIENT, 0, 2, { 0xC9, 0x00 }, 1002, 0 },
+	{ "opcode 3", WS_ROLE_CLIENT, 0, 2, { 0x83, 0x00 }, 1002, 0 },
+	{ "opcode 7", WS_ROLE_CLIENT, 0, 2, { 0x87, 0x00 }, 1002, 0 },
+	{ "opcode B", WS_ROLE_CLIENT, 0, 2, { 0x8B, 0x00 }, 1002, 0 },
+	{ "opcode F", WS_ROLE_CLIENT, 0, 2, { 0x8F, 0x00 }, 1002, 0 },
+	{ "ping not final", WS_ROLE_CLIENT, 0, 2, { 0x09, 0x00 }, 1002, 0 },
+	{ "close not final", WS_ROLE_CLIENT, 0, 2, { 0x08, 0x00 }, 1002, 0 },
+	{ "ping 126 bytes", WS_ROLE_CLIENT, 0, 4, { 0x89, 0x7E, 0x00, 0x7E }, 1002, 0 },
+	{ "pong 127 form", WS_ROLE_CLIENT, 0, 2, { 0x8A, 0x7F }, 1002, 0 },
+	{ "close 126 form", WS_ROLE_CLIENT, 0, 2, { 0x88, 0x7E }, 1002, 0 },
+	{ "16-bit length 125", WS_ROLE_CLIENT, 0, 4, { 0x82, 0x7E, 0x00, 0x7D }, 1002, 0 },
+	{ "16-bit length 0", WS_ROLE_CLIENT, 0, 4, { 0x82, 0x7E, 0x00, 0x00 }, 1002, 0 },
+	{ "64-bit length 65535",
+	  WS_ROLE_CLIENT,
+	  0,
+	  10,
+	  { 0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF },
+	  1002,
+	  0 },
+	{ "64-bit length 5", WS_ROLE_CLIENT, 0, 10, { 0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 5 }, 1002, 0 },
+	{ "64-bit MSB", WS_ROLE_CLIENT, 0, 10, { 0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0 }, 1002, 0 },
+	{ "64-bit MSB max",
+	  WS_ROLE_CLIENT,
+	  0,
+	  10,
+	  { 0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF },
+	  1002,
+	  0 },
+	{ "unmasked to server", WS_ROLE_SERVER, 0, 3, { 0x81, 0x01, 'a' }, 1002, 0 },
+	{ "unmasked ping to server", WS_ROLE_SERVER, 0, 2, { 0x89, 0x00 }, 1002, 0 },
+	{ "masked to client", WS_ROLE_CLIENT, 0, 7, { 0x81, 0x81, 1, 2, 3, 4, 'a' }, 1002, 0 },
+	{ "masked pong to client", WS_ROLE_CLIENT, 0, 6, { 0x8A, 0x80, 1, 2, 3, 4 }, 1002, 0 },
+	{ "continuation first", WS_ROLE_CLIENT, 0, 3, { 0x80, 0x01, 'a' }, 1002, 0 },
+	{ "continuation non-final first", WS_ROLE_CLIENT, 0, 2, { 0x00, 0x00 }, 1002, 0 },
+	{ "continuation after message", WS_ROLE_CLIENT, 0, 5, { 0x81, 0x01, 'a', 0x80, 0x00 }, 1002, 1 },
+	{ "text inside fragmented", WS_ROLE_CLIENT, 0, 6, { 0x01, 0x01, 'a', 0x81, 0x01, 'b' }, 1002, 0 },
+	{ "binary inside fragmented", WS_ROLE_CLIENT, 0, 5, { 0x02, 0x01, 'a', 0x02, 0x00 }, 1002, 0 },
+	{ "close of one byte", WS_ROLE_CLIENT, 0, 3, { 0x88, 0x01, 0x03 }, 1002, 0 },
+	{ "too big single", WS_ROLE_CLIENT, 10, 2, { 0x82, 0x0B }, 1009, 0 },
+	{ "too big 16-bit", WS_ROLE_CLIENT, 1000, 4, { 0x82, 0x7E, 0x03, 0xE9 }, 1009, 0 },
+	{ "too big 64-bit", WS_ROLE_CLIENT, 1000, 10, { 0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0 }, 1009, 0 },
+	{ "too big fragments", WS_ROLE_CLIENT, 4, 7, { 0x02, 0x03, 'a', 'b', 'c', 0x80, 0x02 }, 1009, 0 },
+	{ "text bad byte", WS_ROLE_CLIENT, 0, 3, { 0x81, 0x01, 0xFF }, 1007, 0 },
+	{ "text overlong", WS_ROLE_CLIENT, 0, 4, { 0x81, 0x02, 0xC0, 0x80 }, 1007, 0 },
+	{ "text surrogate", WS_ROLE_CLIENT, 0, 5, { 0x81, 0x03, 0xED, 0xA0, 0x80 }, 1007, 0 },
+	{ "text truncated", WS_ROLE_CLIENT, 0, 4, { 0x81, 0x02, 0xE2, 0x82 }, 1007, 0 },
+	{ "text truncated fragments", WS_ROLE_CLIENT, 0, 6, { 0x01, 0x02, 0xE2, 0x82, 0x80, 0x00 }, 1007, 0 },
+	{ "close reason not UTF-8", WS_ROLE_CLIENT, 0, 5, { 0x88, 0x03, 0x03, 0xE8, 0xFF }, 1007, 0 },
 };
 
 static void
@@ -542,7 +563,7 @@ static void
 test_error_after_chunk(void **state)
 {
 	struct ws_parser p;
-	uint8_t v[] = {0x01, 0x02, 'o', 'k', 0x81, 0x00};
+	uint8_t v[] = { 0x01, 0x02, 'o', 'k', 0x81, 0x00 };
 	struct ws_event ev;
 	ssize_t r;
 
@@ -567,11 +588,11 @@ test_max_message(void **state)
 {
 	uint8_t v[2100], *payload = pattern(1000, 1);
 	size_t n = 0, i;
-	struct rec want[] = {REC_DATA(WS_OP_BINARY, payload, 1000)};
+	struct rec want[] = { REC_DATA(WS_OP_BINARY, payload, 1000) };
 	struct ws_parser p;
 	struct ws_event ev;
-	uint8_t big[4] = {0x82, 0x7E, 0x03, 0xE9};
-	uint8_t ping[5] = {0x89, 0x03, 'x', 'y', 'z'};
+	uint8_t big[4] = { 0x82, 0x7E, 0x03, 0xE9 };
+	uint8_t ping[5] = { 0x89, 0x03, 'x', 'y', 'z' };
 
 	(void)state;
 	for (i = 0; i < 10; i++) {
@@ -582,7 +603,7 @@ test_max_message(void **state)
 	/* exactly at the limit: accepted, twice in a row (the count restarts) */
 	memcpy(v + n, v, n);
 	{
-		struct rec two[] = {want[0], want[0]};
+		struct rec two[] = { want[0], want[0] };
 		run(WS_ROLE_CLIENT, 1000, v, 2 * n, two, 2, 0);
 	}
 	/* one byte more in an 11th fragment: refused before its payload */
@@ -699,7 +720,7 @@ run_text_split(const uint8_t *s, size_t n, size_t cut, unsigned want_code)
 {
 	uint8_t v[64];
 	size_t m = 0;
-	struct rec want[] = {REC_DATA(WS_OP_TEXT, s, n)};
+	struct rec want[] = { REC_DATA(WS_OP_TEXT, s, n) };
 
 	m += ws_header_encode(v + m, WS_OP_TEXT, 0, cut, NULL);
 	memcpy(v + m, s, cut);
@@ -717,21 +738,23 @@ test_utf8_split(void **state)
 		const char *s;
 		int valid;
 	} cases[] = {
-		{"a\xF0\x9F\x98\x80z", 1},      /* U+1F600 */
-		{"\xF4\x8F\xBF\xBF", 1},         /* U+10FFFF */
-		{"\xE2\x82\xAC\xC3\xA9x", 1},    /* euro, e-acute */
-		{"\xED\x9F\xBF", 1},             /* U+D7FF */
-		{"\xEE\x80\x80", 1},             /* U+E000 */
-		{"a\xF0\x9F\x98", 0},            /* truncated at the end */
-		{"\xF0\x9F\x98" "A", 0},         /* truncated, then ASCII */
-		{"\xF0\x8F\xBF\xBF", 0},         /* overlong 4-byte */
-		{"\xE0\x9F\xBF", 0},             /* overlong 3-byte */
-		{"\xC1\xBF", 0},                 /* overlong 2-byte */
-		{"\xED\xA0\x80", 0},             /* surrogate U+D800 */
-		{"\xED\xBF\xBF", 0},             /* surrogate U+DFFF */
-		{"\xF4\x90\x80\x80", 0},         /* U+110000 */
-		{"\xF5\x80\x80\x80", 0},
-		{"ab\x80", 0},                   /* stray continuation */
+		{ "a\xF0\x9F\x98\x80z", 1 },    /* U+1F600 */
+		{ "\xF4\x8F\xBF\xBF", 1 },      /* U+10FFFF */
+		{ "\xE2\x82\xAC\xC3\xA9x", 1 }, /* euro, e-acute */
+		{ "\xED\x9F\xBF", 1 },          /* U+D7FF */
+		{ "\xEE\x80\x80", 1 },          /* U+E000 */
+		{ "a\xF0\x9F\x98", 0 },         /* truncated at the end */
+		{ "\xF0\x9F\x98"
+		  "A",
+		  0 },                     /* truncated, then ASCII */
+		{ "\xF0\x8F\xBF\xBF", 0 }, /* overlong 4-byte */
+		{ "\xE0\x9F\xBF", 0 },     /* overlong 3-byte */
+		{ "\xC1\xBF", 0 },         /* overlong 2-byte */
+		{ "\xED\xA0\x80", 0 },     /* surrogate U+D800 */
+		{ "\xED\xBF\xBF", 0 },     /* surrogate U+DFFF */
+		{ "\xF4\x90\x80\x80", 0 }, /* U+110000 */
+		{ "\xF5\x80\x80\x80", 0 },
+		{ "ab\x80", 0 }, /* stray continuation */
 	};
 	size_t i, cut;
 
@@ -739,8 +762,8 @@ test_utf8_split(void **state)
 	for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
 		const uint8_t *s = (const uint8_t *)cases[i].s;
 		size_t n = strlen(cases[i].s);
-		uint8_t v[16] = {0x81, (uint8_t)n};
-		struct rec want[] = {REC_DATA(WS_OP_TEXT, s, n)};
+		uint8_t v[16] = { 0x81, (uint8_t)n };
+		struct rec want[] = { REC_DATA(WS_OP_TEXT, s, n) };
 
 		assert_int_equal(ws_utf8_valid(s, n), cases[i].valid);
 		memcpy(v + 2, s, n);
@@ -756,8 +779,8 @@ test_utf8_split(void **state)
 static void
 test_binary_not_utf8(void **state)
 {
-	static const uint8_t v[] = {0x82, 0x03, 0xFF, 0xC0, 0xED};
-	static const struct rec want[] = {REC_DATA(WS_OP_BINARY, "\xFF\xC0\xED", 3)};
+	static const uint8_t v[] = { 0x82, 0x03, 0xFF, 0xC0, 0xED };
+	static const struct rec want[] = { REC_DATA(WS_OP_BINARY, "\xFF\xC0\xED", 3) };
 	(void)state;
 	run(WS_ROLE_CLIENT, 0, v, sizeof(v), want, 1, 0);
 }
@@ -767,7 +790,7 @@ test_binary_not_utf8(void **state)
 static void
 roundtrip(uint64_t len, int masked)
 {
-	static const uint8_t key[4] = {0xDE, 0xAD, 0xBE, 0xEF};
+	static const uint8_t key[4] = { 0xDE, 0xAD, 0xBE, 0xEF };
 	size_t n = (size_t)len, h, want_h, off, step;
 	uint8_t *payload = pattern(n, (unsigned)len), *v = malloc(WS_MAX_HEADER + n + 1);
 	struct ws_parser p;
@@ -818,7 +841,7 @@ roundtrip(uint64_t len, int masked)
 static void
 test_encode_roundtrip(void **state)
 {
-	static const uint64_t lens[] = {0, 1, 125, 126, 127, 65535, 65536, 1 << 20};
+	static const uint64_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536, 1 << 20 };
 	size_t i;
 
 	(void)state;
@@ -842,9 +865,12 @@ test_encode_flags(void **state)
 	assert_memory_equal(out, "\x00\x7E\x00\x7E", 4);
 	assert_int_equal(ws_header_encode(out, WS_OP_BINARY, 1, 0xFFFF, (const uint8_t *)"KEYS"), 8);
 	assert_memory_equal(out, "\x82\xFE\xFF\xFFKEYS", 8);
-	assert_int_equal(ws_header_encode(out, WS_OP_BINARY, 1, 0x0102030405060708ull, (const uint8_t *)"abcd"),
-			 14);
-	assert_memory_equal(out, "\x82\xFF\x01\x02\x03\x04\x05\x06\x07\x08" "abcd", 14);
+	assert_int_equal(
+		ws_header_encode(out, WS_OP_BINARY, 1, 0x0102030405060708ull, (const uint8_t *)"abcd"), 14);
+	assert_memory_equal(out,
+			    "\x82\xFF\x01\x02\x03\x04\x05\x06\x07\x08"
+			    "abcd",
+			    14);
 }
 
 /* ---- masking ------------------------------------------------------------ */
@@ -852,7 +878,7 @@ test_encode_flags(void **state)
 static void
 test_mask_reference(void **state)
 {
-	static const uint8_t key[4] = {0x12, 0x34, 0xAB, 0xCD};
+	static const uint8_t key[4] = { 0x12, 0x34, 0xAB, 0xCD };
 	uint8_t buf[64], ref[64], orig[64];
 	size_t off, len, align, i;
 
@@ -895,7 +921,10 @@ test_close_payload(void **state)
 	assert_int_equal(ws_close_payload_encode(out, 0, "x", 1), 0);
 	n = ws_close_payload_encode(out, 1000, "bye", 3);
 	assert_int_equal(n, 5);
-	assert_memory_equal(out, "\x03\xE8" "bye", 5);
+	assert_memory_equal(out,
+			    "\x03\xE8"
+			    "bye",
+			    5);
 	memset(reason, 'r', sizeof(reason));
 	n = ws_close_payload_encode(out, 1001, reason, 200);
 	assert_int_equal(n, 125);
@@ -922,7 +951,7 @@ test_close_roundtrip(void **state)
 {
 	uint8_t v[WS_MAX_HEADER + WS_MAX_CONTROL];
 	uint8_t payload[WS_MAX_CONTROL];
-	struct rec want[] = {REC_CLOSE(1011, "internal \xE2\x9C\x93", 12)};
+	struct rec want[] = { REC_CLOSE(1011, "internal \xE2\x9C\x93", 12) };
 	size_t n, h;
 
 	(void)state;

@@ -45,7 +45,7 @@ headers(struct http1_header *h, const char *const *lines)
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" /* RFC 6455 section 1.3 */
 
-static const char *const server_protos[] = {"hoody-tunnel.v1", "hoody-tunnel.v2"};
+static const char *const server_protos[] = { "hoody-tunnel.v1", "hoody-tunnel.v2" };
 
 /* Check a request; returns the status and leaves the result in *res. */
 static int
@@ -61,9 +61,13 @@ check(struct ws_handshake_result *res, const char *method, int minor, int requir
 static int
 check_with(struct ws_handshake_result *res, const char *name, const char *line)
 {
-	const char *base[] = {"Host: server.example.com", "Upgrade: websocket", "Connection: Upgrade",
-			      "Sec-WebSocket-Key: " KEY, "Sec-WebSocket-Version: 13",
-			      "Sec-WebSocket-Protocol: hoody-tunnel.v1", NULL};
+	const char *base[] = { "Host: server.example.com",
+			       "Upgrade: websocket",
+			       "Connection: Upgrade",
+			       "Sec-WebSocket-Key: " KEY,
+			       "Sec-WebSocket-Version: 13",
+			       "Sec-WebSocket-Protocol: hoody-tunnel.v1",
+			       NULL };
 	const char *lines[8];
 	size_t i, k = 0;
 
@@ -122,9 +126,10 @@ test_request_encode(void **state)
 				   "Sec-WebSocket-Protocol: hoody-tunnel.v2, hoody-tunnel.v1\r\n"
 				   "Authorization: Bearer x\r\n"
 				   "\r\n";
-	static const char *const protos[] = {"hoody-tunnel.v2", "hoody-tunnel.v1"};
-	struct ws_handshake_request rq = {"127.0.0.1:50", "/api/v1/tunnel/connect", KEY, protos, 2,
-					  "Authorization: Bearer x\r\n"};
+	static const char *const protos[] = { "hoody-tunnel.v2", "hoody-tunnel.v1" };
+	struct ws_handshake_request rq = {
+		"127.0.0.1:50", "/api/v1/tunnel/connect", KEY, protos, 2, "Authorization: Bearer x\r\n"
+	};
 	char out[512];
 	size_t cap;
 
@@ -149,7 +154,7 @@ test_request_encode(void **state)
 	rq.host = "a";
 	rq.nprotocols = 2;
 	{
-		static const char *const bad[] = {"ok", "x\r\n"};
+		static const char *const bad[] = { "ok", "x\r\n" };
 		rq.protocols = bad;
 		assert_int_equal(ws_handshake_request_encode(out, sizeof(out), &rq), -1);
 	}
@@ -171,8 +176,12 @@ test_server_accepts_rfc_request(void **state)
 static void
 test_server_method_version(void **state)
 {
-	static const char *const lines[] = {"Host: h", "Upgrade: websocket", "Connection: Upgrade",
-					    "Sec-WebSocket-Key: " KEY, "Sec-WebSocket-Version: 13", NULL};
+	static const char *const lines[] = { "Host: h",
+					     "Upgrade: websocket",
+					     "Connection: Upgrade",
+					     "Sec-WebSocket-Key: " KEY,
+					     "Sec-WebSocket-Version: 13",
+					     NULL };
 	struct ws_handshake_result res;
 
 	(void)state;
@@ -193,37 +202,38 @@ test_server_headers(void **state)
 		const char *name, *line;
 		int status;
 	} cases[] = {
-		{"Host", "", 400},
-		{"Upgrade", "", 400},
-		{"Upgrade", "Upgrade: h2c", 400},
-		{"Upgrade", "Upgrade: websockets", 400},
-		{"Upgrade", "Upgrade: WebSocket", 101},
-		{"Upgrade", "Upgrade: h2c, websocket", 101},
-		{"Connection", "", 400},
-		{"Connection", "Connection: keep-alive", 400},
-		{"Connection", "Connection: upgrade2", 400},
-		{"Connection", "Connection: x-upgrade", 400},
-		{"Connection", "Connection: keep-alive, Upgrade", 101},
-		{"Connection", "Connection: UPGRADE", 101},
-		{"Connection", "Connection:  ,\tupgrade\t,", 101},
-		{"Sec-WebSocket-Version", "", 426},
-		{"Sec-WebSocket-Version", "Sec-WebSocket-Version: 8", 426},
-		{"Sec-WebSocket-Version", "Sec-WebSocket-Version: 13, 8", 426},
-		{"Sec-WebSocket-Version", "Sec-WebSocket-Version: 013", 426},
-		{"Sec-WebSocket-Key", "", 400},
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ", 400},       /* no padding */
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=", 400},      /* 23 chars */
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==x", 400},
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ*=", 400},     /* bad char */
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA", 400},     /* 18 bytes */
-		{"Sec-WebSocket-Key", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==", 101},
+		{ "Host", "", 400 },
+		{ "Upgrade", "", 400 },
+		{ "Upgrade", "Upgrade: h2c", 400 },
+		{ "Upgrade", "Upgrade: websockets", 400 },
+		{ "Upgrade", "Upgrade: WebSocket", 101 },
+		{ "Upgrade", "Upgrade: h2c, websocket", 101 },
+		{ "Connection", "", 400 },
+		{ "Connection", "Connection: keep-alive", 400 },
+		{ "Connection", "Connection: upgrade2", 400 },
+		{ "Connection", "Connection: x-upgrade", 400 },
+		{ "Connection", "Connection: keep-alive, Upgrade", 101 },
+		{ "Connection", "Connection: UPGRADE", 101 },
+		{ "Connection", "Connection:  ,\tupgrade\t,", 101 },
+		{ "Sec-WebSocket-Version", "", 426 },
+		{ "Sec-WebSocket-Version", "Sec-WebSocket-Version: 8", 426 },
+		{ "Sec-WebSocket-Version", "Sec-WebSocket-Version: 13, 8", 426 },
+		{ "Sec-WebSocket-Version", "Sec-WebSocket-Version: 013", 426 },
+		{ "Sec-WebSocket-Key", "", 400 },
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ", 400 },  /* no padding */
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=", 400 }, /* 23 chars */
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==x", 400 },
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ*=", 400 }, /* bad char */
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA", 400 }, /* 18 bytes */
+		{ "Sec-WebSocket-Key", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==", 101 },
 	};
 	struct ws_handshake_result res;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
-		print_message("  %s -> %d\n", cases[i].line[0] ? cases[i].line : cases[i].name, cases[i].status);
+		print_message("  %s -> %d\n", cases[i].line[0] ? cases[i].line : cases[i].name,
+			      cases[i].status);
 		assert_int_equal(check_with(&res, cases[i].name, cases[i].line), cases[i].status);
 		assert_int_equal(res.status, cases[i].status);
 		assert_non_null(res.reason);
@@ -233,17 +243,35 @@ test_server_headers(void **state)
 static void
 test_server_repeated_headers(void **state)
 {
-	static const char *const two_keys[] = {"Host: h", "Upgrade: websocket", "Connection: Upgrade",
-					       "Sec-WebSocket-Key: " KEY, "Sec-WebSocket-Key: " KEY,
-					       "Sec-WebSocket-Version: 13", NULL};
-	static const char *const two_hosts[] = {"Host: h", "Host: i", "Upgrade: websocket", "Connection: Upgrade",
-						"Sec-WebSocket-Key: " KEY, "Sec-WebSocket-Version: 13", NULL};
-	static const char *const conn_split[] = {"host: h", "upgrade: websocket", "connection: keep-alive",
-						 "CONNECTION: Upgrade", "sec-websocket-key: " KEY,
-						 "sec-websocket-version: 13", "sec-websocket-version: 13", NULL};
-	static const char *const versions[] = {"Host: h", "Upgrade: websocket", "Connection: Upgrade",
-					       "Sec-WebSocket-Key: " KEY, "Sec-WebSocket-Version: 13",
-					       "Sec-WebSocket-Version: 8", NULL};
+	static const char *const two_keys[] = { "Host: h",
+						"Upgrade: websocket",
+						"Connection: Upgrade",
+						"Sec-WebSocket-Key: " KEY,
+						"Sec-WebSocket-Key: " KEY,
+						"Sec-WebSocket-Version: 13",
+						NULL };
+	static const char *const two_hosts[] = { "Host: h",
+						 "Host: i",
+						 "Upgrade: websocket",
+						 "Connection: Upgrade",
+						 "Sec-WebSocket-Key: " KEY,
+						 "Sec-WebSocket-Version: 13",
+						 NULL };
+	static const char *const conn_split[] = { "host: h",
+						  "upgrade: websocket",
+						  "connection: keep-alive",
+						  "CONNECTION: Upgrade",
+						  "sec-websocket-key: " KEY,
+						  "sec-websocket-version: 13",
+						  "sec-websocket-version: 13",
+						  NULL };
+	static const char *const versions[] = { "Host: h",
+						"Upgrade: websocket",
+						"Connection: Upgrade",
+						"Sec-WebSocket-Key: " KEY,
+						"Sec-WebSocket-Version: 13",
+						"Sec-WebSocket-Version: 8",
+						NULL };
 	struct ws_handshake_result res;
 
 	(void)state;
@@ -264,24 +292,24 @@ test_server_subprotocol(void **state)
 		int status;
 		int chosen; /* index into server_protos, -1 none */
 	} cases[] = {
-		{"hoody-tunnel.v2, hoody-tunnel.v1", NULL, 1, 101, 1},
-		{"hoody-tunnel.v1, hoody-tunnel.v2", NULL, 1, 101, 0},
-		{"chat, hoody-tunnel.v2", NULL, 1, 101, 1},
-		{"chat", "hoody-tunnel.v2, hoody-tunnel.v1", 1, 101, 1},
-		{"hoody-tunnel.v1", "hoody-tunnel.v2", 1, 101, 0},
-		{"  hoody-tunnel.v2  ", NULL, 1, 101, 1},
-		{",,hoody-tunnel.v1,", NULL, 1, 101, 0},
-		{"HOODY-TUNNEL.V1", NULL, 1, 400, -1}, /* case-sensitive */
-		{"hoody-tunnel.v1x", NULL, 1, 400, -1},
-		{"chat, superchat", NULL, 1, 400, -1},
-		{"chat, superchat", NULL, 0, 101, -1},
-		{"", NULL, 1, 400, -1},
-		{NULL, NULL, 1, 400, -1},
-		{NULL, NULL, 0, 101, -1},
+		{ "hoody-tunnel.v2, hoody-tunnel.v1", NULL, 1, 101, 1 },
+		{ "hoody-tunnel.v1, hoody-tunnel.v2", NULL, 1, 101, 0 },
+		{ "chat, hoody-tunnel.v2", NULL, 1, 101, 1 },
+		{ "chat", "hoody-tunnel.v2, hoody-tunnel.v1", 1, 101, 1 },
+		{ "hoody-tunnel.v1", "hoody-tunnel.v2", 1, 101, 0 },
+		{ "  hoody-tunnel.v2  ", NULL, 1, 101, 1 },
+		{ ",,hoody-tunnel.v1,", NULL, 1, 101, 0 },
+		{ "HOODY-TUNNEL.V1", NULL, 1, 400, -1 }, /* case-sensitive */
+		{ "hoody-tunnel.v1x", NULL, 1, 400, -1 },
+		{ "chat, superchat", NULL, 1, 400, -1 },
+		{ "chat, superchat", NULL, 0, 101, -1 },
+		{ "", NULL, 1, 400, -1 },
+		{ NULL, NULL, 1, 400, -1 },
+		{ NULL, NULL, 0, 101, -1 },
 	};
 	char l1[128], l2[128];
-	const char *lines[9] = {"Host: h", "Upgrade: websocket", "Connection: Upgrade", ("Sec-WebSocket-Key: " KEY),
-				"Sec-WebSocket-Version: 13"};
+	const char *lines[9] = { "Host: h", "Upgrade: websocket", "Connection: Upgrade",
+				 ("Sec-WebSocket-Key: " KEY), "Sec-WebSocket-Version: 13" };
 	struct ws_handshake_result res;
 	size_t i;
 
@@ -385,7 +413,7 @@ test_response_errors(void **state)
 static const char *
 client_check(int status, const char *const *lines, int require, const char **sel)
 {
-	static const char *const offered[] = {"hoody-tunnel.v2", "hoody-tunnel.v1"};
+	static const char *const offered[] = { "hoody-tunnel.v2", "hoody-tunnel.v1" };
 	struct http1_header h[MAX_HDRS];
 	size_t n = headers(h, lines);
 
@@ -395,29 +423,34 @@ client_check(int status, const char *const *lines, int require, const char **sel
 static void
 test_client_check(void **state)
 {
-	static const char *const ok[] = {"Upgrade: websocket", "Connection: Upgrade",
-					 "Sec-WebSocket-Accept: " ACCEPT, "Sec-WebSocket-Protocol: hoody-tunnel.v1",
-					 NULL};
-	static const char *const noproto[] = {"Upgrade: WebSocket", "Connection: upgrade",
-					      "Sec-WebSocket-Accept: " ACCEPT, NULL};
-	static const char *const badacc[] = {"Upgrade: websocket", "Connection: Upgrade",
-					     "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=", NULL};
-	static const char *const shortacc[] = {"Upgrade: websocket", "Connection: Upgrade",
-					       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo", NULL};
-	static const char *const noacc[] = {"Upgrade: websocket", "Connection: Upgrade", NULL};
-	static const char *const noupg[] = {"Connection: Upgrade", "Sec-WebSocket-Accept: " ACCEPT, NULL};
-	static const char *const noconn[] = {"Upgrade: websocket", "Sec-WebSocket-Accept: " ACCEPT, NULL};
-	static const char *const ext[] = {"Upgrade: websocket", "Connection: Upgrade",
+	static const char *const ok[] = { "Upgrade: websocket", "Connection: Upgrade",
 					  "Sec-WebSocket-Accept: " ACCEPT,
-					  "Sec-WebSocket-Extensions: permessage-deflate", NULL};
-	static const char *const other[] = {"Upgrade: websocket", "Connection: Upgrade",
-					    "Sec-WebSocket-Accept: " ACCEPT, "Sec-WebSocket-Protocol: chat", NULL};
-	static const char *const list[] = {"Upgrade: websocket", "Connection: Upgrade",
+					  "Sec-WebSocket-Protocol: hoody-tunnel.v1", NULL };
+	static const char *const noproto[] = { "Upgrade: WebSocket", "Connection: upgrade",
+					       "Sec-WebSocket-Accept: " ACCEPT, NULL };
+	static const char *const badacc[] = { "Upgrade: websocket", "Connection: Upgrade",
+					      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=", NULL };
+	static const char *const shortacc[] = { "Upgrade: websocket", "Connection: Upgrade",
+						"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo", NULL };
+	static const char *const noacc[] = { "Upgrade: websocket", "Connection: Upgrade", NULL };
+	static const char *const noupg[] = { "Connection: Upgrade", "Sec-WebSocket-Accept: " ACCEPT, NULL };
+	static const char *const noconn[] = { "Upgrade: websocket", "Sec-WebSocket-Accept: " ACCEPT, NULL };
+	static const char *const ext[] = { "Upgrade: websocket", "Connection: Upgrade",
 					   "Sec-WebSocket-Accept: " ACCEPT,
-					   "Sec-WebSocket-Protocol: hoody-tunnel.v1, hoody-tunnel.v2", NULL};
-	static const char *const two[] = {"Upgrade: websocket", "Connection: Upgrade",
-					  "Sec-WebSocket-Accept: " ACCEPT, "Sec-WebSocket-Protocol: hoody-tunnel.v1",
-					  "Sec-WebSocket-Protocol: hoody-tunnel.v1", NULL};
+					   "Sec-WebSocket-Extensions: permessage-deflate", NULL };
+	static const char *const other[] = { "Upgrade: websocket", "Connection: Upgrade",
+					     "Sec-WebSocket-Accept: " ACCEPT, "Sec-WebSocket-Protocol: chat",
+					     NULL };
+	static const char *const list[] = { "Upgrade: websocket", "Connection: Upgrade",
+					    "Sec-WebSocket-Accept: " ACCEPT,
+					    "Sec-WebSocket-Protocol: hoody-tunnel.v1, hoody-tunnel.v2",
+					    NULL };
+	static const char *const two[] = { "Upgrade: websocket",
+					   "Connection: Upgrade",
+					   "Sec-WebSocket-Accept: " ACCEPT,
+					   "Sec-WebSocket-Protocol: hoody-tunnel.v1",
+					   "Sec-WebSocket-Protocol: hoody-tunnel.v1",
+					   NULL };
 	const char *sel = "junk";
 
 	(void)state;
@@ -443,14 +476,17 @@ test_client_check(void **state)
 static void
 test_both_sides(void **state)
 {
-	static const char *const offered[] = {"hoody-tunnel.v2"};
+	static const char *const offered[] = { "hoody-tunnel.v2" };
 	char key[WS_HANDSHAKE_KEY_LEN + 1], line[64];
-	const char *lines[7] = {"Host: h", "Upgrade: websocket", "Connection: Upgrade", line,
-				"Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: hoody-tunnel.v2", NULL};
+	const char *lines[7] = {
+		"Host: h", "Upgrade: websocket",        "Connection: Upgrade",
+		line,      "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: hoody-tunnel.v2",
+		NULL
+	};
 	struct http1_header h[MAX_HDRS];
 	struct ws_handshake_result res;
 	char acc[80], proto[80];
-	const char *resp[] = {"Upgrade: websocket", "Connection: Upgrade", acc, proto, NULL};
+	const char *resp[] = { "Upgrade: websocket", "Connection: Upgrade", acc, proto, NULL };
 	const char *sel;
 	size_t n;
 
