@@ -47,7 +47,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The layers, lowest first: library, rank, row, modules. A module missing
 # here takes the row of its longest '_' prefix that is (tls_pem: tls,
 # expose_http: expose); "htc/*" stands for every htc module. Names with no
-# file yet (conn, sig, vhost) are where those modules go.
+# file yet (sig, vhost) are where those modules go.
 cat >"$tmp/layers" <<'EOF'
 core   1  libc-only     util clock
 core   2  base          log buf slab ring
