@@ -118,6 +118,16 @@ free_cb(struct reactor *r, struct reactor_deferred *df)
 	free(c);
 }
 
+/* A closed connection's FD goes back where it came from: the reserve or the budget. */
+static void
+fd_return(struct daemon *d, int reserved)
+{
+	if (reserved)
+		d->ctl_reserved--;
+	else
+		fdbudget_release(&d->fds, 1);
+}
+
 /* Forget the connection; close_fd = 0 when a session takes the socket. */
 static void
 ctl_release(struct ctl_conn *c, int close_fd)
@@ -133,10 +143,7 @@ ctl_release(struct ctl_conn *c, int close_fd)
 		d->npreauth--;
 	if (close_fd) {
 		conn_close(&c->conn);
-		if (c->reserved)
-			d->ctl_reserved--;
-		else
-			fdbudget_release(&d->fds, 1);
+		fd_return(d, c->reserved);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -465,36 +472,16 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 {
 	struct ctl_conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || buf_init(&c->in, CTL_IN_SIZE, 0) < 0 || buf_init(&c->out, 1024, 0) < 0) {
-		if (c != NULL) {
-			buf_fini(&c->in);
-			free(c);
-		}
-		close(fd);
-		if (reserved)
-			d->ctl_reserved--;
-		else
-			fdbudget_release(&d->fds, 1);
-		return;
-	}
+	if (c == NULL)
+		goto fail;
+	conn_init(&c->conn, &d->r, fd, ctl_on_io);
+	if (buf_init(&c->in, CTL_IN_SIZE, 0) < 0 || buf_init(&c->out, 1024, 0) < 0 ||
+	    (d->tls_creds.d != NULL && conn_tls_server(&c->conn, &d->tls_creds) < 0))
+		goto fail;
+	conn_set_plain_answer(&c->conn, ctl_plain_answer); /* TLS only */
 	c->d = d;
 	c->reserved = reserved;
-	conn_init(&c->conn, &d->r, fd, ctl_on_io);
 	(void)net_set_nodelay(fd, 1);
-	if (d->tls_creds.d != NULL) {
-		if (conn_tls_server(&c->conn, &d->tls_creds) < 0) {
-			conn_close(&c->conn);
-			buf_fini(&c->in);
-			buf_fini(&c->out);
-			free(c);
-			if (reserved)
-				d->ctl_reserved--;
-			else
-				fdbudget_release(&d->fds, 1);
-			return;
-		}
-		conn_set_plain_answer(&c->conn, ctl_plain_answer);
-	}
 	c->state = CTL_HEAD;
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;
@@ -511,6 +498,17 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 		return;
 	}
 	reactor_timer_start(&d->r, &c->timer, d->cfg->hello_timeout_ms, 0);
+	return;
+fail:
+	if (c != NULL) {
+		conn_close(&c->conn);
+		buf_fini(&c->in);
+		buf_fini(&c->out);
+		free(c);
+	} else {
+		close(fd);
+	}
+	fd_return(d, reserved);
 }
 
 /* A connection daemon_accept_batch took from the control-plane listener. */
@@ -523,10 +521,7 @@ ctl_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserve
 		/* the newest unauthenticated connection goes at once */
 		metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
 		close(fd);
-		if (reserved)
-			d->ctl_reserved--;
-		else
-			fdbudget_release(&d->fds, 1);
+		fd_return(d, reserved);
 		return;
 	}
 	ctl_accept_one(d, fd, peer, reserved);
