@@ -131,7 +131,9 @@ $(HTC): $(BUILD)/obj/src/htc/main.o $(HTCLIB) $(CORELIB)
 # A unit test links the core, and libhtc.a when it includes "htc/...", or
 # libdaemon.a when it includes one of the daemon's headers.
 HTC_UNIT_BINS    := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"htc/' $(UNIT_SRCS) /dev/null 2>/dev/null))
-DAEMON_UNIT_BINS := $(filter-out $(HTC_UNIT_BINS),$(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell \
+# Unit tests that include fakedaemon.h (a daemon in one process) also link fakedaemon.o.
+FAKEDAEMON_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"fakedaemon.h"' $(UNIT_SRCS) /dev/null 2>/dev/null))
+DAEMON_UNIT_BINS := $(filter-out $(HTC_UNIT_BINS) $(FAKEDAEMON_UNIT_BINS),$(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell \
 	grep -lF $(foreach h,$(notdir $(DAEMON_HDRS)),-e '"$(h)"') $(UNIT_SRCS) /dev/null 2>/dev/null)))
 
 define LINK_TEST
@@ -143,6 +145,8 @@ endef
 $(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB) $(CORELIB)
 	$(LINK_TEST)
 $(DAEMON_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(DAEMONLIB) $(CORELIB)
+	$(LINK_TEST)
+$(FAKEDAEMON_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(BUILD)/obj/test/unit/fakedaemon.o $(DAEMONLIB) $(CORELIB)
 	$(LINK_TEST)
 # Unit tests that include muxpair.h (two muxes over socketpairs) also link muxpair.o.
 MUXPAIR_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"muxpair.h"' $(UNIT_SRCS) /dev/null 2>/dev/null))

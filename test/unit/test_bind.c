@@ -1,11 +1,11 @@
 /*
  * test_bind.c: the binding registry through a small fake daemon.
  *
- * A daemon with a config, a reactor and an FD budget, no session: the
- * holders are bind_sets with made-up session pointers (bind.c never looks
- * inside one), and the accepted connections go to fake ops. So this also
- * shows that bind.o links without session.o, expose.o and pull.o. Every
- * test ends with all permits back (teardown).
+ * The fake daemon (fakedaemon.h) with no session: the holders are
+ * bind_sets with made-up session pointers (bind.c never looks inside one),
+ * and the accepted connections go to fake ops. So this also shows that
+ * bind.o links without session.o, expose.o and pull.o. Every test ends
+ * with all permits back (teardown).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,15 +23,12 @@
 #include "bind.h"
 #include "config.h"
 #include "daemon.h"
+#include "fakedaemon.h"
 #include "net.h"
 #include "util.h"
 
-#define GUARD_MS 3000
-#define CTL_PORT 8050
-
 static struct config cfg;
 static struct daemon d;
-static struct reactor_timer guard;
 /* two holders: the session pointers are only compared, never followed */
 static int holder_a, holder_b;
 #define SESSION_A ((struct session *)(void *)&holder_a)
@@ -60,37 +57,19 @@ fake_on_accept(struct binding *b, int fd, const struct sockaddr_storage *peer)
 static const struct bind_ops fake_expose_ops = { .refusal = "REFUSED\n", .on_accept = fake_on_accept };
 static const struct bind_ops fake_pull_ops = { .refusal = NULL, .on_accept = fake_on_accept };
 
-static void
-guard_fired(struct reactor *r, struct reactor_timer *t)
-{
-	(void)r;
-	(void)t;
-	fail_msg("the loop ran longer than %d ms", GUARD_MS);
-}
-
 /* Run the loop until something calls reactor_stop. */
 static void
 run(void)
 {
-	reactor_timer_start(&d.r, &guard, GUARD_MS, 0);
-	assert_int_equal(reactor_run(&d.r), 0);
-	reactor_timer_stop(&d.r, &guard);
+	fakedaemon_run(&d, "the fake ops to stop the loop");
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	config_defaults(&cfg);
-	cfg.expose_address = "127.0.0.1";
-	memset(&d, 0, sizeof(d));
-	d.cfg = &cfg;
-	d.ctl_port = CTL_PORT;
-	if (fdbudget_init(&d.fds, 1024, 64, FDBUDGET_REFUSAL_SLOTS) < 0 || reactor_init(&d.r) < 0)
+	if (fakedaemon_init(&d, &cfg) < 0)
 		return -1;
-	metrics_init(&d.metrics);
-	daemon_accept_init(&d);
-	reactor_timer_init(&guard, guard_fired);
 	bind_register(BIND_EXPOSE, &fake_expose_ops);
 	bind_register(BIND_PULL, &fake_pull_ops);
 	bind_set_init(&set_a, &d, SESSION_A);
@@ -115,7 +94,7 @@ teardown(void **state)
 	assert_null(d.binds);
 	assert_int_equal(d.fds.in_use, 0);
 	assert_int_equal(d.fds.over_release_total, 0);
-	reactor_fini(&d.r);
+	fakedaemon_fini(&d);
 	return 0;
 }
 
@@ -151,24 +130,6 @@ bind_err(struct bind_set *set, int open, const char *json, const char *code)
 	assert_string_equal(r.code, code);
 	assert_true(r.message[0] != '\0');
 	assert_null(r.revoked_s);
-}
-
-static int
-connect_to(int port)
-{
-	struct sockaddr_in sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
 }
 
 /* ---- BIND --------------------------------------------------------------- */
@@ -210,7 +171,7 @@ test_bind_expose_port0(void **state)
 
 	/* the listener accepts and hands the connection to the kind's ops */
 	got.stop_after = 1;
-	c = connect_to(b->port);
+	c = fakedaemon_connect(b->port);
 	assert_true(c >= 0);
 	run();
 	assert_int_equal(got.n, 1);
@@ -263,7 +224,8 @@ test_bind_errors_in_order(void **state)
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":70000}",
 		 "RESERVED_PORT");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":79}", "RESERVED_PORT");
-	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}", CTL_PORT);
+	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}",
+		 FAKEDAEMON_CTL_PORT);
 	bind_err(&set_a, 1, js, "RESERVED_PORT");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":1000}",
 		 "PRIVILEGED_PORT");
@@ -354,7 +316,7 @@ test_takeover(void **state)
 
 	/* and it accepts for the new holder */
 	got.stop_after = 1;
-	c = connect_to(port);
+	c = fakedaemon_connect(port);
 	assert_true(c >= 0);
 	run();
 	assert_ptr_equal(got.b, b);
@@ -400,7 +362,7 @@ test_unbind(void **state)
 	assert_int_equal(set_a.n, 0);
 	assert_null(bind_find_port(&d, port));
 	assert_int_equal(d.fds.in_use, 0);
-	assert_int_equal(connect_to(port), -ECONNREFUSED);
+	assert_int_equal(fakedaemon_connect(port), -ECONNREFUSED);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -415,7 +377,7 @@ test_accept_batch(void **state)
 	(void)state;
 	b = bind_ok(&set_a, "{\"kind\":\"tcp\",\"mode\":\"pull\"}");
 	for (i = 0; i < (int)UTIL_ARRAY_SIZE(c); i++) {
-		c[i] = connect_to(b->port);
+		c[i] = fakedaemon_connect(b->port);
 		assert_true(c[i] >= 0);
 	}
 	got.stop_after = 1; /* the loop stops after the iteration of the first */
@@ -464,7 +426,7 @@ refused(const char *bind, const char *expect)
 	b = bind_ok(&set_a, bind);
 	held = fdbudget_available(&d.fds);
 	assert_int_equal(fdbudget_acquire(&d.fds, (unsigned)held), 0);
-	fd = connect_to(b->port);
+	fd = fakedaemon_connect(b->port);
 	assert_true(fd >= 0);
 	reactor_watcher_init(&c.w, fd, on_client);
 	assert_int_equal(reactor_watcher_start(&d.r, &c.w, REACTOR_READ), 0);
