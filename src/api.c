@@ -96,6 +96,27 @@ get_health(struct daemon *d, struct json_writer *w)
 	json_w_obj_end(w);
 }
 
+/* The port under key (null for a host route), the subdomain (null for a port) and the mode. */
+static void
+route_fields(struct json_writer *w, const char *key, const struct binding *b)
+{
+	const struct bind_route *rt = b->route;
+
+	if (rt->port != 0)
+		json_w_kv_int(w, key, rt->port);
+	else
+		json_w_kv_null(w, key);
+	if (rt->port == 0)
+		json_w_kv_str(w, "subdomain", rt->name);
+	else
+		json_w_kv_null(w, "subdomain");
+	json_w_kv_bool(w, "cluster", rt->cluster);
+	if (b->public_url[0])
+		json_w_kv_str(w, "publicUrl", b->public_url);
+	else
+		json_w_kv_null(w, "publicUrl");
+}
+
 static void
 ports_of(struct json_writer *w, const char *key, const struct session *s, enum bind_kind kind)
 {
@@ -108,7 +129,7 @@ ports_of(struct json_writer *w, const char *key, const struct session *s, enum b
 			continue;
 		json_w_obj_begin(w);
 		json_w_kv_uint(w, "bindId", b->id);
-		json_w_kv_int(w, "containerPort", b->port);
+		route_fields(w, "containerPort", b);
 		json_w_obj_end(w);
 	}
 	json_w_arr_end(w);
@@ -185,7 +206,7 @@ get_sessions(struct daemon *d, struct json_writer *w)
 		for (b = s->binds.first; b != NULL; b = b->snext) {
 			json_w_obj_begin(w);
 			binding_fields(w, b);
-			json_w_kv_int(w, "containerPort", b->port);
+			route_fields(w, "containerPort", b);
 			json_w_obj_end(w);
 		}
 		json_w_arr_end(w);
@@ -208,7 +229,7 @@ get_bindings(struct daemon *d, struct json_writer *w)
 		json_w_obj_begin(w);
 		json_w_kv_str(w, "sessionId", b->s->id);
 		binding_fields(w, b);
-		json_w_kv_int(w, "port", b->port);
+		route_fields(w, "port", b);
 		json_w_obj_end(w);
 	}
 	json_w_arr_end(w);

@@ -13,13 +13,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bind_int.h"
 #include "json.h"
+#include "metrics.h"
 #include "net.h"
 #include "util.h"
 
 #define EXPOSE_PORT_MIN 20000
 #define EXPOSE_PORT_MAX 65534
 #define RANDOM_PORT_TRIES 64
+#define RANDOM_NAME_TRIES 16
+
+/* What a BIND that passes its checks does. */
+enum bind_action {
+	BIND_NEW,      /* a new route */
+	BIND_JOIN,     /* one more holder of a cluster route */
+	BIND_TAKEOVER, /* the route's one holder is replaced */
+};
 
 /* A parsed BIND request. */
 struct bind_req {
@@ -29,12 +39,15 @@ struct bind_req {
 	int kind_ok;
 	int port; /* 0: server picks */
 	int takeover;
+	int cluster;
 	int v6;
 	int host_ok;
+	int host_route;               /* "subdomain" given: a host route */
+	int name_ok;                  /* the subdomain is a label, "@" or "" */
+	char name[BIND_NAME_MAX + 2]; /* lowercased; "" asks for a random one */
 	char label[64];
 	char basic_user[128];
 	char basic_pass[256];
-	int unsupported; /* asked for subdomain routing or cluster mode */
 };
 
 /* An answer under construction: BIND_ERR code or 0 for success. */
@@ -55,16 +68,17 @@ bind_set_init(struct bind_set *set, struct daemon *d, struct session *s)
 	set->n = 0;
 	set->d = d;
 	set->s = s;
+	set->via_port = 0;
 }
 
-/* A connection daemon_accept_batch took from a binding's listener. */
+/* A connection daemon_accept_batch took from a route's listener. */
 static void
 accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
 {
-	struct binding *b = arg;
+	struct bind_route *rt = arg;
 
 	(void)reserved; /* bindings keep no reserve */
-	kind_ops[b->kind]->on_accept(b, fd, peer);
+	kind_ops[rt->kind]->on_accept(rt, fd, peer);
 }
 
 /* see bind.h */
@@ -75,15 +89,15 @@ bind_register(enum bind_kind kind, const struct bind_ops *ops)
 	kind_accept[kind] = (struct daemon_accept_ops){ ops->refusal, 0, accepted };
 }
 
-/* The listener of a binding is readable. */
+/* The listener of a port route is readable. */
 static void
 on_listener(struct reactor *r, struct reactor_watcher *w, unsigned events)
 {
-	struct binding *b = container_of(w, struct binding, l.w);
+	struct bind_route *rt = container_of(w, struct bind_route, l.w);
 
 	(void)r;
 	(void)events;
-	daemon_accept_batch(b->d, b->l.fd, &kind_accept[b->kind], NULL, b);
+	daemon_accept_batch(rt->d, rt->l.fd, &kind_accept[rt->kind], NULL, rt);
 }
 
 /* see bind.h */
@@ -98,18 +112,6 @@ const char *
 bind_mode_name(enum bind_kind k)
 {
 	return k == BIND_PULL ? "pull" : "expose";
-}
-
-/* see bind.h */
-struct binding *
-bind_find_port(struct daemon *d, int port)
-{
-	struct binding *b;
-
-	for (b = d->binds; b != NULL; b = b->dnext)
-		if (b->port == port)
-			return b;
-	return NULL;
 }
 
 static void
@@ -172,11 +174,57 @@ parse_basic(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	return 0;
 }
 
+/* A DNS label (1-63 of a-z0-9-, no hyphen at either end), or "@". */
+static int
+name_valid(const char *n)
+{
+	size_t len = strlen(n), i;
+
+	if (strcmp(n, "@") == 0)
+		return 1;
+	if (len == 0 || len > BIND_NAME_MAX || n[0] == '-' || n[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* "subdomain": absent or null: a port route; a string: a host route ("" asks for a random name). */
+static void
+parse_name(const struct json_doc *doc, struct bind_req *q)
+{
+	int tok = json_get(doc, 0, "subdomain");
+	size_t i;
+
+	if (tok < 0 || json_is_null(doc, tok))
+		return;
+	q->host_route = 1;
+	if (json_type(doc, tok) != JSON_STRING || json_get_string(doc, tok, q->name, sizeof(q->name)) < 0)
+		return; /* name_ok stays 0 */
+	for (i = 0; q->name[i]; i++)
+		if (q->name[i] >= 'A' && q->name[i] <= 'Z')
+			q->name[i] = (char)(q->name[i] + 32);
+	q->name_ok = q->name[0] == '\0' || name_valid(q->name);
+}
+
+/* An optional boolean member: 0, or -1 when present and not a boolean. */
+static int
+parse_bool(const struct json_doc *doc, const char *key, int *out)
+{
+	int tok = json_get(doc, 0, key);
+	bool v = false;
+
+	if (tok >= 0 && !json_is_null(doc, tok) && json_get_bool(doc, tok, &v) != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int
 parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 {
 	int ref = json_get(doc, 0, "clientBindRef"), host = json_get(doc, 0, "host"), tok;
-	bool take = false;
 	int http, tcp, expose, pull;
 
 	memset(q, 0, sizeof(*q));
@@ -191,10 +239,8 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	pull = json_string_eq(doc, json_get(doc, 0, "mode"), "pull");
 	q->kind_ok = (http && expose) || (tcp && pull);
 	q->kind = tcp ? BIND_PULL : BIND_EXPOSE;
-	tok = json_get(doc, 0, "takeover");
-	if (tok >= 0 && !json_is_null(doc, tok) && json_get_bool(doc, tok, &take) != 0)
+	if (parse_bool(doc, "takeover", &q->takeover) < 0 || parse_bool(doc, "cluster", &q->cluster) < 0)
 		q->kind_ok = 0;
-	q->takeover = take;
 	tok = json_get(doc, 0, "label");
 	if (tok >= 0 && json_get_string(doc, tok, q->label, sizeof(q->label)) < 0)
 		q->label[0] = '\0';
@@ -207,9 +253,7 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 	}
 	if (parse_basic(doc, q, e) < 0)
 		return -1;
-	tok = json_get(doc, 0, "cluster");
-	q->unsupported = (tok >= 0 && json_type(doc, tok) == JSON_TRUE) ||
-			 json_type(doc, json_get(doc, 0, "subdomain")) == JSON_STRING;
+	parse_name(doc, q);
 	if (parse_port(doc, json_get(doc, 0, "containerPort"), &q->port) < 0) {
 		set_err(e, "RESERVED_PORT", "containerPort must be an integer in 0..65535");
 		return -1;
@@ -219,16 +263,12 @@ parse_req(const struct json_doc *doc, struct bind_req *q, struct bind_err *e)
 
 /* ---- checks and listening ------------------------------------------------ */
 
+/* The kind and shape of the request: 0, or -1 with e set. */
 static int
-check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err *e)
+check_shape(const struct config *c, const struct bind_req *q, struct bind_err *e)
 {
-	const struct config *c = set->d->cfg;
-	int priv_ok = q->kind == BIND_PULL ? c->allow_privileged_pull : c->allow_privileged_expose;
-	struct binding *held;
-
-	if (q->unsupported && c->domain == NULL) {
-		set_err(e, "INVALID_KIND",
-			"subdomain routing and cluster mode need a daemon started with --domain");
+	if (q->host_route && c->domain == NULL) {
+		set_err(e, "NO_DOMAIN", "subdomain routing needs a daemon started with --domain");
 		return -1;
 	}
 	if (q->kind == BIND_PULL && q->basic_pass[0]) {
@@ -240,6 +280,30 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 			"valid bindings are http/expose and tcp/pull (takeover only on expose)");
 		return -1;
 	}
+	if (q->kind == BIND_PULL && (q->host_route || q->cluster)) {
+		set_err(e, "INVALID_KIND", "subdomain and cluster apply to EXPOSE bindings only");
+		return -1;
+	}
+	if (q->host_route && q->port != 0) {
+		set_err(e, "INVALID_KIND", "a subdomain binding has no containerPort");
+		return -1;
+	}
+	if (q->host_route && !q->name_ok) {
+		set_err(e, "INVALID_SUBDOMAIN",
+			"a subdomain is one DNS label: 1-63 of a-z, 0-9 and '-', no '-' at either end, or "
+			"\"@\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* The port asked for: 0, or -1 with e set. */
+static int
+check_port(const struct bind_set *set, const struct bind_req *q, struct bind_err *e)
+{
+	const struct config *c = set->d->cfg;
+	int priv_ok = q->kind == BIND_PULL ? c->allow_privileged_pull : c->allow_privileged_expose;
+
 	if (q->port != 0 && (q->port < 80 || q->port == set->d->ctl_port)) {
 		set_err_port(e, "RESERVED_PORT", "port %d is reserved", q->port);
 		return -1;
@@ -253,15 +317,92 @@ check_req(const struct bind_set *set, const struct bind_req *q, struct bind_err 
 		set_err(e, "INVALID_HOST", "PULL listens on 127.0.0.1 or ::1 only");
 		return -1;
 	}
-	if (q->port != 0 && (held = bind_find_port(set->d, q->port)) != NULL) {
-		if (!q->takeover || held->kind != BIND_EXPOSE || q->kind != BIND_EXPOSE || held->set == set) {
-			set_err_port(e, "ALREADY_BOUND", "port %d is held by another binding", q->port);
+	return 0;
+}
+
+/* What to call a route in a message: "port 3000" or "subdomain demo". */
+static const char *
+route_words(const struct bind_req *q, char *buf, size_t len)
+{
+	if (q->host_route)
+		snprintf(buf, len, "subdomain %s", q->name);
+	else
+		snprintf(buf, len, "port %d", q->port);
+	return buf;
+}
+
+/* An existing route rt: join, take over, or ALREADY_BOUND (-1). */
+static int
+check_held(const struct bind_set *set, const struct bind_req *q, const struct bind_route *rt,
+	   enum bind_action *act, struct bind_err *e)
+{
+	const struct binding *b;
+	char what[96];
+
+	for (b = rt->first; b != NULL; b = b->rnext) {
+		if (b->set == set) {
+			set_err_port(e, "ALREADY_BOUND", "%s is already held by this session",
+				     route_words(q, what, sizeof(what)));
 			return -1;
 		}
 	}
-	if (set->n >= c->max_bindings_per_session) {
+	if (rt->kind == BIND_EXPOSE && q->kind == BIND_EXPOSE && rt->cluster && q->cluster) {
+		*act = BIND_JOIN;
+		return 0;
+	}
+	if (rt->kind == BIND_EXPOSE && q->kind == BIND_EXPOSE && q->takeover && rt->n == 1) {
+		*act = BIND_TAKEOVER;
+		return 0;
+	}
+	if (rt->kind == BIND_EXPOSE && rt->cluster != q->cluster)
+		set_err_port(e, "ALREADY_BOUND",
+			     "%s is held in %s mode: every holder must ask for cluster mode",
+			     route_words(q, what, sizeof(what)), rt->cluster ? "cluster" : "single");
+	else
+		set_err_port(e, "ALREADY_BOUND", "%s is held by another binding%s",
+			     route_words(q, what, sizeof(what)),
+			     rt->kind == BIND_EXPOSE ? " (takeover moves it)" : "");
+	return -1;
+}
+
+/* A random free name px-XXXXXXXXXX into q->name: 0, or -1 with e set. */
+static int
+random_name(struct daemon *d, struct bind_req *q, struct bind_err *e)
+{
+	int i;
+
+	for (i = 0; i < RANDOM_NAME_TRIES; i++) {
+		memcpy(q->name, "px-", 3);
+		if (util_random_alnum(q->name + 3, 10) < 0)
+			break;
+		q->name[13] = '\0';
+		if (bind_route_host(d, q->name) == NULL)
+			return 0;
+	}
+	set_err(e, "INTERNAL", "no random subdomain available");
+	return -1;
+}
+
+static int
+check_req(const struct bind_set *set, struct bind_req *q, enum bind_action *act, struct bind_err *e)
+{
+	struct daemon *d = set->d;
+	struct bind_route *rt = NULL;
+
+	*act = BIND_NEW;
+	if (check_shape(d->cfg, q, e) < 0 || check_port(set, q, e) < 0)
+		return -1;
+	if (q->host_route && q->name[0] == '\0' && random_name(d, q, e) < 0)
+		return -1;
+	if (q->host_route)
+		rt = bind_route_host(d, q->name);
+	else if (q->port != 0)
+		rt = bind_route_port(d, q->port);
+	if (rt != NULL && check_held(set, q, rt, act, e) < 0)
+		return -1;
+	if (set->n >= d->cfg->max_bindings_per_session) {
 		set_err_port(e, "BIND_CAP_EXCEEDED", "at most %d bindings per session",
-			     (int)c->max_bindings_per_session);
+			     (int)d->cfg->max_bindings_per_session);
 		return -1;
 	}
 	return 0;
@@ -301,9 +442,10 @@ take_port(struct daemon *d, const struct bind_req *q, int *port, struct bind_err
 		for (i = 0; i < RANDOM_PORT_TRIES && fd == -EADDRINUSE; i++) {
 			uint32_t r;
 
-			util_random(&r, sizeof(r));
+			if (util_random(&r, sizeof(r)) < 0)
+				break;
 			*port = EXPOSE_PORT_MIN + (int)(r % (EXPOSE_PORT_MAX - EXPOSE_PORT_MIN + 1));
-			if (*port == d->ctl_port || bind_find_port(d, *port) != NULL)
+			if (*port == d->ctl_port || bind_route_port(d, *port) != NULL)
 				continue;
 			fd = listen_on(d, q, *port);
 		}
@@ -311,7 +453,10 @@ take_port(struct daemon *d, const struct bind_req *q, int *port, struct bind_err
 	if (fd < 0) {
 		fdbudget_release(&d->fds, 1);
 		if (fd == -EADDRINUSE && q->port != 0)
-			set_err_port(e, "PORT_IN_USE", "port %d is in use by another program", q->port);
+			set_err_port(
+				e, "PORT_IN_USE",
+				"port %d is in use by another program (containerPort 0 picks a free one)",
+				q->port);
 		else
 			set_err(e, "INTERNAL", strerror(-fd));
 		return -1;
@@ -325,22 +470,61 @@ take_port(struct daemon *d, const struct bind_req *q, int *port, struct bind_err
 
 /* ---- bindings -------------------------------------------------------- */
 
+/* Append to out (of size cap, at *at) what the formatter writes; truncated at cap. */
+static void
+put(char *out, size_t cap, size_t *at, const char *s, size_t n)
+{
+	size_t k = UTIL_MIN(n, cap - 1 - *at);
+
+	memcpy(out + *at, s, k);
+	*at += k;
+}
+
+/*
+ * The public URL: --public-url-pattern with {port} and {subdomain} put in
+ * ("{subdomain}." is dropped for the root route "@"); without a pattern,
+ * a host route's is http://NAME.DOMAIN[:PORT] on the port its holder's
+ * tunnel came in on, a port route's is null.
+ */
 static void
 public_url(struct daemon *d, struct binding *b)
 {
-	const char *pat = d->cfg->public_url_pattern, *at;
-	size_t pre;
+	const char *pat = d->cfg->public_url_pattern, *p;
+	const char *name = b->route->name;
+	int root = strcmp(name, "@") == 0;
+	size_t at = 0, cap = sizeof(b->public_url);
+	char num[16];
 
 	b->public_url[0] = '\0';
-	if (b->kind != BIND_EXPOSE || pat == NULL || *pat == '\0')
+	if (b->kind != BIND_EXPOSE)
 		return;
-	at = strstr(pat, "{port}");
-	if (at == NULL) {
-		snprintf(b->public_url, sizeof(b->public_url), "%s", pat);
+	if ((pat == NULL || *pat == '\0') && b->route->port == 0) {
+		int port = b->set->via_port;
+		char tail[16] = "";
+
+		if (port != 0 && port != 80)
+			snprintf(tail, sizeof(tail), ":%d", port);
+		snprintf(b->public_url, cap, "http://%s%s%s%s", root ? "" : name, root ? "" : ".",
+			 d->cfg->domain, tail);
 		return;
 	}
-	pre = (size_t)(at - pat);
-	snprintf(b->public_url, sizeof(b->public_url), "%.*s%d%s", (int)pre, pat, b->port, at + 6);
+	if (pat == NULL)
+		return;
+	for (p = pat; *p != '\0';) {
+		if (strncmp(p, "{port}", 6) == 0) {
+			put(b->public_url, cap, &at, num, (size_t)snprintf(num, sizeof(num), "%d", b->port));
+			p += 6;
+		} else if (strncmp(p, "{subdomain}", 11) == 0) {
+			p += 11;
+			if (root && *p == '.')
+				p++;
+			else if (!root)
+				put(b->public_url, cap, &at, name, strlen(name));
+		} else {
+			put(b->public_url, cap, &at, p++, 1);
+		}
+	}
+	b->public_url[at] = '\0';
 }
 
 /* Unlink b from the daemon's list and its holder's set. */
@@ -385,9 +569,9 @@ link_binding(struct bind_set *set, struct binding *b)
 	set->n++;
 }
 
-/* A binding of set for q, its listener not yet watched; NULL when out of memory. */
+/* A binding of set for q holding rt, linked everywhere; NULL when out of memory. */
 static struct binding *
-new_binding(struct bind_set *set, const struct bind_req *q, enum bind_kind kind, int port)
+new_binding(struct bind_set *set, const struct bind_req *q, struct bind_route *rt)
 {
 	struct daemon *d = set->d;
 	struct binding *b = calloc(1, sizeof(*b));
@@ -395,56 +579,95 @@ new_binding(struct bind_set *set, const struct bind_req *q, enum bind_kind kind,
 	if (b == NULL)
 		return NULL;
 	b->id = ++d->next_bind_id;
-	b->kind = kind;
-	b->port = port;
+	b->kind = q->kind;
+	b->v6 = q->v6;
 	b->s = set->s;
 	b->d = d;
 	b->set = set;
 	snprintf(b->label, sizeof(b->label), "%s", q->label);
 	memcpy(b->basic_user, q->basic_user, sizeof(b->basic_user));
 	memcpy(b->basic_pass, q->basic_pass, sizeof(b->basic_pass));
+	bind_route_add(rt, b);
+	link_binding(set, b);
 	public_url(d, b);
 	return b;
 }
 
+/* Forget b (its route keeps its listener): the memory and the password go. */
+static void
+drop_binding(struct binding *b)
+{
+	bind_route_remove(b->route, b);
+	unlink_binding(b);
+	explicit_bzero(b->basic_pass, sizeof(b->basic_pass));
+	free(b);
+}
+
 /*
- * Takeover: the listening socket (and its FD permit) moves from the old
- * binding to a new one of set, never closed in between. r names the old
- * holder, who resets its streams on the old binding and is told.
+ * Takeover: the route's one holder is replaced by a new binding of set;
+ * a port's listening socket stays open all along. r names the old holder,
+ * who resets its streams on the old binding and is told.
  */
 static struct binding *
-take_over(struct bind_set *set, const struct bind_req *q, struct binding *old, struct bind_result *r)
+take_over(struct bind_set *set, const struct bind_req *q, struct bind_route *rt, struct bind_result *r)
 {
-	struct binding *b = new_binding(set, q, BIND_EXPOSE, old->port);
+	struct binding *old = rt->first, *b = new_binding(set, q, rt);
 
 	if (b == NULL)
 		return NULL;
-	if (daemon_listener_move(set->d, &old->l, &b->l, on_listener) < 0) {
-		free(b);
-		return NULL;
-	}
-	unlink_binding(old);
-	link_binding(set, b);
 	r->revoked_s = old->s;
 	r->revoked_id = old->id;
-	explicit_bzero(old->basic_pass, sizeof(old->basic_pass));
-	free(old);
+	drop_binding(old);
+	rt->cluster = (uint8_t)(q->cluster != 0);
 	return b;
 }
 
+/* A new route for q (a port's listener taken, or a name), with b its holder: NULL with e set. */
 static struct binding *
-add_binding(struct bind_set *set, const struct bind_req *q, int fd, int port)
+add_route(struct bind_set *set, const struct bind_req *q, struct bind_err *e)
 {
-	struct binding *b = new_binding(set, q, q->kind, port);
+	struct daemon *d = set->d;
+	struct bind_route *rt;
+	struct binding *b;
+	int fd = -1, port = 0;
 
-	if (b == NULL)
+	if (!q->host_route && (fd = take_port(d, q, &port, e)) < 0)
 		return NULL;
-	b->v6 = q->v6;
-	if (daemon_listener_start(set->d, &b->l, fd, on_listener) < 0) {
-		free(b);
-		return NULL;
+	rt = bind_route_new(d, q->kind, port, q->host_route ? q->name : "", q->cluster);
+	if (rt != NULL && fd >= 0 && daemon_listener_start(d, &rt->l, fd, on_listener) < 0) {
+		bind_route_free(rt);
+		rt = NULL;
 	}
-	link_binding(set, b);
+	b = rt != NULL ? new_binding(set, q, rt) : NULL;
+	if (b != NULL)
+		return b;
+	if (rt != NULL) {
+		if (fd >= 0)
+			daemon_listener_stop(d, &rt->l);
+		bind_route_free(rt);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (fd >= 0)
+		fdbudget_release(&d->fds, 1);
+	set_err(e, "INTERNAL", "out of memory");
+	return NULL;
+}
+
+/* Carry out what check_req decided: the binding, or NULL with e set. */
+static struct binding *
+act(struct bind_set *set, const struct bind_req *q, enum bind_action a, struct bind_result *r,
+    struct bind_err *e)
+{
+	struct daemon *d = set->d;
+	struct bind_route *rt = q->host_route ? bind_route_host(d, q->name) : bind_route_port(d, q->port);
+	struct binding *b;
+
+	if (a == BIND_NEW)
+		return add_route(set, q, e);
+	b = a == BIND_JOIN ? new_binding(set, q, rt) : take_over(set, q, rt, r);
+	if (b == NULL)
+		set_err(e, "INTERNAL", "out of memory");
 	return b;
 }
 
@@ -457,30 +680,19 @@ bind_handle(struct bind_set *set, int open, const uint8_t *json, size_t n, struc
 	struct json_doc doc;
 	struct bind_req q;
 	struct bind_err e;
-	struct binding *b = NULL, *held;
-	int fd, port = 0;
+	struct binding *b = NULL;
+	enum bind_action a = BIND_NEW;
 
 	memset(r, 0, sizeof(*r));
 	memset(&e, 0, sizeof(e));
 	memset(&q, 0, sizeof(q));
 	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_type(&doc, 0) != JSON_OBJECT) {
+	    json_type(&doc, 0) != JSON_OBJECT)
 		set_err(&e, "INVALID_KIND", "BIND is not a JSON object");
-	} else if (parse_req(&doc, &q, &e) == 0 && check_req(set, &q, &e) == 0 && open && q.port != 0 &&
-		   (held = bind_find_port(d, q.port)) != NULL) {
-		b = take_over(set, &q, held, r);
-		if (b == NULL)
-			set_err(&e, "INTERNAL", "takeover failed");
-	} else if (e.code == NULL && open && (fd = take_port(d, &q, &port, &e)) >= 0) {
-		b = add_binding(set, &q, fd, port);
-		if (b == NULL) {
-			close(fd);
-			fdbudget_release(&d->fds, 1);
-			set_err(&e, "INTERNAL", "out of memory");
-		}
-	} else if (e.code == NULL) {
+	else if (parse_req(&doc, &q, &e) == 0 && check_req(set, &q, &a, &e) == 0 && !open)
 		set_err(&e, "INTERNAL", "session is closing");
-	}
+	else if (e.code == NULL)
+		b = act(set, &q, a, r, &e);
 	explicit_bzero(q.basic_pass, sizeof(q.basic_pass));
 	r->b = b;
 	r->ref = q.ref;
@@ -524,13 +736,17 @@ bind_handle_unbind(struct bind_set *set, const uint8_t *json, size_t n, struct b
 void
 bind_release(struct binding *b)
 {
+	struct bind_route *rt = b->route;
 	struct daemon *d = b->d;
 
-	daemon_listener_stop(d, &b->l);
-	fdbudget_release(&d->fds, 1);
-	unlink_binding(b);
-	explicit_bzero(b->basic_pass, sizeof(b->basic_pass));
-	free(b);
+	drop_binding(b);
+	if (rt->n > 0)
+		return;
+	if (rt->l.fd >= 0) {
+		daemon_listener_stop(d, &rt->l);
+		fdbudget_release(&d->fds, 1);
+	}
+	bind_route_free(rt);
 }
 
 /* see bind.h */

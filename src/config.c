@@ -157,19 +157,19 @@ static const struct opt opts[] = {
 	  .check = CHK_URL,
 	  .off = OFF(public_url_pattern),
 	  .arg = "URL",
-	  .help = "public URL of an EXPOSE binding, {port} substituted" },
+	  .help = "public URL of EXPOSE bindings: {port}, {subdomain} put in" },
 	{ .name = "domain",
 	  .type = OPT_STRING,
 	  .check = CHK_DOMAIN,
 	  .off = OFF(domain),
 	  .arg = "DOMAIN",
-	  .help = "route NAME.DOMAIN on --vhost-listen to subdomain bindings" },
+	  .help = "route Host NAME.DOMAIN to subdomain bindings" },
 	{ .name = "vhost-listen",
 	  .type = OPT_STRING,
 	  .check = CHK_ADDR_PORT,
 	  .off = OFF(vhost_listen),
 	  .arg = "ADDR:PORT",
-	  .help = "shared Host-routed public listener (needs --domain)" },
+	  .help = "second listener for host-routed traffic (needs --domain)" },
 	{ .name = "expose-address",
 	  .type = OPT_STRING,
 	  .check = CHK_IP,
@@ -947,8 +947,9 @@ check_whole(struct config *c, char *err, size_t errlen)
 			    (unsigned long long)c->ping_interval_ms, (unsigned long long)c->pong_timeout_ms);
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		return fail(err, errlen, "--tls-cert and --tls-key must be given together");
-	if ((c->domain == NULL) != (c->vhost_listen == NULL))
-		return fail(err, errlen, "--domain and --vhost-listen must be given together");
+	if (c->vhost_listen != NULL && c->domain == NULL)
+		return fail(err, errlen,
+			    "--vhost-listen needs --domain (the names it routes are NAME.DOMAIN)");
 	if (c->token_file != NULL)
 		return read_token_file(c, err, errlen);
 	return 0;

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bind.h"
+#include "expose.h"
+#include "expose_http.h"
 #include "http1.h"
 #include "log.h"
 #include "net.h"
@@ -303,6 +306,40 @@ answer(struct ctl_conn *c, const struct http1_request *rq)
 	respond(c, res.status, res.content_type, res.extra_headers, res.body->pos, buf_len(res.body), head);
 }
 
+/* With --domain: a request for NAME.DOMAIN (or DOMAIN) outside the control plane's paths. */
+static int
+routed(const struct ctl_conn *c, const struct http1_request *rq)
+{
+	const char *domain = c->d->cfg->domain, *host;
+	char name[BIND_NAME_MAX + 1];
+	size_t len;
+
+	return domain != NULL && !expose_http_reserved(rq->target, rq->target_len) &&
+	       expose_http_host(rq, &host, &len) == 0 && bind_host_name(domain, host, len, name);
+}
+
+/* The connection goes to the visitor machine, this request head and all. */
+static void
+route_out(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	int fd;
+
+	if (c->reserved) {
+		respond_text(c, 503, "server at capacity\n");
+		return;
+	}
+	fd = conn_detach(&c->conn);
+	if (fd < 0) {
+		respond_text(c, 421,
+			     "host-routed traffic is not served over this port's TLS: "
+			     "put a TLS proxy in front of --vhost-listen\n");
+		return;
+	}
+	expose_adopt(d, fd, c->in.pos, buf_len(&c->in));
+	ctl_release(c, 0);
+}
+
 static void
 on_head(struct ctl_conn *c, const struct http1_request *rq)
 {
@@ -315,6 +352,10 @@ on_head(struct ctl_conn *c, const struct http1_request *rq)
 	}
 	c->keep_alive = rq->keep_alive;
 	reactor_timer_stop(&d->r, &c->timer);
+	if (routed(c, rq)) {
+		route_out(c);
+		return;
+	}
 	if (rq->body == HTTP1_BODY_CHUNKED ||
 	    (rq->body == HTTP1_BODY_LENGTH && rq->content_length > CTL_MAX_BODY)) {
 		respond_text(c, 413, "request bodies are not accepted here\n");
@@ -467,8 +508,9 @@ ctl_on_io(struct conn *conn, unsigned events)
 
 /* ---- listener ------------------------------------------------------------ */
 
-static void
-ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved)
+/* A control connection on fd: the new connection, or NULL (fd closed, its FD given back). */
+static struct ctl_conn *
+ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, int tls)
 {
 	struct ctl_conn *c = calloc(1, sizeof(*c));
 
@@ -476,7 +518,7 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 		goto fail;
 	conn_init(&c->conn, &d->r, fd, ctl_on_io);
 	if (buf_init(&c->in, CTL_IN_SIZE, 0) < 0 || buf_init(&c->out, 1024, 0) < 0 ||
-	    (d->tls_creds.d != NULL && conn_tls_server(&c->conn, &d->tls_creds) < 0))
+	    (tls && conn_tls_server(&c->conn, &d->tls_creds) < 0))
 		goto fail;
 	conn_set_plain_answer(&c->conn, ctl_plain_answer); /* TLS only */
 	c->d = d;
@@ -495,10 +537,10 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	d->ctls = c;
 	if (conn_start(&c->conn, CONN_READ) < 0) {
 		ctl_close(c);
-		return;
+		return NULL;
 	}
 	reactor_timer_start(&d->r, &c->timer, d->cfg->hello_timeout_ms, 0);
-	return;
+	return c;
 fail:
 	if (c != NULL) {
 		conn_close(&c->conn);
@@ -509,6 +551,20 @@ fail:
 		close(fd);
 	}
 	fd_return(d, reserved);
+	return NULL;
+}
+
+/* A new control connection, unless the pre-auth cap is reached (the newest goes at once). */
+static struct ctl_conn *
+ctl_admit(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, int tls)
+{
+	if (d->npreauth >= d->cfg->max_pre_auth_connections) {
+		metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
+		close(fd);
+		fd_return(d, reserved);
+		return NULL;
+	}
+	return ctl_accept_one(d, fd, peer, reserved, tls);
 }
 
 /* A connection daemon_accept_batch took from the control-plane listener. */
@@ -517,14 +573,28 @@ ctl_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserve
 {
 	struct daemon *d = arg;
 
-	if (d->npreauth >= d->cfg->max_pre_auth_connections) {
-		/* the newest unauthenticated connection goes at once */
-		metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
-		close(fd);
-		fd_return(d, reserved);
+	(void)ctl_admit(d, fd, peer, reserved, d->tls_creds.d != NULL);
+}
+
+/* A routed connection whose request is for the control plane (d->ctl_adopt). */
+static void
+ctl_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct ctl_conn *c;
+
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		peer.ss_family = AF_UNSPEC;
+	c = ctl_admit(d, fd, &peer, 0, 0);
+	if (c == NULL)
+		return;
+	if (buf_append(&c->in, pre, n) < 0) {
+		ctl_close(c);
 		return;
 	}
-	ctl_accept_one(d, fd, peer, reserved);
+	reactor_timer_start(&d->r, &c->more, 0, 0); /* parse it in the next iteration */
 }
 
 static void
@@ -562,6 +632,7 @@ ctl_start(struct daemon *d)
 		return fd;
 	}
 	d->ctl_port = net_local_port(fd);
+	d->ctl_adopt = ctl_adopt;
 	rc = daemon_listener_start(d, &d->ctl, fd, ctl_on_accept);
 	if (rc < 0) {
 		close(fd);

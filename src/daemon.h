@@ -26,6 +26,7 @@
 struct session;
 struct tconn;
 struct binding;
+struct bind_route;
 struct ctl_conn;
 
 /* A listening socket the FD budget may pause (control plane, bindings). */
@@ -42,8 +43,13 @@ struct daemon {
 	struct metrics metrics;
 	struct fdbudget fds;
 	uint64_t started_wall_ms;
-	int ctl_port;               /* the control-plane port (RESERVED_PORT) */
-	struct daemon_listener ctl; /* the control-plane listener */
+	int ctl_port;                 /* the control-plane port (RESERVED_PORT) */
+	struct daemon_listener ctl;   /* the control-plane listener */
+	struct daemon_listener vhost; /* --vhost-listen: host-routed visitors (expose.c) */
+	/* Hand a plain connection whose next request is for the control plane
+	 * to it (set by ctl.c): fd, its FD permit and the bytes read so far
+	 * (from a request head on) are the control plane's from then on. */
+	void (*ctl_adopt)(struct daemon *d, int fd, const uint8_t *pre, size_t n);
 	struct daemon_listener *listeners;
 	int accept_paused;
 	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */
@@ -55,6 +61,8 @@ struct daemon {
 	unsigned npreauth;                 /* control connections and tunnel sockets before HELLO */
 	struct binding *binds;             /* every binding */
 	unsigned nbinds;
+	struct bind_route **routes; /* the route table (bind_route.c): ports and host names */
+	unsigned nroutes, route_buckets;
 	uint32_t next_bind_id;
 	struct slab pulls;           /* PULL connections */
 	struct slab visitors;        /* EXPOSE visitor connections (expose.c) */

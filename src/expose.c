@@ -101,7 +101,7 @@ struct visitor {
 	enum visitor_state state; /* written by expose_set_state only */
 	int fd;                   /* -1 once closed or handed to the pump */
 	struct daemon *d;
-	int port;                   /* its binding is looked up again per request: bindings come and go */
+	int port;                   /* its route is looked up again per request; 0: routed by host */
 	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
 	uint8_t trusted; /* the peer is a --trusted-proxy */
@@ -321,6 +321,14 @@ credit(void *arg, size_t n)
 
 /* ---- the daemon's own answers ------------------------------------------- */
 
+static void
+count_response(struct visitor *v, int status)
+{
+	metrics_visitor_response(&v->d->metrics, status);
+	if (v->port == 0)
+		metrics_routed_response(&v->d->metrics, status);
+}
+
 /* Queue the daemon's own answer, then close or go on as keep_alive allows. */
 static void
 answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_alive, const char *extra)
@@ -332,7 +340,7 @@ answer(struct visitor *v, int status, const char *detail, size_t dlen, int keep_
 		visitor_close(v);
 		return;
 	}
-	metrics_visitor_response(&v->d->metrics, status);
+	count_response(v, status);
 	log_debug("visitor %s: answered %d (%.*s)", v->peer, status, (int)UTIL_MIN(dlen, DETAIL_MAX),
 		  detail ? detail : "");
 	expose_set_state(v, VISITOR_FLUSH);
@@ -480,7 +488,8 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
 	v->scanned = 0;
 	if (status != 0) {
-		answer_str(v, status, detail, !has_body && !v->rq.upgrade && (status == 503 || status == 401),
+		answer_str(v, status, detail,
+			   !has_body && !v->rq.upgrade && (status == 503 || status == 401 || status == 404),
 			   status == 503   ? EXPOSE_HTTP_RETRY
 			   : status == 401 ? EXPOSE_HTTP_AUTH
 					   : NULL);
@@ -497,6 +506,26 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 		v->got_body = buf_len(&v->in) > 0;
 		send_body(v);
 	}
+}
+
+/*
+ * A routed connection asks for the control plane (/api/v1/tunnel,
+ * /healthz): the socket, its permit and what was read from this request
+ * on go to ctl.c; the visitor ends without closing the socket.
+ */
+static void
+give_to_ctl(struct visitor *v)
+{
+	struct daemon *d = v->d;
+	int fd = v->fd;
+
+	reactor_watcher_stop(&d->r, &v->w);
+	v->fd = -1;
+	d->ctl_adopt(d, fd, v->in.pos, buf_len(&v->in));
+	buf_consume(&v->in, buf_len(&v->in));
+	expose_set_state(v, VISITOR_CLOSED);
+	expose_out_fini(&v->out);
+	maybe_free(v);
 }
 
 static void
@@ -527,6 +556,10 @@ parse_head(struct visitor *v)
 	}
 	if (req.minor_version == 1 && req.host_count != 1) {
 		answer_str(v, 400, "exactly one Host header is required", 0, NULL);
+		return;
+	}
+	if (v->port == 0 && expose_http_reserved(req.target, req.target_len)) {
+		give_to_ctl(v);
 		return;
 	}
 	start_request(v, &req, (size_t)n);
@@ -738,7 +771,7 @@ response_start(struct visitor *v, const struct expose_http_head *h)
 
 	reactor_timer_stop(&d->r, &v->cont_timer);
 	metrics_ttfb_observe(&d->metrics, reactor_now(&d->r) - v->open_ms);
-	metrics_visitor_response(&d->metrics, h->status);
+	count_response(v, h->status);
 	if (h->status == 101) {
 		/* raw bytes until the pump takes over */
 		expose_http_resp_body_init(&v->resp, EXPOSE_HTTP_BODY_CLOSE, 0);
@@ -1092,10 +1125,11 @@ v_on_continue(struct reactor *r, struct reactor_timer *t)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-static void
-visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
+/* A visitor on socket fd (non-blocking, one FD permit) for port (0: routed by host); NULL when none is left.
+ */
+static struct visitor *
+visitor_new(struct daemon *d, int fd, const struct sockaddr_storage *peer, int port)
 {
-	struct daemon *d = b->d;
 	struct visitor *v = slab_alloc(&d->visitors);
 
 	if (v == NULL) {
@@ -1103,11 +1137,11 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		close(fd);
 		fdbudget_release(&d->fds, 1);
 		metrics_visitor_response(&d->metrics, 503);
-		return;
+		return NULL;
 	}
 	v->d = d;
 	v->fd = fd;
-	v->port = b->port;
+	v->port = port;
 	v->in_max = UTIL_MAX((size_t)d->cfg->max_head_size, (size_t)IN_BODY_MAX);
 	expose_out_init(&v->out, 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK, credit, v);
 	if (net_format_addr((const struct sockaddr *)peer, v->peer, sizeof(v->peer)) < 0)
@@ -1123,9 +1157,17 @@ visitor_start(struct binding *b, int fd, const struct sockaddr_storage *peer)
 		close(fd);
 		fdbudget_release(&d->fds, 1);
 		slab_free(&d->visitors, v);
-		return;
+		return NULL;
 	}
 	expose_set_state(v, VISITOR_HEAD); /* from IDLE: the head timer runs from accept */
+	return v;
+}
+
+/* A connection accepted on an EXPOSE port. */
+static void
+visitor_start(struct bind_route *rt, int fd, const struct sockaddr_storage *peer)
+{
+	(void)visitor_new(rt->d, fd, peer, rt->port);
 }
 
 /* What EXPOSE listeners do with their connections (bind_register). */
@@ -1133,6 +1175,81 @@ static const struct bind_ops expose_bind_ops = {
 	.refusal = refusal,
 	.on_accept = visitor_start,
 };
+
+/* see expose.h */
+void
+expose_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct visitor *v;
+
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		peer.ss_family = AF_UNSPEC;
+	v = visitor_new(d, fd, &peer, 0);
+	if (v == NULL)
+		return;
+	if (n > 0 && (buf_reserve(&v->in, UTIL_MAX(n, (size_t)IN_INIT), 0, UTIL_MAX(n, v->in_max)) < 0 ||
+		      buf_append(&v->in, pre, n) < 0)) {
+		visitor_close(v);
+		return;
+	}
+	reactor_defer(&d->r, &v->kick_defer, kick_cb);
+}
+
+/* A connection accepted on --vhost-listen. */
+static void
+vhost_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
+{
+	(void)reserved; /* the listener keeps no reserve */
+	(void)visitor_new(arg, fd, peer, 0);
+}
+
+static void
+vhost_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
+{
+	static const struct daemon_accept_ops ops = { .refusal = refusal, .on_accept = vhost_accepted };
+	struct daemon *d = container_of(w, struct daemon, vhost.w);
+
+	(void)r;
+	(void)events;
+	daemon_accept_batch(d, d->vhost.fd, &ops, NULL, d);
+}
+
+/* see expose.h */
+int
+expose_vhost_start(struct daemon *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc;
+
+	if (d->cfg->vhost_listen == NULL)
+		return 0;
+	rc = net_parse_hostport(d->cfg->vhost_listen, 80, &ss, &len);
+	if (rc < 0) {
+		log_error("--vhost-listen %s: not an address", d->cfg->vhost_listen);
+		return rc;
+	}
+	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
+	if (fd < 0) {
+		log_error("--vhost-listen: cannot listen on %s: %s", d->cfg->vhost_listen, strerror(-fd));
+		return fd;
+	}
+	rc = daemon_listener_start(d, &d->vhost, fd, vhost_on_accept);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+/* see expose.h */
+void
+expose_vhost_stop(struct daemon *d)
+{
+	if (d->vhost.fd >= 0)
+		daemon_listener_stop(d, &d->vhost);
+}
 
 /* ---- the pool ----------------------------------------------------------- */
 

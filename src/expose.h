@@ -24,6 +24,21 @@
  * registry what EXPOSE listeners do with their connections. 0 or -errno. */
 int expose_init(struct daemon *d);
 
+/*
+ * Host routing (--domain). expose_vhost_start listens on --vhost-listen
+ * when given (0, or -errno logged); every connection there is routed by
+ * host. expose_vhost_stop closes that listener.
+ */
+int expose_vhost_start(struct daemon *d);
+void expose_vhost_stop(struct daemon *d);
+
+/*
+ * A plain connection of the control plane whose request is for a routed
+ * host becomes a visitor routed by host: fd, its FD permit, and the n
+ * bytes read from the request head on (copied) are the visitor's.
+ */
+void expose_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n);
+
 /* Release the pool and whatever visitors are left (after reactor_fini:
  * no reactor call is made; their fds are closed). */
 void expose_fini(struct daemon *d);

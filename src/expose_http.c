@@ -483,3 +483,65 @@ expose_http_error_response(struct buf *out, int status, const char *detail, size
 		buf_append(out, body, bl);
 	return 0;
 }
+
+/* ---- routing by host ---------------------------------------------------- */
+
+/* An absolute-form target: the length of "scheme://" before its authority, else 0. */
+static size_t
+scheme_len(const char *t, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || t[0] == '/')
+		return 0;
+	for (i = 0; i < len && t[i] != ':' && t[i] != '/'; i++)
+		;
+	return i + 2 < len && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/' ? i + 3 : 0;
+}
+
+/* see expose_http.h */
+int
+expose_http_host(const struct http1_request *req, const char **host, size_t *len)
+{
+	size_t at = scheme_len(req->target, req->target_len), end;
+
+	if (at > 0) {
+		for (end = at; end < req->target_len && req->target[end] != '/' && req->target[end] != '?';
+		     end++)
+			;
+		*host = req->target + at;
+		*len = end - at;
+		return 0;
+	}
+	if (req->host_count != 1)
+		return -1;
+	*host = req->host;
+	*len = req->host_len;
+	return 0;
+}
+
+/* p[0..n) is prefix, or prefix followed by '/' or '?'. */
+static int
+under(const char *p, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	return n >= k && memcmp(p, prefix, k) == 0 && (n == k || p[k] == '/' || p[k] == '?');
+}
+
+/* see expose_http.h */
+int
+expose_http_reserved(const char *target, size_t len)
+{
+	size_t at = scheme_len(target, len);
+
+	if (at > 0) {
+		const char *slash = memchr(target + at, '/', len - at);
+
+		if (slash == NULL)
+			return 0;
+		len -= (size_t)(slash - target);
+		target = slash;
+	}
+	return under(target, len, "/api/v1/tunnel") || under(target, len, "/healthz");
+}

@@ -172,4 +172,19 @@ int expose_http_resp_body_end(const struct expose_http_resp_body *b, const char 
 int expose_http_error_response(struct buf *out, int status, const char *detail, size_t dlen, int keep_alive,
 			       int head, const char *extra);
 
+/*
+ * The host a request names, for routing by host: the authority of an
+ * absolute-form target (it wins over Host, RFC 9112 3.2.2), else the one
+ * Host field. 0 with *host and *len set (pointing into the request), or
+ * -1 when there is no Host, or more than one (the answer is 400).
+ */
+int expose_http_host(const struct http1_request *req, const char **host, size_t *len);
+
+/*
+ * 1 when the request's path (origin- or absolute-form) is one the daemon
+ * answers itself on every host: /api/v1/tunnel and /healthz, and what is
+ * under them; else 0.
+ */
+int expose_http_reserved(const char *target, size_t len);
+
 #endif

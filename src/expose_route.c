@@ -4,6 +4,8 @@
  */
 #include "expose_route.h"
 
+#include <stdio.h>
+
 #include "auth.h"
 #include "bind.h"
 #include "expose_http.h"
@@ -11,14 +13,49 @@
 #include "frame.h"
 #include "metrics.h"
 #include "session.h"
+#include "util.h"
 
-/* The EXPOSE binding on port now (after a takeover: the new owner's). */
-static struct binding *
-find_binding(struct daemon *d, int port)
+/* The route of a request by its host: NULL with the status in *status and rt->detail. */
+static struct bind_route *
+route_by_host(struct daemon *d, struct expose_route *rt, const struct http1_request *req, int *status)
 {
-	struct binding *b = bind_find_port(d, port);
+	char name[BIND_NAME_MAX + 1];
+	struct bind_route *r = NULL;
+	const char *host;
+	size_t len;
 
-	return b != NULL && b->kind == BIND_EXPOSE ? b : NULL;
+	if (expose_http_host(req, &host, &len) < 0) {
+		rt->detail = "exactly one Host header is required";
+		*status = 400;
+		return NULL;
+	}
+	if (bind_host_name(d->cfg->domain, host, len, name))
+		r = bind_route_host(d, name);
+	if (r == NULL) {
+		snprintf(rt->why, sizeof(rt->why), "no tunnel is serving %.*s", (int)UTIL_MIN(len, 100),
+			 host);
+		rt->detail = rt->why;
+		metrics_unknown_host(&d->metrics);
+		*status = 404;
+	}
+	return r;
+}
+
+/* The route of the request: its port's, or its host's. NULL with the status to answer. */
+static struct bind_route *
+find_route(struct daemon *d, struct expose_route *rt, const struct http1_request *req, int *status)
+{
+	struct bind_route *r;
+
+	if (rt->port == 0)
+		return route_by_host(d, rt, req, status);
+	r = bind_route_port(d, rt->port);
+	if (r == NULL || r->kind != BIND_EXPOSE) {
+		rt->detail = "this port is no longer exposed";
+		*status = 503;
+		return NULL;
+	}
+	return r;
 }
 
 /* The visitor's Basic credentials match the binding's (constant time). */
@@ -65,26 +102,40 @@ send_open(struct daemon *d, struct expose_route *rt, struct binding *b, struct s
 	return 0;
 }
 
+/* The holder whose turn it is among those whose sessions take streams; NULL: none. */
+static struct binding *
+pick(struct bind_route *r)
+{
+	struct binding *b;
+
+	for (b = bind_route_next(r, NULL); b != NULL; b = bind_route_next(r, b))
+		if (session_accepts_streams(b->s))
+			return b;
+	return NULL;
+}
+
 /* see expose_route.h */
 int
 expose_route_open(struct daemon *d, struct expose_route *rt, const struct http1_request *req)
 {
-	struct binding *b = find_binding(d, rt->port);
+	struct bind_route *r;
+	struct binding *b;
 	struct stream *st;
-	int status;
+	int status = 0;
 
+	r = find_route(d, rt, req, &status);
+	if (r == NULL)
+		return status;
+	b = pick(r);
 	if (b == NULL) {
-		rt->detail = "this port is no longer exposed";
+		rt->detail = refused_why(r->first->s);
 		return 503;
 	}
 	if (b->basic_pass[0] && !basic_ok(b, req)) {
 		rt->detail = "authentication required";
 		return 401;
 	}
-	if (!session_accepts_streams(b->s)) {
-		rt->detail = refused_why(b->s);
-		return 503;
-	}
+	bind_route_took(r, b);
 	st = mux_open(&b->s->mux, 0, STREAM_KIND_HTTP, -1);
 	if (st == NULL) {
 		rt->detail = "too many requests in flight on this tunnel";

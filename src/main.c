@@ -139,14 +139,11 @@ setup(struct daemon *d, struct config *c)
 	memset(d, 0, sizeof(*d));
 	d->cfg = c;
 	d->ctl.fd = -1;
+	d->vhost.fd = -1;
 	d->started_wall_ms = (uint64_t)clock_wall_ms();
 	if (setup_token(d, c) < 0 || setup_proxies(d, c) < 0 || load_tls(d) < 0 ||
 	    buf_init(&d->scratch, 4096, 0) < 0)
 		return -1;
-	if (c->vhost_listen != NULL || c->domain != NULL) {
-		log_error("--vhost-listen/--domain: host-routed listeners are not available in this version");
-		return -1;
-	}
 	fdbudget_raise_rlimit();
 	lim = fdbudget_rlimit();
 	if (fdbudget_init(&d->fds, lim, c->fd_reserve, FDBUDGET_REFUSAL_SLOTS) < 0) {
@@ -173,6 +170,7 @@ teardown(struct daemon *d)
 {
 	session_close_all(d);
 	ctl_stop(d);
+	expose_vhost_stop(d);
 	reactor_fini(&d->r); /* runs the deferred frees */
 	slab_fini(&d->pulls);
 	expose_fini(d);
@@ -204,12 +202,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init(c.log_level, c.log_format, 2);
-	if (setup(&d, &c) < 0 || ctl_start(&d) < 0) {
+	if (setup(&d, &c) < 0 || ctl_start(&d) < 0 || expose_vhost_start(&d) < 0) {
 		log_error("start-up failed");
 		return 1;
 	}
 	log_info("hoody-tunnel %s listening on %s%s (control plane port %d, %lu fd permits)", HT_VERSION,
 		 c.listen, d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
+	if (c.domain != NULL)
+		log_info("routing NAME.%s by Host on port %d%s%s", c.domain, d.ctl_port,
+			 c.vhost_listen ? " and on " : "", c.vhost_listen ? c.vhost_listen : "");
 	rc = reactor_run(&d.r);
 	if (rc < 0)
 		log_error("event loop failed: %s", strerror(-rc));

@@ -44,8 +44,8 @@ static const char *const code_names[METRICS_CODE_SLOTS] = {
 static const char *const dir_names[METRICS_DIR_MAX] = { "sent", "received" };
 
 static const char *const bind_err_names[METRICS_BIND_ERR_MAX] = {
-	"INVALID_KIND",  "RESERVED_PORT", "PRIVILEGED_PORT",   "INVALID_HOST",
-	"ALREADY_BOUND", "PORT_IN_USE",   "BIND_CAP_EXCEEDED", "INTERNAL",
+	"INVALID_KIND", "RESERVED_PORT",     "PRIVILEGED_PORT", "INVALID_HOST",      "ALREADY_BOUND",
+	"PORT_IN_USE",  "BIND_CAP_EXCEEDED", "INTERNAL",        "INVALID_SUBDOMAIN", "NO_DOMAIN",
 };
 
 static const char *const kind_names[METRICS_KIND_MAX] = { "tcp", "http" };
@@ -109,6 +109,8 @@ static const struct scalar counter_table[] = {
 	{ NAME("fd_refusals_total"),
 	  "Connections refused (503 or close) because no file-descriptor permit was left.",
 	  offsetof(struct metrics, fd_refusals_total) },
+	{ NAME("unknown_host_total"), "Host-routed requests for a name nobody holds (answered 404).",
+	  offsetof(struct metrics, unknown_host_total) },
 };
 
 /* ---- counting ----------------------------------------------------------- */
@@ -180,6 +182,21 @@ metrics_visitor_response(struct metrics *m, int status)
 {
 	if (status >= 100 && status <= 599)
 		m->visitor_responses_total[status / 100 - 1]++;
+}
+
+/* see metrics.h */
+void
+metrics_routed_response(struct metrics *m, int status)
+{
+	if (status >= 100 && status <= 599)
+		m->routed_responses_total[status / 100 - 1]++;
+}
+
+/* see metrics.h */
+void
+metrics_unknown_host(struct metrics *m)
+{
+	m->unknown_host_total++;
 }
 
 /* see metrics.h */
@@ -410,6 +427,9 @@ render_counters(struct render *r, const struct metrics *m)
 	labelled(r, NAME("visitor_responses_total"),
 		 "Responses sent to visitors on EXPOSE ports, by status class.", "class", class_names,
 		 m->visitor_responses_total, METRICS_STATUS_CLASSES);
+	labelled(r, NAME("routed_responses_total"),
+		 "Responses sent to visitors of host-routed names (--domain), by status class.", "class",
+		 class_names, m->routed_responses_total, METRICS_STATUS_CLASSES);
 	labelled(r, NAME("handshake_rejections_total"),
 		 "Tunnel connections turned away before a session was established, by reason.", "reason",
 		 reject_names, m->handshake_rejections_total, METRICS_REJECT_MAX);

@@ -50,6 +50,8 @@ enum metrics_bind_err {
 	METRICS_BIND_PORT_IN_USE,       /* port held by something outside the daemon */
 	METRICS_BIND_BIND_CAP_EXCEEDED, /* more than --max-bindings-per-session */
 	METRICS_BIND_INTERNAL,          /* random-port exhaustion, any server fault */
+	METRICS_BIND_INVALID_SUBDOMAIN, /* a subdomain that is not a DNS label or "@" */
+	METRICS_BIND_NO_DOMAIN,         /* a subdomain asked of a daemon without --domain */
 	METRICS_BIND_ERR_MAX
 };
 
@@ -102,6 +104,9 @@ struct metrics {
 	uint64_t bind_errors_total[METRICS_BIND_ERR_MAX];
 	/* responses visitors received on EXPOSE ports, [0] = 1xx .. [4] = 5xx */
 	uint64_t visitor_responses_total[METRICS_STATUS_CLASSES];
+	/* of those, responses to host-routed requests (--domain), and the unknown-host 404s among them */
+	uint64_t routed_responses_total[METRICS_STATUS_CLASSES];
+	uint64_t unknown_host_total;
 	/* connections refused (503 or close) because no FD permit was left */
 	uint64_t fd_refusals_total;
 	/* tunnel WebSockets rejected before a session, by enum metrics_reject */
@@ -127,6 +132,12 @@ struct metrics_gauges {
 
 /* Zero every counter and record the process start time (wall clock). */
 void metrics_init(struct metrics *m);
+
+/* Count a response to a host-routed request (also counted by metrics_visitor_response). */
+void metrics_routed_response(struct metrics *m, int status);
+
+/* Count a host-routed request for a name nobody holds (answered 404). */
+void metrics_unknown_host(struct metrics *m);
 
 /* Count a stream opened of the given kind (kind < METRICS_KIND_MAX). */
 void metrics_stream_opened(struct metrics *m, enum metrics_kind kind);

@@ -100,12 +100,12 @@ refuse:
 	fdbudget_release(&d->fds, 1);
 }
 
-/* A connection accepted on a PULL listener. */
+/* A connection accepted on a PULL listener (a PULL route has one holder). */
 static void
-pull_on_accept(struct binding *b, int fd, const struct sockaddr_storage *peer)
+pull_on_accept(struct bind_route *rt, int fd, const struct sockaddr_storage *peer)
 {
 	net_set_nodelay(fd, 1);
-	open_stream(b, fd, peer);
+	open_stream(rt->first, fd, peer);
 }
 
 static const struct bind_ops pull_bind_ops = {

@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "json.h"
 #include "log.h"
+#include "net.h"
 #include "session.h"
 #include "session_int.h"
 
@@ -29,18 +30,47 @@ revoke_stream(struct stream *st, void *arg)
 		mux_send_reset(&rc->s->mux, st, FRAME_CODE_BIND_TAKEOVER, "binding taken over");
 }
 
+/* "containerPort": the port, or null and "subdomain" for a host route. */
+static void
+route_fields(struct json_writer *w, const struct bind_route *rt)
+{
+	if (rt->port != 0) {
+		json_w_kv_int(w, "containerPort", rt->port);
+		return;
+	}
+	json_w_kv_null(w, "containerPort");
+	json_w_kv_str(w, "subdomain", rt->name);
+}
+
 /* Binding bind_id of s was taken over: RESET its streams and tell s with BIND_REVOKED. */
 static void
-revoke_binding(struct session *s, uint32_t bind_id, int port)
+revoke_binding(struct session *s, uint32_t bind_id, const struct bind_route *rt)
 {
 	struct revoke_ctx rc = { s, bind_id };
-	char js[128];
-	int n;
+	struct buf *out = &s->d->scratch;
+	struct json_writer w;
 
 	stream_foreach(&s->mux.streams, revoke_stream, &rc);
-	n = snprintf(js, sizeof(js), "{\"bindId\":%u,\"containerPort\":%d,\"reason\":\"BIND_TAKEOVER\"}",
-		     bind_id, port);
-	session_send(s, FRAME_BIND_REVOKED, js, (size_t)n);
+	buf_reset(out, 0);
+	json_w_init(&w, out, 0);
+	json_w_obj_begin(&w);
+	json_w_kv_uint(&w, "bindId", bind_id);
+	route_fields(&w, rt);
+	json_w_kv_str(&w, "reason", "BIND_TAKEOVER");
+	json_w_obj_end(&w);
+	if (json_w_finish(&w) == 0)
+		session_send(s, FRAME_BIND_REVOKED, out->pos, buf_len(out));
+}
+
+/* "port 3000" or "subdomain demo", for the log. */
+static const char *
+route_words(const struct bind_route *rt, char *buf, size_t len)
+{
+	if (rt->port != 0)
+		snprintf(buf, len, "port %d", rt->port);
+	else
+		snprintf(buf, len, "subdomain %s%s", rt->name, rt->cluster ? " (cluster)" : "");
+	return buf;
 }
 
 static void
@@ -60,7 +90,7 @@ bind_answer(struct session *s, const struct bind_result *r)
 		json_w_null(&w);
 	if (b != NULL) {
 		json_w_kv_uint(&w, "bindId", b->id);
-		json_w_kv_int(&w, "containerPort", b->port);
+		route_fields(&w, b->route);
 		if (b->public_url[0])
 			json_w_kv_str(&w, "publicUrl", b->public_url);
 		else
@@ -80,7 +110,10 @@ session_bind_recv(struct session *s, const uint8_t *p, size_t n)
 {
 	struct bind_result r;
 	const struct binding *b;
+	char what[96];
 
+	if (s->socks[0] != NULL)
+		s->binds.via_port = net_local_port(s->socks[0]->t.conn.fd);
 	bind_handle(&s->binds, s->state == SESSION_ACTIVE, p, n, &r);
 	b = r.b;
 	if (b == NULL) {
@@ -89,11 +122,12 @@ session_bind_recv(struct session *s, const uint8_t *p, size_t n)
 		return;
 	}
 	if (r.revoked_s != NULL) {
-		log_info("session %s: took port %d over from session %s (bind %u -> %u)", s->id, b->port,
-			 r.revoked_s->id, r.revoked_id, b->id);
-		revoke_binding(r.revoked_s, r.revoked_id, b->port);
+		log_info("session %s: took %s over from session %s (bind %u -> %u)", s->id,
+			 route_words(b->route, what, sizeof(what)), r.revoked_s->id, r.revoked_id, b->id);
+		revoke_binding(r.revoked_s, r.revoked_id, b->route);
 	}
-	log_info("session %s: bound %s port %d (bind %u)", s->id, bind_mode_name(b->kind), b->port, b->id);
+	log_info("session %s: bound %s %s (bind %u)", s->id, bind_mode_name(b->kind),
+		 route_words(b->route, what, sizeof(what)), b->id);
 	session_touch(s);
 	bind_answer(s, &r);
 }
@@ -108,7 +142,7 @@ session_bind_unbind(struct session *s, const uint8_t *p, size_t n)
 
 	bind_handle_unbind(&s->binds, p, n, &r);
 	if (r.code == NULL)
-		log_info("session %s: unbound port %d (bind %u)", s->id, r.port, (uint32_t)r.id);
+		log_info("session %s: unbound bind %u", s->id, (uint32_t)r.id);
 	buf_reset(out, 0);
 	json_w_init(&w, out, 0);
 	json_w_obj_begin(&w);

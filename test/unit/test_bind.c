@@ -44,8 +44,10 @@ static struct {
 } got;
 
 static void
-fake_on_accept(struct binding *b, int fd, const struct sockaddr_storage *peer)
+fake_on_accept(struct bind_route *rt, int fd, const struct sockaddr_storage *peer)
 {
+	struct binding *b = rt->first;
+
 	assert_int_equal(peer->ss_family, AF_INET);
 	assert_true(got.n < (int)UTIL_ARRAY_SIZE(got.fds));
 	got.b = b;
@@ -166,7 +168,7 @@ test_bind_expose_port0(void **state)
 	assert_int_equal(set_a.n, 1);
 	assert_ptr_equal(set_a.first, b);
 	assert_int_equal(d.nbinds, 1);
-	assert_ptr_equal(bind_find_port(&d, b->port), b);
+	assert_ptr_equal(bind_route_port(&d, b->port)->first, b);
 	assert_int_equal(d.fds.in_use, 1); /* the listener's permit */
 
 	/* the listener accepts and hands the connection to the kind's ops */
@@ -220,7 +222,9 @@ test_bind_errors_in_order(void **state)
 		 "{\"kind\":\"http\",\"mode\":\"expose\",\"basicAuth\":{\"username\":\"a:b\",\"password\":"
 		 "\"x\"}}",
 		 "INVALID_KIND");
-	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"x\"}", "INVALID_KIND");
+	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"x\"}", "NO_DOMAIN");
+	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"cluster\":true}", "INVALID_KIND");
+	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"cluster\":1}", "INVALID_KIND");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":70000}",
 		 "RESERVED_PORT");
 	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":79}", "RESERVED_PORT");
@@ -233,7 +237,8 @@ test_bind_errors_in_order(void **state)
 	/* a closing session: its own checks first, then INTERNAL */
 	bind_err(&set_a, 0, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":79}", "RESERVED_PORT");
 	bind_err(&set_a, 0, "{\"kind\":\"tcp\",\"mode\":\"pull\"}", "INTERNAL");
-	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_INVALID_KIND], 7);
+	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_INVALID_KIND], 8);
+	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_NO_DOMAIN], 1);
 	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_RESERVED_PORT], 4);
 	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_PRIVILEGED_PORT], 1);
 	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_INVALID_HOST], 1);
@@ -290,7 +295,7 @@ test_takeover(void **state)
 	old = bind_ok(&set_a, "{\"kind\":\"http\",\"mode\":\"expose\"}");
 	port = old->port;
 	old_id = old->id;
-	lfd = old->l.fd;
+	lfd = old->route->l.fd;
 	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}", port);
 	bind_err(&set_b, 1, js, "ALREADY_BOUND");
 	snprintf(js, sizeof(js),
@@ -306,11 +311,11 @@ test_takeover(void **state)
 	assert_true(b->id > old_id);
 	assert_int_equal(b->port, port);
 	assert_ptr_equal(b->s, SESSION_B);
-	assert_int_equal(b->l.fd, lfd); /* the same socket: never closed */
+	assert_int_equal(b->route->l.fd, lfd); /* the same socket: never closed */
 	assert_int_equal(set_a.n, 0);
 	assert_null(set_a.first);
 	assert_int_equal(set_b.n, 1);
-	assert_ptr_equal(bind_find_port(&d, port), b);
+	assert_ptr_equal(bind_route_port(&d, port)->first, b);
 	assert_int_equal(d.nbinds, 1);
 	assert_int_equal(d.fds.in_use, 1); /* the permit moved with the socket */
 
@@ -360,7 +365,7 @@ test_unbind(void **state)
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.port, port);
 	assert_int_equal(set_a.n, 0);
-	assert_null(bind_find_port(&d, port));
+	assert_null(bind_route_port(&d, port));
 	assert_int_equal(d.fds.in_use, 0);
 	assert_int_equal(fakedaemon_connect(port), -ECONNREFUSED);
 }

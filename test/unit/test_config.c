@@ -670,8 +670,9 @@ test_cross_checks(void **state)
 	expect_err(NULL, ARGS("--ping-interval", "60s"), "--ping-interval (60000 ms)",
 		   "--pong-timeout (60000 ms)");
 	expect_err(ENV("HOODY_TUNNEL_PONG_TIMEOUT=10s"), NULL, "--ping-interval", "shorter");
-	expect_err(NULL, ARGS("--domain", "example.com"), "--domain", "--vhost-listen");
-	expect_err(NULL, ARGS("--vhost-listen", ":80"), "--domain", "together");
+	assert_int_equal(load(&c, NULL, ARGS("--domain", "example.com")), 0);
+	expect_err(NULL, ARGS("--vhost-listen", ":80"), "--vhost-listen", "needs --domain");
+	expect_err(ENV("HOODY_TUNNEL_VHOST_LISTEN=:80"), NULL, "--vhost-listen", "needs --domain");
 	temp_file(cert, sizeof(cert), "x", 1);
 	expect_err(NULL, ARGS("--tls-cert", cert), "--tls-cert", "--tls-key");
 	expect_err(NULL, ARGS("--tls-key", cert), "--tls-cert", "together");

@@ -380,8 +380,8 @@ test_bind_pull(void **state)
 	port = (int)fakedaemon_json_int(&doc, 0, "containerPort");
 	assert_true(json_is_null(&doc, json_get(&doc, 0, "publicUrl")));
 	assert_true(port > 0);
-	b = bind_find_port(&d, port);
-	assert_non_null(b);
+	assert_non_null(bind_route_port(&d, port));
+	b = bind_route_port(&d, port)->first;
 	assert_int_equal(b->id, id);
 	assert_int_equal(b->kind, BIND_PULL);
 	assert_int_equal(d.fds.in_use, 2); /* the tunnel socket and the listener */
