@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "bind.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "expose.h"
@@ -174,6 +175,7 @@ teardown(struct daemon *d)
 	reactor_fini(&d->r); /* runs the deferred frees */
 	slab_fini(&d->pulls);
 	expose_fini(d);
+	bind_routes_fini(d);
 	tls_server_creds_fini(&d->tls_creds);
 	buf_fini(&d->scratch);
 }

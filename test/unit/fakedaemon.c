@@ -9,6 +9,8 @@
 
 #include "fakedaemon.h"
 
+#include "bind.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -89,6 +91,7 @@ fakedaemon_fini(struct daemon *d)
 	tunnel_loop_fini(&d->tl);
 	reactor_fini(&d->r); /* runs the deferred frees */
 	buf_fini(&d->scratch);
+	bind_routes_fini(d);
 }
 
 /* see fakedaemon.h */

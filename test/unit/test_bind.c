@@ -94,6 +94,9 @@ teardown(void **state)
 	bind_release_all(&set_b);
 	assert_int_equal(d.nbinds, 0);
 	assert_null(d.binds);
+	assert_int_equal(d.nroutes, 0);
+	cfg.domain = NULL;
+	cfg.public_url_pattern = NULL;
 	assert_int_equal(d.fds.in_use, 0);
 	assert_int_equal(d.fds.over_release_total, 0);
 	fakedaemon_fini(&d);
@@ -459,6 +462,211 @@ test_refused_pull(void **state)
 	refused("{\"kind\":\"tcp\",\"mode\":\"pull\"}", "");
 }
 
+/* ---- routes by host and cluster mode ------------------------------------- */
+
+#define HOST_BIND(name) "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"" name "\"}"
+#define CLUSTER_BIND(name)                                                                                   \
+	"{\"kind\":\"http\",\"mode\":\"expose\",\"cluster\":true,\"subdomain\":\"" name "\"}"
+
+static void
+test_host_routes(void **state)
+{
+	struct binding *b, *root, *rnd;
+	size_t i;
+
+	(void)state;
+	cfg.domain = "example.test";
+	set_a.via_port = 8050;
+	b = bind_ok(&set_a, HOST_BIND("Demo"));
+	assert_int_equal(b->port, 0);
+	assert_string_equal(b->route->name, "demo"); /* lowercased */
+	assert_string_equal(b->public_url, "http://demo.example.test:8050");
+	assert_ptr_equal(bind_route_host(&d, "demo"), b->route);
+	assert_null(bind_route_host(&d, "Demo"));
+	assert_int_equal(d.fds.in_use, 0); /* a name costs no socket */
+	root = bind_ok(&set_a,
+		       "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"@\",\"containerPort\":null}");
+	assert_string_equal(root->public_url, "http://example.test:8050");
+	set_b.via_port = 80;
+	rnd = bind_ok(&set_b, HOST_BIND(""));
+	assert_int_equal(strlen(rnd->route->name), 13);
+	assert_memory_equal(rnd->route->name, "px-", 3);
+	for (i = 3; i < 13; i++)
+		assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789", rnd->route->name[i]));
+	assert_int_equal(snprintf(NULL, 0, "http://%s.example.test", rnd->route->name),
+			 (int)strlen(rnd->public_url));
+	assert_int_equal(d.nroutes, 3);
+
+	bind_err(&set_b, 1, HOST_BIND("demo"), "ALREADY_BOUND");
+	bind_err(&set_a, 1, HOST_BIND("demo"), "ALREADY_BOUND"); /* not twice either */
+	bind_err(&set_b, 1, CLUSTER_BIND("demo"), "ALREADY_BOUND");
+	bind_err(&set_a, 1, HOST_BIND("Bad_Name"), "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1, HOST_BIND("-x"), "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1, HOST_BIND("x-"), "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1, HOST_BIND("a.b"), "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1, HOST_BIND("a234567890123456789012345678901234567890123456789012345678901234"),
+		 "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":5}", "INVALID_SUBDOMAIN");
+	bind_err(&set_a, 1,
+		 "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"x\",\"containerPort\":3000}",
+		 "INVALID_KIND");
+	bind_err(&set_a, 1, "{\"kind\":\"tcp\",\"mode\":\"pull\",\"subdomain\":\"x\"}", "INVALID_KIND");
+	assert_int_equal(d.metrics.bind_errors_total[METRICS_BIND_INVALID_SUBDOMAIN], 6);
+
+	/* 63 characters is a label still */
+	bind_ok(&set_a, HOST_BIND("a23456789012345678901234567890123456789012345678901234567890123"));
+	bind_release(b);
+	assert_null(bind_route_host(&d, "demo"));
+	bind_ok(&set_b, HOST_BIND("demo")); /* free again */
+}
+
+static void
+test_host_pattern(void **state)
+{
+	struct binding *b;
+
+	(void)state;
+	cfg.domain = "example.test";
+	cfg.public_url_pattern = "https://{subdomain}.tunnels.example/x{port}";
+	b = bind_ok(&set_a, HOST_BIND("demo"));
+	assert_string_equal(b->public_url, "https://demo.tunnels.example/x0");
+	b = bind_ok(&set_a, HOST_BIND("@"));
+	assert_string_equal(b->public_url, "https://tunnels.example/x0");
+}
+
+static void
+test_cluster_turns(void **state)
+{
+	struct binding *a, *b, *c, *first;
+	struct bind_route *rt;
+	static int holder_c;
+	struct bind_set set_c;
+	int i, seen_a = 0, seen_b = 0;
+
+	(void)state;
+	cfg.domain = "example.test";
+	bind_set_init(&set_c, &d, (struct session *)(void *)&holder_c);
+	a = bind_ok(&set_a, CLUSTER_BIND("api"));
+	bind_err(&set_b, 1, HOST_BIND("api"), "ALREADY_BOUND"); /* single asks for a cluster name */
+	b = bind_ok(&set_b, CLUSTER_BIND("api"));
+	bind_err(&set_a, 1, CLUSTER_BIND("api"), "ALREADY_BOUND");
+	rt = a->route;
+	assert_ptr_equal(b->route, rt);
+	assert_int_equal(rt->n, 2);
+	assert_int_equal(d.nroutes, 1);
+
+	/* each request to the holder whose turn it is */
+	for (i = 0; i < 10; i++) {
+		first = bind_route_next(rt, NULL);
+		assert_null(bind_route_next(rt, bind_route_next(rt, first)));
+		bind_route_took(rt, first);
+		seen_a += first == a;
+		seen_b += first == b;
+	}
+	assert_int_equal(seen_a, 5);
+	assert_int_equal(seen_b, 5);
+
+	/* a holder that leaves drops out of the turns at once */
+	c = bind_ok(&set_c, CLUSTER_BIND("api"));
+	assert_ptr_equal(bind_route_next(rt, NULL), a);
+	bind_route_took(rt, a);
+	assert_ptr_equal(bind_route_next(rt, NULL), b);
+	bind_release(b);
+	assert_ptr_equal(bind_route_next(rt, NULL), c);
+	assert_ptr_equal(bind_route_next(rt, c), a);
+	assert_null(bind_route_next(rt, a));
+	bind_release_all(&set_c);
+	bind_release(a);
+	assert_int_equal(d.nroutes, 0);
+}
+
+static void
+test_cluster_port(void **state)
+{
+	struct binding *a, *b;
+	char js[160];
+	int c;
+
+	(void)state;
+	a = bind_ok(&set_a, "{\"kind\":\"http\",\"mode\":\"expose\",\"cluster\":true}");
+	snprintf(js, sizeof(js), "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":%d}", a->port);
+	bind_err(&set_b, 1, js, "ALREADY_BOUND");
+	snprintf(js, sizeof(js),
+		 "{\"kind\":\"http\",\"mode\":\"expose\",\"cluster\":true,\"containerPort\":%d}", a->port);
+	b = bind_ok(&set_b, js);
+	assert_ptr_equal(b->route, a->route);
+	assert_int_equal(d.fds.in_use, 1); /* one listener for both */
+
+	/* the first holder leaves: the listener stays with the route */
+	bind_release(a);
+	assert_int_equal(d.fds.in_use, 1);
+	got.stop_after = 1;
+	c = fakedaemon_connect(b->port);
+	assert_true(c >= 0);
+	run();
+	assert_ptr_equal(got.b, b);
+	close(c);
+}
+
+static void
+test_takeover_host(void **state)
+{
+	struct bind_result r;
+	struct binding *old, *b;
+
+	(void)state;
+	cfg.domain = "example.test";
+	old = bind_ok(&set_a, HOST_BIND("demo"));
+	bind_json(&set_b, 1,
+		  "{\"kind\":\"http\",\"mode\":\"expose\",\"subdomain\":\"demo\",\"takeover\":true}", &r);
+	b = r.b;
+	assert_non_null(b);
+	assert_ptr_equal(r.revoked_s, SESSION_A);
+	assert_int_equal(set_a.n, 0);
+	assert_ptr_equal(bind_route_host(&d, "demo")->first, b);
+	(void)old;
+}
+
+static void
+test_host_name(void **state)
+{
+	static const struct {
+		const char *host, *want; /* want NULL: not under the domain */
+	} cases[] = {
+		{ "demo.example.test", "demo" },
+		{ "DEMO.Example.TEST", "demo" },
+		{ "demo.example.test:8080", "demo" },
+		{ "demo.example.test.", "demo" },
+		{ "demo.example.test.:80", "demo" },
+		{ "example.test", "@" },
+		{ "EXAMPLE.test.:1", "@" },
+		{ "a.b.example.test", NULL },
+		{ "xexample.test", NULL },
+		{ "example.test.evil", NULL },
+		{ ".example.test", NULL },
+		{ "[::1]:80", NULL },
+		{ "127.0.0.1:8050", NULL },
+		{ "", NULL },
+		{ "test", NULL },
+	};
+	char name[BIND_NAME_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
+		int got_it = bind_host_name("example.test", cases[i].host, strlen(cases[i].host), name);
+
+		if (cases[i].want == NULL) {
+			if (got_it)
+				fail_msg("%s: routed as %s", cases[i].host, name);
+			continue;
+		}
+		if (!got_it)
+			fail_msg("%s: not routed", cases[i].host);
+		assert_string_equal(name, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -472,6 +680,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_accept_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_expose, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_pull, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_pattern, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_turns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_host, setup, teardown),
+		cmocka_unit_test(test_host_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

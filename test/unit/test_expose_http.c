@@ -875,6 +875,77 @@ test_error_response_long_detail(void **state)
 	buf_fini(&out);
 }
 
+/* ---- routing by host ---------------------------------------------------- */
+
+/* The host head names, or NULL when it has to be answered 400. */
+static const char *
+host_of(const char *head)
+{
+	static char host[256];
+	struct http1_header hdrs[16];
+	struct http1_request req;
+	const char *h;
+	size_t len;
+
+	memset(&req, 0, sizeof(req));
+	req.headers = hdrs;
+	req.headers_cap = 16;
+	assert_int_equal(http1_parse_request(head, strlen(head), 0, NULL, &req), (ssize_t)strlen(head));
+	if (expose_http_host(&req, &h, &len) < 0)
+		return NULL;
+	assert_true(len < sizeof(host));
+	memcpy(host, h, len);
+	host[len] = '\0';
+	return host;
+}
+
+static void
+test_route_host(void **state)
+{
+	(void)state;
+	assert_string_equal(host_of("GET / HTTP/1.1\r\nHost: demo.example.test:80\r\n\r\n"),
+			    "demo.example.test:80");
+	/* absolute form wins over Host */
+	assert_string_equal(host_of("GET http://a.example.test/x?y HTTP/1.1\r\nHost: b.example.test\r\n\r\n"),
+			    "a.example.test");
+	assert_string_equal(host_of("GET HTTP://a.example.test:81 HTTP/1.1\r\nHost: b\r\n\r\n"),
+			    "a.example.test:81");
+	assert_string_equal(host_of("GET http://c.example.test?q HTTP/1.1\r\n\r\n"), "c.example.test");
+	assert_null(host_of("GET / HTTP/1.1\r\n\r\n"));
+	assert_null(host_of("GET / HTTP/1.0\r\n\r\n"));
+	assert_null(host_of("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"));
+}
+
+static void
+test_route_reserved(void **state)
+{
+	static const char *const yes[] = { "/api/v1/tunnel",
+					   "/api/v1/tunnel/health",
+					   "/api/v1/tunnel?x",
+					   "/healthz",
+					   "/healthz/live",
+					   "/healthz?x",
+					   "http://demo.example.test/healthz/ready",
+					   "https://h/api/v1/tunnel/connect" };
+	static const char *const no[] = { "/",
+					  "/api/v1/tunnels",
+					  "/healthzz",
+					  "/x/healthz",
+					  "/API/v1/tunnel",
+					  "http://demo.example.test",
+					  "http://h/x",
+					  "*" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(yes); i++)
+		if (!expose_http_reserved(yes[i], strlen(yes[i])))
+			fail_msg("%s is not reserved", yes[i]);
+	for (i = 0; i < UTIL_ARRAY_SIZE(no); i++)
+		if (expose_http_reserved(no[i], strlen(no[i])))
+			fail_msg("%s is reserved", no[i]);
+}
+
 int
 main(void)
 {
@@ -899,6 +970,8 @@ main(void)
 		cmocka_unit_test(test_resp_body_pieces),
 		cmocka_unit_test(test_error_response),
 		cmocka_unit_test(test_error_response_long_detail),
+		cmocka_unit_test(test_route_host),
+		cmocka_unit_test(test_route_reserved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
