@@ -3,6 +3,9 @@
 # with the same wrk run direct to nginx and through ssh -R (aes128-gcm).
 # Workloads: 100-byte file at 64 connections, 1 MiB file at 64 connections,
 # 100-byte file at 1,000 connections; wrk -t2 -d${DURATION}s --latency.
+# Case "routed" is the same daemon reached by Host (--domain, htc http) on
+# its --vhost-listen port, right beside the port binding ("expose"): the
+# route lookup must cost nothing measurable (routed >= 0.95 x expose).
 #
 #   sh bench/expose.sh                (as root, for sshd; loopback only)
 #   DURATION=8 BUILD=build-bench HT_FLAGS='--log-level warn' HTC_FLAGS=--quiet sh bench/expose.sh
@@ -73,10 +76,24 @@ if [ -z "$SKIP_SSH" ] && sshd_start; then
 	RPORT=$(free_port)
 	ssh_forward ssh-http "$RPORT" "$NGINX_PORT" && SSH_PORT=$RPORT
 fi
-HT_PORTC=""
+HT_PORTC="" ROUTED_PORT=""
+VHOST_PORT=$(free_port)
+HT_FLAGS_SAVED=${HT_FLAGS:-}
+HT_FLAGS="$HT_FLAGS_SAVED --domain bench.test --vhost-listen 127.0.0.1:$VHOST_PORT"
 if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	HT_PORTC=$T_PORT O_HT=$T_HT O_HTC=$T_HTC
+	# a second client of the same daemon, host-routed: bench.bench.test
+	bg_start htc-http-routed "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} \
+		http "$NGINX_PORT" --subdomain bench
+	R_HTC=$BG_PID
+	if wait_line "$TMP/htc-http-routed.out" 'public: ' 5 "$R_HTC"; then
+		ROUTED_PORT=$VHOST_PORT
+	else
+		say "htc http did not bind: $(cat "$TMP/htc-http-routed.out" "$TMP/htc-http-routed.err" | tail -3 | tr '\n' ' ')"
+		stop_pid "$R_HTC"
+	fi
 fi
+HT_FLAGS=$HT_FLAGS_SAVED
 BASE_PORTC=""
 if [ -n "$BASE_BUILD" ]; then
 	bench_bins base
@@ -120,8 +137,10 @@ run() {
 	shift 5
 	_t0=0
 	[ $# -gt 0 ] && _t0=$(cpu_ticks "$@")
+	_host=""
+	[ "$_case" = routed ] && _host="Host:bench.bench.test"
 	bg_start wrk timeout $((DURATION + 30)) wrk -t2 -c"$_c" -d"${DURATION}s" --latency \
-		"http://127.0.0.1:$_port$_path"
+		${_host:+-H "$_host"} "http://127.0.0.1:$_port$_path"
 	_wpid=$BG_PID
 	sleep $((DURATION / 2))
 	_rss=""
@@ -155,6 +174,8 @@ if [ -n "$BASE_BUILD" ]; then
 		timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
 	done
 fi
+[ -n "$ROUTED_PORT" ] &&
+	timeout 20 wrk -t2 -c64 -d1s -H Host:bench.bench.test "http://127.0.0.1:$ROUTED_PORT/100b" >/dev/null 2>&1
 
 # expose_case CASE SUFFIX PORT DAEMON HTC WORKLOAD PATH CONNS: one run through
 # the tunnel at PORT (logs ht-httpSUFFIX, htc-httpSUFFIX) while both of its
@@ -165,9 +186,10 @@ expose_case() {
 		return 0
 	fi
 	kill -0 "$4" 2>/dev/null && kill -0 "$5" 2>/dev/null && run "$6" "$1" "$3" "$7" "$8" "$4" "$5"
-	_l=${2:+base } _alive=1
+	_l="" _alive=1
+	[ "$2" = -base ] && _l="base "
 	kill -0 "$4" 2>/dev/null ||
-		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http$2.err" | tr '\n' ' ')"; _alive=""; }
+		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http${2%-routed}.err" | tr '\n' ' ')"; _alive=""; }
 	kill -0 "$5" 2>/dev/null ||
 		{ say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-http$2.err" | tr '\n' ' ')"; _alive=""; }
 	[ -n "$_alive" ]
@@ -188,6 +210,12 @@ for w in 100b:64 1m:64 100b:1000; do
 			if [ "$who" = ours ]; then
 				expose_case expose "" "$HT_PORTC" "${O_HT:-}" "${O_HTC:-}" "$w" "$path" "$conns" ||
 					HT_PORTC=""
+				if [ -n "$ROUTED_PORT" ]; then
+					expose_case routed -routed "$ROUTED_PORT" "${O_HT:-}" "${R_HTC:-}" "$w" "$path" \
+						"$conns" || ROUTED_PORT=""
+				else
+					echo "$w routed - - - - - - - - - host routing did not start" >>"$ROWS"
+				fi
 			else
 				expose_case expose-base -base "$BASE_PORTC" "${B_HT:-}" "${B_HTC:-}" "$w" "$path" "$conns" ||
 					BASE_PORTC=""
@@ -224,6 +252,7 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 	direct) who="" us=- cores=- rss=- ;;
 	ssh-R) who="sshd + ssh" ;;
 	expose) who="daemon + htc" ;;
+	routed) who="daemon + htc http, by Host on --vhost-listen" ;;
 	expose-base) who="daemon + htc, base build" ;;
 	esac
 	[ "$rps" = - ] && { who="FAILED: $note"; err=-; }
@@ -232,6 +261,20 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 done <"$ROWS"
 echo "errors: wrk non-2xx/3xx responses and socket errors (connect/read/write/timeout); cores: tunnel CPU s / run s;"
 echo "RSS_KiB: server side / client side (sshd, all processes / ssh; daemon / htc), sampled halfway through the run"
+
+echo
+echo "Host routing: routed / port-bound req/s (>= 0.95: the route lookup costs nothing measurable)"
+for w in 100b:64 1m:64 100b:1000; do
+	ours=$(figure "$w" routed 3)
+	port=$(figure "$w" expose 3)
+	if ! isnum "$ours" "$port"; then
+		echo "  $w  n/a (a case failed)"
+	elif awk "BEGIN { exit !($ours >= 0.95 * $port) }"; then
+		echo "  $w  $(fmt '%.3f' "$ours / $port")x  PASS"
+	else
+		echo "  $w  $(fmt '%.3f' "$ours / $port")x  FAIL"
+	fi
+done
 
 echo
 echo "Bars (project issue): EXPOSE >= 1.5 x ssh -R req/s at 100 B / 64 conns, and p99 no worse than ssh -R's"
