@@ -158,13 +158,6 @@ void conn_close(struct conn *c);
 void conn_move(struct conn *dst, struct conn *src, struct reactor *r, conn_io_cb *cb);
 
 /*
- * Plain only: stop watching and give the socket back to the caller, who
- * owns it from then on (c is left closed, fd -1). Returns the fd, or -1
- * when c speaks TLS (the TLS state cannot leave the conn) or is closed.
- */
-int conn_detach(struct conn *c);
-
-/*
  * What the transport has to say about a failure or an unclean end (TLS:
  * "certificate signed by an unknown issuer", "peer closed the connection
  * without close_notify"), or NULL when it has nothing beyond the errno.

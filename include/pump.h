@@ -74,6 +74,15 @@ struct pump {
 int pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, int fd, int connecting,
 	       pump_done_cb *done);
 
+/*
+ * Join the connected socket of conn `from` (plain or TLS, whatever it
+ * holds) to stream s of m, as pump_start does; from is left closed. 0, or
+ * -errno with the socket closed (s's ops and owner are the caller's
+ * again).
+ */
+int pump_adopt(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, struct conn *from,
+	       pump_done_cb *done);
+
 /* Close now: RESET(code, reason) to the peer when the stream is still open. */
 void pump_abort(struct pump *p, unsigned code, const char *reason);
 

@@ -506,18 +506,6 @@ conn_move(struct conn *dst, struct conn *src, struct reactor *r, conn_io_cb *cb)
 }
 
 /* see conn.h */
-int
-conn_detach(struct conn *c)
-{
-	int fd = c->fd;
-
-	if (c->tls != NULL || fd < 0)
-		return -1;
-	conn_forget(c);
-	return fd;
-}
-
-/* see conn.h */
 const char *
 conn_error(const struct conn *c)
 {

@@ -322,21 +322,11 @@ routed(const struct ctl_conn *c, const struct http1_request *rq)
 static void
 route_out(struct ctl_conn *c)
 {
-	struct daemon *d = c->d;
-	int fd;
-
 	if (c->reserved) {
 		respond_text(c, 503, "server at capacity\n");
 		return;
 	}
-	fd = conn_detach(&c->conn);
-	if (fd < 0) {
-		respond_text(c, 421,
-			     "host-routed traffic is not served over this port's TLS: "
-			     "put a TLS proxy in front of --vhost-listen\n");
-		return;
-	}
-	expose_adopt(d, fd, c->in.pos, buf_len(&c->in));
+	expose_adopt(c->d, &c->conn, c->in.pos, buf_len(&c->in));
 	ctl_release(c, 0);
 }
 
@@ -510,20 +500,26 @@ ctl_on_io(struct conn *conn, unsigned events)
 
 /* A control connection on fd: the new connection, or NULL (fd closed, its FD given back). */
 static struct ctl_conn *
-ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, int tls)
+ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, struct conn *from)
 {
 	struct ctl_conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL)
+	if (c == NULL) {
+		if (from != NULL)
+			conn_close(from);
 		goto fail;
-	conn_init(&c->conn, &d->r, fd, ctl_on_io);
+	}
+	if (from != NULL)
+		conn_move(&c->conn, from, &d->r, ctl_on_io);
+	else
+		conn_init(&c->conn, &d->r, fd, ctl_on_io);
 	if (buf_init(&c->in, CTL_IN_SIZE, 0) < 0 || buf_init(&c->out, 1024, 0) < 0 ||
-	    (tls && conn_tls_server(&c->conn, &d->tls_creds) < 0))
+	    (from == NULL && d->tls_creds.d != NULL && conn_tls_server(&c->conn, &d->tls_creds) < 0))
 		goto fail;
 	conn_set_plain_answer(&c->conn, ctl_plain_answer); /* TLS only */
 	c->d = d;
 	c->reserved = reserved;
-	(void)net_set_nodelay(fd, 1);
+	(void)net_set_nodelay(c->conn.fd, 1);
 	c->state = CTL_HEAD;
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;
@@ -547,7 +543,7 @@ fail:
 		buf_fini(&c->in);
 		buf_fini(&c->out);
 		free(c);
-	} else {
+	} else if (from == NULL) {
 		close(fd);
 	}
 	fd_return(d, reserved);
@@ -556,38 +552,39 @@ fail:
 
 /* A new control connection, unless the pre-auth cap is reached (the newest goes at once). */
 static struct ctl_conn *
-ctl_admit(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, int tls)
+ctl_admit(struct daemon *d, int fd, const struct sockaddr_storage *peer, int reserved, struct conn *from)
 {
 	if (d->npreauth >= d->cfg->max_pre_auth_connections) {
 		metrics_handshake_rejected(&d->metrics, METRICS_REJECT_PRE_AUTH_CAP);
-		close(fd);
+		if (from != NULL)
+			conn_close(from);
+		else
+			close(fd);
 		fd_return(d, reserved);
 		return NULL;
 	}
-	return ctl_accept_one(d, fd, peer, reserved, tls);
+	return ctl_accept_one(d, fd, peer, reserved, from);
 }
 
 /* A connection daemon_accept_batch took from the control-plane listener. */
 static void
 ctl_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
 {
-	struct daemon *d = arg;
-
-	(void)ctl_admit(d, fd, peer, reserved, d->tls_creds.d != NULL);
+	(void)ctl_admit(arg, fd, peer, reserved, NULL);
 }
 
 /* A routed connection whose request is for the control plane (d->ctl_adopt). */
 static void
-ctl_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n)
+ctl_adopt(struct daemon *d, struct conn *from, const uint8_t *pre, size_t n)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	struct ctl_conn *c;
 
 	memset(&peer, 0, sizeof(peer));
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+	if (getpeername(from->fd, (struct sockaddr *)&peer, &len) < 0)
 		peer.ss_family = AF_UNSPEC;
-	c = ctl_admit(d, fd, &peer, 0, 0);
+	c = ctl_admit(d, -1, &peer, 0, from);
 	if (c == NULL)
 		return;
 	if (buf_append(&c->in, pre, n) < 0) {

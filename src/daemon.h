@@ -27,6 +27,7 @@ struct session;
 struct tconn;
 struct binding;
 struct bind_route;
+struct conn;
 struct ctl_conn;
 
 /* A listening socket the FD budget may pause (control plane, bindings). */
@@ -46,10 +47,11 @@ struct daemon {
 	int ctl_port;                 /* the control-plane port (RESERVED_PORT) */
 	struct daemon_listener ctl;   /* the control-plane listener */
 	struct daemon_listener vhost; /* --vhost-listen: host-routed visitors (expose.c) */
-	/* Hand a plain connection whose next request is for the control plane
-	 * to it (set by ctl.c): fd, its FD permit and the bytes read so far
-	 * (from a request head on) are the control plane's from then on. */
-	void (*ctl_adopt)(struct daemon *d, int fd, const uint8_t *pre, size_t n);
+	/* Hand a routed connection whose next request is for the control plane
+	 * to it (set by ctl.c): the socket (conn is left closed), its FD permit
+	 * and the bytes read so far (from a request head on) are the control
+	 * plane's from then on. */
+	void (*ctl_adopt)(struct daemon *d, struct conn *conn, const uint8_t *pre, size_t n);
 	struct daemon_listener *listeners;
 	int accept_paused;
 	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */

@@ -99,13 +99,13 @@ _Static_assert(VISITOR_IDLE == 0, "a zeroed visitor is IDLE");
 
 struct visitor {
 	enum visitor_state state; /* written by expose_set_state only */
-	int fd;                   /* -1 once closed or handed to the pump */
+	struct conn conn;         /* plain, or TLS when it came from the control plane; fd -1 once
+				     closed or handed over */
 	struct daemon *d;
 	int port;                   /* its route is looked up again per request; 0: routed by host */
 	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
-	uint8_t trusted; /* the peer is a --trusted-proxy */
-	struct reactor_watcher w;
+	uint8_t trusted;                     /* the peer is a --trusted-proxy */
 	struct reactor_timer timer;          /* head, idle, response, send or linger timeout, by state */
 	struct reactor_timer cont_timer;     /* our own 100 Continue */
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
@@ -298,9 +298,7 @@ visitor_close(struct visitor *v)
 	if (!live(v))
 		return;
 	exchange_end(v, FRAME_CODE_CANCEL, "visitor closed");
-	reactor_watcher_stop(&d->r, &v->w);
-	close(v->fd);
-	v->fd = -1;
+	conn_close(&v->conn);
 	fdbudget_release(&d->fds, 1);
 	expose_set_state(v, VISITOR_CLOSED);
 	expose_out_fini(&v->out);
@@ -517,11 +515,8 @@ static void
 give_to_ctl(struct visitor *v)
 {
 	struct daemon *d = v->d;
-	int fd = v->fd;
 
-	reactor_watcher_stop(&d->r, &v->w);
-	v->fd = -1;
-	d->ctl_adopt(d, fd, v->in.pos, buf_len(&v->in));
+	d->ctl_adopt(d, &v->conn, v->in.pos, buf_len(&v->in));
 	buf_consume(&v->in, buf_len(&v->in));
 	expose_set_state(v, VISITOR_CLOSED);
 	expose_out_fini(&v->out);
@@ -590,10 +585,11 @@ kick_cb(struct reactor *r, struct reactor_deferred *df)
 static void
 linger(struct visitor *v)
 {
-	if (v->rd_eof || shutdown(v->fd, SHUT_WR) < 0) {
+	if (v->rd_eof || v->conn.err != 0) {
 		visitor_close(v);
 		return;
 	}
+	conn_shutdown(&v->conn);
 	expose_out_fini(&v->out);
 	expose_set_state(v, VISITOR_LINGER);
 }
@@ -602,9 +598,9 @@ static void
 linger_read(struct visitor *v)
 {
 	uint8_t sink[4096];
-	ssize_t n = recv(v->fd, sink, sizeof(sink), 0);
+	ssize_t n = conn_read(&v->conn, sink, sizeof(sink));
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n > 0)
 		v->lingered += (size_t)n;
@@ -670,16 +666,14 @@ upgrade_switch(struct visitor *v)
 		}
 		buf_consume(&v->in, n);
 	}
-	reactor_watcher_stop(&d->r, &v->w); /* before the pump watches the same fd */
 	reactor_timer_stop(&d->r, &v->cont_timer);
-	if (expose_upgrade_start(&v->up, d, m, st, v->fd, v->peer, upgrade_done) < 0) {
-		visitor_close(v); /* still owns st: RESET */
+	if (expose_upgrade_start(&v->up, d, m, st, &v->conn, v->peer, upgrade_done) < 0) {
+		visitor_close(v); /* still owns st: RESET; the socket is closed */
 		return;
 	}
 	v->st = NULL;
 	v->mux = NULL;
 	v->touch_s = m->owner;
-	v->fd = -1;
 	if (v->in_flight) {
 		v->in_flight = 0;
 		d->requests_in_flight--;
@@ -696,7 +690,7 @@ visitor_flush(struct visitor *v)
 	v->head_held = 0;
 	if (!live(v))
 		return;
-	if (buf_len(&v->out.buf) > 0 && expose_out_flush(&v->out, v->fd) < 0) {
+	if (expose_out_flush(&v->out, &v->conn) < 0) {
 		visitor_close(v);
 		return;
 	}
@@ -722,7 +716,7 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 		return;
 	/* a held head leaves with the first body bytes in one sendmsg */
 	joined = v->head_held && v->out.owed == 0 && buf_len(&v->out.buf) > 0;
-	rc = expose_out_data(&v->out, v->fd, joined || buf_len(&v->out.buf) == 0, &pc, p);
+	rc = expose_out_data(&v->out, &v->conn, joined || buf_len(&v->out.buf) == 0, &pc, p);
 	if (rc < 0) {
 		visitor_close(v);
 		return;
@@ -964,7 +958,7 @@ send_timer_update(struct visitor *v)
 	if (buf_len(&v->out.buf) == 0) {
 		reactor_timer_stop(&v->d->r, &v->timer);
 	} else if (!reactor_timer_is_active(&v->timer)) {
-		net_progress_mark(&v->out.sent, v->fd);
+		net_progress_mark(&v->out.sent, v->conn.fd);
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 	}
 }
@@ -979,7 +973,7 @@ update_interest(struct visitor *v)
 	if (!live(v))
 		return;
 	if (buf_len(&v->out.buf) > 0)
-		want |= REACTOR_WRITE;
+		want |= CONN_WRITE;
 	send_timer_update(v);
 	switch (v->state) {
 	case VISITOR_IDLE:
@@ -992,12 +986,12 @@ update_interest(struct visitor *v)
 			rd = 1; /* pipelined bytes, or the visitor leaving */
 		break;
 	case VISITOR_FLUSH: rd = v->keep_alive; break;
-	case VISITOR_LINGER: reactor_watcher_set(&v->d->r, &v->w, REACTOR_READ); return;
+	case VISITOR_LINGER: conn_interest(&v->conn, CONN_READ); return;
 	default: break;
 	}
 	if (rd && !v->rd_eof && in_can_take(v))
-		want |= REACTOR_READ;
-	reactor_watcher_set(&v->d->r, &v->w, want);
+		want |= CONN_READ;
+	conn_interest(&v->conn, want);
 }
 
 static void
@@ -1026,9 +1020,9 @@ on_readable(struct visitor *v)
 	room = in_room(v);
 	if (room == 0)
 		return;
-	n = recv(v->fd, v->in.last, room, 0);
+	n = conn_read(&v->conn, v->in.last, room);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (n != -EAGAIN && n != -EINTR)
 			visitor_close(v);
 		return;
 	}
@@ -1053,14 +1047,13 @@ on_readable(struct visitor *v)
 }
 
 static void
-v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
+v_on_io(struct conn *c, unsigned events)
 {
-	struct visitor *v = container_of(w, struct visitor, w);
+	struct visitor *v = container_of(c, struct visitor, conn);
 
-	(void)r;
-	if (events & REACTOR_WRITE)
+	if (events & CONN_WRITE)
 		visitor_flush(v);
-	if ((events & REACTOR_READ) && live(v) && !v->rd_eof)
+	if ((events & CONN_READ) && live(v) && !v->rd_eof)
 		on_readable(v);
 	if (live(v))
 		update_interest(v);
@@ -1070,7 +1063,7 @@ v_on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 static void
 send_timeout(struct visitor *v)
 {
-	if (net_progress_check(&v->out.sent, v->fd)) {
+	if (net_progress_check(&v->out.sent, v->conn.fd)) {
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 		return;
 	}
@@ -1125,22 +1118,20 @@ v_on_continue(struct reactor *r, struct reactor_timer *t)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-/* A visitor on socket fd (non-blocking, one FD permit) for port (0: routed by host); NULL when none is left.
+/*
+ * A visitor for port (0: routed by host) from peer, its conn not yet set;
+ * NULL when the pool is empty (counted as a 503).
  */
 static struct visitor *
-visitor_new(struct daemon *d, int fd, const struct sockaddr_storage *peer, int port)
+visitor_new(struct daemon *d, const struct sockaddr_storage *peer, int port)
 {
 	struct visitor *v = slab_alloc(&d->visitors);
 
 	if (v == NULL) {
-		(void)!send(fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		fdbudget_release(&d->fds, 1);
 		metrics_visitor_response(&d->metrics, 503);
 		return NULL;
 	}
 	v->d = d;
-	v->fd = fd;
 	v->port = port;
 	v->in_max = UTIL_MAX((size_t)d->cfg->max_head_size, (size_t)IN_BODY_MAX);
 	expose_out_init(&v->out, 2 * (size_t)d->cfg->stream_initial_window + OUT_SLACK, credit, v);
@@ -1149,25 +1140,49 @@ visitor_new(struct daemon *d, int fd, const struct sockaddr_storage *peer, int p
 	if (net_format_ip((const struct sockaddr *)peer, v->peer_ip, sizeof(v->peer_ip)) < 0)
 		snprintf(v->peer_ip, sizeof(v->peer_ip), "unknown");
 	v->trusted = (uint8_t)forwarded_trusted(&d->fwd, (const struct sockaddr *)peer);
-	(void)net_set_nodelay(fd, 1);
-	reactor_watcher_init(&v->w, fd, v_on_io);
 	reactor_timer_init(&v->timer, v_on_timer);
 	reactor_timer_init(&v->cont_timer, v_on_continue);
-	if (reactor_watcher_start(&d->r, &v->w, REACTOR_READ) < 0) {
-		close(fd);
+	return v;
+}
+
+/* Watch the visitor's conn: 0, or -1 with the socket closed, its permit back and v freed. */
+static int
+visitor_go(struct visitor *v)
+{
+	struct daemon *d = v->d;
+
+	(void)net_set_nodelay(v->conn.fd, 1);
+	if (conn_start(&v->conn, CONN_READ) < 0) {
+		conn_close(&v->conn);
 		fdbudget_release(&d->fds, 1);
 		slab_free(&d->visitors, v);
-		return NULL;
+		return -1;
 	}
 	expose_set_state(v, VISITOR_HEAD); /* from IDLE: the head timer runs from accept */
-	return v;
+	return 0;
+}
+
+/* An accepted socket fd (non-blocking, one FD permit) becomes a visitor for port (0: by host). */
+static void
+visitor_accept(struct daemon *d, int fd, const struct sockaddr_storage *peer, int port)
+{
+	struct visitor *v = visitor_new(d, peer, port);
+
+	if (v == NULL) {
+		(void)!send(fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		fdbudget_release(&d->fds, 1);
+		return;
+	}
+	conn_init(&v->conn, &d->r, fd, v_on_io);
+	(void)visitor_go(v);
 }
 
 /* A connection accepted on an EXPOSE port. */
 static void
 visitor_start(struct bind_route *rt, int fd, const struct sockaddr_storage *peer)
 {
-	(void)visitor_new(rt->d, fd, peer, rt->port);
+	visitor_accept(rt->d, fd, peer, rt->port);
 }
 
 /* What EXPOSE listeners do with their connections (bind_register). */
@@ -1178,17 +1193,23 @@ static const struct bind_ops expose_bind_ops = {
 
 /* see expose.h */
 void
-expose_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n)
+expose_adopt(struct daemon *d, struct conn *from, const uint8_t *pre, size_t n)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	struct visitor *v;
 
 	memset(&peer, 0, sizeof(peer));
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+	if (getpeername(from->fd, (struct sockaddr *)&peer, &len) < 0)
 		peer.ss_family = AF_UNSPEC;
-	v = visitor_new(d, fd, &peer, 0);
-	if (v == NULL)
+	v = visitor_new(d, &peer, 0);
+	if (v == NULL) {
+		conn_close(from);
+		fdbudget_release(&d->fds, 1);
+		return;
+	}
+	conn_move(&v->conn, from, &d->r, v_on_io);
+	if (visitor_go(v) < 0)
 		return;
 	if (n > 0 && (buf_reserve(&v->in, UTIL_MAX(n, (size_t)IN_INIT), 0, UTIL_MAX(n, v->in_max)) < 0 ||
 		      buf_append(&v->in, pre, n) < 0)) {
@@ -1203,7 +1224,7 @@ static void
 vhost_accepted(void *arg, int fd, const struct sockaddr_storage *peer, int reserved)
 {
 	(void)reserved; /* the listener keeps no reserve */
-	(void)visitor_new(arg, fd, peer, 0);
+	visitor_accept(arg, fd, peer, 0);
 }
 
 static void
@@ -1282,8 +1303,7 @@ expose_fini(struct daemon *d)
 	uint32_t i = 0;
 
 	while ((v = slab_next(&d->visitors, &i)) != NULL) {
-		if (v->fd >= 0)
-			close(v->fd);
+		conn_close(&v->conn); /* no reactor call: the loop is gone */
 		expose_upgrade_fini(&v->up);
 		buf_fini(&v->in);
 		expose_out_fini(&v->out);

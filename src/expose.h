@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "daemon.h"
 #include "reactor.h"
 
@@ -33,11 +34,12 @@ int expose_vhost_start(struct daemon *d);
 void expose_vhost_stop(struct daemon *d);
 
 /*
- * A plain connection of the control plane whose request is for a routed
- * host becomes a visitor routed by host: fd, its FD permit, and the n
- * bytes read from the request head on (copied) are the visitor's.
+ * A connection of the control plane (plain or TLS) whose request is for a
+ * routed host becomes a visitor routed by host: the socket (from is left
+ * closed), its FD permit, and the n bytes read from the request head on
+ * (copied) are the visitor's.
  */
-void expose_adopt(struct daemon *d, int fd, const uint8_t *pre, size_t n);
+void expose_adopt(struct daemon *d, struct conn *from, const uint8_t *pre, size_t n);
 
 /* Release the pool and whatever visitors are left (after reactor_fini:
  * no reactor call is made; their fds are closed). */

@@ -61,35 +61,41 @@ written(struct expose_out *o, size_t k)
 	}
 }
 
+/* Push what the transport holds (TLS records); 0 while it only waits for the socket. */
+static int
+flushed(struct conn *c)
+{
+	int rc = conn_flush(c);
+
+	return rc == -EAGAIN ? 0 : rc;
+}
+
 /* see expose_out.h */
 int
-expose_out_flush(struct expose_out *o, int fd)
+expose_out_flush(struct expose_out *o, struct conn *c)
 {
 	while (buf_len(&o->buf) > 0) {
-		ssize_t k = send(fd, o->buf.pos, buf_len(&o->buf), MSG_NOSIGNAL);
+		ssize_t k = conn_write(c, o->buf.pos, buf_len(&o->buf));
 
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
-		}
+		if (k == -EAGAIN || k == -EINTR)
+			break;
+		if (k < 0)
+			return (int)k;
 		net_progress_pushed(&o->sent, (size_t)k);
 		written(o, (size_t)k);
 	}
-	buf_reset(&o->buf, 0);
-	return 0;
+	if (buf_len(&o->buf) == 0)
+		buf_reset(&o->buf, 0);
+	return flushed(c);
 }
 
-/* One sendmsg of the buffer and the piece (empty ranges skipped): bytes taken, or -errno. */
+/* One writev of the buffer and the piece (empty ranges skipped): bytes taken, or -errno. */
 static ssize_t
-send_through(struct expose_out *o, int fd, const struct expose_http_piece *pc, const uint8_t *p)
+send_through(struct expose_out *o, struct conn *c, const struct expose_http_piece *pc, const uint8_t *p)
 {
 	const void *base[4] = { o->buf.pos, pc->pre, p, pc->post };
 	size_t len[4] = { buf_len(&o->buf), pc->pre_len, pc->take, pc->post_len };
 	struct iovec iov[4];
-	struct msghdr mh;
 	int n = 0, i;
 	ssize_t k;
 
@@ -97,28 +103,23 @@ send_through(struct expose_out *o, int fd, const struct expose_http_piece *pc, c
 		if (len[i] > 0)
 			iov[n++] =
 				(struct iovec){ .iov_base = (void *)(uintptr_t)base[i], .iov_len = len[i] };
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = (size_t)n;
-	do
-		k = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (k < 0 && errno == EINTR);
+	k = conn_writev(c, iov, n);
 	if (k >= 0) {
 		net_progress_pushed(&o->sent, (size_t)k);
 		return k;
 	}
-	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	return k == -EAGAIN || k == -EINTR ? 0 : k;
 }
 
 /* see expose_out.h */
 int
-expose_out_data(struct expose_out *o, int fd, int through, const struct expose_http_piece *pc,
+expose_out_data(struct expose_out *o, struct conn *c, int through, const struct expose_http_piece *pc,
 		const uint8_t *p)
 {
 	size_t ol = buf_len(&o->buf), hl = pc->pre_len, tl = pc->post_len, n = pc->take, k = 0, pay, tail;
 
 	if (through) {
-		ssize_t w = send_through(o, fd, pc, p);
+		ssize_t w = send_through(o, c, pc, p);
 
 		if (w < 0)
 			return (int)w;
@@ -135,5 +136,5 @@ expose_out_data(struct expose_out *o, int fd, int through, const struct expose_h
 	    expose_out_append(o, pc->post + tail, tl - tail) < 0 || buf_len(&o->buf) > o->max)
 		return EXPOSE_OUT_FULL;
 	o->owed += n - pay;
-	return 0;
+	return through ? flushed(c) : 0;
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "expose_http.h"
 #include "net.h"
 
@@ -48,25 +49,26 @@ void expose_out_fini(struct expose_out *o);
 int expose_out_append(struct expose_out *o, const void *p, size_t n);
 
 /*
- * Write what the buffer holds to fd, crediting the payload among the
- * bytes taken. 0 (all written, or the socket is full) or -errno (the
- * socket failed; what the buffer holds stays).
+ * Write what the buffer holds to conn c (plain or TLS; what the
+ * transport holds is pushed too), crediting the payload among the bytes
+ * taken. 0 (all written, or the socket is full) or -errno (the socket
+ * failed; what the buffer holds stays).
  */
-int expose_out_flush(struct expose_out *o, int fd);
+int expose_out_flush(struct expose_out *o, struct conn *c);
 
 /* expose_out_data: the buffer went past its bound (or out of memory). */
 #define EXPOSE_OUT_FULL 1
 
 /*
  * Queue a framed DATA piece: pc->pre, p[0..pc->take), pc->post. With
- * through, the buffer and the piece go out in one sendmsg first, and only
- * what the socket does not take is kept (the caller asks for it when the
+ * through, the buffer and the piece go out in one conn_writev first, and only
+ * what the transport does not take is kept (the caller asks for it when the
  * buffer is empty or holds framing only, such as a held response head).
  * The payload bytes taken are credited, the rest is owed.
  * Returns 0, EXPOSE_OUT_FULL (the caller gives up on the visitor), or
  * -errno when the socket failed.
  */
-int expose_out_data(struct expose_out *o, int fd, int through, const struct expose_http_piece *pc,
+int expose_out_data(struct expose_out *o, struct conn *c, int through, const struct expose_http_piece *pc,
 		    const uint8_t *p);
 
 #endif

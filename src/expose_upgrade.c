@@ -23,8 +23,8 @@ pump_done(struct pump *p)
 
 /* see expose_upgrade.h */
 int
-expose_upgrade_start(struct expose_upgrade *u, struct daemon *d, struct mux *m, struct stream *st, int fd,
-		     const char *peer, expose_upgrade_done_cb *done)
+expose_upgrade_start(struct expose_upgrade *u, struct daemon *d, struct mux *m, struct stream *st,
+		     struct conn *conn, const char *peer, expose_upgrade_done_cb *done)
 {
 	int rc;
 
@@ -32,7 +32,7 @@ expose_upgrade_start(struct expose_upgrade *u, struct daemon *d, struct mux *m, 
 	u->peer = peer;
 	u->done = done;
 	u->pump.owner = u;
-	rc = pump_start(&u->pump, &d->r, m, st, fd, 0, pump_done);
+	rc = pump_adopt(&u->pump, &d->r, m, st, conn, pump_done);
 	if (rc < 0)
 		return rc;
 	u->live = 1;

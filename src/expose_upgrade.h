@@ -44,15 +44,16 @@ struct expose_upgrade {
 };
 
 /*
- * Hand socket fd and stream st (of mux m) to a pump. The caller MUST have
- * stopped watching fd and lent every byte it read from fd past the
- * request; peer MUST stay valid until done. On success the pump owns fd,
- * st and fd's FD permit, and done(u) follows exactly once. Returns 0, or
- * -errno when the pump could not start: then nothing was taken (the
- * caller still owns fd, its permit and st, whose ops it must take back).
+ * Hand the visitor's connection (plain or TLS) and stream st (of mux m)
+ * to a pump; conn is left closed. The caller MUST have lent every byte it
+ * read past the request; peer MUST stay valid until done. On success the
+ * pump owns the socket, st and the socket's FD permit, and done(u)
+ * follows exactly once. Returns 0, or -errno when the pump could not
+ * start: then the socket is closed, and the caller still owns its permit
+ * and st, whose ops it must take back.
  */
-int expose_upgrade_start(struct expose_upgrade *u, struct daemon *d, struct mux *m, struct stream *st, int fd,
-			 const char *peer, expose_upgrade_done_cb *done);
+int expose_upgrade_start(struct expose_upgrade *u, struct daemon *d, struct mux *m, struct stream *st,
+			 struct conn *conn, const char *peer, expose_upgrade_done_cb *done);
 
 /*
  * At daemon exit (after reactor_fini, so no reactor call is made): close

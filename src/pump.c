@@ -26,13 +26,11 @@ static void maybe_shut_write(struct pump *p);
 
 static const struct stream_ops pump_stream_ops;
 
-/* see pump.h */
-int
-pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, int fd, int connecting,
-	   pump_done_cb *done)
+/* The pump's fields for stream s of m; the conn is the caller's to set. */
+static void
+pump_setup(struct pump *p, struct mux *m, struct stream *s, int connecting, pump_done_cb *done)
 {
 	void *owner = p->owner;
-	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->owner = owner;
@@ -42,6 +40,16 @@ pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, i
 	p->state = connecting ? PUMP_CONNECTING : PUMP_ACTIVE;
 	s->ops = &pump_stream_ops;
 	s->owner = p;
+}
+
+/* see pump.h */
+int
+pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, int fd, int connecting,
+	   pump_done_cb *done)
+{
+	int rc;
+
+	pump_setup(p, m, s, connecting, done);
 	conn_init(&p->conn, r, fd, pump_on_io);
 	rc = conn_start(&p->conn, connecting ? CONN_WRITE : CONN_READ);
 	if (rc < 0) {
@@ -51,6 +59,24 @@ pump_start(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, i
 		return rc;
 	}
 	return 0;
+}
+
+/* see pump.h */
+int
+pump_adopt(struct pump *p, struct reactor *r, struct mux *m, struct stream *s, struct conn *from,
+	   pump_done_cb *done)
+{
+	int rc;
+
+	pump_setup(p, m, s, 0, done);
+	conn_move(&p->conn, from, r, pump_on_io);
+	rc = conn_start(&p->conn, CONN_READ);
+	if (rc < 0) {
+		conn_close(&p->conn);
+		s->ops = NULL;
+		s->owner = NULL;
+	}
+	return rc;
 }
 
 /* ---- upstream: socket -> tunnel --------------------------------------- */

@@ -23,7 +23,8 @@
 #include "http1.h"
 
 struct pair {
-	int fd[2]; /* fd[0]: the visitor's socket, written; fd[1]: the visitor, read */
+	int fd[2];     /* fd[0]: the visitor's socket, written; fd[1]: the visitor, read */
+	struct conn c; /* a plain conn on fd[0], outside any loop */
 	struct expose_out o;
 	size_t credited;
 };
@@ -44,6 +45,7 @@ pair_open(struct pair *p, size_t max)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 0);
 	assert_int_equal(fcntl(p->fd[0], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(fcntl(p->fd[1], F_SETFL, O_NONBLOCK), 0);
+	conn_init(&p->c, NULL, p->fd[0], NULL);
 	expose_out_init(&p->o, max, on_credit, p);
 }
 
@@ -51,8 +53,7 @@ static void
 pair_close(struct pair *p)
 {
 	expose_out_fini(&p->o);
-	if (p->fd[0] >= 0)
-		close(p->fd[0]);
+	conn_close(&p->c); /* closes fd[0] */
 	if (p->fd[1] >= 0)
 		close(p->fd[1]);
 }
@@ -88,7 +89,7 @@ test_through_when_empty(void **state)
 	(void)state;
 	pair_open(&p, 1 << 20);
 	frame(EXPOSE_HTTP_BODY_CHUNKED, 0, 5, &pc);
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 1, &pc, (const uint8_t *)"hello"), 0);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 1, &pc, (const uint8_t *)"hello"), 0);
 	n = drain(&p, got, sizeof(got), 0);
 	assert_int_equal(n, 10);
 	assert_memory_equal(got, "5\r\nhello\r\n", 10);
@@ -113,7 +114,7 @@ test_held_head_leaves_with_body(void **state)
 	assert_int_equal(expose_out_append(&p.o, head, sizeof(head) - 1), 0);
 	assert_int_equal(p.o.owed, 0); /* framing */
 	frame(EXPOSE_HTTP_BODY_LENGTH, 5, 5, &pc);
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 1, &pc, (const uint8_t *)"hello"), 0);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 1, &pc, (const uint8_t *)"hello"), 0);
 	n = drain(&p, got, sizeof(got), 0);
 	assert_int_equal(n, sizeof(head) - 1 + 5);
 	assert_memory_equal(got, head, sizeof(head) - 1);
@@ -136,11 +137,11 @@ test_queued_behind_waiting_bytes(void **state)
 	frame(EXPOSE_HTTP_BODY_CLOSE, 0, 3, &pc);
 	/* not through: nothing is written, the piece waits behind what is there */
 	assert_int_equal(expose_out_append(&p.o, "ab", 2), 0);
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 0, &pc, (const uint8_t *)"cde"), 0);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 0, &pc, (const uint8_t *)"cde"), 0);
 	assert_int_equal(drain(&p, got, sizeof(got), 0), 0);
 	assert_int_equal(p.credited, 0);
 	assert_int_equal(p.o.owed, 3);
-	assert_int_equal(expose_out_flush(&p.o, p.fd[0]), 0);
+	assert_int_equal(expose_out_flush(&p.o, &p.c), 0);
 	n = drain(&p, got, sizeof(got), 0);
 	assert_int_equal(n, 5);
 	assert_memory_equal(got, "abcde", 5);
@@ -172,14 +173,14 @@ test_full_socket_keeps_the_rest(void **state)
 	pair_open(&p, 2 * N);
 	frame(EXPOSE_HTTP_BODY_CHUNKED, 0, N, &pc);
 	hl = pc.pre_len;
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 1, &pc, body), 0);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 1, &pc, body), 0);
 	assert_true(buf_len(&p.o.buf) > 0); /* the socket did not take a megabyte */
 	assert_int_equal(p.credited + p.o.owed, N);
 	for (i = 0; i < 100000 && buf_len(&p.o.buf) > 0; i++) {
 		have = drain(&p, got, N + 64, have);
 		/* credit only for payload the visitor could have read */
 		assert_true(p.credited <= (have > hl ? have - hl : 0));
-		assert_int_equal(expose_out_flush(&p.o, p.fd[0]), 0);
+		assert_int_equal(expose_out_flush(&p.o, &p.c), 0);
 	}
 	have = drain(&p, got, N + 64, have);
 	assert_int_equal(buf_len(&p.o.buf), 0);
@@ -205,7 +206,7 @@ test_bound(void **state)
 	assert_non_null(body);
 	pair_open(&p, 4096);
 	frame(EXPOSE_HTTP_BODY_CLOSE, 0, N, &pc);
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 0, &pc, body), EXPOSE_OUT_FULL);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 0, &pc, body), EXPOSE_OUT_FULL);
 	pair_close(&p);
 	free(body);
 }
@@ -221,10 +222,10 @@ test_socket_failed(void **state)
 	close(p.fd[1]);
 	p.fd[1] = -1;
 	frame(EXPOSE_HTTP_BODY_CLOSE, 0, 3, &pc);
-	assert_int_equal(expose_out_data(&p.o, p.fd[0], 1, &pc, (const uint8_t *)"abc"), -EPIPE);
+	assert_int_equal(expose_out_data(&p.o, &p.c, 1, &pc, (const uint8_t *)"abc"), -EPIPE);
 	assert_int_equal(p.credited, 0);
 	assert_int_equal(expose_out_append(&p.o, "ab", 2), 0);
-	assert_int_equal(expose_out_flush(&p.o, p.fd[0]), -EPIPE);
+	assert_int_equal(expose_out_flush(&p.o, &p.c), -EPIPE);
 	assert_int_equal(buf_len(&p.o.buf), 2); /* kept: the owner closes */
 	pair_close(&p);
 }
