@@ -95,8 +95,7 @@ subdomain(struct client_binding *b, const char *v, const char *from)
 
 /* A flag of cmd at argv[*i] into b or s: 1 taken, 0 not one of cmd's flags, -1 value missing. */
 static int
-take_flag(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int argc, char **argv,
-	  int *i)
+take_flag(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int argc, char **argv, int *i)
 {
 	int missing = 0, tcp = cmd == BINDARGS_PULL;
 	const char *v;
@@ -109,7 +108,8 @@ take_flag(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int
 		s->subdomain = v;
 	else if (!tcp && !missing && (v = opt_value(argc, argv, i, "--basic-auth", &missing)) != NULL)
 		s->auth = v;
-	else if (cmd == BINDARGS_HTTP && !missing && (v = opt_value(argc, argv, i, "--mode", &missing)) != NULL)
+	else if (cmd == BINDARGS_HTTP && !missing &&
+		 (v = opt_value(argc, argv, i, "--mode", &missing)) != NULL)
 		s->mode = v;
 	else if (!tcp && !missing && strcmp(argv[*i], "--takeover") == 0)
 		b->takeover = 1;

@@ -25,8 +25,10 @@
 
 enum bindargs_cmd {
 	BINDARGS_PULL,   /* [HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1] */
-	BINDARGS_EXPOSE, /* [HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P] [--cluster] */
-	BINDARGS_HTTP,   /* [HOST:]PORT [--subdomain S] [--mode single|cluster] [--basic-auth U:P] [--takeover] */
+	BINDARGS_EXPOSE, /* [HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P]
+			    [--cluster] */
+	BINDARGS_HTTP, /* [HOST:]PORT [--subdomain S] [--mode single|cluster] [--basic-auth U:P] [--takeover]
+			*/
 };
 
 /*
