@@ -42,7 +42,8 @@ split(char *words, char **argv)
 	int argc = 0;
 	char *save = NULL, *w;
 
-	for (w = strtok_r(words, " ", &save); w != NULL && argc < ARGS_MAX - 1; w = strtok_r(NULL, " ", &save))
+	for (w = strtok_r(words, " ", &save); w != NULL && argc < ARGS_MAX - 1;
+	     w = strtok_r(NULL, " ", &save))
 		argv[argc++] = w;
 	argv[argc] = NULL;
 	return argc;
@@ -127,7 +128,8 @@ test_http(void **state)
 	assert_string_equal(b.local.host, "127.0.0.1");
 	assert_string_equal(err_text, "");
 
-	assert_int_equal(single(&b, BINDARGS_HTTP, "localhost:8080 --subdomain Demo --mode cluster --takeover"), 0);
+	assert_int_equal(
+		single(&b, BINDARGS_HTTP, "localhost:8080 --subdomain Demo --mode cluster --takeover"), 0);
 	assert_string_equal(b.subdomain, "demo");
 	assert_string_equal(b.local.host, "localhost");
 	assert_int_equal(b.local.port, 8080);
@@ -152,8 +154,9 @@ test_http_refused(void **state)
 
 	(void)state;
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --subdomain Bad_Name"), -1);
-	assert_string_equal(err_text,
-			    "htc: --subdomain: 'Bad_Name': subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
+	assert_string_equal(
+		err_text,
+		"htc: --subdomain: 'Bad_Name': subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --subdomain -x"), -1);
 	assert_string_equal(err_text, "htc: --subdomain: '-x': subdomain must not start or end with '-'\n");
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --mode Cluster"), -1);
@@ -169,7 +172,8 @@ test_http_refused(void **state)
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 4000"), -1);
 	assert_string_equal(err_text, "htc: unexpected argument: 4000\n");
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --basic-auth nocolon"), -1);
-	assert_string_equal(err_text, "htc: --basic-auth: expected USER:PASSWORD (or :PASSWORD for any user)\n");
+	assert_string_equal(err_text,
+			    "htc: --basic-auth: expected USER:PASSWORD (or :PASSWORD for any user)\n");
 	assert_int_equal(single(&b, BINDARGS_HTTP, "70000"), -1);
 	assert_string_equal(err_text, "htc: 70000: port must be 1..65535\n");
 }
@@ -190,7 +194,8 @@ test_http_env(void **state)
 	assert_string_equal(b.basic_pass, "ep");
 
 	/* flags win over the environment */
-	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --subdomain flag --mode single --basic-auth fu:fp"), 0);
+	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --subdomain flag --mode single --basic-auth fu:fp"),
+			 0);
 	assert_string_equal(b.subdomain, "flag");
 	assert_int_equal(b.cluster, 0);
 	assert_string_equal(b.basic_user, "fu");
@@ -203,8 +208,8 @@ test_http_env(void **state)
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --mode cluster"), 0);
 	setenv("HTC_SUBDOMAIN", "a.b", 1);
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --mode cluster"), -1);
-	assert_string_equal(err_text,
-			    "htc: HTC_SUBDOMAIN: 'a.b': subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
+	assert_string_equal(
+		err_text, "htc: HTC_SUBDOMAIN: 'a.b': subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
 	setenv("HTC_BASIC_AUTH", "x", 1);
 	assert_int_equal(single(&b, BINDARGS_HTTP, "3000 --mode cluster --subdomain ok"), -1);
 	assert_string_equal(err_text,
@@ -244,8 +249,9 @@ test_expose(void **state)
 	assert_int_equal(b.container_port, 0);
 	assert_int_equal(b.cluster, 1);
 	assert_int_equal(single(&b, BINDARGS_EXPOSE, "3000 --subdomain demo --port 5000"), -1);
-	assert_string_equal(err_text,
-			    "htc: --port and --subdomain exclude each other: a host route has no container port\n");
+	assert_string_equal(
+		err_text,
+		"htc: --port and --subdomain exclude each other: a host route has no container port\n");
 	assert_int_equal(single(&b, BINDARGS_EXPOSE, "3000 --mode cluster"), -1);
 	assert_string_equal(err_text, "htc: unknown option: --mode\n");
 
@@ -325,8 +331,8 @@ test_up_refused(void **state)
 	assert_int_equal(up(bs, &n, "--expose 3000 --pull"), -1);
 	assert_string_equal(err_text, "htc: --pull needs [CONTAINER:]LOCAL\n");
 	assert_int_equal(up(bs, &n, "--http Bad_Name=3000"), -1);
-	assert_string_equal(err_text,
-			    "htc: --http Bad_Name=3000: subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
+	assert_string_equal(
+		err_text, "htc: --http Bad_Name=3000: subdomain may hold only a-z, 0-9 and '-' (or be @)\n");
 	assert_int_equal(up(bs, &n, "--http =3000"), -1);
 	assert_string_equal(err_text, "htc: --http =3000: empty subdomain\n");
 	assert_int_equal(up(bs, &n, "--expose 70000:1"), -1);
