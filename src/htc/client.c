@@ -142,6 +142,38 @@ send_hello(struct client *c)
 	buf_fini(&b);
 }
 
+/* The BIND of binding cb (number ref) as JSON into w. */
+static void
+write_bind(struct json_writer *w, const struct client_binding *cb, unsigned ref)
+{
+	json_w_obj_begin(w);
+	json_w_kv_uint(w, "clientBindRef", ref);
+	json_w_kv_str(w, "kind", cb->kind == CLIENT_PULL ? "tcp" : "http");
+	json_w_kv_str(w, "mode", cb->kind == CLIENT_PULL ? "pull" : "expose");
+	if (cb->host_route) {
+		/* after a lost session, ask for the name we had (a random one too) */
+		json_w_kv_str(w, "subdomain", cb->route[0] ? cb->route : cb->subdomain);
+		json_w_kv_bool(w, "cluster", cb->cluster);
+	} else {
+		/* after a lost session, ask for the port we had */
+		json_w_kv_uint(w, "containerPort", cb->port ? cb->port : cb->container_port);
+		if (cb->cluster)
+			json_w_kv_bool(w, "cluster", true);
+	}
+	json_w_kv_bool(w, "takeover", cb->takeover);
+	if (cb->basic_pass != NULL) {
+		json_w_key(w, "basicAuth");
+		json_w_obj_begin(w);
+		if (cb->basic_user[0])
+			json_w_kv_str(w, "username", cb->basic_user);
+		json_w_kv_str(w, "password", cb->basic_pass);
+		json_w_obj_end(w);
+	}
+	if (cb->kind == CLIENT_PULL)
+		json_w_kv_str(w, "host", cb->bind_v6 ? "::1" : "127.0.0.1");
+	json_w_obj_end(w);
+}
+
 /* BIND every binding that is unbound (all of them on a new session). */
 static void
 send_binds(struct client *c)
@@ -158,28 +190,7 @@ send_binds(struct client *c)
 			continue;
 		buf_reset(&b, 0);
 		json_w_init(&w, &b, 0);
-		json_w_obj_begin(&w);
-		json_w_kv_uint(&w, "clientBindRef", i + 1);
-		json_w_kv_str(&w, "kind", cb->kind == CLIENT_PULL ? "tcp" : "http");
-		json_w_kv_str(&w, "mode", cb->kind == CLIENT_PULL ? "pull" : "expose");
-		/* after a lost session, ask for the port we had */
-		json_w_kv_uint(&w, "containerPort", cb->port ? cb->port : cb->container_port);
-		json_w_kv_bool(&w, "takeover", cb->takeover);
-		if (cb->cluster)
-			json_w_kv_bool(&w, "cluster", true);
-		if (cb->subdomain != NULL)
-			json_w_kv_str(&w, "subdomain", cb->subdomain);
-		if (cb->basic_pass != NULL) {
-			json_w_key(&w, "basicAuth");
-			json_w_obj_begin(&w);
-			if (cb->basic_user != NULL)
-				json_w_kv_str(&w, "username", cb->basic_user);
-			json_w_kv_str(&w, "password", cb->basic_pass);
-			json_w_obj_end(&w);
-		}
-		if (cb->kind == CLIENT_PULL)
-			json_w_kv_str(&w, "host", cb->bind_v6 ? "::1" : "127.0.0.1");
-		json_w_obj_end(&w);
+		write_bind(&w, cb, i + 1);
 		if (json_w_finish(&w) == 0)
 			send_json(c, FRAME_BIND, &b);
 		cb->state = CLIENT_BIND_PENDING;
@@ -337,20 +348,62 @@ binding_by_ref(struct client *c, const struct json_doc *doc)
 
 /*
  * On a new session the old port is asked for again; when the user let the
- * daemon pick (--port 0) and that port is gone, pick again. 1 when a BIND
- * went out.
+ * daemon pick (--port 0) and that port is gone, pick again. Likewise the
+ * old random subdomain is asked for again; when it is gone, ask for a new
+ * random one. 1 when a BIND went out.
  */
 static int
 rebind_elsewhere(struct client *c, struct client_binding *b)
 {
-	if (b->container_port != 0 || b->port == 0 ||
-	    (strcmp(b->err_code, "PORT_IN_USE") != 0 && strcmp(b->err_code, "ALREADY_BOUND") != 0))
-		return 0;
-	b->prev_port = b->port;
-	b->port = 0;
+	int gone = strcmp(b->err_code, "PORT_IN_USE") == 0 || strcmp(b->err_code, "ALREADY_BOUND") == 0;
+
+	if (b->host_route) {
+		if (b->subdomain[0] != '\0' || b->route[0] == '\0' ||
+		    (!gone && strcmp(b->err_code, "INVALID_SUBDOMAIN") != 0))
+			return 0;
+		client_say(c, "subdomain %s is gone: asking for a new one", b->route);
+		b->route[0] = '\0';
+	} else {
+		if (b->container_port != 0 || b->port == 0 || !gone)
+			return 0;
+		b->prev_port = b->port;
+		b->port = 0;
+	}
 	b->state = CLIENT_BIND_UNBOUND;
 	send_binds(c);
 	return 1;
+}
+
+/* Replace every control character of s by '?': daemon text goes to a terminal. */
+static void
+clean(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* Record what a BIND_OK granted in b. */
+static void
+take_bind_ok(struct client *c, struct client_binding *b, const struct json_doc *doc)
+{
+	char name[URL_SUBDOMAIN_MAX + 8], old[URL_SUBDOMAIN_MAX];
+	int64_t v;
+
+	if (json_obj_get_int(doc, 0, "bindId", &v) == 0)
+		b->bind_id = (uint32_t)v;
+	if (json_obj_get_int(doc, 0, "containerPort", &v) == 0)
+		b->port = (uint16_t)v;
+	if (json_obj_get_str(doc, 0, "publicUrl", b->public_url, sizeof(b->public_url)) < 0)
+		b->public_url[0] = '\0';
+	clean(b->public_url);
+	if (!b->host_route || json_obj_get_str(doc, 0, "subdomain", name, sizeof(name)) < 0)
+		return;
+	memcpy(old, b->route, sizeof(old));
+	if (url_parse_subdomain(b->route, name, NULL) < 0)
+		memcpy(b->route, old, sizeof(old));
+	else if (old[0] != '\0' && strcmp(old, b->route) != 0)
+		client_say(c, "subdomain changed: %s -> %s", old, b->route);
 }
 
 static void
@@ -360,7 +413,6 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 	struct json_doc doc;
 	struct client_binding *b;
 	uint16_t before;
-	int64_t v;
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
 	    (b = binding_by_ref(c, &doc)) == NULL || b->state != CLIENT_BIND_PENDING) {
@@ -368,8 +420,11 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 		return;
 	}
 	if (!ok) {
+		b->err_code[0] = b->err_msg[0] = '\0';
 		json_obj_get_str(&doc, 0, "code", b->err_code, sizeof(b->err_code));
 		json_obj_get_str(&doc, 0, "message", b->err_msg, sizeof(b->err_msg));
+		clean(b->err_code);
+		clean(b->err_msg);
 		if (rebind_elsewhere(c, b))
 			return;
 		b->state = CLIENT_BIND_FAILED;
@@ -380,12 +435,7 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 	}
 	before = b->port ? b->port : b->prev_port;
 	b->prev_port = 0;
-	if (json_obj_get_int(&doc, 0, "bindId", &v) == 0)
-		b->bind_id = (uint32_t)v;
-	if (json_obj_get_int(&doc, 0, "containerPort", &v) == 0)
-		b->port = (uint16_t)v;
-	if (json_obj_get_str(&doc, 0, "publicUrl", b->public_url, sizeof(b->public_url)) < 0)
-		b->public_url[0] = '\0';
+	take_bind_ok(c, b, &doc);
 	b->state = CLIENT_BIND_BOUND;
 	if (before != 0 && before != b->port)
 		client_say(c, "container port changed: %u -> %u", before, b->port);

@@ -36,21 +36,23 @@ enum client_bind_state {
 struct client_binding {
 	/* filled by the subcommand */
 	enum client_bind_kind kind;
-	uint16_t container_port; /* 0: the daemon picks */
-	struct url_local local;  /* where streams go */
-	int bind_v6;             /* PULL: listen on ::1 in the container */
-	int takeover;            /* EXPOSE: take the port from another session */
-	int cluster;             /* EXPOSE: share the port or subdomain with other sessions */
-	const char *subdomain;   /* EXPOSE: host-routed name, or NULL */
-	const char *basic_user;  /* EXPOSE: Basic Auth for visitors (NULL user: any) */
-	const char *basic_pass;  /* NULL: no Basic Auth. Never printed. */
+	uint16_t container_port;           /* 0: the daemon picks */
+	struct url_local local;            /* where streams go */
+	int bind_v6;                       /* PULL: listen on ::1 in the container */
+	int takeover;                      /* EXPOSE: take the port from another session */
+	int cluster;                       /* EXPOSE: share the port or subdomain with other sessions */
+	int host_route;                    /* EXPOSE: routed by Host (subdomain), no container port */
+	char subdomain[URL_SUBDOMAIN_MAX]; /* host_route: a name, "@", or "" for a random one */
+	char basic_user[128];              /* EXPOSE: Basic Auth for visitors ("": any user) */
+	const char *basic_pass;            /* NULL: no Basic Auth. Never printed. */
 	/* filled by the client */
 	enum client_bind_state state;
 	uint32_t bind_id;
-	uint16_t port;        /* the container port granted */
-	uint16_t prev_port;   /* the port held before a new session had to pick another */
-	char public_url[256]; /* empty when null */
-	char err_code[32];
+	uint16_t port;                 /* the container port granted (0 for a host route) */
+	uint16_t prev_port;            /* the port held before a new session had to pick another */
+	char route[URL_SUBDOMAIN_MAX]; /* host_route: the name granted; asked for again on a new session */
+	char public_url[256];          /* empty when null */
+	char err_code[32];             /* BIND_ERR, control characters shown as '?' */
 	char err_msg[160];
 	struct sockaddr_storage addr; /* resolved local address */
 	socklen_t addr_len;

@@ -1,7 +1,11 @@
 /*
- * cmd_tunnel.c: `htc pull`, `htc expose` and `htc up`: build the bindings
- * from the command line, run the client, print the session, one line per
- * binding and a live log of connections.
+ * cmd_tunnel.c: `htc pull`, `htc expose`, `htc http` and `htc up`: build
+ * the bindings from the command line (bindargs.c), run the client, print
+ * the session, one line per binding (two for a host route: "subdomain:"
+ * and "public:") and a live log of connections.
+ *
+ * `htc http` prints its two route lines first, as Proxer does: the session
+ * line waits until the route is bound.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "bindargs.h"
 #include "client.h"
 #include "htc.h"
 #include "print.h"
@@ -38,11 +43,18 @@ resolve_local(struct client_binding *b)
 
 /* ---- events --------------------------------------------------------------- */
 
+/* `htc http`: the session id, printed after the route lines; "" once printed. */
+static char session_later[64];
+static int session_deferred;
+
 static void
 ev_session(struct client *c, const char *id)
 {
 	(void)c;
-	printf("session %s\n", id);
+	if (session_deferred)
+		snprintf(session_later, sizeof(session_later), "%s", id);
+	else
+		printf("session %s\n", id);
 }
 
 static void
@@ -52,19 +64,36 @@ ev_bound(struct client *c, struct client_binding *b)
 
 	(void)c;
 	url_local_format(&b->local, local, sizeof(local));
-	if (b->kind == CLIENT_PULL)
+	if (b->host_route) {
+		printf("subdomain: %s\n", b->route[0] ? b->route : b->subdomain);
+		printf("public: %s\n", b->public_url[0] ? b->public_url : "-");
+	} else if (b->kind == CLIENT_PULL) {
 		printf("container %s:%u -> %s\n", b->bind_v6 ? "[::1]" : "127.0.0.1", b->port, local);
-	else if (b->public_url[0])
+	} else if (b->public_url[0]) {
 		printf("%s -> %s\n", b->public_url, local);
-	else
+	} else {
 		printf("container port %u -> %s\n", b->port, local);
+	}
+	if (session_later[0]) {
+		printf("session %s\n", session_later);
+		session_later[0] = '\0';
+	}
 }
 
+/* "bind port 3000 refused: PORT_IN_USE: ...", "bind subdomain demo refused: ...": one line. */
 static void
 ev_bind_error(struct client *c, struct client_binding *b)
 {
+	char what[URL_SUBDOMAIN_MAX + 16];
+
 	(void)c;
-	print_err("bind refused: %s: %s", b->err_code, b->err_msg);
+	if (!b->host_route)
+		snprintf(what, sizeof(what), "port %u", b->port ? b->port : b->container_port);
+	else if (b->route[0] || b->subdomain[0])
+		snprintf(what, sizeof(what), "subdomain %s", b->route[0] ? b->route : b->subdomain);
+	else
+		snprintf(what, sizeof(what), "a random subdomain");
+	print_err("bind %s refused: %s: %s", what, b->err_code[0] ? b->err_code : "?", b->err_msg);
 }
 
 static void
@@ -148,108 +177,17 @@ run(struct htc_opts *o, struct client *c)
 	return client_run(c);
 }
 
-/* The value of an option given as "--name V" or "--name=V"; NULL if argv[*i] is not it. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
-/* --basic-auth USER:PASSWORD, or :PASSWORD for any user. */
+/* pull, expose and http: one binding. */
 static int
-basic_auth(struct client_binding *b, const char *v)
-{
-	static char user[128];
-	const char *colon = strchr(v, ':');
-
-	if (colon == NULL || colon[1] == '\0' || (size_t)(colon - v) >= sizeof(user)) {
-		print_err("--basic-auth: expected USER:PASSWORD (or :PASSWORD for any user)");
-		return -1;
-	}
-	memcpy(user, v, (size_t)(colon - v));
-	user[colon - v] = '\0';
-	b->basic_user = user[0] ? user : NULL;
-	b->basic_pass = colon + 1;
-	return 0;
-}
-
-/* pull and expose share one shape: a local spec and a few options. */
-static int
-cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind)
+cmd_single(struct htc_opts *o, int argc, char **argv, enum bindargs_cmd cmd)
 {
 	static struct client c;
-	struct client_binding *b = &c.binds[0];
-	const char *spec = NULL, *v, *err;
-	int i, port_given = 0;
 
 	memset(&c, 0, sizeof(c));
-	b->kind = kind;
-	for (i = 0; i < argc; i++) {
-		int missing = 0;
-
-		if ((v = opt_value(argc, argv, &i, "--port", &missing)) != NULL) {
-			if (url_parse_port(v, 1, &b->container_port) < 0) {
-				print_err("--port: not a port: %s", v);
-				return HTC_EXIT_USAGE;
-			}
-			port_given = 1;
-		} else if (kind == CLIENT_PULL &&
-			   (v = opt_value(argc, argv, &i, "--bind-host", &missing)) != NULL) {
-			if (strcmp(v, "::1") != 0 && strcmp(v, "127.0.0.1") != 0) {
-				print_err("--bind-host: must be 127.0.0.1 or ::1");
-				return HTC_EXIT_USAGE;
-			}
-			b->bind_v6 = strcmp(v, "::1") == 0;
-		} else if (kind == CLIENT_EXPOSE && strcmp(argv[i], "--takeover") == 0) {
-			b->takeover = 1;
-		} else if (kind == CLIENT_EXPOSE && strcmp(argv[i], "--cluster") == 0) {
-			b->cluster = 1;
-		} else if (kind == CLIENT_EXPOSE &&
-			   (v = opt_value(argc, argv, &i, "--subdomain", &missing)) != NULL) {
-			b->subdomain = v;
-		} else if (kind == CLIENT_EXPOSE &&
-			   (v = opt_value(argc, argv, &i, "--basic-auth", &missing)) != NULL) {
-			if (basic_auth(b, v) < 0)
-				return HTC_EXIT_USAGE;
-		} else if (missing) {
-			print_err("%s needs a value", argv[i]);
-			return HTC_EXIT_USAGE;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			print_err("unknown option: %s", argv[i]);
-			return HTC_EXIT_USAGE;
-		} else if (spec == NULL) {
-			spec = argv[i];
-		} else {
-			print_err("unexpected argument: %s", argv[i]);
-			return HTC_EXIT_USAGE;
-		}
-	}
-	if (spec == NULL) {
-		print_err("missing [HOST:]PORT of the local service");
-		return HTC_EXIT_USAGE;
-	}
-	if (url_parse_local(&b->local, spec, &err) < 0) {
-		print_err("%s: %s", spec, err);
-		return HTC_EXIT_USAGE;
-	}
-	if (!port_given)
-		b->container_port = b->local.port;
-	if (kind == CLIENT_EXPOSE && b->basic_pass == NULL && getenv("HTC_BASIC_AUTH") != NULL &&
-	    basic_auth(b, getenv("HTC_BASIC_AUTH")) < 0)
+	if (bindargs_single(&c.binds[0], cmd, argc, argv) < 0)
 		return HTC_EXIT_USAGE;
 	c.nbinds = 1;
+	session_deferred = c.binds[0].host_route;
 	return run(o, &c);
 }
 
@@ -257,14 +195,21 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum client_bind_kind kind
 int
 cmd_pull(struct htc_opts *o, int argc, char **argv)
 {
-	return cmd_single(o, argc, argv, CLIENT_PULL);
+	return cmd_single(o, argc, argv, BINDARGS_PULL);
 }
 
 /* see htc.h */
 int
 cmd_expose(struct htc_opts *o, int argc, char **argv)
 {
-	return cmd_single(o, argc, argv, CLIENT_EXPOSE);
+	return cmd_single(o, argc, argv, BINDARGS_EXPOSE);
+}
+
+/* see htc.h */
+int
+cmd_http(struct htc_opts *o, int argc, char **argv)
+{
+	return cmd_single(o, argc, argv, BINDARGS_HTTP);
 }
 
 /* see htc.h */
@@ -272,38 +217,9 @@ int
 cmd_up(struct htc_opts *o, int argc, char **argv)
 {
 	static struct client c;
-	int i;
 
 	memset(&c, 0, sizeof(c));
-	for (i = 0; i < argc; i++) {
-		int missing = 0, expose = 0;
-		const char *v = opt_value(argc, argv, &i, "--pull", &missing), *err;
-		struct url_map m;
-		struct client_binding *b;
-
-		if (v == NULL && !missing && (v = opt_value(argc, argv, &i, "--expose", &missing)) != NULL)
-			expose = 1;
-		if (v == NULL) {
-			print_err(missing ? "%s needs [CONTAINER:]LOCAL" : "unexpected argument: %s",
-				  argv[i]);
-			return HTC_EXIT_USAGE;
-		}
-		if (c.nbinds == CLIENT_MAX_BINDINGS) {
-			print_err("at most %d bindings", CLIENT_MAX_BINDINGS);
-			return HTC_EXIT_USAGE;
-		}
-		if (url_parse_map(&m, v, &err) < 0) {
-			print_err("%s: %s", v, err);
-			return HTC_EXIT_USAGE;
-		}
-		b = &c.binds[c.nbinds++];
-		b->kind = expose ? CLIENT_EXPOSE : CLIENT_PULL;
-		b->container_port = m.container_port;
-		b->local = m.local;
-	}
-	if (c.nbinds == 0) {
-		print_err("nothing to do: give --expose or --pull");
+	if (bindargs_up(c.binds, CLIENT_MAX_BINDINGS, &c.nbinds, argc, argv) < 0)
 		return HTC_EXIT_USAGE;
-	}
 	return run(o, &c);
 }

@@ -35,26 +35,38 @@ struct cmd_entry {
 };
 
 static const char *const expose_values[] = { "--port", "--subdomain", "--basic-auth", NULL };
+static const char *const http_values[] = { "--subdomain", "--mode", "--basic-auth", NULL };
 static const char *const pull_values[] = { "--port", "--bind-host", NULL };
-static const char *const up_values[] = { "--expose", "--pull", NULL };
+static const char *const up_values[] = { "--expose", "--http", "--pull", NULL };
 static const char *const kill_values[] = { "--grace-ms", NULL };
 
 static const struct cmd_entry cmd_table[] = {
-	{ "expose", "[HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P] [--cluster]",
+	{ "http", "[HOST:]PORT [--subdomain NAME|@] [--mode single|cluster] [--basic-auth U:P] [--takeover]",
+	  "publish a local HTTP/WebSocket service on NAME.DOMAIN (host-routed)",
+	  "  --subdomain NAME  route Host NAME.DOMAIN here (\"@\": DOMAIN itself;\n"
+	  "                    default: a random px-... name, kept while htc runs)\n"
+	  "  --mode M          single (default) or cluster: several clients share NAME\n"
+	  "  --basic-auth U:P  visitors must send these Basic credentials (:P: any user)\n"
+	  "  --takeover        take NAME over from the session that holds it\n"
+	  "environment: HTC_SUBDOMAIN, HTC_MODE, HTC_BASIC_AUTH (flags win)\n",
+	  http_values, cmd_http },
+	{ "expose", "[HOST:]PORT [--port N|0] [--takeover] [--basic-auth U:P] [--cluster]",
 	  "publish a local HTTP/WebSocket service on a container port",
 	  "  --port N          container port (default: the local port; 0: the daemon picks one)\n"
 	  "  --takeover        take the port over from the session that holds it\n"
-	  "  --subdomain S     host-routed name S.DOMAIN (\"@\": the domain itself)\n"
-	  "  --basic-auth U:P  visitors must send these Basic credentials\n"
-	  "  --cluster         share the port with other sessions (round-robin)\n",
+	  "  --basic-auth U:P  visitors must send these Basic credentials (env HTC_BASIC_AUTH)\n"
+	  "  --cluster         share the port with other sessions (round-robin)\n"
+	  "  --subdomain S     same as htc http --subdomain S (no --port then)\n",
 	  expose_values, cmd_expose },
 	{ "pull", "[HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1]",
 	  "make a local TCP service reachable on the container's loopback",
 	  "  --port N          container port (default: the local port; 0: the daemon picks one)\n"
 	  "  --bind-host A     container loopback address to listen on (127.0.0.1 or ::1)\n",
 	  pull_values, cmd_pull },
-	{ "up", "--expose [C:]L ... --pull [C:]L ...", "several bindings over one session",
+	{ "up", "--expose [C:]L ... --http [NAME=]L ... --pull [C:]L ...",
+	  "several bindings over one session",
 	  "  --expose [C:]L    container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
+	  "  --http [NAME=]L   host route NAME.DOMAIN (default: a random name) to local L, HTTP\n"
 	  "  --pull [C:]L      container loopback port C to local [HOST:]PORT L, TCP\n",
 	  up_values, cmd_up },
 	{ "health", "", "show the daemon's health", NULL, NULL, cmd_health },

@@ -300,6 +300,68 @@ url_parse_map(struct url_map *m, const char *spec, const char **err)
 
 /* see url.h */
 int
+url_parse_subdomain(char out[URL_SUBDOMAIN_MAX], const char *s, const char **err)
+{
+	const char *dummy;
+	size_t i, n = s ? strlen(s) : 0;
+
+	if (err == NULL)
+		err = &dummy;
+	out[0] = '\0';
+	if (n == 0)
+		return *err = "empty subdomain", -1;
+	if (strcmp(s, "@") == 0) {
+		memcpy(out, "@", 2);
+		return 0;
+	}
+	if (n >= URL_SUBDOMAIN_MAX)
+		return *err = "subdomain longer than 63 characters", -1;
+	if (s[0] == '-' || s[n - 1] == '-')
+		return *err = "subdomain must not start or end with '-'", -1;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			out[0] = '\0';
+			return *err = "subdomain may hold only a-z, 0-9 and '-' (or be @)", -1;
+		}
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* see url.h */
+int
+url_parse_route(struct url_route *r, const char *spec, const char **err)
+{
+	const char *dummy, *eq;
+	char name[URL_SUBDOMAIN_MAX];
+	size_t n;
+
+	if (err == NULL)
+		err = &dummy;
+	memset(r, 0, sizeof(*r));
+	if (spec == NULL)
+		return *err = "empty address", -1;
+	eq = strchr(spec, '=');
+	if (eq != NULL) {
+		n = (size_t)(eq - spec);
+		if (n >= sizeof(name))
+			return *err = "subdomain longer than 63 characters", -1;
+		memcpy(name, spec, n);
+		name[n] = '\0';
+		if (url_parse_subdomain(r->subdomain, name, err) < 0)
+			return -1;
+		spec = eq + 1;
+	}
+	return url_parse_local(&r->local, spec, err);
+}
+
+/* see url.h */
+int
 url_local_format(const struct url_local *l, char *out, size_t cap)
 {
 	int n;

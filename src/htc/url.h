@@ -18,6 +18,10 @@
  *    a plain local spec ("3000", "localhost:3000") uses the local port as
  *    the container port. A first field made only of digits is always a
  *    container port, never a host.
+ *  - a host route "[NAME=]LOCAL" for `htc up --http`: "demo=3000" routes
+ *    Host demo.DOMAIN to local 127.0.0.1:3000, "@=3000" routes DOMAIN
+ *    itself, a plain local spec asks the daemon for a random name. NAME
+ *    follows url_parse_subdomain().
  *
  * Paths. With no path (or "/") the tunnel path is URL_TUNNEL_PATH and the
  * admin endpoints are URL_ADMIN_PREFIX + name. An explicit path is the
@@ -124,6 +128,33 @@ struct url_map {
  * url_parse_local() for the local part.
  */
 int url_parse_map(struct url_map *m, const char *spec, const char **err);
+
+/* ---- host routes --------------------------------------------------------- */
+
+#define URL_SUBDOMAIN_MAX 64 /* longest subdomain (a DNS label is at most 63 bytes), NUL included */
+
+/*
+ * Check a subdomain given by the user or by the daemon and write it
+ * lower-cased into out[0..URL_SUBDOMAIN_MAX): "@" (the domain itself), or
+ * 1..63 of a-z, 0-9 and '-' (upper case accepted and lowered) that neither
+ * starts nor ends with '-'. Returns 0, or -1 with *err (may be NULL) set to
+ * a static English reason (out is then "").
+ */
+int url_parse_subdomain(char out[URL_SUBDOMAIN_MAX], const char *s, const char **err);
+
+/* A host route of `htc up --http`: subdomain -> local address. */
+struct url_route {
+	char subdomain[URL_SUBDOMAIN_MAX]; /* lower case; "" when not given: a random one */
+	struct url_local local;
+};
+
+/*
+ * Parse "[NAME=][HOST:]PORT" (see the file comment) into r. Returns 0, or
+ * -1 with *err (may be NULL) set: any error of url_parse_subdomain() for
+ * NAME (an empty NAME before '=' included), or of url_parse_local() for
+ * the rest.
+ */
+int url_parse_route(struct url_route *r, const char *spec, const char **err);
 
 /*
  * Parse a decimal port: digits only (no sign, no spaces), 1..65535, or

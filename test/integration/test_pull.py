@@ -256,16 +256,17 @@ def test_bind_refused_exit_1():
             rc = h.wait(STEP)
             assert rc == 1, f"htc exit code {rc} for a refused bind"
             err = h.stderr()
-            assert "htc: bind refused: PRIVILEGED_PORT: " in err, err
+            assert "htc: bind port 443 refused: PRIVILEGED_PORT: " in err, err
         finally:
             h.stop()
         with socket.socket() as outsider:
             outsider.bind(("127.0.0.1", 0))
             outsider.listen(1)
-            h = Htc(d, "pull", "3000", "--port", str(outsider.getsockname()[1]))
+            taken = outsider.getsockname()[1]
+            h = Htc(d, "pull", "3000", "--port", str(taken))
             try:
                 assert h.wait(STEP) == 1
-                assert "htc: bind refused: PORT_IN_USE: " in h.stderr(), h.stderr()
+                assert f"htc: bind port {taken} refused: PORT_IN_USE: " in h.stderr(), h.stderr()
             finally:
                 h.stop()
         b = d.get_json("/api/v1/tunnel/bindings")

@@ -1,7 +1,8 @@
 /*
  * test_url.c: htc's address parsing: daemon URLs (schemes, hosts, IPv6
  * literals, ports, paths, admin targets, Host header values), local
- * "[HOST:]PORT" specs, "[CONTAINER:]LOCAL" maps and every refusal.
+ * "[HOST:]PORT" specs, "[CONTAINER:]LOCAL" maps, subdomains and
+ * "[NAME=]LOCAL" host routes, and every refusal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,135 @@ test_map_bad(void **state)
 	assert_string_equal(err, "container port must be 0..65535");
 }
 
+static void
+test_subdomain(void **state)
+{
+	static const char *const good[][2] = {
+		{ "demo", "demo" },
+		{ "@", "@" },
+		{ "a", "a" },
+		{ "0", "0" },
+		{ "Demo-2", "demo-2" },
+		{ "PX-K7M3Q9T2AB", "px-k7m3q9t2ab" },
+		{ "a--b", "a--b" },
+		{ "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc",
+		  "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc" }, /* 63 */
+	};
+	char out[URL_SUBDOMAIN_MAX];
+	const char *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		err = NULL;
+		if (url_parse_subdomain(out, good[i][0], &err) != 0)
+			fail_msg("refused '%s': %s", good[i][0], err);
+		assert_string_equal(out, good[i][1]);
+	}
+}
+
+static void
+test_subdomain_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"-demo",
+		"demo-",
+		"-",
+		"Bad_Name",
+		"a.b",
+		"@@",
+		"@x",
+		"d\xc3\xa9mo",
+		"de mo",
+		"demo\n",
+		"*",
+		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd", /* 64 */
+	};
+	char out[URL_SUBDOMAIN_MAX];
+	const char *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		memcpy(out, "junk", 5);
+		if (url_parse_subdomain(out, bad[i], &err) != -1)
+			fail_msg("accepted bad subdomain '%s' as '%s'", bad[i], out);
+		assert_non_null(err);
+		assert_string_equal(out, "");
+	}
+	assert_int_equal(url_parse_subdomain(out, NULL, NULL), -1);
+	url_parse_subdomain(out, "Bad_Name", &err);
+	assert_string_equal(err, "subdomain may hold only a-z, 0-9 and '-' (or be @)");
+	url_parse_subdomain(out, "demo-", &err);
+	assert_string_equal(err, "subdomain must not start or end with '-'");
+	url_parse_subdomain(out, "", &err);
+	assert_string_equal(err, "empty subdomain");
+}
+
+static void
+test_route(void **state)
+{
+	struct url_route r;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(url_parse_route(&r, "3000", &err), 0);
+	assert_string_equal(r.subdomain, "");
+	assert_int_equal(r.local.port, 3000);
+	assert_string_equal(r.local.host, "127.0.0.1");
+
+	assert_int_equal(url_parse_route(&r, "demo=3000", &err), 0);
+	assert_string_equal(r.subdomain, "demo");
+	assert_int_equal(r.local.port, 3000);
+
+	assert_int_equal(url_parse_route(&r, "Demo=localhost:8080", &err), 0);
+	assert_string_equal(r.subdomain, "demo");
+	assert_string_equal(r.local.host, "localhost");
+	assert_int_equal(r.local.port, 8080);
+
+	assert_int_equal(url_parse_route(&r, "@=[::1]:5000", &err), 0);
+	assert_string_equal(r.subdomain, "@");
+	assert_true(r.local.host_v6);
+	assert_int_equal(r.local.port, 5000);
+
+	/* a host never holds '=': the first one ends the name */
+	assert_int_equal(url_parse_route(&r, "a=b=3000", &err), -1);
+}
+
+static void
+test_route_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"=3000",
+		"demo=",
+		"demo",
+		"-x=3000",
+		"a_b=3000",
+		"demo=70000",
+		"demo=::1:80",
+		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd=80",
+	};
+	struct url_route r;
+	const char *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		if (url_parse_route(&r, bad[i], &err) != -1)
+			fail_msg("accepted bad route '%s'", bad[i]);
+		assert_non_null(err);
+	}
+	assert_int_equal(url_parse_route(&r, NULL, NULL), -1);
+	url_parse_route(&r, "=3000", &err);
+	assert_string_equal(err, "empty subdomain");
+	url_parse_route(&r, "demo=x", &err);
+	assert_string_equal(err, "expected PORT or HOST:PORT");
+}
+
 int
 main(void)
 {
@@ -401,6 +531,10 @@ main(void)
 		cmocka_unit_test(test_local_bad),
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_map_bad),
+		cmocka_unit_test(test_subdomain),
+		cmocka_unit_test(test_subdomain_bad),
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_route_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

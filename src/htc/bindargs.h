@@ -1,0 +1,53 @@
+/*
+ * bindargs.h: the bindings of `htc pull`, `htc expose`, `htc http` and
+ * `htc up`, read from their arguments and the environment.
+ *
+ * No I/O but the one error line: a function that finds an argument wrong
+ * prints it with print_err() ("--mode: expected single or cluster, not
+ * 'x'") and returns -1; the caller then exits with HTC_EXIT_USAGE. Strings
+ * kept in a binding (basic_pass) point into argv or the environment, which
+ * live until exit; names are copied.
+ *
+ * The environment (an empty variable counts as unset, a flag wins over
+ * its variable):
+ *   HTC_BASIC_AUTH  USER:PASSWORD for `expose` and `http`
+ *   HTC_SUBDOMAIN   NAME or @ for `http`
+ *   HTC_MODE        single or cluster for `http`
+ * `up` reads none of them.
+ *
+ * Not here: resolving local host names (cmd_tunnel.c, at start-up), what
+ * the daemon accepts (it may still refuse a valid name).
+ */
+#ifndef HTC_BINDARGS_H
+#define HTC_BINDARGS_H
+
+#include "client.h"
+
+enum bindargs_cmd {
+	BINDARGS_PULL,   /* [HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1] */
+	BINDARGS_EXPOSE, /* [HOST:]PORT [--port N|0] [--takeover] [--subdomain S] [--basic-auth U:P]
+			    [--cluster] */
+	BINDARGS_HTTP, /* [HOST:]PORT [--subdomain S] [--mode single|cluster] [--basic-auth U:P] [--takeover]
+			*/
+};
+
+/*
+ * Fill the one binding *b (zeroed first) of command cmd from argv[0..argc).
+ * `http` and `expose --subdomain` make a host route (no container port;
+ * without a name, `http` asks for a random one); `expose --subdomain` with
+ * `--port` is refused. Returns 0, or -1 after printing why.
+ */
+int bindargs_single(struct client_binding *b, enum bindargs_cmd cmd, int argc, char **argv);
+
+/*
+ * Fill binds[0..*n) from the arguments of `htc up`: each of --expose
+ * [C:]L, --pull [C:]L and --http [NAME=]L adds one binding, in order, at
+ * most max of them; none at all is an error. Returns 0, or -1 after
+ * printing why.
+ */
+int bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, int argc, char **argv);
+
+/* "single" -> 0, "cluster" -> 1 into *cluster. Returns 0, or -1 for any other text. */
+int bindargs_mode(const char *s, int *cluster);
+
+#endif
