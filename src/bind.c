@@ -480,11 +480,25 @@ put(char *out, size_t cap, size_t *at, const char *s, size_t n)
 	*at += k;
 }
 
+/* A host route's URL without a pattern: the scheme and port of the listener its tunnel came in on. */
+static void
+host_url(struct daemon *d, struct binding *b, int root)
+{
+	int port = b->set->via_port, tls = d->tls_creds.d != NULL && port == d->ctl_port;
+	char tail[16] = "";
+
+	if (port != 0 && port != (tls ? 443 : 80))
+		snprintf(tail, sizeof(tail), ":%d", port);
+	snprintf(b->public_url, sizeof(b->public_url), "%s://%s%s%s%s", tls ? "https" : "http",
+		 root ? "" : b->route->name, root ? "" : ".", d->cfg->domain, tail);
+}
+
 /*
  * The public URL: --public-url-pattern with {port} and {subdomain} put in
  * ("{subdomain}." is dropped for the root route "@"); without a pattern,
  * a host route's is http://NAME.DOMAIN[:PORT] on the port its holder's
- * tunnel came in on, a port route's is null.
+ * tunnel came in on (https:// when that is the control port with TLS), a
+ * port route's is null.
  */
 static void
 public_url(struct daemon *d, struct binding *b)
@@ -499,13 +513,7 @@ public_url(struct daemon *d, struct binding *b)
 	if (b->kind != BIND_EXPOSE)
 		return;
 	if ((pat == NULL || *pat == '\0') && b->route->port == 0) {
-		int port = b->set->via_port;
-		char tail[16] = "";
-
-		if (port != 0 && port != 80)
-			snprintf(tail, sizeof(tail), ":%d", port);
-		snprintf(b->public_url, cap, "http://%s%s%s%s", root ? "" : name, root ? "" : ".",
-			 d->cfg->domain, tail);
+		host_url(d, b, root);
 		return;
 	}
 	if (pat == NULL)
