@@ -165,6 +165,33 @@ cell_int(struct print_table *t, const struct json_doc *d, int obj, const char *k
 		print_table_cell(t, "-");
 }
 
+/* A binding's port (member port_key), or its host route's name ("demo.", "@"): 0, or -1 for neither. */
+static int
+route_text(const struct json_doc *d, int b, const char *port_key, char *out, size_t cap)
+{
+	char name[72];
+	int64_t port;
+
+	if (json_obj_get_int(d, b, port_key, &port) == JSON_GET_OK) {
+		snprintf(out, cap, "%lld", (long long)port);
+		return 0;
+	}
+	if (json_obj_get_str(d, b, "subdomain", name, sizeof(name)) > 0) {
+		snprintf(out, cap, "%s%s", name, strcmp(name, "@") == 0 ? "" : ".");
+		return 0;
+	}
+	return -1;
+}
+
+/* A binding's port, or its host route's name, as a cell; "-" for neither. */
+static void
+cell_route(struct print_table *t, const struct json_doc *d, int obj, const char *port_key)
+{
+	char where[80];
+
+	print_table_cell(t, route_text(d, obj, port_key, where, sizeof(where)) == 0 ? where : "-");
+}
+
 /* Print t (bold header on a terminal) and free it. */
 static int
 table_done(const struct htc_opts *o, struct print_table *t)
@@ -193,16 +220,16 @@ cell_ports(struct print_table *t, const struct json_doc *d, int obj, const char 
 	size_t len = 0;
 
 	for (b = json_first(d, arr); b >= 0 && len < sizeof(line); b = json_next(d, arr, b)) {
-		int64_t port;
 		const char *sep = len ? "," : "";
+		char where[80];
 		int n;
 
-		if (json_obj_get_int(d, b, port_key, &port) != JSON_GET_OK)
+		if (route_text(d, b, port_key, where, sizeof(where)) < 0)
 			continue;
 		if (kind_key != NULL && json_obj_get_str(d, b, kind_key, kind, sizeof(kind)) >= 0)
-			n = snprintf(line + len, sizeof(line) - len, "%s%s:%lld", sep, kind, (long long)port);
+			n = snprintf(line + len, sizeof(line) - len, "%s%s:%s", sep, kind, where);
 		else
-			n = snprintf(line + len, sizeof(line) - len, "%s%lld", sep, (long long)port);
+			n = snprintf(line + len, sizeof(line) - len, "%s%s", sep, where);
 		if (n < 0)
 			break;
 		len += (size_t)n;
@@ -350,7 +377,7 @@ show_bindings(const struct htc_opts *o, const struct json_doc *d)
 		cell_str(&t, d, b, "bindId");
 		cell_str(&t, d, b, "kind");
 		cell_str(&t, d, b, "mode");
-		cell_int(&t, d, b, "port");
+		cell_route(&t, d, b, "port");
 	}
 	return table_done(o, &t);
 }

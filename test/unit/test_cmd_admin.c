@@ -51,7 +51,9 @@ static const struct fake_reply replies[] = {
 		     "\"bindId\":1,"
 		     "\"kind\":\"expose\",\"mode\":\"http\",\"containerPort\":3000},{\"bindId\":3,\"kind\":"
 		     "\"pull\","
-		     "\"mode\":\"tcp\",\"containerPort\":5432}]},{\"sessionId\":\"\\u001b[2Jevil\\n\","
+		     "\"mode\":\"tcp\",\"containerPort\":5432},{\"bindId\":4,\"kind\":\"expose\",\"mode\":"
+		     "\"http\","
+		     "\"containerPort\":null,\"subdomain\":\"demo\"}]},{\"sessionId\":\"\\u001b[2Jevil\\n\","
 		     "\"isV2\":false}],"
 		     "\"total\":2}" } },
 	{ .target = "/api/v1/tunnel/bindings",
@@ -59,7 +61,8 @@ static const struct fake_reply replies[] = {
 		       "\"http\","
 		       "\"port\":3000},{\"sessionId\":\"s-7f3a\",\"bindId\":3,\"kind\":\"pull\",\"mode\":"
 		       "\"tcp\","
-		       "\"port\":5432}],\"total\":2}" } },
+		       "\"port\":5432},{\"sessionId\":\"s-7f3a\",\"bindId\":4,\"kind\":\"expose\",\"mode\":"
+		       "\"http\",\"port\":null,\"subdomain\":\"@\"}],\"total\":3}" } },
 	{ .target = "/api/v1/tunnel/metrics",
 	  .parts = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: "
 		     "chunked\r\n\r\n"
@@ -261,15 +264,17 @@ test_sessions_bindings_metrics(void **state)
 	run(&r, cmd_sessions, &o, NULL);
 	assert_int_equal(r.rc, 0);
 	/* The escape sequence and newline from the daemon are shown as '?'. */
-	assert_string_equal(r.out, "ID         PEER            V2   CONNS  STREAMS  BINDINGS\n"
-				   "s-7f3a     10.0.0.9:51234  yes      4  12/1024  expose:3000,pull:5432\n"
-				   "?[2Jevil?  -               no       -        -  -\n");
+	assert_string_equal(
+		r.out, "ID         PEER            V2   CONNS  STREAMS  BINDINGS\n"
+		       "s-7f3a     10.0.0.9:51234  yes      4  12/1024  expose:3000,pull:5432,expose:demo.\n"
+		       "?[2Jevil?  -               no       -        -  -\n");
 
 	run(&r, cmd_bindings, &o, NULL);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.out, "SESSION  BIND  KIND    MODE  PORT\n"
 				   "s-7f3a      1  expose  http  3000\n"
-				   "s-7f3a      3  pull    tcp   5432\n");
+				   "s-7f3a      3  pull    tcp   5432\n"
+				   "s-7f3a      4  expose  http     @\n");
 
 	run(&r, cmd_metrics, &o, NULL);
 	assert_int_equal(r.rc, 0);
