@@ -385,6 +385,15 @@ async def case_reserved_paths_on_routed_hosts(d):
             v.close()
         assert [t for t in a.targets() if not t.startswith("/app")] == [], a.targets()
         assert len(a.seen) == 6, a.targets()
+        # the same, pipelined in one write
+        for p in ports(d):
+            v = await Visitor(p).open()
+            v.send("".join(f"GET {t} HTTP/1.1\r\nHost: {h}\r\n\r\n"
+                           for t in ("/p1", "/healthz/live", "/p2", "/healthz/ready", "/p3")))
+            got = [await v.response() for _ in range(5)]
+            assert [(s, b) for s, _, b in got] == [(200, b"res GET /p1"), (200, b"live\n"), (200, b"res GET /p2"),
+                                                   (200, b"ready\n"), (200, b"res GET /p3")], (p, got)
+            v.close()
 
 
 async def case_upgrade_and_streaming(d):
@@ -489,6 +498,14 @@ async def case_cluster_round_robin_and_park(d):
         for p in ports(d):
             st, hd, body = await fetch(p, h, "/none")
             assert st == 503 and hd.get("retry-after") == "5", (p, st, hd, body)
+        # one comes back (resume): it holds the name again and serves alone
+        c2 = TunnelClient(d.port)
+        await c2.connect()
+        alive.c, c2.on_stream = c2, alive.serve
+        ok = await c2.hello(d.token, extra={"resume": {"sessionId": sid2}})
+        assert ok["resumed"] is True and [x.get("subdomain") for x in ok["resumedBinds"]] == ["pool"], ok
+        for i in range(4):
+            assert served_by(await fetch(d.vport, h, f"/back{i}")) == alive.name
 
 
 async def case_conflicts_and_takeover(d):
@@ -581,14 +598,14 @@ async def case_basic_auth_and_forwarded(d):
 
 async def case_trusted_proxy_and_public_url_pattern():
     env = {"HOODY_TUNNEL_DOMAIN": DOMAIN}
-    with Daemon("--trusted-proxy", "loopback", "--public-url-pattern", "https://{subdomain}.tun.test/",
+    with Daemon("--trusted-proxy", "loopback", "--public-url-pattern", "https://{subdomain}.tun.test:{port}/",
                 "--takeover-grace", "0", env=env) as d:
         async with Apps(d) as apps:
             a = await apps.new("tp")
             j = await a.bind_ok("tp")
-            assert j["publicUrl"] == "https://tp.tun.test/", j
+            assert j["publicUrl"] == f"https://tp.tun.test:{d.port}/", j
             j = await a.bind_ok("@")
-            assert j["publicUrl"] == "https://tun.test/", j
+            assert j["publicUrl"] == f"https://tun.test:{d.port}/", j
             await fetch(d.port, f"tp.{DOMAIN}", "/f", headers=(("X-Forwarded-For", "6.6.6.6"),
                                                               ("X-Forwarded-Proto", "https")))
             names = [k.lower() for k, _ in a.seen[0]["headers"]]
