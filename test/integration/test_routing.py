@@ -301,7 +301,7 @@ async def case_host_variations(d):
         await a.bind_ok("var")
         await other.bind_ok("other")
         for p in ports(d):
-            for h in (f"VAR.{DOMAIN.upper()}", f"var.{DOMAIN}:8443", f"var.{DOMAIN}.", f"Var.Tun.Test.:1"):
+            for h in (f"VAR.{DOMAIN.upper()}", f"var.{DOMAIN}:8443", f"var.{DOMAIN}.", "Var.Tun.Test.:1"):
                 assert served_by(await fetch(p, h, "/v")) == "var", (p, h)
             # absolute form: the target's authority wins over Host
             st, hd, body = await fetch(p, f"other.{DOMAIN}", f"http://var.{DOMAIN}/abs?q=1")
@@ -391,8 +391,9 @@ async def case_reserved_paths_on_routed_hosts(d):
             v.send("".join(f"GET {t} HTTP/1.1\r\nHost: {h}\r\n\r\n"
                            for t in ("/p1", "/healthz/live", "/p2", "/healthz/ready", "/p3")))
             got = [await v.response() for _ in range(5)]
-            assert [(s, b) for s, _, b in got] == [(200, b"res GET /p1"), (200, b"live\n"), (200, b"res GET /p2"),
-                                                   (200, b"ready\n"), (200, b"res GET /p3")], (p, got)
+            want = [(200, b"res GET /p1"), (200, b"live\n"), (200, b"res GET /p2"), (200, b"ready\n"),
+                    (200, b"res GET /p3")]
+            assert [(s, b) for s, _, b in got] == want, (p, got)
             v.close()
 
 
