@@ -7,7 +7,8 @@
 #include "bind.h"
 
 /* A new route with no holder, in the table; NULL when out of memory. */
-struct bind_route *bind_route_new(struct daemon *d, enum bind_kind kind, int port, const char *name, int cluster);
+struct bind_route *bind_route_new(struct daemon *d, enum bind_kind kind, int port, const char *name,
+				  int cluster);
 
 /* Take an empty route out of the table and free it (its listener already stopped). */
 void bind_route_free(struct bind_route *rt);
