@@ -495,7 +495,8 @@ host_url(struct daemon *d, struct binding *b, int root)
 
 /*
  * The public URL: --public-url-pattern with {port} and {subdomain} put in
- * ("{subdomain}." is dropped for the root route "@"); without a pattern,
+ * ("{subdomain}." is dropped for the root route "@"; a host route's {port}
+ * is its holder's via_port); without a pattern,
  * a host route's is http://NAME.DOMAIN[:PORT] on the port its holder's
  * tunnel came in on (https:// when that is the control port with TLS), a
  * port route's is null.
@@ -520,7 +521,10 @@ public_url(struct daemon *d, struct binding *b)
 		return;
 	for (p = pat; *p != '\0';) {
 		if (strncmp(p, "{port}", 6) == 0) {
-			put(b->public_url, cap, &at, num, (size_t)snprintf(num, sizeof(num), "%d", b->port));
+			/* a host route: the port its holder's tunnel came in on */
+			int port = b->route->port != 0 ? b->port : b->set->via_port;
+
+			put(b->public_url, cap, &at, num, (size_t)snprintf(num, sizeof(num), "%d", port));
 			p += 6;
 		} else if (strncmp(p, "{subdomain}", 11) == 0) {
 			p += 11;

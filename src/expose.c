@@ -438,9 +438,9 @@ send_body(struct visitor *v)
 	}
 }
 
-/* Route the request and serve its stream: 0, or the status to answer (*detail why). */
+/* Route the request and serve its stream: 0, or the status to answer (*detail why, maybe in why[]). */
 static int
-open_stream(struct visitor *v, const struct http1_request *req, const char **detail)
+open_stream(struct visitor *v, const struct http1_request *req, const char **detail, char *why, size_t whylen)
 {
 	struct daemon *d = v->d;
 	struct expose_route rt = { .port = v->port,
@@ -452,6 +452,10 @@ open_stream(struct visitor *v, const struct http1_request *req, const char **det
 
 	if (status != 0) {
 		*detail = rt.detail;
+		if (rt.detail == rt.why) { /* rt ends here: the caller keeps a copy */
+			snprintf(why, whylen, "%s", rt.why);
+			*detail = why;
+		}
 		return status;
 	}
 	rt.st->ops = &visitor_stream_ops;
@@ -471,6 +475,7 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 {
 	int has_body = req->body == HTTP1_BODY_CHUNKED ||
 		       (req->body == HTTP1_BODY_LENGTH && req->content_length > 0);
+	char why[sizeof(((struct expose_route *)NULL)->why)];
 	const char *detail = NULL;
 	int status;
 
@@ -482,7 +487,7 @@ start_request(struct visitor *v, const struct http1_request *req, size_t head_le
 	v->keep_alive = req->keep_alive;
 	expose_http_req_body_init(&v->req, has_body ? req->body : HTTP1_BODY_NONE, req->content_length);
 	v->expect = req->expect_continue && has_body;
-	status = open_stream(v, req, &detail);
+	status = open_stream(v, req, &detail, why, sizeof(why));
 	buf_consume(&v->in, head_len); /* req points into `in`: used up by now */
 	v->scanned = 0;
 	if (status != 0) {

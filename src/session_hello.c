@@ -83,7 +83,13 @@ write_resumed(struct session *s, struct json_writer *w, int resumed)
 		json_w_kv_uint(w, "bindId", b->id);
 		json_w_kv_str(w, "kind", bind_kind_name(b->kind));
 		json_w_kv_str(w, "mode", bind_mode_name(b->kind));
-		json_w_kv_int(w, "containerPort", b->port);
+		if (b->route->port != 0) {
+			json_w_kv_int(w, "containerPort", b->route->port);
+		} else {
+			/* a host route: as in BIND_OK and BIND_REVOKED */
+			json_w_kv_null(w, "containerPort");
+			json_w_kv_str(w, "subdomain", b->route->name);
+		}
 		json_w_obj_end(w);
 	}
 	json_w_arr_end(w);
