@@ -496,10 +496,11 @@ host_url(struct daemon *d, struct binding *b, int root)
 /*
  * The public URL: --public-url-pattern with {port} and {subdomain} put in
  * ("{subdomain}." is dropped for the root route "@"; a host route's {port}
- * is its holder's via_port); without a pattern,
- * a host route's is http://NAME.DOMAIN[:PORT] on the port its holder's
- * tunnel came in on (https:// when that is the control port with TLS), a
- * port route's is null.
+ * is the port its holder's tunnel came in on). A pattern with {subdomain}
+ * is for host routes, one without it for port routes. Without a pattern
+ * that fits, a host route's URL is http://NAME.DOMAIN[:PORT] on the port
+ * its holder's tunnel came in on (https:// when that is the control port
+ * with TLS), a port route's is null.
  */
 static void
 public_url(struct daemon *d, struct binding *b)
@@ -513,12 +514,17 @@ public_url(struct daemon *d, struct binding *b)
 	b->public_url[0] = '\0';
 	if (b->kind != BIND_EXPOSE)
 		return;
-	if ((pat == NULL || *pat == '\0') && b->route->port == 0) {
-		host_url(d, b, root);
+	if (pat == NULL || *pat == '\0') {
+		if (b->route->port == 0)
+			host_url(d, b, root);
 		return;
 	}
-	if (pat == NULL)
+	/* a pattern with {subdomain} is for names, one without for ports */
+	if ((strstr(pat, "{subdomain}") != NULL) != (b->route->port == 0)) {
+		if (b->route->port == 0)
+			host_url(d, b, root);
 		return;
+	}
 	for (p = pat; *p != '\0';) {
 		if (strncmp(p, "{port}", 6) == 0) {
 			/* a host route: the port its holder's tunnel came in on */

@@ -58,10 +58,55 @@ header_pair(struct json_writer *w, const char *name, const char *value, size_t v
 	json_w_arr_end(w);
 }
 
+/* An absolute-form target: the length of "scheme://" before its authority, else 0. */
+static size_t
+scheme_len(const char *t, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || t[0] == '/')
+		return 0;
+	for (i = 0; i < len && t[i] != ':' && t[i] != '/'; i++)
+		;
+	return i + 2 < len && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/' ? i + 3 : 0;
+}
+
+/* An absolute-form target split for the client (RFC 9112 3.2.2). */
+struct absolute {
+	const char *auth; /* the authority: the Host the client is sent; NULL: not absolute-form */
+	size_t auth_len;
+	const char *origin; /* the origin form: path and query ("/" when empty) */
+	size_t origin_len;
+};
+
+/*
+ * 0 with af filled when req's target is in absolute form with a path or
+ * nothing after the authority, else -1 (a bare "?query" after it is sent
+ * as it came).
+ */
+static int
+absolute_form(const struct http1_request *req, struct absolute *af)
+{
+	size_t at = scheme_len(req->target, req->target_len), end;
+
+	if (at == 0)
+		return -1;
+	for (end = at; end < req->target_len && req->target[end] != '/' && req->target[end] != '?'; end++)
+		;
+	if (end < req->target_len && req->target[end] == '?')
+		return -1;
+	af->auth = req->target + at;
+	af->auth_len = end - at;
+	af->origin = end < req->target_len ? req->target + end : "/";
+	af->origin_len = end < req->target_len ? req->target_len - end : 1;
+	return 0;
+}
+
 /* see expose_http.h */
 int
 expose_http_open_json(struct buf *out, const struct expose_http_open *o, const struct http1_request *req)
 {
+	struct absolute af = { NULL, 0, NULL, 0 };
 	struct json_writer w;
 	size_t i;
 
@@ -71,13 +116,19 @@ expose_http_open_json(struct buf *out, const struct expose_http_open *o, const s
 	json_w_kv_uint(&w, "bindId", o->bind_id);
 	json_w_kv_int(&w, "containerPort", o->port);
 	json_w_kv_strn(&w, "method", req->method, req->method_len);
-	json_w_kv_strn(&w, "target", req->target, req->target_len);
+	if (absolute_form(req, &af) == 0)
+		json_w_kv_strn(&w, "target", af.origin, af.origin_len);
+	else
+		json_w_kv_strn(&w, "target", req->target, req->target_len);
 	json_w_key(&w, "headers");
 	json_w_arr_begin(&w);
+	if (af.auth != NULL)
+		header_pair(&w, "Host", af.auth, af.auth_len);
 	for (i = 0; i < req->num_headers; i++) {
 		const struct http1_header *h = &req->headers[i];
 
-		if (!keep_request_field(req, h, o->upgrade))
+		if (!keep_request_field(req, h, o->upgrade) ||
+		    (af.auth != NULL && util_strcaseeq(h->name, h->name_len, "host")))
 			continue;
 		json_w_arr_begin(&w);
 		json_w_str(&w, h->name, h->name_len);
@@ -485,19 +536,6 @@ expose_http_error_response(struct buf *out, int status, const char *detail, size
 }
 
 /* ---- routing by host ---------------------------------------------------- */
-
-/* An absolute-form target: the length of "scheme://" before its authority, else 0. */
-static size_t
-scheme_len(const char *t, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || t[0] == '/')
-		return 0;
-	for (i = 0; i < len && t[i] != ':' && t[i] != '/'; i++)
-		;
-	return i + 2 < len && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/' ? i + 3 : 0;
-}
 
 /* see expose_http.h */
 int

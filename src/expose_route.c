@@ -85,8 +85,14 @@ send_open(struct daemon *d, struct expose_route *rt, struct binding *b, struct s
 	struct mux *m = &b->s->mux;
 	struct forwarded_values fwd;
 	struct expose_http_open o;
+	const char *host;
+	size_t host_len;
 
 	forwarded_values(rt->trusted, rt->peer_ip, req->headers, req->num_headers, &fwd);
+	if (!rt->trusted && req->target_len > 0 && req->target[0] != '/' &&
+	    expose_http_host(req, &host, &host_len) == 0) /* absolute form: its authority is the host */
+		snprintf(fwd.host, sizeof(fwd.host), "%.*s", (int)UTIL_MIN(host_len, sizeof(fwd.host) - 1),
+			 host);
 	o = (struct expose_http_open){ b->id, b->port, rt->peer, &fwd, rt->upgrade };
 	buf_reset(&d->scratch, 0);
 	if (expose_http_open_json(&d->scratch, &o, req) < 0 || buf_len(&d->scratch) > FRAME_MAX_PAYLOAD) {

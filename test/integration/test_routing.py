@@ -306,6 +306,10 @@ async def case_host_variations(d):
             # absolute form: the target's authority wins over Host
             st, hd, body = await fetch(p, f"other.{DOMAIN}", f"http://var.{DOMAIN}/abs?q=1")
             assert st == 200 and hd.get("x-app") == "var", (p, st, body)
+            # and the app is told that host, in origin form (RFC 9112 3.2.2)
+            got = a.seen[-1]
+            hosts = [v for k, v in got["headers"] if k.lower() in ("host", "x-forwarded-host")]
+            assert got["target"] == "/abs?q=1" and hosts == [f"var.{DOMAIN}"] * 2, got
             st, hd, body = await fetch(p, f"var.{DOMAIN}", f"http://OTHER.{DOMAIN}:99/abs2")
             assert st == 200 and hd.get("x-app") == "other", (p, st, body)
         assert len(other.seen) == 2, other.targets()

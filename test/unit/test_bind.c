@@ -532,6 +532,16 @@ test_host_pattern(void **state)
 	assert_string_equal(b->public_url, "https://demo.tunnels.example/x0");
 	b = bind_ok(&set_a, HOST_BIND("@"));
 	assert_string_equal(b->public_url, "https://tunnels.example/x0");
+	/* a pattern with {subdomain} is not a port's */
+	b = bind_ok(&set_a, "{\"kind\":\"http\",\"mode\":\"expose\"}");
+	assert_string_equal(b->public_url, "");
+	/* nor one without it a name's */
+	cfg.public_url_pattern = "https://ports.example/{port}";
+	set_b.via_port = 8050;
+	b = bind_ok(&set_b, HOST_BIND("web"));
+	assert_string_equal(b->public_url, "http://web.example.test:8050");
+	b = bind_ok(&set_b, "{\"kind\":\"http\",\"mode\":\"expose\"}");
+	assert_true(strncmp(b->public_url, "https://ports.example/", 22) == 0);
 }
 
 static void

@@ -154,6 +154,26 @@ test_open_forwarded_replaced(void **state)
 			    "X-Forwarded-Host: h\nX-Real-IP: 203.0.113.4\n");
 }
 
+/* An absolute-form target: the client gets the origin form and the target's authority as Host. */
+static void
+test_open_absolute_form(void **state)
+{
+	struct opened *o;
+
+	(void)state;
+	o = open_for("GET http://a.example.test:81/x?y HTTP/1.1\r\nHost: b.example.test\r\nX-A: 1\r\n\r\n",
+		     0);
+	str_member(o, "target", "/x?y");
+	assert_non_null(strstr(header_lines(o), "Host: a.example.test:81\nX-A: 1\n"));
+	assert_null(
+		strstr(header_lines(o), "\nHost: b.example.test")); /* X-Forwarded-Host is expose_route's */
+	o = open_for("GET http://a.example.test HTTP/1.1\r\nHost: b\r\n\r\n", 0);
+	str_member(o, "target", "/");
+	o = open_for("GET /p HTTP/1.1\r\nHost: b\r\n\r\n", 0);
+	str_member(o, "target", "/p");
+	assert_non_null(strstr(header_lines(o), "Host: b\n"));
+}
+
 static void
 test_open_upgrade(void **state)
 {
@@ -971,6 +991,7 @@ main(void)
 		cmocka_unit_test(test_error_response),
 		cmocka_unit_test(test_error_response_long_detail),
 		cmocka_unit_test(test_route_host),
+		cmocka_unit_test(test_open_absolute_form),
 		cmocka_unit_test(test_route_reserved),
 	};
 
