@@ -24,6 +24,7 @@ Run: BUILD=build /usr/bin/python3 test/integration/test_http_htc.py
 import http.server as httpserver
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -216,17 +217,28 @@ def test_cluster_shares_a_name():
                 Htc(d, "http", str(l2.port), "--subdomain", "shared", "--mode", "cluster") as h2:
             assert route_lines(h1)[0] == "shared"
             assert route_lines(h2)[0] == "shared"
-            seen = set()
-            for i in range(8):
+            count = {"one": 0, "two": 0}
+            for i in range(200):
                 st, body = visit(d, f"shared.{DOMAIN}", f"/c{i}")
                 assert st == 200, (st, body)
-                seen.add(body.split()[0])
-            assert seen == {"one", "two"}, seen
+                count[body.split()[0]] += 1
+            assert 80 <= count["one"] <= 120 and count["one"] + count["two"] == 200, count
             rc, out, err = htc_once(d, "http", str(l1.port), "--subdomain", "shared")
             assert rc == 1, (rc, out, err)
             lines = err.strip().splitlines()
             assert len(lines) == 1, lines
             assert lines[0].startswith("htc: bind subdomain shared refused: ALREADY_BOUND: "), lines
+            # one client killed: once the daemon has noticed, every request goes to the other
+            parked = d.get_json("/api/v1/tunnel/tunnels")["orphanedSessions"]
+            h2.signal(signal.SIGKILL)
+            h2.wait(STEP)
+            deadline = time.monotonic() + STEP
+            while d.get_json("/api/v1/tunnel/tunnels")["orphanedSessions"] <= parked:
+                assert time.monotonic() < deadline, "the daemon did not notice the killed client"
+                time.sleep(0.02)
+            for i in range(50):
+                st, body = visit(d, f"shared.{DOMAIN}", f"/after{i}")
+                assert st == 200 and body.split()[0] == "one", (i, st, body)
 
 
 def test_up_http_and_pull():
