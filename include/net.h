@@ -108,6 +108,9 @@ int net_set_bufsizes(int fd, int snd, int rcv);
 /* The local port of a bound socket (to learn what port 0 picked), or -errno. */
 int net_local_port(int fd);
 
+/* The peer address of connected socket fd into ss; family AF_UNSPEC when unknown. */
+void net_peer_addr(int fd, struct sockaddr_storage *ss);
+
 /* shutdown(SHUT_WR): send FIN, keep reading. 0 or -errno. */
 int net_shutdown_write(int fd);
 

@@ -578,12 +578,9 @@ static void
 ctl_adopt(struct daemon *d, struct conn *from, const uint8_t *pre, size_t n)
 {
 	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
 	struct ctl_conn *c;
 
-	memset(&peer, 0, sizeof(peer));
-	if (getpeername(from->fd, (struct sockaddr *)&peer, &len) < 0)
-		peer.ss_family = AF_UNSPEC;
+	net_peer_addr(from->fd, &peer);
 	c = ctl_admit(d, -1, &peer, 0, from);
 	if (c == NULL)
 		return;
@@ -614,27 +611,12 @@ ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 ctl_start(struct daemon *d)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, rc;
+	int rc = daemon_listen(d, &d->ctl, "--listen", d->cfg->listen, 50, ctl_on_accept);
 
-	rc = net_parse_hostport(d->cfg->listen, 50, &ss, &len);
-	if (rc < 0) {
-		log_error("--listen %s: not an address", d->cfg->listen);
+	if (rc < 0)
 		return rc;
-	}
-	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
-	if (fd < 0) {
-		log_error("cannot listen on %s: %s", d->cfg->listen, strerror(-fd));
-		return fd;
-	}
-	d->ctl_port = net_local_port(fd);
+	d->ctl_port = net_local_port(d->ctl.fd);
 	d->ctl_adopt = ctl_adopt;
-	rc = daemon_listener_start(d, &d->ctl, fd, ctl_on_accept);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
 	return 0;
 }
 

@@ -154,6 +154,31 @@ daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, react
 }
 
 /* see daemon.h */
+int
+daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *addr, int port,
+	      reactor_io_cb *cb)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc;
+
+	rc = net_parse_hostport(addr, port, &ss, &len);
+	if (rc < 0) {
+		log_error("%s %s: not an address", flag, addr);
+		return rc;
+	}
+	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
+	if (fd < 0) {
+		log_error("%s: cannot listen on %s: %s", flag, addr, strerror(-fd));
+		return fd;
+	}
+	rc = daemon_listener_start(d, l, fd, cb);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+/* see daemon.h */
 void
 daemon_listener_stop(struct daemon *d, struct daemon_listener *l)
 {

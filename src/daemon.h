@@ -127,6 +127,13 @@ void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_o
 
 /* Start watching a listener (READ unless accepts are paused). */
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);
+/*
+ * Listen on addr (HOST:PORT, port the default when addr has none) and
+ * start watching: 0, or -errno logged with the flag's name (--listen).
+ */
+int daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *addr, int port,
+		  reactor_io_cb *cb);
+
 /* Stop watching and close it. */
 void daemon_listener_stop(struct daemon *d, struct daemon_listener *l);
 

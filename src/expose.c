@@ -1201,12 +1201,9 @@ void
 expose_adopt(struct daemon *d, struct conn *from, const uint8_t *pre, size_t n)
 {
 	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
 	struct visitor *v;
 
-	memset(&peer, 0, sizeof(peer));
-	if (getpeername(from->fd, (struct sockaddr *)&peer, &len) < 0)
-		peer.ss_family = AF_UNSPEC;
+	net_peer_addr(from->fd, &peer);
 	v = visitor_new(d, &peer, 0);
 	if (v == NULL) {
 		conn_close(from);
@@ -1247,26 +1244,9 @@ vhost_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 expose_vhost_start(struct daemon *d)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, rc;
-
 	if (d->cfg->vhost_listen == NULL)
 		return 0;
-	rc = net_parse_hostport(d->cfg->vhost_listen, 80, &ss, &len);
-	if (rc < 0) {
-		log_error("--vhost-listen %s: not an address", d->cfg->vhost_listen);
-		return rc;
-	}
-	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
-	if (fd < 0) {
-		log_error("--vhost-listen: cannot listen on %s: %s", d->cfg->vhost_listen, strerror(-fd));
-		return fd;
-	}
-	rc = daemon_listener_start(d, &d->vhost, fd, vhost_on_accept);
-	if (rc < 0)
-		close(fd);
-	return rc;
+	return daemon_listen(d, &d->vhost, "--vhost-listen", d->cfg->vhost_listen, 80, vhost_on_accept);
 }
 
 /* see expose.h */

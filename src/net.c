@@ -507,3 +507,14 @@ net_cidr_match(const struct net_cidr *c, const struct sockaddr *sa)
 		return 0;
 	return rest == 0 || ((a[full] ^ c->addr[full]) & (0xff00u >> rest) & 0xff) == 0;
 }
+
+/* see net.h */
+void
+net_peer_addr(int fd, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+
+	memset(ss, 0, sizeof(*ss));
+	if (getpeername(fd, (struct sockaddr *)ss, &len) < 0)
+		ss->ss_family = AF_UNSPEC;
+}
