@@ -32,6 +32,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
+from exposelib import LocalService, WsEcho  # noqa: E402
+import asyncio  # noqa: E402
+import socket  # noqa: E402
+import websockets  # noqa: E402
 
 DOMAIN = "example.test"
 RANDOM = re.compile(r"^px-[a-z0-9]{10}$")
@@ -288,6 +292,50 @@ def test_no_domain():
         assert lines[0].startswith("htc: bind subdomain demo refused: NO_DOMAIN: "), lines
 
 
+async def _ws_through(d):
+    async with WsEcho() as srv:
+        with Htc(d, "http", str(srv.port), "--subdomain", "ws") as h:
+            await asyncio.to_thread(route_lines, h)
+            sock = socket.create_connection(("127.0.0.1", d.port), timeout=STEP)
+            async with websockets.connect(f"ws://ws.{DOMAIN}:{d.port}/room", sock=sock, subprotocols=["chat"],
+                                          open_timeout=STEP, max_size=4 * MiB) as ws:
+                assert ws.subprotocol == "chat", ws.subprotocol
+                for i in range(20):
+                    await ws.send(f"m{i}")
+                    assert await asyncio.wait_for(ws.recv(), STEP) == f"m{i}"
+                big = bytes(range(256)) * 4096
+                await ws.send(big)
+                assert await asyncio.wait_for(ws.recv(), STEP * 2) == big
+            assert srv.handshakes[-1]["path"] == "/room", srv.handshakes
+
+
+def test_websocket_and_sse_routed():
+    """A WebSocket (python3-websockets both ends) and an SSE stream through a routed name."""
+    with domain_daemon() as d:
+        asyncio.run(_ws_through(d))
+        svc = LocalService()
+        try:
+            with Htc(d, "http", str(svc.port), "--subdomain", "sse") as h:
+                route_lines(h)
+                second = svc.sse_event("r1")
+                s = socket.create_connection(("127.0.0.1", d.port), timeout=STEP)
+                s.sendall(f"GET /events?tag=r1 HTTP/1.1\r\nHost: sse.{DOMAIN}\r\n\r\n".encode())
+                buf = b""
+                while b"data: one" not in buf:
+                    chunk = s.recv(65536)
+                    assert chunk, buf
+                    buf += chunk
+                assert not second.is_set(), "the first event waited for the second"
+                while not buf.endswith(b"0\r\n\r\n"):
+                    chunk = s.recv(65536)
+                    assert chunk, buf
+                    buf += chunk
+                assert b"data: two" in buf and second.is_set(), buf
+                s.close()
+        finally:
+            svc.close()
+
+
 if __name__ == "__main__":
     require_domain()
     run_tests([
@@ -301,4 +349,5 @@ if __name__ == "__main__":
         test_up_http_and_pull,
         test_random_name_kept_on_new_session,
         test_no_domain,
+        test_websocket_and_sse_routed,
     ])
