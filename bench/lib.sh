@@ -205,7 +205,8 @@ rss_kib() { python3 -c "$_procpy" rss "$@"; }
 # base_init: with BASE_BUILD set, check that it holds both programs (exit 1
 # if not), make it absolute and say which binaries run against which.
 base_init() {
-	[ -n "$BASE_BUILD" ] || { BASE_ROUNDS=1; return 0; }
+	case $BASE_ROUNDS in '' | 0 | *[!0-9]*) say "BASE_ROUNDS must be a positive integer"; exit 1 ;; esac
+	[ -n "$BASE_BUILD" ] || return 0 # rounds still repeat our own cases (expose.sh: port and routed)
 	BASE_BUILD=$(cd "$BASE_BUILD" 2>/dev/null && pwd) || { say "BASE_BUILD: no such directory"; exit 1; }
 	if [ ! -x "$BASE_BUILD/hoody-tunnel" ] || [ ! -x "$BASE_BUILD/htc" ]; then
 		say "BASE_BUILD: $BASE_BUILD/hoody-tunnel or $BASE_BUILD/htc missing (make -C <tree> -j2)"
