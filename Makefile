@@ -45,7 +45,7 @@ CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 SRC_INC  := -Iinclude
 TEST_INC := -Iinclude -Isrc
 CFLAGS   += $(OPT) $(WARN) -fno-strict-aliasing
-LDLIBS   += -lbearssl
+LDLIBS   += -lbearssl -lcares
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Find (and, on Debian, install) what the build needs.
 #
-#   sh third_party/deps.sh build    compiler, BearSSL, cmocka
+#   sh third_party/deps.sh build    compiler, BearSSL, cmocka, c-ares
 #   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl (integration tests), clang-format
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
@@ -26,6 +26,7 @@ check_build() {
 	command -v make >/dev/null 2>&1 || miss make
 	[ -f /usr/include/bearssl.h ] || miss libbearssl-dev
 	[ -f /usr/include/cmocka.h ] || miss libcmocka-dev
+	[ -f /usr/include/ares.h ] || miss libc-ares-dev
 }
 check_test() {
 	[ -x /usr/bin/python3 ] || miss python3
