@@ -61,6 +61,10 @@ enum frame_type {
 	FRAME_PONG = 0x21,
 	FRAME_GOAWAY = 0x30,
 	FRAME_BIND_REVOKED = 0x40,
+	/* The forward extension (doc/FORWARD.md): streams the client opens */
+	FRAME_FORWARD_OPEN = 0x41, /* c->s, a new client stream id: {"host":...,"port":N} */
+	FRAME_FORWARD_OK = 0x42,   /* s->c: connected, {"address":"ip:port"} */
+	FRAME_FORWARD_ERR = 0x43,  /* s->c: {"code":...,"message":...}; the stream is gone */
 };
 
 #define FRAME_EXT_FIRST 0x40 /* 0x40-0x7F: extensions, skipped when unknown */

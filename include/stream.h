@@ -46,6 +46,13 @@ struct stream;
  * What the object serving a stream is told (set by the multiplexer, see
  * mux.h). Every callback may send frames; none may free the stream.
  */
+/*
+ * Stream ids with this bit set are opened by the tunnel client (the
+ * forward extension); the server allocates from 1 below it. Neither side
+ * ever allocates from the other's space.
+ */
+#define STREAM_ID_CLIENT 0x80000000u
+
 struct stream_ops {
 	/* DATA from the peer, within credit. The bytes are valid during the
 	 * call only: write them out or copy them. */
@@ -58,6 +65,10 @@ struct stream_ops {
 	void (*on_credit)(struct stream *s);
 	/* STREAM_RESPONSE_HEAD (daemon side of EXPOSE); may be NULL. */
 	void (*on_head)(struct stream *s, const uint8_t *json, size_t n);
+	/* FORWARD_OK (ok 1) or FORWARD_ERR (ok 0) with its JSON (client side
+	 * of a forward stream); may be NULL. After FORWARD_ERR the stream is
+	 * closed (on_close follows). */
+	void (*on_forward)(struct stream *s, int ok, const uint8_t *json, size_t n);
 	/* The stream is finished and about to be freed: drop the pointer. */
 	void (*on_close)(struct stream *s);
 	/* May be NULL. Called once after the last on_data of a batch of
@@ -95,7 +106,8 @@ struct stream_table {
 	uint32_t mask;       /* buckets - 1 (power of two, >= 2 x max) */
 	uint32_t count;
 	uint32_t max;     /* streams allowed at once */
-	uint32_t next_id; /* next id the server allocates */
+	uint32_t next_id;        /* next id the server allocates */
+	uint32_t next_client_id; /* next id the client allocates (STREAM_ID_CLIENT set) */
 	uint64_t opened;  /* streams opened since init */
 	struct stream *head, *tail;
 };
@@ -105,8 +117,10 @@ int stream_table_init(struct stream_table *t, uint32_t max);
 void stream_table_fini(struct stream_table *t);
 
 /*
- * Open a stream. id 0 allocates the next server id (daemon side); a
- * non-zero id takes the peer's id (client side) and fails when a stream
+ * Open a stream. id 0 allocates the next server id (daemon side; none
+ * once the server space is used up), id STREAM_ID_CLIENT the next client
+ * id (client side of the forward extension); any other id takes the
+ * peer's id and fails when a stream
  * with that id is open (v2 sessions deliver ids over several sockets, so
  * they may arrive out of order). Windows start at the given sizes both
  * ways. NULL when the table is full, the id is invalid or

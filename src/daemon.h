@@ -27,6 +27,7 @@ struct session;
 struct tconn;
 struct binding;
 struct bind_route;
+struct session;
 struct conn;
 struct ctl_conn;
 
@@ -52,6 +53,9 @@ struct daemon {
 	 * and the bytes read so far (from a request head on) are the control
 	 * plane's from then on. */
 	void (*ctl_adopt)(struct daemon *d, struct conn *conn, const uint8_t *pre, size_t n);
+	/* FORWARD_OPEN on stream sid of session s (socket index), set by
+	 * forward.c when forwarding is on; NULL: the extension is off. */
+	void (*forward_open)(struct session *s, int index, uint32_t sid, const uint8_t *json, size_t n);
 	struct daemon_listener *listeners;
 	int accept_paused;
 	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */

@@ -484,9 +484,28 @@ client_may_send(uint8_t type)
 	case FRAME_WINDOW:
 	case FRAME_STREAM_RESPONSE_HEAD:
 	case FRAME_PING:
-	case FRAME_PONG: return 1;
+	case FRAME_PONG:
+	case FRAME_FORWARD_OPEN: return 1;
 	default: return 0;
 	}
+}
+
+/* FORWARD_OPEN: to forward.c when this session was granted the extension, else refused. */
+static void
+on_forward_open(struct session *s, struct tconn *tc, uint32_t sid, const uint8_t *p, size_t n)
+{
+	static const char off[] = "{\"code\":\"DISABLED\",\"message\":\"forwarding is off on this daemon\"}";
+
+	if (!(sid & STREAM_ID_CLIENT) || sid == STREAM_ID_CLIENT || stream_find(&s->mux.streams, sid) != NULL) {
+		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "FORWARD_OPEN needs a new client stream id",
+		       WS_CLOSE_PROTOCOL, 0);
+		return;
+	}
+	if (!s->forward || s->d->forward_open == NULL) {
+		tunnel_send(&tc->t, FRAME_FORWARD_ERR, sid, off, sizeof(off) - 1);
+		return;
+	}
+	s->d->forward_open(s, tc->index, sid, p, n);
 }
 
 static void
@@ -514,6 +533,10 @@ session_on_control(struct session *s, struct tconn *tc, uint8_t type, uint32_t s
 	if (!client_may_send(type)) {
 		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client",
 		       WS_CLOSE_PROTOCOL, 0);
+		return;
+	}
+	if (type == FRAME_FORWARD_OPEN) {
+		on_forward_open(s, tc, sid, p, n);
 		return;
 	}
 	if (type == FRAME_RESET && sid != 0) {

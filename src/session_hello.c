@@ -115,9 +115,31 @@ send_hello_ok(struct session *s, int resumed)
 	json_w_kv_uint(&w, "maxStreams", c->max_streams_per_session);
 	json_w_kv_uint(&w, "maxFramePayload", FRAME_MAX_PAYLOAD);
 	json_w_kv_uint(&w, "pingIntervalMs", c->ping_interval_ms);
+	if (s->forward_asked) {
+		/* the forward extension: echoed only when the daemon forwards */
+		json_w_key(&w, "capabilities");
+		json_w_arr_begin(&w);
+		if (s->forward)
+			json_w_str(&w, "forward", 7);
+		json_w_arr_end(&w);
+	}
 	json_w_obj_end(&w);
 	if (json_w_finish(&w) == 0)
 		session_send(s, FRAME_HELLO_OK, b->pos, buf_len(b));
+}
+
+/* Does the HELLO ask for capability name? */
+static int
+asks_for(const struct json_doc *doc, const char *name)
+{
+	int caps = json_get(doc, 0, "capabilities"), i;
+
+	if (json_type(doc, caps) != JSON_ARRAY)
+		return 0;
+	for (i = json_first(doc, caps); i >= 0; i = json_next(doc, caps, i))
+		if (json_string_eq(doc, i, name))
+			return 1;
+	return 0;
 }
 
 /* connectionsGranted for a HELLO. */
@@ -226,6 +248,8 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 		d->metrics.sessions_opened_total++;
 	}
 	s->granted = grant(tc, &doc);
+	s->forward_asked = (uint8_t)asks_for(&doc, "forward");
+	s->forward = (uint8_t)(s->forward_asked && d->forward_open != NULL);
 	memset(s->tickets, 0, sizeof(s->tickets));
 	session_attach_primary(s, tc);
 	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));

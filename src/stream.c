@@ -42,6 +42,7 @@ stream_table_init(struct stream_table *t, uint32_t max)
 	t->mask = buckets - 1;
 	t->max = max;
 	t->next_id = 1;
+	t->next_client_id = STREAM_ID_CLIENT + 1;
 	return 0;
 }
 
@@ -108,10 +109,12 @@ stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind, uint32_t
 	/* the peer's ids rise too, but v2 delivers them over several sockets
 	 * in any order: only an id that is open now is refused */
 	if (id == 0)
-		id = t->next_id;
+		id = t->next_id < STREAM_ID_CLIENT ? t->next_id : 0;
+	else if (id == STREAM_ID_CLIENT)
+		id = t->next_client_id;
 	else if (stream_find(t, id) != NULL)
 		return NULL;
-	if (id == 0 || id == UINT32_MAX || t->count >= t->max)
+	if (id == 0 || id == STREAM_ID_CLIENT || id == UINT32_MAX || t->count >= t->max)
 		return NULL;
 	s = slab_alloc(&t->pool);
 	if (s == NULL)
@@ -128,8 +131,12 @@ stream_open(struct stream_table *t, uint32_t id, enum stream_kind kind, uint32_t
 	else
 		t->head = s;
 	t->tail = s;
-	if (id >= t->next_id)
+	if (id & STREAM_ID_CLIENT) {
+		if (id >= t->next_client_id)
+			t->next_client_id = id + 1;
+	} else if (id >= t->next_id) {
 		t->next_id = id + 1;
+	}
 	t->count++;
 	t->opened++;
 	return s;
