@@ -264,9 +264,9 @@ rule_allows(const struct forward_policy_rule *r, const struct sockaddr *sa, int 
 int
 forward_policy_allows(const struct forward_policy *p, const struct sockaddr *sa)
 {
-	static const struct forward_policy_rule dflt = {
-		.kind = FORWARD_POLICY_LOOPBACK, .port_lo = 1, .port_hi = 65535
-	};
+	static const struct forward_policy_rule dflt = { .kind = FORWARD_POLICY_LOOPBACK,
+							 .port_lo = 1,
+							 .port_hi = 65535 };
 	int port;
 	unsigned i;
 

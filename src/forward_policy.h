@@ -35,16 +35,16 @@
 #define FORWARD_POLICY_TEXT_MAX (FORWARD_POLICY_MAX_RULES * 72)
 
 enum forward_policy_kind {
-	FORWARD_POLICY_CIDR = 0,   /* the rule's cidr */
-	FORWARD_POLICY_LOOPBACK,   /* the loopback ranges */
-	FORWARD_POLICY_PRIVATE,    /* the private and link-local ranges */
-	FORWARD_POLICY_ANY,        /* every IPv4 and IPv6 address */
+	FORWARD_POLICY_CIDR = 0, /* the rule's cidr */
+	FORWARD_POLICY_LOOPBACK, /* the loopback ranges */
+	FORWARD_POLICY_PRIVATE,  /* the private and link-local ranges */
+	FORWARD_POLICY_ANY,      /* every IPv4 and IPv6 address */
 	FORWARD_POLICY_KIND_MAX
 };
 
 struct forward_policy_rule {
 	enum forward_policy_kind kind;
-	struct net_cidr cidr;     /* FORWARD_POLICY_CIDR only */
+	struct net_cidr cidr;      /* FORWARD_POLICY_CIDR only */
 	uint16_t port_lo, port_hi; /* 1..65535 when no port was given */
 };
 

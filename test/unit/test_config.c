@@ -572,16 +572,17 @@ test_forward_allow(void **state)
 	assert_string_equal(text, "loopback:5432, fd00::/8, any:22");
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_FORWARD_ALLOW=none"), NULL), 0);
 	assert_true(forward_policy_off(&c.forward_allow));
-	expect_err(NULL, ARGS("--forward-allow", "10.0.0.0/33"), "--forward-allow: '10.0.0.0/33': ",
-		   "prefix length must be 0..32");
+	expect_err(NULL, ARGS("--forward-allow", "10.0.0.0/33"),
+		   "--forward-allow: '10.0.0.0/33': ", "prefix length must be 0..32");
 	expect_err(NULL, ARGS("--forward-allow", "loopback:0"), "--forward-allow: 'loopback:0'", "1..65535");
-	expect_err(NULL, ARGS("--forward-allow", "any:443-80"), "--forward-allow: 'any:443-80'", "LOW <= HIGH");
+	expect_err(NULL, ARGS("--forward-allow", "any:443-80"), "--forward-allow: 'any:443-80'",
+		   "LOW <= HIGH");
 	expect_err(NULL, ARGS("--forward-allow", "loopback,,any"), "--forward-allow", "empty item");
 	expect_err(NULL, ARGS("--forward-allow="), "--forward-allow", "empty");
 	expect_err(NULL, ARGS("--forward-allow", "none", "--forward-allow", "loopback"), "--forward-allow",
 		   "none cannot be combined");
-	expect_err(ENV("HOODY_TUNNEL_FORWARD_ALLOW=db.internal"), NULL, "HOODY_TUNNEL_FORWARD_ALLOW: ",
-		   "'db.internal'");
+	expect_err(ENV("HOODY_TUNNEL_FORWARD_ALLOW=db.internal"), NULL,
+		   "HOODY_TUNNEL_FORWARD_ALLOW: ", "'db.internal'");
 	assert_int_equal(load(&c, NULL, ARGS("--forward-connect-timeout", "1h")), 0);
 	assert_int_equal(c.forward_connect_timeout_ms, 3600000);
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_FORWARD_CONNECT_TIMEOUT=1ms"), NULL), 0);
@@ -825,10 +826,10 @@ test_usage_lists_every_flag(void **state)
 		"forward-connect-timeout",
 	};
 	static const char *const defaults[] = {
-		"0.0.0.0:50",      "[default: 8]",   "[default: 1024]",   "1MiB",
-		"16MiB",           "[default: 5s]",  "[default: 60s]",    "[default: 30s]",
-		"[default: 300s]", "[default: 10s]", "[default: 32]",     "[default: 64]",
-		"64KiB",           "[default: 100]", "[default: delete]", "[default: text]",
+		"0.0.0.0:50",      "[default: 8]",       "[default: 1024]",   "1MiB",
+		"16MiB",           "[default: 5s]",      "[default: 60s]",    "[default: 30s]",
+		"[default: 300s]", "[default: 10s]",     "[default: 32]",     "[default: 64]",
+		"64KiB",           "[default: 100]",     "[default: delete]", "[default: text]",
 		"[default: info]", "[default: loopback]"
 	};
 	char *text = NULL, needle[96], ver[64];
