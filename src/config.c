@@ -705,17 +705,12 @@ apply_enum(struct config *c, const struct opt *o, const char *who, const char *v
 static int
 apply_list(struct config *c, const char *who, const char *v, char *err, size_t errlen)
 {
-	const char *p = v;
+	const char *cursor = v, *p;
+	size_t n;
 
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
+	while (util_list_next(&cursor, &p, &n)) {
 		char *slot;
 
-		while (n > 0 && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
 		if (n == 0)
 			return fail(err, errlen, "%s: empty entry in '%.200s'", who, v);
 		if (c->n_trusted_proxy >= CONFIG_MAX_TRUSTED_PROXIES)
@@ -731,10 +726,8 @@ apply_list(struct config *c, const char *who, const char *v, char *err, size_t e
 				    "an IP address or a CIDR)",
 				    who, slot);
 		c->n_trusted_proxy++;
-		if (end == NULL)
-			return 0;
-		p = end + 1;
 	}
+	return 0;
 }
 
 /* Append the rules of v to the policy at o->off. */

@@ -209,26 +209,17 @@ int
 forward_policy_parse(struct forward_policy *p, const char *list, char *err, size_t errlen)
 {
 	struct forward_policy next;
-	const char *s = list;
+	const char *cursor = list, *s;
+	size_t n;
 
 	memcpy(&next, p, sizeof(next));
 	if (list == NULL || *list == '\0')
 		return fail_item(err, errlen, "", 0, "empty list");
-	for (;;) {
-		const char *end = strchr(s, ',');
-		size_t n = end ? (size_t)(end - s) : strlen(s);
-
-		while (n > 0 && (*s == ' ' || *s == '\t'))
-			s++, n--;
-		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-			n--;
+	while (util_list_next(&cursor, &s, &n)) {
 		if (n == 0)
 			return fail_item(err, errlen, list, strlen(list), "empty item");
 		if (add_item(&next, s, n, err, errlen) < 0)
 			return -1;
-		if (end == NULL)
-			break;
-		s = end + 1;
 	}
 	memcpy(p, &next, sizeof(next));
 	return 0;

@@ -395,12 +395,13 @@ test_describe(void **state)
 	/* The longest text fits FORWARD_POLICY_TEXT_MAX. */
 	memset(&p, 0, sizeof(p));
 	for (i = 0; i < FORWARD_POLICY_MAX_RULES; i++)
-		assert_int_equal(forward_policy_parse(&p, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/127]:65534-65535",
-						      err, sizeof(err)),
-				 0);
+		assert_int_equal(
+			forward_policy_parse(&p, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/127]:65534-65535",
+					     err, sizeof(err)),
+			0);
 	forward_policy_describe(&p, text, sizeof(text));
-	assert_int_equal(strlen(text), 64 * strlen("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/127]:65534-65535") +
-						 63 * 2);
+	assert_int_equal(strlen(text),
+			 64 * strlen("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/127]:65534-65535") + 63 * 2);
 	/* A short buffer gets a cut, NUL-terminated text and nothing past it. */
 	policy(&p, "loopback, 10.0.0.0/8");
 	memset(text, 'Z', sizeof(text));
@@ -418,11 +419,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_loopback),     cmocka_unit_test(test_private),
-		cmocka_unit_test(test_any),          cmocka_unit_test(test_ip_and_cidr),
-		cmocka_unit_test(test_v4_mapped),    cmocka_unit_test(test_ports),
-		cmocka_unit_test(test_none_and_default), cmocka_unit_test(test_append),
-		cmocka_unit_test(test_errors),       cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_private),
+		cmocka_unit_test(test_any),
+		cmocka_unit_test(test_ip_and_cidr),
+		cmocka_unit_test(test_v4_mapped),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_none_and_default),
+		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_describe),
 	};
 
