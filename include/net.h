@@ -154,8 +154,9 @@ struct net_cidr {
  * Parse "10.0.0.0/8", "fd00::/8", or a bare address ("1.2.3.4" = /32,
  * "::1" = /128) into *c. Host bits under the mask are cleared ("10.1.2.3/8"
  * is 10.0.0.0/8). An IPv4-mapped IPv6 range of prefix >= 96
- * ("::ffff:10.0.0.0/104") is stored as the IPv4 range it covers. 0, or
- * -EINVAL (bad address, prefix out of range or not decimal, trailing text).
+ * ("::ffff:10.0.0.0/104") is stored as the IPv4 range it covers. 0,
+ * -ERANGE (a prefix of up to 3 digits above 32 or 128), or -EINVAL (bad
+ * address, prefix not 1 to 3 decimal digits, trailing text).
  */
 int net_cidr_parse(const char *s, struct net_cidr *c);
 

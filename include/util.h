@@ -81,4 +81,13 @@ int util_mem_caseeq(const char *a, const char *b, size_t n);
 /* Case-insensitive equality of a[0..alen) and the C string b. */
 int util_strcaseeq(const char *a, size_t alen, const char *b);
 
+/*
+ * Walk a comma-separated list: with *cursor at the list (a C string), each
+ * call points *item at the next item and sets *len to its length, spaces
+ * and tabs around it left out (0 for an empty item: "a,,b" and "a," have
+ * one, "" is one), and moves *cursor past it (NULL after the last). 1 when
+ * an item was taken, 0 when *cursor is NULL.
+ */
+int util_list_next(const char **cursor, const char **item, size_t *len);
+
 #endif

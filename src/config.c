@@ -35,6 +35,7 @@ enum opt_type {
 	OPT_BOOL,     /* int 0/1; a flag without "=value" means 1 */
 	OPT_ENUM,     /* one of `choices`, stored by set_enum */
 	OPT_LIST,     /* --trusted-proxy: appended, commas split */
+	OPT_POLICY,   /* struct forward_policy: rules appended (forward_policy_parse) */
 	OPT_ACTION,   /* --help / --version: config_load returns `action` */
 	OPT_TYPE_MAX
 };
@@ -358,6 +359,22 @@ static const struct opt opts[] = {
 	  .arg = "DURATION",
 	  .def = "60s",
 	  .help = "close a visitor or admin client that takes no byte of its answer this long" },
+	{ .name = "forward-allow",
+	  .type = OPT_POLICY,
+	  .off = OFF(forward_allow),
+	  .section = "Forwarding",
+	  .arg = "LIST",
+	  .def_note = "loopback",
+	  .help = "addresses forwarded connections may reach (repeatable; commas separate)\n"
+		  "      loopback|private|any|none|IP|CIDR, each with :PORT or :LOW-HIGH" },
+	{ .name = "forward-connect-timeout",
+	  .type = OPT_DURATION,
+	  .off = OFF(forward_connect_timeout_ms),
+	  .min = 1,
+	  .max = HOUR_MS,
+	  .arg = "DURATION",
+	  .def = "10s",
+	  .help = "time for a forwarded connection to be established" },
 	{ .name = "log-format",
 	  .type = OPT_ENUM,
 	  .choices = log_format_choices,
@@ -688,17 +705,12 @@ apply_enum(struct config *c, const struct opt *o, const char *who, const char *v
 static int
 apply_list(struct config *c, const char *who, const char *v, char *err, size_t errlen)
 {
-	const char *p = v;
+	const char *cursor = v, *p;
+	size_t n;
 
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
+	while (util_list_next(&cursor, &p, &n)) {
 		char *slot;
 
-		while (n > 0 && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
 		if (n == 0)
 			return fail(err, errlen, "%s: empty entry in '%.200s'", who, v);
 		if (c->n_trusted_proxy >= CONFIG_MAX_TRUSTED_PROXIES)
@@ -714,10 +726,20 @@ apply_list(struct config *c, const char *who, const char *v, char *err, size_t e
 				    "an IP address or a CIDR)",
 				    who, slot);
 		c->n_trusted_proxy++;
-		if (end == NULL)
-			return 0;
-		p = end + 1;
 	}
+	return 0;
+}
+
+/* Append the rules of v to the policy at o->off. */
+static int
+apply_policy(struct config *c, const struct opt *o, const char *who, const char *v, char *err, size_t errlen)
+{
+	struct forward_policy *p = (struct forward_policy *)(void *)((char *)c + o->off);
+	char why[256];
+
+	if (forward_policy_parse(p, v, why, sizeof(why)) < 0)
+		return fail(err, errlen, "%s: %s", who, why);
+	return 0;
 }
 
 /* Apply value v (NULL: a boolean flag without "=value") of option o. */
@@ -745,6 +767,7 @@ apply(struct config *c, const struct opt *o, const char *v, int from_env, char *
 		return 0;
 	case OPT_ENUM: return apply_enum(c, o, who, v, err, errlen);
 	case OPT_LIST: return apply_list(c, who, v, err, errlen);
+	case OPT_POLICY: return apply_policy(c, o, who, v, err, errlen);
 	default: return 0;
 	}
 }

@@ -18,8 +18,9 @@
  * Strings. A string field points into argv or envp (or at a static
  * default), so both must outlive the struct, as they do in main(). The only
  * bytes config_load() owns are the token read from --token-file (in
- * token_buf) and the split --trusted-proxy entries (inline arrays):
- * nothing is malloc'd, and config_fini() wipes the token.
+ * token_buf), the split --trusted-proxy entries (inline arrays) and the
+ * parsed --forward-allow rules: nothing is malloc'd, and config_fini()
+ * wipes the token.
  */
 #ifndef HT_CONFIG_H
 #define HT_CONFIG_H
@@ -28,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "forward_policy.h"
 #include "log.h"
 
 #ifndef HT_VERSION
@@ -95,6 +97,7 @@ struct config {
 	uint64_t head_timeout_ms;         /* --head-timeout, 10 s to receive a visitor request head */
 	uint64_t response_timeout_ms;     /* --response-timeout, 60 s to a response head, else 504 */
 	uint64_t send_timeout_ms; /* --send-timeout, 60 s a visitor or admin client may take no byte */
+	uint64_t forward_connect_timeout_ms; /* --forward-connect-timeout, 10 s to connect a forward */
 
 	/* Visitor HTTP heads. */
 	uint32_t max_head_size; /* --max-head-size, 64 KiB */
@@ -109,6 +112,10 @@ struct config {
 	unsigned n_trusted_proxy; /* --trusted-proxy loopback|private|IP|CIDR, repeatable, commas split */
 	const char *domain;       /* --domain D, with vhost_listen; NULL */
 	const char *vhost_listen; /* --vhost-listen ADDR:PORT, with domain; NULL */
+
+	/* Forwarding: --forward-allow LIST, repeatable, parsed here; no rule
+	 * (the default) means loopback. */
+	struct forward_policy forward_allow;
 
 	/* Read-only for the caller: HOODY_TUNNEL_* names that match no flag
 	 * (pointers into envp, up to "=" excluded: print with %.*s and the

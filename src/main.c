@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "expose.h"
+#include "forward_policy.h"
 #include "log.h"
 #include "net.h"
 #include "pull.h"
@@ -180,6 +181,20 @@ teardown(struct daemon *d)
 	buf_fini(&d->scratch);
 }
 
+/* One line for --forward-allow: "off", or the rules it allows. */
+static void
+log_forwarding(const struct config *c)
+{
+	static char rules[FORWARD_POLICY_TEXT_MAX];
+
+	if (forward_policy_off(&c->forward_allow)) {
+		log_info("forwarding: off");
+		return;
+	}
+	forward_policy_describe(&c->forward_allow, rules, sizeof(rules));
+	log_info("forwarding: allowed to %s", rules);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -213,6 +228,7 @@ main(int argc, char **argv)
 	if (c.domain != NULL)
 		log_info("routing NAME.%s by Host on port %d%s%s", c.domain, d.ctl_port,
 			 c.vhost_listen ? " and on " : "", c.vhost_listen ? c.vhost_listen : "");
+	log_forwarding(&c);
 	rc = reactor_run(&d.r);
 	if (rc < 0)
 		log_error("event loop failed: %s", strerror(-rc));

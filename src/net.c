@@ -454,7 +454,7 @@ net_cidr_parse(const char *s, struct net_cidr *c)
 	const char *slash = s ? strchr(s, '/') : NULL;
 	size_t alen = slash ? (size_t)(slash - s) : (s ? strlen(s) : 0);
 	struct net_cidr r;
-	uint64_t prefix;
+	uint64_t max, bits = 0;
 
 	if (s == NULL || alen == 0 || alen >= sizeof(text))
 		return -EINVAL;
@@ -467,10 +467,12 @@ net_cidr_parse(const char *s, struct net_cidr *c)
 		r.family = AF_INET6;
 	else
 		return -EINVAL;
-	prefix = r.family == AF_INET ? 32 : 128;
-	if (slash != NULL && (strlen(slash + 1) > 3 || util_parse_uint(slash + 1, prefix, &prefix) < 0))
+	max = r.family == AF_INET ? 32 : 128;
+	if (slash != NULL && (strlen(slash + 1) > 3 || util_parse_uint(slash + 1, 999, &bits) < 0))
 		return -EINVAL;
-	r.prefix = (unsigned)prefix;
+	if (slash != NULL && bits > max)
+		return -ERANGE;
+	r.prefix = (unsigned)(slash != NULL ? bits : max);
 	if (r.family == AF_INET6 && r.prefix >= 96 && is_v4mapped(r.addr)) {
 		memmove(r.addr, r.addr + 12, 4);
 		memset(r.addr + 4, 0, 12);

@@ -276,3 +276,24 @@ util_strcaseeq(const char *a, size_t alen, const char *b)
 {
 	return strnlen(b, alen + 1) == alen && util_mem_caseeq(a, b, alen);
 }
+
+/* see util.h */
+int
+util_list_next(const char **cursor, const char **item, size_t *len)
+{
+	const char *s = *cursor, *end;
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	end = strchr(s, ',');
+	n = end ? (size_t)(end - s) : strlen(s);
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*item = s;
+	*len = n;
+	*cursor = end ? end + 1 : NULL;
+	return 1;
+}

@@ -132,6 +132,9 @@ test_defaults(void **state)
 	assert_int_equal(c.n_trusted_proxy, 0);
 	assert_null(c.domain);
 	assert_null(c.vhost_listen);
+	assert_int_equal(c.forward_allow.n, 0); /* no rule: loopback */
+	assert_false(forward_policy_off(&c.forward_allow));
+	assert_int_equal(c.forward_connect_timeout_ms, 10000);
 	assert_int_equal(c.n_env_unknown, 0);
 	assert_string_equal(err, "");
 	config_fini(&c);
@@ -141,7 +144,7 @@ test_defaults(void **state)
 static void
 test_every_flag(void **state)
 {
-	char cert[64], key[64];
+	char cert[64], key[64], text[FORWARD_POLICY_TEXT_MAX];
 	struct config c;
 
 	(void)state;
@@ -162,7 +165,9 @@ test_every_flag(void **state)
 			  "--ping-interval", "10s", "--pong-timeout", "20s", "--takeover-grace", "0",
 			  "--idle-timeout", "0", "--shutdown-grace", "2500ms", "--join-ticket-ttl", "45s",
 			  "--visitor-idle-timeout", "2m", "--head-timeout", "3s", "--response-timeout", "1h",
-			  "--send-timeout", "90s", "--log-format", "json", "--log-level=debug")),
+			  "--send-timeout", "90s", "--forward-allow", "loopback,10.0.0.0/8:80-443",
+			  "--forward-allow=[::1]:5432", "--forward-connect-timeout", "3s", "--log-format",
+			  "json", "--log-level=debug")),
 		0);
 	assert_string_equal(c.listen, "127.0.0.1:8050");
 	assert_string_equal(c.token, "tok-1");
@@ -200,6 +205,9 @@ test_every_flag(void **state)
 	assert_int_equal(c.head_timeout_ms, 3000);
 	assert_int_equal(c.response_timeout_ms, 3600000);
 	assert_int_equal(c.send_timeout_ms, 90000);
+	forward_policy_describe(&c.forward_allow, text, sizeof(text));
+	assert_string_equal(text, "loopback, 10.0.0.0/8:80-443, [::1]:5432");
+	assert_int_equal(c.forward_connect_timeout_ms, 3000);
 	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	config_fini(&c);
@@ -211,7 +219,7 @@ test_every_flag(void **state)
 static void
 test_every_env(void **state)
 {
-	char cert[64], key[64], e_cert[96], e_key[96];
+	char cert[64], key[64], e_cert[96], e_key[96], text[FORWARD_POLICY_TEXT_MAX];
 	struct config c;
 
 	(void)state;
@@ -238,7 +246,9 @@ test_every_env(void **state)
 			 "HOODY_TUNNEL_IDLE_TIMEOUT=1h", "HOODY_TUNNEL_SHUTDOWN_GRACE=0",
 			 "HOODY_TUNNEL_JOIN_TICKET_TTL=5s", "HOODY_TUNNEL_VISITOR_IDLE_TIMEOUT=7s",
 			 "HOODY_TUNNEL_HEAD_TIMEOUT=8s", "HOODY_TUNNEL_RESPONSE_TIMEOUT=9s",
-			 "HOODY_TUNNEL_LOG_FORMAT=json", "HOODY_TUNNEL_LOG_LEVEL=warn"),
+			 "HOODY_TUNNEL_FORWARD_ALLOW=PRIVATE:22, any:443",
+			 "HOODY_TUNNEL_FORWARD_CONNECT_TIMEOUT=500ms", "HOODY_TUNNEL_LOG_FORMAT=json",
+			 "HOODY_TUNNEL_LOG_LEVEL=warn"),
 		     NULL),
 		0);
 	assert_string_equal(c.listen, "[::1]:9000");
@@ -277,6 +287,9 @@ test_every_env(void **state)
 	assert_int_equal(c.visitor_idle_timeout_ms, 7000);
 	assert_int_equal(c.head_timeout_ms, 8000);
 	assert_int_equal(c.response_timeout_ms, 9000);
+	forward_policy_describe(&c.forward_allow, text, sizeof(text));
+	assert_string_equal(text, "private:22, any:443");
+	assert_int_equal(c.forward_connect_timeout_ms, 500);
 	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(c.log_level, LOG_LEVEL_WARN);
 	assert_int_equal(c.n_env_unknown, 0);
@@ -317,6 +330,11 @@ test_flag_wins_over_env(void **state)
 			 0);
 	assert_int_equal(c.n_trusted_proxy, 1);
 	assert_string_equal(c.trusted_proxy[0], "1.2.3.4");
+	/* So does --forward-allow: "none" on the command line does not meet
+	 * the env's "any" (which would be an error in one list). */
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_FORWARD_ALLOW=any"), ARGS("--forward-allow", "none")), 0);
+	assert_true(forward_policy_off(&c.forward_allow));
+	assert_int_equal(c.forward_allow.n, 0);
 	/* An empty env value counts as unset. */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TOKEN=", "HOODY_TUNNEL_LISTEN="), NULL), 0);
 	assert_null(c.token);
@@ -536,6 +554,43 @@ test_trusted_proxy(void **state)
 	assert_string_equal(c.trusted_proxy[31], "10.0.0.31");
 	expect_err(ENV(e), ARGS("--trusted-proxy", many, "--trusted-proxy", "1.1.1.1"), "--trusted-proxy",
 		   "more than 32");
+}
+
+/* --forward-allow: lists append, every error names the flag (or variable)
+ * and the bad item; --forward-connect-timeout takes durations. */
+static void
+test_forward_allow(void **state)
+{
+	char text[FORWARD_POLICY_TEXT_MAX];
+	struct config c;
+
+	(void)state;
+	assert_int_equal(load(&c, NULL,
+			      ARGS("--forward-allow", "Loopback:5432", "--forward-allow", "fd00::/8,any:22")),
+			 0);
+	forward_policy_describe(&c.forward_allow, text, sizeof(text));
+	assert_string_equal(text, "loopback:5432, fd00::/8, any:22");
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_FORWARD_ALLOW=none"), NULL), 0);
+	assert_true(forward_policy_off(&c.forward_allow));
+	expect_err(NULL, ARGS("--forward-allow", "10.0.0.0/33"),
+		   "--forward-allow: '10.0.0.0/33': ", "prefix length must be 0..32");
+	expect_err(NULL, ARGS("--forward-allow", "loopback:0"), "--forward-allow: 'loopback:0'", "1..65535");
+	expect_err(NULL, ARGS("--forward-allow", "any:443-80"), "--forward-allow: 'any:443-80'",
+		   "LOW <= HIGH");
+	expect_err(NULL, ARGS("--forward-allow", "loopback,,any"), "--forward-allow", "empty item");
+	expect_err(NULL, ARGS("--forward-allow="), "--forward-allow", "empty");
+	expect_err(NULL, ARGS("--forward-allow", "none", "--forward-allow", "loopback"), "--forward-allow",
+		   "none cannot be combined");
+	expect_err(ENV("HOODY_TUNNEL_FORWARD_ALLOW=db.internal"), NULL,
+		   "HOODY_TUNNEL_FORWARD_ALLOW: ", "'db.internal'");
+	assert_int_equal(load(&c, NULL, ARGS("--forward-connect-timeout", "1h")), 0);
+	assert_int_equal(c.forward_connect_timeout_ms, 3600000);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_FORWARD_CONNECT_TIMEOUT=1ms"), NULL), 0);
+	assert_int_equal(c.forward_connect_timeout_ms, 1);
+	expect_err(NULL, ARGS("--forward-connect-timeout", "0"), "--forward-connect-timeout", "'0'");
+	expect_err(NULL, ARGS("--forward-connect-timeout", "61m"), "--forward-connect-timeout", "'61m'");
+	expect_err(ENV("HOODY_TUNNEL_FORWARD_CONNECT_TIMEOUT=soon"), NULL,
+		   "HOODY_TUNNEL_FORWARD_CONNECT_TIMEOUT", "'soon'");
 }
 
 /* Every value error names the flag (or variable) and the bad value. */
@@ -767,13 +822,15 @@ test_usage_lists_every_flag(void **state)
 		"send-timeout",
 		"max-head-size",
 		"max-headers",
+		"forward-allow",
+		"forward-connect-timeout",
 	};
 	static const char *const defaults[] = {
-		"0.0.0.0:50",      "[default: 8]",   "[default: 1024]",   "1MiB",
-		"16MiB",           "[default: 5s]",  "[default: 60s]",    "[default: 30s]",
-		"[default: 300s]", "[default: 10s]", "[default: 32]",     "[default: 64]",
-		"64KiB",           "[default: 100]", "[default: delete]", "[default: text]",
-		"[default: info]"
+		"0.0.0.0:50",      "[default: 8]",       "[default: 1024]",   "1MiB",
+		"16MiB",           "[default: 5s]",      "[default: 60s]",    "[default: 30s]",
+		"[default: 300s]", "[default: 10s]",     "[default: 32]",     "[default: 64]",
+		"64KiB",           "[default: 100]",     "[default: delete]", "[default: text]",
+		"[default: info]", "[default: loopback]"
 	};
 	char *text = NULL, needle[96], ver[64];
 	size_t len = 0, i, k;
@@ -890,7 +947,7 @@ static void
 test_option_table(void **state)
 {
 	/* Defaults that --help describes in words: not a value of the flag. */
-	static const char *const described[] = { "token", "admin-token" };
+	static const char *const described[] = { "token", "admin-token", "forward-allow" };
 	static struct usage_opt o[64];
 	static char *argv[64];
 	struct config zero, def;
@@ -935,7 +992,7 @@ test_option_table(void **state)
 		}
 	}
 	argv[argc] = NULL;
-	assert_int_equal(argc, 29); /* 28 flags show a default value */
+	assert_int_equal(argc, 30); /* 29 flags show a default value */
 
 	memset(&zero, 0, sizeof(zero));
 	if (config_load(&zero, argc, argv, NULL, err, sizeof(err)) != 0)
@@ -990,6 +1047,7 @@ main(void)
 		cmocka_unit_test(test_bool_forms),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_trusted_proxy),
+		cmocka_unit_test(test_forward_allow),
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_secret_not_echoed),
 		cmocka_unit_test(test_syntax_errors),

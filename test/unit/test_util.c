@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -329,6 +330,45 @@ test_parse_uint(void **state)
 	assert_int_equal(v, 99);
 }
 
+/* Walk list with util_list_next, writing "[item]" for each into out. */
+static void
+walk_list(const char *list, char *out, size_t cap)
+{
+	const char *cursor = list, *item;
+	size_t n, used = 0;
+
+	out[0] = '\0';
+	while (util_list_next(&cursor, &item, &n)) {
+		int k = snprintf(out + used, cap - used, "[%.*s]", (int)n, item);
+
+		assert_true(k > 0 && (size_t)k < cap - used);
+		used += (size_t)k;
+	}
+	assert_null(cursor);
+	assert_int_equal(util_list_next(&cursor, &item, &n), 0);
+}
+
+static void
+test_list_next(void **state)
+{
+	static const struct {
+		const char *list, *items;
+	} cases[] = {
+		{ "a", "[a]" },  { "a,b", "[a][b]" },    { " a ,\tb\t, c d ", "[a][b][c d]" },
+		{ "", "[]" },    { "a,,b", "[a][][b]" }, { "a,", "[a][]" },
+		{ ",", "[][]" }, { "  ", "[]" },
+	};
+	char out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		walk_list(cases[i].list, out, sizeof(out));
+		if (strcmp(out, cases[i].items) != 0)
+			fail_msg("'%s': items %s, expected %s", cases[i].list, out, cases[i].items);
+	}
+}
+
 static void
 test_strcaseeq(void **state)
 {
@@ -371,6 +411,7 @@ main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_strcaseeq),
+		cmocka_unit_test(test_list_next),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
