@@ -126,6 +126,7 @@ send_hello(struct client *c)
 	json_w_arr_begin(&w);
 	if (want_v2(c))
 		json_w_cstr(&w, "multi-ws");
+	json_w_cstr(&w, "forward");
 	json_w_arr_end(&w);
 	if (c->session_id[0]) {
 		json_w_key(&w, "resume");
@@ -292,6 +293,20 @@ setup_mux(struct client *c, const struct json_doc *doc, int resumed)
 	return 0;
 }
 
+/* HELLO_OK's capabilities name "forward": the daemon opens connections for us. */
+static int
+granted_forward(const struct json_doc *doc)
+{
+	int caps = json_get(doc, 0, "capabilities"), i;
+
+	if (json_type(doc, caps) != JSON_ARRAY)
+		return 0;
+	for (i = json_first(doc, caps); i >= 0; i = json_next(doc, caps, i))
+		if (json_string_eq(doc, i, "forward"))
+			return 1;
+	return 0;
+}
+
 static void
 on_hello_ok(struct client *c, const uint8_t *p, size_t n)
 {
@@ -314,6 +329,7 @@ on_hello_ok(struct client *c, const uint8_t *p, size_t n)
 	}
 	json_obj_get_int(&doc, 0, "connectionsGranted", &granted);
 	c->granted = (unsigned)UTIL_MAX(1, UTIL_MIN(granted, MUX_MAX_SOCKS));
+	c->forward_ok = granted_forward(&doc);
 	snprintf(c->session_id, sizeof(c->session_id), "%s", id);
 	c->attempts = 0;
 	if (resumed) {
@@ -588,10 +604,60 @@ on_goaway(struct client *c, const uint8_t *p, size_t n)
 		c->fatal = 1;
 }
 
+/* FORWARD_OK / FORWARD_ERR for one of our streams; after FORWARD_ERR the stream is gone. */
+static void
+on_forward_answer(struct client *c, uint32_t sid, int ok, const uint8_t *p, size_t n)
+{
+	struct stream *s = c->mux_ready ? stream_find(&c->mux.streams, sid) : NULL;
+
+	if (s == NULL || !(sid & STREAM_ID_CLIENT))
+		return;
+	if (s->ops != NULL && s->ops->on_forward != NULL)
+		s->ops->on_forward(s, ok, p, n);
+	if (!ok && (s = stream_find(&c->mux.streams, sid)) != NULL)
+		mux_drop(&c->mux, s);
+}
+
+/* see client.h */
+struct stream *
+client_forward_open(struct client *c, const char *host, uint16_t port, const struct stream_ops *ops, void *owner)
+{
+	struct json_writer w;
+	struct stream *s;
+	struct buf b;
+	int rc;
+
+	if (!c->mux_ready || !c->forward_ok || (c->state != CLIENT_READY && c->state != CLIENT_BINDING))
+		return NULL;
+	s = mux_open(&c->mux, STREAM_ID_CLIENT, STREAM_KIND_TCP, -1);
+	if (s == NULL)
+		return NULL;
+	s->ops = ops;
+	s->owner = owner;
+	if (buf_init(&b, 320, 0) < 0) {
+		mux_drop(&c->mux, s);
+		return NULL;
+	}
+	json_w_init(&w, &b, 0);
+	json_w_obj_begin(&w);
+	json_w_kv_str(&w, "host", host);
+	json_w_kv_uint(&w, "port", port);
+	json_w_obj_end(&w);
+	rc = json_w_finish(&w) == 0 ? mux_send(&c->mux, s, FRAME_FORWARD_OPEN, b.pos, buf_len(&b)) : -1;
+	buf_fini(&b);
+	if (rc < 0) {
+		mux_drop(&c->mux, s);
+		return NULL;
+	}
+	return s;
+}
+
 static void
 on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_t *p, size_t n)
 {
 	switch (type) {
+	case FRAME_FORWARD_OK:
+	case FRAME_FORWARD_ERR: on_forward_answer(c, sid, type == FRAME_FORWARD_OK, p, n); break;
 	case FRAME_HELLO_OK:
 		if (c->state == CLIENT_HELLO && index == 0)
 			on_hello_ok(c, p, n);

@@ -114,12 +114,24 @@ struct client {
 	struct client_sock socks[MUX_MAX_SOCKS];
 	struct mux mux;
 	int mux_ready;
+	int forward_ok; /* HELLO_OK granted the forward extension */
 	struct reactor_timer stop_timer, retry_timer;
 	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
 	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */
 	struct reactor_signal sigint, sigterm, sigpipe;
 	void *local_pool; /* local.c: idle keep-alive connections to local services */
 };
+
+/*
+ * Ask the daemon for a TCP connection to host:port from inside the
+ * container (the forward extension, doc/FORWARD.md): a new client stream
+ * with ops and owner set, FORWARD_OPEN sent. ops->on_forward tells the
+ * outcome (after a refusal the stream is closed: on_close follows); no
+ * DATA may be sent before FORWARD_OK. NULL when the session is not up or
+ * the daemon does not forward (client->forward_ok), or no stream is left.
+ */
+struct stream *client_forward_open(struct client *c, const char *host, uint16_t port, const struct stream_ops *ops,
+				   void *owner);
 
 /*
  * Connect, bind and serve until a stop signal or the end of the session.
