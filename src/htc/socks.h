@@ -41,18 +41,10 @@ struct sockaddr;
 #define SOCKS_METHOD_NONE_ACCEPTABLE 0xFF
 
 /* SOCKS5 commands (RFC 1928 section 4); SOCKS4's CD uses 1 and 2 alike. */
-enum socks_cmd {
-	SOCKS_CMD_CONNECT = 0x01,
-	SOCKS_CMD_BIND = 0x02,
-	SOCKS_CMD_UDP_ASSOCIATE = 0x03
-};
+enum socks_cmd { SOCKS_CMD_CONNECT = 0x01, SOCKS_CMD_BIND = 0x02, SOCKS_CMD_UDP_ASSOCIATE = 0x03 };
 
 /* Address types of a target. */
-enum socks_atyp {
-	SOCKS_ATYP_IPV4 = 0x01,
-	SOCKS_ATYP_DOMAIN = 0x03,
-	SOCKS_ATYP_IPV6 = 0x04
-};
+enum socks_atyp { SOCKS_ATYP_IPV4 = 0x01, SOCKS_ATYP_DOMAIN = 0x03, SOCKS_ATYP_IPV6 = 0x04 };
 
 /*
  * SOCKS5 reply codes (RFC 1928 section 6). A SOCKS4 reply has only two:
@@ -140,11 +132,11 @@ struct socks_event {
 struct socks_parser {
 	enum socks_state state;
 	uint8_t version;
-	uint8_t have;     /* bytes of the current field gathered in acc */
-	uint8_t need;     /* bytes the current field has */
-	uint8_t no_auth;  /* METHODS: 0x00 was offered */
-	uint16_t len;     /* V4_USERID, V4_DOMAIN: bytes before the NUL so far */
-	uint8_t acc[256]; /* the current field */
+	uint8_t have;          /* bytes of the current field gathered in acc */
+	uint8_t need;          /* bytes the current field has */
+	uint8_t no_auth;       /* METHODS: 0x00 was offered */
+	uint16_t len;          /* V4_USERID, V4_DOMAIN: bytes before the NUL so far */
+	uint8_t acc[256];      /* the current field */
 	enum socks_reply code; /* FAILED: why */
 	struct socks_target target;
 };
@@ -195,7 +187,8 @@ ssize_t socks_parse(struct socks_parser *p, const uint8_t *in, size_t n, struct 
  *   SOCKS4: VN 0, CD 0x5A when code is SUCCEEDED else 0x5B, DSTPORT and
  *           DSTIP from an AF_INET bound, else zeros.
  */
-size_t socks_reply(uint8_t out[SOCKS_REPLY_MAX], int version, enum socks_reply code, const struct sockaddr *bound);
+size_t socks_reply(uint8_t out[SOCKS_REPLY_MAX], int version, enum socks_reply code,
+		   const struct sockaddr *bound);
 
 /*
  * The SOCKS5 reply code for a failure reason the daemon gives when a
