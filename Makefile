@@ -206,7 +206,8 @@ FUZZ_SECONDS ?= 20
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(CORE_SRCS)
+# The core, and htc's pure codecs (a fuzz target may reach them as "htc/...").
+FUZZ_LIB_SRCS := $(CORE_SRCS) $(filter src/htc/%,$(CODEC_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
