@@ -214,7 +214,8 @@ on_event(struct run *u, const struct socks_event *ev)
 {
 	switch (ev->type) {
 	case SOCKS_EV_GREETING:
-		CHECK(u->r.method == -1 && ev->reply_len == 2 && ev->reply[0] == 5 && ev->reply[1] == ev->method);
+		CHECK(u->r.method == -1 && ev->reply_len == 2 && ev->reply[0] == 5 &&
+		      ev->reply[1] == ev->method);
 		u->r.method = ev->method;
 		if (ev->method != SOCKS_METHOD_NO_AUTH)
 			u->r.out = OUT_REFUSED;

@@ -386,7 +386,8 @@ test_request_ipv6(void **state)
 
 	(void)state;
 	put_greeting(&v);
-	PUT(&v, 0x05, 0x01, 0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1F, 0x90);
+	PUT(&v, 0x05, 0x01, 0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1F,
+	    0x90);
 	want_target(&w, 5, SOCKS_ATYP_IPV6, "2001:db8::1", 8080);
 	run(&v, &w);
 
@@ -678,8 +679,8 @@ test_reply_v5(void **state)
 {
 	static const uint8_t none[] = { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t v4[] = { 5, 0, 0, 1, 192, 0, 2, 1, 0x04, 0x38 };
-	static const uint8_t v6[] = { 5, 5, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-				      0, 0, 0, 0, 0,    0,    0,    1,    0x01, 0xBB };
+	static const uint8_t v6[] = { 5, 5, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0,    0,
+				      0, 0, 0, 0, 0,    0,    0,    0,    1, 0x01, 0xBB };
 	uint8_t out[SOCKS_REPLY_MAX];
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
