@@ -152,8 +152,9 @@ void socks_parser_init(struct socks_parser *p);
  *   NONE      all n bytes were consumed; call again with the next read.
  *   GREETING  write ev->reply (05 00, or 05 FF when 0x00 was not offered
  *             or NMETHODS was 0). After 05 FF close the connection (the
- *             parser is FAILED); after 05 00 call again with the bytes
- *             that follow, which are the request.
+ *             parser is FAILED: later calls return HT_ERROR, code
+ *             GENERAL_FAILURE, nothing to write); after 05 00 call again
+ *             with the bytes that follow, which are the request.
  *   REQUEST   ev->target is the target; the bytes after the returned
  *             count are not the parser's (payload sent early): keep them
  *             for the stream. In DONE every later call consumes nothing
