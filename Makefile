@@ -72,7 +72,7 @@ HTC_SRCS    := $(filter-out src/htc/main.c,$(wildcard src/htc/*.c))
 # The daemon's headers: those in src/ that are not a core module's private ones.
 CORE_HDRS   := $(wildcard $(foreach m,$(CORE_NAMES),src/$(m).h src/$(m)_*.h))
 DAEMON_HDRS := $(filter-out $(CORE_HDRS),$(wildcard src/*.h))
-CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src/json_w.c src/http1_chunked.c src/http1_fields.c src/flow.c src/buf.c src/expose_http.c src/htc/local_codec.c
+CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src/json_w.c src/http1_chunked.c src/http1_fields.c src/flow.c src/buf.c src/expose_http.c src/htc/local_codec.c src/htc/socks.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -206,7 +206,8 @@ FUZZ_SECONDS ?= 20
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(CORE_SRCS)
+# The core, and htc's pure codecs (a fuzz target may reach them as "htc/...").
+FUZZ_LIB_SRCS := $(CORE_SRCS) $(filter src/htc/%,$(CODEC_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
