@@ -105,10 +105,10 @@ struct stream_table {
 	struct stream **map; /* open addressing, NULL = empty bucket */
 	uint32_t mask;       /* buckets - 1 (power of two, >= 2 x max) */
 	uint32_t count;
-	uint32_t max;     /* streams allowed at once */
+	uint32_t max;            /* streams allowed at once */
 	uint32_t next_id;        /* next id the server allocates */
 	uint32_t next_client_id; /* next id the client allocates (STREAM_ID_CLIENT set) */
-	uint64_t opened;  /* streams opened since init */
+	uint64_t opened;         /* streams opened since init */
 	struct stream *head, *tail;
 };
 

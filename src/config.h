@@ -98,6 +98,7 @@ struct config {
 	uint64_t response_timeout_ms;     /* --response-timeout, 60 s to a response head, else 504 */
 	uint64_t send_timeout_ms; /* --send-timeout, 60 s a visitor or admin client may take no byte */
 	uint64_t forward_connect_timeout_ms; /* --forward-connect-timeout, 10 s to connect a forward */
+	const char *dns_servers;             /* --dns-servers: NULL for resolv.conf's */
 
 	/* Visitor HTTP heads. */
 	uint32_t max_head_size; /* --max-head-size, 64 KiB */

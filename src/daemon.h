@@ -19,6 +19,7 @@
 #include "forwarded.h"
 #include "metrics.h"
 #include "reactor.h"
+#include "resolve.h"
 #include "slab.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -56,6 +57,7 @@ struct daemon {
 	/* FORWARD_OPEN on stream sid of session s (socket index), set by
 	 * forward.c when forwarding is on; NULL: the extension is off. */
 	void (*forward_open)(struct session *s, int index, uint32_t sid, const uint8_t *json, size_t n);
+	struct resolver resolver; /* names of forwarded connections (forward.c) */
 	struct daemon_listener *listeners;
 	int accept_paused;
 	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */

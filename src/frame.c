@@ -61,6 +61,9 @@ static const char *const type_names[0x80] = {
 	[FRAME_PONG] = "PONG",
 	[FRAME_GOAWAY] = "GOAWAY",
 	[FRAME_BIND_REVOKED] = "BIND_REVOKED",
+	[FRAME_FORWARD_OPEN] = "FORWARD_OPEN",
+	[FRAME_FORWARD_OK] = "FORWARD_OK",
+	[FRAME_FORWARD_ERR] = "FORWARD_ERR",
 };
 
 /* see frame.h */

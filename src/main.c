@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "bind.h"
 #include "ctl.h"
+#include "forward.h"
 #include "daemon.h"
 #include "expose.h"
 #include "forward_policy.h"
@@ -157,7 +158,7 @@ setup(struct daemon *d, struct config *c)
 		return -1;
 	daemon_accept_init(d);
 	tunnel_loop_init(&d->tl, &d->r);
-	if (pull_init(d, (uint32_t)UTIL_MAX(lim, 64)) < 0 || expose_init(d) < 0)
+	if (pull_init(d, (uint32_t)UTIL_MAX(lim, 64)) < 0 || expose_init(d) < 0 || forward_init(d) < 0)
 		return -1;
 	reactor_timer_init(&d->drain_timer, on_drain_timeout);
 	reactor_signal_start(&d->r, &d->sigterm, SIGTERM, on_stop_signal);
@@ -171,6 +172,7 @@ static void
 teardown(struct daemon *d)
 {
 	session_close_all(d);
+	forward_fini(d);
 	ctl_stop(d);
 	expose_vhost_stop(d);
 	reactor_fini(&d->r); /* runs the deferred frees */

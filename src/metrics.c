@@ -50,6 +50,12 @@ static const char *const bind_err_names[METRICS_BIND_ERR_MAX] = {
 
 static const char *const kind_names[METRICS_KIND_MAX] = { "tcp", "http" };
 
+static const char *const fwd_err_names[METRICS_FWD_ERR_MAX] = {
+	"DISABLED",       "INVALID_TARGET",     "NOT_ALLOWED",         "NAME_NOT_FOUND",
+	"RESOLVE_FAILED", "CONNECTION_REFUSED", "NETWORK_UNREACHABLE", "HOST_UNREACHABLE",
+	"TIMEOUT",        "CONNECT_FAILED",     "NO_PERMIT",           "INTERNAL",
+};
+
 static const char *const reject_names[METRICS_REJECT_MAX] = {
 	"auth",        "protocol",      "version",      "unknown_session",
 	"session_cap", "hello_timeout", "pre_auth_cap", "join",
@@ -111,6 +117,11 @@ static const struct scalar counter_table[] = {
 	  offsetof(struct metrics, fd_refusals_total) },
 	{ NAME("unknown_host_total"), "Host-routed requests for a name nobody holds (answered 404).",
 	  offsetof(struct metrics, unknown_host_total) },
+	{ NAME("forward_opened_total"), "Forwarded connections the daemon opened for tunnel clients.",
+	  offsetof(struct metrics, forward_opened_total) },
+	{ NAME("forward_refused_total"),
+	  "Forwarded connections refused because --forward-allow allows no address.",
+	  offsetof(struct metrics, forward_refused_total) },
 };
 
 /* ---- counting ----------------------------------------------------------- */
@@ -190,6 +201,20 @@ metrics_routed_response(struct metrics *m, int status)
 {
 	if (status >= 100 && status <= 599)
 		m->routed_responses_total[status / 100 - 1]++;
+}
+
+/* see metrics.h */
+void
+metrics_forward_failed(struct metrics *m, const char *code)
+{
+	size_t i;
+
+	for (i = 0; code != NULL && i < METRICS_FWD_ERR_MAX; i++)
+		if (strcmp(code, fwd_err_names[i]) == 0)
+			break;
+	if (code == NULL || i == METRICS_FWD_ERR_MAX)
+		i = METRICS_FWD_INTERNAL;
+	m->forward_failed_total[i]++;
 }
 
 /* see metrics.h */
@@ -427,6 +452,8 @@ render_counters(struct render *r, const struct metrics *m)
 	labelled(r, NAME("visitor_responses_total"),
 		 "Responses sent to visitors on EXPOSE ports, by status class.", "class", class_names,
 		 m->visitor_responses_total, METRICS_STATUS_CLASSES);
+	labelled(r, NAME("forward_failed_total"), "Forwarded connections that failed, by FORWARD_ERR code.",
+		 "code", fwd_err_names, m->forward_failed_total, METRICS_FWD_ERR_MAX);
 	labelled(r, NAME("routed_responses_total"),
 		 "Responses sent to visitors of host-routed names (--domain), by status class.", "class",
 		 class_names, m->routed_responses_total, METRICS_STATUS_CLASSES);

@@ -55,6 +55,23 @@ enum metrics_bind_err {
 	METRICS_BIND_ERR_MAX
 };
 
+/* FORWARD_ERR codes (doc/FORWARD.md), label code="NOT_ALLOWED" etc. */
+enum metrics_fwd_err {
+	METRICS_FWD_DISABLED,
+	METRICS_FWD_INVALID_TARGET,
+	METRICS_FWD_NOT_ALLOWED,
+	METRICS_FWD_NAME_NOT_FOUND,
+	METRICS_FWD_RESOLVE_FAILED,
+	METRICS_FWD_CONNECTION_REFUSED,
+	METRICS_FWD_NETWORK_UNREACHABLE,
+	METRICS_FWD_HOST_UNREACHABLE,
+	METRICS_FWD_TIMEOUT,
+	METRICS_FWD_CONNECT_FAILED,
+	METRICS_FWD_NO_PERMIT,
+	METRICS_FWD_INTERNAL,
+	METRICS_FWD_ERR_MAX
+};
+
 /* Stream kinds, label kind="tcp|http". */
 enum metrics_kind {
 	METRICS_KIND_TCP,  /* a PULL connection */
@@ -107,6 +124,11 @@ struct metrics {
 	/* of those, responses to host-routed requests (--domain), and the unknown-host 404s among them */
 	uint64_t routed_responses_total[METRICS_STATUS_CLASSES];
 	uint64_t unknown_host_total;
+	/* forwarded connections (the forward extension): connected, refused by --forward-allow, and
+	 * FORWARD_ERR answers by code */
+	uint64_t forward_opened_total;
+	uint64_t forward_refused_total;
+	uint64_t forward_failed_total[METRICS_FWD_ERR_MAX];
 	/* connections refused (503 or close) because no FD permit was left */
 	uint64_t fd_refusals_total;
 	/* tunnel WebSockets rejected before a session, by enum metrics_reject */
@@ -135,6 +157,9 @@ void metrics_init(struct metrics *m);
 
 /* Count a response to a host-routed request (also counted by metrics_visitor_response). */
 void metrics_routed_response(struct metrics *m, int status);
+
+/* Count a FORWARD_ERR by its code (unknown codes count as INTERNAL). */
+void metrics_forward_failed(struct metrics *m, const char *code);
 
 /* Count a host-routed request for a name nobody holds (answered 404). */
 void metrics_unknown_host(struct metrics *m);

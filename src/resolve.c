@@ -53,7 +53,8 @@ rearm(struct resolver *rs)
 		reactor_timer_stop(rs->r, &rs->timer);
 		return;
 	}
-	reactor_timer_start(rs->r, &rs->timer, (uint64_t)tp->tv_sec * 1000 + (uint64_t)tp->tv_usec / 1000 + 1, 0);
+	reactor_timer_start(rs->r, &rs->timer, (uint64_t)tp->tv_sec * 1000 + (uint64_t)tp->tv_usec / 1000 + 1,
+			    0);
 }
 
 static void
@@ -301,7 +302,8 @@ resolve_init(struct resolver *rs, struct reactor *r, const char *servers, uint64
 	}
 	rs->channel = ch;
 	if (servers != NULL && (rc = ares_set_servers_ports_csv(ch, servers)) != ARES_SUCCESS) {
-		snprintf(err, errlen, "name servers '%.200s': %s (IP[:PORT],...)", servers, ares_strerror(rc));
+		snprintf(err, errlen, "name servers '%.200s': %s (IP[:PORT],...)", servers,
+			 ares_strerror(rc));
 		resolve_fini(rs);
 		return -1;
 	}

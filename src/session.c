@@ -496,7 +496,8 @@ on_forward_open(struct session *s, struct tconn *tc, uint32_t sid, const uint8_t
 {
 	static const char off[] = "{\"code\":\"DISABLED\",\"message\":\"forwarding is off on this daemon\"}";
 
-	if (!(sid & STREAM_ID_CLIENT) || sid == STREAM_ID_CLIENT || stream_find(&s->mux.streams, sid) != NULL) {
+	if (!(sid & STREAM_ID_CLIENT) || sid == STREAM_ID_CLIENT ||
+	    stream_find(&s->mux.streams, sid) != NULL) {
 		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "FORWARD_OPEN needs a new client stream id",
 		       WS_CLOSE_PROTOCOL, 0);
 		return;

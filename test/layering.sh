@@ -58,7 +58,7 @@ core   6  tunnel-core   stream mux tunnel pump
 daemon 7  daemon-base   config sig fdbudget metrics auth forwarded forward_policy resolve daemon
 daemon 8  bindings      bind
 daemon 9  sessions      session
-daemon 10 streams       expose pull vhost
+daemon 10 streams       expose pull forward vhost
 daemon 11 control-plane ctl api
 daemon 12 entry         main
 htc    13 htc           htc/*

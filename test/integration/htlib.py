@@ -485,13 +485,16 @@ UNBIND, UNBIND_OK, UNBIND_ERR = 0x06, 0x07, 0x08
 JOIN, JOIN_OK, JOIN_ERR, SHARD_MAP, REISSUE = 0x09, 0x0A, 0x0B, 0x0C, 0x0D
 STREAM_OPEN, DATA, EOF, RESET, WINDOW, STREAM_RESPONSE_HEAD = 0x10, 0x12, 0x13, 0x14, 0x15, 0x16
 PING, PONG, GOAWAY, BIND_REVOKED = 0x20, 0x21, 0x30, 0x40
+FORWARD_OPEN, FORWARD_OK, FORWARD_ERR = 0x41, 0x42, 0x43
+CLIENT_STREAM = 0x80000000
 
 TYPE_NAMES = {v: k for k, v in dict(
     HELLO=HELLO, HELLO_OK=HELLO_OK, BIND=BIND, BIND_OK=BIND_OK, BIND_ERR=BIND_ERR, UNBIND=UNBIND,
     UNBIND_OK=UNBIND_OK, UNBIND_ERR=UNBIND_ERR, JOIN=JOIN, JOIN_OK=JOIN_OK, JOIN_ERR=JOIN_ERR,
     SHARD_MAP=SHARD_MAP, REISSUE=REISSUE, STREAM_OPEN=STREAM_OPEN, DATA=DATA, EOF=EOF, RESET=RESET,
     WINDOW=WINDOW, STREAM_RESPONSE_HEAD=STREAM_RESPONSE_HEAD, PING=PING, PONG=PONG, GOAWAY=GOAWAY,
-    BIND_REVOKED=BIND_REVOKED).items()}
+    BIND_REVOKED=BIND_REVOKED, FORWARD_OPEN=FORWARD_OPEN, FORWARD_OK=FORWARD_OK,
+    FORWARD_ERR=FORWARD_ERR).items()}
 
 NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED = 0, 1, 2, 3, 4
 FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, ENHANCE_YOUR_CALM, BIND_ERROR = 5, 6, 7, 8, 9
@@ -1029,6 +1032,25 @@ class TunnelClient:
             if f.type in (BIND_OK, BIND_ERR):
                 return f.type, f.json()
             raise AssertionError(f"unexpected answer to BIND: {f!r}")
+
+    async def forward_open(self, host, port, timeout=STEP, sid=None):
+        """FORWARD_OPEN on a new client stream; (FORWARD_OK|FORWARD_ERR, JSON, Stream)."""
+        if sid is None:
+            self.next_client_sid = getattr(self, "next_client_sid", CLIENT_STREAM) + 1
+            sid = self.next_client_sid
+        st = Stream(self, sid, {"host": host, "port": port})
+        self.streams[sid] = st
+        await self.send_now(frame(FORWARD_OPEN, sid, {"host": host, "port": port}))
+        while True:
+            f = await self.recv_frame(timeout)
+            if f is None:
+                raise AssertionError(f"closed (code {self.close_code}) while waiting for the "
+                                     f"answer to FORWARD_OPEN; goaways {self.goaways}")
+            if f.type in (FORWARD_OK, FORWARD_ERR) and f.stream == sid:
+                if f.type == FORWARD_ERR:
+                    del self.streams[sid]
+                return f.type, f.json(), st
+            raise AssertionError(f"unexpected answer to FORWARD_OPEN: {f!r}")
 
     async def bind_pull(self, port=0, **kw):
         """BIND a PULL port and require BIND_OK; returns its JSON."""

@@ -555,9 +555,9 @@ test_window_ping(void **state)
 static void
 test_names(void **state)
 {
-	static const uint8_t known[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-					 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x10, 0x12, 0x13,
-					 0x14, 0x15, 0x16, 0x20, 0x21, 0x30, 0x40 };
+	static const uint8_t known[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+					 0x0A, 0x0B, 0x0C, 0x0D, 0x10, 0x12, 0x13, 0x14, 0x15,
+					 0x16, 0x20, 0x21, 0x30, 0x40, 0x41, 0x42, 0x43 };
 	unsigned t;
 	size_t i, count = 0;
 
@@ -574,7 +574,10 @@ test_names(void **state)
 	assert_string_equal(frame_type_name(FRAME_HELLO), "HELLO");
 	assert_string_equal(frame_type_name(FRAME_STREAM_RESPONSE_HEAD), "STREAM_RESPONSE_HEAD");
 	assert_string_equal(frame_type_name(FRAME_BIND_REVOKED), "BIND_REVOKED");
-	assert_string_equal(frame_type_name(0x41), "UNKNOWN");
+	assert_string_equal(frame_type_name(FRAME_FORWARD_OPEN), "FORWARD_OPEN");
+	assert_string_equal(frame_type_name(FRAME_FORWARD_OK), "FORWARD_OK");
+	assert_string_equal(frame_type_name(FRAME_FORWARD_ERR), "FORWARD_ERR");
+	assert_string_equal(frame_type_name(0x44), "UNKNOWN");
 	assert_string_equal(frame_type_name(0x80), "UNKNOWN");
 	assert_string_equal(frame_type_name(100000), "UNKNOWN");
 	for (t = 0; t < 256; t++) {
@@ -590,6 +593,38 @@ test_names(void **state)
 }
 
 /* ---- reader: accepted messages ------------------------------------------ */
+
+/* The forward extension on the wire (doc/FORWARD.md): a client stream id, JSON payloads. */
+static void
+test_forward_frames(void **state)
+{
+	static const char open_js[] = "{\"host\":\"db\",\"port\":5432}";
+	static const uint8_t want_open[] = { 0x41, 0x80, 0,   0,   1,   0,   0,   0,   25,  '{', '"', 'h',
+					     'o',  's',  't', '"', ':', '"', 'd', 'b', '"', ',', '"', 'p',
+					     'o',  'r',  't', '"', ':', '5', '4', '3', '2', '}' };
+	static const uint8_t want_ok_hdr[] = { 0x42, 0x80, 0, 0, 1, 0, 0, 0, 28 };
+	static const uint8_t want_err_hdr[] = { 0x43, 0x80, 0, 0, 2, 0, 0, 0, 0x30 };
+	static const struct tframe fw[] = { { FRAME_FORWARD_OPEN, 0x80000001u, 25, 1 },
+					    { FRAME_FORWARD_OK, 0x80000001u, 28, 2 },
+					    { FRAME_FORWARD_ERR, 0x80000002u, 48, 3 } };
+	uint8_t out[64];
+	struct frame_header h;
+
+	(void)state;
+	assert_int_equal(put_frame(out, FRAME_FORWARD_OPEN, 0x80000001u, open_js, sizeof(open_js) - 1),
+			 sizeof(want_open));
+	assert_memory_equal(out, want_open, sizeof(want_open));
+	frame_header_encode(out, FRAME_FORWARD_OK, 0x80000001u, 28);
+	assert_memory_equal(out, want_ok_hdr, sizeof(want_ok_hdr));
+	frame_header_encode(out, FRAME_FORWARD_ERR, 0x80000002u, 48);
+	assert_memory_equal(out, want_err_hdr, sizeof(want_err_hdr));
+	frame_header_decode(want_open, &h);
+	assert_int_equal(h.type, FRAME_FORWARD_OPEN);
+	assert_int_equal(h.stream_id, 0x80000001u);
+	assert_true(frame_type_known(FRAME_FORWARD_OPEN));
+	/* read like any frame, whole, byte by byte and split anywhere */
+	run_all_ways(fw, 3, 0, 0);
+}
 
 static void
 test_read_one_frame(void **state)
@@ -1178,16 +1213,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_encode_decode), cmocka_unit_test(test_window_frame_bytes),
-		cmocka_unit_test(test_code_encode),          cmocka_unit_test(test_code_decode),
-		cmocka_unit_test(test_window_ping),          cmocka_unit_test(test_names),
-		cmocka_unit_test(test_read_one_frame),       cmocka_unit_test(test_read_two_frames),
-		cmocka_unit_test(test_read_64_frames),       cmocka_unit_test(test_read_limits_exact),
-		cmocka_unit_test(test_read_split_header),    cmocka_unit_test(test_read_consecutive_messages),
-		cmocka_unit_test(test_read_data_pieces),     cmocka_unit_test(test_err_65_frames),
-		cmocka_unit_test(test_err_message_too_big),  cmocka_unit_test(test_err_frame_too_long),
-		cmocka_unit_test(test_err_truncated),        cmocka_unit_test(test_err_bad_type),
-		cmocka_unit_test(test_err_empty_message),    cmocka_unit_test(test_batch_planner),
+		cmocka_unit_test(test_header_encode_decode),
+		cmocka_unit_test(test_window_frame_bytes),
+		cmocka_unit_test(test_code_encode),
+		cmocka_unit_test(test_code_decode),
+		cmocka_unit_test(test_window_ping),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_forward_frames),
+		cmocka_unit_test(test_read_one_frame),
+		cmocka_unit_test(test_read_two_frames),
+		cmocka_unit_test(test_read_64_frames),
+		cmocka_unit_test(test_read_limits_exact),
+		cmocka_unit_test(test_read_split_header),
+		cmocka_unit_test(test_read_consecutive_messages),
+		cmocka_unit_test(test_read_data_pieces),
+		cmocka_unit_test(test_err_65_frames),
+		cmocka_unit_test(test_err_message_too_big),
+		cmocka_unit_test(test_err_frame_too_long),
+		cmocka_unit_test(test_err_truncated),
+		cmocka_unit_test(test_err_bad_type),
+		cmocka_unit_test(test_err_empty_message),
+		cmocka_unit_test(test_batch_planner),
 		cmocka_unit_test(test_batch_roundtrip),
 	};
 

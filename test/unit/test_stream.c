@@ -33,6 +33,43 @@ test_init_rejects(void **state)
 	stream_table_fini(&t);
 }
 
+/* The two id spaces: the client's (bit 31) never moves the server's, and the other way round. */
+static void
+test_client_ids(void **state)
+{
+	struct stream_table t;
+	struct stream *a, *b, *c, *p;
+
+	(void)state;
+	assert_int_equal(stream_table_init(&t, 16), 0);
+	a = stream_open(&t, STREAM_ID_CLIENT, STREAM_KIND_TCP, 10);
+	b = stream_open(&t, STREAM_ID_CLIENT, STREAM_KIND_TCP, 10);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->id, 0x80000001u);
+	assert_int_equal(b->id, 0x80000002u);
+	c = stream_open(&t, 0, STREAM_KIND_TCP, 10); /* the server's space is untouched */
+	assert_non_null(c);
+	assert_int_equal(c->id, 1);
+	p = stream_open(&t, 0x80000010u, STREAM_KIND_TCP, 10); /* a peer's client id */
+	assert_non_null(p);
+	assert_null(stream_open(&t, 0x80000010u, STREAM_KIND_TCP, 10)); /* open: refused */
+	stream_free(&t, p);
+	p = stream_open(&t, 0, STREAM_KIND_TCP, 10);
+	assert_int_equal(p->id, 2);
+	stream_free(&t, p);
+	p = stream_open(&t, STREAM_ID_CLIENT, STREAM_KIND_TCP, 10);
+	assert_int_equal(p->id, 0x80000011u);
+	stream_free(&t, p);
+	/* the server's space ends below the client's */
+	t.next_id = STREAM_ID_CLIENT;
+	assert_null(stream_open(&t, 0, STREAM_KIND_TCP, 10));
+	stream_free(&t, a);
+	stream_free(&t, b);
+	stream_free(&t, c);
+	stream_table_fini(&t);
+}
+
 static void
 test_server_ids(void **state)
 {
@@ -491,6 +528,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_rejects),
 		cmocka_unit_test(test_server_ids),
+		cmocka_unit_test(test_client_ids),
 		cmocka_unit_test(test_peer_ids),
 		cmocka_unit_test(test_table_cap),
 		cmocka_unit_test(test_map_random_colliding),

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The forward extension on the daemon (doc/FORWARD.md), driven by a raw
+tunnel session: the capability in HELLO_OK (and not when --forward-allow
+none), FORWARD_OK with the address and bytes both ways hashed with
+half-close, the refusals with their codes (NOT_ALLOWED without connecting,
+CONNECTION_REFUSED at once, INVALID_TARGET, NAME_NOT_FOUND from a name
+server of the test's own, TIMEOUT of a silent one while other streams go
+on), DISABLED for a session that did not ask, a RESET that cancels, and
+the metrics."""
+import asyncio
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from htlib import *  # noqa: E402,F401,F403
+
+
+class Dns:
+    """A UDP name server on 127.0.0.1: NAME.test -> A 127.0.0.1, nx.test -> NXDOMAIN, slow.test -> silence."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.stop = False
+        self.t.start()
+
+    def _loop(self):
+        self.sock.settimeout(0.1)
+        while not self.stop:
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except OSError:
+                continue
+            off, labels = 12, []
+            while off < len(q) and q[off]:
+                labels.append(q[off + 1:off + 1 + q[off]].decode())
+                off += 1 + q[off]
+            name = ".".join(labels)
+            qtype = int.from_bytes(q[off + 1:off + 3], "big")
+            if name == "slow.test":
+                continue
+            head = bytearray(q[:off + 5])
+            head[2], head[3] = 0x81, 0x80
+            head[8:12] = b"\0\0\0\0"
+            an = b""
+            if name == "nx.test":
+                head[3] = 0x83
+            elif qtype == 1:
+                an = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
+            head[6:8] = (1 if an else 0).to_bytes(2, "big")
+            self.sock.sendto(bytes(head) + an, peer)
+
+    def close(self):
+        self.stop = True
+        self.t.join(2)
+        self.sock.close()
+
+
+async def hello_forward(d, ask=True):
+    c = TunnelClient(d.port)
+    await c.connect()
+    ok = await c.hello(d.token, extra={"capabilities": ["forward"]} if ask else None)
+    return c, ok
+
+
+async def case_capability_and_bytes(d):
+    srv = TcpServer()
+    try:
+        c, ok = await hello_forward(d)
+        assert ok.get("capabilities") == ["forward"], ok
+        t, j, st = await c.forward_open("127.0.0.1", srv.port)
+        assert t == FORWARD_OK and j["address"] == f"127.0.0.1:{srv.port}", (t, j)
+        data = os.urandom(3 * 1024 * 1024 + 7)
+        writer = asyncio.ensure_future(st.write(data, timeout=STEP * 4))
+        back = await st.read_exact(len(data), timeout=STEP * 4)
+        await writer
+        assert hashlib.sha256(back).digest() == hashlib.sha256(data).digest()
+        st.write_eof()  # half-close: the echo server ends after our EOF
+        assert await st.read_all() == b""
+        await c.close()
+        assert d.metric("hoody_tunnel_forward_opened_total") >= 1
+    finally:
+        srv.close()
+
+
+async def case_refusals(d):
+    c, _ = await hello_forward(d)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    t0 = time.monotonic()
+    t, j, _ = await c.forward_open("127.0.0.1", port)
+    assert t == FORWARD_ERR and j["code"] == "CONNECTION_REFUSED", j
+    assert time.monotonic() - t0 < 0.1, "a refused port is reported at once"
+    t, j, _ = await c.forward_open("10.255.255.1", 80)
+    assert t == FORWARD_ERR and j["code"] == "NOT_ALLOWED" and "10.255.255.1" in j["message"], j
+    for bad in ({"host": "", "port": 1}, {"host": "x", "port": 0}, {"port": 5}):
+        c.next_client_sid += 1
+        await c.send_now(frame(FORWARD_OPEN, c.next_client_sid, bad))
+        f = await c.expect(FORWARD_ERR)
+        assert f.json()["code"] == "INVALID_TARGET", f
+    t, j, _ = await c.forward_open("nx.test", 80)
+    assert t == FORWARD_ERR and j["code"] == "NAME_NOT_FOUND", j
+    t, j, _ = await c.forward_open("ok.test", port)  # resolves to 127.0.0.1 (allowed), refused there
+    assert t == FORWARD_ERR and j["code"] == "CONNECTION_REFUSED", j
+    await c.close()
+    assert d.metric("hoody_tunnel_forward_failed_total", {"code": "NOT_ALLOWED"}) >= 1
+    assert d.metric("hoody_tunnel_forward_refused_total") >= 1
+
+
+async def case_slow_resolver_does_not_stall(d):
+    srv = TcpServer()
+    try:
+        c, _ = await hello_forward(d)
+        c.next_client_sid = getattr(c, "next_client_sid", CLIENT_STREAM) + 1
+        slow_sid = c.next_client_sid
+        c.streams[slow_sid] = Stream(c, slow_sid, {})
+        t0 = time.monotonic()
+        await c.send_now(frame(FORWARD_OPEN, slow_sid, {"host": "slow.test", "port": 80}))
+        t, j, st = await c.forward_open("127.0.0.1", srv.port)  # answered while slow.test waits
+        assert t == FORWARD_OK, j
+        await c.send_now(frame(PING, 0, b"12345678"))
+        f = await c.expect(FORWARD_ERR, timeout=STEP * 2, skip=(PONG,))
+        assert f.stream == slow_sid and f.json()["code"] == "TIMEOUT", f
+        assert 0.9 < time.monotonic() - t0 < STEP * 2
+        await c.close()
+    finally:
+        srv.close()
+
+
+async def case_disabled_unless_asked(d):
+    c, ok = await hello_forward(d, ask=False)
+    assert "forward" not in (ok.get("capabilities") or []), ok
+    t, j, _ = await c.forward_open("127.0.0.1", 1)
+    assert t == FORWARD_ERR and j["code"] == "DISABLED", j
+    await c.close()
+
+
+async def case_reset_cancels(d):
+    c, _ = await hello_forward(d)
+    c.next_client_sid = getattr(c, "next_client_sid", CLIENT_STREAM) + 1
+    sid = c.next_client_sid
+    await c.send_now(frame(FORWARD_OPEN, sid, {"host": "slow.test", "port": 80}),
+                     reset_frame(sid, CANCEL, "never mind"))
+    await asyncio.sleep(1.5)  # past the deadline: no FORWARD_ERR for a cancelled stream
+    while not c.frames.empty():
+        f = c.frames.get_nowait()
+        assert f is None or f.type != FORWARD_ERR, f
+    await c.close()
+
+
+async def case_none_turns_it_off():
+    with Daemon("--forward-allow", "none") as d2:
+        c, ok = await hello_forward(d2)
+        assert ok.get("capabilities") == [], ok
+        t, j, _ = await c.forward_open("127.0.0.1", 1)
+        assert t == FORWARD_ERR and j["code"] == "DISABLED", j
+        await c.close()
+
+
+def main():
+    dns = Dns()
+    passed = failed = 0
+    try:
+        with Daemon("--dns-servers", f"127.0.0.1:{dns.port}", "--forward-connect-timeout", "1s") as d:
+            for case in (case_capability_and_bytes, case_refusals, case_slow_resolver_does_not_stall,
+                         case_disabled_unless_asked, case_reset_cancels):
+                t0 = time.monotonic()
+                try:
+                    asyncio.run(asyncio.wait_for(case(d), 60))
+                    passed += 1
+                    print(f"PASS {case.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+                except BaseException as e:  # noqa: B902
+                    failed += 1
+                    print(f"FAIL {case.__name__}: {e!r}", flush=True)
+            d.stop()
+            d.check_output_quiet()
+        try:
+            asyncio.run(asyncio.wait_for(case_none_turns_it_off(), 30))
+            passed += 1
+            print("PASS case_none_turns_it_off", flush=True)
+        except BaseException as e:  # noqa: B902
+            failed += 1
+            print(f"FAIL case_none_turns_it_off: {e!r}", flush=True)
+    finally:
+        dns.close()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
