@@ -59,7 +59,8 @@ struct fwd {
 };
 
 static const struct stream_ops pending_ops;
-static void fwd_fail(struct fwd *f, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fwd_fail(struct fwd *f, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void
 fwd_set_state(struct fwd *f, enum fwd_state st)
@@ -168,8 +169,8 @@ connected(struct fwd *f)
 	fwd_set_state(f, FWD_PUMPING);
 	metrics_stream_opened(&d->metrics, METRICS_KIND_TCP);
 	d->metrics.forward_opened_total++;
-	log_debug("session %s: forward stream %u to %s:%u connected to %s", f->s->id, f->sid, f->host, f->port,
-		  addr);
+	log_debug("session %s: forward stream %u to %s:%u connected to %s", f->s->id, f->sid, f->host,
+		  f->port, addr);
 }
 
 static void try_next(struct fwd *f);
@@ -224,13 +225,15 @@ try_next(struct fwd *f)
 		}
 		return;
 	}
-	fwd_fail(f, f->code ? f->code : "CONNECT_FAILED", "%s", f->why[0] ? f->why : "no address to connect to");
+	fwd_fail(f, f->code ? f->code : "CONNECT_FAILED", "%s",
+		 f->why[0] ? f->why : "no address to connect to");
 }
 
 /* ---- resolving ----------------------------------------------------------------- */
 
 static void
-on_resolved(void *arg, enum resolve_status st, const struct sockaddr_storage *addrs, size_t n, const char *why)
+on_resolved(void *arg, enum resolve_status st, const struct sockaddr_storage *addrs, size_t n,
+	    const char *why)
 {
 	struct fwd *f = arg;
 	const struct forward_policy *p = &f->d->cfg->forward_allow;
@@ -384,7 +387,8 @@ forward_open(struct session *s, int index, uint32_t sid, const uint8_t *json, si
 	uint16_t port;
 
 	if (parse_target(json, n, host, sizeof(host), &port) < 0) {
-		refuse_early(s, index, sid, "INVALID_TARGET", "FORWARD_OPEN needs a host and a port 1..65535");
+		refuse_early(s, index, sid, "INVALID_TARGET",
+			     "FORWARD_OPEN needs a host and a port 1..65535");
 		return;
 	}
 	if (!session_accepts_streams(s) || (f = calloc(1, sizeof(*f))) == NULL) {

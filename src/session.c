@@ -529,8 +529,8 @@ static void
 session_on_control(struct session *s, struct tconn *tc, uint8_t type, uint32_t sid, const uint8_t *p,
 		   size_t n)
 {
-	if (type == FRAME_BIND_REVOKED)
-		return; /* an extension of the other direction: ignored */
+	if (type == FRAME_BIND_REVOKED || type == FRAME_FORWARD_OK || type == FRAME_FORWARD_ERR)
+		return; /* extensions of the other direction: ignored */
 	if (!client_may_send(type)) {
 		goaway(s, FRAME_CODE_PROTOCOL_ERROR, "frame type not allowed from a client",
 		       WS_CLOSE_PROTOCOL, 0);

@@ -234,9 +234,9 @@ async def test_frame_count_limit():
     with Daemon() as d:
         c = await session(d.port, d.token)
         try:
-            c.queue_message(b"".join(frame(0x41, 0, b"ext") for _ in range(64)))
+            c.queue_message(b"".join(frame(0x7E, 0, b"ext") for _ in range(64)))
             await ping_roundtrip(c, b"64frames")  # 64 frames and extension types are fine
-            c.queue_message(b"".join(frame(0x41, 0) for _ in range(65)))
+            c.queue_message(b"".join(frame(0x7E, 0) for _ in range(65)))
             await expect_close(c, (1002,), "65 frames in one message")
         finally:
             await c.close()
@@ -256,11 +256,11 @@ async def test_message_size_limit():
     with Daemon() as d:
         c = await session(d.port, d.token)
         try:
-            exact = b"".join([frame(0x42, 0, b"a" * 65536)] * 3) + frame(0x42, 0, b"b" * 65500)
+            exact = b"".join([frame(0x7E, 0, b"a" * 65536)] * 3) + frame(0x7E, 0, b"b" * 65500)
             assert len(exact) == 262144
             c.queue_message(exact)
             await ping_roundtrip(c, b"exactmax")
-            c.queue_message(exact + frame(0x42, 0))  # 262,153 bytes
+            c.queue_message(exact + frame(0x7E, 0))  # 262,153 bytes
             await expect_close(c, (1009,), "message over 262,144 bytes")
         finally:
             await c.close()
@@ -271,8 +271,8 @@ async def test_bad_frames_1002():
         cases = [
             ("mandatory-unknown type 0x80", frame(0x80, 0, b"")),
             ("unknown type 0x3F", frame(0x3F, 0, b"")),
-            ("length over 65,536", struct.pack(">BII", 0x41, 0, 65537) + b"q" * 65537),
-            ("truncated frame", struct.pack(">BII", 0x41, 0, 100) + b"short"),
+            ("length over 65,536", struct.pack(">BII", 0x7E, 0, 65537) + b"q" * 65537),
+            ("truncated frame", struct.pack(">BII", 0x7E, 0, 100) + b"short"),
             ("truncated header", b"\x41\x00\x00"),
         ]
         for what, msg in cases:
