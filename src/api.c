@@ -160,6 +160,8 @@ get_tunnels(struct daemon *d, struct json_writer *w)
 		json_w_kv_str(w, "protocol", s->v2 ? "v2" : "v1");
 		json_w_kv_uint(w, "connectionsGranted", s->granted);
 		json_w_kv_uint(w, "activeStreams", s->mux.streams.count);
+		json_w_kv_bool(w, "forward", s->forward);
+		json_w_kv_uint(w, "forwardStreams", s->forwards);
 		ports_of(w, "exposeBindings", s, BIND_EXPOSE);
 		ports_of(w, "pullBindings", s, BIND_PULL);
 		json_w_obj_end(w);
@@ -201,6 +203,8 @@ get_sessions(struct daemon *d, struct json_writer *w)
 		json_w_kv_uint(w, "connectionsGranted", s->granted);
 		json_w_kv_uint(w, "activeStreams", s->mux.streams.count);
 		json_w_kv_uint(w, "maxStreams", d->cfg->max_streams_per_session);
+		json_w_kv_bool(w, "forward", s->forward);
+		json_w_kv_uint(w, "forwardStreams", s->forwards);
 		json_w_key(w, "bindings");
 		json_w_arr_begin(w);
 		for (b = s->binds.first; b != NULL; b = b->snext) {

@@ -167,6 +167,7 @@ connected(struct fwd *f)
 		return;
 	}
 	fwd_set_state(f, FWD_PUMPING);
+	f->s->forwards++;
 	metrics_stream_opened(&d->metrics, METRICS_KIND_TCP);
 	d->metrics.forward_opened_total++;
 	log_debug("session %s: forward stream %u to %s:%u connected to %s", f->s->id, f->sid, f->host,
@@ -338,6 +339,7 @@ pump_done(struct pump *p)
 	log_debug("session %s: forward stream %u finished (up %llu B, down %llu B)", f->s->id, f->sid,
 		  (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
 	fdbudget_release(&f->d->fds, 1);
+	f->s->forwards--;
 	session_touch(f->s);
 	fwd_set_state(f, FWD_CLOSED);
 	free(f);

@@ -88,6 +88,7 @@ struct session {
 	uint64_t ping_sent;             /* when the last PING went out, 0 none outstanding */
 	int end_on_loss;                /* we sent GOAWAY: losing the primary ends the session */
 	uint8_t forward_asked, forward; /* HELLO asked for the forward extension; it was granted */
+	unsigned forwards;              /* forwarded connections open now (forward.c) */
 	struct session *prev, *next;
 };
 

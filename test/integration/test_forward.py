@@ -76,6 +76,8 @@ async def case_capability_and_bytes(d):
         assert ok.get("capabilities") == ["forward"], ok
         t, j, st = await c.forward_open("127.0.0.1", srv.port)
         assert t == FORWARD_OK and j["address"] == f"127.0.0.1:{srv.port}", (t, j)
+        sessions = d.get_json("/api/v1/tunnel/tunnels")["sessions"]
+        assert [(x["forward"], x["forwardStreams"]) for x in sessions] == [(True, 1)], sessions
         data = os.urandom(3 * 1024 * 1024 + 7)
         writer = asyncio.ensure_future(st.write(data, timeout=STEP * 4))
         back = await st.read_exact(len(data), timeout=STEP * 4)
