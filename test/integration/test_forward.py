@@ -5,8 +5,10 @@ none), FORWARD_OK with the address and bytes both ways hashed with
 half-close, the refusals with their codes (NOT_ALLOWED without connecting,
 CONNECTION_REFUSED at once, INVALID_TARGET, NAME_NOT_FOUND from a name
 server of the test's own, TIMEOUT of a silent one while other streams go
-on), DISABLED for a session that did not ask, a RESET that cancels, and
-the metrics."""
+on), DISABLED for a session that did not ask, a RESET that cancels, 500
+forwarded connections at once, a killed session closing its forwarded
+connections, NO_PERMIT when the FD budget is out, and the metrics and
+admin API."""
 import asyncio
 import hashlib
 import os
@@ -158,6 +160,74 @@ async def case_reset_cancels(d):
     await c.close()
 
 
+async def case_500_concurrent(d):
+    srv = TcpServer()
+    try:
+        c, _ = await hello_forward(d)
+        streams = []
+        for i in range(500):
+            t, j, st = await c.forward_open("127.0.0.1", srv.port)
+            assert t == FORWARD_OK, (i, j)
+            streams.append(st)
+        for i, st in enumerate(streams):
+            await st.write(b"%05d" % i * 200)
+        for i, st in enumerate(streams):
+            assert await st.read_exact(1000) == b"%05d" % i * 200, i
+        sessions = d.get_json("/api/v1/tunnel/tunnels")["sessions"]
+        assert sessions[0]["forwardStreams"] == 500, sessions
+        for st in streams:
+            st.write_eof()
+        for st in streams:
+            assert await st.read_all() == b""
+        await c.close()
+    finally:
+        srv.close()
+
+
+async def case_kill_ends_forwards(d):
+    srv = TcpServer()
+    try:
+        c, ok = await hello_forward(d)
+        t, j, st = await c.forward_open("127.0.0.1", srv.port)
+        assert t == FORWARD_OK, j
+        await st.write(b"ping")
+        assert await st.read_exact(4) == b"ping"
+        conn = srv.conns[-1]
+        st_code, _, body = http(d.port, "DELETE", f"/api/v1/tunnel/sessions/{ok['sessionId']}?grace_ms=0",
+                                headers=d.auth())
+        assert st_code == 202, (st_code, body)
+        conn.settimeout(STEP)
+        end = time.monotonic() + STEP
+        while time.monotonic() < end:  # the container side is closed: the echo server reads the end
+            try:
+                if conn.recv(65536) == b"":
+                    break
+            except OSError:
+                break
+        else:
+            raise AssertionError("the forwarded connection outlived the killed session")
+        await c.close()
+    finally:
+        srv.close()
+
+
+async def case_no_permit():
+    srv = TcpServer()
+    try:
+        with Daemon("--fd-reserve", "32", nofile=128, log_level="info") as d2:
+            c, _ = await hello_forward(d2)
+            codes = []
+            for _ in range(120):
+                t, j, st = await c.forward_open("127.0.0.1", srv.port)
+                codes.append(j["code"] if t == FORWARD_ERR else "OK")
+                if t == FORWARD_ERR:
+                    break
+            assert codes[-1] == "NO_PERMIT" and codes.count("OK") > 10, codes
+            await c.close()
+    finally:
+        srv.close()
+
+
 async def case_none_turns_it_off():
     with Daemon("--forward-allow", "none") as d2:
         c, ok = await hello_forward(d2)
@@ -173,7 +243,8 @@ def main():
     try:
         with Daemon("--dns-servers", f"127.0.0.1:{dns.port}", "--forward-connect-timeout", "1s") as d:
             for case in (case_capability_and_bytes, case_refusals, case_slow_resolver_does_not_stall,
-                         case_disabled_unless_asked, case_reset_cancels):
+                         case_disabled_unless_asked, case_reset_cancels, case_500_concurrent,
+                         case_kill_ends_forwards):
                 t0 = time.monotonic()
                 try:
                     asyncio.run(asyncio.wait_for(case(d), 60))
@@ -184,13 +255,14 @@ def main():
                     print(f"FAIL {case.__name__}: {e!r}", flush=True)
             d.stop()
             d.check_output_quiet()
-        try:
-            asyncio.run(asyncio.wait_for(case_none_turns_it_off(), 30))
-            passed += 1
-            print("PASS case_none_turns_it_off", flush=True)
-        except BaseException as e:  # noqa: B902
-            failed += 1
-            print(f"FAIL case_none_turns_it_off: {e!r}", flush=True)
+        for case in (case_none_turns_it_off, case_no_permit):
+            try:
+                asyncio.run(asyncio.wait_for(case(), 60))
+                passed += 1
+                print(f"PASS {case.__name__}", flush=True)
+            except BaseException as e:  # noqa: B902
+                failed += 1
+                print(f"FAIL {case.__name__}: {e!r}", flush=True)
     finally:
         dns.close()
     print(f"{passed} passed, {failed} failed")
