@@ -334,9 +334,11 @@ int
 bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw, int argc,
 	    char **argv)
 {
-	static const char *const opts[UP_OPT_MAX] = { "--expose", "--pull", "--http", "--forward", "--socks" };
-	static const char *const forms[UP_OPT_MAX] = { "[CONTAINER:]LOCAL", "[CONTAINER:]LOCAL", "[NAME=]LOCAL",
-						       "[LHOST:]LPORT:RHOST:RPORT", "[LHOST:]LPORT" };
+	static const char *const opts[UP_OPT_MAX] = { "--expose", "--pull", "--http", "--forward",
+						      "--socks" };
+	static const char *const forms[UP_OPT_MAX] = { "[CONTAINER:]LOCAL", "[CONTAINER:]LOCAL",
+						       "[NAME=]LOCAL", "[LHOST:]LPORT:RHOST:RPORT",
+						       "[LHOST:]LPORT" };
 	int i;
 
 	for (*n = 0, fw->n = 0, i = 0; i < argc; i++) {

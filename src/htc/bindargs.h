@@ -58,8 +58,8 @@ struct bindargs_forwards {
  * fw->max. No binding and no listener at all is an error. Returns 0, or
  * -1 after printing why.
  */
-int bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw, int argc,
-		char **argv);
+int bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw,
+		int argc, char **argv);
 
 /*
  * `htc forward [LHOST:]LPORT:RHOST:RPORT` (socks 0) or `htc socks

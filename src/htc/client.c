@@ -620,7 +620,8 @@ on_forward_answer(struct client *c, uint32_t sid, int ok, const uint8_t *p, size
 
 /* see client.h */
 struct stream *
-client_forward_open(struct client *c, const char *host, uint16_t port, const struct stream_ops *ops, void *owner)
+client_forward_open(struct client *c, const char *host, uint16_t port, const struct stream_ops *ops,
+		    void *owner)
 {
 	struct json_writer w;
 	struct stream *s;

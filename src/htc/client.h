@@ -134,8 +134,8 @@ struct client {
  * DATA may be sent before FORWARD_OK. NULL when the session is not up or
  * the daemon does not forward (client->forward_ok), or no stream is left.
  */
-struct stream *client_forward_open(struct client *c, const char *host, uint16_t port, const struct stream_ops *ops,
-				   void *owner);
+struct stream *client_forward_open(struct client *c, const char *host, uint16_t port,
+				   const struct stream_ops *ops, void *owner);
 
 /*
  * Connect, bind and serve until a stop signal or the end of the session.

@@ -42,14 +42,14 @@ struct fwd_conn {
 	enum fwd_state state;
 	struct fwd *f;
 	struct fwd_listener *l;
-	struct conn conn;  /* the local socket until the pump takes it */
-	struct pump pump;  /* FWD_PUMPING */
-	struct stream *s;  /* from FORWARD_OPEN until the stream is closed or pumped */
-	int version;       /* SOCKS: 4 or 5 once a request was read, else 0 */
-	int want_reply;    /* SOCKS: a request was read and not answered */
-	unsigned long no;  /* the connection's number in the log */
+	struct conn conn; /* the local socket until the pump takes it */
+	struct pump pump; /* FWD_PUMPING */
+	struct stream *s; /* from FORWARD_OPEN until the stream is closed or pumped */
+	int version;      /* SOCKS: 4 or 5 once a request was read, else 0 */
+	int want_reply;   /* SOCKS: a request was read and not answered */
+	unsigned long no; /* the connection's number in the log */
 	struct fwd_conn *prev, *next;
-	int linked;        /* on f->conns */
+	int linked; /* on f->conns */
 	struct reactor_deferred defer;
 	struct socks_parser sp;
 	char peer[NET_ADDR_STRLEN];
@@ -109,8 +109,7 @@ on_free(struct reactor *r, struct reactor_deferred *d)
 }
 
 /* One line about fc on stdout (not with --quiet): "socks #3 127.0.0.1:50312 -> db:5432: ...". */
-static void __attribute__((format(printf, 2, 3)))
-fc_log(const struct fwd_conn *fc, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) fc_log(const struct fwd_conn *fc, const char *fmt, ...)
 {
 	char msg[320];
 	va_list ap;
@@ -231,7 +230,8 @@ socks_feed(struct fwd_conn *fc, const uint8_t *buf, size_t n, size_t *used, stru
 		if (k < 0 || ev->type == SOCKS_EV_ERROR) {
 			if (ev->reply_len > 0)
 				fc_write(fc, ev->reply, ev->reply_len);
-			fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE, "not a SOCKS CONNECT the proxy serves (reply %u)", (unsigned)ev->code);
+			fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE,
+			       "not a SOCKS CONNECT the proxy serves (reply %u)", (unsigned)ev->code);
 			return 0;
 		}
 		*used += (size_t)k;
@@ -240,7 +240,8 @@ socks_feed(struct fwd_conn *fc, const uint8_t *buf, size_t n, size_t *used, stru
 		if (ev->type != SOCKS_EV_GREETING)
 			continue;
 		if (fc_write(fc, ev->reply, ev->reply_len) < 0 || ev->method != SOCKS_METHOD_NO_AUTH) {
-			fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE, "no acceptable SOCKS method (only no authentication is served)");
+			fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE,
+			       "no acceptable SOCKS method (only no authentication is served)");
 			return 0;
 		}
 		fwd_set_state(fc, FWD_SOCKS_REQUEST);
@@ -334,13 +335,13 @@ static void
 pump_done(struct pump *p)
 {
 	struct fwd_conn *fc = p->owner;
+	char reset[48] = "";
 
 	if (p->reset_code)
-		fc_log(fc, "closed (up %llu B, down %llu B, reset %s)", (unsigned long long)p->bytes_up,
-		       (unsigned long long)p->bytes_down, frame_code_name(p->reset_code));
-	else
-		fc_log(fc, "closed (up %llu B, down %llu B)", (unsigned long long)p->bytes_up,
-		       (unsigned long long)p->bytes_down);
+		snprintf(reset, sizeof(reset), ", reset %s", frame_code_name(p->reset_code));
+	fc_log(fc, "closed (%s%s%sup %llu B, down %llu B%s)", fc->address[0] ? "to " : "", fc->address,
+	       fc->address[0] ? ", " : "", (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down,
+	       reset);
 	free(fc);
 }
 
@@ -537,7 +538,8 @@ listen_one(struct fwd_listener *l, const struct url_forward *spec)
 	}
 	fd = net_listen((const struct sockaddr *)&l->addr, l->addr_len, FWD_BACKLOG, 0);
 	if (fd < 0) {
-		print_err("%s: cannot listen on %s: %s", spec->socks ? "socks" : "forward", text, strerror(-fd));
+		print_err("%s: cannot listen on %s: %s", spec->socks ? "socks" : "forward", text,
+			  strerror(-fd));
 		return -1;
 	}
 	port = net_local_port(fd);

@@ -42,7 +42,7 @@ struct fwd_conn;
 
 /* One local listening socket. */
 struct fwd_listener {
-	struct url_forward spec;     /* what was asked for (socks: no target) */
+	struct url_forward spec;      /* what was asked for (socks: no target) */
 	struct sockaddr_storage addr; /* bound, with the port picked for 0 */
 	socklen_t addr_len;
 	int fd;

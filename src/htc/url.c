@@ -338,7 +338,8 @@ url_parse_forward(struct url_forward *f, const char *spec, const char **err)
 	listen[lead] = '\0';
 	if (parse_local(&f->listen, listen, 1, err) < 0)
 		return -1;
-	if (split_host_port(target, n - (size_t)(target - spec), f->host, &f->host_v6, &port, &port_len, err) < 0)
+	if (split_host_port(target, n - (size_t)(target - spec), f->host, &f->host_v6, &port, &port_len,
+			    err) < 0)
 		return -1;
 	if (port == NULL || parse_portn(port, port_len, 0, &f->port) < 0)
 		return *err = "remote port must be 1..65535", -1;

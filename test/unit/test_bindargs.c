@@ -342,7 +342,8 @@ test_up_refused(void **state)
 
 	(void)state;
 	assert_int_equal(up(bs, &n, ""), -1);
-	assert_string_equal(err_text, "htc: nothing to do: give --expose, --http, --pull, --forward or --socks\n");
+	assert_string_equal(err_text,
+			    "htc: nothing to do: give --expose, --http, --pull, --forward or --socks\n");
 	assert_int_equal(up(bs, &n, "--http"), -1);
 	assert_string_equal(err_text, "htc: --http needs [NAME=]LOCAL\n");
 	assert_int_equal(up(bs, &n, "--expose 3000 --pull"), -1);
