@@ -262,20 +262,91 @@ up_binding(struct client_binding *b, const char *opt, const char *v)
 	return 0;
 }
 
+/* One --forward or --socks value (socks: a listening address only) into f. 0 or -1 (printed). */
+static int
+forward_spec(struct url_forward *f, int socks, const char *opt, const char *v)
+{
+	const char *err;
+
+	if (socks) {
+		memset(f, 0, sizeof(*f));
+		f->socks = true;
+		if (url_parse_listen(&f->listen, v, &err) == 0)
+			return 0;
+	} else if (url_parse_forward(f, v, &err) == 0) {
+		return 0;
+	}
+	print_err("%s%s%s: %s", opt, *opt ? " " : "", v, err);
+	return -1;
+}
+
 /* see bindargs.h */
 int
-bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, int argc, char **argv)
+bindargs_forward(struct url_forward *f, int socks, int argc, char **argv)
 {
-	static const char *const opts[] = { "--expose", "--pull", "--http" };
-	static const char *const forms[] = { "[CONTAINER:]LOCAL", "[CONTAINER:]LOCAL", "[NAME=]LOCAL" };
+	const char *form = socks ? "[LHOST:]LPORT" : "[LHOST:]LPORT:RHOST:RPORT";
+
+	if (argc == 0) {
+		print_err("missing %s", form);
+		return -1;
+	}
+	if (argv[0][0] == '-' && argv[0][1] != '\0') {
+		print_err("unknown option: %s", argv[0]);
+		return -1;
+	}
+	if (argc > 1) {
+		print_err("unexpected argument: %s", argv[1]);
+		return -1;
+	}
+	return forward_spec(f, socks, "", argv[0]);
+}
+
+/* The options of `htc up`, in the order of opts[] below. */
+enum up_opt { UP_EXPOSE, UP_PULL, UP_HTTP, UP_FORWARD, UP_SOCKS, UP_OPT_MAX };
+
+/* One option of `up` with its value v into binds or fw. 0 or -1 (printed). */
+static int
+up_one(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw, enum up_opt k,
+       const char *opt, const char *v)
+{
+	if (k == UP_FORWARD || k == UP_SOCKS) {
+		if (fw->n == fw->max) {
+			print_err("at most %u forwards and SOCKS listeners", fw->max);
+			return -1;
+		}
+		if (forward_spec(&fw->v[fw->n], k == UP_SOCKS, opt, v) < 0)
+			return -1;
+		fw->n++;
+		return 0;
+	}
+	if (*n == max) {
+		print_err("at most %u bindings", max);
+		return -1;
+	}
+	if (up_binding(&binds[*n], opt, v) < 0)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* see bindargs.h */
+int
+bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw, int argc,
+	    char **argv)
+{
+	static const char *const opts[UP_OPT_MAX] = { "--expose", "--pull", "--http", "--forward",
+						      "--socks" };
+	static const char *const forms[UP_OPT_MAX] = { "[CONTAINER:]LOCAL", "[CONTAINER:]LOCAL",
+						       "[NAME=]LOCAL", "[LHOST:]LPORT:RHOST:RPORT",
+						       "[LHOST:]LPORT" };
 	int i;
 
-	for (*n = 0, i = 0; i < argc; i++) {
+	for (*n = 0, fw->n = 0, i = 0; i < argc; i++) {
 		const char *v = NULL;
 		int missing = 0;
 		size_t k;
 
-		for (k = 0; k < 3 && v == NULL && !missing; k++)
+		for (k = 0; k < UP_OPT_MAX && v == NULL && !missing; k++)
 			v = opt_value(argc, argv, &i, opts[k], &missing);
 		if (v == NULL) {
 			if (missing)
@@ -284,16 +355,11 @@ bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, int argc, c
 				print_err("unexpected argument: %s", argv[i]);
 			return -1;
 		}
-		if (*n == max) {
-			print_err("at most %u bindings", max);
+		if (up_one(binds, max, n, fw, (enum up_opt)(k - 1), opts[k - 1], v) < 0)
 			return -1;
-		}
-		if (up_binding(&binds[*n], opts[k - 1], v) < 0)
-			return -1;
-		(*n)++;
 	}
-	if (*n == 0) {
-		print_err("nothing to do: give --expose, --http or --pull");
+	if (*n == 0 && fw->n == 0) {
+		print_err("nothing to do: give --expose, --http, --pull, --forward or --socks");
 		return -1;
 	}
 	return 0;

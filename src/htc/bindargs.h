@@ -1,6 +1,7 @@
 /*
  * bindargs.h: the bindings of `htc pull`, `htc expose`, `htc http` and
- * `htc up`, read from their arguments and the environment.
+ * `htc up`, and the listeners of `htc forward`, `htc socks` and `up
+ * --forward/--socks`, read from their arguments and the environment.
  *
  * No I/O but the one error line: a function that finds an argument wrong
  * prints it with print_err() ("--mode: expected single or cluster, not
@@ -15,6 +16,8 @@
  *   HTC_MODE        single or cluster for `http`
  * `up` reads none of them.
  *
+ * `forward` and `socks` take one address and read no variable.
+ *
  * Not here: resolving local host names (cmd_tunnel.c, at start-up), what
  * the daemon accepts (it may still refuse a valid name).
  */
@@ -22,6 +25,7 @@
 #define HTC_BINDARGS_H
 
 #include "client.h"
+#include "url.h"
 
 enum bindargs_cmd {
 	BINDARGS_PULL,   /* [HOST:]PORT [--port N|0] [--bind-host 127.0.0.1|::1] */
@@ -39,13 +43,30 @@ enum bindargs_cmd {
  */
 int bindargs_single(struct client_binding *b, enum bindargs_cmd cmd, int argc, char **argv);
 
+/* The local listeners of `htc up` (--forward, --socks): room for max, n filled. */
+struct bindargs_forwards {
+	struct url_forward *v;
+	unsigned max;
+	unsigned n;
+};
+
 /*
  * Fill binds[0..*n) from the arguments of `htc up`: each of --expose
  * [C:]L, --pull [C:]L and --http [NAME=]L adds one binding, in order, at
- * most max of them; none at all is an error. Returns 0, or -1 after
- * printing why.
+ * most max of them; each --forward [LHOST:]LPORT:RHOST:RPORT and --socks
+ * [LHOST:]LPORT adds one listener to fw (socks set for --socks), at most
+ * fw->max. No binding and no listener at all is an error. Returns 0, or
+ * -1 after printing why.
  */
-int bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, int argc, char **argv);
+int bindargs_up(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_forwards *fw,
+		int argc, char **argv);
+
+/*
+ * `htc forward [LHOST:]LPORT:RHOST:RPORT` (socks 0) or `htc socks
+ * [LHOST:]LPORT` (socks 1): the one argument into *f (socks set for
+ * socks). No options. Returns 0, or -1 after printing why.
+ */
+int bindargs_forward(struct url_forward *f, int socks, int argc, char **argv);
 
 /* "single" -> 0, "cluster" -> 1 into *cluster. Returns 0, or -1 for any other text. */
 int bindargs_mode(const char *s, int *cluster);

@@ -890,6 +890,8 @@ client_run(struct client *c)
 	reactor_signal_start(&c->r, &c->sigint, SIGINT, on_signal);
 	reactor_signal_start(&c->r, &c->sigterm, SIGTERM, on_signal);
 	reactor_signal_start(&c->r, &c->sigpipe, SIGPIPE, on_sigpipe);
+	if (c->ev->on_loop_start)
+		c->ev->on_loop_start(c);
 	if (sock_connect(c, 0, err, sizeof(err)) < 0) {
 		print_err("%s", err);
 		c->exit_code = HTC_EXIT_FAIL;
@@ -898,6 +900,8 @@ client_run(struct client *c)
 		send_hello(c);
 		reactor_run(&c->r);
 	}
+	if (c->ev->on_loop_end)
+		c->ev->on_loop_end(c);
 	local_http_fini(c);
 	c->state = CLIENT_CLOSED;
 	for (i = 0; i < MUX_MAX_SOCKS; i++) {

@@ -73,6 +73,10 @@ struct client_events {
 			   uint64_t bytes_out);
 	/* Connection state changes: "disconnected: ...", "reconnecting in N ms", "resumed ...". */
 	void (*on_state)(struct client *c, const char *line);
+	/* The loop exists (c->r), before the first connection: watch more sockets in it. */
+	void (*on_loop_start)(struct client *c);
+	/* The loop is over, the tunnels still open: release what on_loop_start watches. */
+	void (*on_loop_end)(struct client *c);
 };
 
 enum client_state {

@@ -1,8 +1,9 @@
 /*
- * cmd_tunnel.c: `htc pull`, `htc expose`, `htc http` and `htc up`: build
- * the bindings from the command line (bindargs.c), run the client, print
- * the session, one line per binding (two for a host route: "subdomain:"
- * and "public:") and a live log of connections.
+ * cmd_tunnel.c: `htc pull`, `htc expose`, `htc http`, `htc up`, `htc
+ * forward` and `htc socks`: build the bindings and local listeners from
+ * the command line (bindargs.c), run the client, print one line per
+ * listener (fwd.c), the session, one line per binding (two for a host
+ * route: "subdomain:" and "public:") and a live log of connections.
  *
  * `htc http` prints its two route lines first, as Proxer does: the session
  * line waits until the route is bound.
@@ -15,6 +16,7 @@
 #include "frame.h"
 #include "bindargs.h"
 #include "client.h"
+#include "fwd.h"
 #include "htc.h"
 #include "print.h"
 #include "url.h"
@@ -146,6 +148,22 @@ ev_state(struct client *c, const char *line)
 	printf("%s\n", line);
 }
 
+/* The local listeners of forward, socks and up (none for the other commands). */
+static struct fwd fwds;
+
+static void
+ev_loop_start(struct client *c)
+{
+	fwd_start(&fwds, c);
+}
+
+static void
+ev_loop_end(struct client *c)
+{
+	(void)c;
+	fwd_stop(&fwds);
+}
+
 static const struct client_events events = {
 	.on_state = ev_state,
 	.on_session = ev_session,
@@ -155,12 +173,31 @@ static const struct client_events events = {
 	.on_stream_close = ev_stream_close,
 	.on_goaway = ev_goaway,
 	.on_request = ev_request,
+	.on_loop_start = ev_loop_start,
+	.on_loop_end = ev_loop_end,
 };
 
 /* ---- argument parsing ------------------------------------------------------ */
 
+/* Open the listeners of specs[0..n) and print a line for each. 0 or -1 (printed). */
 static int
-run(struct htc_opts *o, struct client *c)
+listen_all(const struct url_forward *specs, unsigned n)
+{
+	char line[URL_HOST_MAX * 2 + 96];
+	unsigned i;
+
+	if (fwd_listen(&fwds, specs, n) < 0)
+		return -1;
+	for (i = 0; i < fwds.n; i++) {
+		fwd_describe(&fwds.ls[i], line, sizeof(line));
+		printf("%s\n", line);
+	}
+	return 0;
+}
+
+/* Run the client with c's bindings and the listeners of specs[0..n). */
+static int
+run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsigned n)
 {
 	unsigned i;
 
@@ -172,6 +209,8 @@ run(struct htc_opts *o, struct client *c)
 		if (resolve_local(&c->binds[i]) < 0)
 			return HTC_EXIT_FAIL;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (listen_all(specs, n) < 0)
+		return HTC_EXIT_FAIL;
 	c->o = o;
 	c->ev = &events;
 	return client_run(c);
@@ -188,7 +227,7 @@ cmd_single(struct htc_opts *o, int argc, char **argv, enum bindargs_cmd cmd)
 		return HTC_EXIT_USAGE;
 	c.nbinds = 1;
 	session_deferred = c.binds[0].host_route;
-	return run(o, &c);
+	return run(o, &c, NULL, 0);
 }
 
 /* see htc.h */
@@ -217,9 +256,38 @@ int
 cmd_up(struct htc_opts *o, int argc, char **argv)
 {
 	static struct client c;
+	static struct url_forward specs[FWD_MAX];
+	struct bindargs_forwards fw = { specs, FWD_MAX, 0 };
 
 	memset(&c, 0, sizeof(c));
-	if (bindargs_up(c.binds, CLIENT_MAX_BINDINGS, &c.nbinds, argc, argv) < 0)
+	if (bindargs_up(c.binds, CLIENT_MAX_BINDINGS, &c.nbinds, &fw, argc, argv) < 0)
 		return HTC_EXIT_USAGE;
-	return run(o, &c);
+	return run(o, &c, specs, fw.n);
+}
+
+/* forward and socks: one listener, no binding. */
+static int
+cmd_listener(struct htc_opts *o, int argc, char **argv, int socks)
+{
+	static struct client c;
+	static struct url_forward spec;
+
+	memset(&c, 0, sizeof(c));
+	if (bindargs_forward(&spec, socks, argc, argv) < 0)
+		return HTC_EXIT_USAGE;
+	return run(o, &c, &spec, 1);
+}
+
+/* see htc.h */
+int
+cmd_forward(struct htc_opts *o, int argc, char **argv)
+{
+	return cmd_listener(o, argc, argv, 0);
+}
+
+/* see htc.h */
+int
+cmd_socks(struct htc_opts *o, int argc, char **argv)
+{
+	return cmd_listener(o, argc, argv, 1);
 }

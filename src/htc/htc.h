@@ -6,7 +6,7 @@
  * fills one struct htc_opts, finds the command in its table and calls the
  * handler with the remaining arguments. A handler returns the process exit
  * status. Handlers live one file per group: cmd_tunnel.c (pull, expose,
- * http, up) and cmd_admin.c (health, list, sessions, bindings, metrics, kill).
+ * http, up, forward, socks) and cmd_admin.c (health, list, sessions, bindings, metrics, kill).
  */
 #ifndef HTC_HTC_H
 #define HTC_HTC_H
@@ -60,6 +60,8 @@ int cmd_pull(struct htc_opts *o, int argc, char **argv);
 int cmd_expose(struct htc_opts *o, int argc, char **argv);
 int cmd_http(struct htc_opts *o, int argc, char **argv);
 int cmd_up(struct htc_opts *o, int argc, char **argv);
+int cmd_forward(struct htc_opts *o, int argc, char **argv);
+int cmd_socks(struct htc_opts *o, int argc, char **argv);
 
 int cmd_health(struct htc_opts *o, int argc, char **argv);
 int cmd_list(struct htc_opts *o, int argc, char **argv);

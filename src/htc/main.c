@@ -37,7 +37,7 @@ struct cmd_entry {
 static const char *const expose_values[] = { "--port", "--subdomain", "--basic-auth", NULL };
 static const char *const http_values[] = { "--subdomain", "--mode", "--basic-auth", NULL };
 static const char *const pull_values[] = { "--port", "--bind-host", NULL };
-static const char *const up_values[] = { "--expose", "--http", "--pull", NULL };
+static const char *const up_values[] = { "--expose", "--http", "--pull", "--forward", "--socks", NULL };
 static const char *const kill_values[] = { "--grace-ms", NULL };
 
 static const struct cmd_entry cmd_table[] = {
@@ -63,11 +63,27 @@ static const struct cmd_entry cmd_table[] = {
 	  "  --port N          container port (default: the local port; 0: the daemon picks one)\n"
 	  "  --bind-host A     container loopback address to listen on (127.0.0.1 or ::1)\n",
 	  pull_values, cmd_pull },
-	{ "up", "--expose [C:]L ... --http [NAME=]L ... --pull [C:]L ...",
-	  "several bindings over one session",
+	{ "forward", "[LHOST:]LPORT:RHOST:RPORT",
+	  "reach RHOST:RPORT inside the container from a local port (like ssh -L)",
+	  "  LHOST             local address to listen on (default 127.0.0.1; IPv6 in brackets)\n"
+	  "  LPORT             local port (0: the system picks one)\n"
+	  "  RHOST:RPORT       target as seen from the container: a name (resolved there)\n"
+	  "                    or an address (IPv6 in brackets)\n"
+	  "the daemon must allow it: hoody-tunnel --forward-allow\n",
+	  NULL, cmd_forward },
+	{ "socks", "[LHOST:]LPORT", "a local SOCKS5/4a proxy whose connections start inside the container",
+	  "  LHOST             local address to listen on (default 127.0.0.1; IPv6 in brackets)\n"
+	  "  LPORT             local port (0: the system picks one)\n"
+	  "CONNECT only, no authentication; names are resolved in the container\n"
+	  "(curl --socks5-hostname). The daemon must allow it: hoody-tunnel --forward-allow\n",
+	  NULL, cmd_socks },
+	{ "up", "--expose [C:]L ... --http [NAME=]L ... --pull [C:]L ... --forward F ... --socks [H:]P ...",
+	  "several bindings and local listeners over one session",
 	  "  --expose [C:]L    container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
 	  "  --http [NAME=]L   host route NAME.DOMAIN (default: a random name) to local L, HTTP\n"
-	  "  --pull [C:]L      container loopback port C to local [HOST:]PORT L, TCP\n",
+	  "  --pull [C:]L      container loopback port C to local [HOST:]PORT L, TCP\n"
+	  "  --forward F       [LHOST:]LPORT:RHOST:RPORT, as htc forward\n"
+	  "  --socks [H:]P     a SOCKS proxy on local [LHOST:]LPORT, as htc socks\n",
 	  up_values, cmd_up },
 	{ "health", "", "show the daemon's health", NULL, NULL, cmd_health },
 	{ "list", "", "list sessions with their bindings and totals", NULL, NULL, cmd_list },

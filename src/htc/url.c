@@ -242,15 +242,13 @@ url_admin_target(const struct url *u, const char *name, char *out, size_t cap)
 	return n;
 }
 
-/* see url.h */
-int
-url_parse_local(struct url_local *l, const char *spec, const char **err)
+/* "[HOST:]PORT" into l; PORT 0 only with allow_zero. 0 or -1 with *err. */
+static int
+parse_local(struct url_local *l, const char *spec, int allow_zero, const char **err)
 {
-	const char *dummy, *port;
+	const char *port, *range = allow_zero ? "port must be 0..65535" : "port must be 1..65535";
 	size_t n, port_len;
 
-	if (err == NULL)
-		err = &dummy;
 	memset(l, 0, sizeof(*l));
 	if (spec == NULL || *spec == '\0')
 		return *err = "empty address", -1;
@@ -258,8 +256,8 @@ url_parse_local(struct url_local *l, const char *spec, const char **err)
 	if (strchr(spec, ':') == NULL) { /* PORT alone */
 		if (spec[strspn(spec, "0123456789")] != '\0')
 			return *err = "expected PORT or HOST:PORT", -1;
-		if (url_parse_port(spec, 0, &l->port) < 0)
-			return *err = "port must be 1..65535", -1;
+		if (url_parse_port(spec, allow_zero, &l->port) < 0)
+			return *err = range, -1;
 		memcpy(l->host, URL_LOCAL_HOST_DEFAULT, sizeof(URL_LOCAL_HOST_DEFAULT));
 		return 0;
 	}
@@ -267,10 +265,103 @@ url_parse_local(struct url_local *l, const char *spec, const char **err)
 		return -1;
 	if (port == NULL)
 		return *err = "missing port", -1;
-	if (parse_portn(port, port_len, 0, &l->port) < 0)
-		return *err = "port must be 1..65535", -1;
+	if (parse_portn(port, port_len, allow_zero, &l->port) < 0)
+		return *err = range, -1;
 	l->host_given = true;
 	return 0;
+}
+
+/* see url.h */
+int
+url_parse_local(struct url_local *l, const char *spec, const char **err)
+{
+	const char *dummy;
+
+	return parse_local(l, spec, 0, err ? err : &dummy);
+}
+
+/* see url.h */
+int
+url_parse_listen(struct url_local *l, const char *spec, const char **err)
+{
+	const char *dummy;
+
+	return parse_local(l, spec, 1, err ? err : &dummy);
+}
+
+/* The last c in s[0..n), or NULL. */
+static const char *
+last_of(const char *s, size_t n, char c)
+{
+	while (n > 0)
+		if (s[--n] == c)
+			return s + n;
+	return NULL;
+}
+
+/* Where the target "RHOST:RPORT" of "[LHOST:]LPORT:RHOST:RPORT" starts in s[0..n), or NULL. */
+static const char *
+forward_target(const char *s, size_t n)
+{
+	const char *colon = last_of(s, n, ':'), *start;
+
+	if (colon == NULL || colon == s)
+		return NULL;
+	if (colon[-1] == ']') {
+		return last_of(s, (size_t)(colon - s), '[');
+	}
+	start = last_of(s, (size_t)(colon - s), ':');
+	return start != NULL ? start + 1 : NULL;
+}
+
+/* see url.h */
+int
+url_parse_forward(struct url_forward *f, const char *spec, const char **err)
+{
+	const char *dummy, *target, *port;
+	char listen[URL_HOST_MAX + 16];
+	size_t n, port_len, lead;
+
+	if (err == NULL)
+		err = &dummy;
+	memset(f, 0, sizeof(*f));
+	if (spec == NULL || *spec == '\0')
+		return *err = "empty forward", -1;
+	n = strlen(spec);
+	target = forward_target(spec, n);
+	if (target == NULL || target == spec || target[-1] != ':')
+		return *err = "expected [LHOST:]LPORT:RHOST:RPORT", -1;
+	lead = (size_t)(target - spec) - 1;
+	if (lead >= sizeof(listen))
+		return *err = "local address too long", -1;
+	memcpy(listen, spec, lead);
+	listen[lead] = '\0';
+	if (parse_local(&f->listen, listen, 1, err) < 0)
+		return -1;
+	if (split_host_port(target, n - (size_t)(target - spec), f->host, &f->host_v6, &port, &port_len,
+			    err) < 0)
+		return -1;
+	if (port == NULL || parse_portn(port, port_len, 0, &f->port) < 0)
+		return *err = "remote port must be 1..65535", -1;
+	return 0;
+}
+
+/* see url.h */
+int
+url_forward_format(const struct url_forward *f, char *out, size_t cap)
+{
+	int n;
+
+	if (f->host_v6)
+		n = snprintf(out, cap, "[%s]:%u", f->host, (unsigned)f->port);
+	else
+		n = snprintf(out, cap, "%s:%u", f->host, (unsigned)f->port);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return n;
 }
 
 /* see url.h */

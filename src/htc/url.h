@@ -22,6 +22,15 @@
  *    Host demo.DOMAIN to local 127.0.0.1:3000, "@=3000" routes DOMAIN
  *    itself, a plain local spec asks the daemon for a random name. NAME
  *    follows url_parse_subdomain().
+ *  - a listening address "[HOST:]PORT" for `htc socks` and the local side
+ *    of `htc forward`: as a local address, but port 0 picks a free one.
+ *  - a forward "[LHOST:]LPORT:RHOST:RPORT" for `htc forward` and `htc up
+ *    --forward`: "15432:127.0.0.1:5432" listens on 127.0.0.1:15432 and
+ *    connects to 127.0.0.1:5432 as seen from the container;
+ *    "[::1]:0:db.internal:5432" and "8080:[fd00::5]:80" bracket IPv6 on
+ *    either side. RHOST is a name or an address, resolved (if at all) by
+ *    the daemon; it is split off from the right, so LHOST needs no
+ *    special care.
  *
  * Paths. With no path (or "/") the tunnel path is URL_TUNNEL_PATH and the
  * admin endpoints are URL_ADMIN_PREFIX + name. An explicit path is the
@@ -114,6 +123,35 @@ struct url_local {
  * host, an IPv6 literal without brackets or with a bad address.
  */
 int url_parse_local(struct url_local *l, const char *spec, const char **err);
+
+/*
+ * Parse a listening address "[HOST:]PORT" into l: as url_parse_local(),
+ * but PORT may be 0 (the system picks one). Returns 0, or -1 with *err.
+ */
+int url_parse_listen(struct url_local *l, const char *spec, const char **err);
+
+/* Where `htc forward` listens and where its connections go, or an `htc socks` listener. */
+struct url_forward {
+	struct url_local listen; /* port 0: the system picks one */
+	bool socks;              /* a SOCKS listener: no host and port (set by the caller) */
+	bool host_v6;            /* host is an IPv6 literal (stored without brackets) */
+	char host[URL_HOST_MAX]; /* the target in the container: a name or an address */
+	uint16_t port;           /* 1..65535 */
+};
+
+/*
+ * Parse "[LHOST:]LPORT:RHOST:RPORT" (see the file comment) into f (socks
+ * false). Returns 0, or -1 with *err (may be NULL) set: no four fields,
+ * any error of url_parse_listen() for the local part, an empty or invalid
+ * RHOST (a bare IPv6 address included), RPORT not 1..65535.
+ */
+int url_parse_forward(struct url_forward *f, const char *spec, const char **err);
+
+/*
+ * Write f's target as "host:port" ("[fd00::5]:80" for IPv6) into
+ * out[0..cap). Returns its length, or -1 when cap is too small.
+ */
+int url_forward_format(const struct url_forward *f, char *out, size_t cap);
 
 /* A binding of `htc up`: container port -> local address. */
 struct url_map {

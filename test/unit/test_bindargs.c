@@ -4,8 +4,9 @@
  * lower-casing, --mode, --basic-auth, --takeover), `expose --subdomain` as
  * its alias, `expose` and `pull` as before, HTC_SUBDOMAIN, HTC_MODE and
  * HTC_BASIC_AUTH against their flags (the flag wins, an empty variable is
- * unset), `up --http [NAME=]L` next to --expose and --pull, and the one
- * line printed for each refusal.
+ * unset), `up --http [NAME=]L` next to --expose and --pull, `up --forward
+ * and --socks`, `forward` and `socks`, and the one line printed for each
+ * refusal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,7 +55,12 @@ struct call {
 	enum bindargs_cmd cmd;
 	struct client_binding *b;
 	unsigned *n;
+	struct url_forward *f; /* bindargs_forward when set (socks: cmd == BINDARGS_PULL) */
 };
+
+/* The listeners of the last `up` call. */
+static struct url_forward fwd_v[3];
+static struct bindargs_forwards fw = { fwd_v, 3, 0 };
 
 /* Make call c on the words of line, with stderr captured into err_text. */
 static int
@@ -73,8 +79,10 @@ call(const struct call *c, const char *line)
 	fflush(stderr);
 	save = dup(2);
 	dup2(fd, 2);
-	if (c->n != NULL)
-		rc = bindargs_up(c->b, 4, c->n, argc, argv);
+	if (c->f != NULL)
+		rc = bindargs_forward(c->f, c->cmd == BINDARGS_PULL, argc, argv);
+	else if (c->n != NULL)
+		rc = bindargs_up(c->b, 4, c->n, &fw, argc, argv);
 	else
 		rc = bindargs_single(c->b, c->cmd, argc, argv);
 	fflush(stderr);
@@ -87,7 +95,7 @@ call(const struct call *c, const char *line)
 static int
 single(struct client_binding *b, enum bindargs_cmd cmd, const char *line)
 {
-	struct call c = { cmd, b, NULL };
+	struct call c = { cmd, b, NULL, NULL };
 
 	return call(&c, line);
 }
@@ -95,7 +103,16 @@ single(struct client_binding *b, enum bindargs_cmd cmd, const char *line)
 static int
 up(struct client_binding *binds, unsigned *n, const char *line)
 {
-	struct call c = { BINDARGS_EXPOSE, binds, n };
+	struct call c = { BINDARGS_EXPOSE, binds, n, NULL };
+
+	return call(&c, line);
+}
+
+/* `htc forward` (socks 0) or `htc socks` (socks 1). */
+static int
+forward(struct url_forward *f, int socks, const char *line)
+{
+	struct call c = { socks ? BINDARGS_PULL : BINDARGS_EXPOSE, NULL, NULL, f };
 
 	return call(&c, line);
 }
@@ -325,7 +342,8 @@ test_up_refused(void **state)
 
 	(void)state;
 	assert_int_equal(up(bs, &n, ""), -1);
-	assert_string_equal(err_text, "htc: nothing to do: give --expose, --http or --pull\n");
+	assert_string_equal(err_text,
+			    "htc: nothing to do: give --expose, --http, --pull, --forward or --socks\n");
 	assert_int_equal(up(bs, &n, "--http"), -1);
 	assert_string_equal(err_text, "htc: --http needs [NAME=]LOCAL\n");
 	assert_int_equal(up(bs, &n, "--expose 3000 --pull"), -1);
@@ -341,6 +359,73 @@ test_up_refused(void **state)
 	assert_string_equal(err_text, "htc: unexpected argument: 3000\n");
 	assert_int_equal(up(bs, &n, "--http 1 --http 2 --http 3 --http 4 --http 5"), -1);
 	assert_string_equal(err_text, "htc: at most 4 bindings\n");
+}
+
+static void
+test_up_forward(void **state)
+{
+	struct client_binding bs[4];
+	unsigned n = 99;
+
+	(void)state;
+	assert_int_equal(up(bs, &n, "--forward 15432:db:5432 --pull 5432 --socks 1080 --socks=[::1]:0"), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bs[0].kind, CLIENT_PULL);
+	assert_int_equal(fw.n, 3);
+	assert_false(fwd_v[0].socks);
+	assert_int_equal(fwd_v[0].listen.port, 15432);
+	assert_string_equal(fwd_v[0].host, "db");
+	assert_int_equal(fwd_v[0].port, 5432);
+	assert_true(fwd_v[1].socks);
+	assert_string_equal(fwd_v[1].listen.host, "127.0.0.1");
+	assert_int_equal(fwd_v[1].listen.port, 1080);
+	assert_true(fwd_v[2].socks);
+	assert_true(fwd_v[2].listen.host_v6);
+	assert_int_equal(fwd_v[2].listen.port, 0);
+
+	assert_int_equal(up(bs, &n, "--socks 1080"), 0); /* a listener alone is enough */
+	assert_int_equal(n, 0);
+	assert_int_equal(fw.n, 1);
+
+	assert_int_equal(up(bs, &n, "--forward"), -1);
+	assert_string_equal(err_text, "htc: --forward needs [LHOST:]LPORT:RHOST:RPORT\n");
+	assert_int_equal(up(bs, &n, "--socks"), -1);
+	assert_string_equal(err_text, "htc: --socks needs [LHOST:]LPORT\n");
+	assert_int_equal(up(bs, &n, "--forward 15432:db"), -1);
+	assert_string_equal(err_text, "htc: --forward 15432:db: expected [LHOST:]LPORT:RHOST:RPORT\n");
+	assert_int_equal(up(bs, &n, "--socks h*st:1080"), -1);
+	assert_string_equal(err_text, "htc: --socks h*st:1080: invalid host\n");
+	assert_int_equal(up(bs, &n, "--socks 1 --socks 2 --socks 3 --socks 4"), -1);
+	assert_string_equal(err_text, "htc: at most 3 forwards and SOCKS listeners\n");
+}
+
+static void
+test_forward_cmd(void **state)
+{
+	struct url_forward f;
+
+	(void)state;
+	assert_int_equal(forward(&f, 0, "15432:127.0.0.1:5432"), 0);
+	assert_false(f.socks);
+	assert_int_equal(f.listen.port, 15432);
+	assert_string_equal(f.host, "127.0.0.1");
+	assert_int_equal(forward(&f, 1, "0.0.0.0:1080"), 0);
+	assert_true(f.socks);
+	assert_string_equal(f.listen.host, "0.0.0.0");
+	assert_int_equal(f.listen.port, 1080);
+
+	assert_int_equal(forward(&f, 0, ""), -1);
+	assert_string_equal(err_text, "htc: missing [LHOST:]LPORT:RHOST:RPORT\n");
+	assert_int_equal(forward(&f, 1, ""), -1);
+	assert_string_equal(err_text, "htc: missing [LHOST:]LPORT\n");
+	assert_int_equal(forward(&f, 0, "1:a:2 3"), -1);
+	assert_string_equal(err_text, "htc: unexpected argument: 3\n");
+	assert_int_equal(forward(&f, 1, "--port 3"), -1);
+	assert_string_equal(err_text, "htc: unknown option: --port\n");
+	assert_int_equal(forward(&f, 0, "15432:db:0"), -1);
+	assert_string_equal(err_text, "htc: 15432:db:0: remote port must be 1..65535\n");
+	assert_int_equal(forward(&f, 1, "70000"), -1);
+	assert_string_equal(err_text, "htc: 70000: port must be 0..65535\n");
 }
 
 static void
@@ -370,6 +455,8 @@ main(void)
 		cmocka_unit_test_setup(test_pull, clear_env),
 		cmocka_unit_test_setup(test_up, clear_env),
 		cmocka_unit_test_setup(test_up_refused, clear_env),
+		cmocka_unit_test_setup(test_up_forward, clear_env),
+		cmocka_unit_test_setup(test_forward_cmd, clear_env),
 		cmocka_unit_test(test_mode),
 	};
 

@@ -2,7 +2,8 @@
  * test_url.c: htc's address parsing: daemon URLs (schemes, hosts, IPv6
  * literals, ports, paths, admin targets, Host header values), local
  * "[HOST:]PORT" specs, "[CONTAINER:]LOCAL" maps, subdomains and
- * "[NAME=]LOCAL" host routes, and every refusal.
+ * "[NAME=]LOCAL" host routes, listening addresses, "[LHOST:]LPORT:RHOST:RPORT"
+ * forwards, and every refusal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -387,6 +388,122 @@ test_map_bad(void **state)
 }
 
 static void
+test_listen(void **state)
+{
+	struct url_local l;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(url_parse_listen(&l, "1080", &err), 0);
+	assert_string_equal(l.host, "127.0.0.1");
+	assert_int_equal(l.port, 1080);
+	assert_int_equal(url_parse_listen(&l, "0", &err), 0);
+	assert_int_equal(l.port, 0);
+	assert_int_equal(url_parse_listen(&l, "[::1]:0", &err), 0);
+	assert_true(l.host_v6);
+	assert_string_equal(l.host, "::1");
+	assert_int_equal(url_parse_listen(&l, "0.0.0.0:1080", &err), 0);
+	assert_true(l.host_given);
+	assert_int_equal(url_parse_listen(&l, "65536", &err), -1);
+	assert_string_equal(err, "port must be 0..65535");
+	assert_int_equal(url_parse_listen(&l, "::1:80", &err), -1);
+	assert_int_equal(url_parse_listen(&l, "", &err), -1);
+	assert_int_equal(url_parse_listen(&l, NULL, NULL), -1);
+	/* url_parse_local still refuses 0 */
+	assert_int_equal(url_parse_local(&l, "0", &err), -1);
+	assert_string_equal(err, "port must be 1..65535");
+}
+
+static void
+test_forward(void **state)
+{
+	struct url_forward f;
+	const char *err = NULL;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(url_parse_forward(&f, "15432:127.0.0.1:5432", &err), 0);
+	assert_string_equal(f.listen.host, "127.0.0.1");
+	assert_false(f.listen.host_given);
+	assert_int_equal(f.listen.port, 15432);
+	assert_string_equal(f.host, "127.0.0.1");
+	assert_false(f.host_v6);
+	assert_false(f.socks);
+	assert_int_equal(f.port, 5432);
+	assert_int_equal(url_forward_format(&f, buf, sizeof(buf)), 14);
+	assert_string_equal(buf, "127.0.0.1:5432");
+
+	assert_int_equal(url_parse_forward(&f, "0:db.internal:5432", &err), 0);
+	assert_int_equal(f.listen.port, 0);
+	assert_string_equal(f.host, "db.internal");
+
+	assert_int_equal(url_parse_forward(&f, "0.0.0.0:8080:web:80", &err), 0);
+	assert_string_equal(f.listen.host, "0.0.0.0");
+	assert_true(f.listen.host_given);
+	assert_int_equal(f.listen.port, 8080);
+	assert_string_equal(f.host, "web");
+	assert_int_equal(f.port, 80);
+
+	assert_int_equal(url_parse_forward(&f, "[::1]:0:[fd00::5]:80", &err), 0);
+	assert_true(f.listen.host_v6);
+	assert_string_equal(f.listen.host, "::1");
+	assert_int_equal(f.listen.port, 0);
+	assert_true(f.host_v6);
+	assert_string_equal(f.host, "fd00::5");
+	assert_int_equal(f.port, 80);
+	url_forward_format(&f, buf, sizeof(buf));
+	assert_string_equal(buf, "[fd00::5]:80");
+	assert_int_equal(url_forward_format(&f, buf, 5), -1);
+	assert_string_equal(buf, "");
+
+	assert_int_equal(url_parse_forward(&f, "localhost:9000:[::1]:9000", &err), 0);
+	assert_string_equal(f.listen.host, "localhost");
+	assert_string_equal(f.host, "::1");
+}
+
+static void
+test_forward_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"5432",
+		"5432:db",
+		"db:5432",
+		":db:5432",
+		"15432::5432",
+		"15432:db:",
+		"15432:db:0",
+		"15432:db:65536",
+		"15432:db:x",
+		"65536:db:5432",
+		"x:db:5432",
+		"15432:::1:22",
+		"15432:[::1:22",
+		"15432:[zz]:22",
+		"15432:[::1]x:22",
+		"15432:d b:22",
+		"::1:15432:db:22",
+		"[::1]15432:db:22",
+	};
+	struct url_forward f;
+	const char *err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		if (url_parse_forward(&f, bad[i], &err) != -1)
+			fail_msg("accepted bad forward '%s'", bad[i]);
+		assert_non_null(err);
+	}
+	assert_int_equal(url_parse_forward(&f, NULL, NULL), -1);
+	url_parse_forward(&f, "15432:db:0", &err);
+	assert_string_equal(err, "remote port must be 1..65535");
+	url_parse_forward(&f, "5432", &err);
+	assert_string_equal(err, "expected [LHOST:]LPORT:RHOST:RPORT");
+}
+
+static void
 test_subdomain(void **state)
 {
 	static const char *const good[][2] = {
@@ -531,6 +648,9 @@ main(void)
 		cmocka_unit_test(test_local_bad),
 		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_map_bad),
+		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_forward_bad),
 		cmocka_unit_test(test_subdomain),
 		cmocka_unit_test(test_subdomain_bad),
 		cmocka_unit_test(test_route),
