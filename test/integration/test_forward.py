@@ -8,11 +8,14 @@ server of the test's own, TIMEOUT of a silent one while other streams go
 on), DISABLED for a session that did not ask, a RESET that cancels, 500
 forwarded connections at once, a killed session closing its forwarded
 connections, NO_PERMIT when the FD budget is out, and the metrics and
-admin API."""
+admin API, a lost tunnel socket ending its forwarded connections, PINGs
+answered within 50 ms while a name server is silent, and a port range in
+--forward-allow."""
 import asyncio
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -62,6 +65,30 @@ class Dns:
         self.stop = True
         self.t.join(2)
         self.sock.close()
+
+
+class EchoWatch:
+    """An echo server that tells when each connection's peer has ended it."""
+
+    def __init__(self):
+        self.ended = threading.Event()
+        self.srv = TcpServer(self._handle)
+        self.port = self.srv.port
+
+    def _handle(self, sock):
+        try:
+            while True:
+                b = sock.recv(65536)
+                if not b:
+                    break
+                sock.sendall(b)
+        except OSError:
+            pass
+        self.ended.set()
+        sock.close()
+
+    def close(self):
+        self.srv.close()
 
 
 async def hello_forward(d, ask=True):
@@ -185,27 +212,17 @@ async def case_500_concurrent(d):
 
 
 async def case_kill_ends_forwards(d):
-    srv = TcpServer()
+    srv = EchoWatch()
     try:
         c, ok = await hello_forward(d)
         t, j, st = await c.forward_open("127.0.0.1", srv.port)
         assert t == FORWARD_OK, j
         await st.write(b"ping")
         assert await st.read_exact(4) == b"ping"
-        conn = srv.conns[-1]
         st_code, _, body = http(d.port, "DELETE", f"/api/v1/tunnel/sessions/{ok['sessionId']}?grace_ms=0",
                                 headers=d.auth())
         assert st_code == 202, (st_code, body)
-        conn.settimeout(STEP)
-        end = time.monotonic() + STEP
-        while time.monotonic() < end:  # the container side is closed: the echo server reads the end
-            try:
-                if conn.recv(65536) == b"":
-                    break
-            except OSError:
-                break
-        else:
-            raise AssertionError("the forwarded connection outlived the killed session")
+        assert await asyncio.to_thread(srv.ended.wait, STEP), "the forwarded connection outlived the kill"
         await c.close()
     finally:
         srv.close()
@@ -228,6 +245,64 @@ async def case_no_permit():
         srv.close()
 
 
+async def case_connection_loss_ends_forwards(d):
+    """Like any stream, a forwarded connection ends with the tunnel socket it was on (the container
+    side sees the end at once); the client's next session forwards again."""
+    srv = EchoWatch()
+    try:
+        c, ok = await hello_forward(d)
+        t, j, st = await c.forward_open("127.0.0.1", srv.port)
+        assert t == FORWARD_OK, j
+        await st.write(b"before")
+        assert await st.read_exact(6) == b"before"
+        tr = c.ws.transport
+        tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tr.abort()
+        assert await asyncio.to_thread(srv.ended.wait, STEP), "the container side outlived the tunnel socket"
+        srv.ended.clear()
+        c2, _ = await hello_forward(d)
+        t, j, st2 = await c2.forward_open("127.0.0.1", srv.port)
+        assert t == FORWARD_OK, j
+        await st2.write(b"after")
+        assert await st2.read_exact(5) == b"after"
+        await c2.close()
+    finally:
+        srv.close()
+
+
+async def case_ping_while_resolving(d):
+    """A silent name server never holds up the loop: PINGs are answered within 50 ms meanwhile."""
+    c, _ = await hello_forward(d)
+    c.next_client_sid = getattr(c, "next_client_sid", CLIENT_STREAM) + 1
+    c.streams[c.next_client_sid] = Stream(c, c.next_client_sid, {})
+    await c.send_now(frame(FORWARD_OPEN, c.next_client_sid, {"host": "slow.test", "port": 80}))
+    worst = 0.0
+    for i in range(10):
+        t0 = time.monotonic()
+        await c.send_now(frame(PING, 0, b"%08d" % i))
+        f = await c.expect(PONG)
+        worst = max(worst, time.monotonic() - t0)
+        await asyncio.sleep(0.05)
+    assert worst < 0.05, f"a PONG took {worst * 1000:.1f} ms"
+    await c.close()
+
+
+async def case_policy_ports():
+    srv, other = TcpServer(), TcpServer()
+    try:
+        with Daemon("--forward-allow", f"127.0.0.0/8:{srv.port}-{srv.port}") as d2:
+            c, _ = await hello_forward(d2)
+            t, j, _ = await c.forward_open("127.0.0.1", srv.port)
+            assert t == FORWARD_OK, j
+            t, j, _ = await c.forward_open("127.0.0.1", other.port)
+            assert t == FORWARD_ERR and j["code"] == "NOT_ALLOWED", j
+            assert other.accepted == 0, "a refused target was connected to"
+            await c.close()
+    finally:
+        srv.close()
+        other.close()
+
+
 async def case_none_turns_it_off():
     with Daemon("--forward-allow", "none") as d2:
         c, ok = await hello_forward(d2)
@@ -244,7 +319,8 @@ def main():
         with Daemon("--dns-servers", f"127.0.0.1:{dns.port}", "--forward-connect-timeout", "1s") as d:
             for case in (case_capability_and_bytes, case_refusals, case_slow_resolver_does_not_stall,
                          case_disabled_unless_asked, case_reset_cancels, case_500_concurrent,
-                         case_kill_ends_forwards):
+                         case_kill_ends_forwards, case_connection_loss_ends_forwards,
+                         case_ping_while_resolving):
                 t0 = time.monotonic()
                 try:
                     asyncio.run(asyncio.wait_for(case(d), 60))
@@ -255,7 +331,7 @@ def main():
                     print(f"FAIL {case.__name__}: {e!r}", flush=True)
             d.stop()
             d.check_output_quiet()
-        for case in (case_none_turns_it_off, case_no_permit):
+        for case in (case_none_turns_it_off, case_no_permit, case_policy_ports):
             try:
                 asyncio.run(asyncio.wait_for(case(), 60))
                 passed += 1
