@@ -28,10 +28,13 @@
 #define FWD_ACCEPT_BATCH 16
 #define FWD_PAUSE_MS 1000 /* out of descriptors: wait before accepting again */
 #define FWD_PEEK_MAX 512  /* SOCKS bytes looked at per read */
+#define FWD_WAIT_STEP_MS 50 /* no session yet: look again after this long */
+#define FWD_WAIT_MAX_MS 10000 /* ... for at most this long, then refuse */
 
 enum fwd_state {
 	FWD_SOCKS_GREETING, /* SOCKS: waiting for the greeting (or a SOCKS4 request) */
 	FWD_SOCKS_REQUEST,  /* SOCKS5: greeting answered, waiting for the request */
+	FWD_WAITING,        /* no session yet (htc starting or reconnecting): FORWARD_OPEN once there is one */
 	FWD_OPENING,        /* FORWARD_OPEN sent, waiting for FORWARD_OK or FORWARD_ERR */
 	FWD_PUMPING,        /* handed to the pump: raw bytes both ways */
 	FWD_CLOSED,         /* the socket is closed; the memory waits for the stream and the loop */
@@ -51,6 +54,10 @@ struct fwd_conn {
 	struct fwd_conn *prev, *next;
 	int linked; /* on f->conns */
 	struct reactor_deferred defer;
+	struct reactor_timer wait; /* FWD_WAITING */
+	unsigned waited_ms;
+	const char *want_host; /* FWD_WAITING: the target (in l->spec or sp) */
+	uint16_t want_port;
 	struct socks_parser sp;
 	char peer[NET_ADDR_STRLEN];
 	char target[URL_HOST_MAX + 8]; /* "host:port" once known */
@@ -160,6 +167,7 @@ fc_end(struct fwd_conn *fc, enum socks_reply code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fc_log(fc, "%s", msg);
+	reactor_timer_stop(&fc->f->c->r, &fc->wait);
 	conn_close(&fc->conn);
 	fwd_set_state(fc, FWD_CLOSED);
 	if (fc->s == NULL)
@@ -187,13 +195,40 @@ refusal(struct fwd *f, enum socks_reply *code)
 	return "no stream left in the session";
 }
 
-/* FORWARD_OPEN for host:port, or refuse at once. */
+/* The session is not up (htc is starting, or reconnecting after a blip). */
+static int
+no_session(const struct client *c)
+{
+	return !c->mux_ready || (c->state != CLIENT_READY && c->state != CLIENT_BINDING);
+}
+
+static void fc_open(struct fwd_conn *fc, const char *host, uint16_t port);
+
+static void
+on_wait(struct reactor *r, struct reactor_timer *t)
+{
+	struct fwd_conn *fc = container_of(t, struct fwd_conn, wait);
+
+	(void)r;
+	fc->waited_ms += FWD_WAIT_STEP_MS;
+	fc_open(fc, fc->want_host, fc->want_port);
+}
+
+/* FORWARD_OPEN for host:port; without a session wait a while for one; else refuse. */
 static void
 fc_open(struct fwd_conn *fc, const char *host, uint16_t port)
 {
 	enum socks_reply code;
 	const char *why;
 
+	if (no_session(fc->f->c) && fc->waited_ms < FWD_WAIT_MAX_MS) {
+		fc->want_host = host;
+		fc->want_port = port;
+		fwd_set_state(fc, FWD_WAITING);
+		conn_interest(&fc->conn, 0); /* early payload waits in the socket */
+		reactor_timer_start(&fc->f->c->r, &fc->wait, FWD_WAIT_STEP_MS, 0);
+		return;
+	}
 	fc->s = client_forward_open(fc->f->c, host, port, &fc_stream_ops, fc);
 	if (fc->s == NULL) {
 		why = refusal(fc->f, &code);
@@ -477,6 +512,7 @@ fc_new(struct fwd_listener *l, int fd, const struct sockaddr_storage *peer)
 		snprintf(fc->peer, sizeof(fc->peer), "?");
 	net_set_nodelay(fd, 1);
 	conn_init(&fc->conn, &f->c->r, fd, fc_on_io);
+	reactor_timer_init(&fc->wait, on_wait);
 	fc_link(fc);
 	if (!l->spec.socks) {
 		url_forward_format(&l->spec, fc->target, sizeof(fc->target));
@@ -623,6 +659,8 @@ fwd_stop(struct fwd *f)
 		struct fwd_conn *fc = f->conns;
 
 		fc_unlink(fc);
+		if (f->c != NULL)
+			reactor_timer_stop(&f->c->r, &fc->wait);
 		if (fc->s != NULL) {
 			fc->s->ops = NULL;
 			fc->s->owner = NULL;
