@@ -26,18 +26,19 @@
 
 #define FWD_BACKLOG 128
 #define FWD_ACCEPT_BATCH 16
-#define FWD_PAUSE_MS 1000 /* out of descriptors: wait before accepting again */
-#define FWD_PEEK_MAX 512  /* SOCKS bytes looked at per read */
-#define FWD_WAIT_STEP_MS 50 /* no session yet: look again after this long */
+#define FWD_PAUSE_MS 1000     /* out of descriptors: wait before accepting again */
+#define FWD_PEEK_MAX 512      /* SOCKS bytes looked at per read */
+#define FWD_WAIT_STEP_MS 50   /* no session yet: look again after this long */
 #define FWD_WAIT_MAX_MS 10000 /* ... for at most this long, then refuse */
+#define FWD_SOCKS_MS 10000    /* a SOCKS client says what it wants within this long */
 
 enum fwd_state {
 	FWD_SOCKS_GREETING, /* SOCKS: waiting for the greeting (or a SOCKS4 request) */
 	FWD_SOCKS_REQUEST,  /* SOCKS5: greeting answered, waiting for the request */
-	FWD_WAITING,        /* no session yet (htc starting or reconnecting): FORWARD_OPEN once there is one */
-	FWD_OPENING,        /* FORWARD_OPEN sent, waiting for FORWARD_OK or FORWARD_ERR */
-	FWD_PUMPING,        /* handed to the pump: raw bytes both ways */
-	FWD_CLOSED,         /* the socket is closed; the memory waits for the stream and the loop */
+	FWD_WAITING, /* no session yet (htc starting or reconnecting): FORWARD_OPEN once there is one */
+	FWD_OPENING, /* FORWARD_OPEN sent, waiting for FORWARD_OK or FORWARD_ERR */
+	FWD_PUMPING, /* handed to the pump: raw bytes both ways */
+	FWD_CLOSED,  /* the socket is closed; the memory waits for the stream and the loop */
 	FWD_STATE_MAX
 };
 
@@ -54,7 +55,7 @@ struct fwd_conn {
 	struct fwd_conn *prev, *next;
 	int linked; /* on f->conns */
 	struct reactor_deferred defer;
-	struct reactor_timer wait; /* FWD_WAITING */
+	struct reactor_timer wait; /* SOCKS: the handshake's deadline; FWD_WAITING: the next look */
 	unsigned waited_ms;
 	const char *want_host; /* FWD_WAITING: the target (in l->spec or sp) */
 	uint16_t want_port;
@@ -210,6 +211,10 @@ on_wait(struct reactor *r, struct reactor_timer *t)
 	struct fwd_conn *fc = container_of(t, struct fwd_conn, wait);
 
 	(void)r;
+	if (fc->state == FWD_SOCKS_GREETING || fc->state == FWD_SOCKS_REQUEST) {
+		fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE, "no SOCKS request within %d s", FWD_SOCKS_MS / 1000);
+		return;
+	}
 	fc->waited_ms += FWD_WAIT_STEP_MS;
 	fc_open(fc, fc->want_host, fc->want_port);
 }
@@ -221,6 +226,7 @@ fc_open(struct fwd_conn *fc, const char *host, uint16_t port)
 	enum socks_reply code;
 	const char *why;
 
+	reactor_timer_stop(&fc->f->c->r, &fc->wait); /* a SOCKS handshake's deadline is over */
 	if (no_session(fc->f->c) && fc->waited_ms < FWD_WAIT_MAX_MS) {
 		fc->want_host = host;
 		fc->want_port = port;
@@ -521,6 +527,7 @@ fc_new(struct fwd_listener *l, int fd, const struct sockaddr_storage *peer)
 	}
 	socks_parser_init(&fc->sp);
 	fwd_set_state(fc, FWD_SOCKS_GREETING);
+	reactor_timer_start(&f->c->r, &fc->wait, FWD_SOCKS_MS, 0); /* the SOCKS handshake's deadline */
 	if (conn_start(&fc->conn, CONN_READ) < 0)
 		fc_end(fc, SOCKS_REPLY_GENERAL_FAILURE, "cannot watch the socket");
 }

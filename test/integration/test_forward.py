@@ -25,7 +25,8 @@ from htlib import *  # noqa: E402,F401,F403
 
 
 class Dns:
-    """A UDP name server on 127.0.0.1: NAME.test -> A 127.0.0.1, nx.test -> NXDOMAIN, slow.test -> silence."""
+    """A UDP name server on 127.0.0.1: NAME.test -> A 127.0.0.1 (two.test: AAAA ::1 too),
+    nx.test -> NXDOMAIN, slow.test -> silence."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -58,6 +59,8 @@ class Dns:
                 head[3] = 0x83
             elif qtype == 1:
                 an = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
+            elif qtype == 28 and name == "two.test":  # ::1 as well: tried, refused, then 127.0.0.1
+                an = b"\xc0\x0c\x00\x1c\x00\x01\x00\x00\x00\x3c\x00\x10" + bytes(15) + b"\x01"
             head[6:8] = (1 if an else 0).to_bytes(2, "big")
             self.sock.sendto(bytes(head) + an, peer)
 
@@ -141,6 +144,13 @@ async def case_refusals(d):
     assert t == FORWARD_ERR and j["code"] == "NAME_NOT_FOUND", j
     t, j, _ = await c.forward_open("ok.test", port)  # resolves to 127.0.0.1 (allowed), refused there
     assert t == FORWARD_ERR and j["code"] == "CONNECTION_REFUSED", j
+    if ipv6_loopback_ok():  # several addresses: each allowed one in turn until one connects
+        srv = TcpServer()
+        try:
+            t, j, _ = await c.forward_open("two.test", srv.port)
+            assert t == FORWARD_OK and j["address"] == f"127.0.0.1:{srv.port}", j
+        finally:
+            srv.close()
     await c.close()
     assert d.metric("hoody_tunnel_forward_failed_total", {"code": "NOT_ALLOWED"}) >= 1
     assert d.metric("hoody_tunnel_forward_refused_total") >= 1

@@ -172,6 +172,10 @@ def test_socks_codes():
                 s.close()
                 assert code == want, (what, hex(code))
                 assert time.monotonic() - t0 < 1.0, (what, time.monotonic() - t0)
+            t0 = time.monotonic()  # a silent name server: TTL expired once --forward-connect-timeout is over
+            code, s = socks5(sp, 3, bytes([9]) + b"slow.test", 80)
+            s.close()
+            assert code == 0x06 and 1.8 < time.monotonic() - t0 < STEP, (hex(code), time.monotonic() - t0)
             if ipv6_loopback_ok():
                 ls = socket.socket(socket.AF_INET6)
                 ls.bind(("::1", 0))
