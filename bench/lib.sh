@@ -341,6 +341,34 @@ tunnel_start() {
 	T_HT=$HT_PID T_HTC=$HTC_PID T_PORT=$_tp
 }
 
+# forward_start DNAME CNAME RHOST:RPORT: a daemon that forwards to loopback
+# (--forward-allow loopback, logs $TMP/DNAME.*) and htc forward
+# 0:RHOST:RPORT (logs $TMP/CNAME.*), with the binaries bench_bins picked;
+# waits for htc's "session" line (connections before it are refused); sets
+# T_HT, T_HTC, T_PORT (the local port htc listens on). On failure stops what
+# it started and returns 1.
+forward_start() {
+	T_HT="" T_HTC="" T_PORT=""
+	_hf=${HT_FLAGS:-}
+	HT_FLAGS="$_hf --forward-allow loopback"
+	ht_start "$1"
+	_rc=$?
+	HT_FLAGS=$_hf
+	[ $_rc = 0 ] || return 1
+	if ! htc_start "$2" forward "0:$3"; then
+		stop_pid "$HT_PID"
+		return 1
+	fi
+	_fp=$(sed -n 's/^forward: [^ ]*:\([0-9][0-9]*\) -> .*/\1/p' "$TMP/$2.out" | head -1)
+	if [ -z "$_fp" ] || ! wait_line "$TMP/$2.out" '^session ' 10 "$HTC_PID"; then
+		say "htc forward did not come up: $(cat "$TMP/$2.out" "$TMP/$2.err" | tail -3 | tr '\n' ' ')"
+		stop_pid "$HTC_PID"
+		stop_pid "$HT_PID"
+		return 1
+	fi
+	T_HT=$HT_PID T_HTC=$HTC_PID T_PORT=$_fp
+}
+
 # ---- a temporary sshd on loopback ---------------------------------------------
 
 # sshd_start: generated host and client keys, a config accepting only that
@@ -404,6 +432,22 @@ ssh_forward() {
 	SSH_PID=$BG_PID
 	if ! wait_listen "$2" 10 "$SSH_PID"; then
 		say "ssh -R did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
+		stop_pid "$SSH_PID"
+		return 1
+	fi
+}
+
+# ssh_local NAME LPORT RPORT [CIPHER]: ssh -N -L LPORT:127.0.0.1:RPORT to the
+# temporary sshd (sshd opens the connections to RPORT); waits until ssh
+# listens on LPORT; sets SSH_PID.
+ssh_local() {
+	bg_start "$1" ssh -N -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR -o Compression=no \
+		-i "$SSH_KEY" -c "${4:-aes128-gcm@openssh.com}" -L "127.0.0.1:$2:127.0.0.1:$3" \
+		-p "$SSHD_PORT" root@127.0.0.1
+	SSH_PID=$BG_PID
+	if ! wait_listen "$2" 10 "$SSH_PID"; then
+		say "ssh -L did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
 		stop_pid "$SSH_PID"
 		return 1
 	fi

@@ -2,15 +2,17 @@
 # PULL end to end: TCP bulk throughput of iperf3 through hoody-tunnel + htc
 # pull, side by side with the same iperf3 run direct, through a two-hop socat
 # chain (the plain relay of our shape: container side + laptop side) and
-# through ssh -R (aes128-gcm); then the memory of 1,000 idle PULL connections
-# (daemon and htc), beside ssh -R holding the same.
+# through ssh -R (aes128-gcm); the other way round, htc forward (the laptop-side
+# client reaches a service inside the container) right beside each PULL run,
+# with ssh -L (aes128-gcm) as its anchor; then the memory of 1,000 idle PULL
+# connections (daemon and htc), beside ssh -R holding the same.
 #
 #   sh bench/pull.sh                  (as root, for sshd; loopback only)
 #   DURATION=8 BUILD=build-bench HT_FLAGS='--log-level warn' sh bench/pull.sh
 #
 # Figures are one run each; compare only the rows of one invocation (this
 # machine drifts 20-35 % between runs). Every process started here is stopped
-# by PID on exit. Runtime: about 2 minutes.
+# by PID on exit. Runtime: about 3 minutes (DURATION=8).
 #
 #   BASE_BUILD=/tmp/base/build SKIP_SSH=1 SKIP_SOCAT=1 sh bench/pull.sh
 #
@@ -39,6 +41,7 @@ wait_listen "$IPERF_PORT" 5 "$IPERF_PID" || { say "iperf3 -s did not start"; exi
 iperf_run direct "$IPERF_PORT" 1 fwd
 iperf_run direct "$IPERF_PORT" 4 fwd
 iperf_run direct "$IPERF_PORT" 1 rev
+iperf_run direct "$IPERF_PORT" 4 rev
 
 # ---- (b) two-hop socat chain -----------------------------------------------------------
 if [ -z "$SKIP_SOCAT" ]; then
@@ -61,8 +64,11 @@ stop_pid "$SOCAT_A"
 stop_pid "$SOCAT_B"
 fi
 
-# ---- (c) ssh -R, aes128-gcm -----------------------------------------------------------
+# ---- (c) ssh -R and ssh -L, aes128-gcm ------------------------------------------------
+# The shapes of the PULL and forward runs below: streams and direction.
+SHAPES="1-fwd 4-fwd 1-rev 4-rev"
 SSH_OK=""
+SSHL_OK=""
 if [ -n "$SKIP_SSH" ]; then
 	:
 elif sshd_start; then
@@ -73,14 +79,32 @@ elif sshd_start; then
 		iperf_run ssh-R "$RPORT" 4 fwd "$SSHD_PID" "$SSH_PID"
 		stop_pid "$SSH_PID"
 	fi
+	# ssh -L, the anchor of htc forward: the client connects to ssh's
+	# local port, sshd opens the connection to the server.
+	LPORT=$(free_port)
+	if ssh_local ssh-local "$LPORT" "$IPERF_PORT"; then
+		SSHL_OK=1
+		for shape in $SHAPES; do
+			iperf_run ssh-L "$LPORT" "${shape%-*}" "${shape#*-}" "$SSHD_PID" "$SSH_PID"
+		done
+		stop_pid "$SSH_PID"
+	fi
 fi
 [ -n "$SSH_OK" ] || [ -n "$SKIP_SSH" ] || echo "ssh-R 1 fwd - - - sshd/ssh did not start (see above)" >>"$ROWS"
+[ -n "$SSHL_OK" ] || [ -n "$SKIP_SSH" ] || echo "ssh-L 1 fwd - - - sshd/ssh did not start (see above)" >>"$ROWS"
 
 # ---- (d) hoody-tunnel + htc pull (and pull-base, the older build, beside it) --------------
+# ---- and hoody-tunnel + htc forward, beside each PULL run ---------------------------------
 HT_OK=""
 BASE_OK=""
+FWD_OK=""
 if tunnel_start ht-bulk htc-bulk pull "$IPERF_PORT"; then
 	HT_OK=1 O_HT=$T_HT O_HTC=$T_HTC O_PORT=$T_PORT
+fi
+# forward: the iperf3 client connects to htc forward's local port, the
+# daemon opens the connection to the server "inside the container".
+if forward_start ht-fwd htc-fwd "127.0.0.1:$IPERF_PORT"; then
+	FWD_OK=1 F_HT=$T_HT F_HTC=$T_HTC F_PORT=$T_PORT
 fi
 if [ -n "$BASE_BUILD" ]; then
 	bench_bins base
@@ -94,32 +118,46 @@ fi
 WARM=0
 if [ -n "$BASE_BUILD" ]; then
 	WARM=1
-	for port in ${O_PORT:-} ${B_PORT:-}; do
+	for port in ${O_PORT:-} ${F_PORT:-} ${B_PORT:-}; do
 		timeout 20 iperf3 -c 127.0.0.1 -p "$port" -t 1 >/dev/null 2>&1
 		sleep 0.5
 	done
 fi
-# pull_check SUFFIX DAEMON HTC: the daemon and htc still run (logs
-# ht-bulkSUFFIX, htc-bulkSUFFIX), resets in order.
-pull_check() {
-	_l=${1:+base }
-	kill -0 "$2" 2>/dev/null || say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-bulk$1.err")"
-	kill -0 "$3" 2>/dev/null || say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-bulk$1.err")"
+# tunnel_check LABEL DNAME CNAME DAEMON HTC: the daemon and htc still run
+# (logs $TMP/DNAME.*, $TMP/CNAME.*), resets in order.
+tunnel_check() {
+	kill -0 "$4" 2>/dev/null || say "ANOMALY: the $1 daemon died: $(tail -3 "$TMP/$2.err")"
+	kill -0 "$5" 2>/dev/null || say "ANOMALY: $1 htc died: $(tail -3 "$TMP/$3.err")"
 	# iperf3's server closes its data sockets with bytes still unread at
 	# the end of a test (an RST), so each data stream may end in a reset
-	# (1 + 4 + 1 per round, 1 for the warm-up); more than that is an anomaly.
-	n=$(grep -c 'reset' "$TMP/htc-bulk$1.out")
-	[ "$n" -gt $((6 * BASE_ROUNDS + WARM)) ] && say "ANOMALY: $n streams reset (e.g. $(grep -m1 reset "$TMP/htc-bulk$1.out"))"
+	# (1 + 4 + 1 + 4 per round, 1 for the warm-up); more than that is an
+	# anomaly.
+	n=$(grep -c 'reset' "$TMP/$3.out")
+	[ "$n" -gt $((10 * BASE_ROUNDS + WARM)) ] && say "ANOMALY: $1: $n streams reset (e.g. $(grep -m1 reset "$TMP/$3.out"))"
 }
-if [ -n "$HT_OK$BASE_OK" ]; then
-	for shape in "1 fwd" "4 fwd" "1 rev"; do
+# Each shape, each round: pull and forward back to back, their order swapped
+# from one shape (and round) to the next, so that neither always runs first;
+# with BASE_BUILD, pull-base before or after the pair (base_order).
+if [ -n "$HT_OK$BASE_OK$FWD_OK" ]; then
+	si=0
+	for shape in $SHAPES; do
+		si=$((si + 1))
+		p=${shape%-*} d=${shape#*-}
 		r=1
 		while [ $r -le "$BASE_ROUNDS" ]; do
 			for who in $(base_order $r); do
-				if [ "$who" = ours ] && [ -n "$HT_OK" ]; then
-					iperf_run pull "$O_PORT" $shape "$O_HT" "$O_HTC"
+				if [ "$who" = ours ]; then
+					order="pull forward"
+					[ $(((si + r) % 2)) = 1 ] && order="forward pull"
+					for c in $order; do
+						if [ "$c" = pull ] && [ -n "$HT_OK" ]; then
+							iperf_run pull "$O_PORT" "$p" "$d" "$O_HT" "$O_HTC"
+						elif [ "$c" = forward ] && [ -n "$FWD_OK" ]; then
+							iperf_run forward "$F_PORT" "$p" "$d" "$F_HT" "$F_HTC"
+						fi
+					done
 				elif [ "$who" = base ] && [ -n "$BASE_OK" ]; then
-					iperf_run pull-base "$B_PORT" $shape "$B_HT" "$B_HTC"
+					iperf_run pull-base "$B_PORT" "$p" "$d" "$B_HT" "$B_HTC"
 				fi
 			done
 			r=$((r + 1))
@@ -127,23 +165,30 @@ if [ -n "$HT_OK$BASE_OK" ]; then
 	done
 fi
 if [ -n "$HT_OK" ]; then
-	pull_check "" "$O_HT" "$O_HTC"
+	tunnel_check PULL ht-bulk htc-bulk "$O_HT" "$O_HTC"
 	stop_pid "$O_HTC"
 	stop_pid "$O_HT"
 fi
+if [ -n "$FWD_OK" ]; then
+	tunnel_check forward ht-fwd htc-fwd "$F_HT" "$F_HTC"
+	stop_pid "$F_HTC"
+	stop_pid "$F_HT"
+fi
 if [ -n "$BASE_OK" ]; then
-	pull_check -base "$B_HT" "$B_HTC"
+	tunnel_check "base PULL" ht-bulk-base htc-bulk-base "$B_HT" "$B_HTC"
 	stop_pid "$B_HTC"
 	stop_pid "$B_HT"
 fi
 [ -n "$HT_OK" ] || echo "pull 1 fwd - - - hoody-tunnel/htc did not start (see above)" >>"$ROWS"
+[ -n "$FWD_OK" ] || echo "forward 1 fwd - - - hoody-tunnel/htc forward did not start (see above)" >>"$ROWS"
 [ -n "$BASE_OK" ] || [ -z "$BASE_BUILD" ] ||
 	echo "pull-base 1 fwd - - - base hoody-tunnel/htc did not start (see above)" >>"$ROWS"
 stop_pid "$IPERF_PID"
 
 # ---- the table ----------------------------------------------------------------------------
 echo
-echo "TCP bulk, iperf3 -t $DURATION, loopback ($(nproc) CPUs); fwd = container-side client sends, rev = iperf3 -R"
+echo "TCP bulk, iperf3 -t $DURATION, loopback ($(nproc) CPUs); fwd = the client sends (container side for pull,"
+echo "ssh-R, socat; laptop side for forward, ssh-L), rev = iperf3 -R"
 printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' case streams dir Gbit/s x_direct CPU_s/GB cores "tunnel processes"
 # figure CASE STREAMS DIR FIELD (the mean when BASE_ROUNDS gave several rows)
 figure() {
@@ -151,6 +196,9 @@ figure() {
 		n++; v = $f; if ($f != "-") { s += $f; k++ } }
 		END { if (n == 1) print v; else if (k) printf "%.6g\n", s / k; else if (n) print "-" }' "$ROWS"
 }
+# the rows grouped by case, cases in the order they first ran
+awk '!($1 in g) { g[$1] = ++n } { r[g[$1]] = r[g[$1]] $0 "\n" }
+	END { for (i = 1; i <= n; i++) printf "%s", r[i] }' "$ROWS" >"$TMP/table"
 while read -r c p d bps bytes ticks note; do
 	direct=$(figure direct "$p" "$d" 4)
 	gb=$(fmt '%.2f' "$bps / 1e9")
@@ -161,12 +209,14 @@ while read -r c p d bps bytes ticks note; do
 	direct) who="" cpu=- cores=- ;;
 	socat2hop) who="2 socat (+ forked children)" ;;
 	ssh-R) who="sshd (session processes) + ssh" ;;
+	ssh-L) who="sshd (session processes) + ssh -L" ;;
 	pull) who="hoody-tunnel + htc" ;;
+	forward) who="hoody-tunnel + htc forward" ;;
 	pull-base) who="hoody-tunnel + htc, base build" ;;
 	esac
 	[ "$bps" = - ] && who="FAILED: $note"
 	printf '%-10s %7s %4s %9s %9s %11s %6s  %s\n' "$c" "$p" "$d" "$gb" "$ratio" "$cpu" "$cores" "$who"
-done <"$ROWS"
+done <"$TMP/table"
 
 echo
 echo "Bars (project issue): PULL >= 1.5 x ssh -R and >= 0.9 x the two-hop socat chain"
@@ -187,6 +237,16 @@ for p in 1 4; do
 done
 skipped=${SKIP_SSH:+ssh -R}${SKIP_SSH:+${SKIP_SOCAT:+, }}${SKIP_SOCAT:+socat}
 [ -z "$skipped" ] || echo "  (skipped: $skipped)"
+
+echo
+echo "Bars (forward): forward >= 1.5 x ssh -L and within 10 % of PULL (forward/PULL >= 0.90), same shape"
+for shape in $SHAPES; do
+	p=${shape%-*} d=${shape#*-}
+	ours=$(figure forward "$p" "$d" 4)
+	[ -n "$SKIP_SSH" ] || bar "forward/ssh -L, $p stream(s) $d (>=1.5)" "$ours" "$(figure ssh-L "$p" "$d" 4)" 1.5
+	bar "forward/PULL, $p stream(s) $d (>=0.90)" "$ours" "$(figure pull "$p" "$d" 4)" 0.90
+done
+[ -z "$SKIP_SSH" ] || echo "  (skipped: ssh -L)"
 
 # ---- memory of idle connections ---------------------------------------------------------------
 # idle_case NAME HOLDPORT COUNTFILE SERVERPIDS...: RSS of the trees before and
@@ -284,7 +344,7 @@ if [ -n "$BASE_BUILD" ]; then
 			b += $5; t += $6 } END { if (b > 0) printf "%.3f\n", t / hz / (b / 1e9); else print "-" }' "$ROWS"
 	}
 	cmp_head
-	for shape in "1 fwd" "4 fwd" "1 rev"; do
+	for shape in "1 fwd" "4 fwd" "1 rev" "4 rev"; do
 		set -- $shape
 		cmp_row "P$1 $2" Gbit/s "$(fmt '%.2f' "$(figure pull "$1" "$2" 4) / 1e9")" \
 			"$(fmt '%.2f' "$(figure pull-base "$1" "$2" 4) / 1e9")" hi
