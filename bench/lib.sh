@@ -422,35 +422,30 @@ EOF
 	fi
 }
 
-# ssh_forward NAME RPORT LPORT [CIPHER]: ssh -N -R RPORT:127.0.0.1:LPORT to the
-# temporary sshd; waits until sshd listens on RPORT; sets SSH_PID.
-ssh_forward() {
+# ssh_tunnel NAME -R|-L SPEC WAITPORT [CIPHER]: ssh -N with one forwarding to
+# the temporary sshd; waits until WAITPORT listens; sets SSH_PID.
+ssh_tunnel() {
 	bg_start "$1" ssh -N -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 		-o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR -o Compression=no \
-		-i "$SSH_KEY" -c "${4:-aes128-gcm@openssh.com}" -R "$2:127.0.0.1:$3" \
+		-i "$SSH_KEY" -c "${5:-aes128-gcm@openssh.com}" "$2" "$3" \
 		-p "$SSHD_PORT" root@127.0.0.1
 	SSH_PID=$BG_PID
-	if ! wait_listen "$2" 10 "$SSH_PID"; then
-		say "ssh -R did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
+	if ! wait_listen "$4" 10 "$SSH_PID"; then
+		say "ssh $2 did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
 		stop_pid "$SSH_PID"
 		return 1
 	fi
 }
 
-# ssh_local NAME LPORT RPORT [CIPHER]: ssh -N -L LPORT:127.0.0.1:RPORT to the
-# temporary sshd (sshd opens the connections to RPORT); waits until ssh
-# listens on LPORT; sets SSH_PID.
+# ssh_forward NAME RPORT LPORT [CIPHER]: ssh -R RPORT:127.0.0.1:LPORT (sshd listens on RPORT).
+ssh_forward() {
+	ssh_tunnel "$1" -R "$2:127.0.0.1:$3" "$2" "${4:-}"
+}
+
+# ssh_local NAME LPORT RPORT [CIPHER]: ssh -L LPORT:127.0.0.1:RPORT (ssh listens on LPORT,
+# sshd opens the connections to RPORT).
 ssh_local() {
-	bg_start "$1" ssh -N -T -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-		-o BatchMode=yes -o ExitOnForwardFailure=yes -o LogLevel=ERROR -o Compression=no \
-		-i "$SSH_KEY" -c "${4:-aes128-gcm@openssh.com}" -L "127.0.0.1:$2:127.0.0.1:$3" \
-		-p "$SSHD_PORT" root@127.0.0.1
-	SSH_PID=$BG_PID
-	if ! wait_listen "$2" 10 "$SSH_PID"; then
-		say "ssh -L did not forward: $(tail -3 "$TMP/$1.err" | tr '\n' ' ')"
-		stop_pid "$SSH_PID"
-		return 1
-	fi
+	ssh_tunnel "$1" -L "127.0.0.1:$2:127.0.0.1:$3" "$2" "${4:-}"
 }
 
 # ---- idle connections -------------------------------------------------------------
