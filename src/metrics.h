@@ -105,6 +105,8 @@ struct metrics {
 	/* sessions: new ones (HELLO_OK resumed:false) and resumed ones */
 	uint64_t sessions_opened_total;
 	uint64_t sessions_resumed_total;
+	/* parked sessions ended to make room for a live HELLO at --max-sessions */
+	uint64_t sessions_evicted_total;
 	/* streams opened, by enum metrics_kind */
 	uint64_t streams_opened_total[METRICS_KIND_MAX];
 	/* bytes read from / written to tunnel sockets (WebSocket bytes on the wire) */

@@ -354,11 +354,28 @@ park(struct session *s)
 		tunnel_close(&tc->t, WS_CLOSE_GOING_AWAY, "primary lost", 1000);
 	}
 	session_set_state(s, SESSION_PARKED);
+	s->parked_ms = reactor_now(&s->d->r);
 	reactor_timer_stop(&s->d->r, &s->live_timer);
 	reactor_timer_init(&s->park_timer, on_park_timeout);
 	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
 	log_info("session %s parked for %llu ms (%u bindings kept)", s->id,
 		 (unsigned long long)c->takeover_grace_ms, s->binds.n);
+}
+
+/* see session_int.h */
+int
+session_evict_parked(struct daemon *d)
+{
+	struct session *s, *oldest = NULL;
+
+	for (s = d->sessions; s != NULL; s = s->next)
+		if (s->state == SESSION_PARKED && (oldest == NULL || s->parked_ms <= oldest->parked_ms))
+			oldest = s;
+	if (oldest == NULL)
+		return 0;
+	d->metrics.sessions_evicted_total++;
+	session_end(oldest, "evicted: the oldest parked session made room for a new one at --max-sessions");
+	return 1;
 }
 
 static void

@@ -85,6 +85,7 @@ struct session {
 	struct reactor_timer live_timer, drain_timer, park_timer;
 	struct reactor_deferred free_defer;
 	uint64_t idle_since;            /* when streams and bindings both became 0 */
+	uint64_t parked_ms;             /* when it was parked last (eviction picks the oldest) */
 	uint64_t ping_sent;             /* when the last PING went out, 0 none outstanding */
 	int end_on_loss;                /* we sent GOAWAY: losing the primary ends the session */
 	uint8_t forward_asked, forward; /* HELLO asked for the forward extension; it was granted */

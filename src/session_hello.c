@@ -234,7 +234,7 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 		}
 		d->metrics.sessions_resumed_total++;
 	} else {
-		if (d->nsessions >= d->cfg->max_sessions) {
+		if (d->nsessions >= d->cfg->max_sessions && !session_evict_parked(d)) {
 			session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "session limit reached",
 				       METRICS_REJECT_SESSION_CAP);
 			return;

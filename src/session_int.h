@@ -27,6 +27,10 @@ void tconn_detach(struct tconn *tc);
 /* GOAWAY on a socket that has no session (rejections), counted, then close. */
 void session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why);
 
+/* At --max-sessions: end the session parked longest ago to make room (counted). 1, or 0 when none is parked.
+ */
+int session_evict_parked(struct daemon *d);
+
 /* The primary socket's tunnel, or NULL while parked. */
 struct tunnel *session_primary(const struct session *s);
 

@@ -178,6 +178,43 @@ async def test_session_cap_resource_exhausted():
             await c3.hello(d.token)
 
 
+async def test_parked_ghosts_make_room():
+    """An SDK-like client that binds and closes without GOAWAY, again and again: each session parks,
+    and at --max-sessions (8 by default) the oldest parked one makes room for the live HELLO."""
+    with Daemon() as d:
+        ids = []
+        for i in range(10):
+            c = TunnelClient(d.port)
+            await c.connect()
+            ok = await c.hello(d.token)
+            ids.append(ok["sessionId"])
+            t, b = await c.bind("tcp", "pull", 0)
+            assert t == BIND_OK, (i, b)
+            await c.close()  # a WebSocket close, no GOAWAY: the session parks
+            end = time.monotonic() + STEP
+            while d.get_json("/api/v1/tunnel/tunnels")["orphanedSessions"] < min(i + 1, 8):
+                assert time.monotonic() < end, f"session {i} did not park"
+                await asyncio.sleep(0.02)
+        listed = [s["sessionId"] for s in d.get_json("/api/v1/tunnel/sessions")["sessions"]]
+        assert sorted(listed) == sorted(ids[2:]), (listed, ids)  # the two oldest were evicted
+        assert d.metric("hoody_tunnel_sessions_evicted_total") == 2
+        assert "evicted" in d.stderr()
+        # all live: the limit refuses
+        live = []
+        try:
+            with Daemon("--max-sessions", "2") as d2:
+                for _ in range(2):
+                    c = TunnelClient(d2.port)
+                    await c.connect()
+                    await c.hello(d2.token)
+                    live.append(c)
+                async with TunnelClient(d2.port, auto=False) as c3:
+                    await expect_rejected(c3, d2.token, RESOURCE_EXHAUSTED)
+        finally:
+            for c in live:
+                await c.close()
+
+
 async def test_first_frame_not_hello():
     with Daemon() as d:
         async with TunnelClient(d.port, auto=False) as c:
@@ -293,6 +330,7 @@ if __name__ == "__main__":
         test_bad_json_protocol_error,
         test_wrong_version_mismatch,
         test_session_cap_resource_exhausted,
+        test_parked_ghosts_make_room,
         test_first_frame_not_hello,
         test_hello_timeout_closes_tcp,
         test_pre_auth_cap_closes_newest,
