@@ -54,6 +54,8 @@ struct bind_req {
 struct bind_err {
 	const char *code;
 	char message[160];
+	struct session *holder; /* ALREADY_BOUND: who holds the route (one of them in a cluster) */
+	int takeover_ok;        /* ALREADY_BOUND: a takeover would move it */
 };
 
 /* The ops of each kind, and how its listeners accept (bind_register). */
@@ -354,14 +356,15 @@ check_held(const struct bind_set *set, const struct bind_req *q, const struct bi
 		*act = BIND_TAKEOVER;
 		return 0;
 	}
+	e->holder = rt->first->s;
 	if (rt->kind == BIND_EXPOSE && rt->cluster != q->cluster)
 		set_err_port(e, "ALREADY_BOUND",
 			     "%s is held in %s mode: every holder must ask for cluster mode",
 			     route_words(q, what, sizeof(what)), rt->cluster ? "cluster" : "single");
 	else
-		set_err_port(e, "ALREADY_BOUND", "%s is held by another binding%s",
-			     route_words(q, what, sizeof(what)),
-			     rt->kind == BIND_EXPOSE ? " (takeover moves it)" : "");
+		set_err_port(e, "ALREADY_BOUND", "%s is held by another session",
+			     route_words(q, what, sizeof(what)));
+	e->takeover_ok = rt->kind == BIND_EXPOSE && q->kind == BIND_EXPOSE && rt->n == 1;
 	return -1;
 }
 
@@ -718,6 +721,8 @@ bind_handle(struct bind_set *set, int open, const uint8_t *json, size_t n, struc
 	if (b != NULL)
 		return;
 	r->code = e.code;
+	r->held_by = e.holder;
+	r->takeover_ok = e.takeover_ok;
 	memcpy(r->message, e.message, sizeof(r->message));
 	metrics_bind_error(&d->metrics, e.code);
 }

@@ -105,8 +105,10 @@ struct bind_result {
 	struct binding *b; /* the new binding; NULL: refused with code and message */
 	const char *code;  /* BIND_ERR code when refused */
 	char message[160];
-	const char *ref; /* clientBindRef as raw JSON text inside the request, echoed
-			    verbatim; NULL: none (null) */
+	struct session *held_by; /* ALREADY_BOUND by another session: that session (never looked into here) */
+	int takeover_ok;         /* ALREADY_BOUND: BIND with takeover:true would move it */
+	const char *ref;         /* clientBindRef as raw JSON text inside the request, echoed
+				    verbatim; NULL: none (null) */
 	size_t ref_len;
 	/* A takeover: the binding b replaced, already gone. Its holder must reset
 	 * the streams of revoked_id and be told with BIND_REVOKED. */

@@ -502,6 +502,7 @@ client_may_send(uint8_t type)
 	case FRAME_STREAM_RESPONSE_HEAD:
 	case FRAME_PING:
 	case FRAME_PONG:
+	case FRAME_GOAWAY:
 	case FRAME_FORWARD_OPEN: return 1;
 	default: return 0;
 	}
@@ -534,6 +535,7 @@ on_session_frame(struct session *s, struct tconn *tc, uint8_t type, const uint8_
 	case FRAME_UNBIND: session_bind_unbind(s, p, n); break;
 	case FRAME_PING: tunnel_send(&tc->t, FRAME_PONG, 0, p, n); break;
 	case FRAME_PONG: s->ping_sent = 0; break;
+	case FRAME_GOAWAY: session_end(s, "closed by client"); break; /* no parking: it leaves on purpose */
 	case FRAME_REISSUE_JOIN_TICKETS:
 		if (s->v2 && s->state == SESSION_ACTIVE)
 			session_hello_reissue(s);

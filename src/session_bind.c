@@ -104,6 +104,20 @@ bind_answer(struct session *s, const struct bind_result *r)
 		session_send(s, b ? FRAME_BIND_OK : FRAME_BIND_ERR, out->pos, buf_len(out));
 }
 
+/* ALREADY_BOUND by another session: say whether it is parked, and whether a takeover would do. */
+static void
+already_bound_hint(struct bind_result *r)
+{
+	size_t len = strlen(r->message);
+	int parked = session_parked(r->held_by);
+
+	snprintf(r->message + len, sizeof(r->message) - len, "%s%s",
+		 parked ? "; that session is parked (its client is reconnecting, or gone)" : "",
+		 !r->takeover_ok ? ""
+		 : parked        ? ": takeover moves it now"
+				 : " (takeover moves it)");
+}
+
 /* see session_int.h */
 void
 session_bind_recv(struct session *s, const uint8_t *p, size_t n)
@@ -116,6 +130,8 @@ session_bind_recv(struct session *s, const uint8_t *p, size_t n)
 		s->binds.via_port = net_local_port(s->socks[0]->t.conn.fd);
 	bind_handle(&s->binds, s->state == SESSION_ACTIVE, p, n, &r);
 	b = r.b;
+	if (b == NULL && r.held_by != NULL && r.held_by != s)
+		already_bound_hint(&r);
 	if (b == NULL) {
 		log_info("session %s: bind refused: %s: %s", s->id, r.code, r.message);
 		bind_answer(s, &r);

@@ -210,6 +210,9 @@ finish(struct client *c, int code)
 
 	c->exit_code = code;
 	c->state = CLIENT_CLOSED;
+	/* leaving on purpose: the daemon ends the session instead of parking it */
+	if (c->socks[0].open && c->socks[0].t.state == TUNNEL_OPEN)
+		tunnel_send_code(&c->socks[0].t, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, "client exiting");
 	for (i = 0; i < MUX_MAX_SOCKS; i++)
 		if (c->socks[i].open && c->socks[i].t.state == TUNNEL_OPEN)
 			tunnel_close(&c->socks[i].t, WS_CLOSE_NORMAL, "client done", 1000);
