@@ -168,8 +168,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORELIB)
 # ---- running ------------------------------------------------------------
 
 RUN_ARGS ?=
-run: $(DAEMON)
-	$(Q)sh dist/dev-run.sh $(DAEMON) $(RUN_ARGS)
+run: $(PROGS)
+	$(Q)sh dist/dev-run.sh $(DAEMON) $(HTC) $(RUN_ARGS)
 
 unit: $(UNIT_BINS)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)

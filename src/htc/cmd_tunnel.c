@@ -95,7 +95,9 @@ ev_bind_error(struct client *c, struct client_binding *b)
 		snprintf(what, sizeof(what), "subdomain %s", b->route[0] ? b->route : b->subdomain);
 	else
 		snprintf(what, sizeof(what), "a random subdomain");
-	print_err("bind %s refused: %s: %s", what, b->err_code[0] ? b->err_code : "?", b->err_msg);
+	print_err("bind %s refused: %s: %s%s", what, b->err_code[0] ? b->err_code : "?", b->err_msg,
+		  strcmp(b->err_code, "PORT_IN_USE") == 0 ? " (--port 0 lets the daemon pick a free port)"
+							  : "");
 }
 
 static void

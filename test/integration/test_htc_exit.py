@@ -47,7 +47,7 @@ def test_failed_up_leaves_no_ghost():
         with Daemon("--expose-address", "127.0.0.1") as d:
             rc, out, err = htc_once(d, "up", "--expose", f"{free}:{local.port}", "--expose",
                                     f"{busy}:{local.port}")
-            assert rc == 1 and "PORT_IN_USE" in err, (rc, out, err)
+            assert rc == 1 and "PORT_IN_USE" in err and "--port 0" in err, (rc, out, err)
             wait_no_session(d)  # ended, not parked: the daemon says so
             assert "closed by client" in d.stderr(), d.stderr()[-800:]
             assert not can_connect(free), "the port of a failed up is still open"
@@ -105,5 +105,38 @@ def test_already_bound_by_parked_says_so():
         local.close()
 
 
+def test_make_run_prints_a_working_line():
+    """`make run` (dist/dev-run.sh): 127.0.0.1, a token, and htc lines that work when pasted."""
+    import subprocess
+    port = free_port()
+    env = dict(os.environ, HOODY_TUNNEL_LISTEN=f"127.0.0.1:{port}")
+    env.pop("HOODY_TUNNEL_TOKEN", None)
+    p = subprocess.Popen(["sh", os.path.join(ROOT, "dist", "dev-run.sh"), os.path.join(ROOT, BUILD, "hoody-tunnel"),
+                          HTC], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    try:
+        lines = [p.stdout.readline().decode().strip() for _ in range(3)]
+        assert lines[0] == f"hoody-tunnel on 127.0.0.1:{port}; from another terminal:", lines
+        argv = lines[2].split()
+        assert argv[0] == HTC and argv[-2:] == ["pull", "5432"] and "0.0.0.0" not in lines[2], lines
+        end = time.monotonic() + STEP
+        while not can_connect(port):
+            assert time.monotonic() < end, "the daemon did not listen"
+            time.sleep(0.05)
+        local = TcpServer()
+        h = subprocess.Popen(argv[:-1] + [str(local.port), "--port", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:  # the pasted line, with this test's local port: the token and URL are right
+            seen = [h.stdout.readline().decode() for _ in range(2)]
+            assert any(" -> 127.0.0.1:%d" % local.port in x for x in seen), (seen, h.stderr.read1())
+        finally:
+            h.send_signal(signal.SIGTERM)
+            h.wait(STEP)
+            local.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(STEP)
+
+
 if __name__ == "__main__":
-    run_tests([test_failed_up_leaves_no_ghost, test_sigterm_ends_session, test_already_bound_by_parked_says_so])
+    run_tests([test_failed_up_leaves_no_ghost, test_sigterm_ends_session, test_already_bound_by_parked_says_so,
+               test_make_run_prints_a_working_line])
