@@ -59,6 +59,19 @@ ev_session(struct client *c, const char *id)
 		printf("session %s\n", id);
 }
 
+/* An EXPOSE without a public URL: say once how to get one. */
+static void
+no_url_hint(const struct client *c)
+{
+	static int said;
+
+	if (said || c->o->quiet)
+		return;
+	said = 1;
+	printf("no public URL: the daemon prints one when started with --public-url-pattern "
+	       "(e.g. 'https://{port}.example.com'); visitors reach the container port meanwhile\n");
+}
+
 static void
 ev_bound(struct client *c, struct client_binding *b)
 {
@@ -75,6 +88,7 @@ ev_bound(struct client *c, struct client_binding *b)
 		printf("%s -> %s\n", b->public_url, local);
 	} else {
 		printf("container port %u -> %s\n", b->port, local);
+		no_url_hint(c);
 	}
 	if (session_later[0]) {
 		printf("session %s\n", session_later);

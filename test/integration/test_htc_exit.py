@@ -105,6 +105,20 @@ def test_already_bound_by_parked_says_so():
         local.close()
 
 
+def test_public_url_or_how_to_get_one():
+    local = TcpServer()
+    try:
+        with Daemon("--expose-address", "127.0.0.1") as d, Htc(d, "expose", str(local.port), "--port", "0") as h:
+            h.expect(r"^container port \d+ -> 127\.0\.0\.1:%d$" % local.port)
+            h.expect(r"^no public URL: the daemon prints one when started with --public-url-pattern ")
+        with Daemon("--expose-address", "127.0.0.1", "--public-url-pattern", "https://{port}.tun.test") as d, \
+                Htc(d, "expose", str(local.port), "--port", "0") as h:
+            h.expect(r"^https://\d+\.tun\.test -> 127\.0\.0\.1:%d$" % local.port)
+            assert not any(x.startswith("no public URL") for x in h.lines), h.lines
+    finally:
+        local.close()
+
+
 def test_make_run_prints_a_working_line():
     """`make run` (dist/dev-run.sh): 127.0.0.1, a token, and htc lines that work when pasted."""
     import subprocess
@@ -139,4 +153,4 @@ def test_make_run_prints_a_working_line():
 
 if __name__ == "__main__":
     run_tests([test_failed_up_leaves_no_ghost, test_sigterm_ends_session, test_already_bound_by_parked_says_so,
-               test_make_run_prints_a_working_line])
+               test_public_url_or_how_to_get_one, test_make_run_prints_a_working_line])
