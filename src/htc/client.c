@@ -333,6 +333,7 @@ on_hello_ok(struct client *c, const uint8_t *p, size_t n)
 	json_obj_get_int(&doc, 0, "connectionsGranted", &granted);
 	c->granted = (unsigned)UTIL_MAX(1, UTIL_MIN(granted, MUX_MAX_SOCKS));
 	c->forward_ok = granted_forward(&doc);
+	c->goaway_said = 0;
 	snprintf(c->session_id, sizeof(c->session_id), "%s", id);
 	c->attempts = 0;
 	if (resumed) {
@@ -596,8 +597,10 @@ on_goaway(struct client *c, const uint8_t *p, size_t n)
 	if (frame_code_decode(p, n, &cp) != 0)
 		return;
 	snprintf(reason, sizeof(reason), "%.*s", (int)cp.reason_len, cp.reason);
-	if (c->ev->on_goaway)
+	if (c->ev->on_goaway) {
 		c->ev->on_goaway(c, cp.code, reason);
+		c->goaway_said = 1; /* the close that follows needs no line of its own */
+	}
 	if (strcmp(reason, "unknown or expired session") == 0) {
 		c->session_id[0] = '\0'; /* the next attempt opens a new session */
 		return;
@@ -746,7 +749,7 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 	}
 	release_sock(c, 0);
 	if (c->state == CLIENT_CLOSED || c->state == CLIENT_STOPPING || c->fatal || !c->connected_once) {
-		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
+		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING && !c->goaway_said)
 			print_err("connection to the server closed (%u %s)", ws_code, reason ? reason : "");
 		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
 			c->exit_code = HTC_EXIT_FAIL;

@@ -118,7 +118,8 @@ struct client {
 	struct client_sock socks[MUX_MAX_SOCKS];
 	struct mux mux;
 	int mux_ready;
-	int forward_ok; /* HELLO_OK granted the forward extension */
+	int forward_ok;  /* HELLO_OK granted the forward extension */
+	int goaway_said; /* the server's GOAWAY was printed: its close is not printed again */
 	struct reactor_timer stop_timer, retry_timer;
 	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
 	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */

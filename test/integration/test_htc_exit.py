@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""htc leaving on purpose ends its session (GOAWAY) instead of leaving it
+"""First contact. htc leaving on purpose ends its session (GOAWAY) instead of leaving it
 parked: a failed `up` (one port taken) frees the ports it had bound at
 once, so the retry binds them again and no visitor meets a ghost; SIGTERM
 the same. A lost connection still parks (test_resilience.py), and a port
 held by a parked session is refused with ALREADY_BOUND saying so and that
-a takeover moves it."""
+a takeover moves it. Also: a missing public URL is explained once, a wrong
+token is one line on stderr, and `make run` prints htc lines that work
+when pasted."""
 import asyncio
 import os
 import signal
@@ -119,6 +121,16 @@ def test_public_url_or_how_to_get_one():
         local.close()
 
 
+def test_wrong_token_one_line():
+    import subprocess
+    with Daemon() as d:
+        r = subprocess.run([HTC, "--url", d.url, "--token", "not-the-token-at-all", "pull", "5432"],
+                           capture_output=True, timeout=STEP * 2, stdin=subprocess.DEVNULL)
+        err = r.stderr.decode().strip().splitlines()
+        assert r.returncode == 1 and err == ["htc: server closing the session: AUTH_ERROR: authentication failed"], (
+            r.returncode, err)
+
+
 def test_make_run_prints_a_working_line():
     """`make run` (dist/dev-run.sh): 127.0.0.1, a token, and htc lines that work when pasted."""
     import subprocess
@@ -153,4 +165,4 @@ def test_make_run_prints_a_working_line():
 
 if __name__ == "__main__":
     run_tests([test_failed_up_leaves_no_ghost, test_sigterm_ends_session, test_already_bound_by_parked_says_so,
-               test_public_url_or_how_to_get_one, test_make_run_prints_a_working_line])
+               test_public_url_or_how_to_get_one, test_wrong_token_one_line, test_make_run_prints_a_working_line])
