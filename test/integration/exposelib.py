@@ -406,6 +406,96 @@ def head_fields(raw):
     return [(k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in text.split("\r\n")[1:])]
 
 
+# ---- an asyncio visitor -------------------------------------------------------------------
+
+class AsyncVisitor:
+    """A visitor's connection in asyncio: raw requests out, responses parsed back."""
+
+    def __init__(self, port):
+        self.port = port
+        self.r = self.w = None
+
+    async def open(self, rcvbuf=None):
+        if rcvbuf:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
+            self.r, self.w = await asyncio.open_connection(sock=sock)
+        else:
+            self.r, self.w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), STEP)
+        return self
+
+    def send(self, data):
+        self.w.write(data if isinstance(data, bytes) else data.encode("latin-1"))
+
+    def request(self, host, target="/", method="GET", headers=(), body=None):
+        """One request; host None sends no Host field."""
+        lines = [f"{method} {target} HTTP/1.1"]
+        if host is not None:
+            lines.append(f"Host: {host}")
+        lines += [f"{k}: {v}" for k, v in headers]
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+
+    async def head(self):
+        """(status, {lower-case name: value (the last of duplicates)}, raw head)."""
+        raw = await asyncio.wait_for(self.r.readuntil(b"\r\n\r\n"), STEP)
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        hdrs = []
+        for line in lines[1:]:
+            if line:
+                k, v = line.split(":", 1)
+                hdrs.append((k.strip().lower(), v.strip()))
+        return status, dict(hdrs), raw
+
+    async def chunk(self):
+        """One chunk of a chunked body (b"" for the last)."""
+        n = int((await asyncio.wait_for(self.r.readuntil(b"\r\n"), STEP)).split(b";")[0], 16)
+        data = await asyncio.wait_for(self.r.readexactly(n), STEP) if n else b""
+        assert await asyncio.wait_for(self.r.readexactly(2), STEP) == b"\r\n"
+        return data
+
+    async def response(self, head_req=False):
+        """(status, {header: value}, body, raw head); skips nothing (1xx are returned too)."""
+        status, hd, raw = await self.head()
+        if status < 200 or head_req or status in (204, 304):
+            return status, hd, b"", raw
+        if "content-length" in hd:
+            body = await asyncio.wait_for(self.r.readexactly(int(hd["content-length"])), STEP)
+        elif hd.get("transfer-encoding") == "chunked":
+            body = bytearray()
+            while True:
+                c = await self.chunk()
+                if not c:
+                    break
+                body += c
+            body = bytes(body)
+        else:
+            body = await asyncio.wait_for(self.r.read(), STEP)
+        return status, hd, body, raw
+
+    async def closed(self, timeout=STEP):
+        """True when the daemon closes (EOF or reset) within timeout; data is discarded."""
+        end = time.monotonic() + timeout
+        try:
+            while time.monotonic() < end:
+                d = await asyncio.wait_for(self.r.read(65536), max(0.01, end - time.monotonic()))
+                if not d:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except asyncio.TimeoutError:
+            return False
+        return False
+
+    def close(self):
+        if self.w:
+            self.w.close()
+
+
 # ---- a WebSocket echo service ---------------------------------------------------------------
 
 class WsEcho:

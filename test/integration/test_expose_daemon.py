@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
+from exposelib import AsyncVisitor as Visitor  # noqa: E402
 
 FLAGS = ["--expose-address", "127.0.0.1", "--response-timeout", "2s", "--head-timeout", "1s",
          "--visitor-idle-timeout", "1500ms", "--max-head-size", "8KiB", "--max-sessions", "64",
@@ -42,78 +43,6 @@ async def tunnel(d, **kw):
     t, j = await c.bind("http", "expose", 0)
     assert t == BIND_OK, f"BIND refused: {j}"
     return c, j["containerPort"], j["bindId"]
-
-
-class Visitor:
-    def __init__(self, port):
-        self.port = port
-        self.r = self.w = None
-
-    async def open(self, rcvbuf=None):
-        sock = None
-        if rcvbuf:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
-            self.r, self.w = await asyncio.open_connection(sock=sock)
-        else:
-            self.r, self.w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), T)
-        return self
-
-    def send(self, data):
-        self.w.write(data if isinstance(data, bytes) else data.encode())
-
-    async def head(self):
-        raw = await asyncio.wait_for(self.r.readuntil(b"\r\n\r\n"), T)
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        hdrs = []
-        for line in lines[1:]:
-            if line:
-                k, v = line.split(":", 1)
-                hdrs.append((k.strip().lower(), v.strip()))
-        return status, dict(hdrs), raw
-
-    async def response(self, head_req=False):
-        """(status, {header: value}, body, raw head); skips nothing (1xx are returned too)."""
-        status, hd, raw = await self.head()
-        if status < 200 or head_req or status in (204, 304):
-            return status, hd, b"", raw
-        if "content-length" in hd:
-            body = await asyncio.wait_for(self.r.readexactly(int(hd["content-length"])), T)
-        elif hd.get("transfer-encoding") == "chunked":
-            body = bytearray()
-            while True:
-                line = await asyncio.wait_for(self.r.readuntil(b"\r\n"), T)
-                n = int(line.strip(), 16)
-                if n == 0:
-                    assert await asyncio.wait_for(self.r.readexactly(2), T) == b"\r\n"
-                    break
-                body += await asyncio.wait_for(self.r.readexactly(n), T)
-                assert await asyncio.wait_for(self.r.readexactly(2), T) == b"\r\n"
-            body = bytes(body)
-        else:
-            body = await asyncio.wait_for(self.r.read(), T)
-        return status, hd, body, raw
-
-    async def closed(self, timeout=T):
-        """True when the daemon closes (EOF or reset) within timeout; data is discarded."""
-        end = time.monotonic() + timeout
-        try:
-            while time.monotonic() < end:
-                d = await asyncio.wait_for(self.r.read(65536), max(0.01, end - time.monotonic()))
-                if not d:
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except asyncio.TimeoutError:
-            return False
-        return False
-
-    def close(self):
-        if self.w:
-            self.w.close()
 
 
 def respond(c, st, status=200, headers=None, body=b"", final=True, eof=True, cl=True):

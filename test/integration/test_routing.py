@@ -40,6 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
 from reslib import await_log  # noqa: E402
+from exposelib import AsyncVisitor  # noqa: E402
 
 DOMAIN = "tun.test"
 T = STEP
@@ -165,79 +166,11 @@ class Apps:
 
 # ---- visitors --------------------------------------------------------------------------------
 
-class Visitor:
-    def __init__(self, port):
-        self.port = port
-        self.r = self.w = None
-
-    async def open(self):
-        self.r, self.w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), T)
-        return self
-
-    def send(self, data):
-        self.w.write(data if isinstance(data, bytes) else data.encode("latin-1"))
-
-    def request(self, host, target="/", method="GET", headers=(), body=None):
-        lines = [f"{method} {target} HTTP/1.1"]
-        if host is not None:
-            lines.append(f"Host: {host}")
-        lines += [f"{k}: {v}" for k, v in headers]
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-
-    async def head(self):
-        raw = await asyncio.wait_for(self.r.readuntil(b"\r\n\r\n"), T)
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        hdrs = {}
-        for line in lines[1:]:
-            if line:
-                k, v = line.split(":", 1)
-                hdrs.setdefault(k.strip().lower(), v.strip())
-        return status, hdrs, raw
-
-    async def chunk(self):
-        n = int((await asyncio.wait_for(self.r.readuntil(b"\r\n"), T)).split(b";")[0], 16)
-        data = await asyncio.wait_for(self.r.readexactly(n), T) if n else b""
-        assert await asyncio.wait_for(self.r.readexactly(2), T) == b"\r\n"
-        return data
-
+class Visitor(AsyncVisitor):
     async def response(self, head_req=False):
         """(status, {header: value}, body)."""
-        status, hd, raw = await self.head()
-        if head_req or status in (101, 204, 304) or status < 200:
-            return status, hd, b""
-        if "content-length" in hd:
-            body = await asyncio.wait_for(self.r.readexactly(int(hd["content-length"])), T)
-        elif hd.get("transfer-encoding") == "chunked":
-            body = bytearray()
-            while True:
-                c = await self.chunk()
-                if not c:
-                    break
-                body += c
-            body = bytes(body)
-        else:
-            body = await asyncio.wait_for(self.r.read(), T)
+        status, hd, body, _ = await super().response(head_req)
         return status, hd, body
-
-    async def closed(self, timeout=T):
-        end = time.monotonic() + timeout
-        try:
-            while time.monotonic() < end:
-                d = await asyncio.wait_for(self.r.read(65536), max(0.01, end - time.monotonic()))
-                if not d:
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except asyncio.TimeoutError:
-            return False
-        return False
-
-    def close(self):
-        if self.w:
-            self.w.close()
 
 
 async def fetch(port, host, target="/", method="GET", headers=(), body=None):
