@@ -95,12 +95,27 @@ fwd_close(struct fwd *f)
 
 /* ---- refusals ----------------------------------------------------------------- */
 
+/* FORWARD_ERR's JSON in d->scratch, counted in the metrics: 0, or -1 when it cannot be built. */
+static int
+err_json(struct daemon *d, const char *code, const char *msg)
+{
+	struct json_writer w;
+
+	metrics_forward_failed(&d->metrics, code);
+	buf_reset(&d->scratch, 0);
+	json_w_init(&w, &d->scratch, 0);
+	json_w_obj_begin(&w);
+	json_w_kv_str(&w, "code", code);
+	json_w_kv_str(&w, "message", msg);
+	json_w_obj_end(&w);
+	return json_w_finish(&w) == 0 ? 0 : -1;
+}
+
 static void
 fwd_fail(struct fwd *f, const char *code, const char *fmt, ...)
 {
 	struct buf *b = &f->d->scratch;
 	struct stream *st = f->st;
-	struct json_writer w;
 	char msg[200];
 	va_list ap;
 
@@ -108,14 +123,7 @@ fwd_fail(struct fwd *f, const char *code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("session %s: forward to %s:%u refused: %s: %s", f->s->id, f->host, f->port, code, msg);
-	metrics_forward_failed(&f->d->metrics, code);
-	buf_reset(b, 0);
-	json_w_init(&w, b, 0);
-	json_w_obj_begin(&w);
-	json_w_kv_str(&w, "code", code);
-	json_w_kv_str(&w, "message", msg);
-	json_w_obj_end(&w);
-	if (json_w_finish(&w) == 0)
+	if (err_json(f->d, code, msg) == 0)
 		(void)mux_send(f->m, st, FRAME_FORWARD_ERR, b->pos, buf_len(b));
 	st->ops = NULL;
 	st->owner = NULL;
@@ -371,13 +379,10 @@ static void
 refuse_early(struct session *s, int index, uint32_t sid, const char *code, const char *msg)
 {
 	struct tunnel *t = s->socks[index] != NULL ? &s->socks[index]->t : NULL; /* the socket it came on */
-	char js[256];
-	int n = snprintf(js, sizeof(js), "{\"code\":\"%s\",\"message\":\"%s\"}", code, msg);
 
 	log_info("session %s: forward refused: %s: %s", s->id, code, msg);
-	metrics_forward_failed(&s->d->metrics, code);
-	if (t != NULL)
-		tunnel_send(t, FRAME_FORWARD_ERR, sid, js, (size_t)n);
+	if (err_json(s->d, code, msg) == 0 && t != NULL)
+		tunnel_send(t, FRAME_FORWARD_ERR, sid, s->d->scratch.pos, buf_len(&s->d->scratch));
 }
 
 static void

@@ -36,9 +36,8 @@ struct resolve_lookup {
 	struct reactor_deferred defer;
 };
 
-/* One resolver per process: its watcher slots' fds (-1: free), and whether it is closing. */
+/* One resolver per process (c-ares' socket callback finds it here), and whether it is closing. */
 static struct resolver *the_rs;
-static int sock_fd[RESOLVE_MAX_SOCKS];
 static int closing; /* resolve_fini: answers are dropped */
 
 /* ---- c-ares' clock and sockets --------------------------------------------- */
@@ -87,15 +86,15 @@ sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	int i, free_slot = -1;
 
 	for (i = 0; i < RESOLVE_MAX_SOCKS; i++) {
-		if (sock_fd[i] == fd)
+		if (rs->sock_fd[i] == fd)
 			break;
-		if (sock_fd[i] < 0 && free_slot < 0)
+		if (rs->sock_fd[i] < 0 && free_slot < 0)
 			free_slot = i;
 	}
 	if (i < RESOLVE_MAX_SOCKS) {
 		if (want == 0) {
 			reactor_watcher_stop(rs->r, &rs->socks[i]);
-			sock_fd[i] = -1;
+			rs->sock_fd[i] = -1;
 		} else {
 			reactor_watcher_set(rs->r, &rs->socks[i], want);
 		}
@@ -110,7 +109,7 @@ sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	}
 	reactor_watcher_init(&rs->socks[free_slot], fd, on_sock);
 	if (reactor_watcher_start(rs->r, &rs->socks[free_slot], want) == 0)
-		sock_fd[free_slot] = fd;
+		rs->sock_fd[free_slot] = fd;
 }
 
 /* ---- lookups ------------------------------------------------------------------ */
@@ -278,7 +277,7 @@ resolve_init(struct resolver *rs, struct reactor *r, const char *servers, uint64
 
 	memset(rs, 0, sizeof(*rs));
 	for (i = 0; i < RESOLVE_MAX_SOCKS; i++)
-		sock_fd[i] = -1;
+		rs->sock_fd[i] = -1;
 	closing = 0;
 	the_rs = rs;
 	rs->r = r;
@@ -323,9 +322,9 @@ resolve_fini(struct resolver *rs)
 	ares_destroy(rs->channel); /* pending lookups come back as ARES_EDESTRUCTION and are freed */
 	rs->channel = NULL;
 	for (i = 0; i < RESOLVE_MAX_SOCKS; i++) {
-		if (sock_fd[i] >= 0)
+		if (rs->sock_fd[i] >= 0)
 			reactor_watcher_stop(rs->r, &rs->socks[i]);
-		sock_fd[i] = -1;
+		rs->sock_fd[i] = -1;
 	}
 	ares_library_cleanup();
 }

@@ -45,7 +45,8 @@ struct resolver {
 	uint64_t timeout_ms;
 	struct reactor_timer timer; /* c-ares' own timeouts */
 	struct reactor_watcher socks[RESOLVE_MAX_SOCKS];
-	unsigned nlookups; /* pending, for resolve_fini */
+	int sock_fd[RESOLVE_MAX_SOCKS]; /* the fd of each watcher, -1: a free slot */
+	unsigned nlookups;              /* pending, for resolve_fini */
 };
 
 /*

@@ -146,17 +146,12 @@ asks_for(const struct json_doc *doc, const char *name)
 static unsigned
 grant(struct tconn *tc, const struct json_doc *doc)
 {
-	int caps = json_get(doc, 0, "capabilities"), i;
 	int64_t want = 1;
 	unsigned cap = UTIL_MIN(tc->d->cfg->max_connections_per_session, MUX_MAX_SOCKS);
-	int multi = 0;
 
 	if (!tc->v2)
 		return 1;
-	if (json_type(doc, caps) == JSON_ARRAY)
-		for (i = json_first(doc, caps); i >= 0; i = json_next(doc, caps, i))
-			multi |= json_string_eq(doc, i, "multi-ws");
-	if (!multi || json_obj_get_int(doc, 0, "maxConnections", &want) != 0 || want < 1)
+	if (!asks_for(doc, "multi-ws") || json_obj_get_int(doc, 0, "maxConnections", &want) != 0 || want < 1)
 		return 1;
 	return (unsigned)UTIL_MIN((uint64_t)want, (uint64_t)cap);
 }
