@@ -56,6 +56,55 @@ client_say(struct client *c, const char *fmt, ...)
 		c->ev->on_state(c, line);
 }
 
+/* Every change of c->state goes through here: the on_link event follows it. */
+static void
+client_set_state(struct client *c, enum client_state st)
+{
+	if (c->state == st)
+		return;
+	c->state = st;
+	if (c->ev->on_link)
+		c->ev->on_link(c, st);
+}
+
+/* ---- round trip to the daemon --------------------------------------------- */
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The ping timer: a PING carrying the time it left, while serving. */
+static void
+on_ping_timer(struct reactor *r, struct reactor_timer *t)
+{
+	struct client *c = container_of(t, struct client, ping_timer);
+	struct tunnel *p = client_primary(c);
+	uint8_t nonce[FRAME_PING_LEN];
+
+	(void)r;
+	if (p == NULL || c->state != CLIENT_READY)
+		return;
+	frame_ping_encode(nonce, mono_us());
+	tunnel_send(p, FRAME_PING, 0, nonce, sizeof(nonce));
+}
+
+/* A PONG: the round trip of the PING it echoes. */
+static void
+on_pong(struct client *c, const uint8_t *p, size_t n)
+{
+	uint64_t sent, now = mono_us();
+
+	if (c->ev->on_rtt == NULL || frame_ping_decode(p, n, &sent) != FRAME_CODE_NO_ERROR || sent > now ||
+	    now - sent > 600u * 1000000u)
+		return;
+	c->ev->on_rtt(c, now - sent);
+}
+
 /*
  * Connect socket `index`, blocking (handshake done before the loop sees
  * it): the primary, at start and on reconnect, when nothing else flows.
@@ -198,7 +247,7 @@ send_binds(struct client *c)
 	}
 	explicit_bzero(b.start, buf_cap(&b));
 	buf_fini(&b);
-	c->state = CLIENT_BINDING;
+	client_set_state(c, CLIENT_BINDING);
 }
 
 /* ---- frames in ------------------------------------------------------------ */
@@ -209,7 +258,7 @@ finish(struct client *c, int code)
 	int i;
 
 	c->exit_code = code;
-	c->state = CLIENT_CLOSED;
+	client_set_state(c, CLIENT_CLOSED);
 	/* leaving on purpose: the daemon ends the session instead of parking it */
 	if (c->socks[0].open && c->socks[0].t.state == TUNNEL_OPEN)
 		tunnel_send_code(&c->socks[0].t, FRAME_GOAWAY, 0, FRAME_CODE_NO_ERROR, "client exiting");
@@ -236,8 +285,11 @@ check_all_bound(struct client *c)
 	for (i = 0; i < c->nbinds; i++)
 		if (c->binds[i].state == CLIENT_BIND_PENDING)
 			return;
-	if (c->state == CLIENT_BINDING)
-		c->state = CLIENT_READY;
+	if (c->state != CLIENT_BINDING)
+		return;
+	client_set_state(c, CLIENT_READY);
+	if (c->ev->on_rtt != NULL)
+		reactor_timer_start(&c->r, &c->ping_timer, 0, CLIENT_PING_MS);
 }
 
 /* Mark the bindings the server carried over; the rest are bound again. */
@@ -394,15 +446,6 @@ rebind_elsewhere(struct client *c, struct client_binding *b)
 	return 1;
 }
 
-/* Replace every control character of s by '?': daemon text goes to a terminal. */
-static void
-clean(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /* Record what a BIND_OK granted in b. */
 static void
 take_bind_ok(struct client *c, struct client_binding *b, const struct json_doc *doc)
@@ -416,7 +459,7 @@ take_bind_ok(struct client *c, struct client_binding *b, const struct json_doc *
 		b->port = (uint16_t)v;
 	if (json_obj_get_str(doc, 0, "publicUrl", b->public_url, sizeof(b->public_url)) < 0)
 		b->public_url[0] = '\0';
-	clean(b->public_url);
+	print_scrub(b->public_url);
 	if (!b->host_route || json_obj_get_str(doc, 0, "subdomain", name, sizeof(name)) < 0)
 		return;
 	memcpy(old, b->route, sizeof(old));
@@ -443,8 +486,8 @@ on_bind_answer(struct client *c, int ok, const uint8_t *p, size_t n)
 		b->err_code[0] = b->err_msg[0] = '\0';
 		json_obj_get_str(&doc, 0, "code", b->err_code, sizeof(b->err_code));
 		json_obj_get_str(&doc, 0, "message", b->err_msg, sizeof(b->err_msg));
-		clean(b->err_code);
-		clean(b->err_msg);
+		print_scrub(b->err_code);
+		print_scrub(b->err_msg);
 		if (rebind_elsewhere(c, b))
 			return;
 		b->state = CLIENT_BIND_FAILED;
@@ -688,7 +731,8 @@ on_control(struct client *c, int index, uint8_t type, uint32_t sid, const uint8_
 			tunnel_close(&c->socks[index].t, WS_CLOSE_NORMAL, "join refused", 500);
 		break;
 	case FRAME_REISSUE_JOIN_TICKETS: client_join_reissued(c, p, n); break;
-	default: break; /* PONG, SHARD_MAP, BIND_REVOKED: nothing to do */
+	case FRAME_PONG: on_pong(c, p, n); break;
+	default: break; /* SHARD_MAP, BIND_REVOKED: nothing to do */
 	}
 }
 
@@ -753,12 +797,12 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 			print_err("connection to the server closed (%u %s)", ws_code, reason ? reason : "");
 		if (c->state != CLIENT_CLOSED && c->state != CLIENT_STOPPING)
 			c->exit_code = HTC_EXIT_FAIL;
-		c->state = CLIENT_CLOSED;
+		client_set_state(c, CLIENT_CLOSED);
 		reactor_stop(&c->r);
 		return;
 	}
 	client_say(c, "disconnected: %s", reason ? reason : "connection lost");
-	c->state = CLIENT_RECONNECTING;
+	client_set_state(c, CLIENT_RECONNECTING);
 	schedule_retry(c);
 }
 
@@ -828,7 +872,7 @@ on_retry(struct reactor *r, struct reactor_timer *t)
 		schedule_retry(c);
 		return;
 	}
-	c->state = CLIENT_HELLO;
+	client_set_state(c, CLIENT_HELLO);
 	send_hello(c);
 }
 
@@ -853,11 +897,11 @@ on_signal(struct reactor *r, struct reactor_signal *sg)
 	unsigned i, sent = 0;
 
 	if (c->state == CLIENT_STOPPING || c->state == CLIENT_CLOSED || p == NULL) {
-		c->state = CLIENT_CLOSED;
+		client_set_state(c, CLIENT_CLOSED);
 		reactor_stop(r);
 		return;
 	}
-	c->state = CLIENT_STOPPING;
+	client_set_state(c, CLIENT_STOPPING);
 	for (i = 0; i < c->nbinds; i++) {
 		char js[48];
 		int n;
@@ -893,6 +937,7 @@ client_run(struct client *c)
 	reactor_timer_init(&c->stop_timer, on_stop_timer);
 	reactor_timer_init(&c->retry_timer, on_retry);
 	reactor_timer_init(&c->rejoin_timer, client_join_on_timer);
+	reactor_timer_init(&c->ping_timer, on_ping_timer);
 	reactor_signal_start(&c->r, &c->sigint, SIGINT, on_signal);
 	reactor_signal_start(&c->r, &c->sigterm, SIGTERM, on_signal);
 	reactor_signal_start(&c->r, &c->sigpipe, SIGPIPE, on_sigpipe);
@@ -902,14 +947,14 @@ client_run(struct client *c)
 		print_err("%s", err);
 		c->exit_code = HTC_EXIT_FAIL;
 	} else {
-		c->state = CLIENT_HELLO;
+		client_set_state(c, CLIENT_HELLO);
 		send_hello(c);
 		reactor_run(&c->r);
 	}
 	if (c->ev->on_loop_end)
 		c->ev->on_loop_end(c);
 	local_http_fini(c);
-	c->state = CLIENT_CLOSED;
+	client_set_state(c, CLIENT_CLOSED);
 	for (i = 0; i < MUX_MAX_SOCKS; i++) {
 		wsdial_cancel(&c->socks[i].dial); /* uses the reactor: before reactor_fini */
 		if (c->socks[i].open)

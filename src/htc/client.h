@@ -20,6 +20,7 @@
 #include "tunnel.h"
 
 #define CLIENT_MAX_BINDINGS 32
+#define CLIENT_PING_MS 5000 /* RTT measurement interval, when asked for (on_rtt) */
 
 enum client_bind_kind {
 	CLIENT_PULL,   /* tcp / pull */
@@ -58,6 +59,28 @@ struct client_binding {
 	socklen_t addr_len;
 };
 
+enum client_state {
+	CLIENT_HELLO,        /* HELLO sent, waiting for HELLO_OK */
+	CLIENT_BINDING,      /* BINDs sent, waiting for every answer */
+	CLIENT_READY,        /* serving streams */
+	CLIENT_RECONNECTING, /* the primary socket was lost: waiting for the next attempt */
+	CLIENT_STOPPING,     /* UNBINDs sent after a stop signal */
+	CLIENT_CLOSED,       /* done: the loop stops */
+	CLIENT_STATE_MAX
+};
+
+/* One finished request of an EXPOSE binding, for the log. */
+struct client_request {
+	const struct client_binding *b;
+	const char *method;
+	const char *target;
+	int status;         /* what the visitor got: the local service's, 502 or 504 when htc or the
+			       daemon answered instead, 0 when unknown (no answer) */
+	uint64_t ms;        /* from STREAM_OPEN to the end */
+	uint64_t bytes_out; /* response bytes sent into the tunnel */
+	const char *why;    /* NULL, or why it failed: "local connect refused", "timeout", "reset", ... */
+};
+
 struct client;
 
 /* What the subcommand prints. Every callback may be NULL. */
@@ -68,25 +91,18 @@ struct client_events {
 	void (*on_stream_open)(struct client *c, struct client_binding *b, uint32_t sid, const char *peer);
 	void (*on_stream_close)(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsigned reset);
 	void (*on_goaway)(struct client *c, unsigned code, const char *reason);
-	/* An EXPOSE request finished: status 0 when no response was sent. */
-	void (*on_request)(struct client *c, const char *method, const char *target, int status, uint64_t ms,
-			   uint64_t bytes_out);
+	/* An EXPOSE request finished. */
+	void (*on_request)(struct client *c, const struct client_request *rq);
+	/* c->state changed to st (after the change). */
+	void (*on_link)(struct client *c, enum client_state st);
+	/* A PONG came back after us microseconds (PINGs are sent only when this is set). */
+	void (*on_rtt)(struct client *c, uint64_t us);
 	/* Connection state changes: "disconnected: ...", "reconnecting in N ms", "resumed ...". */
 	void (*on_state)(struct client *c, const char *line);
 	/* The loop exists (c->r), before the first connection: watch more sockets in it. */
 	void (*on_loop_start)(struct client *c);
 	/* The loop is over, the tunnels still open: release what on_loop_start watches. */
 	void (*on_loop_end)(struct client *c);
-};
-
-enum client_state {
-	CLIENT_HELLO,        /* HELLO sent, waiting for HELLO_OK */
-	CLIENT_BINDING,      /* BINDs sent, waiting for every answer */
-	CLIENT_READY,        /* serving streams */
-	CLIENT_RECONNECTING, /* the primary socket was lost: waiting for the next attempt */
-	CLIENT_STOPPING,     /* UNBINDs sent after a stop signal */
-	CLIENT_CLOSED,       /* done: the loop stops */
-	CLIENT_STATE_MAX
 };
 
 /* One tunnel WebSocket of the client (index 0 is the primary). */
@@ -121,6 +137,7 @@ struct client {
 	int forward_ok;  /* HELLO_OK granted the forward extension */
 	int goaway_said; /* the server's GOAWAY was printed: its close is not printed again */
 	struct reactor_timer stop_timer, retry_timer;
+	struct reactor_timer ping_timer;   /* on_rtt: a PING every CLIENT_PING_MS while serving */
 	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
 	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */
 	struct reactor_signal sigint, sigterm, sigpipe;

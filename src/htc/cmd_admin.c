@@ -55,15 +55,6 @@ error_text(const struct httpc_response *res, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* Control bytes of s shown as '?' (the text comes from the network). */
-static void
-scrub(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /*
  * Send method to admin endpoint name; on a 2xx answer return 0 with res
  * filled (caller releases it). Else print why and return HTC_EXIT_FAIL.
@@ -84,7 +75,7 @@ admin_call(const struct htc_opts *o, const char *method, const char *name, struc
 	if (res->status >= 200 && res->status <= 299)
 		return 0;
 	error_text(res, text, sizeof(text));
-	scrub(text);
+	print_scrub(text);
 	print_err("%s %s: %d %s%s%s%s", method, target, res->status, res->reason, *text ? ": " : "", text,
 		  res->status == 401 && o->token == NULL ? " (no token given: use --token, --token-file or "
 							   "HOODY_TUNNEL_TOKEN)"
@@ -196,7 +187,7 @@ cell_route(struct print_table *t, const struct json_doc *d, int obj, const char 
 static int
 table_done(const struct htc_opts *o, struct print_table *t)
 {
-	int rc = print_table_write(t, stdout, o->tty);
+	int rc = print_table_write(t, stdout, o->bold);
 
 	print_table_fini(t);
 	if (rc < 0) {

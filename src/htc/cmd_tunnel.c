@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "bindargs.h"
 #include "client.h"
+#include "console.h"
 #include "fwd.h"
+#include "net.h"
 #include "htc.h"
 #include "print.h"
 #include "url.h"
@@ -49,14 +52,23 @@ resolve_local(struct client_binding *b)
 static char session_later[64];
 static int session_deferred;
 
+/* The local listeners of forward, socks and up (none for the other commands). */
+static struct fwd fwds;
+
+/* Redraws the terminal view's totals and follows its size. */
+static struct reactor_timer refresh_timer;
+#define REFRESH_MS 500
+
 static void
 ev_session(struct client *c, const char *id)
 {
 	(void)c;
-	if (session_deferred)
+	if (console_mode() != CONSOLE_LINES)
+		console_session(id);
+	else if (session_deferred)
 		snprintf(session_later, sizeof(session_later), "%s", id);
 	else
-		printf("session %s\n", id);
+		console_info("session", "session %s", id);
 }
 
 /* An EXPOSE without a public URL: say once how to get one. */
@@ -68,8 +80,59 @@ no_url_hint(const struct client *c)
 	if (said || c->o->quiet)
 		return;
 	said = 1;
-	printf("no public URL: the daemon prints one when started with --public-url-pattern "
-	       "(e.g. 'https://{port}.example.com'); visitors reach the container port meanwhile\n");
+	console_info("hint",
+		     "no public URL: the daemon prints one when started with --public-url-pattern "
+		     "(e.g. 'https://{port}.example.com'); visitors reach the container port meanwhile");
+}
+
+/* "3000", "demo": how the log names binding b. */
+static void
+binding_label(const struct client_binding *b, char *out, size_t cap)
+{
+	if (b->host_route)
+		snprintf(out, cap, "%s", b->route[0] ? b->route : b->subdomain);
+	else
+		snprintf(out, cap, "%u", b->port ? b->port : b->container_port);
+}
+
+/* The block's row of b, and in JSON its "bound" event. */
+static void
+show_row(struct client *c, const struct client_binding *b, const char *local)
+{
+	char from[320], name[URL_SUBDOMAIN_MAX + 8];
+	struct console_row row = { b->kind == CLIENT_PULL ? "tcp" : "http", name, from, local };
+
+	binding_label(b, name, sizeof(name));
+	if (b->public_url[0])
+		snprintf(from, sizeof(from), "%s", b->public_url);
+	else if (b->host_route)
+		snprintf(from, sizeof(from), "subdomain %s", name);
+	else if (b->kind == CLIENT_PULL)
+		snprintf(from, sizeof(from), "container %s:%u", b->bind_v6 ? "[::1]" : "127.0.0.1", b->port);
+	else
+		snprintf(from, sizeof(from), "container port %u", b->port);
+	console_row((unsigned)(b - c->binds), &row);
+}
+
+/* The start-up lines of b (plain lines only: the view and JSON show the row). */
+static void
+say_bound(const struct client_binding *b, const char *local)
+{
+	if (b->host_route) {
+		console_info("bound", "subdomain: %s", b->route[0] ? b->route : b->subdomain);
+		console_info("bound", "public: %s", b->public_url[0] ? b->public_url : "-");
+	} else if (b->kind == CLIENT_PULL) {
+		console_info("bound", "container %s:%u -> %s", b->bind_v6 ? "[::1]" : "127.0.0.1", b->port,
+			     local);
+	} else if (b->public_url[0]) {
+		console_info("bound", "public: %s -> %s", b->public_url, local);
+	} else {
+		console_info("bound", "container port %u -> %s", b->port, local);
+	}
+	if (session_later[0]) {
+		console_info("session", "session %s", session_later);
+		session_later[0] = '\0';
+	}
 }
 
 static void
@@ -77,23 +140,12 @@ ev_bound(struct client *c, struct client_binding *b)
 {
 	char local[URL_HOST_MAX + 16];
 
-	(void)c;
 	url_local_format(&b->local, local, sizeof(local));
-	if (b->host_route) {
-		printf("subdomain: %s\n", b->route[0] ? b->route : b->subdomain);
-		printf("public: %s\n", b->public_url[0] ? b->public_url : "-");
-	} else if (b->kind == CLIENT_PULL) {
-		printf("container %s:%u -> %s\n", b->bind_v6 ? "[::1]" : "127.0.0.1", b->port, local);
-	} else if (b->public_url[0]) {
-		printf("%s -> %s\n", b->public_url, local);
-	} else {
-		printf("container port %u -> %s\n", b->port, local);
+	show_row(c, b, local);
+	if (console_mode() == CONSOLE_LINES)
+		say_bound(b, local);
+	if (b->kind == CLIENT_EXPOSE && !b->host_route && !b->public_url[0])
 		no_url_hint(c);
-	}
-	if (session_later[0]) {
-		printf("session %s\n", session_later);
-		session_later[0] = '\0';
-	}
 }
 
 /* "bind port 3000 refused: PORT_IN_USE: ...", "bind subdomain demo refused: ...": one line. */
@@ -119,35 +171,32 @@ ev_stream_open(struct client *c, struct client_binding *b, uint32_t sid, const c
 {
 	(void)b;
 	if (!c->o->quiet)
-		printf("opened stream %u from %s\n", sid, peer);
+		console_stream_open(sid, peer);
 }
 
 static void
 ev_stream_close(struct client *c, uint32_t sid, uint64_t in, uint64_t out, unsigned reset)
 {
-	if (c->o->quiet)
-		return;
-	if (reset)
-		printf("closed stream %u (in %llu B, out %llu B, reset %s)\n", sid, (unsigned long long)in,
-		       (unsigned long long)out, frame_code_name(reset));
-	else
-		printf("closed stream %u (in %llu B, out %llu B)\n", sid, (unsigned long long)in,
-		       (unsigned long long)out);
+	if (!c->o->quiet)
+		console_stream_close(sid, in, out, reset ? frame_code_name(reset) : NULL);
 }
 
-/* One line per EXPOSE request: "GET /api/items 200 3ms 1234 B" ("-" when no status was sent). */
+/* One line per EXPOSE request: "12:04:05.123 GET /api/items 200 3ms 1234 B". */
 static void
-ev_request(struct client *c, const char *method, const char *target, int status, uint64_t ms,
-	   uint64_t bytes_out)
+ev_request(struct client *c, const struct client_request *rq)
 {
-	char st[16] = "-";
+	char name[URL_SUBDOMAIN_MAX + 8];
+	struct console_request cr = {
+		NULL, rq->method, rq->target, rq->status, rq->ms, rq->bytes_out, rq->why
+	};
 
 	if (c->o->quiet)
 		return;
-	if (status > 0)
-		snprintf(st, sizeof(st), "%d", status);
-	printf("%s %s %s %llums %llu B\n", method, target, st, (unsigned long long)ms,
-	       (unsigned long long)bytes_out);
+	if (rq->b != NULL && c->nbinds > 1) {
+		binding_label(rq->b, name, sizeof(name));
+		cr.binding = name;
+	}
+	console_request(&cr);
 }
 
 static void
@@ -161,27 +210,87 @@ static void
 ev_state(struct client *c, const char *line)
 {
 	(void)c;
-	printf("%s\n", line);
+	console_log("state", "%s", line);
 }
 
-/* The local listeners of forward, socks and up (none for the other commands). */
-static struct fwd fwds;
+/* The session's state as the status block shows it. */
+static void
+ev_link(struct client *c, enum client_state st)
+{
+	static int was_online;
+
+	(void)c;
+	switch (st) {
+	case CLIENT_HELLO:
+	case CLIENT_BINDING: console_link(was_online ? CONSOLE_RECONNECTING : CONSOLE_CONNECTING); break;
+	case CLIENT_READY:
+		was_online = 1;
+		console_link(CONSOLE_ONLINE);
+		break;
+	case CLIENT_RECONNECTING: console_link(CONSOLE_RECONNECTING); break;
+	default: console_link(CONSOLE_CLOSED); break;
+	}
+}
+
+static void
+ev_rtt(struct client *c, uint64_t us)
+{
+	(void)c;
+	console_rtt(us);
+}
+
+static void
+on_refresh(struct reactor *r, struct reactor_timer *t)
+{
+	(void)r;
+	(void)t;
+	console_refresh();
+}
+
+/* The listeners' rows: "forward 127.0.0.1:8080 -> db:5432 (in the container)". */
+static void
+show_listeners(const struct client *c)
+{
+	char from[NET_ADDR_STRLEN] = "?", to[URL_HOST_MAX + 32];
+	unsigned i;
+
+	for (i = 0; i < fwds.n; i++) {
+		const struct fwd_listener *l = &fwds.ls[i];
+		struct console_row row = { l->spec.socks ? "socks" : "forward", NULL, from, to };
+
+		net_format_addr((const struct sockaddr *)&l->addr, from, sizeof(from));
+		if (l->spec.socks) {
+			snprintf(to, sizeof(to), "SOCKS5, names resolved in the container");
+		} else {
+			url_forward_format(&l->spec, to, sizeof(to) - 20);
+			strcat(to, " (in the container)");
+		}
+		console_row(c->nbinds + i, &row);
+	}
+}
 
 static void
 ev_loop_start(struct client *c)
 {
 	fwd_start(&fwds, c);
+	show_listeners(c);
+	if (console_mode() == CONSOLE_VIEW) {
+		reactor_timer_init(&refresh_timer, on_refresh);
+		reactor_timer_start(&c->r, &refresh_timer, REFRESH_MS, REFRESH_MS);
+	}
 }
 
 static void
 ev_loop_end(struct client *c)
 {
-	(void)c;
+	if (console_mode() == CONSOLE_VIEW)
+		reactor_timer_stop(&c->r, &refresh_timer);
 	fwd_stop(&fwds);
 }
 
 static const struct client_events events = {
 	.on_state = ev_state,
+	.on_link = ev_link,
 	.on_session = ev_session,
 	.on_bound = ev_bound,
 	.on_bind_error = ev_bind_error,
@@ -193,29 +302,66 @@ static const struct client_events events = {
 	.on_loop_end = ev_loop_end,
 };
 
+/* The same with RTT measurement, for the terminal view. */
+static const struct client_events view_events = {
+	.on_state = ev_state,
+	.on_link = ev_link,
+	.on_rtt = ev_rtt,
+	.on_session = ev_session,
+	.on_bound = ev_bound,
+	.on_bind_error = ev_bind_error,
+	.on_stream_open = ev_stream_open,
+	.on_stream_close = ev_stream_close,
+	.on_goaway = ev_goaway,
+	.on_request = ev_request,
+	.on_loop_start = ev_loop_start,
+	.on_loop_end = ev_loop_end,
+};
+
+/* How the console shows this run: --log-format, the terminal, --quiet. */
+static enum console_mode
+pick_mode(const struct htc_opts *o)
+{
+	const char *term = getenv("TERM");
+
+	if (o->log_json)
+		return CONSOLE_JSON;
+	if (o->tty && !o->quiet && (term == NULL || strcmp(term, "dumb") != 0))
+		return CONSOLE_VIEW;
+	return CONSOLE_LINES;
+}
+
 /* ---- argument parsing ------------------------------------------------------ */
 
-/* Open the listeners of specs[0..n) and print a line for each. 0 or -1 (printed). */
+/* Open the listeners of specs[0..n). 0 or -1 (printed). */
 static int
 listen_all(const struct url_forward *specs, unsigned n)
+{
+	return fwd_listen(&fwds, specs, n);
+}
+
+/* The start-up line of each listener ("forward: 127.0.0.1:8080 -> ..."), plain lines only. */
+static void
+say_listeners(void)
 {
 	char line[URL_HOST_MAX * 2 + 96];
 	unsigned i;
 
-	if (fwd_listen(&fwds, specs, n) < 0)
-		return -1;
+	if (console_mode() != CONSOLE_LINES)
+		return;
 	for (i = 0; i < fwds.n; i++) {
 		fwd_describe(&fwds.ls[i], line, sizeof(line));
-		printf("%s\n", line);
+		console_info("listen", "%s", line);
 	}
-	return 0;
 }
 
 /* Run the client with c's bindings and the listeners of specs[0..n). */
 static int
 run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsigned n)
 {
+	enum console_mode mode;
 	unsigned i;
+	int rc;
 
 	if (o->token == NULL) {
 		print_err("no token: use --token, --token-file or HOODY_TUNNEL_TOKEN");
@@ -227,9 +373,13 @@ run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsig
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (listen_all(specs, n) < 0)
 		return HTC_EXIT_FAIL;
+	mode = console_open(pick_mode(o), stdout, STDOUT_FILENO, o->url, c->nbinds + fwds.n, o->bold);
+	say_listeners();
 	c->o = o;
-	c->ev = &events;
-	return client_run(c);
+	c->ev = mode == CONSOLE_VIEW ? &view_events : &events;
+	rc = client_run(c);
+	console_close();
+	return rc;
 }
 
 /* pull, expose and http: one binding. */

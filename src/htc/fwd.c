@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "console.h"
 #include "frame.h"
 #include "json.h"
 #include "net.h"
@@ -127,8 +128,9 @@ static void __attribute__((format(printf, 2, 3))) fc_log(const struct fwd_conn *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("%s #%lu %s%s%s: %s\n", fc->l->spec.socks ? "socks" : "forward", fc->no, fc->peer,
-	       fc->target[0] ? " -> " : "", fc->target, msg);
+	console_log(fc->l->spec.socks ? "socks" : "forward", "%s #%lu %s%s%s: %s",
+		    fc->l->spec.socks ? "socks" : "forward", fc->no, fc->peer, fc->target[0] ? " -> " : "",
+		    fc->target, msg);
 }
 
 /* Write a SOCKS reply; a fresh socket takes these few bytes at once, else the client is gone. 0 or -1. */
@@ -363,15 +365,6 @@ parse_address(const char *s, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* Daemon text for a terminal: control characters shown as '?'. */
-static void
-clean(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 static void
 pump_done(struct pump *p)
 {
@@ -435,7 +428,7 @@ s_on_forward(struct stream *s, int ok, const uint8_t *json, size_t n)
 	if (ok) {
 		if (!parsed || json_obj_get_str(&doc, 0, "address", fc->address, sizeof(fc->address)) < 0)
 			fc->address[0] = '\0';
-		clean(fc->address);
+		print_scrub(fc->address);
 		fc_connected(fc, s);
 		return;
 	}
@@ -443,8 +436,8 @@ s_on_forward(struct stream *s, int ok, const uint8_t *json, size_t n)
 		json_obj_get_str(&doc, 0, "code", code, sizeof(code));
 		json_obj_get_str(&doc, 0, "message", msg, sizeof(msg));
 	}
-	clean(code);
-	clean(msg);
+	print_scrub(code);
+	print_scrub(msg);
 	fc_end(fc, socks_reply_for(code), "refused: %s%s%s", code, msg[0] ? ": " : "", msg);
 }
 

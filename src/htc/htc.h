@@ -43,7 +43,9 @@ struct htc_opts {
 	bool insecure;          /* --insecure: skip TLS certificate verification */
 	bool json;              /* --json: print the daemon's JSON as received */
 	bool quiet;             /* --quiet: only errors and what was asked for */
-	bool tty;               /* stdout is a terminal (print_style: bold headers allowed) */
+	bool log_json;          /* --log-format json: one JSON object per event on stdout */
+	bool tty;               /* stdout is a terminal (the tunnel commands' status view) */
+	bool bold;              /* print_style(stdout): bold and colours allowed (not with NO_COLOR) */
 };
 
 /*

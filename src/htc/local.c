@@ -46,6 +46,7 @@
 #include "local_codec.h"
 #include "local_pool.h"
 #include "http1.h"
+#include "print.h"
 #include "pump.h"
 #include "reactor.h"
 #include "ring.h"
@@ -86,8 +87,10 @@ struct lreq {
 	struct local_request rq;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char method[48]; /* for the log */
+	const struct client_binding *b; /* for the log */
+	char method[48];                /* for the log */
 	char *target;
+	char why[64]; /* for the log: why it failed ("" while it did not) */
 	uint64_t start_ms;
 	/* request: tunnel -> local */
 	struct local_req_body reqb; /* the body's framing and progress */
@@ -208,9 +211,41 @@ local_log(struct lreq *r)
 	if (r->logged)
 		return;
 	r->logged = 1;
-	if (c->ev != NULL && c->ev->on_request != NULL)
-		c->ev->on_request(c, r->method, r->target ? r->target : "-", r->status,
-				  reactor_now(&c->r) - r->start_ms, r->bytes_out);
+	if (c->ev != NULL && c->ev->on_request != NULL) {
+		struct client_request rq = { r->b,
+					     r->method,
+					     r->target ? r->target : "-",
+					     r->status,
+					     reactor_now(&c->r) - r->start_ms,
+					     r->bytes_out,
+					     r->why[0] ? r->why : NULL };
+
+		c->ev->on_request(c, &rq);
+	}
+}
+
+/* Say why r failed, once: the first reason is the one the log shows. */
+static void
+set_why(struct lreq *r, const char *why)
+{
+	if (r->why[0] == '\0')
+		snprintf(r->why, sizeof(r->why), "%s", why);
+}
+
+/* The reason a connect to the local service failed, from its errno. */
+static void
+set_connect_why(struct lreq *r, int err)
+{
+	char why[64];
+
+	if (err == ECONNREFUSED)
+		set_why(r, "local connect refused");
+	else if (err == ETIMEDOUT)
+		set_why(r, "local connect timeout");
+	else {
+		snprintf(why, sizeof(why), "local connect failed: %s", strerror(err));
+		set_why(r, why);
+	}
 }
 
 /* Return the credit of body bytes that will never reach the local service. */
@@ -248,9 +283,12 @@ local_fail(struct lreq *r, unsigned code, const char *reason)
 		return;
 	local_set_state(r, LREQ_DONE);
 	drop_conn(r, 0);
+	set_why(r, reason);
+	if (r->status == 0)
+		r->status = 502; /* what the daemon answers the visitor for a RESET before the head */
 	local_log(r);
 	if (s != NULL && s->state != STREAM_CLOSED)
-		mux_send_reset(&r->c->mux, s, code, reason);
+		mux_send_reset(&r->c->mux, s, code, r->why); /* the visitor's 502 says it */
 	local_maybe_free(r);
 }
 
@@ -498,13 +536,23 @@ s_on_reset(struct stream *s, unsigned code, const char *reason, size_t rlen)
 {
 	struct lreq *r = s->owner;
 
+	char why[64];
+
 	(void)code;
-	(void)reason;
-	(void)rlen;
 	if (r->state == LREQ_DONE)
 		return;
 	local_set_state(r, LREQ_DONE);
 	drop_conn(r, 0);
+	if (rlen == 16 && memcmp(reason, "response timeout", 16) == 0) {
+		set_why(r, "timeout");
+		if (r->status == 0)
+			r->status = 504; /* the daemon's answer when the head is late */
+	} else {
+		snprintf(why, sizeof(why), "%.*s", (int)UTIL_MIN(rlen, sizeof(why) - 1),
+			 rlen ? reason : "reset");
+		print_scrub(why);
+		set_why(r, why);
+	}
 	local_log(r);
 }
 
@@ -656,9 +704,10 @@ body_read(struct lreq *r, size_t start, size_t want)
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
-	if (n < 0)
+	if (n < 0) {
+		set_why(r, errno == ECONNRESET ? "reset" : "local connection failed mid-response");
 		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "local connection failed mid-response");
-	else if (n == 0)
+	} else if (n == 0)
 		body_end(r);
 	return n > 0 ? n : 0;
 }
@@ -799,8 +848,10 @@ retry(struct lreq *r)
 	r->in_scanned = 0;
 	buf_reset(&r->in, 0);
 	r->conn = local_pool_connect(&r->loc->pool, &r->addr, r->addr_len, r);
-	if (r->conn == NULL)
+	if (r->conn == NULL) {
+		set_connect_why(r, errno);
 		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
+	}
 }
 
 /* Read response head bytes. */
@@ -818,12 +869,15 @@ head_read(struct lreq *r)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (can_retry(r))
+		if (can_retry(r)) {
 			retry(r);
-		else
-			local_fail(r, r->got_bytes ? FRAME_CODE_INTERNAL_ERROR : FRAME_CODE_REFUSED_STREAM,
-				   r->got_bytes ? "bad response from the local service"
-						: "local service closed the connection");
+			return;
+		}
+		if (n < 0 && errno == ECONNRESET)
+			set_why(r, "reset");
+		local_fail(r, r->got_bytes ? FRAME_CODE_INTERNAL_ERROR : FRAME_CODE_REFUSED_STREAM,
+			   r->got_bytes ? "bad response from the local service"
+					: "local service closed the connection");
 		return;
 	}
 	r->got_bytes = 1;
@@ -922,7 +976,10 @@ local_update(struct lreq *r)
 static void
 connected(struct lreq *r)
 {
-	if (local_pool_connected(r->conn) != 0) {
+	int err = local_pool_connected(r->conn);
+
+	if (err != 0) {
+		set_connect_why(r, -err);
 		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
 		return;
 	}
@@ -973,16 +1030,20 @@ local_get(struct client *c)
 }
 
 static void
-log_refused(struct client *c, const struct buf *head, const struct local_request *rq)
+log_refused(struct client *c, const struct client_binding *b, const struct buf *head,
+	    const struct local_request *rq)
 {
 	char m[48] = "-", *t = NULL;
+	struct client_request req = { b, m, "-", 502, 0, 0, "invalid request" };
 
 	if (rq->method_len > 0)
 		snprintf(m, sizeof(m), "%.*s", (int)rq->method_len, (const char *)head->pos);
 	if (rq->target_len > 0)
 		t = strndup((const char *)head->pos + rq->target_off, rq->target_len);
+	if (t != NULL)
+		req.target = t;
 	if (c->ev != NULL && c->ev->on_request != NULL)
-		c->ev->on_request(c, m, t ? t : "-", 0, 0, 0);
+		c->ev->on_request(c, &req);
 	free(t);
 }
 
@@ -994,6 +1055,7 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 	char host[URL_HOST_MAX + 16];
 	int rc;
 
+	r->b = b;
 	if (url_local_format(&b->local, host, sizeof(host)) < 0)
 		host[0] = '\0';
 	rc = local_codec_request_head((const char *)json, n, toks, LOCAL_JSON_TOKENS, host, &r->head,
@@ -1027,7 +1089,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	r->addr_len = b->addr_len;
 	rc = lreq_setup(r, b, json, n);
 	if (rc == LOCAL_CODEC_INVALID) {
-		log_refused(c, &r->head, &r->rq);
+		log_refused(c, b, &r->head, &r->rq);
 		local_free(r);
 		mux_send_reset(&c->mux, s, FRAME_CODE_PROTOCOL_ERROR, "invalid request");
 		return 0;
@@ -1048,6 +1110,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	if (r->conn == NULL)
 		r->conn = local_pool_connect(&loc->pool, &r->addr, r->addr_len, r);
 	if (r->conn == NULL) {
+		set_connect_why(r, errno);
 		local_fail(r, FRAME_CODE_REFUSED_STREAM, "local connect failed");
 		return 0;
 	}

@@ -95,17 +95,20 @@ static const struct cmd_entry cmd_table[] = {
 	{ "help", "[COMMAND]", "show this help, or a command's", NULL, NULL, NULL },
 };
 
-static const char global_help[] = "global options (before or after the command):\n"
-				  "  --url URL         daemon URL (env HTC_URL; default " URL_DEFAULT ")\n"
-				  "  --token T         tunnel token (env HOODY_TUNNEL_TOKEN)\n"
-				  "  --token-file F    read the token from the first line of F\n"
-				  "  --ca-file F       CA bundle for wss:// (default: the system bundle)\n"
-				  "  --insecure        do not verify the TLS certificate\n"
-				  "  --connections N   WebSocket connections per session (v2, 1..64)\n"
-				  "  --json            print the daemon's JSON as received\n"
-				  "  --quiet           print only errors and what was asked for\n"
-				  "  -h, --help        show help\n"
-				  "  --version         show the version\n";
+static const char global_help[] =
+	"global options (before or after the command):\n"
+	"  --url URL         daemon URL (env HTC_URL; default " URL_DEFAULT ")\n"
+	"  --token T         tunnel token (env HOODY_TUNNEL_TOKEN)\n"
+	"  --token-file F    read the token from the first line of F\n"
+	"  --ca-file F       CA bundle for wss:// (default: the system bundle)\n"
+	"  --insecure        do not verify the TLS certificate\n"
+	"  --connections N   WebSocket connections per session (v2, 1..64)\n"
+	"  --json            print the daemon's JSON as received\n"
+	"  --quiet           print only errors and what was asked for\n"
+	"  --log-format F    text (default: a status view on a terminal, timestamped\n"
+	"                    lines otherwise) or json (one object per event)\n"
+	"  -h, --help        show help\n"
+	"  --version         show the version\n";
 
 static const struct cmd_entry *
 cmd_find(const char *name)
@@ -155,6 +158,7 @@ enum gopt {
 	GOPT_INSECURE,
 	GOPT_JSON,
 	GOPT_QUIET,
+	GOPT_LOG_FORMAT,
 	GOPT_HELP,
 	GOPT_VERSION,
 	GOPT_MAX
@@ -172,6 +176,7 @@ static const struct {
 	[GOPT_INSECURE] = { "--insecure", 0 },
 	[GOPT_JSON] = { "--json", 0 },
 	[GOPT_QUIET] = { "--quiet", 0 },
+	[GOPT_LOG_FORMAT] = { "--log-format", 1 },
 	[GOPT_HELP] = { "--help", 0 },
 	[GOPT_VERSION] = { "--version", 0 },
 };
@@ -385,7 +390,16 @@ opts_fill(struct htc_opts *o, const struct cmdline *c)
 	o->insecure = c->val[GOPT_INSECURE] != NULL;
 	o->json = c->val[GOPT_JSON] != NULL;
 	o->quiet = c->val[GOPT_QUIET] != NULL;
-	o->tty = print_style(STDOUT_FILENO) != 0;
+	o->tty = isatty(STDOUT_FILENO) != 0;
+	o->bold = print_style(STDOUT_FILENO) != 0;
+	if (c->val[GOPT_LOG_FORMAT] != NULL) {
+		if (strcmp(c->val[GOPT_LOG_FORMAT], "json") != 0 &&
+		    strcmp(c->val[GOPT_LOG_FORMAT], "text") != 0) {
+			print_err("--log-format must be text or json, not '%s'", c->val[GOPT_LOG_FORMAT]);
+			return HTC_EXIT_USAGE;
+		}
+		o->log_json = strcmp(c->val[GOPT_LOG_FORMAT], "json") == 0;
+	}
 	tlsio_configure(o->ca_file, o->insecure);
 	return 0;
 }

@@ -48,8 +48,6 @@ print_table_right(struct print_table *t, size_t col)
 static void
 table_push(struct print_table *t, char *s)
 {
-	unsigned char *p;
-
 	if (t->err != 0 || s == NULL) {
 		t->err = -ENOMEM;
 		free(s);
@@ -66,10 +64,20 @@ table_push(struct print_table *t, char *s)
 		t->cells = c;
 		t->cap = cap;
 	}
+	print_scrub(s);
+	t->cells[t->ncells++] = s;
+}
+
+/* see print.h */
+char *
+print_scrub(char *s)
+{
+	unsigned char *p;
+
 	for (p = (unsigned char *)s; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	t->cells[t->ncells++] = s;
+	return s;
 }
 
 /* see print.h */

@@ -62,6 +62,9 @@ size_t print_table_rows(const struct print_table *t);
  */
 int print_table_write(const struct print_table *t, FILE *f, int bold);
 
+/* Show every byte below 0x20 and DEL of s as '?' (text from the network, for a terminal). Returns s. */
+char *print_scrub(char *s);
+
 /* ---- values ------------------------------------------------------------- */
 
 /*

@@ -374,6 +374,9 @@ async def ahttp(port, method, path, headers=None, body=None):
 
 # ---- htc ---------------------------------------------------------------------------
 
+STAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} ")
+
+
 class Htc:
     """An htc child: Htc(daemon, 'pull', '3000', ...). Lines of stdout are read
     by a thread; expect(regex) waits for the next matching one."""
@@ -384,7 +387,8 @@ class Htc:
         self.errf = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.errf)
-        self.lines = []
+        self.lines = []  # stdout lines, the leading "HH:MM:SS.mmm " of log lines removed
+        self.raw_lines = []  # the same as printed
         self.q = queue.Queue()
         self.t = threading.Thread(target=self._pump, daemon=True)
         self.t.start()
@@ -392,6 +396,8 @@ class Htc:
     def _pump(self):
         for raw in self.proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.raw_lines.append(line)
+            line = STAMP.sub("", line)  # log lines start with the local time
             self.lines.append(line)
             self.q.put(line)
         self.q.put(None)

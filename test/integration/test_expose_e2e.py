@@ -76,7 +76,7 @@ def env():
                  "--max-sessions", "32", log_level="info").start()
     E.h = Htc(E.d, "expose", str(E.svc.port), "--port", "0")
     E.h.expect(r"^session S-\S+$", timeout=STEP * 2)
-    m = E.h.expect(r"^(https://app-(\d+)\.example\.test) -> 127\.0\.0\.1:(\d+)$")
+    m = E.h.expect(r"^public: (https://app-(\d+)\.example\.test) -> 127\.0\.0\.1:(\d+)$")
     E.url_line = m.group(0)
     E.port = int(m.group(2))
     assert int(m.group(3)) == E.svc.port, m.group(0)
@@ -119,7 +119,7 @@ def exchange(port, method, target, headers=(), body=None, chunked=False, host="e
 def test_public_url_and_session_lines():
     e = env()
     assert e.h.lines[0].startswith("session S-"), e.h.lines[:3]
-    assert e.url_line == f"https://app-{e.port}.example.test -> 127.0.0.1:{e.svc.port}", e.url_line
+    assert e.url_line == f"public: https://app-{e.port}.example.test -> 127.0.0.1:{e.svc.port}", e.url_line
     r = exchange(e.port, "GET", "/size/3?tag=url")
     assert r.status == 200 and r.body == pattern(3), r
 
@@ -411,7 +411,7 @@ async def test_websocket_through_tunnel():
         h = Htc(e.d, "expose", str(ws_srv.port), "--port", "0")
         E.extra.append(h)
         try:
-            m = await asyncio.to_thread(h.expect, r"^https://app-(\d+)\.example\.test -> 127\.0\.0\.1:%d$"
+            m = await asyncio.to_thread(h.expect, r"^public: https://app-(\d+)\.example\.test -> 127\.0\.0\.1:%d$"
                                         % ws_srv.port, STEP * 2)
             cport = int(m.group(1))
             async with websockets.connect(f"ws://127.0.0.1:{cport}/room?x=1", subprotocols=["chat"],
@@ -608,7 +608,7 @@ def test_local_service_down_502():
     h = Htc(e.d, "expose", str(dead), "--port", "0")
     E.extra.append(h)
     try:
-        m = h.expect(r"^https://app-(\d+)\.example\.test -> 127\.0\.0\.1:%d$" % dead, STEP * 2)
+        m = h.expect(r"^public: https://app-(\d+)\.example\.test -> 127\.0\.0\.1:%d$" % dead, STEP * 2)
         cport = int(m.group(1))
         for i in range(2):
             r = exchange(cport, "GET", f"/x{i}")

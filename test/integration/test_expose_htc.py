@@ -766,8 +766,8 @@ async def test_local_service_down():
     async def case(sess, h):
         st = await sess.open("GET", "/x")
         head, body, reset = await st.finish()
-        assert head is None and reset == (REFUSED_STREAM, "local connect failed"), (st.heads, reset)
-        await expect_line(h, r"^GET /x - \d+ms 0 B$")
+        assert head is None and reset == (REFUSED_STREAM, "local connect refused"), (st.heads, reset)
+        await expect_line(h, r"^GET /x 502 \d+ms 0 B \(local connect refused\)$")
         st = await sess.open("POST", "/y", body=pattern(100000))
         head, body, reset = await st.finish()
         assert reset is not None and reset[0] == REFUSED_STREAM, (st.heads, reset)
@@ -836,7 +836,7 @@ async def test_peer_reset_closes_local_connection():
         await st.send_reset()
         ok = await asyncio.to_thread(srv.srv.slow_broken.wait, STEP)
         assert ok, "the local connection was not closed after the peer's RESET"
-        await expect_line(h, r"^GET /slow 200 \d+ms \d+ B$")
+        await expect_line(h, r"^GET /slow 200 \d+ms \d+ B \(visitor left\)$")
         st = await sess.open("GET", "/size/10")
         head, body, reset = await st.finish()
         assert reset is None and body == pattern(10)

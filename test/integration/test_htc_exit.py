@@ -115,7 +115,7 @@ def test_public_url_or_how_to_get_one():
             h.expect(r"^no public URL: the daemon prints one when started with --public-url-pattern ")
         with Daemon("--expose-address", "127.0.0.1", "--public-url-pattern", "https://{port}.tun.test") as d, \
                 Htc(d, "expose", str(local.port), "--port", "0") as h:
-            h.expect(r"^https://\d+\.tun\.test -> 127\.0\.0\.1:%d$" % local.port)
+            h.expect(r"^public: https://\d+\.tun\.test -> 127\.0\.0\.1:%d$" % local.port)
             assert not any(x.startswith("no public URL") for x in h.lines), h.lines
     finally:
         local.close()
