@@ -82,8 +82,8 @@ rfc3339_now(char *buf, size_t cap)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
+	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", (tm.tm_year + 1900) % 10000,
+		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
 		 (unsigned)(ts.tv_nsec / 1000000) % 1000);
 }
 
@@ -178,8 +178,8 @@ v_totals(unsigned y)
 	print_size(in, sizeof(in), con.bytes_in);
 	print_size(outb, sizeof(outb), con.bytes_out);
 	v_line(y, "%-12s%llu requests (%llu failed), %llu streams, %s in, %s out", "Traffic",
-	       (unsigned long long)con.requests, (unsigned long long)con.failed, (unsigned long long)con.streams,
-	       in, outb);
+	       (unsigned long long)con.requests, (unsigned long long)con.failed,
+	       (unsigned long long)con.streams, in, outb);
 }
 
 /* The whole block; the cursor goes back where it was (in the log). */
@@ -215,8 +215,7 @@ v_size(void)
 {
 	struct winsize ws;
 
-	if (ioctl(con.fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col < 20 ||
-	    ws.ws_row < block_height() + LOG_MIN_ROWS)
+	if (ioctl(con.fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col < 20 || ws.ws_row < block_height() + LOG_MIN_ROWS)
 		return -1;
 	con.term_rows = ws.ws_row;
 	con.term_cols = ws.ws_col;

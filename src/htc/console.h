@@ -98,8 +98,8 @@ void console_rtt(uint64_t us);
 
 /* A row of the block: a binding or a local listener. */
 struct console_row {
-	const char *kind;  /* "http", "tcp", "forward", "socks" */
-	const char *name;  /* the binding's label ("3000", "demo"), NULL for a listener */
+	const char *kind; /* "http", "tcp", "forward", "socks" */
+	const char *name; /* the binding's label ("3000", "demo"), NULL for a listener */
 	const char *from; /* where traffic comes in: a URL, "container port 3000", "127.0.0.1:8080" */
 	const char *to;   /* where it goes: "127.0.0.1:3000", "db:5432 (in the container)" */
 };
