@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listenfds.h"
 #include "log.h"
 #include "net.h"
 #include "util.h"
@@ -155,13 +156,25 @@ daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, react
 
 /* see daemon.h */
 int
-daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *addr, int port,
-	      reactor_io_cb *cb)
+daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *fdname,
+	      const char *addr, int port, reactor_io_cb *cb)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, rc;
 
+	fd = d->activated != NULL ? listenfds_take(d->activated, fdname) : -1;
+	if (fd >= 0) {
+		rc = daemon_listener_start(d, l, fd, cb);
+		if (rc < 0)
+			close(fd);
+		else
+			log_info("%s: the service manager's socket '%s' (fd %d), port %d", flag, fdname, fd,
+				 net_local_port(fd));
+		return rc;
+	}
+	if (addr == NULL)
+		return -ENOENT;
 	rc = net_parse_hostport(addr, port, &ss, &len);
 	if (rc < 0) {
 		log_error("%s %s: not an address", flag, addr);

@@ -59,6 +59,7 @@ struct daemon {
 	void (*forward_open)(struct session *s, int index, uint32_t sid, const uint8_t *json, size_t n);
 	struct resolver resolver; /* names of forwarded connections (forward.c) */
 	struct daemon_listener *listeners;
+	struct listenfds *activated; /* sockets from the service manager (listenfds.h); NULL: none */
 	int accept_paused;
 	unsigned ctl_reserved;             /* admin connections living on the reserve (ctl.c) */
 	struct reactor_timer accept_timer; /* safety net: re-check a paused accept */
@@ -134,11 +135,13 @@ void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_o
 /* Start watching a listener (READ unless accepts are paused). */
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);
 /*
- * Listen on addr (HOST:PORT, port the default when addr has none) and
- * start watching: 0, or -errno logged with the flag's name (--listen).
+ * Start watching the socket the service manager passed under fdname
+ * (d->activated, socket activation) or, when it passed none, listen on
+ * addr (HOST:PORT, port the default when addr has none): 0, or -errno
+ * logged with the flag's name (--listen).
  */
-int daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *addr, int port,
-		  reactor_io_cb *cb);
+int daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *fdname,
+		  const char *addr, int port, reactor_io_cb *cb);
 
 /* Stop watching and close it. */
 void daemon_listener_stop(struct daemon *d, struct daemon_listener *l);

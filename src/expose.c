@@ -1244,9 +1244,17 @@ vhost_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 expose_vhost_start(struct daemon *d)
 {
-	if (d->cfg->vhost_listen == NULL)
-		return 0;
-	return daemon_listen(d, &d->vhost, "--vhost-listen", d->cfg->vhost_listen, 80, vhost_on_accept);
+	int rc = daemon_listen(d, &d->vhost, "--vhost-listen", "vhost", d->cfg->vhost_listen, 80,
+			       vhost_on_accept);
+
+	if (rc == -ENOENT)
+		return 0; /* neither --vhost-listen nor a socket named "vhost" */
+	if (rc == 0 && d->cfg->domain == NULL) {
+		log_error("--vhost-listen: a socket named 'vhost' was passed, but there is no --domain to "
+			  "route by");
+		return -1;
+	}
+	return rc;
 }
 
 /* see expose.h */

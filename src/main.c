@@ -17,14 +17,19 @@
 #include "daemon.h"
 #include "expose.h"
 #include "forward_policy.h"
+#include "listenfds.h"
 #include "log.h"
 #include "net.h"
 #include "pull.h"
+#include "service.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
 
 extern char **environ;
+
+/* Talks to the service manager (READY, STATUS, WATCHDOG, STOPPING, RELOADING). */
+static struct service svc;
 
 /* The drain timer fires this long after --shutdown-grace: sessions have
  * closed their sockets by then, or are cut off. */
@@ -55,6 +60,7 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 		 (unsigned long long)d->cfg->shutdown_grace_ms);
 	reactor_timer_start(r, &d->drain_timer, d->cfg->shutdown_grace_ms + DRAIN_SLACK_MS, 0);
 	session_shutdown_all(d, d->cfg->shutdown_grace_ms);
+	service_stopping(&svc);
 }
 
 /* Load --tls-cert/--tls-key into d->tls_creds. 0, or -1 with a message logged. */
@@ -88,11 +94,42 @@ on_sighup(struct reactor *r, struct reactor_signal *sg)
 		log_info("SIGHUP: no --tls-cert to reload");
 		return;
 	}
+	service_reloading(&svc);
 	if (load_tls(d) == 0)
 		log_info("SIGHUP: TLS certificate reloaded from %s (new connections use it)",
 			 d->cfg->tls_cert);
 	else
 		log_warn("SIGHUP: keeping the previous TLS certificate");
+	service_reloaded(&svc);
+}
+
+/* Sockets passed by the service manager (socket activation). 0 or -1 (logged). */
+static int
+setup_activation(struct daemon *d)
+{
+	static struct listenfds lfds;
+	char err[160];
+	int n = listenfds_parse(&lfds, getenv("LISTEN_PID"), getenv("LISTEN_FDS"), getenv("LISTEN_FDNAMES"),
+				getpid(), err, sizeof(err));
+
+	if (n < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	d->activated = n > 0 ? &lfds : NULL;
+	return 0;
+}
+
+/* Close what the service manager passed and nobody took, saying so. */
+static void
+activation_leftovers(struct daemon *d)
+{
+	char names[160];
+
+	if (d->activated != NULL && listenfds_close_rest(d->activated, names, sizeof(names)) > 0)
+		log_warn("socket activation: no use for the socket(s) named %s (known: control, vhost): "
+			 "closed",
+			 names);
 }
 
 static void
@@ -160,6 +197,8 @@ setup(struct daemon *d, struct config *c)
 	tunnel_loop_init(&d->tl, &d->r);
 	if (pull_init(d, (uint32_t)UTIL_MAX(lim, 64)) < 0 || expose_init(d) < 0 || forward_init(d) < 0)
 		return -1;
+	if (setup_activation(d) < 0)
+		return -1;
 	reactor_timer_init(&d->drain_timer, on_drain_timeout);
 	reactor_signal_start(&d->r, &d->sigterm, SIGTERM, on_stop_signal);
 	reactor_signal_start(&d->r, &d->sigint, SIGINT, on_stop_signal);
@@ -171,6 +210,7 @@ setup(struct daemon *d, struct config *c)
 static void
 teardown(struct daemon *d)
 {
+	service_fini(&svc);
 	session_close_all(d);
 	forward_fini(d);
 	ctl_stop(d);
@@ -195,6 +235,20 @@ log_forwarding(const struct config *c)
 	}
 	forward_policy_describe(&c->forward_allow, rules, sizeof(rules));
 	log_info("forwarding: allowed to %s", rules);
+}
+
+/* The control plane's address as bound (the manager's socket may differ from --listen). */
+static const char *
+listen_text(const struct daemon *d)
+{
+	static char text[NET_ADDR_STRLEN];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(d->ctl.fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    net_format_addr((const struct sockaddr *)&ss, text, sizeof(text)) < 0)
+		return d->cfg->listen;
+	return text;
 }
 
 int
@@ -225,12 +279,15 @@ main(int argc, char **argv)
 		log_error("start-up failed");
 		return 1;
 	}
+	activation_leftovers(&d);
 	log_info("hoody-tunnel %s listening on %s%s (control plane port %d, %lu fd permits)", HT_VERSION,
-		 c.listen, d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
+		 listen_text(&d), d.tls_creds.d ? " with TLS" : "", d.ctl_port, fdbudget_available(&d.fds));
 	if (c.domain != NULL)
 		log_info("routing NAME.%s by Host on port %d%s%s", c.domain, d.ctl_port,
 			 c.vhost_listen ? " and on " : "", c.vhost_listen ? c.vhost_listen : "");
 	log_forwarding(&c);
+	if (service_start(&svc, &d) < 0)
+		return 1;
 	rc = reactor_run(&d.r);
 	if (rc < 0)
 		log_error("event loop failed: %s", strerror(-rc));

@@ -41,8 +41,8 @@ sdnotify_send(const struct sdnotify *n, const char *msg)
 	if (n->fd < 0)
 		return 0;
 	do
-		rc = sendto(n->fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&n->addr,
-			    n->addr_len);
+		rc = sendto(n->fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+			    (const struct sockaddr *)&n->addr, n->addr_len);
 	while (rc < 0 && errno == EINTR);
 	return rc < 0 ? -errno : 0;
 }
@@ -64,8 +64,7 @@ sdnotify_watchdog_usec(const char *usec, const char *pid, pid_t self)
 
 	if (usec == NULL || util_parse_uint(usec, UINT64_MAX, &v) < 0 || v == 0)
 		return 0;
-	if (pid != NULL && *pid != '\0' &&
-	    (util_parse_uint(pid, UINT32_MAX, &p) < 0 || p != (uint64_t)self))
+	if (pid != NULL && *pid != '\0' && (util_parse_uint(pid, UINT32_MAX, &p) < 0 || p != (uint64_t)self))
 		return 0;
 	return v;
 }

@@ -59,7 +59,7 @@ daemon 7  daemon-base   config sig fdbudget metrics auth forwarded forward_polic
 daemon 8  bindings      bind
 daemon 9  sessions      session
 daemon 10 streams       expose pull forward vhost
-daemon 11 control-plane ctl api
+daemon 11 control-plane ctl api service
 daemon 12 entry         main
 htc    13 htc           htc/*
 EOF

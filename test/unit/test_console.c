@@ -260,8 +260,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines_request),      cmocka_unit_test(test_lines_scrubbed),
-		cmocka_unit_test(test_json_events),        cmocka_unit_test(test_view_block_and_region),
+		cmocka_unit_test(test_lines_request),  cmocka_unit_test(test_lines_scrubbed),
+		cmocka_unit_test(test_json_events),    cmocka_unit_test(test_view_block_and_region),
 		cmocka_unit_test(test_view_too_small),
 	};
 
