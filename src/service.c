@@ -25,8 +25,8 @@ status_text(const struct daemon *d, char *out, size_t cap)
 	session_gauges(d, &g);
 	snprintf(out, cap, "STATUS=%u session%s (%u parked), %lld binding%s, %lld stream%s%s", d->nsessions,
 		 d->nsessions == 1 ? "" : "s", d->norphans, (long long)g.bindings_active,
-		 g.bindings_active == 1 ? "" : "s", (long long)g.streams_active, g.streams_active == 1 ? "" : "s",
-		 d->draining ? ", draining" : "");
+		 g.bindings_active == 1 ? "" : "s", (long long)g.streams_active,
+		 g.streams_active == 1 ? "" : "s", d->draining ? ", draining" : "");
 }
 
 static void
@@ -73,7 +73,8 @@ service_start(struct service *s, struct daemon *d)
 	}
 	if (rc == 0)
 		return 0;
-	s->watchdog_ms = sdnotify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid()) / 1000;
+	s->watchdog_ms =
+		sdnotify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid()) / 1000;
 	status_text(d, s->status, sizeof(s->status));
 	{
 		char msg[sizeof(s->status) + 16];

@@ -36,7 +36,8 @@ struct service {
 	char status[160]; /* the last STATUS= sent */
 };
 
-/* Tell the manager the daemon is ready and start the timers. 0, or -1 when $NOTIFY_SOCKET is unusable (logged). */
+/* Tell the manager the daemon is ready and start the timers. 0, or -1 when $NOTIFY_SOCKET is unusable
+ * (logged). */
 int service_start(struct service *s, struct daemon *d);
 
 /* The drain began. */
