@@ -28,6 +28,7 @@
 #define HT_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Severity, most severe first; a logger at level L prints levels <= L. */
@@ -71,6 +72,44 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
+ * A field of a record: in JSON it follows "msg" as "key":"str" or
+ * "key":num (str NULL); text records leave fields out, their message
+ * already says the same. Build them with LOG_S and LOG_N inside LOG_KV.
+ */
+struct log_field {
+	const char *key;
+	const char *str;
+	int64_t num;
+};
+#define LOG_S(k, v)                                                                                          \
+	{                                                                                                    \
+		(k), (v), 0                                                                                  \
+	}
+#define LOG_N(k, v)                                                                                          \
+	{                                                                                                    \
+		(k), NULL, (int64_t)(v)                                                                      \
+	}
+/* The fields as the two arguments log_msg_kv takes: LOG_KV(LOG_S("session", id), LOG_N("port", p)). */
+#define LOG_KV(...)                                                                                          \
+	(const struct log_field[]){ __VA_ARGS__ },                                                           \
+		sizeof((const struct log_field[]){ __VA_ARGS__ }) / sizeof(struct log_field)
+
+/* log_msg with fields f[0..nf). A field that does not fit whole is left out (the record shows it is cut). */
+void log_msg_kv(enum log_level level, const struct log_field *f, size_t nf, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void log_vmsg_kv(enum log_level level, const struct log_field *f, size_t nf, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+/*
+ * Lines for journald: every record starts with "<N>", its syslog priority
+ * (error 3, warn 4, info 6, debug 7), which journald reads and strips, so
+ * `journalctl -p warning` works. log_journal_match says whether fd is the
+ * stream $JOURNAL_STREAM ("DEVICE:INODE") names, i.e. journald reads it.
+ */
+void log_set_journal(int on);
+int log_journal_match(const char *journal_stream, int fd);
+
+/*
  * The macros skip the call, and do not even evaluate the arguments, when
  * the level is off: debug lines cost a test in a hot path.
  */
@@ -79,6 +118,17 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((
 		if (log_enabled(lv))                                                                         \
 			log_msg((lv), __VA_ARGS__);                                                          \
 	} while (0)
+/* The same with fields: log_info_kv(LOG_KV(LOG_S("session", id)), "session %s: ...", id). */
+#define log_at_kv(lv, kv, ...)                                                                               \
+	do {                                                                                                 \
+		if (log_enabled(lv))                                                                         \
+			log_msg_kv((lv), kv, __VA_ARGS__);                                                   \
+	} while (0)
+#define log_error_kv(kv, ...) log_at_kv(LOG_LEVEL_ERROR, kv, __VA_ARGS__)
+#define log_warn_kv(kv, ...) log_at_kv(LOG_LEVEL_WARN, kv, __VA_ARGS__)
+#define log_info_kv(kv, ...) log_at_kv(LOG_LEVEL_INFO, kv, __VA_ARGS__)
+#define log_debug_kv(kv, ...) log_at_kv(LOG_LEVEL_DEBUG, kv, __VA_ARGS__)
+
 #define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +27,11 @@ static struct {
 	enum log_format format;
 	int fd;
 	uint64_t dropped;
-} log_cfg = { LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 2, 0 };
+	int journal; /* prefix "<N>" (the syslog priority) for journald */
+} log_cfg = { LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 2, 0, 0 };
+
+/* syslog priorities of the levels: err, warning, info, debug */
+static const char *const journal_prefix[LOG_LEVEL_MAX] = { "<3>", "<4>", "<6>", "<7>" };
 
 static const char *const level_names[LOG_LEVEL_MAX] = { "error", "warn", "info", "debug" };
 
@@ -265,6 +270,8 @@ line_begin(struct line *l, enum log_level level, const char *msg)
 	l->n = 0;
 	l->cut = 0;
 	format_time(ts);
+	if (log_cfg.journal)
+		puts_(l, journal_prefix[level]);
 	if (log_cfg.format == LOG_FORMAT_JSON) {
 		puts_(l, "{\"ts\":\"");
 		puts_(l, ts);
@@ -326,20 +333,87 @@ log_enabled(enum log_level level)
 	return (unsigned)level <= (unsigned)log_cfg.level;
 }
 
+/* One field, `,"key":value`, appended whole or not at all (JSON stays valid when cut). */
+static void
+put_field(struct line *l, const struct log_field *f)
+{
+	struct line one;
+	char num[24];
+
+	one.n = 0;
+	one.cut = 0;
+	puts_(&one, ",");
+	put_json_string(&one, f->key);
+	puts_(&one, ":");
+	if (f->str != NULL) {
+		put_json_string(&one, f->str);
+	} else {
+		snprintf(num, sizeof(num), "%lld", (long long)f->num);
+		puts_(&one, num);
+	}
+	if (!one.cut)
+		put(l, one.b, one.n);
+	else
+		l->cut = 1;
+}
+
 /* see log.h */
 void
-log_vmsg(enum log_level level, const char *fmt, va_list ap)
+log_vmsg_kv(enum log_level level, const struct log_field *f, size_t nf, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[LOG_LINE_MAX];
 	struct line l;
+	size_t i;
 
 	if (!log_enabled(level))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	line_begin(&l, level, msg);
+	if (log_cfg.format == LOG_FORMAT_JSON)
+		for (i = 0; i < nf && !l.cut; i++)
+			put_field(&l, &f[i]);
 	line_end(&l);
 	errno = saved;
+}
+
+/* see log.h */
+void
+log_msg_kv(enum log_level level, const struct log_field *f, size_t nf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg_kv(level, f, nf, fmt, ap);
+	va_end(ap);
+}
+
+/* see log.h */
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	log_vmsg_kv(level, NULL, 0, fmt, ap);
+}
+
+/* see log.h */
+void
+log_set_journal(int on)
+{
+	log_cfg.journal = on != 0;
+}
+
+/* see log.h */
+int
+log_journal_match(const char *journal_stream, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (journal_stream == NULL || sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &tail) != 2 ||
+	    fstat(fd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 /* see log.h */

@@ -275,6 +275,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init(c.log_level, c.log_format, 2);
+	log_set_journal(log_journal_match(getenv("JOURNAL_STREAM"), 2)); /* journalctl -p works */
 	if (setup(&d, &c) < 0 || ctl_start(&d) < 0 || expose_vhost_start(&d) < 0) {
 		log_error("start-up failed");
 		return 1;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,7 +203,7 @@ jstring(const char *s, char *out)
 	return s + 1;
 }
 
-/* Parse one line `{"k":"v"|null,...}\n` (exactly); the field count, or -1. */
+/* Parse one line `{"k":"v"|null|integer,...}\n` (exactly); the field count, or -1. */
 static int
 jparse(const char *s)
 {
@@ -223,6 +224,12 @@ jparse(const char *s)
 			jf[n].is_null = 1;
 			jf[n].val[0] = '\0';
 			s += 4;
+		} else if (*s == '-' || (*s >= '0' && *s <= '9')) { /* an integer, kept as its text */
+			size_t k = strspn(s + 1, "0123456789") + 1;
+
+			memcpy(jf[n].val, s, k);
+			jf[n].val[k] = '\0';
+			s += k;
 		} else if ((s = jstring(s, jf[n].val)) == NULL) {
 			return -1;
 		}
@@ -340,6 +347,77 @@ test_json_basic(void **state)
 	capture_json();
 	assert_string_equal(jf[2].val, "");
 	assert_nothing_logged();
+}
+
+static void
+test_fields(void **state)
+{
+	static char longer[LOG_LINE_MAX];
+	char b[LOG_LINE_MAX * 2];
+	int nf;
+
+	(void)state;
+	log_init(LOG_LEVEL_DEBUG, LOG_FORMAT_JSON, cap_fd[0]);
+	log_info_kv(LOG_KV(LOG_S("session", "S-1\n\""), LOG_N("port", 8080), LOG_N("code", -3)), "bound %d",
+		    8080);
+	nf = capture_json();
+	assert_int_equal(nf, 6);
+	assert_string_equal(jf[2].val, "bound 8080");
+	assert_string_equal(jf[3].key, "session");
+	assert_string_equal(jf[3].val, "S-1\n\"");
+	assert_string_equal(jf[4].key, "port");
+	assert_string_equal(jf[4].val, "8080");
+	assert_string_equal(jf[5].val, "-3");
+	/* a field that does not fit is left out whole: still one valid object */
+	memset(longer, 'x', sizeof(longer) - 1);
+	log_warn_kv(LOG_KV(LOG_N("stream", 7), LOG_S("peer", longer)), "%.*s", LOG_LINE_MAX / 2, longer);
+	nf = capture_json();
+	assert_true(nf == 3 || nf == 4);
+	/* text records do not show the fields: the message says it */
+	log_init(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, cap_fd[0]);
+	log_info_kv(LOG_KV(LOG_S("session", "S-2")), "session %s: x", "S-2");
+	capture(b, sizeof(b));
+	assert_string_equal(b + 25, "info  session S-2: x\n");
+}
+
+static void
+test_journal(void **state)
+{
+	char b[256], js[64];
+	struct stat st;
+	int p[2];
+
+	(void)state;
+	log_init(LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, cap_fd[0]);
+	log_set_journal(1);
+	log_warn("w");
+	capture(b, sizeof(b));
+	assert_memory_equal(b, "<4>20", 5);
+	log_debug("d");
+	capture(b, sizeof(b));
+	assert_memory_equal(b, "<7>", 3);
+	log_init(LOG_LEVEL_DEBUG, LOG_FORMAT_JSON, cap_fd[0]);
+	log_error("e");
+	capture(b, sizeof(b));
+	assert_memory_equal(b, "<3>{\"ts\":", 9);
+	log_set_journal(0);
+	log_info("i");
+	capture(b, sizeof(b));
+	assert_memory_equal(b, "{\"ts\":", 6);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fstat(p[1], &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	assert_int_equal(log_journal_match(js, p[1]), 1);
+	assert_int_equal(log_journal_match(js, cap_fd[0]), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	assert_int_equal(log_journal_match(js, p[1]), 0);
+	assert_int_equal(log_journal_match("12", p[1]), 0);
+	assert_int_equal(log_journal_match("1:2x", p[1]), 0);
+	assert_int_equal(log_journal_match(NULL, p[1]), 0);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void
@@ -607,6 +685,8 @@ main(void)
 		cmocka_unit_test(test_parse_helpers),
 		cmocka_unit_test_setup_teardown(test_json_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
