@@ -104,7 +104,7 @@ static const struct cmd_entry cmd_table[] = {
 	{ "metrics", "", "print the Prometheus metrics", NULL, NULL, cmd_metrics },
 	{ "kill", "SESSION_ID [--grace-ms N]", "close a session (needs the token)",
 	  "  --grace-ms N      let open streams finish for up to N ms (0..5000)\n", kill_values, cmd_kill },
-	{ "login", "--url URL [--token-file F]", "save the daemon URL and the token in the config file",
+	{ "login", "[--url URL] [--token-file F]", "save the daemon URL and the token in the config file",
 	  "  --url URL         the daemon (else HTC_URL, else the file's url is kept)\n"
 	  "  --token-file F    the token from F's first line (or --token T); without\n"
 	  "                    either, one line is read from standard input\n"
