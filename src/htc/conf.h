@@ -36,14 +36,16 @@
  * the value above it (refused here: indent nothing), a line is at most
  * CONF_LINE_MAX bytes.
  *
- * Errors. conf_parse() stops at nothing but reports the first error by line
- * number: libinih's syntax errors, a line too long, an unknown key or
- * section, a key given twice, a continued line, a tunnel named twice, a
- * section with no kind or with two, a value bindargs refuses (with its
- * reason), a bad url or token.
+ * Errors. conf_parse() reads the whole text and reports the first error,
+ * the one on the lowest line: libinih's syntax errors, a line too long, an
+ * unknown key or section, a key given twice, a continued line, a tunnel
+ * named twice, an empty section, a section with two kinds, a bad url or
+ * token. Only a text without any of these has its tunnels read, in order,
+ * up to the first that has no kind or a value bindargs refuses (with its
+ * reason).
  *
  * Pure: no I/O, nothing printed, no allocation but conf_edit()'s result
- * (see conf_file.c for reading and writing the file, and the messages).
+ * (see conf_file.h for reading and writing the file, and the messages).
  */
 #ifndef HTC_CONF_H
 #define HTC_CONF_H
