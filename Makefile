@@ -46,6 +46,9 @@ SRC_INC  := -Iinclude
 TEST_INC := -Iinclude -Isrc
 CFLAGS   += $(OPT) $(WARN) -fno-strict-aliasing
 LDLIBS   += -lbearssl -lcares
+# libinih reads htc's config file: htc and the unit tests that link libhtc.a only.
+INIH_CFLAGS := $(shell pkg-config --cflags inih 2>/dev/null)
+INIH_LIBS   := $(or $(shell pkg-config --libs inih 2>/dev/null),-linih)
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -111,7 +114,7 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(if $(filter src/%,$<),$(SRC_INC),$(TEST_INC)) $(CFLAGS) \
-		$(if $(filter $(CODEC_SRCS),$<),$(CONV_WARN)) -c -o $@ $<
+		$(if $(filter $(CODEC_SRCS),$<),$(CONV_WARN)) $(if $(filter src/htc/%,$<),$(INIH_CFLAGS)) -c -o $@ $<
 
 $(CORELIB): $(CORE_OBJS)
 $(DAEMONLIB): $(DAEMON_OBJS)
@@ -126,7 +129,7 @@ $(DAEMON): $(BUILD)/obj/src/main.o $(DAEMONLIB) $(CORELIB)
 
 $(HTC): $(BUILD)/obj/src/htc/main.o $(HTCLIB) $(CORELIB)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(INIH_LIBS)
 
 # A unit test links the core, and libhtc.a when it includes "htc/...", or
 # libdaemon.a when it includes one of the daemon's headers.
@@ -139,9 +142,10 @@ DAEMON_UNIT_BINS := $(filter-out $(HTC_UNIT_BINS) $(FAKEDAEMON_UNIT_BINS),$(pats
 define LINK_TEST
 	@mkdir -p $(@D)
 	@$(if $(filter 0,$(V)),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS) -lcmocka
 endef
 
+$(HTC_UNIT_BINS): TEST_LIBS := $(INIH_LIBS)
 $(HTC_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(HTCLIB) $(CORELIB)
 	$(LINK_TEST)
 $(DAEMON_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(DAEMONLIB) $(CORELIB)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Find (and, on Debian, install) what the build needs.
 #
-#   sh third_party/deps.sh build    compiler, BearSSL, cmocka, c-ares
+#   sh third_party/deps.sh build    compiler, BearSSL, cmocka, c-ares, libinih
 #   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl, tmux, systemd (integration tests), clang-format
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
@@ -27,6 +27,7 @@ check_build() {
 	[ -f /usr/include/bearssl.h ] || miss libbearssl-dev
 	[ -f /usr/include/cmocka.h ] || miss libcmocka-dev
 	[ -f /usr/include/ares.h ] || miss libc-ares-dev
+	[ -f /usr/include/ini.h ] || miss libinih-dev
 }
 check_test() {
 	[ -x /usr/bin/python3 ] || miss python3

@@ -5,6 +5,8 @@
  */
 #include "bindargs.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +22,23 @@ struct single {
 	const char *auth;      /* --basic-auth */
 	/* where each came from: the flag, or its variable */
 	const char *subdomain_from, *mode_from, *auth_from;
+	char *err; /* where the reason of a refusal goes; NULL: printed */
 };
+
+/* Refuse: the reason into err[0..BINDARGS_ERR_MAX), or printed when err is NULL. Returns -1. */
+__attribute__((format(printf, 2, 3))) static int
+fail(char *err, const char *fmt, ...)
+{
+	char line[BINDARGS_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err != NULL ? err : line, BINDARGS_ERR_MAX, fmt, ap);
+	va_end(ap);
+	if (err == NULL)
+		print_err("%s", line);
+	return -1;
+}
 
 /* The value of an option given as "--name V" or "--name=V"; NULL if argv[*i] is not it. */
 static const char *
@@ -63,32 +81,28 @@ bindargs_mode(const char *s, int *cluster)
 	return 0;
 }
 
-/* USER:PASSWORD, or :PASSWORD for any user, from `from` into b. 0 or -1 (printed). */
+/* USER:PASSWORD, or :PASSWORD for any user, from `from` into b. 0 or -1 (told to err). */
 static int
-basic_auth(struct client_binding *b, const char *v, const char *from)
+basic_auth(struct client_binding *b, const char *v, const char *from, char *err)
 {
 	const char *colon = strchr(v, ':');
 
-	if (colon == NULL || colon[1] == '\0' || (size_t)(colon - v) >= sizeof(b->basic_user)) {
-		print_err("%s: expected USER:PASSWORD (or :PASSWORD for any user)", from);
-		return -1;
-	}
+	if (colon == NULL || colon[1] == '\0' || (size_t)(colon - v) >= sizeof(b->basic_user))
+		return fail(err, "%s: expected USER:PASSWORD (or :PASSWORD for any user)", from);
 	memcpy(b->basic_user, v, (size_t)(colon - v));
 	b->basic_user[colon - v] = '\0';
 	b->basic_pass = colon + 1;
 	return 0;
 }
 
-/* A subdomain from `from` into b, a host route. 0 or -1 (printed). */
+/* A subdomain from `from` into b, a host route. 0 or -1 (told to err). */
 static int
-subdomain(struct client_binding *b, const char *v, const char *from)
+subdomain(struct client_binding *b, const char *v, const char *from, char *err)
 {
-	const char *err;
+	const char *why;
 
-	if (url_parse_subdomain(b->subdomain, v, &err) < 0) {
-		print_err("%s: '%s': %s", from, v, err);
-		return -1;
-	}
+	if (url_parse_subdomain(b->subdomain, v, &why) < 0)
+		return fail(err, "%s: '%s': %s", from, v, why);
 	b->host_route = 1;
 	return 0;
 }
@@ -120,7 +134,7 @@ take_flag(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int
 	return 1;
 }
 
-/* One pass over argv into b and s. 0 or -1 (printed). */
+/* One pass over argv into b and s. 0 or -1 (told to s->err). */
 static int
 scan(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int argc, char **argv)
 {
@@ -129,24 +143,16 @@ scan(struct client_binding *b, struct single *s, enum bindargs_cmd cmd, int argc
 	for (i = 0; i < argc; i++) {
 		if ((rc = take_flag(b, s, cmd, argc, argv, &i)) > 0)
 			continue;
-		if (rc < 0) {
-			print_err("%s needs a value", argv[i]);
-			return -1;
-		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			print_err("unknown option: %s", argv[i]);
-			return -1;
-		}
-		if (s->spec != NULL) {
-			print_err("unexpected argument: %s", argv[i]);
-			return -1;
-		}
+		if (rc < 0)
+			return fail(s->err, "%s needs a value", argv[i]);
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return fail(s->err, "unknown option: %s", argv[i]);
+		if (s->spec != NULL)
+			return fail(s->err, "unexpected argument: %s", argv[i]);
 		s->spec = argv[i];
 	}
-	if (b->bind_v6 < 0) {
-		print_err("--bind-host: must be 127.0.0.1 or ::1");
-		return -1;
-	}
+	if (b->bind_v6 < 0)
+		return fail(s->err, "--bind-host: must be 127.0.0.1 or ::1");
 	return 0;
 }
 
@@ -158,13 +164,15 @@ or_env(const char **v, const char **from, const char *var)
 		*from = var;
 }
 
-/* The environment fills what the command line left out. */
+/* The environment fills what the command line left out (when use_env is set). */
 static void
-from_env(struct single *s, enum bindargs_cmd cmd)
+from_env(struct single *s, enum bindargs_cmd cmd, int use_env)
 {
 	s->subdomain_from = "--subdomain";
 	s->mode_from = "--mode";
 	s->auth_from = "--basic-auth";
+	if (!use_env)
+		return;
 	if (cmd != BINDARGS_PULL)
 		or_env(&s->auth, &s->auth_from, "HTC_BASIC_AUTH");
 	if (cmd == BINDARGS_HTTP) {
@@ -173,63 +181,71 @@ from_env(struct single *s, enum bindargs_cmd cmd)
 	}
 }
 
-/* The local [HOST:]PORT and the container port. 0 or -1 (printed). */
+/* The local [HOST:]PORT and the container port. 0 or -1 (told to s->err). */
 static int
 apply_ports(struct client_binding *b, const struct single *s)
 {
-	const char *err;
+	const char *why;
 
-	if (s->spec == NULL) {
-		print_err("missing [HOST:]PORT of the local service");
-		return -1;
-	}
-	if (url_parse_local(&b->local, s->spec, &err) < 0) {
-		print_err("%s: %s", s->spec, err);
-		return -1;
-	}
+	if (s->spec == NULL)
+		return fail(s->err, "missing [HOST:]PORT of the local service");
+	if (url_parse_local(&b->local, s->spec, &why) < 0)
+		return fail(s->err, "%s: %s", s->spec, why);
 	b->container_port = b->local.port;
-	if (s->port != NULL && url_parse_port(s->port, 1, &b->container_port) < 0) {
-		print_err("--port: not a port: %s", s->port);
-		return -1;
-	}
+	if (s->port != NULL && url_parse_port(s->port, 1, &b->container_port) < 0)
+		return fail(s->err, "--port: not a port: %s", s->port);
 	return 0;
 }
 
-/* Check the values of s into b. 0 or -1 (printed). */
+/* Check the values of s into b. 0 or -1 (told to s->err). */
 static int
 apply(struct client_binding *b, const struct single *s, enum bindargs_cmd cmd)
 {
 	if (apply_ports(b, s) < 0)
 		return -1;
 	b->host_route = cmd == BINDARGS_HTTP;
-	if (s->subdomain != NULL && subdomain(b, s->subdomain, s->subdomain_from) < 0)
+	if (s->subdomain != NULL && subdomain(b, s->subdomain, s->subdomain_from, s->err) < 0)
 		return -1;
-	if (b->host_route && s->port != NULL) {
-		print_err("--port and --subdomain exclude each other: a host route has no container port");
-		return -1;
-	}
-	if (s->mode != NULL && bindargs_mode(s->mode, &b->cluster) < 0) {
-		print_err("%s: expected single or cluster, not '%s'", s->mode_from, s->mode);
-		return -1;
-	}
+	if (b->host_route && s->port != NULL)
+		return fail(s->err,
+			    "--port and --subdomain exclude each other: a host route has no container port");
+	if (s->mode != NULL && bindargs_mode(s->mode, &b->cluster) < 0)
+		return fail(s->err, "%s: expected single or cluster, not '%s'", s->mode_from, s->mode);
 	if (b->host_route)
 		b->container_port = 0;
-	return s->auth != NULL ? basic_auth(b, s->auth, s->auth_from) : 0;
+	return s->auth != NULL ? basic_auth(b, s->auth, s->auth_from, s->err) : 0;
+}
+
+/* bindargs_single(), with the environment when use_env is set, the reason of a refusal into err (or printed).
+ */
+static int
+single(struct client_binding *b, enum bindargs_cmd cmd, int argc, char **argv, int use_env, char *err)
+{
+	struct single s;
+
+	memset(b, 0, sizeof(*b));
+	memset(&s, 0, sizeof(s));
+	s.err = err;
+	b->kind = cmd == BINDARGS_PULL ? CLIENT_PULL : CLIENT_EXPOSE;
+	if (scan(b, &s, cmd, argc, argv) < 0)
+		return -1;
+	from_env(&s, cmd, use_env);
+	return apply(b, &s, cmd);
 }
 
 /* see bindargs.h */
 int
 bindargs_single(struct client_binding *b, enum bindargs_cmd cmd, int argc, char **argv)
 {
-	struct single s;
+	return single(b, cmd, argc, argv, 1, NULL);
+}
 
-	memset(b, 0, sizeof(*b));
-	memset(&s, 0, sizeof(s));
-	b->kind = cmd == BINDARGS_PULL ? CLIENT_PULL : CLIENT_EXPOSE;
-	if (scan(b, &s, cmd, argc, argv) < 0)
-		return -1;
-	from_env(&s, cmd);
-	return apply(b, &s, cmd);
+/* see bindargs.h */
+int
+bindargs_tunnel(struct client_binding *b, enum bindargs_cmd cmd, int argc, char **argv,
+		char err[BINDARGS_ERR_MAX])
+{
+	return single(b, cmd, argc, argv, 0, err);
 }
 
 /* One --expose, --pull or --http value into b. 0 or -1 (printed). */
@@ -262,43 +278,50 @@ up_binding(struct client_binding *b, const char *opt, const char *v)
 	return 0;
 }
 
-/* One --forward or --socks value (socks: a listening address only) into f. 0 or -1 (printed). */
+/* One --forward or --socks value (socks: a listening address only) into f. 0 or -1 (told to err). */
 static int
-forward_spec(struct url_forward *f, int socks, const char *opt, const char *v)
+forward_spec(struct url_forward *f, int socks, const char *opt, const char *v, char *err)
 {
-	const char *err;
+	const char *why;
 
 	if (socks) {
 		memset(f, 0, sizeof(*f));
 		f->socks = true;
-		if (url_parse_listen(&f->listen, v, &err) == 0)
+		if (url_parse_listen(&f->listen, v, &why) == 0)
 			return 0;
-	} else if (url_parse_forward(f, v, &err) == 0) {
+	} else if (url_parse_forward(f, v, &why) == 0) {
 		return 0;
 	}
-	print_err("%s%s%s: %s", opt, *opt ? " " : "", v, err);
-	return -1;
+	return fail(err, "%s%s%s: %s", opt, *opt ? " " : "", v, why);
+}
+
+/* bindargs_forward(), the reason of a refusal into err (or printed). */
+static int
+forward_args(struct url_forward *f, int socks, int argc, char **argv, char *err)
+{
+	const char *form = socks ? "[LHOST:]LPORT" : "[LHOST:]LPORT:RHOST:RPORT";
+
+	if (argc == 0)
+		return fail(err, "missing %s", form);
+	if (argv[0][0] == '-' && argv[0][1] != '\0')
+		return fail(err, "unknown option: %s", argv[0]);
+	if (argc > 1)
+		return fail(err, "unexpected argument: %s", argv[1]);
+	return forward_spec(f, socks, "", argv[0], err);
 }
 
 /* see bindargs.h */
 int
 bindargs_forward(struct url_forward *f, int socks, int argc, char **argv)
 {
-	const char *form = socks ? "[LHOST:]LPORT" : "[LHOST:]LPORT:RHOST:RPORT";
+	return forward_args(f, socks, argc, argv, NULL);
+}
 
-	if (argc == 0) {
-		print_err("missing %s", form);
-		return -1;
-	}
-	if (argv[0][0] == '-' && argv[0][1] != '\0') {
-		print_err("unknown option: %s", argv[0]);
-		return -1;
-	}
-	if (argc > 1) {
-		print_err("unexpected argument: %s", argv[1]);
-		return -1;
-	}
-	return forward_spec(f, socks, "", argv[0]);
+/* see bindargs.h */
+int
+bindargs_listener(struct url_forward *f, int socks, int argc, char **argv, char err[BINDARGS_ERR_MAX])
+{
+	return forward_args(f, socks, argc, argv, err);
 }
 
 /* The options of `htc up`, in the order of opts[] below. */
@@ -314,7 +337,7 @@ up_one(struct client_binding *binds, unsigned max, unsigned *n, struct bindargs_
 			print_err("at most %u forwards and SOCKS listeners", fw->max);
 			return -1;
 		}
-		if (forward_spec(&fw->v[fw->n], k == UP_SOCKS, opt, v) < 0)
+		if (forward_spec(&fw->v[fw->n], k == UP_SOCKS, opt, v, NULL) < 0)
 			return -1;
 		fw->n++;
 		return 0;

@@ -7,6 +7,10 @@
  *
  * `htc http` prints its two route lines first, as Proxer does: the session
  * line waits until the route is bound.
+ *
+ * `htc up` adds the [tunnel NAME] sections of the config file it names (all
+ * of them when it is given no name and no flag) to the bindings of its
+ * flags.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include "frame.h"
 #include "bindargs.h"
 #include "client.h"
+#include "conf.h"
 #include "console.h"
 #include "fwd.h"
 #include "net.h"
@@ -364,7 +369,7 @@ run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsig
 	int rc;
 
 	if (o->token == NULL) {
-		print_err("no token: use --token, --token-file or HOODY_TUNNEL_TOKEN");
+		print_err("no token: use --token, --token-file, HOODY_TUNNEL_TOKEN or htc login");
 		return HTC_EXIT_USAGE;
 	}
 	for (i = 0; i < c->nbinds; i++)
@@ -417,6 +422,113 @@ cmd_http(struct htc_opts *o, int argc, char **argv)
 	return cmd_single(o, argc, argv, BINDARGS_HTTP);
 }
 
+/* A tunnel of the config file into c's bindings or fw's listeners. 0 or -1 (printed). */
+static int
+up_add(struct client *c, struct bindargs_forwards *fw, const struct conf_tunnel *t)
+{
+	if (t->kind == CONF_FORWARD || t->kind == CONF_SOCKS) {
+		if (fw->n == fw->max) {
+			print_err("at most %u forwards and SOCKS listeners", fw->max);
+			return -1;
+		}
+		fw->v[fw->n++] = t->fwd;
+		return 0;
+	}
+	if (c->nbinds == CLIENT_MAX_BINDINGS) {
+		print_err("at most %u bindings", CLIENT_MAX_BINDINGS);
+		return -1;
+	}
+	c->binds[c->nbinds++] = t->bind;
+	return 0;
+}
+
+/* The config file's tunnel called name. NULL after printing why. */
+static const struct conf_tunnel *
+up_find(const struct htc_opts *o, const char *name)
+{
+	const struct conf_tunnel *t = o->conf != NULL ? conf_find(o->conf, name) : NULL;
+	char names[256];
+
+	if (t != NULL)
+		return t;
+	if (o->conf == NULL)
+		print_err("no tunnel '%s': there is no config file%s%s", name, o->conf_path ? " at " : "",
+			  o->conf_path ? o->conf_path : "");
+	else
+		print_err("no tunnel '%s' in %s (it has: %s)", name, o->conf_path,
+			  o->conf->ntunnels ? conf_names(o->conf, names, sizeof(names)) : "none");
+	return NULL;
+}
+
+/* The tunnels of the config file named in names[0..n), or all of them when all is set. 0 or -1 (printed). */
+static int
+up_conf(const struct htc_opts *o, struct client *c, struct bindargs_forwards *fw, char **names, int n,
+	int all)
+{
+	const struct conf_tunnel *t;
+	unsigned i;
+	int k, j;
+
+	for (i = 0; all && o->conf != NULL && i < o->conf->ntunnels; i++)
+		if (up_add(c, fw, &o->conf->tunnels[i]) < 0)
+			return -1;
+	for (k = 0; k < n; k++) {
+		for (j = 0; j < k; j++)
+			if (strcmp(names[j], names[k]) == 0) {
+				print_err("tunnel '%s' named twice", names[k]);
+				return -1;
+			}
+		if ((t = up_find(o, names[k])) == NULL || up_add(c, fw, t) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* up's words: tunnel names into names[0..*nn), flags with their values into flags[0..*nf). */
+static void
+up_split(int argc, char **argv, char **names, int *nn, char **flags, int *nf)
+{
+	int i;
+
+	*nn = *nf = 0;
+	for (i = 0; i < argc; i++) {
+		if (argv[i][0] != '-') {
+			names[(*nn)++] = argv[i];
+			continue;
+		}
+		flags[(*nf)++] = argv[i];
+		if (strchr(argv[i], '=') == NULL && i + 1 < argc) /* every flag of up takes a value */
+			flags[(*nf)++] = argv[++i];
+	}
+}
+
+/* The bindings and listeners of `up` into c and fw: flags, then named tunnels. 0 or -1 (printed). */
+static int
+up_gather(const struct htc_opts *o, struct client *c, struct bindargs_forwards *fw, int argc, char **argv)
+{
+	char **names = calloc(2 * ((size_t)argc + 1), sizeof(*names)), **flags;
+	int nn, nf, rc = -1;
+
+	if (names == NULL) {
+		print_err("out of memory");
+		return -1;
+	}
+	flags = names + argc + 1;
+	up_split(argc, argv, names, &nn, flags, &nf);
+	if ((nf == 0 || bindargs_up(c->binds, CLIENT_MAX_BINDINGS, &c->nbinds, fw, nf, flags) == 0) &&
+	    up_conf(o, c, fw, names, nn, nn == 0 && nf == 0) == 0)
+		rc = 0;
+	free(names);
+	if (rc == 0 && c->nbinds == 0 && fw->n == 0) {
+		print_err("nothing to do: give --expose, --http, --pull, --forward or --socks, or write "
+			  "[tunnel "
+			  "NAME] sections in %s",
+			  o->conf_path ? o->conf_path : "the config file");
+		rc = -1;
+	}
+	return rc;
+}
+
 /* see htc.h */
 int
 cmd_up(struct htc_opts *o, int argc, char **argv)
@@ -426,7 +538,7 @@ cmd_up(struct htc_opts *o, int argc, char **argv)
 	struct bindargs_forwards fw = { specs, FWD_MAX, 0 };
 
 	memset(&c, 0, sizeof(c));
-	if (bindargs_up(c.binds, CLIENT_MAX_BINDINGS, &c.nbinds, &fw, argc, argv) < 0)
+	if (up_gather(o, &c, &fw, argc, argv) < 0)
 		return HTC_EXIT_USAGE;
 	return run(o, &c, specs, fw.n);
 }

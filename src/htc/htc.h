@@ -6,7 +6,8 @@
  * fills one struct htc_opts, finds the command in its table and calls the
  * handler with the remaining arguments. A handler returns the process exit
  * status. Handlers live one file per group: cmd_tunnel.c (pull, expose,
- * http, up, forward, socks) and cmd_admin.c (health, list, sessions, bindings, metrics, kill).
+ * http, up, forward, socks), cmd_admin.c (health, list, sessions, bindings, metrics, kill)
+ * and cmd_login.c (login).
  */
 #ifndef HTC_HTC_H
 #define HTC_HTC_H
@@ -27,25 +28,40 @@
 #define HTC_TOKEN_MAX 4096     /* longest token accepted, in bytes */
 #define HTC_CONNECTIONS_MAX 64 /* highest --connections */
 
+struct conf;
+
+/* Where a global setting came from: a flag wins over the environment, the environment over the file. */
+enum htc_source {
+	HTC_SRC_NONE = 0, /* not given: the default, or none */
+	HTC_SRC_FLAG,     /* the command line */
+	HTC_SRC_ENV,      /* the environment */
+	HTC_SRC_FILE,     /* the config file */
+};
+
 /*
  * Global options, filled by main.c before any handler runs; handlers treat
  * them as read-only. Strings point into argv, the environment or main's
  * static storage and live until exit.
  */
 struct htc_opts {
-	const char *url;        /* --url, else $HTC_URL, else URL_DEFAULT (never NULL) */
-	struct url u;           /* url, parsed (main refuses a URL that does not parse) */
-	const char *token;      /* --token, else the first line of --token-file, else
-				   $HOODY_TUNNEL_TOKEN; NULL when none. Never printed. */
-	const char *token_file; /* --token-file as given, NULL when not */
-	const char *ca_file;    /* --ca-file, NULL: the system bundle */
-	int connections;        /* --connections N (1..HTC_CONNECTIONS_MAX); 0: not given */
-	bool insecure;          /* --insecure: skip TLS certificate verification */
-	bool json;              /* --json: print the daemon's JSON as received */
-	bool quiet;             /* --quiet: only errors and what was asked for */
-	bool log_json;          /* --log-format json: one JSON object per event on stdout */
-	bool tty;               /* stdout is a terminal (the tunnel commands' status view) */
-	bool bold;              /* print_style(stdout): bold and colours allowed (not with NO_COLOR) */
+	const char *url;           /* --url, else $HTC_URL, else the file's, else URL_DEFAULT (never NULL) */
+	struct url u;              /* url, parsed (main refuses a URL that does not parse) */
+	const char *token;         /* --token, else the first line of --token-file, else
+				      $HOODY_TUNNEL_TOKEN, else the file's token or token-file;
+				      NULL when none. Never printed. */
+	const char *token_file;    /* --token-file as given, NULL when not */
+	const char *ca_file;       /* --ca-file, else the file's, NULL: the system bundle */
+	int connections;           /* --connections N (1..HTC_CONNECTIONS_MAX); 0: not given */
+	bool insecure;             /* --insecure: skip TLS certificate verification */
+	bool json;                 /* --json: print the daemon's JSON as received */
+	bool quiet;                /* --quiet: only errors and what was asked for */
+	bool log_json;             /* --log-format json: one JSON object per event on stdout */
+	bool tty;                  /* stdout is a terminal (the tunnel commands' status view) */
+	bool bold;                 /* print_style(stdout): bold and colours allowed (not with NO_COLOR) */
+	enum htc_source url_src;   /* where url came from */
+	enum htc_source token_src; /* where token came from (HTC_SRC_FLAG: --token or --token-file) */
+	const char *conf_path;     /* the config file's path, also when there is no file; NULL: none */
+	const struct conf *conf;   /* the config file, NULL when there is none */
 };
 
 /*
@@ -71,5 +87,7 @@ int cmd_sessions(struct htc_opts *o, int argc, char **argv);
 int cmd_bindings(struct htc_opts *o, int argc, char **argv);
 int cmd_metrics(struct htc_opts *o, int argc, char **argv);
 int cmd_kill(struct htc_opts *o, int argc, char **argv);
+
+int cmd_login(struct htc_opts *o, int argc, char **argv);
 
 #endif

@@ -11,15 +11,22 @@
  * "--subdomain --json" gives the subdomain "--json". After "--" nothing is
  * taken as a global option any more.
  *
- * Not here: the commands themselves (cmd_tunnel.c, cmd_admin.c).
+ * The config file (conf_file.h) fills what neither the command line nor
+ * the environment gave: url, the token, ca-file; its tunnels go to `up`.
+ *
+ * Not here: the commands themselves (cmd_tunnel.c, cmd_admin.c,
+ * cmd_login.c).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "conf_file.h"
 #include "htc.h"
 #include "tlsio.h"
 #include "print.h"
@@ -77,13 +84,18 @@ static const struct cmd_entry cmd_table[] = {
 	  "CONNECT only, no authentication; names are resolved in the container\n"
 	  "(curl --socks5-hostname). The daemon must allow it: hoody-tunnel --forward-allow\n",
 	  NULL, cmd_socks },
-	{ "up", "--expose [C:]L ... --http [NAME=]L ... --pull [C:]L ... --forward F ... --socks [H:]P ...",
+	{ "up",
+	  "[NAME ...] [--expose [C:]L ...] [--http [NAME=]L ...] [--pull [C:]L ...] [--forward F ...] "
+	  "[--socks [H:]P ...]",
 	  "several bindings and local listeners over one session",
+	  "  NAME              a [tunnel NAME] of the config file; with no NAME and no\n"
+	  "                    flag: every tunnel of the file\n"
 	  "  --expose [C:]L    container port C (default: L's port) to local [HOST:]PORT L, HTTP\n"
 	  "  --http [NAME=]L   host route NAME.DOMAIN (default: a random name) to local L, HTTP\n"
 	  "  --pull [C:]L      container loopback port C to local [HOST:]PORT L, TCP\n"
 	  "  --forward F       [LHOST:]LPORT:RHOST:RPORT, as htc forward\n"
-	  "  --socks [H:]P     a SOCKS proxy on local [LHOST:]LPORT, as htc socks\n",
+	  "  --socks [H:]P     a SOCKS proxy on local [LHOST:]LPORT, as htc socks\n"
+	  "names and flags add up: htc up web --pull 5432\n",
 	  up_values, cmd_up },
 	{ "health", "", "show the daemon's health", NULL, NULL, cmd_health },
 	{ "list", "", "list sessions with their bindings and totals", NULL, NULL, cmd_list },
@@ -92,6 +104,12 @@ static const struct cmd_entry cmd_table[] = {
 	{ "metrics", "", "print the Prometheus metrics", NULL, NULL, cmd_metrics },
 	{ "kill", "SESSION_ID [--grace-ms N]", "close a session (needs the token)",
 	  "  --grace-ms N      let open streams finish for up to N ms (0..5000)\n", kill_values, cmd_kill },
+	{ "login", "[--url URL] [--token-file F]", "save the daemon URL and the token in the config file",
+	  "  --url URL         the daemon (else HTC_URL, else the file's url is kept)\n"
+	  "  --token-file F    the token from F's first line (or --token T); without\n"
+	  "                    either, one line is read from standard input\n"
+	  "writes url and token into the config file (mode 0600), keeping its tunnels\n",
+	  NULL, cmd_login },
 	{ "help", "[COMMAND]", "show this help, or a command's", NULL, NULL, NULL },
 };
 
@@ -109,6 +127,10 @@ static const char global_help[] =
 	"                    lines otherwise) or json (one object per event)\n"
 	"  -h, --help        show help\n"
 	"  --version         show the version\n";
+
+static const char config_help[] = "config file: $HTC_CONFIG, else ~/.config/htc/config: url, token, ca-file\n"
+				  "and [tunnel NAME] sections for htc up; flags, then the environment, win\n"
+				  "over it. htc login writes url and token there.\n";
 
 static const struct cmd_entry *
 cmd_find(const char *name)
@@ -136,6 +158,7 @@ help_all(FILE *f)
 	for (i = 0; i < UTIL_ARRAY_SIZE(cmd_table); i++)
 		fprintf(f, "  %-9s %s\n", cmd_table[i].name, cmd_table[i].summary);
 	fprintf(f, "\n%s\nhtc help COMMAND shows a command's options; man htc has the rest.\n", global_help);
+	fprintf(f, "\n%s", config_help);
 }
 
 static void
@@ -296,23 +319,23 @@ token_valid(const char *t)
 	return 1;
 }
 
-/* The first line of file path, trailing blanks removed, into token_buf. 0 or -1 (printed). */
+/* The first line of file path, trailing blanks removed, into token_buf. 0 or -1 (printed, after `from`). */
 static int
-token_read_file(const char *path)
+token_read_file(const char *path, const char *from)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t n = 0;
 	ssize_t r;
 
 	if (fd < 0) {
-		print_err("--token-file %s: %s", path, strerror(errno));
+		print_err("%s %s: %s", from, path, strerror(errno));
 		return -1;
 	}
 	while (n < sizeof(token_buf) - 1 && (r = read(fd, token_buf + n, sizeof(token_buf) - 1 - n)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			print_err("--token-file %s: %s", path, strerror(errno));
+			print_err("%s %s: %s", from, path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -325,18 +348,42 @@ token_read_file(const char *path)
 	while (n > 0 && (token_buf[n - 1] == '\r' || token_buf[n - 1] == ' ' || token_buf[n - 1] == '\t'))
 		token_buf[--n] = '\0';
 	if (n == 0 || n > HTC_TOKEN_MAX) {
-		print_err("--token-file %s: %s", path,
-			  n == 0 ? "no token in the first line" : "token too long");
+		print_err("%s %s: %s", from, path, n == 0 ? "no token in the first line" : "token too long");
 		return -1;
 	}
 	return 0;
 }
 
-/* Pick the token: --token, --token-file, $HOODY_TUNNEL_TOKEN. 0 or an exit status. */
+/*
+ * The token of the config file: its token, else the first line of its
+ * token-file; not for login, which replaces it. 0 or an exit status.
+ */
+static int
+opts_token_conf(struct htc_opts *o, const struct cmdline *c)
+{
+	static char from[PATH_MAX + 16];
+
+	if (o->conf == NULL || c->cmd->exec == cmd_login)
+		return 0;
+	snprintf(from, sizeof(from), "%s: token-file", o->conf_path);
+	if (o->conf->set[CONF_TOKEN] != NULL)
+		o->token = o->conf->set[CONF_TOKEN];
+	else if (o->conf->set[CONF_TOKEN_FILE] == NULL)
+		return 0;
+	else if (token_read_file(o->conf->set[CONF_TOKEN_FILE], from) < 0)
+		return HTC_EXIT_FAIL;
+	else
+		o->token = token_buf;
+	o->token_src = HTC_SRC_FILE;
+	return 0;
+}
+
+/* Pick the token: --token, --token-file, $HOODY_TUNNEL_TOKEN, the config file. 0 or an exit status. */
 static int
 opts_token(struct htc_opts *o, const struct cmdline *c)
 {
 	const char *env = getenv("HOODY_TUNNEL_TOKEN"), *from = "HOODY_TUNNEL_TOKEN";
+	int rc;
 
 	if (c->val[GOPT_TOKEN] != NULL && c->val[GOPT_TOKEN_FILE] != NULL) {
 		print_err("give either --token or --token-file, not both");
@@ -345,14 +392,21 @@ opts_token(struct htc_opts *o, const struct cmdline *c)
 	o->token_file = c->val[GOPT_TOKEN_FILE];
 	if (c->val[GOPT_TOKEN] != NULL) {
 		o->token = c->val[GOPT_TOKEN];
+		o->token_src = HTC_SRC_FLAG;
 		from = "--token";
 	} else if (o->token_file != NULL) {
-		if (token_read_file(o->token_file) < 0)
+		if (token_read_file(o->token_file, "--token-file") < 0)
 			return HTC_EXIT_FAIL;
 		o->token = token_buf;
+		o->token_src = HTC_SRC_FLAG;
 		from = "--token-file";
 	} else if (env != NULL && *env != '\0') {
 		o->token = env;
+		o->token_src = HTC_SRC_ENV;
+	} else if ((rc = opts_token_conf(o, c)) != 0) {
+		return rc;
+	} else {
+		from = o->conf_path;
 	}
 	if (o->token == NULL)
 		return 0;
@@ -363,23 +417,71 @@ opts_token(struct htc_opts *o, const struct cmdline *c)
 	return 0;
 }
 
-/* Fill o from the command line and the environment. 0 or an exit status. */
+/*
+ * The config file into o->conf (left NULL when there is none). A file named
+ * by $HTC_CONFIG must exist, but for login, which creates it. 0 or an exit
+ * status.
+ */
+static int
+opts_conf(struct htc_opts *o, const struct cmdline *c)
+{
+	static char path[PATH_MAX];
+	static struct conf conf;
+	enum conf_file_origin from = conf_file_path(path, sizeof(path));
+
+	if (from == CONF_FILE_NONE)
+		return 0;
+	o->conf_path = path;
+	switch (conf_file_load(&conf, path, from == CONF_FILE_ENV && c->cmd->exec != cmd_login)) {
+	case CONF_FILE_LOADED: o->conf = &conf; return 0;
+	case CONF_FILE_MISSING: return 0;
+	case CONF_FILE_BAD: break;
+	}
+	return HTC_EXIT_USAGE;
+}
+
+/* The daemon's URL: --url, $HTC_URL, the config file, the default. 0 or an exit status. */
+static int
+opts_url(struct htc_opts *o, const struct cmdline *c)
+{
+	const char *env_url = getenv("HTC_URL"), *file_url = o->conf ? o->conf->set[CONF_URL] : NULL;
+	const char *from = "--url";
+
+	o->url = URL_DEFAULT;
+	if (c->val[GOPT_URL] != NULL) {
+		o->url = c->val[GOPT_URL];
+		o->url_src = HTC_SRC_FLAG;
+	} else if (env_url != NULL && *env_url != '\0') {
+		o->url = env_url;
+		o->url_src = HTC_SRC_ENV;
+		from = "HTC_URL";
+	} else if (file_url != NULL) {
+		o->url = file_url;
+		o->url_src = HTC_SRC_FILE;
+		from = o->conf_path;
+	}
+	if (url_parse(&o->u, o->url) < 0) {
+		print_err("%s: %s: '%s'", from, o->u.err, o->url);
+		return HTC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Fill o from the command line, the environment and the config file. 0 or an exit status. */
 static int
 opts_fill(struct htc_opts *o, const struct cmdline *c)
 {
-	const char *env_url = getenv("HTC_URL");
 	uint64_t n;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	o->url = c->val[GOPT_URL] ? c->val[GOPT_URL] : env_url && *env_url ? env_url : URL_DEFAULT;
-	if (url_parse(&o->u, o->url) < 0) {
-		print_err("%s: %s: '%s'", c->val[GOPT_URL] ? "--url" : "HTC_URL", o->u.err, o->url);
-		return HTC_EXIT_USAGE;
-	}
+	if ((rc = opts_conf(o, c)) != 0 || (rc = opts_url(o, c)) != 0)
+		return rc;
 	if ((rc = opts_token(o, c)) != 0)
 		return rc;
 	o->ca_file = c->val[GOPT_CA_FILE];
+	if (o->ca_file == NULL && o->conf != NULL)
+		o->ca_file = o->conf->set[CONF_CA_FILE];
 	if (c->val[GOPT_CONNECTIONS] != NULL) {
 		if (util_parse_uint(c->val[GOPT_CONNECTIONS], HTC_CONNECTIONS_MAX, &n) < 0 || n == 0) {
 			print_err("--connections must be 1..%d", HTC_CONNECTIONS_MAX);

@@ -55,6 +55,10 @@ KiB = 1 << 10
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
+# htc reads ~/.config/htc/config: the tests' htc sees an empty config directory, never the user's
+os.environ.pop("HTC_CONFIG", None)
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="ht-xdg-")
+
 
 def scaled(normal, slow):
     """normal, or slow under a sanitizer build (or HT_SLOW=1)."""
