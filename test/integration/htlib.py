@@ -387,10 +387,13 @@ class Htc:
 
     def __init__(self, daemon, *args, token=None, url=None):
         self.token = token or daemon.token
-        self.argv = [HTC, "--url", url or daemon.url, "--token", self.token, *args]
+        self._spawn([HTC, "--url", url or daemon.url, "--token", self.token, *args], None)
+
+    def _spawn(self, argv, env):
+        self.argv = argv
         self.errf = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.errf)
+                                     stderr=self.errf, env=env)
         self.lines = []  # stdout lines, the leading "HH:MM:SS.mmm " of log lines removed
         self.raw_lines = []  # the same as printed
         self.q = queue.Queue()

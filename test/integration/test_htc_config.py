@@ -22,7 +22,6 @@ Run: BUILD=build /usr/bin/python3 test/integration/test_htc_config.py
 """
 import http.server as httpserver
 import os
-import queue
 import shutil
 import stat
 import subprocess
@@ -116,14 +115,7 @@ class HomeHtc(Htc):
 
     def __init__(self, home, daemon, *args, env=None):
         self.token = daemon.token
-        self.argv = [HTC, *args]
-        self.errf = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.errf, env=env or home.env())
-        self.lines = []
-        self.q = queue.Queue()
-        self.t = threading.Thread(target=self._pump, daemon=True)
-        self.t.start()
+        self._spawn([HTC, *args], env or home.env())
 
 
 def two_tunnels(d, web, api):
