@@ -611,7 +611,7 @@ ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 ctl_start(struct daemon *d)
 {
-	int rc = daemon_listen(d, &d->ctl, "--listen", d->cfg->listen, 50, ctl_on_accept);
+	int rc = daemon_listen(d, &d->ctl, "listen", d->cfg->listen, 50, ctl_on_accept);
 
 	if (rc < 0)
 		return rc;

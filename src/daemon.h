@@ -135,7 +135,9 @@ void daemon_accept_batch(struct daemon *d, int lfd, const struct daemon_accept_o
 int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, reactor_io_cb *cb);
 /*
  * Listen on addr (HOST:PORT, port the default when addr has none) and
- * start watching: 0, or -errno logged with the flag's name (--listen).
+ * start watching: 0, or -errno logged with the setting's name: flag is
+ * the option without "--" ("listen"), shown as config_name() says
+ * (--listen, or HOODY_TUNNEL_LISTEN when it came from the environment).
  */
 int daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *addr, int port,
 		  reactor_io_cb *cb);

@@ -1246,7 +1246,7 @@ expose_vhost_start(struct daemon *d)
 {
 	if (d->cfg->vhost_listen == NULL)
 		return 0;
-	return daemon_listen(d, &d->vhost, "--vhost-listen", d->cfg->vhost_listen, 80, vhost_on_accept);
+	return daemon_listen(d, &d->vhost, "vhost-listen", d->cfg->vhost_listen, 80, vhost_on_accept);
 }
 
 /* see expose.h */
