@@ -240,7 +240,7 @@ upgrade(struct ctl_conn *c, const struct http1_request *rq)
 
 	ws_handshake_server_check(&res, rq->method, rq->method_len, rq->minor_version, rq->headers,
 				  rq->num_headers, protos, 2, 1);
-	if (res.status == 101 && c->d->draining) {
+	if (res.status == 101 && c->d->phase != DAEMON_RUNNING) {
 		respond_text(c, 503, "server shutting down\n");
 		return;
 	}

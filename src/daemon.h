@@ -32,6 +32,14 @@ struct session;
 struct conn;
 struct ctl_conn;
 
+/* Where the daemon is in its life; main.c and session.c move it forward only. */
+enum daemon_phase {
+	DAEMON_RUNNING = 0, /* serving */
+	DAEMON_DRAINING,    /* a stop signal came: sessions drain, new ones are refused */
+	DAEMON_EXITING,     /* the loop is stopping (drained, grace over, or a second signal) */
+	DAEMON_PHASE_MAX
+};
+
 /* A listening socket the FD budget may pause (control plane, bindings). */
 struct daemon_listener {
 	int fd;
@@ -76,7 +84,7 @@ struct daemon {
 	struct slab visitors;        /* EXPOSE visitor connections (expose.c) */
 	unsigned requests_in_flight; /* EXPOSE requests between STREAM_OPEN and the end of the response */
 	struct ctl_conn *ctls;       /* control-plane HTTP connections */
-	int draining;                /* SIGTERM received (session_shutdown_all) */
+	enum daemon_phase phase;     /* RUNNING until SIGTERM (session_shutdown_all) */
 	struct reactor_timer drain_timer;
 	struct reactor_signal sigterm, sigint, sigpipe;
 	const char *token;

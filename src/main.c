@@ -37,8 +37,8 @@ on_drain_timeout(struct reactor *r, struct reactor_timer *t)
 	struct daemon *d = container_of(t, struct daemon, drain_timer);
 
 	log_warn("shutdown grace over: closing what is left");
+	d->phase = DAEMON_EXITING;
 	reactor_stop(r);
-	(void)d;
 }
 
 static void
@@ -47,8 +47,9 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 	struct daemon *d = sg->signo == SIGTERM ? container_of(sg, struct daemon, sigterm)
 						: container_of(sg, struct daemon, sigint);
 
-	if (d->draining) {
+	if (d->phase != DAEMON_RUNNING) {
 		log_info("second stop signal: exiting now");
+		d->phase = DAEMON_EXITING;
 		reactor_stop(r);
 		return;
 	}

@@ -791,11 +791,17 @@ session_gauges(const struct daemon *d, struct metrics_gauges *g)
 		g->streams_active += s->mux.streams.count;
 }
 
-/* Once the drain has nothing left to wait for, stop the reactor. */
+/*
+ * Once the drain has nothing left to wait for, stop the reactor. Called
+ * from every deferred free (several may run in one closing phase, and
+ * more during teardown): only the first one that finds nothing left
+ * stops the loop and says so.
+ */
 static void
 check_drained(struct daemon *d)
 {
-	if (d->draining && d->sessions == NULL && d->tconns == NULL) {
+	if (d->phase == DAEMON_DRAINING && d->sessions == NULL && d->tconns == NULL) {
+		d->phase = DAEMON_EXITING;
 		log_info("drained: exiting");
 		reactor_stop(&d->r);
 	}
@@ -807,7 +813,8 @@ session_shutdown_all(struct daemon *d, uint64_t grace_ms)
 {
 	struct session *s, *next;
 
-	d->draining = 1;
+	if (d->phase == DAEMON_RUNNING)
+		d->phase = DAEMON_DRAINING;
 	for (s = d->sessions; s != NULL; s = next) {
 		next = s->next;
 		session_shutdown(s, grace_ms);

@@ -214,7 +214,7 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 		session_reject(tc, FRAME_CODE_AUTH_ERROR, "authentication failed", METRICS_REJECT_AUTH);
 		return;
 	}
-	if (d->draining) {
+	if (d->phase != DAEMON_RUNNING) {
 		session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down",
 			       METRICS_REJECT_SESSION_CAP);
 		return;
