@@ -206,8 +206,10 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 			 reason, t->reply_max);
 	if (tc->s != NULL)
 		session_sock_lost(tc->s, tc);
-	else
-		log_debug("tunnel socket from %s closed (%u %s)", tc->peer, ws_code, reason ? reason : "");
+	else if (tc->state == TCONN_PRE_AUTH && reason != tunnel_reason_replies)
+		/* a rejection, a hello timeout or a session's end said it already */
+		log_debug("tunnel socket from %s closed before HELLO (%u %s)", tc->peer, ws_code,
+			  reason ? reason : "");
 	tconn_set_state(tc, TCONN_CLOSING);
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -230,11 +232,20 @@ session_close_all(struct daemon *d)
 		tunnel_abort(&tc->t, WS_CLOSE_GOING_AWAY, "daemon exit");
 }
 
-/* GOAWAY on a socket that has no session (rejections), then close. */
+/* see session_int.h */
 void
 session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why)
 {
-	log_info("tunnel socket from %s rejected: %s", tc->peer, reason);
+	session_reject_detail(tc, code, reason, NULL, why);
+}
+
+/* see session_int.h */
+void
+session_reject_detail(struct tconn *tc, unsigned code, const char *reason, const char *detail,
+		      enum metrics_reject why)
+{
+	log_info("tunnel socket from %s rejected: %s%s%s%s", tc->peer, reason, detail ? " (" : "",
+		 detail ? detail : "", detail ? ")" : "");
 	metrics_handshake_rejected(&tc->d->metrics, why);
 	metrics_goaway(&tc->d->metrics, code);
 	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
