@@ -2,7 +2,8 @@
 # Find (and, on Debian, install) what the build needs.
 #
 #   sh third_party/deps.sh build    compiler, BearSSL, cmocka, c-ares
-#   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl (integration tests), clang-format
+#   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl (integration tests), clang-format,
+#                                     mandoc (the manual pages' lint)
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
 #
@@ -34,6 +35,7 @@ check_test() {
 	command -v curl >/dev/null 2>&1 || miss curl
 	command -v openssl >/dev/null 2>&1 || miss openssl
 	command -v clang-format >/dev/null 2>&1 || miss clang-format
+	command -v mandoc >/dev/null 2>&1 || miss mandoc
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang
