@@ -421,7 +421,7 @@ session_sock_lost(struct session *s, struct tconn *tc)
 
 	tconn_detach(tc);
 	if (index != 0) {
-		log_debug("session %s: socket %d: %s", s->id, index, why);
+		log_debug("session %s: socket %d %s", s->id, index, tc->t.peer_close_code ? why : "lost");
 		if (s->state == SESSION_ACTIVE)
 			session_hello_shard_map(s);
 		return;
