@@ -2,9 +2,12 @@
 #
 #   make              build hoody-tunnel, htc and every unit test
 #   make run          start the daemon with a newcomer's default
-#   make test         format check, then the layering check, unit +
-#                     integration tests, plain and ASan+UBSan builds
-#   make check        the same, for one build (BUILD=..., SANITIZE=...)
+#   make test         format check and the manual pages' lint, then the
+#                     layering check, unit + integration tests, plain and
+#                     ASan+UBSan builds
+#   make check        the layering check, unit + integration tests, for one
+#                     build (BUILD=..., SANITIZE=...)
+#   make manlint      the manual pages' lint alone (test/manlint.sh)
 #   make layering     the layering check alone (test/layering.sh)
 #   make format       format every C file as .clang-format says
 #   make fuzz         build the libFuzzer targets (clang)
@@ -98,7 +101,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: format fuzz-deps test-deps all deps run test check layering unit integration fuzz fuzz-smoke bench clean install
+.PHONY: format fuzz-deps test-deps all deps run test check layering manlint unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -178,7 +181,7 @@ run: $(PROGS)
 unit: $(UNIT_BINS)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
 
-# The integration tests' tools (python3-websockets, curl, openssl), installed when missing.
+# The integration tests' tools (python3-websockets, curl, openssl, mandoc), installed when missing.
 test-deps:
 	$(Q)sh third_party/deps.sh test
 
@@ -188,6 +191,9 @@ integration: $(PROGS) $(UNIT_BINS) | test-deps
 layering: $(LIBS) $(PROGS)
 	$(Q)sh test/layering.sh $(BUILD)
 
+manlint: | test-deps
+	$(Q)sh test/manlint.sh
+
 check: all | test-deps
 	$(Q)sh test/layering.sh $(BUILD)
 	$(Q)sh test/run-unit.sh $(UNIT_BINS)
@@ -195,6 +201,7 @@ check: all | test-deps
 
 test: | test-deps
 	$(Q)sh test/format.sh
+	$(Q)sh test/manlint.sh
 	$(Q)$(MAKE) --no-print-directory check BUILD=build SANITIZE=
 	$(Q)$(MAKE) --no-print-directory check BUILD=build-san SANITIZE=address,undefined
 

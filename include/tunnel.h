@@ -108,6 +108,12 @@ struct tunnel {
 	size_t queued_bytes; /* payload + headers waiting to be written */
 	size_t reply_bytes;  /* replies queued and not written yet */
 	unsigned close_code; /* after close: the code */
+	/* The peer started the closing handshake: the code of its CLOSE
+	 * (WS_CLOSE_NO_STATUS when it carried none) and its reason, cut to
+	 * fit, NUL-terminated. 0 and "" when the peer sent no CLOSE, or sent
+	 * it only in answer to ours (a lost connection, our own close). */
+	unsigned peer_close_code;
+	char peer_close_reason[WS_MAX_CONTROL];
 	/* owned by the user */
 	void *owner;
 	size_t reply_max; /* TUNNEL_REPLY_MAX after tunnel_init; the owner may change it */

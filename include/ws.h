@@ -59,7 +59,10 @@ enum ws_close_code {
 	WS_CLOSE_POLICY = 1008,
 	WS_CLOSE_TOO_BIG = 1009, /* message above the parser's limit */
 	WS_CLOSE_EXTENSION = 1010,
-	WS_CLOSE_INTERNAL = 1011
+	WS_CLOSE_INTERNAL = 1011,
+	WS_CLOSE_SERVICE_RESTART = 1012,
+	WS_CLOSE_TRY_AGAIN_LATER = 1013,
+	WS_CLOSE_BAD_GATEWAY = 1014
 };
 
 /* Which end of the connection the parser serves. */
@@ -212,6 +215,12 @@ size_t ws_close_payload_encode(uint8_t out[WS_MAX_CONTROL], unsigned code, const
  * 3000-4999; 0 for everything else (1004-1006, 1015, <1000, 1016-2999, >4999).
  */
 int ws_close_code_valid(unsigned code);
+
+/*
+ * The name of a close code of RFC 6455 7.4.1 or the IANA registry
+ * ("going away" for 1001), or NULL for any other code.
+ */
+const char *ws_close_code_name(unsigned code);
 
 /*
  * Feed n bytes to an incremental validator. 0 while the text so far is a

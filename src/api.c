@@ -337,7 +337,7 @@ authorized(struct daemon *d, const struct http1_request *rq)
 static void
 probe(struct daemon *d, const struct target *t, struct api_response *res)
 {
-	int ready = d->ctl.fd >= 0 && !fdbudget_exhausted(&d->fds) && !d->draining;
+	int ready = d->ctl.fd >= 0 && !fdbudget_exhausted(&d->fds) && d->phase == DAEMON_RUNNING;
 	int live = path_is(t, "/healthz/live");
 
 	res->status = live || ready ? 200 : 503;

@@ -116,19 +116,20 @@ static const struct opt opts[] = {
 	  .off = OFF(token),
 	  .arg = "TOKEN",
 	  .def_note = "generated, printed once",
-	  .help = "bearer token of tunnel clients and the admin API" },
+	  .help = "bearer token of tunnel clients and the admin API, 16 bytes or more\n"
+		  "      (e.g. from 'openssl rand -hex 16')" },
 	{ .name = "token-file",
 	  .type = OPT_STRING,
 	  .off = OFF(token_file),
 	  .arg = "PATH",
-	  .help = "read the token from a file (trailing newline stripped)" },
+	  .help = "read the token from a file (trailing newline stripped; 16 bytes or more)" },
 	{ .name = "admin-token",
 	  .type = OPT_STRING,
 	  .check = CHK_SECRET,
 	  .off = OFF(admin_token),
 	  .arg = "TOKEN",
 	  .def_note = "the tunnel token",
-	  .help = "bearer token of the admin API" },
+	  .help = "bearer token of the admin API (16 bytes or more)" },
 	{ .name = "admin-auth",
 	  .type = OPT_ENUM,
 	  .choices = admin_auth_choices,
@@ -408,6 +409,10 @@ static const struct opt opts[] = {
 /* clang-format on */
 
 #define N_OPTS UTIL_ARRAY_SIZE(opts)
+/* struct config.from_env has one bit per option. */
+_Static_assert(N_OPTS <= 64, "struct config.from_env holds one bit per option");
+/* Longest variable name (HOODY_TUNNEL_ and the longest flag, upper case). */
+#define ENV_NAME_MAX 64
 
 /* Format an error into err (if any); always returns -1. */
 __attribute__((format(printf, 3, 4))) static int
@@ -427,9 +432,13 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 static void
 env_name(const struct opt *o, char *out, size_t cap)
 {
-	size_t n = strlen(CONFIG_ENV_PREFIX), i;
+	static const char prefix[] = CONFIG_ENV_PREFIX;
+	size_t n = 0, i;
 
-	memcpy(out, CONFIG_ENV_PREFIX, n);
+	if (cap == 0)
+		return;
+	for (i = 0; prefix[i] != '\0' && n + 1 < cap; i++)
+		out[n++] = prefix[i];
 	for (i = 0; o->name[i] != '\0' && n + 1 < cap; i++) {
 		char ch = o->name[i];
 		out[n++] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
@@ -447,6 +456,18 @@ opt_who(const struct opt *o, int from_env, char *out, size_t cap)
 		snprintf(out, cap, "--%s", o->name);
 }
 
+/* "--flag (HOODY_TUNNEL_FLAG)": a setting that is missing, so both ways to give it. */
+static const char *
+both_names(const char *flag, char *out, size_t cap)
+{
+	char env[ENV_NAME_MAX];
+	const struct opt o = { .name = flag };
+
+	env_name(&o, env, sizeof(env));
+	snprintf(out, cap, "--%s (%s)", flag, env);
+	return out;
+}
+
 static const struct opt *
 find_flag(const char *name, size_t len)
 {
@@ -462,7 +483,7 @@ find_flag(const char *name, size_t len)
 static const struct opt *
 find_env(const char *s, size_t len)
 {
-	char want[64];
+	char want[ENV_NAME_MAX];
 	size_t i;
 
 	for (i = 0; i < N_OPTS; i++) {
@@ -590,6 +611,15 @@ check_trusted_proxy(const char *s)
 
 /* ---- applying one value -------------------------------------------------- */
 
+/* A token of n < CONFIG_TOKEN_MIN bytes from `who`: the error (its length, never its bytes). */
+static int
+token_too_short(const char *who, size_t n, char *err, size_t errlen)
+{
+	return fail(err, errlen,
+		    "%s: too short (%zu byte%s); use at least %d bytes, e.g. from 'openssl rand -hex %d'",
+		    who, n, n == 1 ? "" : "s", CONFIG_TOKEN_MIN, CONFIG_TOKEN_MIN);
+}
+
 static int
 apply_string(struct config *c, const struct opt *o, const char *who, const char *v, char *err, size_t errlen)
 {
@@ -613,9 +643,11 @@ apply_string(struct config *c, const struct opt *o, const char *who, const char 
 	case CHK_SECRET:
 		if (check_secret(v, strlen(v)) < 0)
 			return fail(err, errlen,
-				    "%s: invalid value (expected 1..%d printable ASCII "
+				    "%s: invalid value (expected %d..%d printable ASCII "
 				    "characters without spaces)",
-				    who, CONFIG_TOKEN_MAX);
+				    who, CONFIG_TOKEN_MIN, CONFIG_TOKEN_MAX);
+		if (strlen(v) < CONFIG_TOKEN_MIN)
+			return token_too_short(who, strlen(v), err, errlen);
 		break;
 	case CHK_READABLE:
 		if (access(v, R_OK) < 0)
@@ -751,7 +783,7 @@ apply_policy(struct config *c, const struct opt *o, const char *who, const char 
 static int
 apply(struct config *c, const struct opt *o, const char *v, int from_env, char *err, size_t errlen)
 {
-	char who[64];
+	char who[ENV_NAME_MAX];
 	int b;
 
 	opt_who(o, from_env, who, sizeof(who));
@@ -831,17 +863,8 @@ scan_argv(int argc, char **argv, unsigned char *given, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-note_unknown_env(struct config *c, const char *name, size_t len)
-{
-	if (c->n_env_unknown >= CONFIG_MAX_ENV_UNKNOWN)
-		return;
-	c->env_unknown[c->n_env_unknown] = name;
-	c->env_unknown_len[c->n_env_unknown] = len;
-	c->n_env_unknown++;
-}
-
-/* Pass 2: HOODY_TUNNEL_* variables of the flags not given. */
+/* Pass 2: HOODY_TUNNEL_* variables of the flags not given. Names that
+ * match no flag are left to envcheck (main warns about them). */
 static int
 apply_env(struct config *c, char **envp, const unsigned char *given, char *err, size_t errlen)
 {
@@ -854,14 +877,11 @@ apply_env(struct config *c, char **envp, const unsigned char *given, char *err, 
 		if (eq == NULL || strncmp(e, CONFIG_ENV_PREFIX, plen) != 0)
 			continue;
 		o = find_env(e + plen, (size_t)(eq - e) - plen);
-		if (o == NULL) {
-			note_unknown_env(c, e, (size_t)(eq - e));
-			continue;
-		}
-		if (given[o - opts] || eq[1] == '\0')
+		if (o == NULL || given[o - opts] || eq[1] == '\0')
 			continue;
 		if (apply(c, o, eq + 1, 1, err, errlen) < 0)
 			return -1;
+		c->from_env |= (uint64_t)1 << (o - opts);
 	}
 	return 0;
 }
@@ -922,18 +942,19 @@ static int
 read_token_file(struct config *c, char *err, size_t errlen)
 {
 	const char *why = NULL;
+	char who[ENV_NAME_MAX + 220];
 	ssize_t r;
 	size_t n;
 	int fd;
 
+	config_name(c, "token-file", who, ENV_NAME_MAX);
 	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "--token-file: cannot read '%.200s': %s", c->token_file,
-			    strerror(errno));
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", who, c->token_file, strerror(errno));
 	r = read_capped(fd, c->token_buf, CONFIG_TOKEN_MAX + 2); /* token and "\r\n" */
 	close(fd);
 	if (r < 0)
-		return fail(err, errlen, "--token-file: cannot read '%.200s': %s", c->token_file,
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", who, c->token_file,
 			    strerror((int)-r));
 	n = (size_t)r;
 	if (n > CONFIG_TOKEN_MAX + 2)
@@ -948,36 +969,47 @@ read_token_file(struct config *c, char *err, size_t errlen)
 		why = "holds characters other than printable ASCII on one line";
 	if (why != NULL) {
 		wipe(c->token_buf, sizeof(c->token_buf));
-		return fail(err, errlen, "--token-file: '%.200s' %s", c->token_file, why);
+		return fail(err, errlen, "%s: '%.200s' %s", who, c->token_file, why);
+	}
+	if (n < CONFIG_TOKEN_MIN) {
+		wipe(c->token_buf, sizeof(c->token_buf));
+		snprintf(who + strlen(who), sizeof(who) - strlen(who), " '%.200s'", c->token_file);
+		return token_too_short(who, n, err, errlen);
 	}
 	c->token_buf[n] = '\0';
 	c->token = c->token_buf;
 	return 0;
 }
 
+/* The checks between fields; each message names the settings as they were given. */
 static int
 check_whole(struct config *c, char *err, size_t errlen)
 {
+	char a[ENV_NAME_MAX], b[2 * ENV_NAME_MAX];
+
 	if (c->token != NULL && c->token_file != NULL)
-		return fail(err, errlen,
-			    "--token and --token-file (HOODY_TUNNEL_TOKEN and "
-			    "HOODY_TUNNEL_TOKEN_FILE) are mutually exclusive");
+		return fail(err, errlen, "%s and %s are mutually exclusive",
+			    config_name(c, "token", a, sizeof(a)),
+			    config_name(c, "token-file", b, sizeof(b)));
 	if (c->stream_initial_window > c->session_initial_window)
-		return fail(err, errlen,
-			    "--stream-initial-window (%lu bytes) must not exceed "
-			    "--session-initial-window (%lu bytes)",
+		return fail(err, errlen, "%s (%lu bytes) must not exceed %s (%lu bytes)",
+			    config_name(c, "stream-initial-window", a, sizeof(a)),
 			    (unsigned long)c->stream_initial_window,
+			    config_name(c, "session-initial-window", b, sizeof(b)),
 			    (unsigned long)c->session_initial_window);
 	if (c->ping_interval_ms >= c->pong_timeout_ms)
-		return fail(err, errlen,
-			    "--ping-interval (%llu ms) must be shorter than "
-			    "--pong-timeout (%llu ms)",
-			    (unsigned long long)c->ping_interval_ms, (unsigned long long)c->pong_timeout_ms);
+		return fail(err, errlen, "%s (%llu ms) must be shorter than %s (%llu ms)",
+			    config_name(c, "ping-interval", a, sizeof(a)),
+			    (unsigned long long)c->ping_interval_ms,
+			    config_name(c, "pong-timeout", b, sizeof(b)),
+			    (unsigned long long)c->pong_timeout_ms);
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
-		return fail(err, errlen, "--tls-cert and --tls-key must be given together");
+		return fail(err, errlen, "%s needs %s too (a certificate chain and its key)",
+			    config_name(c, c->tls_cert ? "tls-cert" : "tls-key", a, sizeof(a)),
+			    both_names(c->tls_cert ? "tls-key" : "tls-cert", b, sizeof(b)));
 	if (c->vhost_listen != NULL && c->domain == NULL)
-		return fail(err, errlen,
-			    "--vhost-listen needs --domain (the names it routes are NAME.DOMAIN)");
+		return fail(err, errlen, "%s needs %s (the names it routes are NAME.DOMAIN)",
+			    config_name(c, "vhost-listen", a, sizeof(a)), both_names("domain", b, sizeof(b)));
 	if (c->token_file != NULL)
 		return read_token_file(c, err, errlen);
 	return 0;
@@ -1029,16 +1061,53 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 }
 
 /* see config.h */
+const char *
+config_name(const struct config *c, const char *flag, char *buf, size_t cap)
+{
+	const struct opt *o = find_flag(flag, strlen(flag));
+
+	if (cap == 0)
+		return buf;
+	if (o == NULL)
+		snprintf(buf, cap, "--%s", flag);
+	else
+		opt_who(o, (c->from_env >> (o - opts)) & 1, buf, cap);
+	return buf;
+}
+
+/* see config.h */
+const char *const *
+config_env_names(void)
+{
+	static char names[N_OPTS][ENV_NAME_MAX];
+	static const char *list[N_OPTS + 1];
+	size_t i, n = 0;
+
+	if (list[0] != NULL)
+		return list;
+	for (i = 0; i < N_OPTS; i++) {
+		if (opts[i].type == OPT_ACTION)
+			continue;
+		env_name(&opts[i], names[n], sizeof(names[n]));
+		list[n] = names[n];
+		n++;
+	}
+	list[n] = NULL;
+	return list;
+}
+
+/* see config.h */
 void
 config_usage(FILE *out)
 {
-	char env[64];
+	char env[ENV_NAME_MAX];
 	size_t i;
 
 	fprintf(out, "Usage: hoody-tunnel [FLAGS]\n\n"
 		     "Reverse-tunnel daemon: EXPOSE and PULL bindings over one WebSocket.\n"
 		     "Every flag may also be set as HOODY_TUNNEL_<FLAG> (dashes become underscores,\n"
-		     "e.g. HOODY_TUNNEL_MAX_SESSIONS=16); a flag on the command line wins.\n"
+		     "e.g. HOODY_TUNNEL_MAX_SESSIONS=16); a flag on the command line wins. Unknown\n"
+		     "HOODY_TUNNEL_* variables are warned about at start-up (with a close known name).\n"
 		     "Both --flag VALUE and --flag=VALUE work; booleans take =1/0/true/false/yes/no.\n"
 		     "Sizes take B, K, KiB, M, MiB, G, GiB; durations ms, s, m, h (bare number: s).\n");
 	for (i = 0; i < N_OPTS; i++) {

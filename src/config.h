@@ -7,8 +7,9 @@
  * over the environment. Values are checked when they are read (units via
  * util_parse_size / util_parse_duration_ms, ranges, choices) and again as a
  * whole (stream window <= session window, ping interval < pong timeout,
- * TLS cert and key together, ...); every error message names the flag or
- * the variable and the bad value (never the value of a secret).
+ * TLS cert and key together, tokens of CONFIG_TOKEN_MIN bytes or more, ...);
+ * every error message names the flag or the variable the value came from
+ * and the bad value (never the value of a secret).
  *
  * Not here: resolving addresses (the caller does, `listen` and friends stay
  * strings), generating a token when none is given (auth.h does), opening
@@ -38,12 +39,13 @@
 
 /* Longest token accepted from any source, in bytes. */
 #define CONFIG_TOKEN_MAX 512
+/* Shortest token accepted (--token, --token-file, --admin-token and their
+ * variables): 16 bytes, as many as 'openssl rand -hex 16' prints 32. */
+#define CONFIG_TOKEN_MIN 16
 /* --trusted-proxy: entries kept (after splitting on commas), and the
  * longest entry ("ffff:...:255.255.255.255/128" is 49 bytes). */
 #define CONFIG_MAX_TRUSTED_PROXIES 32
 #define CONFIG_TRUSTED_PROXY_LEN 64
-/* Unknown HOODY_TUNNEL_* variables remembered for a warning. */
-#define CONFIG_MAX_ENV_UNKNOWN 8
 /* Prefix of every environment variable. */
 #define CONFIG_ENV_PREFIX "HOODY_TUNNEL_"
 
@@ -118,16 +120,12 @@ struct config {
 	 * (the default) means loopback. */
 	struct forward_policy forward_allow;
 
-	/* Read-only for the caller: HOODY_TUNNEL_* names that match no flag
-	 * (pointers into envp, up to "=" excluded: print with %.*s and the
-	 * length env_unknown_len[i]), so main can warn about typos. */
-	const char *env_unknown[CONFIG_MAX_ENV_UNKNOWN];
-	size_t env_unknown_len[CONFIG_MAX_ENV_UNKNOWN];
-	unsigned n_env_unknown;
-
 	/* Private: the token read from token_file. main may also place a
 	 * generated token here (then set token = token_buf). */
 	char token_buf[CONFIG_TOKEN_MAX + 2]; /* token, "\r\n" while reading */
+	/* Private: bit i set when option i of the table took its value from
+	 * the environment (config_name). */
+	uint64_t from_env;
 };
 
 /* Fill every field with its default (no token, no TLS, no vhost): the
@@ -150,6 +148,21 @@ void config_defaults(struct config *c);
  * config_fini().
  */
 int config_load(struct config *c, int argc, char **argv, char **envp, char *err, size_t errlen);
+
+/*
+ * What a message calls the setting of flag (its name without "--", e.g.
+ * "listen"): "HOODY_TUNNEL_LISTEN" when config_load took its value from
+ * the environment, else "--listen". Written into buf (cap bytes, cut to
+ * fit), which is returned.
+ */
+const char *config_name(const struct config *c, const char *flag, char *buf, size_t cap);
+
+/*
+ * Every HOODY_TUNNEL_* name the daemon reads, NULL-terminated (one per
+ * flag that takes a value; --help and --version have none). Static
+ * storage, built on the first call.
+ */
+const char *const *config_env_names(void);
 
 /* Print the --help text: every flag, its environment name and default. */
 void config_usage(FILE *out);

@@ -240,7 +240,7 @@ upgrade(struct ctl_conn *c, const struct http1_request *rq)
 
 	ws_handshake_server_check(&res, rq->method, rq->method_len, rq->minor_version, rq->headers,
 				  rq->num_headers, protos, 2, 1);
-	if (res.status == 101 && c->d->draining) {
+	if (res.status == 101 && c->d->phase != DAEMON_RUNNING) {
 		respond_text(c, 503, "server shutting down\n");
 		return;
 	}
@@ -611,7 +611,7 @@ ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 ctl_start(struct daemon *d)
 {
-	int rc = daemon_listen(d, &d->ctl, "--listen", "control", d->cfg->listen, 50, ctl_on_accept);
+	int rc = daemon_listen(d, &d->ctl, "listen", "control", d->cfg->listen, 50, ctl_on_accept);
 
 	if (rc < 0)
 		return rc;

@@ -161,6 +161,7 @@ daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, con
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	char name[64];
 	int fd, rc;
 
 	fd = d->activated != NULL ? listenfds_take(d->activated, fdname) : -1;
@@ -169,7 +170,8 @@ daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, con
 		if (rc < 0)
 			close(fd);
 		else
-			log_info("%s: the service manager's socket '%s' (fd %d), port %d", flag, fdname, fd,
+			log_info("%s: the service manager's socket '%s' (fd %d), port %d",
+				 config_name(d->cfg, flag, name, sizeof(name)), fdname, fd,
 				 net_local_port(fd));
 		return rc;
 	}
@@ -177,12 +179,13 @@ daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, con
 		return -ENOENT;
 	rc = net_parse_hostport(addr, port, &ss, &len);
 	if (rc < 0) {
-		log_error("%s %s: not an address", flag, addr);
+		log_error("%s %s: not an address", config_name(d->cfg, flag, name, sizeof(name)), addr);
 		return rc;
 	}
 	fd = net_listen((struct sockaddr *)&ss, len, DAEMON_LISTEN_BACKLOG, 0);
 	if (fd < 0) {
-		log_error("%s: cannot listen on %s: %s", flag, addr, strerror(-fd));
+		log_error("%s: cannot listen on %s: %s", config_name(d->cfg, flag, name, sizeof(name)), addr,
+			  strerror(-fd));
 		return fd;
 	}
 	rc = daemon_listener_start(d, l, fd, cb);

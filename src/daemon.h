@@ -32,6 +32,14 @@ struct session;
 struct conn;
 struct ctl_conn;
 
+/* Where the daemon is in its life; main.c and session.c move it forward only. */
+enum daemon_phase {
+	DAEMON_RUNNING = 0, /* serving */
+	DAEMON_DRAINING,    /* a stop signal came: sessions drain, new ones are refused */
+	DAEMON_EXITING,     /* the loop is stopping (drained, grace over, or a second signal) */
+	DAEMON_PHASE_MAX
+};
+
 /* A listening socket the FD budget may pause (control plane, bindings). */
 struct daemon_listener {
 	int fd;
@@ -77,7 +85,7 @@ struct daemon {
 	struct slab visitors;        /* EXPOSE visitor connections (expose.c) */
 	unsigned requests_in_flight; /* EXPOSE requests between STREAM_OPEN and the end of the response */
 	struct ctl_conn *ctls;       /* control-plane HTTP connections */
-	int draining;                /* SIGTERM received (session_shutdown_all) */
+	enum daemon_phase phase;     /* RUNNING until SIGTERM (session_shutdown_all) */
 	struct reactor_timer drain_timer;
 	struct reactor_signal sigterm, sigint, sigpipe;
 	const char *token;
@@ -137,8 +145,11 @@ int daemon_listener_start(struct daemon *d, struct daemon_listener *l, int fd, r
 /*
  * Start watching the socket the service manager passed under fdname
  * (d->activated, socket activation) or, when it passed none, listen on
- * addr (HOST:PORT, port the default when addr has none): 0, or -errno
- * logged with the flag's name (--listen).
+ * addr (HOST:PORT, port the default when addr has none): 0, -ENOENT when
+ * addr is NULL and no socket was passed, or -errno logged with the
+ * setting's name: flag is the option without "--" ("listen"), shown as
+ * config_name() says (--listen, or HOODY_TUNNEL_LISTEN when it came from
+ * the environment).
  */
 int daemon_listen(struct daemon *d, struct daemon_listener *l, const char *flag, const char *fdname,
 		  const char *addr, int port, reactor_io_cb *cb);

@@ -1244,7 +1244,7 @@ vhost_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 int
 expose_vhost_start(struct daemon *d)
 {
-	int rc = daemon_listen(d, &d->vhost, "--vhost-listen", "vhost", d->cfg->vhost_listen, 80,
+	int rc = daemon_listen(d, &d->vhost, "vhost-listen", "vhost", d->cfg->vhost_listen, 80,
 			       vhost_on_accept);
 
 	if (rc == -ENOENT)

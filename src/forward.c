@@ -431,13 +431,13 @@ forward_open(struct session *s, int index, uint32_t sid, const uint8_t *json, si
 int
 forward_init(struct daemon *d)
 {
-	char err[300];
+	char err[300], name[64];
 
 	if (forward_policy_off(&d->cfg->forward_allow))
 		return 0;
 	if (resolve_init(&d->resolver, &d->r, d->cfg->dns_servers, d->cfg->forward_connect_timeout_ms, err,
 			 sizeof(err)) < 0) {
-		log_error("--dns-servers: %s", err);
+		log_error("%s: %s", config_name(d->cfg, "dns-servers", name, sizeof(name)), err);
 		return -1;
 	}
 	d->forward_open = forward_open;

@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "forward.h"
 #include "daemon.h"
+#include "envcheck.h"
 #include "expose.h"
 #include "forward_policy.h"
 #include "listenfds.h"
@@ -41,8 +42,8 @@ on_drain_timeout(struct reactor *r, struct reactor_timer *t)
 	struct daemon *d = container_of(t, struct daemon, drain_timer);
 
 	log_warn("shutdown grace over: closing what is left");
+	d->phase = DAEMON_EXITING;
 	reactor_stop(r);
-	(void)d;
 }
 
 static void
@@ -51,8 +52,9 @@ on_stop_signal(struct reactor *r, struct reactor_signal *sg)
 	struct daemon *d = sg->signo == SIGTERM ? container_of(sg, struct daemon, sigterm)
 						: container_of(sg, struct daemon, sigint);
 
-	if (d->draining) {
+	if (d->phase != DAEMON_RUNNING) {
 		log_info("second stop signal: exiting now");
+		d->phase = DAEMON_EXITING;
 		reactor_stop(r);
 		return;
 	}
@@ -75,7 +77,10 @@ load_tls(struct daemon *d)
 		return 0;
 	memset(&fresh, 0, sizeof(fresh));
 	if (tls_server_creds_load(&fresh, c->tls_cert, c->tls_key, err, sizeof(err)) < 0) {
-		log_error("--tls-cert %s / --tls-key %s: %s", c->tls_cert, c->tls_key, err);
+		char cert[64], key[64];
+
+		log_error("%s %s / %s %s: %s", config_name(c, "tls-cert", cert, sizeof(cert)), c->tls_cert,
+			  config_name(c, "tls-key", key, sizeof(key)), c->tls_key, err);
 		return -1;
 	}
 	/* connections in progress keep a reference to the old material */
@@ -163,8 +168,10 @@ setup_proxies(struct daemon *d, const struct config *c)
 
 	for (i = 0; i < c->n_trusted_proxy; i++) {
 		if (forwarded_add(&d->fwd, c->trusted_proxy[i]) < 0) {
-			log_error("--trusted-proxy %s: not loopback, private, an IP or a CIDR (or too many)",
-				  c->trusted_proxy[i]);
+			char name[64];
+
+			log_error("%s %s: not loopback, private, an IP or a CIDR (or too many)",
+				  config_name(c, "trusted-proxy", name, sizeof(name)), c->trusted_proxy[i]);
 			return -1;
 		}
 	}
@@ -187,7 +194,10 @@ setup(struct daemon *d, struct config *c)
 	fdbudget_raise_rlimit();
 	lim = fdbudget_rlimit();
 	if (fdbudget_init(&d->fds, lim, c->fd_reserve, FDBUDGET_REFUSAL_SLOTS) < 0) {
-		log_error("RLIMIT_NOFILE %ld is too small for --fd-reserve %u", lim, c->fd_reserve);
+		char name[64];
+
+		log_error("RLIMIT_NOFILE %ld is too small for %s %u", lim,
+			  config_name(c, "fd-reserve", name, sizeof(name)), c->fd_reserve);
 		return -1;
 	}
 	metrics_init(&d->metrics);
@@ -251,6 +261,33 @@ listen_text(const struct daemon *d)
 	return text;
 }
 
+/* Where the unknown-variable warnings go: the log, or stderr before it is set up. */
+enum env_warn_to {
+	ENV_WARN_LOG = 0, /* log_warn: the configured format */
+	ENV_WARN_STDERR,  /* "hoody-tunnel: warning: ...", beside a configuration error */
+	ENV_WARN_TO_MAX
+};
+
+static void
+on_unknown_env(void *arg, const char *msg)
+{
+	const enum env_warn_to *to = arg;
+
+	if (*to == ENV_WARN_STDERR)
+		fprintf(stderr, "hoody-tunnel: warning: %s\n", msg);
+	else
+		log_warn("%s", msg);
+}
+
+/* One warning per HOODY_TUNNEL_* variable that is no flag's, with the name it likely meant. */
+static void
+warn_unknown_env(enum env_warn_to to)
+{
+	const struct envcheck_family fam = { CONFIG_ENV_PREFIX, config_env_names(), ENVCHECK_ALL };
+
+	envcheck_scan(environ, &fam, 1, on_unknown_env, &to);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -270,12 +307,14 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (rc < 0) {
+		warn_unknown_env(ENV_WARN_STDERR); /* a misspelt name may be why */
 		fprintf(stderr, "hoody-tunnel: %s\n", err);
 		fprintf(stderr, "Try 'hoody-tunnel --help'.\n");
 		return 2;
 	}
 	log_init(c.log_level, c.log_format, 2);
 	log_set_journal(log_journal_match(getenv("JOURNAL_STREAM"), 2)); /* journalctl -p works */
+	warn_unknown_env(ENV_WARN_LOG);
 	if (setup(&d, &c) < 0 || ctl_start(&d) < 0 || expose_vhost_start(&d) < 0) {
 		log_error("start-up failed");
 		return 1;

@@ -26,7 +26,7 @@ status_text(const struct daemon *d, char *out, size_t cap)
 	snprintf(out, cap, "STATUS=%u session%s (%u parked), %lld binding%s, %lld stream%s%s", d->nsessions,
 		 d->nsessions == 1 ? "" : "s", d->norphans, (long long)g.bindings_active,
 		 g.bindings_active == 1 ? "" : "s", (long long)g.streams_active,
-		 g.streams_active == 1 ? "" : "s", d->draining ? ", draining" : "");
+		 g.streams_active == 1 ? "" : "s", d->phase != DAEMON_RUNNING ? ", draining" : "");
 }
 
 static void

@@ -171,6 +171,29 @@ tconn_detach(struct tconn *tc)
 
 static void session_sock_lost(struct session *s, struct tconn *tc);
 
+/*
+ * How the socket of t ended, for the log: "closed by client" when the
+ * client started the closing handshake (with its code, the code's name and
+ * its reason unless the code is 1000 or absent), else "connection lost"
+ * (EOF, reset, silence). Written into buf, which is returned.
+ */
+static const char *
+loss_why(const struct tunnel *t, char *buf, size_t cap)
+{
+	unsigned code = t->peer_close_code;
+	const char *name = ws_close_code_name(code), *reason = t->peer_close_reason;
+
+	if (code == 0)
+		return "connection lost";
+	if (code == WS_CLOSE_NORMAL || code == WS_CLOSE_NO_STATUS)
+		return "closed by client";
+	if (name != NULL && util_strcaseeq(reason, strlen(reason), name))
+		reason = "";
+	snprintf(buf, cap, "closed by client (%u%s%s%s%s)", code, name ? " " : "", name ? name : "",
+		 *reason ? (name ? ": " : " ") : "", reason);
+	return buf;
+}
+
 static void
 t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 {
@@ -183,8 +206,10 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 			 reason, t->reply_max);
 	if (tc->s != NULL)
 		session_sock_lost(tc->s, tc);
-	else
-		log_debug("tunnel socket from %s closed (%u %s)", tc->peer, ws_code, reason ? reason : "");
+	else if (tc->state == TCONN_PRE_AUTH && reason != tunnel_reason_replies)
+		/* a rejection, a hello timeout or a session's end said it already */
+		log_debug("tunnel socket from %s closed before HELLO (%u %s)", tc->peer, ws_code,
+			  reason ? reason : "");
 	tconn_set_state(tc, TCONN_CLOSING);
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -207,11 +232,20 @@ session_close_all(struct daemon *d)
 		tunnel_abort(&tc->t, WS_CLOSE_GOING_AWAY, "daemon exit");
 }
 
-/* GOAWAY on a socket that has no session (rejections), then close. */
+/* see session_int.h */
 void
 session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why)
 {
-	log_info("tunnel socket from %s rejected: %s", tc->peer, reason);
+	session_reject_detail(tc, code, reason, NULL, why);
+}
+
+/* see session_int.h */
+void
+session_reject_detail(struct tconn *tc, unsigned code, const char *reason, const char *detail,
+		      enum metrics_reject why)
+{
+	log_info("tunnel socket from %s rejected: %s%s%s%s", tc->peer, reason, detail ? " (" : "",
+		 detail ? detail : "", detail ? ")" : "");
 	metrics_handshake_rejected(&tc->d->metrics, why);
 	metrics_goaway(&tc->d->metrics, code);
 	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
@@ -334,15 +368,15 @@ on_park_timeout(struct reactor *r, struct reactor_timer *t)
 	session_end(s, "takeover grace over");
 }
 
-/* The primary is gone without our GOAWAY: keep the bindings for the grace. */
+/* The primary is gone without our GOAWAY (why: loss_why): keep the bindings for the grace. */
 static void
-park(struct session *s)
+park(struct session *s, const char *why)
 {
 	const struct config *c = s->d->cfg;
 	int i;
 
 	if (c->takeover_grace_ms == 0 || s->binds.n == 0) {
-		session_end(s, "connection lost");
+		session_end(s, why);
 		return;
 	}
 	for (i = 1; i < MUX_MAX_SOCKS; i++) {
@@ -358,8 +392,8 @@ park(struct session *s)
 	reactor_timer_stop(&s->d->r, &s->live_timer);
 	reactor_timer_init(&s->park_timer, on_park_timeout);
 	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
-	log_info("session %s parked for %llu ms (%u bindings kept)", s->id,
-		 (unsigned long long)c->takeover_grace_ms, s->binds.n);
+	log_info("session %s parked for %llu ms (%u binding%s kept): %s", s->id,
+		 (unsigned long long)c->takeover_grace_ms, s->binds.n, s->binds.n == 1 ? "" : "s", why);
 }
 
 /* see session_int.h */
@@ -381,17 +415,19 @@ session_evict_parked(struct daemon *d)
 static void
 session_sock_lost(struct session *s, struct tconn *tc)
 {
+	char buf[WS_MAX_CONTROL + 64];
+	const char *why = loss_why(&tc->t, buf, sizeof(buf));
 	int index = tc->index;
 
 	tconn_detach(tc);
 	if (index != 0) {
-		log_debug("session %s: socket %d lost", s->id, index);
+		log_debug("session %s: socket %d %s", s->id, index, tc->t.peer_close_code ? why : "lost");
 		if (s->state == SESSION_ACTIVE)
 			session_hello_shard_map(s);
 		return;
 	}
 	if (s->state == SESSION_ACTIVE && !s->end_on_loss)
-		park(s);
+		park(s, why);
 	else
 		session_end(s, s->state == SESSION_DRAINING ? "drained" : "closed");
 }
@@ -766,11 +802,17 @@ session_gauges(const struct daemon *d, struct metrics_gauges *g)
 		g->streams_active += s->mux.streams.count;
 }
 
-/* Once the drain has nothing left to wait for, stop the reactor. */
+/*
+ * Once the drain has nothing left to wait for, stop the reactor. Called
+ * from every deferred free (several may run in one closing phase, and
+ * more during teardown): only the first one that finds nothing left
+ * stops the loop and says so.
+ */
 static void
 check_drained(struct daemon *d)
 {
-	if (d->draining && d->sessions == NULL && d->tconns == NULL) {
+	if (d->phase == DAEMON_DRAINING && d->sessions == NULL && d->tconns == NULL) {
+		d->phase = DAEMON_EXITING;
 		log_info("drained: exiting");
 		reactor_stop(&d->r);
 	}
@@ -782,7 +824,8 @@ session_shutdown_all(struct daemon *d, uint64_t grace_ms)
 {
 	struct session *s, *next;
 
-	d->draining = 1;
+	if (d->phase == DAEMON_RUNNING)
+		d->phase = DAEMON_DRAINING;
 	for (s = d->sessions; s != NULL; s = next) {
 		next = s->next;
 		session_shutdown(s, grace_ms);

@@ -19,8 +19,9 @@
 #include "util.h"
 #include "ws.h"
 
-static int
-hello_auth_ok(struct daemon *d, const struct json_doc *doc)
+/* What is wrong with the HELLO's credentials, for the log (never the token), or NULL. */
+static const char *
+hello_auth_fault(struct daemon *d, const struct json_doc *doc)
 {
 	int auth = json_get(doc, 0, "auth");
 	char token[600];
@@ -29,13 +30,13 @@ hello_auth_ok(struct daemon *d, const struct json_doc *doc)
 
 	if (json_type(doc, auth) != JSON_OBJECT ||
 	    !json_string_eq(doc, json_get(doc, auth, "kind"), "bearer"))
-		return 0;
+		return "no bearer token";
 	n = json_get_string(doc, json_get(doc, auth, "token"), token, sizeof(token));
 	if (n < 0)
-		return 0;
+		return "no bearer token";
 	ok = auth_token_check(d->token, d->token_len, token, (size_t)n);
 	explicit_bzero(token, sizeof(token));
-	return ok == 1;
+	return ok == 1 ? NULL : "wrong token";
 }
 
 static void
@@ -196,6 +197,7 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 	struct json_tok toks[64];
 	struct json_doc doc;
 	struct session *s;
+	const char *fault;
 	int resume;
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
@@ -210,11 +212,12 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 			       METRICS_REJECT_VERSION);
 		return;
 	}
-	if (!hello_auth_ok(d, &doc)) {
-		session_reject(tc, FRAME_CODE_AUTH_ERROR, "authentication failed", METRICS_REJECT_AUTH);
+	if ((fault = hello_auth_fault(d, &doc)) != NULL) {
+		session_reject_detail(tc, FRAME_CODE_AUTH_ERROR, "authentication failed", fault,
+				      METRICS_REJECT_AUTH);
 		return;
 	}
-	if (d->draining) {
+	if (d->phase != DAEMON_RUNNING) {
 		session_reject(tc, FRAME_CODE_RESOURCE_EXHAUSTED, "server shutting down",
 			       METRICS_REJECT_SESSION_CAP);
 		return;

@@ -24,8 +24,15 @@ void session_set_state(struct session *s, enum session_state st);
 /* Forget the session of a socket (it keeps closing on its own). */
 void tconn_detach(struct tconn *tc);
 
-/* GOAWAY on a socket that has no session (rejections), counted, then close. */
+/*
+ * GOAWAY(code, reason) on a socket that has no session (rejections),
+ * counted, then close. One log line, naming the peer and the reason.
+ */
 void session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why);
+
+/* session_reject, the log line adding detail (a static text, never a secret) after the reason. */
+void session_reject_detail(struct tconn *tc, unsigned code, const char *reason, const char *detail,
+			   enum metrics_reject why);
 
 /* At --max-sessions: end the session parked longest ago to make room (counted). 1, or 0 when none is parked.
  */

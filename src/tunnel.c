@@ -687,6 +687,12 @@ handle_ws_event(struct tunnel *t, const struct ws_event *ev)
 		if (t->state == TUNNEL_OPEN) {
 			/* echo the peer's code, then end once our CLOSE is out */
 			unsigned code = ev->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : ev->code;
+			size_t n = UTIL_MIN(ev->reason_len, sizeof(t->peer_close_reason) - 1);
+
+			t->peer_close_code = ev->code;
+			if (n > 0)
+				memcpy(t->peer_close_reason, ev->reason, n);
+			t->peer_close_reason[n] = '\0';
 			tunnel_close(t, code, "peer closed", 1000);
 			t->close_reason = "peer closed";
 			return -1;

@@ -162,6 +162,29 @@ ws_close_code_valid(unsigned code)
 }
 
 /* see ws.h */
+const char *
+ws_close_code_name(unsigned code)
+{
+	switch (code) {
+	case WS_CLOSE_NORMAL: return "normal closure";
+	case WS_CLOSE_GOING_AWAY: return "going away";
+	case WS_CLOSE_PROTOCOL: return "protocol error";
+	case WS_CLOSE_UNSUPPORTED: return "unsupported data";
+	case WS_CLOSE_NO_STATUS: return "no status";
+	case WS_CLOSE_ABNORMAL: return "abnormal closure";
+	case WS_CLOSE_INVALID_DATA: return "invalid data";
+	case WS_CLOSE_POLICY: return "policy violation";
+	case WS_CLOSE_TOO_BIG: return "message too big";
+	case WS_CLOSE_EXTENSION: return "extension required";
+	case WS_CLOSE_INTERNAL: return "internal error";
+	case WS_CLOSE_SERVICE_RESTART: return "service restart";
+	case WS_CLOSE_TRY_AGAIN_LATER: return "try again later";
+	case WS_CLOSE_BAD_GATEWAY: return "bad gateway";
+	default: return NULL;
+	}
+}
+
+/* see ws.h */
 size_t
 ws_close_payload_encode(uint8_t out[WS_MAX_CONTROL], unsigned code, const char *reason, size_t len)
 {

@@ -49,7 +49,7 @@ trap 'rm -rf "$tmp"' EXIT
 # expose_http: expose); "htc/*" stands for every htc module. Names with no
 # file yet (sig, vhost) are where those modules go.
 cat >"$tmp/layers" <<'EOF'
-core   1  libc-only     util clock
+core   1  libc-only     util clock envcheck
 core   2  base          log buf slab ring
 core   3  pure-logic    ws ws_handshake frame http1 json flow
 core   4  reactor       reactor

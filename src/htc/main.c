@@ -27,10 +27,13 @@
 
 #include "conf.h"
 #include "conf_file.h"
+#include "envcheck.h"
 #include "htc.h"
 #include "tlsio.h"
 #include "print.h"
 #include "util.h"
+
+extern char **environ;
 
 struct cmd_entry {
 	const char *name;
@@ -560,12 +563,41 @@ run(struct cmdline *c)
 	return rc;
 }
 
+/* ---- environment --------------------------------------------------------- */
+
+/* Every HTC_* variable htc reads (here, in bindargs.c, and HTC_CONFIG, the
+ * config file); of HOODY_TUNNEL_* only the token: the rest is the daemon's,
+ * so there only a near miss of HOODY_TUNNEL_TOKEN is warned about. */
+static const char *const env_htc[] = { "HTC_URL",        "HTC_SUBDOMAIN", "HTC_MODE",
+				       "HTC_BASIC_AUTH", "HTC_CONFIG",    NULL };
+static const char *const env_shared[] = { "HOODY_TUNNEL_TOKEN", NULL };
+
+static void
+on_unknown_env(void *arg, const char *msg)
+{
+	(void)arg;
+	print_err("warning: %s", msg);
+}
+
+/* One warning per unknown HTC_* variable and per misspelt HOODY_TUNNEL_TOKEN. */
+static void
+warn_unknown_env(void)
+{
+	static const struct envcheck_family fams[] = {
+		{ "HTC_", env_htc, ENVCHECK_ALL },
+		{ "HOODY_TUNNEL_", env_shared, ENVCHECK_TYPOS },
+	};
+
+	envcheck_scan(environ, fams, UTIL_ARRAY_SIZE(fams), on_unknown_env, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cmdline c;
 	int rc;
 
+	warn_unknown_env();
 	memset(&c, 0, sizeof(c));
 	c.argv = calloc((size_t)argc + 1, sizeof(*c.argv));
 	if (c.argv == NULL) {

@@ -135,7 +135,6 @@ test_defaults(void **state)
 	assert_int_equal(c.forward_allow.n, 0); /* no rule: loopback */
 	assert_false(forward_policy_off(&c.forward_allow));
 	assert_int_equal(c.forward_connect_timeout_ms, 10000);
-	assert_int_equal(c.n_env_unknown, 0);
 	assert_string_equal(err, "");
 	config_fini(&c);
 }
@@ -152,9 +151,9 @@ test_every_flag(void **state)
 	temp_file(key, sizeof(key), "KEY", 3);
 	assert_int_equal(
 		load(&c, NULL,
-		     ARGS("--listen", "127.0.0.1:8050", "--token=tok-1", "--admin-token", "adm-1",
-			  "--admin-auth=all", "--tls-cert", cert, "--tls-key", key, "--trusted-proxy",
-			  "loopback", "--trusted-proxy=10.0.0.0/8", "--public-url-pattern",
+		     ARGS("--listen", "127.0.0.1:8050", "--token=tok-1-0123456789abc", "--admin-token",
+			  "adm-1-0123456789abc", "--admin-auth=all", "--tls-cert", cert, "--tls-key", key,
+			  "--trusted-proxy", "loopback", "--trusted-proxy=10.0.0.0/8", "--public-url-pattern",
 			  "https://{port}.example.com", "--domain", "example.com", "--vhost-listen=:8443",
 			  "--expose-address", "::", "--allow-privileged-expose",
 			  "--allow-privileged-pull=true", "--max-sessions", "3",
@@ -170,8 +169,8 @@ test_every_flag(void **state)
 			  "json", "--log-level=debug")),
 		0);
 	assert_string_equal(c.listen, "127.0.0.1:8050");
-	assert_string_equal(c.token, "tok-1");
-	assert_string_equal(c.admin_token, "adm-1");
+	assert_string_equal(c.token, "tok-1-0123456789abc");
+	assert_string_equal(c.admin_token, "adm-1-0123456789abc");
 	assert_int_equal(c.admin_auth, CONFIG_ADMIN_AUTH_ALL);
 	assert_string_equal(c.tls_cert, cert);
 	assert_string_equal(c.tls_key, key);
@@ -229,9 +228,10 @@ test_every_env(void **state)
 	snprintf(e_key, sizeof(e_key), "HOODY_TUNNEL_TLS_KEY=%s", key);
 	assert_int_equal(
 		load(&c,
-		     ENV("PATH=/bin", "HOODY_TUNNEL_LISTEN=[::1]:9000", "HOODY_TUNNEL_TOKEN=env-tok",
-			 "HOODY_TUNNEL_ADMIN_TOKEN=env-adm", "HOODY_TUNNEL_ADMIN_AUTH=ALL", e_cert, e_key,
-			 "HOODY_TUNNEL_TRUSTED_PROXY=private, 192.168.1.7 ,fd00::/8",
+		     ENV("PATH=/bin", "HOODY_TUNNEL_LISTEN=[::1]:9000",
+			 "HOODY_TUNNEL_TOKEN=env-tok-0123456789",
+			 "HOODY_TUNNEL_ADMIN_TOKEN=env-adm-0123456789", "HOODY_TUNNEL_ADMIN_AUTH=ALL", e_cert,
+			 e_key, "HOODY_TUNNEL_TRUSTED_PROXY=private, 192.168.1.7 ,fd00::/8",
 			 "HOODY_TUNNEL_PUBLIC_URL_PATTERN=http://h:{port}", "HOODY_TUNNEL_DOMAIN=t.example",
 			 "HOODY_TUNNEL_VHOST_LISTEN=0.0.0.0:80", "HOODY_TUNNEL_EXPOSE_ADDRESS=127.0.0.1",
 			 "HOODY_TUNNEL_ALLOW_PRIVILEGED_EXPOSE=yes", "HOODY_TUNNEL_ALLOW_PRIVILEGED_PULL=1",
@@ -252,8 +252,8 @@ test_every_env(void **state)
 		     NULL),
 		0);
 	assert_string_equal(c.listen, "[::1]:9000");
-	assert_string_equal(c.token, "env-tok");
-	assert_string_equal(c.admin_token, "env-adm");
+	assert_string_equal(c.token, "env-tok-0123456789");
+	assert_string_equal(c.admin_token, "env-adm-0123456789");
 	assert_int_equal(c.admin_auth, CONFIG_ADMIN_AUTH_ALL);
 	assert_string_equal(c.tls_cert, cert);
 	assert_string_equal(c.tls_key, key);
@@ -292,7 +292,6 @@ test_every_env(void **state)
 	assert_int_equal(c.forward_connect_timeout_ms, 500);
 	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(c.log_level, LOG_LEVEL_WARN);
-	assert_int_equal(c.n_env_unknown, 0);
 	config_fini(&c);
 	unlink(cert);
 	unlink(key);
@@ -349,38 +348,41 @@ test_token_sources(void **state)
 	struct config c;
 
 	(void)state;
-	temp_file(path, sizeof(path), "file-token\n", 11);
+	temp_file(path, sizeof(path), "file-token-0123456789\n", 22);
 	snprintf(e_file, sizeof(e_file), "HOODY_TUNNEL_TOKEN_FILE=%s", path);
 
 	assert_int_equal(load(&c, NULL, ARGS("--token-file", path)), 0);
-	assert_string_equal(c.token, "file-token");
+	assert_string_equal(c.token, "file-token-0123456789");
 	assert_string_equal(c.token_file, path);
 	config_fini(&c);
 	assert_null(c.token);
 	assert_int_equal(c.token_buf[0], 0); /* wiped */
 
 	/* --token-file on the command line overrides HOODY_TUNNEL_TOKEN ... */
-	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TOKEN=env-tok"), ARGS("--token-file", path)), 0);
-	assert_string_equal(c.token, "file-token");
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TOKEN=env-tok-0123456789"), ARGS("--token-file", path)),
+			 0);
+	assert_string_equal(c.token, "file-token-0123456789");
 	config_fini(&c);
 	/* ... and --token overrides HOODY_TUNNEL_TOKEN_FILE. */
-	assert_int_equal(load(&c, ENV(e_file), ARGS("--token", "flag-tok")), 0);
-	assert_string_equal(c.token, "flag-tok");
+	assert_int_equal(load(&c, ENV(e_file), ARGS("--token", "flag-tok-0123456789")), 0);
+	assert_string_equal(c.token, "flag-tok-0123456789");
 	assert_null(c.token_file);
 	config_fini(&c);
-	assert_string_equal(c.token, "flag-tok"); /* not ours to wipe */
+	assert_string_equal(c.token, "flag-tok-0123456789"); /* not ours to wipe */
 	/* From the environment alone. */
 	assert_int_equal(load(&c, ENV(e_file), NULL), 0);
-	assert_string_equal(c.token, "file-token");
+	assert_string_equal(c.token, "file-token-0123456789");
 	config_fini(&c);
 	/* Both at the same level: refused. */
-	expect_err(NULL, ARGS("--token", "a", "--token-file", path), "--token", "--token-file");
-	expect_err(ENV("HOODY_TUNNEL_TOKEN=a", e_file), NULL, "HOODY_TUNNEL_TOKEN", "mutually exclusive");
+	expect_err(NULL, ARGS("--token", "a-0123456789abcdef", "--token-file", path), "--token",
+		   "--token-file");
+	expect_err(ENV("HOODY_TUNNEL_TOKEN=a-0123456789abcdef", e_file), NULL, "HOODY_TUNNEL_TOKEN and ",
+		   "HOODY_TUNNEL_TOKEN_FILE are mutually exclusive");
 	unlink(path);
 
-	temp_file(path, sizeof(path), "crlf-token\r\n", 12);
+	temp_file(path, sizeof(path), "crlf-token-0123456789\r\n", 23);
 	assert_int_equal(load(&c, NULL, ARGS("--token-file", path)), 0);
-	assert_string_equal(c.token, "crlf-token");
+	assert_string_equal(c.token, "crlf-token-0123456789");
 	config_fini(&c);
 	unlink(path);
 }
@@ -392,6 +394,8 @@ test_token_file_errors(void **state)
 
 	(void)state;
 	expect_err(NULL, ARGS("--token-file", "/nonexistent/tok"), "--token-file", "/nonexistent/tok");
+	expect_err(ENV("HOODY_TUNNEL_TOKEN_FILE=/nonexistent/tok"), NULL,
+		   "HOODY_TUNNEL_TOKEN_FILE: cannot read", "/nonexistent/tok");
 	temp_file(path, sizeof(path), "", 0);
 	expect_err(NULL, ARGS("--token-file", path), path, "empty");
 	unlink(path);
@@ -689,6 +693,42 @@ test_secret_not_echoed(void **state)
 	assert_int_equal(load(&c, NULL, ARGS("--token", "!#$%&'()*+,-./:;<=>?@[]^_`{|}~")), 0);
 }
 
+/* Tokens under CONFIG_TOKEN_MIN bytes are refused, naming where they came from, never echoed. */
+static void
+test_short_tokens(void **state)
+{
+	static const char tail[] =
+		": too short (9 bytes); use at least 16 bytes, e.g. from 'openssl rand -hex 16'";
+	char path[64], e_file[96], want[256];
+	struct config c;
+
+	(void)state;
+	expect_err(NULL, ARGS("--token", "dev-token"), "--token: too short (9 bytes)", tail + 1);
+	assert_null(strstr(err, "dev-token"));
+	expect_err(ENV("HOODY_TUNNEL_TOKEN=dev-token"), NULL, "HOODY_TUNNEL_TOKEN: too short (9 bytes)",
+		   NULL);
+	expect_err(NULL, ARGS("--admin-token=dev-token"), "--admin-token: too short (9 bytes)", NULL);
+	expect_err(ENV("HOODY_TUNNEL_ADMIN_TOKEN=x"), NULL, "HOODY_TUNNEL_ADMIN_TOKEN: too short (1 byte);",
+		   NULL);
+	/* Exactly the minimum is enough. */
+	assert_int_equal(load(&c, NULL, ARGS("--token", "0123456789abcdef")), 0);
+	config_fini(&c);
+	/* A file: the flag or variable and the path; the newline does not count. */
+	temp_file(path, sizeof(path), "dev-token\n", 10);
+	snprintf(e_file, sizeof(e_file), "HOODY_TUNNEL_TOKEN_FILE=%s", path);
+	snprintf(want, sizeof(want), "--token-file '%s'%s", path, tail);
+	expect_err(NULL, ARGS("--token-file", path), want, NULL);
+	assert_string_equal(err, want);
+	assert_null(strstr(err, "dev-token"));
+	snprintf(want, sizeof(want), "HOODY_TUNNEL_TOKEN_FILE '%s': too short", path);
+	expect_err(ENV(e_file), NULL, want, NULL);
+	unlink(path);
+	temp_file(path, sizeof(path), "0123456789abcdef\n", 17);
+	assert_int_equal(load(&c, NULL, ARGS("--token-file", path)), 0);
+	config_fini(&c);
+	unlink(path);
+}
+
 static void
 test_syntax_errors(void **state)
 {
@@ -724,13 +764,27 @@ test_cross_checks(void **state)
 	assert_int_equal(load(&c, NULL, ARGS("--stream-initial-window", "16MiB")), 0);
 	expect_err(NULL, ARGS("--ping-interval", "60s"), "--ping-interval (60000 ms)",
 		   "--pong-timeout (60000 ms)");
-	expect_err(ENV("HOODY_TUNNEL_PONG_TIMEOUT=10s"), NULL, "--ping-interval", "shorter");
+	expect_err(ENV("HOODY_TUNNEL_PONG_TIMEOUT=10s"), NULL, "--ping-interval (30000 ms)",
+		   "shorter than HOODY_TUNNEL_PONG_TIMEOUT (10000 ms)");
+	expect_err(ENV("HOODY_TUNNEL_STREAM_INITIAL_WINDOW=32MiB"), NULL,
+		   "HOODY_TUNNEL_STREAM_INITIAL_WINDOW (33554432 bytes) must not exceed",
+		   "--session-initial-window");
 	assert_int_equal(load(&c, NULL, ARGS("--domain", "example.com")), 0);
-	expect_err(NULL, ARGS("--vhost-listen", ":80"), "--vhost-listen", "needs --domain");
-	expect_err(ENV("HOODY_TUNNEL_VHOST_LISTEN=:80"), NULL, "--vhost-listen", "needs --domain");
+	expect_err(NULL, ARGS("--vhost-listen", ":80"), "--vhost-listen needs --domain (HOODY_TUNNEL_DOMAIN)",
+		   NULL);
+	expect_err(ENV("HOODY_TUNNEL_VHOST_LISTEN=:80"), NULL, "HOODY_TUNNEL_VHOST_LISTEN needs --domain",
+		   NULL);
 	temp_file(cert, sizeof(cert), "x", 1);
-	expect_err(NULL, ARGS("--tls-cert", cert), "--tls-cert", "--tls-key");
-	expect_err(NULL, ARGS("--tls-key", cert), "--tls-cert", "together");
+	expect_err(NULL, ARGS("--tls-cert", cert), "--tls-cert needs --tls-key (HOODY_TUNNEL_TLS_KEY) too",
+		   NULL);
+	expect_err(NULL, ARGS("--tls-key", cert), "--tls-key needs --tls-cert (HOODY_TUNNEL_TLS_CERT) too",
+		   NULL);
+	{
+		char e_cert[96];
+
+		snprintf(e_cert, sizeof(e_cert), "HOODY_TUNNEL_TLS_CERT=%s", cert);
+		expect_err(ENV(e_cert), NULL, "HOODY_TUNNEL_TLS_CERT needs --tls-key", NULL);
+	}
 	expect_err(NULL, ARGS("--tls-cert", "/nonexistent/cert.pem", "--tls-key", cert), "--tls-cert",
 		   "/nonexistent/cert.pem");
 	expect_err(ENV("HOODY_TUNNEL_TLS_KEY=/nonexistent/k"), NULL, "HOODY_TUNNEL_TLS_KEY",
@@ -754,15 +808,15 @@ test_help_version(void **state)
 	/* A bad environment does not stop --help. */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_MAX_SESSIONS=x"), ARGS("--help")), CONFIG_EXIT_HELP);
 	/* --help as a flag's value is just a value. */
-	assert_int_equal(load(&c, NULL, ARGS("--admin-token", "--help")), 0);
-	assert_string_equal(c.admin_token, "--help");
-	/* The environment has no HELP / VERSION. */
+	assert_int_equal(load(&c, NULL, ARGS("--dns-servers", "--help")), 0);
+	assert_string_equal(c.dns_servers, "--help");
+	/* The environment has no HELP / VERSION: they are ignored (and not among the names read). */
 	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_HELP=1", "HOODY_TUNNEL_VERSION=1"), NULL), 0);
-	assert_int_equal(c.n_env_unknown, 2);
 }
 
+/* Names that match no flag are ignored by config_load (envcheck warns about them). */
 static void
-test_unknown_env_noted(void **state)
+test_unknown_env_ignored(void **state)
 {
 	struct config c;
 
@@ -774,11 +828,53 @@ test_unknown_env_noted(void **state)
 		     NULL),
 		0);
 	assert_int_equal(c.max_sessions, 4);
-	assert_int_equal(c.n_env_unknown, 2);
-	assert_int_equal(c.env_unknown_len[0], strlen("HOODY_TUNNEL_MAX_SESSION"));
-	assert_memory_equal(c.env_unknown[0], "HOODY_TUNNEL_MAX_SESSION", c.env_unknown_len[0]);
-	assert_memory_equal(c.env_unknown[1], "HOODY_TUNNEL_max_sessions", c.env_unknown_len[1]);
 	assert_string_equal(c.listen, "0.0.0.0:50");
+}
+
+/* config_env_names: exactly the variables config_load reads, one per flag with a value. */
+static void
+test_env_names(void **state)
+{
+	const char *const *names = config_env_names();
+	char envv[128];
+	size_t n = 0, i;
+	struct config c;
+
+	(void)state;
+	assert_ptr_equal(config_env_names(), names);
+	for (i = 0; names[i] != NULL; i++) {
+		assert_int_equal(strncmp(names[i], CONFIG_ENV_PREFIX, strlen(CONFIG_ENV_PREFIX)), 0);
+		assert_null(strchr(names[i], '-'));
+		n++;
+	}
+	assert_true(n >= 40);
+	assert_string_equal(names[0], "HOODY_TUNNEL_LISTEN");
+	for (i = 0; names[i] != NULL; i++) {
+		assert_string_not_equal(names[i], "HOODY_TUNNEL_HELP");
+		assert_string_not_equal(names[i], "HOODY_TUNNEL_VERSION");
+	}
+	/* They are the names config_load reads: "-" is a bad value for a
+	 * boolean, a number and an address, and the error names the variable. */
+	for (i = 0; names[i] != NULL; i++) {
+		if (strcmp(names[i], "HOODY_TUNNEL_ALLOW_PRIVILEGED_EXPOSE") != 0 &&
+		    strcmp(names[i], "HOODY_TUNNEL_MAX_SESSIONS") != 0 &&
+		    strcmp(names[i], "HOODY_TUNNEL_LISTEN") != 0)
+			continue;
+		snprintf(envv, sizeof(envv), "%s=-", names[i]);
+		expect_err(ENV(envv), NULL, names[i], "'-'");
+	}
+	/* config_name follows where each value came from. */
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_LISTEN=:9", "HOODY_TUNNEL_MAX_SESSIONS=3"),
+			      ARGS("--max-sessions", "4")),
+			 0);
+	assert_string_equal(config_name(&c, "listen", envv, sizeof(envv)), "HOODY_TUNNEL_LISTEN");
+	assert_string_equal(config_name(&c, "max-sessions", envv, sizeof(envv)), "--max-sessions");
+	assert_string_equal(config_name(&c, "fd-reserve", envv, sizeof(envv)), "--fd-reserve");
+	assert_string_equal(config_name(&c, "listen", envv, 8), "HOODY_T");
+	assert_string_equal(config_name(&c, "max-sessions", envv, 5), "--ma");
+	config_defaults(&c);
+	assert_string_equal(config_name(&c, "listen", envv, sizeof(envv)), "--listen");
+	config_fini(&c);
 }
 
 static void
@@ -1037,26 +1133,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_every_flag),
-		cmocka_unit_test(test_every_env),
-		cmocka_unit_test(test_flag_wins_over_env),
-		cmocka_unit_test(test_token_sources),
-		cmocka_unit_test(test_token_file_errors),
-		cmocka_unit_test(test_units),
-		cmocka_unit_test(test_bool_forms),
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_trusted_proxy),
-		cmocka_unit_test(test_forward_allow),
-		cmocka_unit_test(test_value_errors),
-		cmocka_unit_test(test_secret_not_echoed),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_cross_checks),
-		cmocka_unit_test(test_help_version),
-		cmocka_unit_test(test_unknown_env_noted),
-		cmocka_unit_test(test_usage_lists_every_flag),
-		cmocka_unit_test(test_option_table),
-		cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_every_flag),
+		cmocka_unit_test(test_every_env),     cmocka_unit_test(test_flag_wins_over_env),
+		cmocka_unit_test(test_token_sources), cmocka_unit_test(test_token_file_errors),
+		cmocka_unit_test(test_short_tokens),  cmocka_unit_test(test_units),
+		cmocka_unit_test(test_bool_forms),    cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_trusted_proxy), cmocka_unit_test(test_forward_allow),
+		cmocka_unit_test(test_value_errors),  cmocka_unit_test(test_secret_not_echoed),
+		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_help_version),  cmocka_unit_test(test_unknown_env_ignored),
+		cmocka_unit_test(test_env_names),     cmocka_unit_test(test_usage_lists_every_flag),
+		cmocka_unit_test(test_option_table),  cmocka_unit_test(test_err_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

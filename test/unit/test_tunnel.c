@@ -1078,6 +1078,8 @@ test_close_handshake(void **state)
 	tt_spin(x);
 	assert_int_equal(x->closed, 1);
 	assert_int_equal(x->close_code, WS_CLOSE_GOING_AWAY);
+	assert_int_equal(x->t.peer_close_code, 0); /* the peer only answered ours */
+	assert_string_equal(x->t.peer_close_reason, "");
 	assert_int_equal(x->t.state, TUNNEL_CLOSED);
 	rr_read(&x->rr, x->raw, 0);
 	assert_int_equal(x->rr.eof, 1);                 /* the socket is closed */
@@ -1110,6 +1112,9 @@ test_close_handshake_pair(void **state)
 	assert_int_equal(x->close_code, 4000);
 	assert_int_equal(peer->closed, 1);
 	assert_int_equal(peer->close_code, 4000); /* the peer echoes the code */
+	assert_int_equal(x->t.peer_close_code, 0);
+	assert_int_equal(y->peer_close_code, 4000); /* and knows who closed */
+	assert_string_equal(y->peer_close_reason, "app");
 	tunnel_fini(y);
 	vec_free(&peer->ctlp);
 	vec_free(&peer->data);
@@ -1133,21 +1138,26 @@ test_close_timeout(void **state)
 	tt_free(x);
 }
 
-/* The peer closes first: we echo its code and end when it hangs up. */
+/* The peer closes first: we echo its code and end when it hangs up;
+ * its code and reason are kept for the owner. */
 static void
 test_peer_closes(void **state)
 {
 	static const struct {
-		unsigned sent, echoed;
-	} cases[] = { { 1001, 1001 }, { 0, WS_CLOSE_NORMAL } };
+		unsigned sent, echoed, seen;
+		const char *reason;
+	} cases[] = { { 1001, 1001, 1001, "" },
+		      { 0, WS_CLOSE_NORMAL, WS_CLOSE_NO_STATUS, "" },
+		      { 4000, 4000, 4000, "laptop asleep" } };
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
 		struct tt *x = tt_new(WS_ROLE_SERVER);
 		struct vec out = { 0 };
 		uint8_t cp[WS_MAX_CONTROL];
-		size_t n = ws_close_payload_encode(cp, cases[i].sent, NULL, 0);
+		size_t n =
+			ws_close_payload_encode(cp, cases[i].sent, cases[i].reason, strlen(cases[i].reason));
 
 		ws_frame(&out, WS_OP_CLOSE, 1, cp, n, 1);
 		raw_send(x, out.p, out.n);
@@ -1162,9 +1172,27 @@ test_peer_closes(void **state)
 		assert_true(tt_run_until(x, cond_closed, 2000));
 		assert_int_equal(x->closed, 1);
 		assert_int_equal(x->close_code, cases[i].echoed);
+		assert_int_equal(x->t.peer_close_code, cases[i].seen);
+		assert_string_equal(x->t.peer_close_reason, cases[i].reason);
 		vec_free(&out);
 		tt_free(x);
 	}
+}
+
+/* The peer hangs up without a CLOSE: 1006, and no peer close recorded. */
+static void
+test_peer_vanishes(void **state)
+{
+	struct tt *x = tt_new(WS_ROLE_SERVER);
+
+	(void)state;
+	close(x->raw);
+	x->raw = -1;
+	assert_true(tt_run_until(x, cond_closed, 2000));
+	assert_int_equal(x->close_code, WS_CLOSE_ABNORMAL);
+	assert_int_equal(x->t.peer_close_code, 0);
+	assert_string_equal(x->t.peer_close_reason, "");
+	tt_free(x);
 }
 
 /* A PING the peer sent before it saw our CLOSE must not turn a clean close into 1006. */
@@ -1486,17 +1514,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batching_small_frames), cmocka_unit_test(test_batching_large_frames),
-		cmocka_unit_test(test_batching_random_sizes), cmocka_unit_test(test_client_masks),
-		cmocka_unit_test(test_done_after_write),      cmocka_unit_test(test_done_on_abort),
-		cmocka_unit_test(test_done_on_fini),          cmocka_unit_test(test_partial_writes),
-		cmocka_unit_test(test_input_all_ways),        cmocka_unit_test(test_text_closes_1003),
-		cmocka_unit_test(test_65_frames_closes_1002), cmocka_unit_test(test_too_big_closes_1009),
-		cmocka_unit_test(test_close_handshake),       cmocka_unit_test(test_close_handshake_pair),
-		cmocka_unit_test(test_close_timeout),         cmocka_unit_test(test_peer_closes),
-		cmocka_unit_test(test_ping_while_closing),    cmocka_unit_test(test_arena_bounded_busy_queue),
-		cmocka_unit_test(test_reply_flood_cut_off),   cmocka_unit_test(test_replies_read_not_cut),
-		cmocka_unit_test(test_data_is_no_reply),      cmocka_unit_test(test_pre_bytes),
+		cmocka_unit_test(test_batching_small_frames),
+		cmocka_unit_test(test_batching_large_frames),
+		cmocka_unit_test(test_batching_random_sizes),
+		cmocka_unit_test(test_client_masks),
+		cmocka_unit_test(test_done_after_write),
+		cmocka_unit_test(test_done_on_abort),
+		cmocka_unit_test(test_done_on_fini),
+		cmocka_unit_test(test_partial_writes),
+		cmocka_unit_test(test_input_all_ways),
+		cmocka_unit_test(test_text_closes_1003),
+		cmocka_unit_test(test_65_frames_closes_1002),
+		cmocka_unit_test(test_too_big_closes_1009),
+		cmocka_unit_test(test_close_handshake),
+		cmocka_unit_test(test_close_handshake_pair),
+		cmocka_unit_test(test_close_timeout),
+		cmocka_unit_test(test_peer_closes),
+		cmocka_unit_test(test_peer_vanishes),
+		cmocka_unit_test(test_ping_while_closing),
+		cmocka_unit_test(test_arena_bounded_busy_queue),
+		cmocka_unit_test(test_reply_flood_cut_off),
+		cmocka_unit_test(test_replies_read_not_cut),
+		cmocka_unit_test(test_data_is_no_reply),
+		cmocka_unit_test(test_pre_bytes),
 		cmocka_unit_test(test_pre_bytes_then_socket),
 	};
 

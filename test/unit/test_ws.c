@@ -455,7 +455,14 @@ test_close_codes(void **state)
 	size_t i;
 
 	(void)state;
+	assert_string_equal(ws_close_code_name(1001), "going away");
+	assert_string_equal(ws_close_code_name(WS_CLOSE_NO_STATUS), "no status");
 	for (i = 0; i < UTIL_ARRAY_SIZE(good); i++) {
+		/* the registered codes have a name, the application ones none */
+		if (good[i] < 3000)
+			assert_non_null(ws_close_code_name(good[i]));
+		else
+			assert_null(ws_close_code_name(good[i]));
 		assert_true(ws_close_code_valid(good[i]));
 		v[2] = (uint8_t)(good[i] >> 8);
 		v[3] = (uint8_t)good[i];
@@ -463,6 +470,8 @@ test_close_codes(void **state)
 		run(WS_ROLE_CLIENT, 0, v, 4, want, 1, 0);
 	}
 	for (i = 0; i < UTIL_ARRAY_SIZE(bad); i++) {
+		if (bad[i] != 1005 && bad[i] != 1006) /* named, but never sent */
+			assert_null(ws_close_code_name(bad[i]));
 		assert_false(ws_close_code_valid(bad[i]));
 		v[2] = (uint8_t)(bad[i] >> 8);
 		v[3] = (uint8_t)bad[i];
