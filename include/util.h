@@ -35,6 +35,9 @@
  */
 int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Zero p[0..n) in a way the compiler may not drop as a dead store (secrets). */
+void util_wipe(void *p, size_t n);
+
 /* Fill buf with n bytes from the OS (getrandom). 0, or -errno. */
 int util_random(void *buf, size_t n);
 

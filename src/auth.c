@@ -13,16 +13,6 @@
 
 #include "util.h"
 
-/* memset that the compiler may not drop as a dead store. */
-static void
-wipe(void *p, size_t n)
-{
-	volatile uint8_t *q = p;
-
-	while (n-- > 0)
-		*q++ = 0;
-}
-
 /* see auth.h */
 int
 auth_token_generate(char *out, size_t cap)
@@ -41,8 +31,8 @@ auth_token_generate(char *out, size_t cap)
 	for (i = 0; i < AUTH_TOKEN_LEN; i++)
 		out[i] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : text[i];
 	out[AUTH_TOKEN_LEN] = '\0';
-	wipe(raw, sizeof(raw));
-	wipe(text, sizeof(text));
+	util_wipe(raw, sizeof(raw));
+	util_wipe(text, sizeof(text));
 	return 0;
 }
 
@@ -126,6 +116,6 @@ auth_basic_check(const char *v, size_t len, const char *username, const char *pa
 		pass_ok = util_ct_equal(colon + 1, (size_t)n - ulen - 1, password, strlen(password));
 	}
 	/* A failed decode may have written part of the text: clen bounds it. */
-	wipe(dec, UTIL_MIN(clen, sizeof(dec)));
+	util_wipe(dec, UTIL_MIN(clen, sizeof(dec)));
 	return user_ok & pass_ok;
 }

@@ -115,7 +115,7 @@ static const struct opt opts[] = {
 	  .check = CHK_SECRET,
 	  .off = OFF(token),
 	  .arg = "TOKEN",
-	  .def_note = "generated, printed once",
+	  .def_note = "a credential 'token', else generated (see --token-store)",
 	  .help = "bearer token of tunnel clients and the admin API, 16 bytes or more\n"
 		  "      (e.g. from 'openssl rand -hex 16')" },
 	{ .name = "token-file",
@@ -123,6 +123,12 @@ static const struct opt opts[] = {
 	  .off = OFF(token_file),
 	  .arg = "PATH",
 	  .help = "read the token from a file (trailing newline stripped; 16 bytes or more)" },
+	{ .name = "token-store",
+	  .type = OPT_STRING,
+	  .off = OFF(token_store),
+	  .arg = "PATH",
+	  .def_note = "$STATE_DIRECTORY/token under systemd",
+	  .help = "keep a generated token in this file (0600) and use it again after a restart" },
 	{ .name = "admin-token",
 	  .type = OPT_STRING,
 	  .check = CHK_SECRET,
@@ -905,15 +911,6 @@ apply_argv(struct config *c, int argc, char **argv, char *err, size_t errlen)
 
 /* ---- whole-config checks -------------------------------------------------- */
 
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *q = p;
-
-	while (n-- > 0)
-		*q++ = 0;
-}
-
 /* read() all of fd into p[0..cap), plus one probe byte to detect a longer
  * file: the byte count (cap + 1 meaning "longer"), or -errno. */
 static ssize_t
@@ -937,9 +934,9 @@ read_capped(int fd, char *p, size_t cap)
 	}
 }
 
-/* Read token_file into token_buf and point token at it. */
+/* Read token_file into token_buf and point token at it; errors name the file as `what` says. */
 static int
-read_token_file(struct config *c, char *err, size_t errlen)
+read_token_file(struct config *c, const char *what, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	char who[ENV_NAME_MAX + 220];
@@ -947,7 +944,7 @@ read_token_file(struct config *c, char *err, size_t errlen)
 	size_t n;
 	int fd;
 
-	config_name(c, "token-file", who, ENV_NAME_MAX);
+	snprintf(who, ENV_NAME_MAX, "%s", what);
 	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(err, errlen, "%s: cannot read '%.200s': %s", who, c->token_file, strerror(errno));
@@ -968,11 +965,11 @@ read_token_file(struct config *c, char *err, size_t errlen)
 	else if (why == NULL && check_secret(c->token_buf, n) < 0)
 		why = "holds characters other than printable ASCII on one line";
 	if (why != NULL) {
-		wipe(c->token_buf, sizeof(c->token_buf));
+		util_wipe(c->token_buf, sizeof(c->token_buf));
 		return fail(err, errlen, "%s: '%.200s' %s", who, c->token_file, why);
 	}
 	if (n < CONFIG_TOKEN_MIN) {
-		wipe(c->token_buf, sizeof(c->token_buf));
+		util_wipe(c->token_buf, sizeof(c->token_buf));
 		snprintf(who + strlen(who), sizeof(who) - strlen(who), " '%.200s'", c->token_file);
 		return token_too_short(who, n, err, errlen);
 	}
@@ -1011,8 +1008,46 @@ check_whole(struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "%s needs %s (the names it routes are NAME.DOMAIN)",
 			    config_name(c, "vhost-listen", a, sizeof(a)), both_names("domain", b, sizeof(b)));
 	if (c->token_file != NULL)
-		return read_token_file(c, err, errlen);
+		return read_token_file(c, config_name(c, "token-file", a, sizeof(a)), err, errlen);
 	return 0;
+}
+
+/* The value of name in envp ("NAME=value"), or NULL. */
+static const char *
+env_value(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/*
+ * What systemd hands over: the token from $CREDENTIALS_DIRECTORY/token
+ * (LoadCredential=token:...) when no flag or variable gave one, and
+ * $STATE_DIRECTORY/token as the default --token-store (the first
+ * directory when several are listed).
+ */
+static int
+apply_systemd(struct config *c, char **envp, char *err, size_t errlen)
+{
+	const char *cred = env_value(envp, "CREDENTIALS_DIRECTORY"),
+		   *state = env_value(envp, "STATE_DIRECTORY");
+
+	if (c->token_store == NULL && state != NULL && *state == '/') {
+		snprintf(c->store_path, sizeof(c->store_path), "%.*s/token", (int)strcspn(state, ":"), state);
+		c->token_store = c->store_path;
+	}
+	if (c->token != NULL || cred == NULL || *cred != '/')
+		return 0;
+	snprintf(c->cred_path, sizeof(c->cred_path), "%s/token", cred);
+	if (access(c->cred_path, F_OK) < 0)
+		return 0;
+	c->token_file = c->cred_path;
+	c->token_cred = c->cred_path;
+	return read_token_file(c, "credential 'token'", err, errlen);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1055,9 +1090,10 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 	 * line overrides both variables. */
 	if (given[tok - opts] || given[tokf - opts])
 		given[tok - opts] = given[tokf - opts] = 1;
-	if (apply_env(c, envp, given, err, errlen) < 0 || apply_argv(c, argc, argv, err, errlen) < 0)
+	if (apply_env(c, envp, given, err, errlen) < 0 || apply_argv(c, argc, argv, err, errlen) < 0 ||
+	    check_whole(c, err, errlen) < 0)
 		return -1;
-	return check_whole(c, err, errlen);
+	return apply_systemd(c, envp, err, errlen);
 }
 
 /* see config.h */
@@ -1140,7 +1176,7 @@ config_fini(struct config *c)
 {
 	int own = c->token == c->token_buf;
 
-	wipe(c->token_buf, sizeof(c->token_buf));
+	util_wipe(c->token_buf, sizeof(c->token_buf));
 	if (own)
 		c->token = NULL;
 }

@@ -62,9 +62,12 @@ enum config_admin_auth {
 
 struct config {
 	/* Control plane. */
-	const char *listen;      /* --listen ADDR:PORT, "0.0.0.0:50"; "[v6]:port" or ":port" too */
-	const char *token;       /* --token; NULL: none given (main generates one, prints it once) */
-	const char *token_file;  /* --token-file PATH; when set, token points at token_buf */
+	const char *listen; /* --listen ADDR:PORT, "0.0.0.0:50"; "[v6]:port" or ":port" too */
+	const char *token;  /* --token; NULL: none given (main generates one, prints it once) */
+	const char
+		*token_file; /* --token-file PATH (or the credential); when set, token points at token_buf */
+	const char *token_cred;  /* $CREDENTIALS_DIRECTORY/token when the token came from there, else NULL */
+	const char *token_store; /* --token-store PATH, else $STATE_DIRECTORY/token; NULL: none */
 	const char *admin_token; /* --admin-token; NULL: the tunnel token guards the admin API */
 	enum config_admin_auth admin_auth; /* --admin-auth delete|all, delete */
 	const char *tls_cert;              /* --tls-cert PEM path; with tls_key, TLS on the control plane */
@@ -123,6 +126,8 @@ struct config {
 	/* Private: the token read from token_file. main may also place a
 	 * generated token here (then set token = token_buf). */
 	char token_buf[CONFIG_TOKEN_MAX + 2]; /* token, "\r\n" while reading */
+	char cred_path[512];                  /* token_cred's storage */
+	char store_path[512];                 /* token_store's storage when it comes from $STATE_DIRECTORY */
 	/* Private: bit i set when option i of the table took its value from
 	 * the environment (config_name). */
 	uint64_t from_env;

@@ -25,6 +25,7 @@
 #include "service.h"
 #include "session.h"
 #include "tls.h"
+#include "tokenstore.h"
 #include "util.h"
 
 extern char **environ;
@@ -144,17 +145,71 @@ on_ignored_signal(struct reactor *r, struct reactor_signal *sg)
 	(void)sg;
 }
 
+/* The token --token-store keeps from an earlier start, if any. 0 or -1 (logged). */
 static int
-setup_token(struct daemon *d, struct config *c)
+kept_token(struct config *c)
 {
-	if (c->token == NULL) {
-		if (auth_token_generate(c->token_buf, sizeof(c->token_buf)) < 0)
-			return -1;
+	char err[320];
+	int loose, rc;
+
+	if (c->token_store == NULL)
+		return 0;
+	rc = tokenstore_load(c->token_store, c->token_buf, sizeof(c->token_buf), &loose, err, sizeof(err));
+	if (rc < 0) {
+		log_error("--token-store %s", err);
+		return -1;
+	}
+	if (rc == 1) {
 		c->token = c->token_buf;
-		/* printed once, on stdout, never logged */
+		log_info("token: the one kept in %s", c->token_store);
+		if (loose)
+			log_warn("token: %s can be read by group or others (chmod 600 it)", c->token_store);
+	}
+	return 0;
+}
+
+/*
+ * Generate a token. It is printed (once, on stdout, never logged) only
+ * when stdout is a terminal; it is kept in --token-store when there is
+ * one. With neither, nobody could learn it: refuse to start.
+ */
+static int
+new_token(struct config *c)
+{
+	int tty = isatty(STDOUT_FILENO);
+	char err[320];
+
+	if (c->token_store == NULL && !tty) {
+		log_error("no token: give --token-file, HOODY_TUNNEL_TOKEN or a credential 'token', or "
+			  "--token-store PATH to keep a generated one (it is printed only on a terminal)");
+		return -1;
+	}
+	if (auth_token_generate(c->token_buf, sizeof(c->token_buf)) < 0)
+		return -1;
+	c->token = c->token_buf;
+	if (c->token_store != NULL) {
+		if (tokenstore_save(c->token_store, c->token, err, sizeof(err)) < 0) {
+			log_error("--token-store %s", err);
+			return -1;
+		}
+		log_info("token: generated and kept in %s (mode 0600)", c->token_store);
+	}
+	if (tty) {
 		printf("token: %s\n", c->token);
 		fflush(stdout);
 	}
+	return 0;
+}
+
+static int
+setup_token(struct daemon *d, struct config *c)
+{
+	if (c->token == NULL && kept_token(c) < 0)
+		return -1;
+	if (c->token == NULL && new_token(c) < 0)
+		return -1;
+	if (c->token_cred != NULL)
+		log_info("token: from the credential %s", c->token_cred);
 	d->token = c->token;
 	d->token_len = strlen(c->token);
 	d->admin_token = c->admin_token;

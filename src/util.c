@@ -9,6 +9,16 @@
 #include <sys/random.h>
 
 /* see util.h */
+void
+util_wipe(void *p, size_t n)
+{
+	volatile unsigned char *q = p;
+
+	while (n-- > 0)
+		*q++ = 0;
+}
+
+/* see util.h */
 int
 util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {

@@ -55,7 +55,7 @@ core   3  pure-logic    ws ws_handshake frame http1 json flow
 core   4  reactor       reactor
 core   5  io            net conn tls
 core   6  tunnel-core   stream mux tunnel pump
-daemon 7  daemon-base   config sig fdbudget metrics auth forwarded forward_policy resolve daemon sdnotify listenfds
+daemon 7  daemon-base   config sig fdbudget metrics auth forwarded forward_policy resolve daemon sdnotify listenfds tokenstore
 daemon 8  bindings      bind
 daemon 9  sessions      session
 daemon 10 streams       expose pull forward vhost

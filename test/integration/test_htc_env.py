@@ -6,6 +6,7 @@ daemon's variables are left alone; a bad value names the variable it came
 from. Loopback only, bounded waits, only processes started here."""
 import os
 import subprocess
+import tempfile
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,8 +25,8 @@ def run_htc(args, env, timeout=STEP * 2):
 
 
 def test_unknown_htc_variables_warned_once():
-    with Daemon() as d:
-        env = {"HTC_URLL": "ws://127.0.0.1:1", "HTC_VERBOSE": "1", "HTC_CONFIG": "/nonexistent/htc.conf",
+    with Daemon() as d, tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
+        env = {"HTC_URLL": "ws://127.0.0.1:1", "HTC_VERBOSE": "1", "HTC_CONFIG": conf.name,  # known: no warning
                "HOODY_TUNNEL_TOKN": "x" * 20, "HOODY_TUNNEL_MAX_SESSIONS": "3",
                "HOODY_TUNNEL_TOKEN_FILE": "/nonexistent/t"}
         rc, out, err = run_htc(["--url", d.url, "--token", d.token, "health"], env)

@@ -229,6 +229,83 @@ def test_bad_listen_fds():
     assert r.returncode == 1 and b"not a listening TCP socket" in r.stderr, r
 
 
+class NoTokenDaemon(Daemon):
+    """The daemon without --token: it finds one (credential, store) or makes one."""
+
+    def argv(self):
+        return [DAEMON, "--listen", f"127.0.0.1:{self.port}", "--log-level", self.log_level,
+                "--shutdown-grace", "1s", *self.flags]
+
+
+def echo_over(d, token):
+    """A PULL binding with token works: the token is the daemon's."""
+    local = TcpServer()
+    try:
+        with Htc(d, "pull", str(local.port), "--port", "0", token=token) as h:
+            port = int(h.expect(r"^container 127\.0\.0\.1:(\d+) ->").group(1))
+            s = socket.create_connection(("127.0.0.1", port), timeout=STEP)
+            s.sendall(b"ping\n")
+            assert recv_all_until(s, b"\n") == b"ping\n"
+            s.close()
+    finally:
+        local.close()
+
+
+def test_token_from_credential():
+    creds = tempfile.mkdtemp(prefix="ht-creds-")
+    try:
+        tok = new_token()
+        with open(os.path.join(creds, "token"), "w") as f:
+            f.write(tok + "\n")
+        with NoTokenDaemon(token=tok, log_level="info", env={"CREDENTIALS_DIRECTORY": creds}) as d:
+            echo_over(d, tok)
+            assert f"token: from the credential {creds}/token" in d.stderr(), d.stderr()[-600:]
+            assert d.stdout() == "", d.stdout()
+        # a flag or variable wins over the credential
+        other = new_token()
+        with Daemon(token=other, log_level="info", env={"CREDENTIALS_DIRECTORY": creds}) as d:
+            echo_over(d, other)
+            assert "from the credential" not in d.stderr()
+    finally:
+        shutil.rmtree(creds, ignore_errors=True)
+
+
+def test_generated_token_kept_not_printed():
+    state = tempfile.mkdtemp(prefix="ht-state-")
+    path = os.path.join(state, "token")
+    try:
+        d = NoTokenDaemon(token="unknown-yet", log_level="info", env={"STATE_DIRECTORY": state})
+        d.start()
+        try:
+            st = os.stat(path)
+            assert st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+            tok = open(path).read().strip()
+            d.token = tok  # check_output: the token is in no output
+            assert len(tok) >= 16 and d.stdout() == "", d.stdout()
+            assert f"token: generated and kept in {path} (mode 0600)" in d.stderr(), d.stderr()[-600:]
+            echo_over(d, tok)
+        finally:
+            d.stop()
+        with NoTokenDaemon(token=tok, log_level="info", env={"STATE_DIRECTORY": state}) as d:  # a restart
+            assert f"token: the one kept in {path}" in d.stderr(), d.stderr()[-600:]
+            echo_over(d, tok)
+        with open(path, "w") as f:
+            f.write("not a token at all!\n")
+        r = subprocess.run([DAEMON, "--listen", f"127.0.0.1:{free_port()}", "--token-store", path],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=STEP)
+        assert r.returncode == 1 and b"does not hold a generated token" in r.stderr, r
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_no_token_no_terminal_refused():
+    r = subprocess.run([DAEMON, "--listen", f"127.0.0.1:{free_port()}"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=STEP, env={k: v for k, v in os.environ.items()
+                                                               if k not in ("STATE_DIRECTORY", "HOODY_TUNNEL_TOKEN")})
+    assert r.returncode == 1 and b"no token: give --token-file" in r.stderr and r.stdout == b"", r
+
+
 if __name__ == "__main__":
     run_tests([test_ready_status_reload_stopping, test_watchdog_stops_with_the_loop, test_socket_activation_plain,
-               test_socket_activation_tls_unnamed, test_bad_listen_fds])
+               test_socket_activation_tls_unnamed, test_bad_listen_fds, test_token_from_credential,
+               test_generated_token_kept_not_printed, test_no_token_no_terminal_refused])
