@@ -729,7 +729,8 @@ body_write(struct visitor *v, const uint8_t *p, size_t n)
 	if (joined)
 		v->head_held = 0;
 	if (rc == EXPOSE_OUT_FULL) {
-		log_warn("visitor %s: response spill over its bound, closing", v->peer);
+		log_warn_kv(LOG_KV(LOG_S("peer", v->peer)),
+			    "visitor %s: response spill over its bound, closing", v->peer);
 		exchange_end(v, FRAME_CODE_ENHANCE_YOUR_CALM, "response buffer exceeded");
 		visitor_close(v);
 		return;
@@ -812,14 +813,16 @@ v_on_head(struct stream *st, const uint8_t *json, size_t n)
 	}
 	if (v->informational >= EXPOSE_HTTP_MAX_INFORMATIONAL) {
 		/* each one waits in out for the visitor: not without end */
-		log_info("visitor %s: more than %d informational heads from the tunnel client", v->peer,
-			 EXPOSE_HTTP_MAX_INFORMATIONAL);
+		log_info_kv(LOG_KV(LOG_S("peer", v->peer)),
+			    "visitor %s: more than %d informational heads from the tunnel client", v->peer,
+			    EXPOSE_HTTP_MAX_INFORMATIONAL);
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "too many informational heads");
 		answer_str(v, 502, "too many informational responses from the tunnel client", 0, NULL);
 		return;
 	}
 	if (expose_http_response_head(&v->out.buf, json, n, &v->rq, &h) < 0) {
-		log_info("visitor %s: invalid response head from the tunnel client", v->peer);
+		log_info_kv(LOG_KV(LOG_S("peer", v->peer)),
+			    "visitor %s: invalid response head from the tunnel client", v->peer);
 		exchange_end(v, FRAME_CODE_PROTOCOL_ERROR, "invalid response head");
 		answer_str(v, 502, "invalid response head from the tunnel client", reusable(v), NULL);
 		return;
@@ -1072,8 +1075,9 @@ send_timeout(struct visitor *v)
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 		return;
 	}
-	log_info("visitor %s: took no byte of its answer in %llu ms, closing", v->peer,
-		 (unsigned long long)v->d->cfg->send_timeout_ms);
+	log_info_kv(LOG_KV(LOG_S("peer", v->peer)),
+		    "visitor %s: took no byte of its answer in %llu ms, closing", v->peer,
+		    (unsigned long long)v->d->cfg->send_timeout_ms);
 	exchange_end(v, FRAME_CODE_CANCEL, "visitor not reading");
 	visitor_close(v);
 }
@@ -1092,7 +1096,7 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 	case VISITOR_IDLE:
 	case VISITOR_LINGER: visitor_close(v); break;
 	case VISITOR_WAIT:
-		log_info("visitor %s: no response head in time", v->peer);
+		log_info_kv(LOG_KV(LOG_S("peer", v->peer)), "visitor %s: no response head in time", v->peer);
 		exchange_end(v, FRAME_CODE_CANCEL, "response timeout");
 		answer_str(v, 504, "no response from the tunnel client in time", reusable(v), NULL);
 		break;

@@ -122,7 +122,9 @@ fwd_fail(struct fwd *f, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_info("session %s: forward to %s:%u refused: %s: %s", f->s->id, f->host, f->port, code, msg);
+	log_info_kv(LOG_KV(LOG_S("session", f->s->id), LOG_N("stream", f->sid), LOG_N("port", f->port),
+			   LOG_S("code", code)),
+		    "session %s: forward to %s:%u refused: %s: %s", f->s->id, f->host, f->port, code, msg);
 	if (err_json(f->d, code, msg) == 0)
 		(void)mux_send(f->m, st, FRAME_FORWARD_ERR, b->pos, buf_len(b));
 	st->ops = NULL;
@@ -380,7 +382,8 @@ refuse_early(struct session *s, int index, uint32_t sid, const char *code, const
 {
 	struct tunnel *t = s->socks[index] != NULL ? &s->socks[index]->t : NULL; /* the socket it came on */
 
-	log_info("session %s: forward refused: %s: %s", s->id, code, msg);
+	log_info_kv(LOG_KV(LOG_S("session", s->id), LOG_N("stream", sid), LOG_S("code", code)),
+		    "session %s: forward refused: %s: %s", s->id, code, msg);
 	if (err_json(s->d, code, msg) == 0 && t != NULL)
 		tunnel_send(t, FRAME_FORWARD_ERR, sid, s->d->scratch.pos, buf_len(&s->d->scratch));
 }

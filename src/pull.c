@@ -72,11 +72,12 @@ open_stream(struct binding *b, int fd, const struct sockaddr_storage *peer)
 	pc = slab_alloc(&d->pulls);
 	if (pc == NULL || !session_accepts_streams(s) ||
 	    (st = mux_open(&s->mux, 0, STREAM_KIND_TCP, -1)) == NULL) {
-		log_warn("session %s: refusing PULL connection from %s (%s)", s->id, addr,
-			 session_parked(s)       ? "session parked"
-			 : session_backlogged(s) ? "tunnel client not reading"
-			 : pc                    ? "stream limit"
-						 : "connection pool full");
+		log_warn_kv(LOG_KV(LOG_S("session", s->id), LOG_S("peer", addr)),
+			    "session %s: refusing PULL connection from %s (%s)", s->id, addr,
+			    session_parked(s)       ? "session parked"
+			    : session_backlogged(s) ? "tunnel client not reading"
+			    : pc                    ? "stream limit"
+						    : "connection pool full");
 		goto refuse;
 	}
 	if (send_open(s, b, st, addr) < 0)

@@ -98,7 +98,8 @@ on_hello_timeout(struct reactor *r, struct reactor_timer *t)
 	(void)r;
 	if (tc->state != TCONN_PRE_AUTH)
 		return;
-	log_info("tunnel socket from %s: no HELLO in time, closing", tc->peer);
+	log_info_kv(LOG_KV(LOG_S("peer", tc->peer)), "tunnel socket from %s: no HELLO in time, closing",
+		    tc->peer);
 	metrics_handshake_rejected(&tc->d->metrics, METRICS_REJECT_HELLO_TIMEOUT);
 	tconn_set_state(tc, TCONN_CLOSING);
 	tunnel_abort(&tc->t, WS_CLOSE_ABNORMAL, "hello timeout");
@@ -202,8 +203,9 @@ t_on_closed(struct tunnel *t, unsigned ws_code, const char *reason)
 
 	reactor_timer_stop(&d->r, &tc->hello_timer);
 	if (reason == tunnel_reason_replies)
-		log_warn("tunnel socket from %s cut off: %s (over %zu bytes of them queued)", tc->peer,
-			 reason, t->reply_max);
+		log_warn_kv(LOG_KV(LOG_S("peer", tc->peer)),
+			    "tunnel socket from %s cut off: %s (over %zu bytes of them queued)", tc->peer,
+			    reason, t->reply_max);
 	if (tc->s != NULL)
 		session_sock_lost(tc->s, tc);
 	else if (tc->state == TCONN_PRE_AUTH && reason != tunnel_reason_replies)
@@ -244,8 +246,8 @@ void
 session_reject_detail(struct tconn *tc, unsigned code, const char *reason, const char *detail,
 		      enum metrics_reject why)
 {
-	log_info("tunnel socket from %s rejected: %s%s%s%s", tc->peer, reason, detail ? " (" : "",
-		 detail ? detail : "", detail ? ")" : "");
+	log_info_kv(LOG_KV(LOG_S("peer", tc->peer)), "tunnel socket from %s rejected: %s%s%s%s", tc->peer,
+		    reason, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 	metrics_handshake_rejected(&tc->d->metrics, why);
 	metrics_goaway(&tc->d->metrics, code);
 	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
@@ -268,7 +270,7 @@ check_idle(struct session *s, uint64_t now)
 	if (s->idle_since == 0) {
 		s->idle_since = now;
 	} else if (now - s->idle_since >= c->idle_timeout_ms) {
-		log_info("session %s: idle, closing", s->id);
+		log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s: idle, closing", s->id);
 		goaway(s, FRAME_CODE_IDLE_TIMEOUT, "idle timeout", WS_CLOSE_NORMAL, 0);
 	}
 }
@@ -287,8 +289,9 @@ on_live(struct reactor *r, struct reactor_timer *t)
 	if (s->ping_sent && p->last_rx_ms >= s->ping_sent)
 		s->ping_sent = 0;
 	if (since >= c->pong_timeout_ms) {
-		log_info("session %s: nothing received for %llu ms, dropping the socket", s->id,
-			 (unsigned long long)since);
+		log_info_kv(LOG_KV(LOG_S("session", s->id)),
+			    "session %s: nothing received for %llu ms, dropping the socket", s->id,
+			    (unsigned long long)since);
 		goaway(s, FRAME_CODE_IDLE_TIMEOUT, "pong timeout", WS_CLOSE_GOING_AWAY, 1);
 		return;
 	}
@@ -336,7 +339,7 @@ session_end(struct session *s, const char *why)
 
 	if (s->state == SESSION_CLOSING)
 		return;
-	log_info("session %s ended (%s)", s->id, why);
+	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s ended (%s)", s->id, why);
 	session_set_state(s, SESSION_CLOSING);
 	reactor_timer_stop(&d->r, &s->live_timer);
 	reactor_timer_stop(&d->r, &s->drain_timer);
@@ -392,8 +395,9 @@ park(struct session *s, const char *why)
 	reactor_timer_stop(&s->d->r, &s->live_timer);
 	reactor_timer_init(&s->park_timer, on_park_timeout);
 	reactor_timer_start(&s->d->r, &s->park_timer, c->takeover_grace_ms, 0);
-	log_info("session %s parked for %llu ms (%u binding%s kept): %s", s->id,
-		 (unsigned long long)c->takeover_grace_ms, s->binds.n, s->binds.n == 1 ? "" : "s", why);
+	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s parked for %llu ms (%u binding%s kept): %s",
+		    s->id, (unsigned long long)c->takeover_grace_ms, s->binds.n, s->binds.n == 1 ? "" : "s",
+		    why);
 }
 
 /* see session_int.h */
@@ -454,7 +458,7 @@ m_on_error(struct mux *m, unsigned code, const char *reason)
 {
 	struct session *s = m->owner;
 
-	log_info("session %s: protocol error: %s", s->id, reason);
+	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s: protocol error: %s", s->id, reason);
 	goaway(s, code, reason, WS_CLOSE_PROTOCOL, 0);
 }
 
@@ -740,7 +744,8 @@ drain_with_goaway(struct session *s, const char *why, uint64_t grace_ms)
 void
 session_kill(struct session *s, uint64_t grace_ms)
 {
-	log_info("session %s killed (grace %llu ms)", s->id, (unsigned long long)grace_ms);
+	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s killed (grace %llu ms)", s->id,
+		    (unsigned long long)grace_ms);
 	drain_with_goaway(s, "killed", grace_ms);
 }
 

@@ -133,17 +133,20 @@ session_bind_recv(struct session *s, const uint8_t *p, size_t n)
 	if (b == NULL && r.held_by != NULL && r.held_by != s)
 		already_bound_hint(&r);
 	if (b == NULL) {
-		log_info("session %s: bind refused: %s: %s", s->id, r.code, r.message);
+		log_info_kv(LOG_KV(LOG_S("session", s->id), LOG_S("code", r.code)),
+			    "session %s: bind refused: %s: %s", s->id, r.code, r.message);
 		bind_answer(s, &r);
 		return;
 	}
 	if (r.revoked_s != NULL) {
-		log_info("session %s: took %s over from session %s (bind %u -> %u)", s->id,
-			 route_words(b->route, what, sizeof(what)), r.revoked_s->id, r.revoked_id, b->id);
+		log_info_kv(LOG_KV(LOG_S("session", s->id)),
+			    "session %s: took %s over from session %s (bind %u -> %u)", s->id,
+			    route_words(b->route, what, sizeof(what)), r.revoked_s->id, r.revoked_id, b->id);
 		revoke_binding(r.revoked_s, r.revoked_id, b->route);
 	}
-	log_info("session %s: bound %s %s (bind %u)", s->id, bind_mode_name(b->kind),
-		 route_words(b->route, what, sizeof(what)), b->id);
+	log_info_kv(LOG_KV(LOG_S("session", s->id), LOG_N("bind", b->id), LOG_N("port", b->route->port)),
+		    "session %s: bound %s %s (bind %u)", s->id, bind_mode_name(b->kind),
+		    route_words(b->route, what, sizeof(what)), b->id);
 	session_touch(s);
 	bind_answer(s, &r);
 }
@@ -158,7 +161,8 @@ session_bind_unbind(struct session *s, const uint8_t *p, size_t n)
 
 	bind_handle_unbind(&s->binds, p, n, &r);
 	if (r.code == NULL)
-		log_info("session %s: unbound bind %u", s->id, (uint32_t)r.id);
+		log_info_kv(LOG_KV(LOG_S("session", s->id), LOG_N("bind", r.id)),
+			    "session %s: unbound bind %u", s->id, (uint32_t)r.id);
 	buf_reset(out, 0);
 	json_w_init(&w, out, 0);
 	json_w_obj_begin(&w);

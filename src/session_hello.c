@@ -251,9 +251,9 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 	memset(s->tickets, 0, sizeof(s->tickets));
 	session_attach_primary(s, tc);
 	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));
-	log_info("session %s %s from %s (%s, %u connection%s)", s->id,
-		 resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer,
-		 s->v2 ? "v2" : "v1", s->granted, s->granted == 1 ? "" : "s");
+	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s %s from %s (%s, %u connection%s)", s->id,
+		    resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer,
+		    s->v2 ? "v2" : "v1", s->granted, s->granted == 1 ? "" : "s");
 }
 
 static void
@@ -321,7 +321,8 @@ session_hello_join(struct tconn *tc, const uint8_t *p, size_t n)
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) == 0)
 		code = join_check(tc, &doc, &s, &index);
 	if (code != NULL) {
-		log_info("tunnel socket from %s: JOIN refused: %s", tc->peer, code);
+		log_info_kv(LOG_KV(LOG_S("peer", tc->peer)), "tunnel socket from %s: JOIN refused: %s",
+			    tc->peer, code);
 		metrics_handshake_rejected(&tc->d->metrics, METRICS_REJECT_JOIN);
 		join_answer(tc, NULL, code, "join refused");
 		tconn_set_state(tc, TCONN_CLOSING);

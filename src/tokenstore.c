@@ -28,8 +28,8 @@ token_chars(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
 			return 0;
 	}
 	return 1;
@@ -69,7 +69,8 @@ tokenstore_load(const char *path, char *out, size_t cap, int *loose, char *err, 
 		n--;
 	if (n < TOKENSTORE_MIN || n > TOKENSTORE_MAX || n >= cap || !token_chars(buf, n)) {
 		util_wipe(buf, sizeof(buf));
-		return fail(err, errlen, path, "does not hold a generated token (remove it to generate a new one)");
+		return fail(err, errlen, path,
+			    "does not hold a generated token (remove it to generate a new one)");
 	}
 	memcpy(out, buf, n);
 	out[n] = '\0';

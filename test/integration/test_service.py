@@ -6,6 +6,7 @@ around SIGHUP, STOPPING=1 on SIGTERM; the watchdog pings at half
 WATCHDOG_USEC from the loop and stop while the loop is stopped (SIGSTOP);
 socket activation under systemd-socket-activate, plain and TLS, with htc
 connecting through the passed socket; bad LISTEN_FDS refused."""
+import json
 import os
 import re
 import shutil
@@ -305,7 +306,35 @@ def test_no_token_no_terminal_refused():
     assert r.returncode == 1 and b"no token: give --token-file" in r.stderr and r.stdout == b"", r
 
 
+def test_journal_priorities_and_json_fields():
+    with tempfile.TemporaryFile() as err:
+        st = os.fstat(err.fileno())
+        d = Daemon("--log-format", "json", log_level="info")
+        d.errf = err  # the daemon writes to the file JOURNAL_STREAM names
+        d.outf = tempfile.TemporaryFile()
+        d.proc = subprocess.Popen(d.argv(), stdin=subprocess.DEVNULL, stdout=d.outf, stderr=err,
+                                  env=dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}",
+                                           HOODY_TUNNEL_NO_SUCH_SETTING="1"))
+        try:
+            end = time.monotonic() + STEP
+            while not can_connect(d.port, timeout=0.2):
+                assert time.monotonic() < end, "the daemon did not listen"
+                time.sleep(0.05)
+            echo_over(d, d.token)
+        finally:
+            d.stop()
+        lines = d.stderr().splitlines()
+        assert lines and all(ln.startswith(("<3>", "<4>", "<6>", "<7>")) for ln in lines), lines[:5]
+        recs = [json.loads(ln[3:]) for ln in lines]
+        bound = [r for r in recs if "bound pull port" in r["msg"]]
+        assert bound and bound[0]["session"].startswith("S-") and bound[0]["bind"] == 1, bound
+        assert isinstance(bound[0]["port"], int) and bound[0]["port"] > 0, bound
+        assert any(ln.startswith("<4>") and "HOODY_TUNNEL_NO_SUCH_SETTING" in ln for ln in lines), lines[:5]
+        assert any(ln.startswith("<6>") and "listening on" in ln for ln in lines), lines[:5]
+
+
 if __name__ == "__main__":
     run_tests([test_ready_status_reload_stopping, test_watchdog_stops_with_the_loop, test_socket_activation_plain,
                test_socket_activation_tls_unnamed, test_bad_listen_fds, test_token_from_credential,
-               test_generated_token_kept_not_printed, test_no_token_no_terminal_refused])
+               test_generated_token_kept_not_printed, test_no_token_no_terminal_refused,
+               test_journal_priorities_and_json_fields])
