@@ -35,6 +35,9 @@
  */
 int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Write all of p[0..n) to the blocking fd (EINTR retried). 0 or -errno. */
+int util_write_all(int fd, const void *p, size_t n);
+
 /* Zero p[0..n) in a way the compiler may not drop as a dead store (secrets). */
 void util_wipe(void *p, size_t n);
 

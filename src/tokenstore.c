@@ -78,23 +78,6 @@ tokenstore_load(const char *path, char *out, size_t cap, int *loose, char *err, 
 	return 1;
 }
 
-/* Write all of p[0..n) to fd. 0 or -errno. */
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* see tokenstore.h */
 int
 tokenstore_save(const char *path, const char *token, char *err, size_t errlen)
@@ -108,9 +91,9 @@ tokenstore_save(const char *path, const char *token, char *err, size_t errlen)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(err, errlen, tmp, strerror(errno));
-	rc = write_all(fd, token, strlen(token));
+	rc = util_write_all(fd, token, strlen(token));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = util_write_all(fd, "\n", 1);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

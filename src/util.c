@@ -7,6 +7,26 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
+
+/* see util.h */
+int
+util_write_all(int fd, const void *p, size_t n)
+{
+	const char *q = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, q, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 /* see util.h */
 void

@@ -293,25 +293,10 @@ ev_loop_end(struct client *c)
 	fwd_stop(&fwds);
 }
 
-static const struct client_events events = {
+/* on_rtt is set for the terminal view only (it alone shows the round trip). */
+static struct client_events events = {
 	.on_state = ev_state,
 	.on_link = ev_link,
-	.on_session = ev_session,
-	.on_bound = ev_bound,
-	.on_bind_error = ev_bind_error,
-	.on_stream_open = ev_stream_open,
-	.on_stream_close = ev_stream_close,
-	.on_goaway = ev_goaway,
-	.on_request = ev_request,
-	.on_loop_start = ev_loop_start,
-	.on_loop_end = ev_loop_end,
-};
-
-/* The same with RTT measurement, for the terminal view. */
-static const struct client_events view_events = {
-	.on_state = ev_state,
-	.on_link = ev_link,
-	.on_rtt = ev_rtt,
 	.on_session = ev_session,
 	.on_bound = ev_bound,
 	.on_bind_error = ev_bind_error,
@@ -381,7 +366,8 @@ run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsig
 	mode = console_open(pick_mode(o), stdout, STDOUT_FILENO, o->url, c->nbinds + fwds.n, o->bold);
 	say_listeners();
 	c->o = o;
-	c->ev = mode == CONSOLE_VIEW ? &view_events : &events;
+	events.on_rtt = mode == CONSOLE_VIEW ? ev_rtt : NULL;
+	c->ev = &events;
 	rc = client_run(c);
 	console_close();
 	return rc;

@@ -172,24 +172,6 @@ make_dirs(const char *path)
 	return 0;
 }
 
-/* Write all of text[0..len) to fd. 0 or -errno. */
-static int
-write_all(int fd, const char *text, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, text, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		text += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* see conf_file.h */
 int
 conf_file_write(const char *path, const char *text, size_t len)
@@ -208,7 +190,7 @@ conf_file_write(const char *path, const char *text, size_t len)
 		print_err("writing %s: %s", tmp, strerror(-rc));
 		return rc;
 	}
-	rc = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, text, len);
+	rc = fchmod(fd, 0600) < 0 ? -errno : util_write_all(fd, text, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
