@@ -375,6 +375,8 @@ static const struct route routes[] = {
 	{ ROUTE_PATH(PREFIX "/sessions"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_sessions, NULL },
 	{ ROUTE_PATH(PREFIX "/bindings"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_bindings, NULL },
 	{ ROUTE_PATH(PREFIX "/metrics"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, NULL, get_metrics },
+	/* where Prometheus looks by default; a routed host's /metrics is its tunnel's (ctl.c) */
+	{ ROUTE_PATH("/metrics"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, NULL, get_metrics },
 	{ ROUTE_PATH(PREFIX "/sessions/"), 1, "DELETE", "Allow: DELETE\r\n", ROUTE_WRITE, NULL,
 	  delete_session },
 };

@@ -35,6 +35,7 @@ check_test() {
 	command -v openssl >/dev/null 2>&1 || miss openssl
 	command -v clang-format >/dev/null 2>&1 || miss clang-format
 	command -v tmux >/dev/null 2>&1 || miss tmux
+	command -v promtool >/dev/null 2>&1 || miss prometheus # promtool check metrics
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang

@@ -10,6 +10,10 @@ unknown paths (404 with {"error"}), 405 with Allow, HEAD, the token
 checked before the method (with --admin-auth delete and all), and htc health/list/sessions/bindings/
 metrics/kill with and without --json.
 
+Prometheus: GET /metrics serves what /api/v1/tunnel/metrics does (same families, series and
+labels), except on a host routed to a tunnel (--domain), where it is the tunnel's;
+hoody_tunnel_build_info carries the version; promtool check metrics and promcheck.py pass.
+
 Run: BUILD=build /usr/bin/python3 test/integration/test_admin.py
 """
 import asyncio
@@ -17,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -148,6 +153,15 @@ def promcheck(text):
     assert r.returncode == 0, f"promcheck: {r.stdout.decode()[:2000]} {r.stderr.decode()[:500]}"
 
 
+def promtool(text):
+    """Prometheus' own linter (Debian's prometheus package, installed by third_party/deps.sh test)."""
+    tool = shutil.which("promtool")
+    assert tool, "promtool not found: sh third_party/deps.sh test installs it (Debian package prometheus)"
+    r = subprocess.run([tool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode == 0 and not out.strip(), f"promtool check metrics ({r.returncode}): {out[:2000]}"
+
+
 async def test_metrics():
     async with Fixture() as f:
         st, hd, body = f.d.get("/api/v1/tunnel/metrics")
@@ -156,6 +170,7 @@ async def test_metrics():
         assert ct.startswith("text/plain") and "version=0.0.4" in ct, ct
         text = body.decode()
         promcheck(text)
+        promtool(text)
         want = {
             "hoody_tunnel_sessions_active": 1,
             "hoody_tunnel_bindings_active": 2,
@@ -230,7 +245,8 @@ async def test_delete_kills_session():
 def test_unknown_paths_404():
     with Daemon() as d:
         for p in ("/", "/api/v1/tunnel/nope", "/api/v1/tunnel/healthz", "/healthz", "/api/v2/tunnel/health",
-                  "/api/v1/tunnel/health/x", "/api/v1/tunnel/sessions/x/y"):
+                  "/api/v1/tunnel/health/x", "/api/v1/tunnel/sessions/x/y", "/metrics/", "/metric",
+                  "/api/v1/metrics"):
             st, hd, body = d.get(p)
             assert st == 404, (p, st)
             assert isinstance(json.loads(body).get("error"), str), (p, body)
@@ -247,11 +263,13 @@ def test_methods_and_auth_order():
                                   ("PUT", "/api/v1/tunnel/health", 405, get_head),
                                   ("DELETE", "/api/v1/tunnel/sessions", 405, get_head),
                                   ("POST", "/api/v1/tunnel/metrics", 405, get_head),
+                                  ("PUT", "/metrics", 405, get_head),
                                   ("GET", "/api/v1/tunnel/sessions/S-x", 405, "DELETE"),
                                   ("HEAD", "/api/v1/tunnel/sessions/S-x", 405, "DELETE"),
                                   ("DELETE", "/api/v1/tunnel/sessions/S-x", 401, None),
                                   ("HEAD", "/healthz/live", 200, None),
-                                  ("HEAD", "/api/v1/tunnel/tunnels", 200, None)):
+                                  ("HEAD", "/api/v1/tunnel/tunnels", 200, None),
+                                  ("HEAD", "/metrics", 200, None)):
             st, hd, body = http(d.port, m, p)
             assert st == want, (m, p, st, body)
             assert hd.get("allow") == allow, (m, p, hd)
@@ -271,6 +289,123 @@ def test_methods_and_auth_order():
                            ("DELETE", "/api/v1/tunnel/sessions/S-x", 404)):
             st, hd, body = http(d.port, m, p, d.auth())
             assert st == want, (m, p, st, body)
+
+
+# ---- Prometheus: /metrics and build_info --------------------------------------------------------
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+\S+(\s+-?[0-9]+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def series(text):
+    """The # HELP/# TYPE lines and the set of (name, labels) of a Prometheus text, values left out."""
+    meta, keys = [], set()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            meta.append(line)
+            continue
+        if not line:
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        keys.add((m.group(1), tuple(sorted(LABEL.findall(m.group(2) or "")))))
+    return meta, keys
+
+
+def daemon_version():
+    r = subprocess.run([DAEMON, "--version"], capture_output=True, timeout=10)
+    assert r.returncode == 0, r
+    return r.stdout.decode().split()[-1]
+
+
+async def test_metrics_path_same_as_api():
+    """GET /metrics is /api/v1/tunnel/metrics: the same content type, families, series and labels
+    (values move between two scrapes), both clean under promtool and promcheck.py."""
+    async with Fixture() as f:
+        st1, hd1, b1 = f.d.get("/api/v1/tunnel/metrics")
+        st2, hd2, b2 = f.d.get("/metrics")
+        assert st1 == st2 == 200, (st1, st2, b2[:200])
+        assert hd1.get("content-type") == hd2.get("content-type"), (hd1, hd2)
+        assert "version=0.0.4" in hd2.get("content-type", ""), hd2
+        m1, k1 = series(b1.decode())
+        m2, k2 = series(b2.decode())
+        assert m1 == m2, "HELP/TYPE lines differ between the two paths"
+        assert k1 == k2, f"series only in one: {sorted(k1 ^ k2)[:10]}"
+        assert len(k2) > 100, len(k2)
+        for text in (b1.decode(), b2.decode()):
+            promtool(text)
+            promcheck(text)
+        # a value that does not move between scrapes is the same on both paths
+        assert metric_value(b2.decode(), "hoody_tunnel_bindings_active") == 2
+        assert metric_value(b2.decode(), "hoody_tunnel_sessions_active") == 1
+        assert f.d.token not in b2.decode()
+        # HEAD and keep-alive: the same head, no body
+        st, hd, body = http(f.d.port, "HEAD", "/metrics")
+        assert st == 200 and body == b"" and hd.get("content-type") == hd2.get("content-type"), (st, hd)
+
+
+def test_build_info():
+    """hoody_tunnel_build_info{version, revision, tls="bearssl"} 1, once, typed gauge; htc metrics shows it."""
+    ver = daemon_version()
+    with Daemon() as d:
+        text = d.get("/metrics")[2].decode()
+        lines = [ln for ln in text.splitlines() if ln.startswith("hoody_tunnel_build_info")]
+        assert len(lines) == 1, lines
+        m = SAMPLE.match(lines[0])
+        labels = dict(LABEL.findall(m.group(2) or ""))
+        assert set(labels) == {"version", "revision", "tls"}, labels
+        assert labels["version"] == ver, (labels, ver)
+        assert labels["tls"] == "bearssl", labels
+        assert re.fullmatch(r"[0-9a-f]{4,40}|unknown", labels["revision"]), labels
+        assert metric_value(text, "hoody_tunnel_build_info") == 1
+        assert "# TYPE hoody_tunnel_build_info gauge" in text.splitlines()
+        assert d.get_json("/api/v1/tunnel/health")["version"] == ver
+        rc, out, err = htc_run(d, "metrics")
+        assert rc == 0 and lines[0] in out.splitlines(), (rc, err, out[:300])
+
+
+async def test_metrics_path_on_routed_hosts():
+    """With --domain, /metrics of a Host routed to tunnels is the tunnel's (404 while nobody holds the
+    name, the app's answer once someone does); with any other Host it is the daemon's, and
+    /api/v1/tunnel/metrics is the daemon's on every host."""
+    dom = "tun.test"
+    with Daemon("--domain", dom, "--takeover-grace", "0") as d:
+        def get(path, host):
+            return http(d.port, "GET", path, {"Host": host})
+
+        for h in (f"127.0.0.1:{d.port}", "localhost", "other.example"):
+            st, hd, body = get("/metrics", h)
+            assert st == 200 and b"hoody_tunnel_build_info" in body, (h, st, body[:200])
+        before = d.metric("hoody_tunnel_unknown_host_total")
+        st, hd, body = get("/metrics", dom)
+        assert st == 404 and b"hoody_tunnel_" not in body, (st, body[:200])
+        assert d.metric("hoody_tunnel_unknown_host_total") == before + 1
+        st, hd, body = get("/api/v1/tunnel/metrics", f"x.{dom}")
+        assert st == 200 and b"hoody_tunnel_build_info" in body, (st, body[:200])
+
+        c = await session(d.port, d.token)
+        seen = []
+
+        async def serve(stream):
+            seen.append(stream.info["target"])
+            out = b"the app's own metrics\n"
+            c.send(frame(STREAM_RESPONSE_HEAD, stream.id, {"status": 200, "final": True, "headers": [
+                ["Content-Type", "text/plain"], ["Content-Length", str(len(out))]]}))
+            await stream.write(out)
+            stream.write_eof()
+
+        c.on_stream = serve
+        try:
+            t, j = await c.bind("http", "expose", 0, subdomain="@")
+            assert t == BIND_OK, j
+            st, hd, body = await ahttp(d.port, "GET", "/metrics", {"Host": dom})
+            assert st == 200 and body == b"the app's own metrics\n", (st, body[:200])
+            assert seen == ["/metrics"], seen
+            st, hd, body = await ahttp(d.port, "GET", "/metrics", {"Host": "127.0.0.1"})
+            assert st == 200 and b"hoody_tunnel_build_info" in body, (st, body[:200])
+            assert seen == ["/metrics"], seen
+        finally:
+            await c.close()
 
 
 def test_pipelined_requests_all_answered():
@@ -371,6 +506,9 @@ if __name__ == "__main__":
         test_delete_kills_session,
         test_unknown_paths_404,
         test_methods_and_auth_order,
+        test_metrics_path_same_as_api,
+        test_build_info,
+        test_metrics_path_on_routed_hosts,
         test_pipelined_requests_all_answered,
         test_send_timeout_closes_client_not_reading,
         test_htc_admin_commands,
