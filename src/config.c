@@ -11,7 +11,8 @@
  *   2. apply HOODY_TUNNEL_* variables whose flag is not on the command line;
  *   3. apply argv in order (the last of a repeated flag wins; a list flag
  *      such as --trusted-proxy appends).
- * Then the checks that involve several fields, and --token-file is read.
+ * Then the checks that involve several fields, and --token-file and
+ * --admin-token-file are read.
  *
  * Not here: address resolution, token generation, any socket.
  */
@@ -68,14 +69,15 @@ struct opt {
 	const char *help;
 };
 
-static const char *const admin_auth_choices[] = { "delete", "all", NULL };
+/* In the order of enum auth_admin_mode. */
+static const char *const admin_auth_choices[] = { "remote", "write", "all", "none", NULL };
 static const char *const log_format_choices[] = { "text", "json", NULL };
 static const char *const log_level_choices[] = { "error", "warn", "info", "debug", NULL };
 
 static void
 set_admin_auth(struct config *c, unsigned idx)
 {
-	c->admin_auth = idx == 1 ? CONFIG_ADMIN_AUTH_ALL : CONFIG_ADMIN_AUTH_DELETE;
+	c->admin_auth = idx < AUTH_ADMIN_MODE_MAX ? (enum auth_admin_mode)idx : AUTH_ADMIN_ALL;
 }
 
 static void
@@ -128,14 +130,20 @@ static const struct opt opts[] = {
 	  .off = OFF(admin_token),
 	  .arg = "TOKEN",
 	  .def_note = "the tunnel token",
-	  .help = "bearer token of the admin API" },
+	  .help = "bearer token of the admin API; the tunnel token then opens it no more" },
+	{ .name = "admin-token-file",
+	  .type = OPT_STRING,
+	  .off = OFF(admin_token_file),
+	  .arg = "PATH",
+	  .help = "read the admin token from a file (trailing newline stripped)" },
 	{ .name = "admin-auth",
 	  .type = OPT_ENUM,
 	  .choices = admin_auth_choices,
 	  .set_enum = set_admin_auth,
-	  .arg = "delete|all",
-	  .def = "delete",
-	  .help = "admin endpoints that need the token: DELETE only, or all" },
+	  .arg = "remote|write|all|none",
+	  .def = "remote",
+	  .help = "who needs the admin token (health and probes never do): remote: reads\n"
+		  "      from other hosts and every write; write: writes only; all; none" },
 	{ .name = "tls-cert",
 	  .type = OPT_STRING,
 	  .check = CHK_READABLE,
@@ -917,41 +925,42 @@ read_capped(int fd, char *p, size_t cap)
 	}
 }
 
-/* Read token_file into token_buf and point token at it. */
+/*
+ * Read the token file `path` (given as `flag`) into buf, which holds
+ * CONFIG_TOKEN_MAX + 2 bytes, and point *dst at it.
+ */
 static int
-read_token_file(struct config *c, char *err, size_t errlen)
+read_token_file(const char *flag, const char *path, char *buf, const char **dst, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	ssize_t r;
 	size_t n;
 	int fd;
 
-	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "--token-file: cannot read '%.200s': %s", c->token_file,
-			    strerror(errno));
-	r = read_capped(fd, c->token_buf, CONFIG_TOKEN_MAX + 2); /* token and "\r\n" */
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", flag, path, strerror(errno));
+	r = read_capped(fd, buf, CONFIG_TOKEN_MAX + 2); /* token and "\r\n" */
 	close(fd);
 	if (r < 0)
-		return fail(err, errlen, "--token-file: cannot read '%.200s': %s", c->token_file,
-			    strerror((int)-r));
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", flag, path, strerror((int)-r));
 	n = (size_t)r;
 	if (n > CONFIG_TOKEN_MAX + 2)
 		why = "holds a token that is too long";
-	while (why == NULL && n > 0 && (c->token_buf[n - 1] == '\n' || c->token_buf[n - 1] == '\r'))
+	while (why == NULL && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (why == NULL && n == 0)
 		why = "is empty";
 	else if (why == NULL && n > CONFIG_TOKEN_MAX)
 		why = "holds a token that is too long";
-	else if (why == NULL && check_secret(c->token_buf, n) < 0)
+	else if (why == NULL && check_secret(buf, n) < 0)
 		why = "holds characters other than printable ASCII on one line";
 	if (why != NULL) {
-		wipe(c->token_buf, sizeof(c->token_buf));
-		return fail(err, errlen, "--token-file: '%.200s' %s", c->token_file, why);
+		wipe(buf, CONFIG_TOKEN_MAX + 2);
+		return fail(err, errlen, "%s: '%.200s' %s", flag, path, why);
 	}
-	c->token_buf[n] = '\0';
-	c->token = c->token_buf;
+	buf[n] = '\0';
+	*dst = buf;
 	return 0;
 }
 
@@ -978,8 +987,16 @@ check_whole(struct config *c, char *err, size_t errlen)
 	if (c->vhost_listen != NULL && c->domain == NULL)
 		return fail(err, errlen,
 			    "--vhost-listen needs --domain (the names it routes are NAME.DOMAIN)");
-	if (c->token_file != NULL)
-		return read_token_file(c, err, errlen);
+	if (c->admin_token != NULL && c->admin_token_file != NULL)
+		return fail(err, errlen,
+			    "--admin-token and --admin-token-file (HOODY_TUNNEL_ADMIN_TOKEN and "
+			    "HOODY_TUNNEL_ADMIN_TOKEN_FILE) are mutually exclusive");
+	if (c->token_file != NULL &&
+	    read_token_file("--token-file", c->token_file, c->token_buf, &c->token, err, errlen) < 0)
+		return -1;
+	if (c->admin_token_file != NULL)
+		return read_token_file("--admin-token-file", c->admin_token_file, c->admin_token_buf,
+				       &c->admin_token, err, errlen);
 	return 0;
 }
 
@@ -1011,6 +1028,7 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 {
 	unsigned char given[N_OPTS];
 	const struct opt *tok = find_flag("token", 5), *tokf = find_flag("token-file", 10);
+	const struct opt *atok = find_flag("admin-token", 11), *atokf = find_flag("admin-token-file", 16);
 	int rc;
 
 	memset(given, 0, sizeof(given));
@@ -1023,6 +1041,8 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 	 * line overrides both variables. */
 	if (given[tok - opts] || given[tokf - opts])
 		given[tok - opts] = given[tokf - opts] = 1;
+	if (given[atok - opts] || given[atokf - opts])
+		given[atok - opts] = given[atokf - opts] = 1;
 	if (apply_env(c, envp, given, err, errlen) < 0 || apply_argv(c, argc, argv, err, errlen) < 0)
 		return -1;
 	return check_whole(c, err, errlen);
@@ -1069,9 +1089,12 @@ config_version(FILE *out)
 void
 config_fini(struct config *c)
 {
-	int own = c->token == c->token_buf;
+	int own = c->token == c->token_buf, own_admin = c->admin_token == c->admin_token_buf;
 
 	wipe(c->token_buf, sizeof(c->token_buf));
+	wipe(c->admin_token_buf, sizeof(c->admin_token_buf));
 	if (own)
 		c->token = NULL;
+	if (own_admin)
+		c->admin_token = NULL;
 }

@@ -7,12 +7,15 @@ value by value, the probes, the Prometheus text (promcheck.py and values),
 DELETE with no/wrong token (401), a bad grace_ms (400), an unknown id
 (404), a good kill (202, GOAWAY NO_ERROR to the client, session gone),
 unknown paths (404 with {"error"}), 405 with Allow, HEAD, the token
-checked before the method (with --admin-auth delete and all), and htc health/list/sessions/bindings/
-metrics/kill with and without --json.
+checked before the method (with the default --admin-auth remote and with all), and htc
+health/list/sessions/bindings/metrics/kill with and without --json.
 
 Prometheus: GET /metrics serves what /api/v1/tunnel/metrics does (same families, series and
 labels), except on a host routed to a tunnel (--domain), where it is the tunnel's;
 hoody_tunnel_build_info carries the version; promtool check metrics and promcheck.py pass.
+--admin-auth all/write/none, --admin-token and --admin-token-file, and requests relayed by a proxy on
+this host (X-Forwarded-For from a loopback peer) counting as remote. Requests from a real other
+host are in test_admin_remote.py (a network namespace).
 
 Run: BUILD=build /usr/bin/python3 test/integration/test_admin.py
 """
@@ -23,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -30,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from htlib import *  # noqa: E402,F401,F403
 
 PROMCHECK = os.path.join(ROOT, "test", "tools", "promcheck.py")
+REALM = 'Bearer realm="hoody-tunnel"'
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -254,8 +259,8 @@ def test_unknown_paths_404():
 
 def test_methods_and_auth_order():
     """Each route serves one method (GET also HEAD): 405 names it in Allow. The token is checked
-    before the method: only a DELETE of a session needs it, every route but the probes with
-    --admin-auth all."""
+    before the method: from this host only a DELETE of a session needs it (--admin-auth remote,
+    the default), every route but health and the probes with --admin-auth all."""
     get_head = "GET, HEAD"
     with Daemon() as d:
         for m, p, want, allow in (("POST", "/healthz/live", 405, get_head),
@@ -274,18 +279,21 @@ def test_methods_and_auth_order():
             assert st == want, (m, p, st, body)
             assert hd.get("allow") == allow, (m, p, hd)
             if st == 401:
-                assert hd.get("www-authenticate") == "Bearer", (m, p, hd)
+                assert hd.get("www-authenticate") == REALM, (m, p, hd)
             if m == "HEAD":
                 assert body == b"", (m, p, body)
     with Daemon("--admin-auth", "all") as d:
         for m, p, want in (("GET", "/healthz/live", 200), ("POST", "/healthz/ready", 405),
-                           ("GET", "/api/v1/tunnel/health", 401), ("POST", "/api/v1/tunnel/health", 401),
-                           ("GET", "/api/v1/tunnel/metrics", 401), ("GET", "/api/v1/tunnel/sessions/S-x", 401),
-                           ("GET", "/api/v1/tunnel/nope", 404)):
+                           ("GET", "/api/v1/tunnel/health", 200), ("POST", "/api/v1/tunnel/health", 405),
+                           ("GET", "/api/v1/tunnel/metrics", 401), ("GET", "/metrics", 401),
+                           ("POST", "/metrics", 401), ("GET", "/api/v1/tunnel/sessions/S-x", 401),
+                           ("GET", "/api/v1/tunnel/nope", 404), ("GET", "/metricsx", 404)):
             st, hd, body = http(d.port, m, p)
             assert st == want, (m, p, st, body)
+            if st == 401:
+                assert hd.get("www-authenticate") == REALM and "error" in json.loads(body), (m, p, hd, body)
         for m, p, want in (("GET", "/api/v1/tunnel/health", 200), ("POST", "/api/v1/tunnel/health", 405),
-                           ("GET", "/api/v1/tunnel/sessions/S-x", 405),
+                           ("GET", "/api/v1/tunnel/sessions/S-x", 405), ("GET", "/metrics", 200),
                            ("DELETE", "/api/v1/tunnel/sessions/S-x", 404)):
             st, hd, body = http(d.port, m, p, d.auth())
             assert st == want, (m, p, st, body)
@@ -408,6 +416,112 @@ async def test_metrics_path_on_routed_hosts():
             await c.close()
 
 
+# ---- --admin-auth and --admin-token ----------------------------------------------------------------
+
+def status(d, method, path, headers=None):
+    st, hd, body = http(d.port, method, path, headers)
+    if st == 401:
+        assert hd.get("www-authenticate") == REALM, (method, path, hd)
+        assert isinstance(json.loads(body).get("error"), str), body
+    return st
+
+
+def bearer(tok):
+    return {"Authorization": f"Bearer {tok}"}
+
+
+def test_admin_auth_all_from_loopback():
+    """--admin-auth all: this host needs the token too for every read and write; health and the
+    probes stay open."""
+    with Daemon("--admin-auth", "all") as d:
+        for p in ("/api/v1/tunnel/tunnels", "/api/v1/tunnel/sessions", "/api/v1/tunnel/bindings",
+                  "/api/v1/tunnel/metrics", "/metrics"):
+            assert status(d, "GET", p) == 401, p
+            assert status(d, "GET", p, bearer("wrong")) == 401, p
+            assert status(d, "GET", p, bearer(d.token)) == 200, p
+        for p in ("/api/v1/tunnel/health", "/healthz/live", "/healthz/ready"):
+            assert status(d, "GET", p) == 200, p
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x") == 401
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x", bearer(d.token)) == 404
+        rc, out, err = htc_run(d, "list")
+        assert rc == 0, (rc, err)
+        rc, out, err = htc_run(d, "list", token="wrong-token")
+        assert rc != 0 and "401" in err, (rc, err)
+
+
+def test_admin_auth_write_and_none():
+    """write: from this host as remote (reads open, writes need the token; the difference from remote
+    shows from another host, test_admin_remote.py). none: nothing needs it, and start-up says so."""
+    with Daemon("--admin-auth", "write") as d:
+        assert status(d, "GET", "/api/v1/tunnel/tunnels") == 200
+        assert status(d, "GET", "/metrics") == 200
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x") == 401
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x", bearer(d.token)) == 404
+        assert "--admin-auth none" not in d.stderr()
+    with Daemon(env={"HOODY_TUNNEL_ADMIN_AUTH": "none"}) as d:
+        assert status(d, "GET", "/api/v1/tunnel/tunnels", {"X-Forwarded-For": "203.0.113.5"}) == 200
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x") == 404
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x", bearer("wrong")) == 404
+        end = time.monotonic() + STEP
+        while "--admin-auth none" not in d.stderr() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert "--admin-auth none" in d.stderr(), d.stderr()[-1000:]
+
+
+async def test_admin_token():
+    """--admin-token: the admin API takes it (and no longer the tunnel token), a wrong one is 401 with
+    WWW-Authenticate; it opens no tunnel. --admin-token-file reads it from a file."""
+    adm = "adm-" + new_token()
+    with Daemon("--admin-token", adm) as d:
+        path = "/api/v1/tunnel/sessions/S-x"
+        assert status(d, "DELETE", path) == 401
+        assert status(d, "DELETE", path, bearer(d.token)) == 401
+        assert status(d, "DELETE", path, bearer(adm + "x")) == 401
+        assert status(d, "DELETE", path, bearer(adm)) == 404
+        assert status(d, "GET", "/api/v1/tunnel/tunnels") == 200  # a read from this host
+        with contextlib.suppress(Rejected):
+            c = await session(d.port, adm)
+            await c.close()
+            raise AssertionError("the admin token opened a tunnel")
+        c = await session(d.port, d.token)  # the tunnel token still does
+        await c.close()
+        assert adm not in d.stderr() + d.stdout()
+    with tempfile.NamedTemporaryFile("w", prefix="ht-admin-token.") as tf:
+        tf.write(adm + "\n")
+        tf.flush()
+        with Daemon("--admin-token-file", tf.name, "--admin-auth", "all") as d:
+            for tok, want in ((None, 401), (d.token, 401), ("wrong", 401), (adm, 200)):
+                assert status(d, "GET", "/metrics", bearer(tok) if tok else None) == want, (tok == adm, want)
+            assert status(d, "GET", "/api/v1/tunnel/health") == 200
+            rc, out, err = await asyncio.to_thread(htc_run, d, "list", token=adm)
+            assert rc == 0, (rc, err)
+            rc, out, err = await asyncio.to_thread(htc_run, d, "list")
+            assert rc != 0 and "401" in err, (rc, err)
+            assert adm not in d.stderr() + d.stdout()
+
+
+def test_proxy_on_this_host_counts_as_remote():
+    """A proxy on this host relays clients from anywhere: under the default --admin-auth remote, a
+    request from a loopback --trusted-proxy carrying X-Forwarded-For: 203.0.113.5 needs the token
+    for reads, as does anything that trusted proxy sends; so does a request relayed by a loopback peer
+    that is not declared a proxy. (The daemon sees a proxy's connection as exactly this: a loopback
+    peer and its headers.) Health and the probes stay open."""
+    xff = {"X-Forwarded-For": "203.0.113.5"}
+    with Daemon("--trusted-proxy", "loopback") as d:
+        for p in ("/api/v1/tunnel/tunnels", "/metrics", "/api/v1/tunnel/metrics"):
+            assert status(d, "GET", p, xff) == 401, p
+            assert status(d, "GET", p, dict(xff, **bearer(d.token))) == 200, p
+            assert status(d, "GET", p) == 401, p  # the trusted proxy names no client: still relayed
+        for p in ("/api/v1/tunnel/health", "/healthz/ready"):
+            assert status(d, "GET", p, xff) == 200, p
+        assert status(d, "DELETE", "/api/v1/tunnel/sessions/S-x", xff) == 401
+    with Daemon() as d:
+        assert status(d, "GET", "/api/v1/tunnel/tunnels") == 200
+        for h in (xff, {"X-Real-IP": "203.0.113.5"}, {"Forwarded": "for=203.0.113.5"}):
+            assert status(d, "GET", "/api/v1/tunnel/tunnels", h) == 401, h
+            assert status(d, "GET", "/api/v1/tunnel/tunnels", dict(h, **bearer(d.token))) == 200, h
+
+
 def test_pipelined_requests_all_answered():
     """40 requests in one write (more than the 16 answered per event) all get their answer at once."""
     with Daemon() as d:
@@ -509,6 +623,10 @@ if __name__ == "__main__":
         test_metrics_path_same_as_api,
         test_build_info,
         test_metrics_path_on_routed_hosts,
+        test_admin_auth_all_from_loopback,
+        test_admin_auth_write_and_none,
+        test_admin_token,
+        test_proxy_on_this_host_counts_as_remote,
         test_pipelined_requests_all_answered,
         test_send_timeout_closes_client_not_reading,
         test_htc_admin_commands,
