@@ -101,7 +101,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: format fuzz-deps test-deps all deps run test check layering manlint unit integration fuzz fuzz-smoke bench clean install
+.PHONY: FORCE format fuzz-deps test-deps all deps run test check layering manlint unit integration fuzz fuzz-smoke bench clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -112,6 +112,18 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): third_party/deps.sh
 	$(Q)sh third_party/deps.sh build
 	$(Q)mkdir -p $(@D) && touch $@
+
+# The commit hoody_tunnel_build_info reports ("unknown" when this tree is
+# not a git checkout of its own). Only metrics.c sees it; a stamp holding
+# the last value makes metrics.o rebuild when it changes and only then.
+HT_REVISION := $(or $(shell [ -e .git ] && git rev-parse --short HEAD 2>/dev/null),unknown)
+REVISION_STAMP := $(BUILD)/.revision
+$(REVISION_STAMP): FORCE
+	@mkdir -p $(@D)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = "$(HT_REVISION)" ] || echo "$(HT_REVISION)" >$@
+$(BUILD)/obj/src/metrics.o: $(REVISION_STAMP)
+$(BUILD)/obj/src/metrics.o: CPPFLAGS += -DHT_REVISION='"$(HT_REVISION)"'
+FORCE:
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

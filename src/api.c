@@ -2,9 +2,11 @@
  * api.c: the admin API and probes (see api.h and DESIGN.md for the shapes).
  *
  * One table (`routes`) names every path, the one method it serves (GET
- * serves HEAD too), when it needs the bearer token and its handler. A
- * request is answered in this order: no route, 404; a token needed and
- * missing or wrong, 401; another method, 405 with Allow; else the handler.
+ * serves HEAD too), what that method does for the token rule (auth.h:
+ * open, read, write) and its handler. A request is answered in this order:
+ * no route, 404; a token needed and missing or wrong, 401; another method,
+ * 405 with Allow; else the handler. Another method on a write route is a
+ * read: it changes nothing, but says the route exists.
  */
 #include "api.h"
 
@@ -16,6 +18,7 @@
 #include "auth.h"
 #include "bind.h"
 #include "clock.h"
+#include "forwarded.h"
 #include "json.h"
 #include "session.h"
 #include "util.h"
@@ -325,15 +328,6 @@ delete_session(struct daemon *d, const struct target *t, struct api_response *re
 
 /* ---- routing ----------------------------------------------------------- */
 
-static int
-authorized(struct daemon *d, const struct http1_request *rq)
-{
-	const struct http1_header *h = http1_find_header(rq->headers, rq->num_headers, "Authorization");
-	const char *tok = d->admin_token ? d->admin_token : d->token;
-
-	return h != NULL && auth_bearer_check(h->value, h->value_len, tok) == 1;
-}
-
 static void
 probe(struct daemon *d, const struct target *t, struct api_response *res)
 {
@@ -345,21 +339,14 @@ probe(struct daemon *d, const struct target *t, struct api_response *res)
 	buf_append(res->body, live ? "live\n" : ready ? "ready\n" : "not ready\n", live ? 5 : ready ? 6 : 10);
 }
 
-/* Which requests of a route need the bearer token. */
-enum route_auth {
-	ROUTE_OPEN,  /* never: the probes */
-	ROUTE_ADMIN, /* with --admin-auth all */
-	ROUTE_WRITE, /* always for the route's method (it changes something), else as ROUTE_ADMIN */
-};
-
 struct route {
 	const char *path; /* the whole path, or the part before {id} */
 	size_t path_len;
-	int with_id;        /* path + a non-empty id without '/' */
-	const char *method; /* the one method served ("GET" serves HEAD too) */
-	const char *allow;  /* the Allow header of a 405 */
-	enum route_auth auth;
-	get_fn *json; /* a JSON GET: writes the body, or ... */
+	int with_id;           /* path + a non-empty id without '/' */
+	const char *method;    /* the one method served ("GET" serves HEAD too) */
+	const char *allow;     /* the Allow header of a 405 */
+	enum auth_admin_op op; /* what the route's method does (another method: AUTH_OP_READ) */
+	get_fn *json;          /* a JSON GET: writes the body, or ... */
 	void (*handle)(struct daemon *d, const struct target *t,
 		       struct api_response *res); /* ... fills res */
 };
@@ -368,14 +355,16 @@ struct route {
 #define ALLOW_GET "Allow: GET, HEAD\r\n"
 
 static const struct route routes[] = {
-	{ ROUTE_PATH("/healthz/live"), 0, "GET", ALLOW_GET, ROUTE_OPEN, NULL, probe },
-	{ ROUTE_PATH("/healthz/ready"), 0, "GET", ALLOW_GET, ROUTE_OPEN, NULL, probe },
-	{ ROUTE_PATH(PREFIX "/health"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_health, NULL },
-	{ ROUTE_PATH(PREFIX "/tunnels"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_tunnels, NULL },
-	{ ROUTE_PATH(PREFIX "/sessions"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_sessions, NULL },
-	{ ROUTE_PATH(PREFIX "/bindings"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, get_bindings, NULL },
-	{ ROUTE_PATH(PREFIX "/metrics"), 0, "GET", ALLOW_GET, ROUTE_ADMIN, NULL, get_metrics },
-	{ ROUTE_PATH(PREFIX "/sessions/"), 1, "DELETE", "Allow: DELETE\r\n", ROUTE_WRITE, NULL,
+	{ ROUTE_PATH("/healthz/live"), 0, "GET", ALLOW_GET, AUTH_OP_OPEN, NULL, probe },
+	{ ROUTE_PATH("/healthz/ready"), 0, "GET", ALLOW_GET, AUTH_OP_OPEN, NULL, probe },
+	{ ROUTE_PATH(PREFIX "/health"), 0, "GET", ALLOW_GET, AUTH_OP_OPEN, get_health, NULL },
+	{ ROUTE_PATH(PREFIX "/tunnels"), 0, "GET", ALLOW_GET, AUTH_OP_READ, get_tunnels, NULL },
+	{ ROUTE_PATH(PREFIX "/sessions"), 0, "GET", ALLOW_GET, AUTH_OP_READ, get_sessions, NULL },
+	{ ROUTE_PATH(PREFIX "/bindings"), 0, "GET", ALLOW_GET, AUTH_OP_READ, get_bindings, NULL },
+	{ ROUTE_PATH(PREFIX "/metrics"), 0, "GET", ALLOW_GET, AUTH_OP_READ, NULL, get_metrics },
+	/* where Prometheus looks by default; a routed host's /metrics is its tunnel's (ctl.c) */
+	{ ROUTE_PATH("/metrics"), 0, "GET", ALLOW_GET, AUTH_OP_READ, NULL, get_metrics },
+	{ ROUTE_PATH(PREFIX "/sessions/"), 1, "DELETE", "Allow: DELETE\r\n", AUTH_OP_WRITE, NULL,
 	  delete_session },
 };
 
@@ -409,19 +398,24 @@ method_allowed(const struct route *r, const struct http1_request *rq)
 	return method_is(rq, r->method) || (strcmp(r->method, "GET") == 0 && method_is(rq, "HEAD"));
 }
 
+/* --admin-auth's verdict on the request: 1 answer it, 0 answer 401. */
 static int
-needs_token(struct daemon *d, const struct route *r, const struct http1_request *rq)
+authorized(struct daemon *d, const struct route *r, const struct http1_request *rq,
+	   const struct sockaddr *peer)
 {
-	if (r->auth == ROUTE_OPEN)
-		return 0;
-	if (d->cfg->admin_auth == CONFIG_ADMIN_AUTH_ALL)
-		return 1;
-	return r->auth == ROUTE_WRITE && method_is(rq, r->method);
+	const struct http1_header *h = http1_find_header(rq->headers, rq->num_headers, "Authorization");
+	const char *tok = d->admin_token ? d->admin_token : d->token;
+	enum auth_admin_op op = r->op == AUTH_OP_WRITE && !method_is(rq, r->method) ? AUTH_OP_READ : r->op;
+	int local = forwarded_local(&d->fwd, peer, rq->headers, rq->num_headers);
+
+	return auth_admin_check(d->cfg->admin_auth, local, op, h ? h->value : NULL, h ? h->value_len : 0,
+				tok);
 }
 
 /* see api.h */
 void
-api_handle(struct daemon *d, const struct http1_request *rq, struct api_response *res)
+api_handle(struct daemon *d, const struct http1_request *rq, const struct sockaddr *peer,
+	   struct api_response *res)
 {
 	const struct route *r;
 	struct json_writer w;
@@ -437,9 +431,9 @@ api_handle(struct daemon *d, const struct http1_request *rq, struct api_response
 		json_error(res, 404, "not found");
 		return;
 	}
-	if (needs_token(d, r, rq) && !authorized(d, rq)) {
+	if (!authorized(d, r, rq, peer)) {
 		json_error(res, 401, "missing or wrong bearer token");
-		res->extra_headers = "WWW-Authenticate: Bearer\r\n";
+		res->extra_headers = "WWW-Authenticate: Bearer realm=\"hoody-tunnel\"\r\n";
 		return;
 	}
 	if (!method_allowed(r, rq)) {

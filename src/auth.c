@@ -1,5 +1,6 @@
 /*
- * auth.c: token generation and constant-time credential checks.
+ * auth.c: token generation, constant-time credential checks, and the
+ * admin API's rule of who needs the token.
  *
  * Header values are parsed by hand (scheme, whitespace, credential) and
  * never copied except for the Basic credential, which is decoded into a
@@ -118,4 +119,30 @@ auth_basic_check(const char *v, size_t len, const char *username, const char *pa
 	/* A failed decode may have written part of the text: clen bounds it. */
 	util_wipe(dec, UTIL_MIN(clen, sizeof(dec)));
 	return user_ok & pass_ok;
+}
+
+/* see auth.h */
+int
+auth_admin_needs_token(enum auth_admin_mode mode, int local, enum auth_admin_op op)
+{
+	if ((unsigned)op >= AUTH_OP_MAX)
+		return 1;
+	if (op == AUTH_OP_OPEN)
+		return 0;
+	switch (mode) {
+	case AUTH_ADMIN_NONE: return 0;
+	case AUTH_ADMIN_WRITE: return op != AUTH_OP_READ;
+	case AUTH_ADMIN_REMOTE: return op != AUTH_OP_READ || !local;
+	default: return 1; /* AUTH_ADMIN_ALL, and any value out of range */
+	}
+}
+
+/* see auth.h */
+int
+auth_admin_check(enum auth_admin_mode mode, int local, enum auth_admin_op op, const char *v, size_t len,
+		 const char *token)
+{
+	if (!auth_admin_needs_token(mode, local, op))
+		return 1;
+	return v != NULL && auth_bearer_check(v, len, token) == 1;
 }

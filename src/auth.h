@@ -9,8 +9,13 @@
  * guess goes wrong. Nothing here logs, allocates or keeps state; decoded
  * credentials live on the stack and are wiped before returning.
  *
- * Not here: reading the token file (config.c), deciding which endpoints
- * need a token (api.c), sending 401 / WWW-Authenticate (expose.c, expose_http.c).
+ * The admin API's rule is here too, as pure functions: which requests need
+ * the bearer token under --admin-auth, given who asks (this host or not)
+ * and what the endpoint does.
+ *
+ * Not here: reading the token file (config.c), which endpoint is of which
+ * kind (api.c), whether a peer is this host (forwarded.h), sending 401 /
+ * WWW-Authenticate (api.c, expose.c, expose_http.c).
  */
 #ifndef HT_AUTH_H
 #define HT_AUTH_H
@@ -61,5 +66,39 @@ int auth_bearer_check(const char *v, size_t len, const char *token);
  * never matches.
  */
 int auth_basic_check(const char *v, size_t len, const char *username, const char *password);
+
+/* --admin-auth: who must show the admin bearer token, and where. */
+enum auth_admin_mode {
+	AUTH_ADMIN_REMOTE = 0, /* reads from other hosts, writes from anyone (the default) */
+	AUTH_ADMIN_WRITE,      /* writes only; reads are open to every host */
+	AUTH_ADMIN_ALL,        /* reads and writes, this host included */
+	AUTH_ADMIN_NONE,       /* nothing: anyone who reaches the port may kill sessions */
+	AUTH_ADMIN_MODE_MAX
+};
+
+/* What an admin request does, as far as the token is concerned. */
+enum auth_admin_op {
+	AUTH_OP_OPEN,  /* /api/v1/tunnel/health and the /healthz probes: never a token */
+	AUTH_OP_READ,  /* sessions, tunnels, bindings, metrics (and a wrong method on a write route) */
+	AUTH_OP_WRITE, /* changes something: DELETE of a session */
+	AUTH_OP_MAX
+};
+
+/*
+ * 1 when a request doing op needs the admin token under mode, else 0.
+ * local is 1 when the request comes from this host (forwarded_local()),
+ * 0 otherwise. Unknown mode or op values need it (fail closed).
+ */
+int auth_admin_needs_token(enum auth_admin_mode mode, int local, enum auth_admin_op op);
+
+/*
+ * 1 when the request may be answered: it needs no token
+ * (auth_admin_needs_token), or its Authorization header value v[0..len)
+ * (v NULL: no header) is "Bearer <token>" with exactly `token`, compared
+ * in constant time. Else 0: answer 401. A NULL or empty token never
+ * matches.
+ */
+int auth_admin_check(enum auth_admin_mode mode, int local, enum auth_admin_op op, const char *v, size_t len,
+		     const char *token);
 
 #endif

@@ -11,7 +11,8 @@
  *   2. apply HOODY_TUNNEL_* variables whose flag is not on the command line;
  *   3. apply argv in order (the last of a repeated flag wins; a list flag
  *      such as --trusted-proxy appends).
- * Then the checks that involve several fields, and --token-file is read.
+ * Then the checks that involve several fields, and --token-file and
+ * --admin-token-file are read.
  *
  * Not here: address resolution, token generation, any socket.
  */
@@ -68,14 +69,15 @@ struct opt {
 	const char *help;
 };
 
-static const char *const admin_auth_choices[] = { "delete", "all", NULL };
+/* In the order of enum auth_admin_mode. */
+static const char *const admin_auth_choices[] = { "remote", "write", "all", "none", NULL };
 static const char *const log_format_choices[] = { "text", "json", NULL };
 static const char *const log_level_choices[] = { "error", "warn", "info", "debug", NULL };
 
 static void
 set_admin_auth(struct config *c, unsigned idx)
 {
-	c->admin_auth = idx == 1 ? CONFIG_ADMIN_AUTH_ALL : CONFIG_ADMIN_AUTH_DELETE;
+	c->admin_auth = idx < AUTH_ADMIN_MODE_MAX ? (enum auth_admin_mode)idx : AUTH_ADMIN_ALL;
 }
 
 static void
@@ -115,7 +117,7 @@ static const struct opt opts[] = {
 	  .check = CHK_SECRET,
 	  .off = OFF(token),
 	  .arg = "TOKEN",
-	  .def_note = "a credential 'token', else generated (see --token-store)",
+	  .def_note = "a credential, else --token-store",
 	  .help = "bearer token of tunnel clients and the admin API, 16 bytes or more\n"
 		  "      (e.g. from 'openssl rand -hex 16')" },
 	{ .name = "token-file",
@@ -127,22 +129,28 @@ static const struct opt opts[] = {
 	  .type = OPT_STRING,
 	  .off = OFF(token_store),
 	  .arg = "PATH",
-	  .def_note = "$STATE_DIRECTORY/token under systemd",
-	  .help = "keep a generated token in this file (0600) and use it again after a restart" },
+	  .def_note = "$STATE_DIRECTORY/token",
+	  .help = "keep a generated token here (0600) and reuse it after a restart" },
 	{ .name = "admin-token",
 	  .type = OPT_STRING,
 	  .check = CHK_SECRET,
 	  .off = OFF(admin_token),
 	  .arg = "TOKEN",
 	  .def_note = "the tunnel token",
-	  .help = "bearer token of the admin API (16 bytes or more)" },
+	  .help = "admin API token (16 bytes or more); the tunnel token then opens it no more" },
+	{ .name = "admin-token-file",
+	  .type = OPT_STRING,
+	  .off = OFF(admin_token_file),
+	  .arg = "PATH",
+	  .help = "read the admin token from a file (newline stripped; 16 bytes or more)" },
 	{ .name = "admin-auth",
 	  .type = OPT_ENUM,
 	  .choices = admin_auth_choices,
 	  .set_enum = set_admin_auth,
-	  .arg = "delete|all",
-	  .def = "delete",
-	  .help = "admin endpoints that need the token: DELETE only, or all" },
+	  .arg = "remote|write|all|none",
+	  .def = "remote",
+	  .help = "who needs the admin token (health and probes never do): remote: reads\n"
+		  "      from other hosts and every write; write: writes only; all; none" },
 	{ .name = "tls-cert",
 	  .type = OPT_STRING,
 	  .check = CHK_READABLE,
@@ -934,9 +942,13 @@ read_capped(int fd, char *p, size_t cap)
 	}
 }
 
-/* Read token_file into token_buf and point token at it; errors name the file as `what` says. */
+/*
+ * Read the token file `path` (named `flag` in errors: "--token-file",
+ * "credential 'token'") into buf, which holds CONFIG_TOKEN_MAX + 2 bytes,
+ * and point *dst at it.
+ */
 static int
-read_token_file(struct config *c, const char *what, char *err, size_t errlen)
+read_token_file(const char *flag, const char *path, char *buf, const char **dst, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	char who[ENV_NAME_MAX + 220];
@@ -944,37 +956,35 @@ read_token_file(struct config *c, const char *what, char *err, size_t errlen)
 	size_t n;
 	int fd;
 
-	snprintf(who, ENV_NAME_MAX, "%s", what);
-	fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "%s: cannot read '%.200s': %s", who, c->token_file, strerror(errno));
-	r = read_capped(fd, c->token_buf, CONFIG_TOKEN_MAX + 2); /* token and "\r\n" */
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", flag, path, strerror(errno));
+	r = read_capped(fd, buf, CONFIG_TOKEN_MAX + 2); /* token and "\r\n" */
 	close(fd);
 	if (r < 0)
-		return fail(err, errlen, "%s: cannot read '%.200s': %s", who, c->token_file,
-			    strerror((int)-r));
+		return fail(err, errlen, "%s: cannot read '%.200s': %s", flag, path, strerror((int)-r));
 	n = (size_t)r;
 	if (n > CONFIG_TOKEN_MAX + 2)
 		why = "holds a token that is too long";
-	while (why == NULL && n > 0 && (c->token_buf[n - 1] == '\n' || c->token_buf[n - 1] == '\r'))
+	while (why == NULL && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (why == NULL && n == 0)
 		why = "is empty";
 	else if (why == NULL && n > CONFIG_TOKEN_MAX)
 		why = "holds a token that is too long";
-	else if (why == NULL && check_secret(c->token_buf, n) < 0)
+	else if (why == NULL && check_secret(buf, n) < 0)
 		why = "holds characters other than printable ASCII on one line";
 	if (why != NULL) {
-		util_wipe(c->token_buf, sizeof(c->token_buf));
-		return fail(err, errlen, "%s: '%.200s' %s", who, c->token_file, why);
+		util_wipe(buf, CONFIG_TOKEN_MAX + 2);
+		return fail(err, errlen, "%s: '%.200s' %s", flag, path, why);
 	}
 	if (n < CONFIG_TOKEN_MIN) {
-		util_wipe(c->token_buf, sizeof(c->token_buf));
-		snprintf(who + strlen(who), sizeof(who) - strlen(who), " '%.200s'", c->token_file);
+		util_wipe(buf, CONFIG_TOKEN_MAX + 2);
+		snprintf(who, sizeof(who), "%s '%.200s'", flag, path);
 		return token_too_short(who, n, err, errlen);
 	}
-	c->token_buf[n] = '\0';
-	c->token = c->token_buf;
+	buf[n] = '\0';
+	*dst = buf;
 	return 0;
 }
 
@@ -1007,8 +1017,16 @@ check_whole(struct config *c, char *err, size_t errlen)
 	if (c->vhost_listen != NULL && c->domain == NULL)
 		return fail(err, errlen, "%s needs %s (the names it routes are NAME.DOMAIN)",
 			    config_name(c, "vhost-listen", a, sizeof(a)), both_names("domain", b, sizeof(b)));
-	if (c->token_file != NULL)
-		return read_token_file(c, config_name(c, "token-file", a, sizeof(a)), err, errlen);
+	if (c->admin_token != NULL && c->admin_token_file != NULL)
+		return fail(err, errlen, "%s and %s are mutually exclusive",
+			    config_name(c, "admin-token", a, sizeof(a)),
+			    config_name(c, "admin-token-file", b, sizeof(b)));
+	if (c->token_file != NULL && read_token_file(config_name(c, "token-file", a, sizeof(a)),
+						     c->token_file, c->token_buf, &c->token, err, errlen) < 0)
+		return -1;
+	if (c->admin_token_file != NULL)
+		return read_token_file(config_name(c, "admin-token-file", a, sizeof(a)), c->admin_token_file,
+				       c->admin_token_buf, &c->admin_token, err, errlen);
 	return 0;
 }
 
@@ -1047,7 +1065,7 @@ apply_systemd(struct config *c, char **envp, char *err, size_t errlen)
 		return 0;
 	c->token_file = c->cred_path;
 	c->token_cred = c->cred_path;
-	return read_token_file(c, "credential 'token'", err, errlen);
+	return read_token_file("credential 'token'", c->cred_path, c->token_buf, &c->token, err, errlen);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1078,6 +1096,7 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 {
 	unsigned char given[N_OPTS];
 	const struct opt *tok = find_flag("token", 5), *tokf = find_flag("token-file", 10);
+	const struct opt *atok = find_flag("admin-token", 11), *atokf = find_flag("admin-token-file", 16);
 	int rc;
 
 	memset(given, 0, sizeof(given));
@@ -1090,6 +1109,8 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 	 * line overrides both variables. */
 	if (given[tok - opts] || given[tokf - opts])
 		given[tok - opts] = given[tokf - opts] = 1;
+	if (given[atok - opts] || given[atokf - opts])
+		given[atok - opts] = given[atokf - opts] = 1;
 	if (apply_env(c, envp, given, err, errlen) < 0 || apply_argv(c, argc, argv, err, errlen) < 0 ||
 	    check_whole(c, err, errlen) < 0)
 		return -1;
@@ -1174,9 +1195,12 @@ config_version(FILE *out)
 void
 config_fini(struct config *c)
 {
-	int own = c->token == c->token_buf;
+	int own = c->token == c->token_buf, own_admin = c->admin_token == c->admin_token_buf;
 
 	util_wipe(c->token_buf, sizeof(c->token_buf));
+	util_wipe(c->admin_token_buf, sizeof(c->admin_token_buf));
 	if (own)
 		c->token = NULL;
+	if (own_admin)
+		c->admin_token = NULL;
 }

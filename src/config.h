@@ -18,10 +18,10 @@
  *
  * Strings. A string field points into argv or envp (or at a static
  * default), so both must outlive the struct, as they do in main(). The only
- * bytes config_load() owns are the token read from --token-file (in
- * token_buf), the split --trusted-proxy entries (inline arrays) and the
- * parsed --forward-allow rules: nothing is malloc'd, and config_fini()
- * wipes the token.
+ * bytes config_load() owns are the tokens read from --token-file and
+ * --admin-token-file (in token_buf, admin_token_buf), the split
+ * --trusted-proxy entries (inline arrays) and the parsed --forward-allow
+ * rules: nothing is malloc'd, and config_fini() wipes the tokens.
  */
 #ifndef HT_CONFIG_H
 #define HT_CONFIG_H
@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "auth.h"
 #include "forward_policy.h"
 #include "log.h"
 
@@ -53,25 +54,20 @@
 #define CONFIG_EXIT_HELP 1    /* --help / -h seen: print config_usage(), exit 0 */
 #define CONFIG_EXIT_VERSION 2 /* --version / -V seen: print config_version(), exit 0 */
 
-/* --admin-auth: which admin endpoints need the bearer token. */
-enum config_admin_auth {
-	CONFIG_ADMIN_AUTH_DELETE = 0, /* only DELETE (kill a session); GETs, probes, metrics open */
-	CONFIG_ADMIN_AUTH_ALL,        /* every admin endpoint, probes and metrics included */
-	CONFIG_ADMIN_AUTH_MAX
-};
-
 struct config {
 	/* Control plane. */
 	const char *listen; /* --listen ADDR:PORT, "0.0.0.0:50"; "[v6]:port" or ":port" too */
-	const char *token;  /* --token; NULL: none given (main generates one, prints it once) */
+	const char *token;  /* --token; NULL: none given (a credential, the store or a new one) */
 	const char
 		*token_file; /* --token-file PATH (or the credential); when set, token points at token_buf */
 	const char *token_cred;  /* $CREDENTIALS_DIRECTORY/token when the token came from there, else NULL */
 	const char *token_store; /* --token-store PATH, else $STATE_DIRECTORY/token; NULL: none */
 	const char *admin_token; /* --admin-token; NULL: the tunnel token guards the admin API */
-	enum config_admin_auth admin_auth; /* --admin-auth delete|all, delete */
-	const char *tls_cert;              /* --tls-cert PEM path; with tls_key, TLS on the control plane */
-	const char *tls_key;               /* --tls-key PEM path */
+	const char *admin_token_file;    /* --admin-token-file PATH; when set, admin_token points at
+					    admin_token_buf */
+	enum auth_admin_mode admin_auth; /* --admin-auth remote|write|all|none (auth.h), remote */
+	const char *tls_cert;            /* --tls-cert PEM path; with tls_key, TLS on the control plane */
+	const char *tls_key;             /* --tls-key PEM path */
 
 	/* Bindings. */
 	const char *expose_address;     /* --expose-address IP, "0.0.0.0" */
@@ -125,9 +121,10 @@ struct config {
 
 	/* Private: the token read from token_file. main may also place a
 	 * generated token here (then set token = token_buf). */
-	char token_buf[CONFIG_TOKEN_MAX + 2]; /* token, "\r\n" while reading */
-	char cred_path[512];                  /* token_cred's storage */
-	char store_path[512];                 /* token_store's storage when it comes from $STATE_DIRECTORY */
+	char token_buf[CONFIG_TOKEN_MAX + 2];       /* token, "\r\n" while reading */
+	char admin_token_buf[CONFIG_TOKEN_MAX + 2]; /* the token read from admin_token_file */
+	char cred_path[512];                        /* token_cred's storage */
+	char store_path[512]; /* token_store's storage when it comes from $STATE_DIRECTORY */
 	/* Private: bit i set when option i of the table took its value from
 	 * the environment (config_name). */
 	uint64_t from_env;
@@ -175,7 +172,7 @@ void config_usage(FILE *out);
 /* Print "hoody-tunnel <version>" and a newline. */
 void config_version(FILE *out);
 
-/* Wipe the token bytes config_load read; c stays usable for defaults. */
+/* Wipe the token bytes config_load read (both files); c stays usable for defaults. */
 void config_fini(struct config *c);
 
 #endif

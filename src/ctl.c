@@ -21,6 +21,7 @@
 #include "bind.h"
 #include "expose.h"
 #include "expose_http.h"
+#include "forwarded.h"
 #include "http1.h"
 #include "log.h"
 #include "net.h"
@@ -64,6 +65,7 @@ struct ctl_conn {
 	int keep_alive, preauth, v2, closed;
 	int reserved; /* from the reserve, not a permit (CTL_RESERVED_MAX) */
 	char peer[64];
+	struct sockaddr_storage peer_addr; /* who is asking: api.c's token rule */
 	struct ctl_conn *prev, *next;
 };
 
@@ -302,11 +304,15 @@ answer(struct ctl_conn *c, const struct http1_request *rq)
 	int head = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
 
 	res.body = &c->d->scratch;
-	api_handle(c->d, rq, &res);
+	api_handle(c->d, rq, (const struct sockaddr *)&c->peer_addr, &res);
 	respond(c, res.status, res.content_type, res.extra_headers, res.body->pos, buf_len(res.body), head);
 }
 
-/* With --domain: a request for NAME.DOMAIN (or DOMAIN) outside the control plane's paths. */
+/*
+ * With --domain: a request for NAME.DOMAIN (or DOMAIN) outside the control
+ * plane's paths. /metrics is not one of them: on a routed host it is the
+ * tunnel's, on any other host the daemon's.
+ */
 static int
 routed(const struct ctl_conn *c, const struct http1_request *rq)
 {
@@ -524,6 +530,7 @@ ctl_accept_one(struct daemon *d, int fd, const struct sockaddr_storage *peer, in
 	c->accepted_ms = reactor_now(&d->r);
 	c->preauth = 1;
 	d->npreauth++;
+	c->peer_addr = *peer;
 	net_format_addr((const struct sockaddr *)peer, c->peer, sizeof(c->peer));
 	reactor_timer_init(&c->timer, on_timer);
 	reactor_timer_init(&c->more, on_more);
@@ -607,6 +614,26 @@ ctl_on_accept(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	daemon_accept_batch(d, d->ctl.fd, &ops, &d->ctl_reserved, d);
 }
 
+/* --admin-auth none lets whoever reaches the port end sessions: allowed, but said at start-up. */
+static void
+warn_open_admin(struct daemon *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (d->cfg->admin_auth != AUTH_ADMIN_NONE)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(d->ctl.fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    forwarded_loopback((const struct sockaddr *)&ss))
+		log_warn("--admin-auth none: the admin API asks no token; anyone on this host may end "
+			 "sessions");
+	else
+		log_warn("--admin-auth none: the admin API asks no token and --listen %s is not loopback: "
+			 "anyone who reaches it may end sessions",
+			 d->cfg->listen);
+}
+
 /* see ctl.h */
 int
 ctl_start(struct daemon *d)
@@ -615,6 +642,7 @@ ctl_start(struct daemon *d)
 
 	if (rc < 0)
 		return rc;
+	warn_open_admin(d);
 	d->ctl_port = net_local_port(d->ctl.fd);
 	d->ctl_adopt = ctl_adopt;
 	return 0;

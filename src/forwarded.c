@@ -51,6 +51,36 @@ forwarded_trusted(const struct forwarded *f, const struct sockaddr *peer)
 
 /* see forwarded.h */
 int
+forwarded_loopback(const struct sockaddr *sa)
+{
+	struct net_cidr c;
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_SIZE(loopback); i++)
+		if (net_cidr_parse(loopback[i], &c) == 0 && net_cidr_match(&c, sa))
+			return 1;
+	return 0;
+}
+
+/* see forwarded.h */
+int
+forwarded_local(const struct forwarded *f, const struct sockaddr *peer, const struct http1_header *hdrs,
+		size_t n)
+{
+	static const char *const relayed[] = { "X-Forwarded-For", "X-Real-IP", "Forwarded" };
+	size_t i, k;
+
+	if (!forwarded_loopback(peer) || forwarded_trusted(f, peer))
+		return 0;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < UTIL_ARRAY_SIZE(relayed); k++)
+			if (util_strcaseeq(hdrs[i].name, hdrs[i].name_len, relayed[k]))
+				return 0;
+	return 1;
+}
+
+/* see forwarded.h */
+int
 forwarded_is_managed(const char *name, size_t len)
 {
 	return util_strcaseeq(name, len, "X-Forwarded-For") ||

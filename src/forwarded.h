@@ -33,6 +33,22 @@ int forwarded_add(struct forwarded *f, const char *spec);
 /* 1 when the peer address is a trusted proxy. */
 int forwarded_trusted(const struct forwarded *f, const struct sockaddr *peer);
 
+/* 1 when sa is a loopback address: 127.0.0.0/8, ::1, or 127.x.y.z mapped into IPv6. */
+int forwarded_loopback(const struct sockaddr *sa);
+
+/*
+ * 1 when a request on a socket whose peer is `peer`, with the headers
+ * hdrs[0..n), comes from this host itself: the peer is loopback
+ * (forwarded_loopback), it is not a trusted proxy, and the request carries
+ * none of X-Forwarded-For, X-Real-IP and Forwarded, the headers a proxy
+ * puts in for the client it relays. Otherwise 0: a proxy on this host
+ * relays requests from anywhere, so what it forwards counts as remote,
+ * whatever the headers say the client was. Headers can only turn a local
+ * peer remote, never the other way.
+ */
+int forwarded_local(const struct forwarded *f, const struct sockaddr *peer, const struct http1_header *hdrs,
+		    size_t n);
+
 /* 1 for the four headers this module rewrites (case-insensitive name). */
 int forwarded_is_managed(const char *name, size_t len);
 

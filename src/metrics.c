@@ -15,6 +15,7 @@
 #include "metrics.h"
 
 #include "buf.h"
+#include "config.h" /* HT_VERSION */
 #include "util.h"
 
 #include <dirent.h>
@@ -32,6 +33,11 @@
 #include <unistd.h>
 
 #define NAME(s) "hoody_tunnel_" s
+
+/* The commit built, from the Makefile (git rev-parse --short HEAD). */
+#ifndef HT_REVISION
+#define HT_REVISION "unknown"
+#endif
 
 /* Label values of the code families: PROTOCOL.md section 3, then UNKNOWN. */
 static const char *const code_names[METRICS_CODE_SLOTS] = {
@@ -376,6 +382,33 @@ family(struct render *r, const char *name, const char *type, const char *help)
 	put(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A label value with \\, \" and newline escaped, as the text format wants. */
+static void
+put_label_value(struct render *r, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			put(r, "\\%c", *v);
+		else if (*v == '\n')
+			put(r, "\\n");
+		else
+			put(r, "%c", *v);
+	}
+}
+
+static void
+render_build_info(struct render *r)
+{
+	const char *name = NAME("build_info");
+
+	family(r, name, "gauge", "Always 1; the labels say which build of hoody-tunnel this is.");
+	put(r, "%s{version=\"", name);
+	put_label_value(r, HT_VERSION);
+	put(r, "\",revision=\"");
+	put_label_value(r, HT_REVISION);
+	put(r, "\",tls=\"bearssl\"} 1\n");
+}
+
 static void
 scalars(struct render *r, const struct scalar *t, size_t n, const void *base, const char *type)
 {
@@ -515,6 +548,7 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct b
 	size_t before = buf_len(out);
 
 	scalars(&r, gauge_table, UTIL_ARRAY_SIZE(gauge_table), g, "gauge");
+	render_build_info(&r);
 	render_counters(&r, m);
 	render_ttfb(&r, m);
 	render_process(&r, m);

@@ -9,7 +9,10 @@
  * just before rendering. metrics_render() writes the Prometheus text
  * exposition format 0.0.4, with every labelled series present even at 0,
  * followed by the standard process_* metrics read at render time from
- * /proc/self (families the system cannot provide are left out).
+ * /proc/self (families the system cannot provide are left out), and
+ * hoody_tunnel_build_info{version,revision,tls="bearssl"} 1: version is
+ * HT_VERSION (config.h), revision the git commit the Makefile passes as
+ * HT_REVISION ("unknown" when built outside git).
  *
  * The metric names and label values printed here are a contract with
  * dashboards and alerts (DESIGN.md, "Metrics"): change them only with care.

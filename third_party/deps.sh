@@ -39,6 +39,7 @@ check_test() {
 	command -v tmux >/dev/null 2>&1 || miss tmux
 	command -v systemd-socket-activate >/dev/null 2>&1 || miss systemd
 	command -v mandoc >/dev/null 2>&1 || miss mandoc
+	command -v promtool >/dev/null 2>&1 || miss prometheus # promtool check metrics
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang

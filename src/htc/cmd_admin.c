@@ -3,8 +3,9 @@
  * metrics, kill. Each is one HTTP request to the daemon's control plane
  * (httpc.h) under URL_ADMIN_PREFIX; the JSON answer is printed as a table
  * (print.h), or as received with --json. The token is sent as a Bearer
- * credential on every request when one is known (the daemon may run with
- * --admin-auth all) and never printed.
+ * credential on every request when one is known (the daemon asks for it on
+ * reads from other hosts, and from its own with --admin-auth all) and
+ * never printed.
  *
  * A field the daemon did not send shows as "-": an older or newer daemon
  * still gives a readable table. Not here: watching (repeat every N s),

@@ -139,15 +139,17 @@ def parse_duration(text):
 class Daemon:
     """A hoody-tunnel child on 127.0.0.1:<free port>.
 
-    Daemon(*flags, token=None, nofile=None, env=None, log_level="debug").
-    Adds --listen, --token, --log-level and --shutdown-grace 1s unless the
-    flags give them. Use as a context manager: __exit__ stops it with SIGTERM,
+    Daemon(*flags, token=None, nofile=None, env=None, log_level="debug", host="127.0.0.1").
+    Adds --listen (on host), --token, --log-level and --shutdown-grace 1s
+    unless the flags give them. Use as a context manager: __exit__ stops it with SIGTERM,
     expects exit code 0 (expect_rc), and fails on sanitizer reports or the
     token appearing in its output.
     """
 
-    def __init__(self, *flags, token=None, nofile=None, env=None, log_level="debug", expect_rc=0):
-        self.port = free_port()
+    def __init__(self, *flags, token=None, nofile=None, env=None, log_level="debug", expect_rc=0,
+                 host="127.0.0.1"):
+        self.host = host
+        self.port = free_port(host)
         self.token = token or new_token()
         self.flags = list(flags)
         self.nofile = nofile
@@ -161,7 +163,7 @@ class Daemon:
 
     @property
     def url(self):
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     def shutdown_grace(self):
         for i, f in enumerate(self.flags):
@@ -174,7 +176,7 @@ class Daemon:
     def argv(self):
         a = [DAEMON]
         if not any(f.startswith("--listen") for f in self.flags):
-            a += ["--listen", f"127.0.0.1:{self.port}"]
+            a += ["--listen", f"{self.host}:{self.port}"]
         if not any(f.startswith("--token") for f in self.flags):
             a += ["--token", self.token]
         if not any(f.startswith("--log-level") for f in self.flags):
@@ -202,7 +204,7 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited at start with {self.proc.returncode}: "
                                      f"{self.stderr()[-2000:]}")
-            if can_connect(self.port, timeout=0.5):
+            if can_connect(self.port, self.host, timeout=0.5):
                 return self
             time.sleep(0.05)
         raise AssertionError("daemon not listening after 10 s: " + self.stderr()[-2000:])
@@ -312,15 +314,15 @@ class Daemon:
 
     # convenience
     def get(self, path, **kw):
-        return http(self.port, "GET", path, **kw)
+        return http(self.port, "GET", path, host=self.host, **kw)
 
     def get_json(self, path, **kw):
-        st, hd, body = http(self.port, "GET", path, **kw)
+        st, hd, body = http(self.port, "GET", path, host=self.host, **kw)
         assert st == 200, f"GET {path}: {st} {body[:300]!r}"
         return json.loads(body)
 
     def metrics(self):
-        st, hd, body = http(self.port, "GET", "/api/v1/tunnel/metrics")
+        st, hd, body = http(self.port, "GET", "/api/v1/tunnel/metrics", host=self.host)
         assert st == 200, f"metrics: {st}"
         return body.decode()
 

@@ -1,6 +1,6 @@
 /*
  * test_auth.c: token generation, token / Bearer / Basic checks, malformed
- * headers.
+ * headers, and the admin API's rule (--admin-auth).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,13 +210,90 @@ test_basic_malformed(void **state)
 	assert_false(basic(basic_hdr(h, "Basic ", big), "u", big + 2));
 }
 
+/*
+ * --admin-auth, every mode x peer x operation, written out row by row
+ * (1: the token is needed). Local is a request from this host.
+ */
+static const struct {
+	enum auth_admin_mode mode;
+	int local;
+	int open, read, write; /* needs the token for AUTH_OP_OPEN / _READ / _WRITE */
+} admin_rule[] = {
+	{ AUTH_ADMIN_REMOTE, 1, 0, 0, 1 }, { AUTH_ADMIN_REMOTE, 0, 0, 1, 1 },
+	{ AUTH_ADMIN_WRITE, 1, 0, 0, 1 },  { AUTH_ADMIN_WRITE, 0, 0, 0, 1 },
+	{ AUTH_ADMIN_ALL, 1, 0, 1, 1 },    { AUTH_ADMIN_ALL, 0, 0, 1, 1 },
+	{ AUTH_ADMIN_NONE, 1, 0, 0, 0 },   { AUTH_ADMIN_NONE, 0, 0, 0, 0 },
+};
+
+static void
+test_admin_needs_token(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof(admin_rule) / sizeof(admin_rule[0]), 2 * AUTH_ADMIN_MODE_MAX);
+	for (i = 0; i < sizeof(admin_rule) / sizeof(admin_rule[0]); i++) {
+		enum auth_admin_mode m = admin_rule[i].mode;
+		int l = admin_rule[i].local;
+
+		assert_int_equal(auth_admin_needs_token(m, l, AUTH_OP_OPEN), admin_rule[i].open);
+		assert_int_equal(auth_admin_needs_token(m, l, AUTH_OP_READ), admin_rule[i].read);
+		assert_int_equal(auth_admin_needs_token(m, l, AUTH_OP_WRITE), admin_rule[i].write);
+	}
+	/* values out of range need the token (fail closed), even under none */
+	assert_true(auth_admin_needs_token(AUTH_ADMIN_MODE_MAX, 1, AUTH_OP_READ));
+	assert_true(auth_admin_needs_token((enum auth_admin_mode)99, 1, AUTH_OP_WRITE));
+	assert_true(auth_admin_needs_token(AUTH_ADMIN_NONE, 1, AUTH_OP_MAX));
+	assert_true(auth_admin_needs_token(AUTH_ADMIN_WRITE, 1, (enum auth_admin_op) - 1));
+}
+
+/* The same table through auth_admin_check, with no token, a wrong one, a malformed one and the right one. */
+static void
+test_admin_check(void **state)
+{
+	static const char *const refused[] = {
+		NULL, "Bearer adm-tok-2", "Bearer adm-tok", "Basic adm-tok-1", "adm-tok-1", "Bearer"
+	};
+	static const enum auth_admin_op ops[] = { AUTH_OP_OPEN, AUTH_OP_READ, AUTH_OP_WRITE };
+	const char *tok = "adm-tok-1";
+	size_t i, k, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(admin_rule) / sizeof(admin_rule[0]); i++) {
+		for (k = 0; k < 3; k++) {
+			enum auth_admin_mode m = admin_rule[i].mode;
+			int l = admin_rule[i].local, op = ops[k];
+			int need = op == AUTH_OP_OPEN   ? admin_rule[i].open
+				   : op == AUTH_OP_READ ? admin_rule[i].read
+							: admin_rule[i].write;
+
+			assert_true(auth_admin_check(m, l, ops[k], "Bearer adm-tok-1", 16, tok));
+			assert_true(auth_admin_check(m, l, ops[k], " bearer  adm-tok-1 ", 19, tok));
+			for (j = 0; j < sizeof(refused) / sizeof(refused[0]); j++) {
+				const char *v = refused[j];
+
+				assert_int_equal(auth_admin_check(m, l, ops[k], v, v ? strlen(v) : 0, tok),
+						 !need);
+			}
+			/* no secret configured: a token is never accepted where one is needed */
+			assert_int_equal(auth_admin_check(m, l, ops[k], "Bearer ", 7, ""), !need);
+			assert_int_equal(auth_admin_check(m, l, ops[k], "Bearer x", 8, NULL), !need);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generate),    cmocka_unit_test(test_generate_alphabet),
-		cmocka_unit_test(test_token_check), cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_basic),       cmocka_unit_test(test_basic_malformed),
+		cmocka_unit_test(test_generate),
+		cmocka_unit_test(test_generate_alphabet),
+		cmocka_unit_test(test_token_check),
+		cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_basic_malformed),
+		cmocka_unit_test(test_admin_needs_token),
+		cmocka_unit_test(test_admin_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,7 +98,7 @@ test_defaults(void **state)
 	assert_null(c.token);
 	assert_null(c.token_file);
 	assert_null(c.admin_token);
-	assert_int_equal(c.admin_auth, CONFIG_ADMIN_AUTH_DELETE);
+	assert_int_equal(c.admin_auth, AUTH_ADMIN_REMOTE);
 	assert_null(c.tls_cert);
 	assert_null(c.tls_key);
 	assert_string_equal(c.expose_address, "0.0.0.0");
@@ -171,7 +171,7 @@ test_every_flag(void **state)
 	assert_string_equal(c.listen, "127.0.0.1:8050");
 	assert_string_equal(c.token, "tok-1-0123456789abc");
 	assert_string_equal(c.admin_token, "adm-1-0123456789abc");
-	assert_int_equal(c.admin_auth, CONFIG_ADMIN_AUTH_ALL);
+	assert_int_equal(c.admin_auth, AUTH_ADMIN_ALL);
 	assert_string_equal(c.tls_cert, cert);
 	assert_string_equal(c.tls_key, key);
 	assert_int_equal(c.n_trusted_proxy, 2);
@@ -254,7 +254,7 @@ test_every_env(void **state)
 	assert_string_equal(c.listen, "[::1]:9000");
 	assert_string_equal(c.token, "env-tok-0123456789");
 	assert_string_equal(c.admin_token, "env-adm-0123456789");
-	assert_int_equal(c.admin_auth, CONFIG_ADMIN_AUTH_ALL);
+	assert_int_equal(c.admin_auth, AUTH_ADMIN_ALL);
 	assert_string_equal(c.tls_cert, cert);
 	assert_string_equal(c.tls_key, key);
 	assert_int_equal(c.n_trusted_proxy, 3);
@@ -385,6 +385,78 @@ test_token_sources(void **state)
 	assert_string_equal(c.token, "crlf-token-0123456789");
 	config_fini(&c);
 	unlink(path);
+}
+
+/* --admin-token-file: read like --token-file, one setting with --admin-token, wiped by config_fini. */
+static void
+test_admin_token_sources(void **state)
+{
+	char path[64], e_file[96];
+	struct config c;
+
+	(void)state;
+	temp_file(path, sizeof(path), "adm-file-0123456789\r\n", 21);
+	snprintf(e_file, sizeof(e_file), "HOODY_TUNNEL_ADMIN_TOKEN_FILE=%s", path);
+	assert_int_equal(load(&c, NULL, ARGS("--token", "tun-0123456789abcd", "--admin-token-file", path)),
+			 0);
+	assert_string_equal(c.admin_token, "adm-file-0123456789");
+	assert_string_equal(c.admin_token_file, path);
+	assert_string_equal(c.token, "tun-0123456789abcd");
+	config_fini(&c);
+	assert_null(c.admin_token);
+	assert_int_equal(c.admin_token_buf[0], 0); /* wiped */
+	/* from the environment; a flag of the pair overrides both variables */
+	assert_int_equal(load(&c, ENV(e_file), NULL), 0);
+	assert_string_equal(c.admin_token, "adm-file-0123456789");
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV(e_file), ARGS("--admin-token", "adm-flag-0123456789")), 0);
+	assert_string_equal(c.admin_token, "adm-flag-0123456789");
+	assert_null(c.admin_token_file);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_ADMIN_TOKEN=adm-env-0123456789"),
+			      ARGS("--admin-token-file", path)),
+			 0);
+	assert_string_equal(c.admin_token, "adm-file-0123456789");
+	config_fini(&c);
+	/* both at the same level: refused */
+	expect_err(NULL, ARGS("--admin-token", "a-0123456789abcdef", "--admin-token-file", path),
+		   "--admin-token", "mutually exclusive");
+	expect_err(ENV("HOODY_TUNNEL_ADMIN_TOKEN=a-0123456789abcdef", e_file), NULL,
+		   "HOODY_TUNNEL_ADMIN_TOKEN_FILE", "mutually exclusive");
+	unlink(path);
+	/* the same checks as --token-file, named after this flag */
+	expect_err(NULL, ARGS("--admin-token-file", "/nonexistent/adm"), "--admin-token-file",
+		   "/nonexistent/adm");
+	temp_file(path, sizeof(path), "sekret words\n", 13);
+	expect_err(NULL, ARGS("--admin-token-file", path), "--admin-token-file", "printable");
+	assert_null(strstr(err, "sekret"));
+	unlink(path);
+}
+
+/* --admin-auth takes the four modes of enum auth_admin_mode, any case; remote by default. */
+static void
+test_admin_auth_modes(void **state)
+{
+	static const struct {
+		const char *v;
+		enum auth_admin_mode mode;
+	} ok[] = {
+		{ "remote", AUTH_ADMIN_REMOTE }, { "write", AUTH_ADMIN_WRITE },   { "all", AUTH_ADMIN_ALL },
+		{ "none", AUTH_ADMIN_NONE },     { "Remote", AUTH_ADMIN_REMOTE },
+	};
+	struct config c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(load(&c, NULL, ARGS("--admin-auth", "all", "--admin-auth", ok[i].v)), 0);
+		assert_int_equal(c.admin_auth, ok[i].mode);
+		config_fini(&c);
+	}
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_ADMIN_AUTH=none"), NULL), 0);
+	assert_int_equal(c.admin_auth, AUTH_ADMIN_NONE);
+	config_fini(&c);
+	expect_err(NULL, ARGS("--admin-auth", "delete"), "--admin-auth", "remote|write|all|none");
 }
 
 static void
@@ -885,6 +957,7 @@ test_usage_lists_every_flag(void **state)
 		"token",
 		"token-file",
 		"admin-token",
+		"admin-token-file",
 		"admin-auth",
 		"expose-address",
 		"public-url-pattern",
@@ -925,7 +998,7 @@ test_usage_lists_every_flag(void **state)
 		"0.0.0.0:50",      "[default: 8]",       "[default: 1024]",   "1MiB",
 		"16MiB",           "[default: 5s]",      "[default: 60s]",    "[default: 30s]",
 		"[default: 300s]", "[default: 10s]",     "[default: 32]",     "[default: 64]",
-		"64KiB",           "[default: 100]",     "[default: delete]", "[default: text]",
+		"64KiB",           "[default: 100]",     "[default: remote]", "[default: text]",
 		"[default: info]", "[default: loopback]"
 	};
 	char *text = NULL, needle[96], ver[64];
@@ -1043,7 +1116,7 @@ static void
 test_option_table(void **state)
 {
 	/* Defaults that --help describes in words: not a value of the flag. */
-	static const char *const described[] = { "token", "admin-token", "forward-allow" };
+	static const char *const described[] = { "token", "token-store", "admin-token", "forward-allow" };
 	static struct usage_opt o[64];
 	static char *argv[64];
 	struct config zero, def;
@@ -1133,17 +1206,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_every_flag),
-		cmocka_unit_test(test_every_env),     cmocka_unit_test(test_flag_wins_over_env),
-		cmocka_unit_test(test_token_sources), cmocka_unit_test(test_token_file_errors),
-		cmocka_unit_test(test_short_tokens),  cmocka_unit_test(test_units),
-		cmocka_unit_test(test_bool_forms),    cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_trusted_proxy), cmocka_unit_test(test_forward_allow),
-		cmocka_unit_test(test_value_errors),  cmocka_unit_test(test_secret_not_echoed),
-		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_cross_checks),
-		cmocka_unit_test(test_help_version),  cmocka_unit_test(test_unknown_env_ignored),
-		cmocka_unit_test(test_env_names),     cmocka_unit_test(test_usage_lists_every_flag),
-		cmocka_unit_test(test_option_table),  cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_every_flag),
+		cmocka_unit_test(test_every_env),        cmocka_unit_test(test_flag_wins_over_env),
+		cmocka_unit_test(test_token_sources),    cmocka_unit_test(test_token_file_errors),
+		cmocka_unit_test(test_short_tokens),     cmocka_unit_test(test_admin_token_sources),
+		cmocka_unit_test(test_admin_auth_modes), cmocka_unit_test(test_units),
+		cmocka_unit_test(test_bool_forms),       cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_trusted_proxy),    cmocka_unit_test(test_forward_allow),
+		cmocka_unit_test(test_value_errors),     cmocka_unit_test(test_secret_not_echoed),
+		cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_help_version),     cmocka_unit_test(test_unknown_env_ignored),
+		cmocka_unit_test(test_env_names),        cmocka_unit_test(test_usage_lists_every_flag),
+		cmocka_unit_test(test_option_table),     cmocka_unit_test(test_err_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /*
- * test_forwarded.c: trusted-proxy matching and X-Forwarded-* values.
+ * test_forwarded.c: trusted-proxy matching, X-Forwarded-* values, loopback
+ * peers and requests from this host.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,85 @@ test_trusted_without_headers(void **state)
 	assert_string_equal(v.real_ip, "::1");
 }
 
+static void
+test_loopback(void **state)
+{
+	static const char *const yes4[] = { "127.0.0.1", "127.0.0.0", "127.255.255.254", "127.1.2.3" };
+	static const char *const no4[] = { "126.255.255.255", "128.0.0.1", "10.0.0.1", "0.0.0.0",
+					   "203.0.113.5" };
+	static const char *const yes6[] = { "::1", "::ffff:127.0.0.1", "::ffff:127.9.9.9" };
+	static const char *const no6[] = { "::",          "::2",        "fe80::1", "::ffff:10.0.0.1",
+					   "2001:db8::1", "::127.0.0.1" };
+	struct sockaddr_storage a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes4) / sizeof(yes4[0]); i++) {
+		a = v4(yes4[i]);
+		assert_true(forwarded_loopback((struct sockaddr *)&a));
+	}
+	for (i = 0; i < sizeof(no4) / sizeof(no4[0]); i++) {
+		a = v4(no4[i]);
+		assert_false(forwarded_loopback((struct sockaddr *)&a));
+	}
+	for (i = 0; i < sizeof(yes6) / sizeof(yes6[0]); i++) {
+		a = v6(yes6[i]);
+		assert_true(forwarded_loopback((struct sockaddr *)&a));
+	}
+	for (i = 0; i < sizeof(no6) / sizeof(no6[0]); i++) {
+		a = v6(no6[i]);
+		if (forwarded_loopback((struct sockaddr *)&a))
+			fail_msg("%s counted as loopback", no6[i]);
+	}
+	memset(&a, 0, sizeof(a));
+	a.ss_family = AF_UNIX;
+	assert_false(forwarded_loopback((struct sockaddr *)&a));
+}
+
+/* A request is from this host only from a loopback peer that is no trusted proxy and relays no client. */
+static void
+test_local(void **state)
+{
+	struct http1_header plain[] = { H("Host", "127.0.0.1:50"), H("User-Agent", "curl") };
+	struct http1_header relayed[][2] = {
+		{ H("Host", "x"), H("X-Forwarded-For", "203.0.113.5") },
+		{ H("x-forwarded-for", "127.0.0.1"), H("Host", "x") },
+		{ H("Host", "x"), H("X-Real-IP", "203.0.113.5") },
+		{ H("Host", "x"), H("forwarded", "for=203.0.113.5") },
+	};
+	struct forwarded none, lo, other;
+	struct sockaddr_storage a;
+	size_t i;
+
+	(void)state;
+	memset(&none, 0, sizeof(none));
+	memset(&lo, 0, sizeof(lo));
+	memset(&other, 0, sizeof(other));
+	assert_int_equal(forwarded_add(&lo, "loopback"), 0);
+	assert_int_equal(forwarded_add(&other, "10.0.0.0/8"), 0);
+	a = v4("127.0.0.1");
+	assert_true(forwarded_local(&none, (struct sockaddr *)&a, plain, 2));
+	assert_true(forwarded_local(&none, (struct sockaddr *)&a, NULL, 0));
+	assert_true(forwarded_local(&other, (struct sockaddr *)&a, plain, 2));
+	/* a loopback peer that is a trusted proxy relays clients from anywhere */
+	assert_false(forwarded_local(&lo, (struct sockaddr *)&a, plain, 2));
+	/* a proxy on this host, trusted or not, that says whom it relays */
+	for (i = 0; i < sizeof(relayed) / sizeof(relayed[0]); i++) {
+		assert_false(forwarded_local(&none, (struct sockaddr *)&a, relayed[i], 2));
+		assert_false(forwarded_local(&lo, (struct sockaddr *)&a, relayed[i], 2));
+	}
+	a = v6("::ffff:127.0.0.1");
+	assert_true(forwarded_local(&none, (struct sockaddr *)&a, plain, 2));
+	a = v6("::1");
+	assert_true(forwarded_local(&other, (struct sockaddr *)&a, plain, 2));
+	assert_false(forwarded_local(&lo, (struct sockaddr *)&a, plain, 2));
+	/* other hosts are never local, whatever they send */
+	a = v4("10.1.2.3");
+	assert_false(forwarded_local(&none, (struct sockaddr *)&a, plain, 2));
+	a = v4("192.0.2.1");
+	assert_false(forwarded_local(&none, (struct sockaddr *)&a, NULL, 0));
+}
+
 int
 main(void)
 {
@@ -147,6 +227,8 @@ main(void)
 		cmocka_unit_test(test_untrusted_replaced),
 		cmocka_unit_test(test_trusted_kept_and_extended),
 		cmocka_unit_test(test_trusted_without_headers),
+		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h" /* HT_VERSION */
 #include "metrics.h"
 
 #define PYTHON "/usr/bin/python3"
@@ -240,6 +241,7 @@ test_contract_names_typed_once(void **state)
 		{ "hoody_tunnel_fd_refusals_total", "counter" },
 		{ "hoody_tunnel_handshake_rejections_total", "counter" },
 		{ "hoody_tunnel_expose_ttfb_seconds", "histogram" },
+		{ "hoody_tunnel_build_info", "gauge" },
 		{ "process_resident_memory_bytes", "gauge" },
 		{ "process_virtual_memory_bytes", "gauge" },
 		{ "process_open_fds", "gauge" },
@@ -574,6 +576,36 @@ test_process_metrics(void **state)
 	assert_true(metrics_rss_bytes() > 0);
 }
 
+/* ---- build info ---------------------------------------------------------- */
+
+static void
+test_build_info(void **state)
+{
+	struct metrics m;
+	char want[128], *text;
+	const char *line, *rev, *end;
+	size_t i;
+
+	(void)state;
+	metrics_init(&m);
+	text = render(&m, NULL);
+	assert_int_equal(count(text, "\nhoody_tunnel_build_info{"), 1);
+	snprintf(want, sizeof(want), "hoody_tunnel_build_info{version=\"%s\",revision=\"", HT_VERSION);
+	line = strstr(text, want);
+	assert_non_null(line);
+	/* the revision: a short git hash, or "unknown" outside a checkout */
+	rev = line + strlen(want);
+	end = strchr(rev, '"');
+	assert_non_null(end);
+	if (!((size_t)(end - rev) == 7 && strncmp(rev, "unknown", 7) == 0)) {
+		assert_true(end - rev >= 4 && end - rev <= 40);
+		for (i = 0; rev + i < end; i++)
+			assert_non_null(strchr("0123456789abcdef", rev[i]));
+	}
+	assert_int_equal(strncmp(end, "\",tls=\"bearssl\"} 1\n", strlen("\",tls=\"bearssl\"} 1\n")), 0);
+	free(text);
+}
+
 /* ---- the output buffer -------------------------------------------------- */
 
 static void
@@ -764,6 +796,7 @@ main(void)
 		cmocka_unit_test(test_ttfb_histogram),
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_process_metrics),
+		cmocka_unit_test(test_build_info),
 		cmocka_unit_test(test_render_appends_and_keeps_headroom),
 		cmocka_unit_test(test_render_too_small_wrapped_buffer),
 		cmocka_unit_test(test_output_passes_promcheck),
