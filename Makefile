@@ -12,6 +12,7 @@
 #   make bench        build and run the micro-benchmarks
 #   make install      programs, manual pages, systemd units (see "install")
 #   make uninstall
+#   make package-check  build the Debian packages and check them (lintian)
 #   make clean
 #
 # V=1 shows the commands. SANITIZE=address,undefined builds with sanitizers.
@@ -267,7 +268,7 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 ENV_FILE := $(DESTDIR)$(sysconfdir)/default/hoody-tunnel
 DOC_FILES := dist/privileged-ports.conf dist/hoody-tunnel-vhost.socket
 
-.PHONY: programs uninstall
+.PHONY: programs uninstall package-check
 # The two programs alone (what a package build needs).
 programs: $(PROGS)
 
@@ -308,6 +309,13 @@ uninstall:
 		echo "kept $(ENV_FILE): changed since it was installed"; \
 	fi
 	@$(if $(DESTDIR),,echo "if they were enabled: systemctl disable --now hoody-tunnel.socket hoody-tunnel.service")
+
+# The Debian packages (debian/), built from a copy of the tree and checked
+# with lintian: test/integration/test_package.sh, which make test also runs
+# when the tools are installed.
+package-check:
+	$(Q)sh third_party/deps.sh pkg
+	$(Q)sh test/integration/test_package.sh
 
 clean:
 	rm -rf build build-san build-fuzz
