@@ -88,7 +88,7 @@ echo "ok: hoody-tunnel and htc .deb contents, conffile, postinst"
 
 lintian "$changes" >"$tmp/lintian" 2>&1 || true
 sed 's/^/  lintian: /' "$tmp/lintian" | grep -v 'running with root privileges' || true
-if grep -E '^(E|W):' "$tmp/lintian"; then
+if grep -qE '^(E|W):' "$tmp/lintian"; then
 	fail "lintian: errors or warnings above (fix them, or override with a reason in debian/*.lintian-overrides)"
 fi
 echo "ok: lintian: no E: or W:"
