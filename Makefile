@@ -13,6 +13,9 @@
 #   make fuzz         build the libFuzzer targets (clang)
 #   make fuzz-smoke   run each fuzz target for FUZZ_SECONDS
 #   make bench        build and run the micro-benchmarks
+#   make install      programs, manual pages, systemd units (see "install")
+#   make uninstall
+#   make package-check  build the Debian packages and check them (lintian)
 #   make clean
 #
 # V=1 shows the commands. SANITIZE=address,undefined builds with sanitizers.
@@ -260,13 +263,82 @@ bench: $(BENCH_BINS)
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 # ---- install ------------------------------------------------------------
+#
+# make install [PREFIX=/usr/local] [DESTDIR=] puts
+#   hoody-tunnel                      in $(sbindir)
+#   htc                               in $(bindir)
+#   hoody-tunnel.8, htc.1             in $(mandir)/man8, man1
+#   hoody-tunnel.service, .socket     in $(systemdunitdir), the paths in the
+#                                     service filled in
+#   hoody-tunnel.env                  as $(sysconfdir)/default/hoody-tunnel,
+#                                     unless that file exists
+#   privileged-ports.conf (a drop-in)
+#   hoody-tunnel-vhost.socket         in $(docdir), examples
+# sysconfdir is /etc whatever PREFIX is: the unit reads its environment
+# from /etc/default like every other service (sysconfdir=... changes both).
+# The unit directory follows PREFIX: systemd also reads
+# /usr/local/lib/systemd/system. make uninstall removes what install put,
+# except an environment file that was changed since (it says so).
 
-PREFIX ?= /usr/local
-install: $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 man/htc.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/hoody-tunnel.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+PREFIX         ?= /usr/local
+bindir         ?= $(PREFIX)/bin
+sbindir        ?= $(PREFIX)/sbin
+mandir         ?= $(PREFIX)/share/man
+docdir         ?= $(PREFIX)/share/doc/hoody-tunnel
+sysconfdir     ?= /etc
+systemdunitdir ?= $(PREFIX)/lib/systemd/system
+
+ENV_FILE := $(DESTDIR)$(sysconfdir)/default/hoody-tunnel
+DOC_FILES := dist/privileged-ports.conf dist/hoody-tunnel-vhost.socket
+
+.PHONY: programs uninstall package-check
+# The two programs alone (what a package build needs).
+programs: $(PROGS)
+
+install: $(DAEMON) $(HTC)
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(docdir) \
+		$(DESTDIR)$(sysconfdir)/default
+	install -m 755 $(DAEMON) $(DESTDIR)$(sbindir)/hoody-tunnel
+	install -m 755 $(HTC) $(DESTDIR)$(bindir)/htc
+	install -m 644 man/hoody-tunnel.8 $(DESTDIR)$(mandir)/man8/hoody-tunnel.8
+	install -m 644 man/htc.1 $(DESTDIR)$(mandir)/man1/htc.1
+	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		dist/hoody-tunnel.service.in >$(DESTDIR)$(systemdunitdir)/hoody-tunnel.service
+	chmod 644 $(DESTDIR)$(systemdunitdir)/hoody-tunnel.service
+	install -m 644 dist/hoody-tunnel.socket $(DESTDIR)$(systemdunitdir)/hoody-tunnel.socket
+	install -m 644 $(DOC_FILES) $(DESTDIR)$(docdir)/
+	@if [ -e $(ENV_FILE) ]; then \
+		echo "kept $(ENV_FILE) (it exists; the new example is dist/hoody-tunnel.env)"; \
+	else \
+		echo "install -m 644 dist/hoody-tunnel.env $(ENV_FILE)"; \
+		install -m 644 dist/hoody-tunnel.env $(ENV_FILE); \
+	fi
+	@$(if $(DESTDIR),,echo "next: systemctl daemon-reload && systemctl enable --now hoody-tunnel.socket")
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/hoody-tunnel $(DESTDIR)$(bindir)/htc \
+		$(DESTDIR)$(mandir)/man8/hoody-tunnel.8 $(DESTDIR)$(mandir)/man1/htc.1 \
+		$(DESTDIR)$(systemdunitdir)/hoody-tunnel.service $(DESTDIR)$(systemdunitdir)/hoody-tunnel.socket \
+		$(addprefix $(DESTDIR)$(docdir)/,$(notdir $(DOC_FILES)))
+	@if [ -d $(DESTDIR)$(docdir) ]; then \
+		echo "rmdir $(DESTDIR)$(docdir)"; \
+		rmdir $(DESTDIR)$(docdir) 2>/dev/null || echo "kept $(DESTDIR)$(docdir): not empty"; \
+	fi
+	@if [ ! -e $(ENV_FILE) ]; then :; \
+	elif cmp -s dist/hoody-tunnel.env $(ENV_FILE); then \
+		echo "rm -f $(ENV_FILE)"; rm -f $(ENV_FILE); \
+	else \
+		echo "kept $(ENV_FILE): changed since it was installed"; \
+	fi
+	@$(if $(DESTDIR),,echo "if they were enabled: systemctl disable --now hoody-tunnel.socket hoody-tunnel.service")
+
+# The Debian packages (debian/), built from a copy of the tree and checked
+# with lintian: test/integration/test_package.sh, which make test also runs
+# when the tools are installed.
+package-check:
+	$(Q)sh third_party/deps.sh pkg
+	$(Q)sh test/integration/test_package.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -6,6 +6,9 @@
 #                                     clang-format, mandoc (the manual pages' lint)
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines)
+#   sh third_party/deps.sh pkg      + libinih-dev, debhelper, dpkg-dev, lintian, systemd
+#                                   (make package-check: the .deb build, lintian,
+#                                   systemd-analyze on the units)
 #
 # Each missing piece is installed with apt-get (as root, or through sudo),
 # printing what it runs; elsewhere it stops and says what to install.
@@ -54,13 +57,21 @@ check_bench() {
 	[ -x /usr/sbin/sshd ] || miss openssh-server
 	command -v ssh >/dev/null 2>&1 || miss openssh-client
 }
+check_pkg() {
+	[ -f /usr/include/ini.h ] || miss libinih-dev
+	command -v dpkg-buildpackage >/dev/null 2>&1 || miss dpkg-dev
+	command -v dh >/dev/null 2>&1 || miss debhelper
+	command -v lintian >/dev/null 2>&1 || miss lintian
+	command -v systemd-analyze >/dev/null 2>&1 || miss systemd
+}
 
 case "$what" in
 build) check_build ;;
 test) check_build; check_test ;;
 fuzz) check_build; check_fuzz ;;
 bench) check_build; check_test; check_bench ;;
-*) echo "deps.sh: unknown set '$what' (build, test, fuzz, bench)" >&2; exit 2 ;;
+pkg) check_build; check_pkg ;;
+*) echo "deps.sh: unknown set '$what' (build, test, fuzz, bench, pkg)" >&2; exit 2 ;;
 esac
 
 [ -z "$need" ] && exit 0
