@@ -1,0 +1,75 @@
+#!/bin/sh
+# Instructions per EXPOSE request in htc, counted by callgrind: deterministic,
+# so a change of a few percent shows on a shared, noisy machine where req/s
+# cannot. N keep-alive requests of 100 B over 4 connections (nginx as the
+# local service, our daemon in between); htc's log goes to a file, as in a
+# pipe. With BASE_BUILD the same run is made with that build's htc, and the
+# ratio printed.
+#
+#   sh bench/callgrind.sh                                # build-bench's htc
+#   BASE_BUILD=/tmp/base/build sh bench/callgrind.sh      # and an older one
+#
+# Needs valgrind and nginx (sh third_party/deps.sh bench).
+set -u
+. "$(dirname "$0")/lib.sh"
+N=${N:-2000}
+bench_init callgrind
+for t in valgrind /usr/sbin/nginx; do
+	command -v $t >/dev/null || { say "missing $t (sh third_party/deps.sh bench)"; exit 1; }
+done
+
+# count HTC LABEL: prints "LABEL instructions-per-request"
+count() {
+	nginx_port=$(free_port) ctl=$(free_port) cport=$(free_port)
+	tok=bench-callgrind-token-0123456789
+	cat >"$TMP/nginx.conf" <<NG
+daemon off; worker_processes 1; pid $TMP/nginx.pid; error_log $TMP/nginx.err;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:$nginx_port;
+  location / { return 200 "$(head -c 100 /dev/zero | tr '\0' x)"; } } }
+NG
+	bg_start nginx /usr/sbin/nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err"
+	ngx=$BG_PID
+	bg_start daemon "$HT_USE" --listen 127.0.0.1:$ctl --token $tok --log-level error
+	dp=$BG_PID
+	wait_listen $ctl 10 $dp || { say "the daemon did not start"; exit 1; }
+	bg_start "htc-$2" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$2" "$1" --url ws://127.0.0.1:$ctl \
+		--token $tok expose $nginx_port --port $cport
+	hp=$BG_PID
+	wait_listen $cport 60 $hp || { say "htc did not bind"; exit 1; }
+	python3 - "$cport" "$N" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+for i in range(n // 4):
+    for s in socks:
+        s.sendall(req)
+    for s in socks:
+        got = b""
+        while not got.endswith(b"x" * 100):
+            got += s.recv(65536)
+for s in socks:
+    s.close()
+PY
+	kill -INT $hp # callgrind writes its counts when htc exits
+	_i=0
+	while kill -0 $hp 2>/dev/null && [ $_i -lt 300 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	stop_pid $hp
+	stop_pid $dp
+	stop_pid $ngx
+	total=$(sed -n 's/^totals: //p' "$TMP/cg.$2")
+	echo "$2 $((total / N))"
+}
+
+ours=$(count "$HTC_USE" ours)
+say "htc, instructions per request ($N requests of 100 B, 4 keep-alive connections):"
+say "  ours: ${ours#* }"
+if [ -n "$BASE_BUILD" ]; then
+	base=$(count "$BASE_BUILD/htc" base)
+	say "  base: ${base#* }"
+	python3 -c "print('  ours/base: %.3f' % (${ours#* } / ${base#* }))" >&2
+fi
