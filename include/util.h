@@ -38,6 +38,14 @@ int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Write all of p[0..n) to the blocking fd (EINTR retried). 0 or -errno. */
 int util_write_all(int fd, const void *p, size_t n);
 
+/*
+ * Replace the file at path by p[0..n), mode 0600: written to a new
+ * temporary file beside it (path.XXXXXX), synced, then renamed over path,
+ * so a reader sees the old content or the new, never a part. 0, or
+ * -errno (the temporary file is removed).
+ */
+int util_replace_file(const char *path, const void *p, size_t n);
+
 /* Zero p[0..n) in a way the compiler may not drop as a dead store (secrets). */
 void util_wipe(void *p, size_t n);
 

@@ -82,27 +82,15 @@ tokenstore_load(const char *path, char *out, size_t cap, int *loose, char *err, 
 int
 tokenstore_save(const char *path, const char *token, char *err, size_t errlen)
 {
-	char tmp[4096];
-	int fd, rc;
+	char line[TOKENSTORE_MAX + 2];
+	size_t n = strlen(token);
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
-		return fail(err, errlen, path, "path too long");
-	unlink(tmp); /* a leftover of an earlier crash */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(err, errlen, tmp, strerror(errno));
-	rc = util_write_all(fd, token, strlen(token));
-	if (rc == 0)
-		rc = util_write_all(fd, "\n", 1);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return fail(err, errlen, path, strerror(-rc));
-	}
-	return 0;
+	if (n > TOKENSTORE_MAX)
+		return fail(err, errlen, path, "token too long");
+	memcpy(line, token, n);
+	line[n++] = '\n';
+	rc = util_replace_file(path, line, n);
+	util_wipe(line, sizeof(line));
+	return rc < 0 ? fail(err, errlen, path, strerror(-rc)) : 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "print.h"
+#include "util.h"
 
 /* $name, or NULL when unset or empty. */
 static const char *
@@ -176,30 +177,12 @@ make_dirs(const char *path)
 int
 conf_file_write(const char *path, const char *text, size_t len)
 {
-	char tmp[PATH_MAX];
-	int fd, rc, n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	int rc = make_dirs(path);
 
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		print_err("%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	if ((rc = make_dirs(path)) < 0)
+	if (rc < 0)
 		return rc;
-	if ((fd = mkstemp(tmp)) < 0) {
-		rc = -errno;
-		print_err("writing %s: %s", tmp, strerror(-rc));
-		return rc;
-	}
-	rc = fchmod(fd, 0600) < 0 ? -errno : util_write_all(fd, text, len);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0) {
+	rc = util_replace_file(path, text, len);
+	if (rc < 0)
 		print_err("writing %s: %s", path, strerror(-rc));
-		unlink(tmp);
-	}
 	return rc;
 }

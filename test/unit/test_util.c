@@ -8,8 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -396,6 +401,44 @@ test_strcaseeq(void **state)
 	assert_false(util_mem_caseeq("@", "`", 1));
 }
 
+/* util_replace_file: content, mode 0600, replacing, no temporary file left; util_wipe zeroes. */
+static void
+test_replace_file_and_wipe(void **state)
+{
+	char dir[] = "/tmp/ht-util-XXXXXX", path[64], got[32], secret[8] = "sekret!";
+	struct dirent *e;
+	struct stat st;
+	FILE *f;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(util_replace_file(path, "first\n", 6), 0);
+	assert_int_equal(util_replace_file(path, "second", 6), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(got, 1, sizeof(got), f), 6);
+	fclose(f);
+	assert_memory_equal(got, "second", 6);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 1); /* no temporary file left */
+	unlink(path);
+	rmdir(dir);
+	snprintf(path, sizeof(path), "%s/no/such/dir/f", dir);
+	assert_int_equal(util_replace_file(path, "x", 1), -ENOENT);
+	util_wipe(secret, sizeof(secret));
+	for (n = 0; n < (int)sizeof(secret); n++)
+		assert_int_equal(secret[n], 0);
+}
+
 int
 main(void)
 {
@@ -412,6 +455,7 @@ main(void)
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_strcaseeq),
 		cmocka_unit_test(test_list_next),
+		cmocka_unit_test(test_replace_file_and_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
