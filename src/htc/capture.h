@@ -33,12 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CAPTURE_REQUESTS_DEFAULT 200   /* --inspect-requests */
-#define CAPTURE_REQUESTS_MAX 100000    /* highest --inspect-requests */
-#define CAPTURE_BODY_DEFAULT 65536     /* --inspect-body, bytes per body */
-#define CAPTURE_BODY_MAX (16u << 20)   /* highest --inspect-body */
-#define CAPTURE_HEAD_MAX 16384         /* bytes kept of each head */
-#define CAPTURE_REMOTE_MAX 80          /* the visitor's address, "1.2.3.4:5678" */
+#define CAPTURE_REQUESTS_DEFAULT 200 /* --inspect-requests */
+#define CAPTURE_REQUESTS_MAX 100000  /* highest --inspect-requests */
+#define CAPTURE_BODY_DEFAULT 65536   /* --inspect-body, bytes per body */
+#define CAPTURE_BODY_MAX (16u << 20) /* highest --inspect-body */
+#define CAPTURE_HEAD_MAX 16384       /* bytes kept of each head */
+#define CAPTURE_REMOTE_MAX 80        /* the visitor's address, "1.2.3.4:5678" */
 #define CAPTURE_WHY_MAX 64
 
 /* Where an exchange is. */
