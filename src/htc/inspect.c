@@ -27,9 +27,9 @@
 #include "inspect_page.h"
 #include "util.h"
 
-#define INSPECT_ACCEPTS 16   /* per readable event of the listener */
-#define INSPECT_ROUNDS 8     /* requests answered per event */
-#define INSPECT_READ 16384   /* bytes per recv */
+#define INSPECT_ACCEPTS 16 /* per readable event of the listener */
+#define INSPECT_ROUNDS 8   /* requests answered per event */
+#define INSPECT_READ 16384 /* bytes per recv */
 #define INSPECT_HEADERS 64
 
 enum inspect_conn_state {
@@ -73,7 +73,7 @@ struct inspect_ans {
 	const char *type;
 	const void *body;
 	size_t len;
-	int html; /* add the page's Content-Security-Policy */
+	int html;   /* add the page's Content-Security-Policy */
 	int events; /* start an event stream */
 };
 
@@ -214,8 +214,9 @@ head_add(char *head, size_t cap, size_t *n, const char *s)
 
 static const char common_fields[] = "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
 				    "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n";
-static const char page_csp[] = "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
-			       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\r\n";
+static const char page_csp[] =
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\r\n";
 
 /* Append the answer's head and body to k->wr. 0 or -1. */
 static int
@@ -264,9 +265,11 @@ refresh_tunnels(struct inspect *in, struct inspect_api_ctx *ctx)
 			continue;
 		}
 		if (b->host_route)
-			snprintf(in->names[i], sizeof(in->names[i]), "%s", b->route[0] ? b->route : b->subdomain);
+			snprintf(in->names[i], sizeof(in->names[i]), "%s",
+				 b->route[0] ? b->route : b->subdomain);
 		else
-			snprintf(in->names[i], sizeof(in->names[i]), "%u", b->port ? b->port : b->container_port);
+			snprintf(in->names[i], sizeof(in->names[i]), "%u",
+				 b->port ? b->port : b->container_port);
 		if (url_local_format(&b->local, local, sizeof(local)) < 0)
 			local[0] = '\0';
 		snprintf(in->addrs[i], sizeof(in->addrs[i]), "http://%s", local);
@@ -345,9 +348,11 @@ route_replay(struct inspect *in, const struct inspect_req *rq, struct inspect_an
 		ans_error(a, scratch, 404, "no such request");
 		return;
 	}
-	rc = replay_start(&in->replays, id, &in->c->binds[x->binding].addr, in->c->binds[x->binding].addr_len);
+	rc = replay_start(&in->replays, id, &in->c->binds[x->binding].addr,
+			  in->c->binds[x->binding].addr_len);
 	if (rc == -EFBIG)
-		ans_error(a, scratch, 422, "the request body was cut at --inspect-body: it cannot be replayed");
+		ans_error(a, scratch, 422,
+			  "the request body was cut at --inspect-body: it cannot be replayed");
 	else if (rc == -EBUSY)
 		ans_error(a, scratch, 503, "too many replays running");
 	else if (rc < 0)
@@ -428,8 +433,10 @@ route(struct inspect *in, const struct inspect_req *rq, struct inspect_ans *a, s
 	const struct inspect_page_asset *pg;
 	struct inspect_api_ctx ctx;
 
-	if (rq->h->host == NULL || rq->h->host_count != 1 || !inspect_host_ok(rq->h->host, rq->h->host_len, in->port)) {
-		ans_error(a, scratch, 403, "Host must be this inspector's address (127.0.0.1:PORT or localhost:PORT)");
+	if (rq->h->host == NULL || rq->h->host_count != 1 ||
+	    !inspect_host_ok(rq->h->host, rq->h->host_len, in->port)) {
+		ans_error(a, scratch, 403,
+			  "Host must be this inspector's address (127.0.0.1:PORT or localhost:PORT)");
 		return;
 	}
 	if (path_is(rq, "/api/requests/http")) {
@@ -611,7 +618,8 @@ ic_update(struct inspect_conn *k)
 		}
 		ic_set_state(k, INSPECT_READ_HEAD);
 	}
-	reactor_watcher_set(k->in->r, &k->w, buf_len(&k->wr) > 0 ? REACTOR_WRITE | REACTOR_READ : REACTOR_READ);
+	reactor_watcher_set(k->in->r, &k->w,
+			    buf_len(&k->wr) > 0 ? REACTOR_WRITE | REACTOR_READ : REACTOR_READ);
 }
 
 /* Answer the request whose head and body are in k->rd. */
@@ -696,7 +704,8 @@ ic_step(struct inspect_conn *k)
 		ic_refuse(k, http1_error_status(h.err), http1_error_str(h.err));
 		return 0;
 	}
-	if (h.body == HTTP1_BODY_CHUNKED || (h.body == HTTP1_BODY_LENGTH && h.content_length > INSPECT_BODY_MAX)) {
+	if (h.body == HTTP1_BODY_CHUNKED ||
+	    (h.body == HTTP1_BODY_LENGTH && h.content_length > INSPECT_BODY_MAX)) {
 		ic_refuse(k, 413, "request body too large (or chunked)");
 		return 0;
 	}
@@ -851,8 +860,8 @@ inspect_open(struct inspect *in, const char *addr, char *err, size_t errcap)
 	in->fd = -1;
 	if (addr != NULL) {
 		/* a bare port is on loopback */
-		snprintf(spec, sizeof(spec), "%s%s", strspn(addr, "0123456789") == strlen(addr) ? "127.0.0.1:" : "",
-			 addr);
+		snprintf(spec, sizeof(spec), "%s%s",
+			 strspn(addr, "0123456789") == strlen(addr) ? "127.0.0.1:" : "", addr);
 		if (net_parse_hostport(spec, -1, &ss, &len) < 0) {
 			snprintf(err, errcap, "--inspect %s: not an address (HOST:PORT or PORT)", addr);
 			return -1;

@@ -80,7 +80,8 @@ w_headers(struct json_writer *w, const struct http1_header *h, size_t n)
 	json_w_obj_begin(w);
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < i; j++)
-			if (h[j].name_len == h[i].name_len && util_mem_caseeq(h[j].name, h[i].name, h[i].name_len))
+			if (h[j].name_len == h[i].name_len &&
+			    util_mem_caseeq(h[j].name, h[i].name, h[i].name_len))
 				break;
 		if (j < i)
 			continue; /* written with its first occurrence */
@@ -89,7 +90,8 @@ w_headers(struct json_writer *w, const struct http1_header *h, size_t n)
 		json_w_keyn(w, name, k);
 		json_w_arr_begin(w);
 		for (j = i; j < n; j++)
-			if (h[j].name_len == h[i].name_len && util_mem_caseeq(h[j].name, h[i].name, h[i].name_len))
+			if (h[j].name_len == h[i].name_len &&
+			    util_mem_caseeq(h[j].name, h[i].name, h[i].name_len))
 				json_w_str(w, h[j].value, h[j].value_len);
 		json_w_arr_end(w);
 	}
@@ -205,11 +207,12 @@ w_response(struct json_writer *w, const struct capture_ex *x)
 	memset(&rs, 0, sizeof(rs));
 	rs.headers = hdrs;
 	rs.headers_cap = API_HEADERS_MAX;
-	parsed = http1_parse_response((const char *)p->head, p->head_len, 0, &lim, &rs) == (ssize_t)p->head_len;
+	parsed = http1_parse_response((const char *)p->head, p->head_len, 0, &lim, &rs) ==
+		 (ssize_t)p->head_len;
 	json_w_obj_begin(w);
 	if (parsed)
-		snprintf(status, sizeof(status), "%d %.*s", rs.status, (int)UTIL_MIN(rs.reason_len, (size_t)80),
-			 rs.reason);
+		snprintf(status, sizeof(status), "%d %.*s", rs.status,
+			 (int)UTIL_MIN(rs.reason_len, (size_t)80), rs.reason);
 	else
 		snprintf(status, sizeof(status), "%d", x->status);
 	json_w_kv_str(w, "status", status);
@@ -386,7 +389,8 @@ inspect_api_parse_replay(const char *body, size_t n, uint64_t *id)
 	int t;
 
 	memset(&doc, 0, sizeof(doc));
-	if (json_parse(&doc, body, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 || json_type(&doc, 0) != JSON_OBJECT)
+	if (json_parse(&doc, body, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
+	    json_type(&doc, 0) != JSON_OBJECT)
 		return -1;
 	t = json_get(&doc, 0, "id");
 	if (json_type(&doc, t) == JSON_NUMBER)

@@ -17,7 +17,8 @@ inspect_page_find(const char *path, size_t n)
 		n = strlen(path);
 	}
 	for (i = 0; i < inspect_page_nassets; i++)
-		if (strlen(inspect_page_assets[i].path) == n && memcmp(inspect_page_assets[i].path, path, n) == 0)
+		if (strlen(inspect_page_assets[i].path) == n &&
+		    memcmp(inspect_page_assets[i].path, path, n) == 0)
 			return &inspect_page_assets[i];
 	return NULL;
 }

@@ -142,7 +142,8 @@ dropped_field(const struct http1_header *h)
 	       util_strcaseeq(h->name, h->name_len, "keep-alive");
 }
 
-/* The request of exchange x into out (its head *head_len bytes). 0, -ENOENT (no whole head), -EFBIG, -ENOMEM. */
+/* The request of exchange x into out (its head *head_len bytes). 0, -ENOENT (no whole head), -EFBIG, -ENOMEM.
+ */
 static int
 build_request(const struct capture_ex *x, struct buf *out, size_t *head_len, int *is_head)
 {
@@ -216,7 +217,8 @@ parse_head(struct replay *p)
 	p->status = res.status;
 	capture_resp_head(p->set->cap, p->id, p->in.pos, (size_t)n);
 	buf_consume(&p->in, (size_t)n);
-	local_codec_resp_body_init(&p->body, res.status == 101 ? HTTP1_BODY_NONE : res.body, res.content_length);
+	local_codec_resp_body_init(&p->body, res.status == 101 ? HTTP1_BODY_NONE : res.body,
+				   res.content_length);
 	replay_set_state(p, REPLAY_BODY);
 	return 0;
 }
@@ -304,7 +306,8 @@ on_io(struct reactor *r, struct reactor_watcher *w, unsigned events)
 	(void)r;
 	if (p->state == REPLAY_CONNECTING) {
 		if ((err = net_socket_error(p->fd)) != 0) {
-			replay_end(p, err == -ECONNREFUSED ? "local connect refused" : "local connect failed");
+			replay_end(p,
+				   err == -ECONNREFUSED ? "local connect refused" : "local connect failed");
 			return;
 		}
 		replay_set_state(p, REPLAY_SENDING);
