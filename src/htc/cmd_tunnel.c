@@ -14,7 +14,9 @@
  *
  * With an EXPOSE binding, the request inspector (inspect.h) runs beside the
  * tunnel unless --no-inspect: its exchanges captured (capture.h), its
- * address printed at start ("inspect: http://127.0.0.1:4040"). When it
+ * address printed once the first binding is bound, after that binding's
+ * lines ("inspect: http://127.0.0.1:4040"), so the lines scripts read
+ * first stay where they were. When it
  * cannot listen, one line says so and the tunnel runs without it.
  */
 #include <netdb.h>
@@ -70,6 +72,7 @@ static struct fwd fwds;
 /* The request inspector and what it shows (insp.fd < 0: none). */
 static struct inspect insp = { .fd = -1 };
 static struct capture captured;
+static int inspect_said; /* its address was printed (after the first binding's lines) */
 
 /* Redraws the terminal view's totals and follows its size. */
 static struct reactor_timer refresh_timer;
@@ -160,6 +163,10 @@ ev_bound(struct client *c, struct client_binding *b)
 	show_row(c, b, local);
 	if (console_mode() == CONSOLE_LINES)
 		say_bound(b, local);
+	if (c->cap != NULL && !inspect_said) {
+		inspect_said = 1;
+		console_info("inspect", "inspect: %s", insp.url);
+	}
 	if (b->kind == CLIENT_EXPOSE && !b->host_route && !b->public_url[0])
 		no_url_hint(c);
 }
@@ -383,7 +390,6 @@ inspect_setup(const struct htc_opts *o, struct client *c)
 		return;
 	}
 	c->cap = &captured;
-	console_info("inspect", "inspect: %s", insp.url);
 }
 
 /* Run the client with c's bindings and the listeners of specs[0..n). */
