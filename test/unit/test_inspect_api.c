@@ -22,8 +22,9 @@
 #include "json.h"
 #include "util.h"
 
-static const char req_head[] = "POST /hook?x=1 HTTP/1.1\r\nHost: demo.example\r\ncontent-type: application/json\r\n"
-			       "X-Dup: a\r\nx-dup: b\r\nContent-Length: 7\r\n\r\n";
+static const char req_head[] =
+	"POST /hook?x=1 HTTP/1.1\r\nHost: demo.example\r\ncontent-type: application/json\r\n"
+	"X-Dup: a\r\nx-dup: b\r\nContent-Length: 7\r\n\r\n";
 static const char resp_head[] = "HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
 				"Content-Length: 2\r\n\r\n";
 
@@ -76,7 +77,8 @@ static void
 parse(struct fixture *f)
 {
 	memset(&f->doc, 0, sizeof(f->doc));
-	assert_int_equal(json_parse(&f->doc, (const char *)f->out.pos, buf_len(&f->out), f->toks, 2048, NULL), 0);
+	assert_int_equal(json_parse(&f->doc, (const char *)f->out.pos, buf_len(&f->out), f->toks, 2048, NULL),
+			 0);
 }
 
 static void
