@@ -79,6 +79,7 @@ struct inspect_ans {
 
 static void ic_close(struct inspect_conn *k);
 static void ic_update(struct inspect_conn *k);
+static void ic_process(struct inspect_conn *k);
 
 static void
 ic_set_state(struct inspect_conn *k, enum inspect_conn_state st)
@@ -589,6 +590,8 @@ ic_flush(struct inspect_conn *k)
 {
 	ssize_t n;
 
+	if (k->state == INSPECT_CLOSED)
+		return -1;
 	while (buf_len(&k->wr) > 0) {
 		n = send(k->fd, k->wr.pos, buf_len(&k->wr), MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -605,10 +608,16 @@ ic_flush(struct inspect_conn *k)
 	return 0;
 }
 
-/* Interest from the state; flush first. */
+/*
+ * Flush, then the interest from the state: while an answer is pending
+ * only writability (requests behind it wait in the socket); an event
+ * stream is always read too, to see it close.
+ */
 static void
 ic_update(struct inspect_conn *k)
 {
+	unsigned want;
+
 	if (k->state == INSPECT_CLOSED || ic_flush(k) < 0)
 		return;
 	if (k->state == INSPECT_WRITE && buf_len(&k->wr) == 0) {
@@ -617,9 +626,15 @@ ic_update(struct inspect_conn *k)
 			return;
 		}
 		ic_set_state(k, INSPECT_READ_HEAD);
+		ic_process(k); /* requests that came behind the one answered */
+		if (k->state == INSPECT_CLOSED || ic_flush(k) < 0)
+			return;
 	}
-	reactor_watcher_set(k->in->r, &k->w,
-			    buf_len(&k->wr) > 0 ? REACTOR_WRITE | REACTOR_READ : REACTOR_READ);
+	if (k->state == INSPECT_EVENTS)
+		want = REACTOR_READ | (buf_len(&k->wr) > 0 ? REACTOR_WRITE : 0);
+	else
+		want = buf_len(&k->wr) > 0 ? REACTOR_WRITE : REACTOR_READ;
+	reactor_watcher_set(k->in->r, &k->w, want);
 }
 
 /* Answer the request whose head and body are in k->rd. */
@@ -720,12 +735,27 @@ ic_step(struct inspect_conn *k)
 	return k->state == INSPECT_WRITE;
 }
 
+/* Answer the complete requests in k->rd, in order, while each answer goes out whole. */
+static void
+ic_process(struct inspect_conn *k)
+{
+	int i;
+
+	for (i = 0; i < INSPECT_ROUNDS && k->state == INSPECT_READ_HEAD && buf_len(&k->rd) > 0; i++) {
+		if (!ic_step(k))
+			break;
+		if (ic_flush(k) < 0)
+			return;
+		if (buf_len(&k->wr) == 0 && k->keep_alive)
+			ic_set_state(k, INSPECT_READ_HEAD);
+	}
+}
+
 /* Read; answer the requests that are complete. */
 static void
 ic_read(struct inspect_conn *k)
 {
 	ssize_t n;
-	int i;
 
 	if (buf_reserve(&k->rd, INSPECT_READ, 0, INSPECT_HEAD_MAX + INSPECT_BODY_MAX + INSPECT_READ) < 0) {
 		if (k->state == INSPECT_EVENTS) {
@@ -749,14 +779,7 @@ ic_read(struct inspect_conn *k)
 	}
 	if (k->state == INSPECT_READ_BODY && buf_len(&k->rd) >= k->head_len + k->body_len)
 		ic_set_state(k, INSPECT_READ_HEAD); /* parsed again, now whole */
-	for (i = 0; i < INSPECT_ROUNDS && k->state == INSPECT_READ_HEAD && buf_len(&k->rd) > 0; i++) {
-		if (!ic_step(k))
-			break;
-		if (ic_flush(k) < 0)
-			return;
-		if (buf_len(&k->wr) == 0 && k->keep_alive)
-			ic_set_state(k, INSPECT_READ_HEAD);
-	}
+	ic_process(k);
 }
 
 static void

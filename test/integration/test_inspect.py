@@ -201,6 +201,17 @@ def test_cross_origin_and_foreign_host_refused():
             st, _, _ = api(iport, "POST", "/api/requests/http", body=replay,
                            headers={"Origin": f"http://127.0.0.1:{iport}"})
             assert st == 204, st
+            # pipelined requests are answered in order
+            s = socket.create_connection(("127.0.0.1", iport), timeout=STEP)
+            one = f"GET /api/tunnels HTTP/1.1\r\nHost: 127.0.0.1:{iport}\r\n\r\n".encode()
+            s.sendall(one * 3)
+            got = b""
+            while got.count(b'"uri":"/api/tunnels"}') < 3:
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+            s.close()
+            assert got.count(b"HTTP/1.1 200 OK\r\n") == 3, got
             st, hs, page = http(iport, "GET", "/")
             assert st == 200 and b"<title>htc inspect</title>" in page, page[:200]
             assert "script-src 'self'" in hs["content-security-policy"] and hs["x-frame-options"] == "DENY", hs
