@@ -6,9 +6,10 @@
 # Case "routed" is the same daemon reached by Host (--domain, htc http) on
 # its --vhost-listen port, right beside the port binding ("expose"): the
 # route lookup must cost nothing measurable (routed >= 0.95 x expose).
-# Case "noinsp" is a third daemon + htc expose run with --no-inspect, beside
-# "expose" whose htc captures every exchange for its request inspector (on
-# by default; nobody watching): capture must not slow the tunnel
+# Case "noinsp" is a third htc of the same daemon, port-bound like "expose"
+# but run with --no-inspect, whereas "expose" captures every exchange for its
+# request inspector (on by default; nobody watching): capture must not slow
+# the tunnel
 # (expose >= 0.90 x noinsp at 100 B, within 5 % at 1 MiB).
 #
 #   sh bench/expose.sh                (as root, for sshd; loopback only)
@@ -81,15 +82,17 @@ if [ -z "$SKIP_SSH" ] && sshd_start; then
 	RPORT=$(free_port)
 	ssh_forward ssh-http "$RPORT" "$NGINX_PORT" && SSH_PORT=$RPORT
 fi
-HT_PORTC="" ROUTED_PORT=""
+HT_PORTC="" ROUTED_PORT="" NOINSP_PORTC=""
 VHOST_PORT=$(free_port)
 HT_FLAGS_SAVED=${HT_FLAGS:-}
 HT_FLAGS="$HT_FLAGS_SAVED --domain bench.test --vhost-listen 127.0.0.1:$VHOST_PORT"
 HTC_FLAGS_SAVED=${HTC_FLAGS:-}
+# each htc with the inspector gets a port of its own (capturing, nobody watching)
 HTC_FLAGS="$HTC_FLAGS_SAVED --inspect 127.0.0.1:$(free_port)"
 if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	HT_PORTC=$T_PORT O_HT=$T_HT O_HTC=$T_HTC
 	# a second client of the same daemon, host-routed: bench.bench.test
+	HTC_FLAGS="$HTC_FLAGS_SAVED --inspect 127.0.0.1:$(free_port)"
 	bg_start htc-http-routed "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} \
 		http "$NGINX_PORT" --subdomain bench
 	R_HTC=$BG_PID
@@ -99,13 +102,14 @@ if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 		say "htc http did not bind: $(cat "$TMP/htc-http-routed.out" "$TMP/htc-http-routed.err" | tail -3 | tr '\n' ' ')"
 		stop_pid "$R_HTC"
 	fi
+	# a third client of the same daemon, port-bound like the first, without the inspector
+	HTC_FLAGS="$HTC_FLAGS_SAVED --no-inspect"
+	_np=$(free_port)
+	if htc_start htc-http-noinsp expose "$NGINX_PORT" --port "$_np"; then
+		NOINSP_PORTC=$_np N_HTC=$HTC_PID
+	fi
 fi
 HT_FLAGS=$HT_FLAGS_SAVED
-HTC_FLAGS="$HTC_FLAGS_SAVED --no-inspect"
-NOINSP_PORTC=""
-if tunnel_start ht-http-noinsp htc-http-noinsp expose "$NGINX_PORT"; then
-	NOINSP_PORTC=$T_PORT N_HT=$T_HT N_HTC=$T_HTC
-fi
 HTC_FLAGS=$HTC_FLAGS_SAVED
 BASE_PORTC=""
 if [ -n "$BASE_BUILD" ]; then
@@ -180,13 +184,11 @@ run() {
 	sleep 0.5
 }
 
-# With BASE_BUILD, 1 s of wrk through each tunnel before anything is measured,
-# so that neither side's first measured run is its cold start.
-if [ -n "$BASE_BUILD" ]; then
-	for port in $HT_PORTC $NOINSP_PORTC $BASE_PORTC; do
-		timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
-	done
-fi
+# 1 s of wrk through each tunnel before anything is measured, so that no
+# side's first measured run is its cold start.
+for port in $HT_PORTC $NOINSP_PORTC $BASE_PORTC; do
+	timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
+done
 [ -n "$ROUTED_PORT" ] &&
 	timeout 20 wrk -t2 -c64 -d1s -H "Host: bench.bench.test" "http://127.0.0.1:$ROUTED_PORT/100b" >/dev/null 2>&1
 
@@ -201,8 +203,10 @@ expose_case() {
 	kill -0 "$4" 2>/dev/null && kill -0 "$5" 2>/dev/null && run "$6" "$1" "$3" "$7" "$8" "$4" "$5"
 	_l="" _alive=1
 	[ "$2" = -base ] && _l="base "
+	_d=$2 # routed and noinsp share the daemon of expose
+	case $_d in -routed | -noinsp) _d="" ;; esac
 	kill -0 "$4" 2>/dev/null ||
-		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http${2%-routed}.err" | tr '\n' ' ')"; _alive=""; }
+		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http$_d.err" | tr '\n' ' ')"; _alive=""; }
 	kill -0 "$5" 2>/dev/null ||
 		{ say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-http$2.err" | tr '\n' ' ')"; _alive=""; }
 	[ -n "$_alive" ]
@@ -224,7 +228,7 @@ for w in 100b:64 1m:64 100b:1000; do
 				# port-bound, routed and without the inspector, in turn first (the machine drifts)
 				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed || echo routed noinsp port); do
 					if [ "$how" = noinsp ]; then
-						expose_case noinsp -noinsp "$NOINSP_PORTC" "${N_HT:-}" "${N_HTC:-}" "$w" "$path" \
+						expose_case noinsp -noinsp "$NOINSP_PORTC" "${O_HT:-}" "${N_HTC:-}" "$w" "$path" \
 							"$conns" || NOINSP_PORTC=""
 					elif [ "$how" = port ]; then
 						expose_case expose "" "$HT_PORTC" "${O_HT:-}" "${O_HTC:-}" "$w" "$path" \
