@@ -85,7 +85,9 @@ CODEC_SRCS := src/ws.c src/ws_handshake.c src/frame.c src/http1.c src/json.c src
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
-HTC_OBJS    := $(HTC_SRCS:%.c=$(BUILD)/obj/%.o)
+HTC_OBJS    := $(HTC_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/inspect_page_data.o
+# The inspector's page: src/htc/inspect/ as a C array (inspect_page.h).
+INSPECT_ASSETS := $(sort $(wildcard src/htc/inspect/*.html src/htc/inspect/*.js src/htc/inspect/*.css))
 CORELIB     := $(BUILD)/libcore.a
 DAEMONLIB   := $(BUILD)/libdaemon.a
 HTCLIB      := $(BUILD)/libhtc.a
@@ -133,6 +135,16 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@$(if $(filter 0,$(V)),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(if $(filter src/%,$<),$(SRC_INC),$(TEST_INC)) $(CFLAGS) \
 		$(if $(filter $(CODEC_SRCS),$<),$(CONV_WARN)) $(if $(filter src/htc/%,$<),$(INIH_CFLAGS)) -c -o $@ $<
+
+$(BUILD)/gen/inspect_page_data.c: src/htc/inspect/embed.sh $(INSPECT_ASSETS)
+	@mkdir -p $(@D)
+	@$(if $(filter 0,$(V)),echo "  GEN     $@")
+	$(Q)sh src/htc/inspect/embed.sh $(INSPECT_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/inspect_page_data.o: $(BUILD)/gen/inspect_page_data.c
+	@mkdir -p $(@D)
+	@$(if $(filter 0,$(V)),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) -Isrc/htc $(CFLAGS) -c -o $@ $<
 
 $(CORELIB): $(CORE_OBJS)
 $(DAEMONLIB): $(DAEMON_OBJS)

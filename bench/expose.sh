@@ -6,6 +6,11 @@
 # Case "routed" is the same daemon reached by Host (--domain, htc http) on
 # its --vhost-listen port, right beside the port binding ("expose"): the
 # route lookup must cost nothing measurable (routed >= 0.95 x expose).
+# Case "noinsp" is a third htc of the same daemon, port-bound like "expose"
+# but run with --no-inspect, whereas "expose" captures every exchange for its
+# request inspector (on by default; nobody watching): capture must not slow
+# the tunnel
+# (expose >= 0.90 x noinsp at 100 B, within 5 % at 1 MiB).
 #
 #   sh bench/expose.sh                (as root, for sshd; loopback only)
 #   DURATION=8 BUILD=build-bench HT_FLAGS='--log-level warn' HTC_FLAGS=--quiet sh bench/expose.sh
@@ -77,13 +82,17 @@ if [ -z "$SKIP_SSH" ] && sshd_start; then
 	RPORT=$(free_port)
 	ssh_forward ssh-http "$RPORT" "$NGINX_PORT" && SSH_PORT=$RPORT
 fi
-HT_PORTC="" ROUTED_PORT=""
+HT_PORTC="" ROUTED_PORT="" NOINSP_PORTC=""
 VHOST_PORT=$(free_port)
 HT_FLAGS_SAVED=${HT_FLAGS:-}
 HT_FLAGS="$HT_FLAGS_SAVED --domain bench.test --vhost-listen 127.0.0.1:$VHOST_PORT"
+HTC_FLAGS_SAVED=${HTC_FLAGS:-}
+# each htc with the inspector gets a port of its own (capturing, nobody watching)
+HTC_FLAGS="$HTC_FLAGS_SAVED --inspect 127.0.0.1:$(free_port)"
 if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	HT_PORTC=$T_PORT O_HT=$T_HT O_HTC=$T_HTC
 	# a second client of the same daemon, host-routed: bench.bench.test
+	HTC_FLAGS="$HTC_FLAGS_SAVED --inspect 127.0.0.1:$(free_port)"
 	bg_start htc-http-routed "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} \
 		http "$NGINX_PORT" --subdomain bench
 	R_HTC=$BG_PID
@@ -93,8 +102,15 @@ if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 		say "htc http did not bind: $(cat "$TMP/htc-http-routed.out" "$TMP/htc-http-routed.err" | tail -3 | tr '\n' ' ')"
 		stop_pid "$R_HTC"
 	fi
+	# a third client of the same daemon, port-bound like the first, without the inspector
+	HTC_FLAGS="$HTC_FLAGS_SAVED --no-inspect"
+	_np=$(free_port)
+	if htc_start htc-http-noinsp expose "$NGINX_PORT" --port "$_np"; then
+		NOINSP_PORTC=$_np N_HTC=$HTC_PID
+	fi
 fi
 HT_FLAGS=$HT_FLAGS_SAVED
+HTC_FLAGS=$HTC_FLAGS_SAVED
 BASE_PORTC=""
 if [ -n "$BASE_BUILD" ]; then
 	bench_bins base
@@ -168,13 +184,11 @@ run() {
 	sleep 0.5
 }
 
-# With BASE_BUILD, 1 s of wrk through each tunnel before anything is measured,
-# so that neither side's first measured run is its cold start.
-if [ -n "$BASE_BUILD" ]; then
-	for port in $HT_PORTC $BASE_PORTC; do
-		timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
-	done
-fi
+# 1 s of wrk through each tunnel before anything is measured, so that no
+# side's first measured run is its cold start.
+for port in $HT_PORTC $NOINSP_PORTC $BASE_PORTC; do
+	timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
+done
 [ -n "$ROUTED_PORT" ] &&
 	timeout 20 wrk -t2 -c64 -d1s -H "Host: bench.bench.test" "http://127.0.0.1:$ROUTED_PORT/100b" >/dev/null 2>&1
 
@@ -189,8 +203,10 @@ expose_case() {
 	kill -0 "$4" 2>/dev/null && kill -0 "$5" 2>/dev/null && run "$6" "$1" "$3" "$7" "$8" "$4" "$5"
 	_l="" _alive=1
 	[ "$2" = -base ] && _l="base "
+	_d=$2 # routed and noinsp share the daemon of expose
+	case $_d in -routed | -noinsp) _d="" ;; esac
 	kill -0 "$4" 2>/dev/null ||
-		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http${2%-routed}.err" | tr '\n' ' ')"; _alive=""; }
+		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http$_d.err" | tr '\n' ' ')"; _alive=""; }
 	kill -0 "$5" 2>/dev/null ||
 		{ say "ANOMALY: ${_l}htc died: $(tail -3 "$TMP/htc-http$2.err" | tr '\n' ' ')"; _alive=""; }
 	[ -n "$_alive" ]
@@ -209,9 +225,12 @@ for w in 100b:64 1m:64 100b:1000; do
 	while [ $r -le "$BASE_ROUNDS" ]; do
 		for who in $(base_order $r); do
 			if [ "$who" = ours ]; then
-				# port-bound and routed, in turn first (the machine drifts)
-				for how in $( [ $((r % 2)) = 1 ] && echo port routed || echo routed port); do
-					if [ "$how" = port ]; then
+				# port-bound, routed and without the inspector, in turn first (the machine drifts)
+				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed || echo routed noinsp port); do
+					if [ "$how" = noinsp ]; then
+						expose_case noinsp -noinsp "$NOINSP_PORTC" "${O_HT:-}" "${N_HTC:-}" "$w" "$path" \
+							"$conns" || NOINSP_PORTC=""
+					elif [ "$how" = port ]; then
 						expose_case expose "" "$HT_PORTC" "${O_HT:-}" "${O_HTC:-}" "$w" "$path" \
 							"$conns" || HT_PORTC=""
 					elif [ -n "$ROUTED_PORT" ]; then
@@ -256,7 +275,8 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 	case $c in
 	direct) who="" us=- cores=- rss=- ;;
 	ssh-R) who="sshd + ssh" ;;
-	expose) who="daemon + htc" ;;
+	expose) who="daemon + htc (inspector capturing)" ;;
+	noinsp) who="daemon + htc --no-inspect" ;;
 	routed) who="daemon + htc http, by Host on --vhost-listen" ;;
 	expose-base) who="daemon + htc, base build" ;;
 	esac
@@ -281,6 +301,22 @@ for w in 100b:64 1m:64 100b:1000; do
 		echo "  $w  $(fmt '%.3f' "$ours / $port")x  PASS"
 	else
 		echo "  $w  $(fmt '%.3f' "$ours / $port")x  FAIL"
+	fi
+done
+
+echo
+echo "Inspector: expose (capturing) / noinsp (--no-inspect) req/s (>= 0.90 at 100 B, >= 0.95 at 1 MiB)"
+for w in 100b:64 1m:64 100b:1000; do
+	on=$(figure "$w" expose 3)
+	off=$(figure "$w" noinsp 3)
+	bar=0.90
+	[ "$w" = 1m:64 ] && bar=0.95
+	if ! isnum "$on" "$off"; then
+		echo "  $w  n/a (a case failed)"
+	elif awk "BEGIN { exit !($on >= $bar * $off) }"; then
+		echo "  $w  $(fmt '%.3f' "$on / $off")x  PASS"
+	else
+		echo "  $w  $(fmt '%.3f' "$on / $off")x  FAIL"
 	fi
 done
 

@@ -43,6 +43,7 @@ check_test() {
 	command -v systemd-socket-activate >/dev/null 2>&1 || miss systemd
 	command -v mandoc >/dev/null 2>&1 || miss mandoc
 	command -v promtool >/dev/null 2>&1 || miss prometheus # promtool check metrics
+	command -v chromium >/dev/null 2>&1 || miss chromium # test_inspect.py: the inspector page in a browser
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang

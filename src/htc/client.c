@@ -620,7 +620,7 @@ on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size
 	json_obj_get_str(&doc, 0, "peerAddr", peer, sizeof(peer));
 	b = binding_by_id(c, bind_id);
 	if (b != NULL && b->kind == CLIENT_EXPOSE && http) {
-		if (local_http_open(c, b, s, p, n) < 0 && s->state != STREAM_CLOSED)
+		if (local_http_open(c, b, s, p, n, peer) < 0 && s->state != STREAM_CLOSED)
 			mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "cannot serve request");
 		return;
 	}

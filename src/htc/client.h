@@ -82,6 +82,7 @@ struct client_request {
 };
 
 struct client;
+struct capture;
 
 /* What the subcommand prints. Every callback may be NULL. */
 struct client_events {
@@ -121,6 +122,7 @@ struct client {
 	const struct client_events *ev;
 	struct client_binding binds[CLIENT_MAX_BINDINGS];
 	unsigned nbinds;
+	struct capture *cap; /* where EXPOSE exchanges are kept for the inspector; NULL: nowhere */
 	/* private */
 	enum client_state state;
 	int exit_code;

@@ -11,6 +11,13 @@
  * `htc up` adds the [tunnel NAME] sections of the config file it names (all
  * of them when it is given no name and no flag) to the bindings of its
  * flags.
+ *
+ * With an EXPOSE binding, the request inspector (inspect.h) runs beside the
+ * tunnel unless --no-inspect: its exchanges captured (capture.h), its
+ * address printed once the first binding is bound, after that binding's
+ * lines ("inspect: http://127.0.0.1:4040"), so the lines scripts read
+ * first stay where they were. When it
+ * cannot listen, one line says so and the tunnel runs without it.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -20,10 +27,12 @@
 
 #include "frame.h"
 #include "bindargs.h"
+#include "capture.h"
 #include "client.h"
 #include "conf.h"
 #include "console.h"
 #include "fwd.h"
+#include "inspect.h"
 #include "net.h"
 #include "htc.h"
 #include "print.h"
@@ -59,6 +68,11 @@ static int session_deferred;
 
 /* The local listeners of forward, socks and up (none for the other commands). */
 static struct fwd fwds;
+
+/* The request inspector and what it shows (insp.fd < 0: none). */
+static struct inspect insp = { .fd = -1 };
+static struct capture captured;
+static int inspect_said; /* its address was printed (after the first binding's lines) */
 
 /* Redraws the terminal view's totals and follows its size. */
 static struct reactor_timer refresh_timer;
@@ -149,6 +163,10 @@ ev_bound(struct client *c, struct client_binding *b)
 	show_row(c, b, local);
 	if (console_mode() == CONSOLE_LINES)
 		say_bound(b, local);
+	if (c->cap != NULL && !inspect_said) {
+		inspect_said = 1;
+		console_info("inspect", "inspect: %s", insp.url);
+	}
 	if (b->kind == CLIENT_EXPOSE && !b->host_route && !b->public_url[0])
 		no_url_hint(c);
 }
@@ -278,6 +296,8 @@ static void
 ev_loop_start(struct client *c)
 {
 	fwd_start(&fwds, c);
+	if (c->cap != NULL)
+		inspect_start(&insp, c, c->cap);
 	show_listeners(c);
 	if (console_mode() == CONSOLE_VIEW) {
 		reactor_timer_init(&refresh_timer, on_refresh);
@@ -290,6 +310,7 @@ ev_loop_end(struct client *c)
 {
 	if (console_mode() == CONSOLE_VIEW)
 		reactor_timer_stop(&c->r, &refresh_timer);
+	inspect_stop(&insp);
 	fwd_stop(&fwds);
 }
 
@@ -345,6 +366,32 @@ say_listeners(void)
 	}
 }
 
+/*
+ * Start the inspector when c has an EXPOSE binding and it is wanted: c->cap
+ * set and its address printed, or one line saying why not.
+ */
+static void
+inspect_setup(const struct htc_opts *o, struct client *c)
+{
+	char err[160];
+	unsigned i;
+
+	for (i = 0; i < c->nbinds && c->binds[i].kind != CLIENT_EXPOSE; i++)
+		;
+	if (o->no_inspect || i == c->nbinds)
+		return;
+	if (inspect_open(&insp, o->inspect_addr, err, sizeof(err)) < 0) {
+		print_err("inspect: %s; going on without the inspector", err);
+		return;
+	}
+	if (capture_init(&captured, o->inspect_requests, o->inspect_body) < 0) {
+		inspect_close(&insp);
+		print_err("inspect: out of memory; going on without the inspector");
+		return;
+	}
+	c->cap = &captured;
+}
+
 /* Run the client with c's bindings and the listeners of specs[0..n). */
 static int
 run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsigned n)
@@ -365,10 +412,14 @@ run(struct htc_opts *o, struct client *c, const struct url_forward *specs, unsig
 		return HTC_EXIT_FAIL;
 	mode = console_open(pick_mode(o), stdout, STDOUT_FILENO, o->url, c->nbinds + fwds.n, o->bold);
 	say_listeners();
+	inspect_setup(o, c);
 	c->o = o;
 	events.on_rtt = mode == CONSOLE_VIEW ? ev_rtt : NULL;
 	c->ev = &events;
 	rc = client_run(c);
+	inspect_close(&insp);
+	c->cap = NULL;
+	capture_fini(&captured);
 	console_close();
 	return rc;
 }

@@ -13,6 +13,7 @@
 #define HTC_HTC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "url.h"
 
@@ -58,6 +59,10 @@ struct htc_opts {
 	bool log_json;             /* --log-format json: one JSON object per event on stdout */
 	bool tty;                  /* stdout is a terminal (the tunnel commands' status view) */
 	bool bold;                 /* print_style(stdout): bold and colours allowed (not with NO_COLOR) */
+	const char *inspect_addr;  /* --inspect, else $HTC_INSPECT; NULL: the default address */
+	bool no_inspect;           /* --no-inspect or HTC_INSPECT=off: no inspector, no capture */
+	size_t inspect_requests;   /* --inspect-requests: exchanges kept */
+	size_t inspect_body;       /* --inspect-body: bytes kept of each body */
 	enum htc_source url_src;   /* where url came from */
 	enum htc_source token_src; /* where token came from (HTC_SRC_FLAG: --token or --token-file) */
 	const char *conf_path;     /* the config file's path, also when there is no file; NULL: none */

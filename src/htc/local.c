@@ -22,6 +22,11 @@
  * credit and ring space. After a 101 the socket and the stream are handed
  * to a struct pump.
  *
+ * With an inspector (c->cap), the exchange is captured on the way
+ * (capture.h): the request head once complete, the DATA payload, the final
+ * response head and the decoded body payload; capture copies only the
+ * prefix it keeps.
+ *
  * This file owns the machine: the states (enum lreq_state, changed only by
  * local_set_state) and the request's lifetime. A request is freed from a
  * deferred callback once its stream is gone, every lent DATA came back and
@@ -42,6 +47,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "capture.h"
 #include "frame.h"
 #include "local_codec.h"
 #include "local_pool.h"
@@ -92,6 +98,7 @@ struct lreq {
 	char *target;
 	char why[64]; /* for the log: why it failed ("" while it did not) */
 	uint64_t start_ms;
+	uint64_t cap_id; /* the exchange in c->cap, 0: not captured */
 	/* request: tunnel -> local */
 	struct local_req_body reqb; /* the body's framing and progress */
 	struct buf head;            /* whole request head, kept for a retry */
@@ -211,6 +218,8 @@ local_log(struct lreq *r)
 	if (r->logged)
 		return;
 	r->logged = 1;
+	if (c->cap != NULL)
+		capture_done(c->cap, r->cap_id, r->status, r->why[0] ? r->why : NULL);
 	if (c->ev != NULL && c->ev->on_request != NULL) {
 		struct client_request rq = { r->b,
 					     r->method,
@@ -468,6 +477,8 @@ finish_head(struct lreq *r)
 	if (rc < 0)
 		return rc;
 	r->head_ready = 1;
+	if (r->c->cap != NULL)
+		capture_req_head(r->c->cap, r->cap_id, r->head.pos, buf_len(&r->head));
 	if (local_codec_req_body_empty(&r->reqb))
 		r->req_complete = 1;
 	return 0;
@@ -496,6 +507,8 @@ s_on_data(struct stream *s, const uint8_t *p, size_t n)
 	}
 	if (res == LOCAL_BODY_COMPLETE)
 		r->req_complete = 1;
+	if (r->c->cap != NULL)
+		capture_req_body(r->c->cap, r->cap_id, p, n);
 	out_queue(r, pc.pre, pc.pre_len, p, n, pc.post, pc.post_len);
 }
 
@@ -660,6 +673,8 @@ body_bytes(struct lreq *r, size_t start, size_t n)
 	}
 	if (r->respb.trailing)
 		r->keep_alive = 0; /* bytes after the body: not a clean connection */
+	if (r->c->cap != NULL)
+		capture_resp_body(r->c->cap, r->cap_id, r->ring.mem + start, pay);
 	if (send_ring(r, start, pay) == 0 && local_codec_resp_body_done(&r->respb))
 		local_finish(r);
 }
@@ -815,6 +830,8 @@ resp_head(struct lreq *r)
 		}
 		if (send_head(r, &res) < 0)
 			return;
+		if (r->c->cap != NULL && (res.status >= 200 || res.status == 101))
+			capture_resp_head(r->c->cap, r->cap_id, r->in.pos, (size_t)n);
 		buf_consume(&r->in, (size_t)n);
 		r->in_scanned = 0;
 		if (res.status == 101) {
@@ -1075,7 +1092,8 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 
 /* see local.h */
 int
-local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json, size_t n)
+local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json, size_t n,
+		const char *peer)
 {
 	struct local *loc = local_get(c);
 	struct lreq *r = loc ? calloc(1, sizeof(*r)) : NULL;
@@ -1087,14 +1105,20 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	r->start_ms = reactor_now(&c->r);
 	r->addr = b->addr;
 	r->addr_len = b->addr_len;
+	if (c->cap != NULL)
+		r->cap_id = capture_open(c->cap, (unsigned)(b - c->binds), peer, 0);
 	rc = lreq_setup(r, b, json, n);
 	if (rc == LOCAL_CODEC_INVALID) {
 		log_refused(c, b, &r->head, &r->rq);
+		if (c->cap != NULL)
+			capture_done(c->cap, r->cap_id, 502, "invalid request");
 		local_free(r);
 		mux_send_reset(&c->mux, s, FRAME_CODE_PROTOCOL_ERROR, "invalid request");
 		return 0;
 	}
 	if (rc < 0) {
+		if (c->cap != NULL)
+			capture_done(c->cap, r->cap_id, 502, "cannot serve request");
 		local_free(r);
 		return -1;
 	}

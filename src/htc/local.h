@@ -16,13 +16,14 @@
 /*
  * Serve the EXPOSE stream s (just opened in c->mux, its STREAM_OPEN JSON
  * in json[0..n)) against binding b's local address. Takes the stream over
- * (sets s->ops and s->owner). Returns 0, or -1 when it could not start
+ * (sets s->ops and s->owner); peer is the visitor's address as the
+ * daemon gave it (for c->cap). Returns 0, or -1 when it could not start
  * (the caller then resets the stream unless it is already closed).
  * Invalid method, target or headers (CR, LF, NUL, non-token bytes) are
  * refused with a RESET and never written to the local service.
  */
 int local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json,
-		    size_t n);
+		    size_t n, const char *peer);
 
 /* Close every pooled connection and free local state (client exit). */
 void local_http_fini(struct client *c);

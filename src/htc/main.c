@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "conf.h"
 #include "conf_file.h"
 #include "envcheck.h"
@@ -128,6 +129,11 @@ static const char global_help[] =
 	"  --quiet           print only errors and what was asked for\n"
 	"  --log-format F    text (default: a status view on a terminal, timestamped\n"
 	"                    lines otherwise) or json (one object per event)\n"
+	"  --inspect ADDR    the request inspector's address (env HTC_INSPECT; default\n"
+	"                    127.0.0.1:4040, or the next free port up to 4049)\n"
+	"  --no-inspect      no inspector, nothing captured (HTC_INSPECT=off)\n"
+	"  --inspect-requests N  exchanges the inspector keeps (default 200)\n"
+	"  --inspect-body SIZE   bytes kept of each body (default 64KiB)\n"
 	"  -h, --help        show help\n"
 	"  --version         show the version\n";
 
@@ -185,6 +191,10 @@ enum gopt {
 	GOPT_JSON,
 	GOPT_QUIET,
 	GOPT_LOG_FORMAT,
+	GOPT_INSPECT,
+	GOPT_NO_INSPECT,
+	GOPT_INSPECT_REQUESTS,
+	GOPT_INSPECT_BODY,
 	GOPT_HELP,
 	GOPT_VERSION,
 	GOPT_MAX
@@ -203,6 +213,10 @@ static const struct {
 	[GOPT_JSON] = { "--json", 0 },
 	[GOPT_QUIET] = { "--quiet", 0 },
 	[GOPT_LOG_FORMAT] = { "--log-format", 1 },
+	[GOPT_INSPECT] = { "--inspect", 1 },
+	[GOPT_NO_INSPECT] = { "--no-inspect", 0 },
+	[GOPT_INSPECT_REQUESTS] = { "--inspect-requests", 1 },
+	[GOPT_INSPECT_BODY] = { "--inspect-body", 1 },
 	[GOPT_HELP] = { "--help", 0 },
 	[GOPT_VERSION] = { "--version", 0 },
 };
@@ -470,6 +484,45 @@ opts_url(struct htc_opts *o, const struct cmdline *c)
 	return 0;
 }
 
+/* The inspector's settings: --inspect, --no-inspect, $HTC_INSPECT, the sizes. 0 or an exit status. */
+static int
+opts_inspect(struct htc_opts *o, const struct cmdline *c)
+{
+	const char *env = getenv("HTC_INSPECT");
+	uint64_t n;
+
+	o->inspect_requests = CAPTURE_REQUESTS_DEFAULT;
+	o->inspect_body = CAPTURE_BODY_DEFAULT;
+	if (c->val[GOPT_INSPECT] != NULL && c->val[GOPT_NO_INSPECT] != NULL) {
+		print_err("give either --inspect or --no-inspect, not both");
+		return HTC_EXIT_USAGE;
+	}
+	o->inspect_addr = c->val[GOPT_INSPECT];
+	o->no_inspect = c->val[GOPT_NO_INSPECT] != NULL;
+	if (o->inspect_addr == NULL && !o->no_inspect && env != NULL && *env != '\0') {
+		if (strcmp(env, "off") == 0 || strcmp(env, "false") == 0 || strcmp(env, "0") == 0 ||
+		    strcmp(env, "no") == 0)
+			o->no_inspect = true;
+		else
+			o->inspect_addr = env;
+	}
+	if (c->val[GOPT_INSPECT_REQUESTS] != NULL) {
+		if (util_parse_uint(c->val[GOPT_INSPECT_REQUESTS], CAPTURE_REQUESTS_MAX, &n) < 0 || n == 0) {
+			print_err("--inspect-requests must be 1..%d", CAPTURE_REQUESTS_MAX);
+			return HTC_EXIT_USAGE;
+		}
+		o->inspect_requests = (size_t)n;
+	}
+	if (c->val[GOPT_INSPECT_BODY] != NULL) {
+		if (util_parse_size(c->val[GOPT_INSPECT_BODY], &n) < 0 || n > CAPTURE_BODY_MAX) {
+			print_err("--inspect-body must be a size up to 16MiB (0: headers only)");
+			return HTC_EXIT_USAGE;
+		}
+		o->inspect_body = (size_t)n;
+	}
+	return 0;
+}
+
 /* Fill o from the command line, the environment and the config file. 0 or an exit status. */
 static int
 opts_fill(struct htc_opts *o, const struct cmdline *c)
@@ -505,6 +558,8 @@ opts_fill(struct htc_opts *o, const struct cmdline *c)
 		}
 		o->log_json = strcmp(c->val[GOPT_LOG_FORMAT], "json") == 0;
 	}
+	if ((rc = opts_inspect(o, c)) != 0)
+		return rc;
 	tlsio_configure(o->ca_file, o->insecure);
 	return 0;
 }
@@ -568,8 +623,8 @@ run(struct cmdline *c)
 /* Every HTC_* variable htc reads (here, in bindargs.c, and HTC_CONFIG, the
  * config file); of HOODY_TUNNEL_* only the token: the rest is the daemon's,
  * so there only a near miss of HOODY_TUNNEL_TOKEN is warned about. */
-static const char *const env_htc[] = { "HTC_URL",        "HTC_SUBDOMAIN", "HTC_MODE",
-				       "HTC_BASIC_AUTH", "HTC_CONFIG",    NULL };
+static const char *const env_htc[] = { "HTC_URL",    "HTC_SUBDOMAIN", "HTC_MODE", "HTC_BASIC_AUTH",
+				       "HTC_CONFIG", "HTC_INSPECT",   NULL };
 static const char *const env_shared[] = { "HOODY_TUNNEL_TOKEN", NULL };
 
 static void
