@@ -8,6 +8,7 @@
 #
 #   sh bench/callgrind.sh                                # build-bench's htc
 #   BASE_BUILD=/tmp/base/build sh bench/callgrind.sh      # and an older one
+#   HTC_FLAGS=--no-inspect sh bench/callgrind.sh          # htc's flags (ours only)
 #
 # Needs valgrind and nginx (sh third_party/deps.sh bench).
 set -u
@@ -33,8 +34,11 @@ NG
 	bg_start daemon "$HT_USE" --listen 127.0.0.1:$ctl --token $tok --log-level error
 	dp=$BG_PID
 	wait_listen $ctl 10 $dp || { say "the daemon did not start"; exit 1; }
+	flags=${HTC_FLAGS:-}
+	[ "$2" = ours ] || flags=""
+	# shellcheck disable=SC2086
 	bg_start "htc-$2" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$2" "$1" --url ws://127.0.0.1:$ctl \
-		--token $tok expose $nginx_port --port $cport
+		--token $tok $flags expose $nginx_port --port $cport
 	hp=$BG_PID
 	wait_listen $cport 60 $hp || { say "htc did not bind"; exit 1; }
 	python3 - "$cport" "$N" <<'PY'
