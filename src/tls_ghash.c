@@ -386,15 +386,39 @@ tls_ghash_vpclmul_get(void)
 
 /* see tls_ghash.h */
 br_ghash
-tls_ghash_get(void)
+tls_ghash_best_get(void)
 {
 	br_ghash g = tls_ghash_vpclmul_get();
 
 	if (g == NULL)
 		g = tls_ghash_vpclmul256_get();
+	return g != NULL ? g : tls_ghash_pclmul_get();
+}
+
+/* see tls_ghash.h */
+const char *
+tls_ghash_name(br_ghash g)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (g == tls_ghash_vpclmul)
+		return "512-bit VPCLMULQDQ";
+	if (g == tls_ghash_vpclmul256)
+		return "256-bit VPCLMULQDQ";
+	if (g == tls_ghash_pclmul)
+		return "PCLMULQDQ";
+#endif
+	/* the hardware ones through their getters: only these exist everywhere */
 	if (g == NULL)
-		g = tls_ghash_pclmul_get();
-	if (g == NULL)
-		g = br_ghash_pclmul_get();
-	return g != NULL ? g : &br_ghash_ctmul64;
+		return "other";
+	if (g == br_ghash_pclmul_get())
+		return "BearSSL pclmul";
+	if (g == br_ghash_pwr8_get())
+		return "BearSSL pwr8";
+	if (g == br_ghash_ctmul64)
+		return "BearSSL ctmul64";
+	if (g == br_ghash_ctmul)
+		return "BearSSL ctmul";
+	if (g == br_ghash_ctmul32)
+		return "BearSSL ctmul32";
+	return "other";
 }

@@ -15,15 +15,16 @@
  *
  * Carry-less multiplication has no data-dependent timing, so this is as
  * constant-time as BearSSL's own PCLMUL code. On CPUs without PCLMULQDQ
- * and SSSE3 (or not x86) tls_ghash_get() returns BearSSL's best instead.
+ * and SSSE3 (or not x86) there is none of ours: tls_crypto.c then gives
+ * the engine BearSSL's.
  */
 #ifndef HT_TLS_GHASH_H
 #define HT_TLS_GHASH_H
 
 #include <bearssl.h>
 
-/* The fastest GHASH this CPU runs: ours, else BearSSL's PCLMUL or ctmul64. */
-br_ghash tls_ghash_get(void);
+/* Ours, the widest this CPU runs (512-bit, 256-bit VPCLMULQDQ, PCLMULQDQ), or NULL. */
+br_ghash tls_ghash_best_get(void);
 
 /*
  * Ours only, for tests and benches: PCLMULQDQ (NULL without PCLMULQDQ
@@ -37,5 +38,13 @@ br_ghash tls_ghash_vpclmul_get(void);
 
 /* 256-bit VPCLMULQDQ (AVX2, no AVX-512 needed: AMD Zen 3, Intel client cores), or NULL. */
 br_ghash tls_ghash_vpclmul256_get(void);
+
+/*
+ * A short name of a GHASH function, ours or BearSSL's: "512-bit
+ * VPCLMULQDQ", "256-bit VPCLMULQDQ", "PCLMULQDQ", "BearSSL pclmul",
+ * "BearSSL pwr8", "BearSSL ctmul64", "BearSSL ctmul", "BearSSL ctmul32";
+ * "other" for any other.
+ */
+const char *tls_ghash_name(br_ghash g);
 
 #endif
