@@ -367,6 +367,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "Try 'hoody-tunnel --help'.\n");
 		return 2;
 	}
+	tls_crypto_set_mode(c.crypto);
 	log_init(c.log_level, c.log_format, 2);
 	log_set_journal(log_journal_match(getenv("JOURNAL_STREAM"), 2)); /* journalctl -p works */
 	warn_unknown_env(ENV_WARN_LOG);
@@ -380,6 +381,8 @@ main(int argc, char **argv)
 	if (c.domain != NULL)
 		log_info("routing NAME.%s by Host on port %d%s%s", c.domain, d.ctl_port,
 			 c.vhost_listen ? " and on " : "", c.vhost_listen ? c.vhost_listen : "");
+	if (d.tls_creds.d != NULL)
+		log_info("TLS 1.2: %s", tls_crypto_describe(err, sizeof(err)));
 	log_forwarding(&c);
 	if (service_start(&svc, &d) < 0)
 		return 1;

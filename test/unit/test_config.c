@@ -903,7 +903,8 @@ test_unknown_env_ignored(void **state)
 	assert_string_equal(c.listen, "0.0.0.0:50");
 }
 
-/* config_env_names: exactly the variables config_load reads, one per flag with a value. */
+/* config_env_names: exactly the variables config_load reads, one per flag with a value, then
+ * HOODY_TUNNEL_CRYPTO. */
 static void
 test_env_names(void **state)
 {
@@ -921,6 +922,7 @@ test_env_names(void **state)
 	}
 	assert_true(n >= 40);
 	assert_string_equal(names[0], "HOODY_TUNNEL_LISTEN");
+	assert_string_equal(names[n - 1], "HOODY_TUNNEL_CRYPTO");
 	for (i = 0; names[i] != NULL; i++) {
 		assert_string_not_equal(names[i], "HOODY_TUNNEL_HELP");
 		assert_string_not_equal(names[i], "HOODY_TUNNEL_VERSION");
@@ -947,6 +949,19 @@ test_env_names(void **state)
 	config_defaults(&c);
 	assert_string_equal(config_name(&c, "listen", envv, sizeof(envv)), "--listen");
 	config_fini(&c);
+	/* HOODY_TUNNEL_CRYPTO: auto (also unset or empty) or bearssl, nothing else. */
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_CRYPTO=bearssl"), ARGS("--token", "0123456789abcdef")),
+			 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_BEARSSL);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_CRYPTO="), ARGS("--token", "0123456789abcdef")), 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_AUTO);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_X=1"), ARGS("--token", "0123456789abcdef")), 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_AUTO);
+	config_fini(&c);
+	expect_err(ENV("HOODY_TUNNEL_CRYPTO=openssl"), NULL, "HOODY_TUNNEL_CRYPTO: invalid value 'openssl'",
+		   "auto or bearssl");
 }
 
 static void
