@@ -26,6 +26,7 @@
 
 #include "tls.h"
 #include "tls_crypto.h"
+#include "tls_ghash.h"
 #include "tls_int.h"
 #include "util.h"
 
@@ -249,6 +250,13 @@ static const br_x509_class any_vtable = {
 /* ---- connection setup --------------------------------------------------- */
 
 /*
+ * Connections of this thread between a successful tls_conn_client/server
+ * and tls_conn_fini: when the last one ends, no kept GHASH power is of use
+ * any more.
+ */
+static _Thread_local unsigned tls_live;
+
+/*
  * What client and server share besides tls_crypto_setup(): the
  * full-duplex buffer and entropy. BearSSL 0.6 seeds itself from /dev/urandom
  * when the engine is reset, but opening that file fails exactly when the
@@ -318,6 +326,7 @@ tls_conn_client(struct tls_conn *c, const struct tls_anchors *a, const char *ser
 		return conn_setup_failed(c, rc);
 	if (!br_ssl_client_reset(&c->ssl.client, server_name, 0))
 		return conn_setup_failed(c, -EIO);
+	tls_live++;
 	return 0;
 }
 
@@ -344,6 +353,7 @@ tls_conn_server(struct tls_conn *c, const struct tls_server_creds *cr)
 	if (!br_ssl_server_reset(&c->ssl.server))
 		return conn_setup_failed(c, -EIO);
 	c->creds = tls_creds_ref(d);
+	tls_live++;
 	return 0;
 }
 
@@ -356,6 +366,24 @@ tls_conn_set_io(struct tls_conn *c, tls_recv_fn *io_recv, tls_send_fn *io_send, 
 	c->io_ctx = ctx;
 }
 
+/*
+ * Wipe the GHASH powers kept for this connection's AES-GCM keys (one per
+ * direction; tls_ghash.c keeps them per thread, as the br_ghash contract
+ * has no context). The keys are the engine's record contexts' H.
+ */
+static void
+forget_ghash_keys(const struct tls_conn *c)
+{
+	const br_ssl_engine_context *e = c->eng;
+
+	if (e->in.gcm.vtable.in == &br_sslrec_in_gcm_vtable)
+		tls_ghash_forget(e->in.gcm.h);
+	if (e->out.gcm.vtable.out == &br_sslrec_out_gcm_vtable)
+		tls_ghash_forget(e->out.gcm.h);
+	if (--tls_live == 0)
+		tls_ghash_forget_all();
+}
+
 /* see tls.h */
 void
 tls_conn_fini(struct tls_conn *c)
@@ -364,11 +392,13 @@ tls_conn_fini(struct tls_conn *c)
 		/* The buffer held plaintext and key-derived records. */
 		explicit_bzero(c->iobuf, BR_SSL_BUFSIZE_BIDI);
 		free(c->iobuf);
+		forget_ghash_keys(c);
 	}
 	tls_creds_unref(c->creds);
 	free(c->rx);
 	free(c->tx);
-	memset(c, 0, sizeof(*c));
+	/* The engine holds the record keys and the master secret. */
+	explicit_bzero(c, sizeof(*c));
 }
 
 /* ---- the pump ----------------------------------------------------------- */

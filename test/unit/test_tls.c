@@ -34,6 +34,7 @@
 #include "tls.h"
 #include "tls_cpu.h"
 #include "tls_crypto.h"
+#include "tls_ghash.h"
 #include "util.h"
 
 #define MIB (1024 * 1024)
@@ -262,6 +263,16 @@ peer_data(struct peer *p, size_t txlen, size_t rxlen, uint32_t seed)
 		p->wchunk = 100000;
 	if (p->rchunk == 0)
 		p->rchunk = 65536;
+}
+
+/* Forget what a peer sent and received, for another exchange on the same connection. */
+static void
+peer_reset(struct peer *p)
+{
+	free(p->tx);
+	free(p->rx);
+	p->tx = p->rx = NULL;
+	p->txlen = p->txoff = p->rxlen = p->rxoff = 0;
 }
 
 /* Read until -EAGAIN (or the end). 1 when something came. */
@@ -1348,6 +1359,61 @@ test_crypto_mode_engines(void **state)
 	tls_crypto_set_mode(TLS_CRYPTO_AUTO);
 }
 
+/* The H of one direction's AES-GCM record context (both ends of a pair share it). */
+static void
+gcm_key(const struct tls_conn *t, int out, unsigned char h[16])
+{
+	memcpy(h, out ? t->eng->out.gcm.h : t->eng->in.gcm.h, 16);
+}
+
+/*
+ * The GHASH powers kept for a connection's keys are wiped when it ends;
+ * another connection's stay until it ends too.
+ */
+static void
+test_ghash_keys_wiped(void **state)
+{
+	static const uint16_t gcm[] = { BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 };
+	unsigned char a_up[16], a_down[16], b_up[16], b_down[16];
+	struct pair *a, *b;
+
+	(void)state;
+	NEED_CERTS();
+	if (tls_ghash_best_get() == NULL) {
+		print_message("skipped: this CPU lacks PCLMULQDQ or SSSE3: no GHASH of ours keeps powers\n");
+		skip();
+	}
+	a = pair_new();
+	b = pair_new();
+	pair_start(a, &fx.ca, "localhost", 0, &fx.rsa);
+	pair_start(b, &fx.ca, "localhost", 0, &fx.rsa);
+	restrict_side(&a->c.t, 0, gcm, 1, BR_TLS12, BR_TLS12);
+	restrict_side(&b->c.t, 0, gcm, 1, BR_TLS12, BR_TLS12);
+	exchange(a, 100000, 100000, NULL); /* full records: the kept powers are used */
+	exchange(b, 100000, 100000, NULL);
+	gcm_key(&a->c.t, 1, a_up);
+	gcm_key(&a->c.t, 0, a_down);
+	gcm_key(&b->c.t, 1, b_up);
+	gcm_key(&b->c.t, 0, b_down);
+	assert_memory_equal(a->s.t.eng->in.gcm.h, a_up, 16); /* the server's in is the client's out */
+	assert_true(tls_ghash_kept(a_up) && tls_ghash_kept(a_down));
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	/* a ends (its client first: the keys go with it; its server finds nothing left) */
+	tls_conn_fini(&a->c.t);
+	assert_false(tls_ghash_kept(a_up) || tls_ghash_kept(a_down));
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	pair_free(a);
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	/* b keeps working after all powers are gone (computed again), then ends: nothing is kept */
+	tls_ghash_forget_all();
+	peer_reset(&b->c);
+	peer_reset(&b->s);
+	exchange(b, 50000, 50000, NULL);
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	pair_free(b);
+	assert_false(tls_ghash_kept(b_up) || tls_ghash_kept(b_down));
+}
+
 /* ---- interest, backpressure, creds lifetime, arguments ------------------ */
 
 static void
@@ -1469,6 +1535,7 @@ main(void)
 		cmocka_unit_test(test_suite_order),
 		cmocka_unit_test(test_crypto_parse),
 		cmocka_unit_test(test_crypto_mode_engines),
+		cmocka_unit_test(test_ghash_keys_wiped),
 		cmocka_unit_test(test_interest_and_backpressure),
 		cmocka_unit_test(test_creds_reload_keeps_old),
 		cmocka_unit_test(test_conn_arguments),

@@ -169,6 +169,34 @@ test_many_keys(void **state)
 	}
 }
 
+/* Kept powers: only for long inputs, wiped per key or all at once, and computed again when needed. */
+static void
+test_forget(void **state)
+{
+	static unsigned char data[4096];
+	unsigned char h1[16], h2[16], y1[16] = { 0 }, y2[16] = { 0 }, again[16] = { 0 };
+	br_ghash g = ours(state);
+
+	fill_random(data, sizeof(data));
+	fill_random(h1, sizeof(h1));
+	fill_random(h2, sizeof(h2));
+	tls_ghash_forget_all();
+	g(y1, h1, data, 100); /* short: computed per call, nothing kept */
+	assert_false(tls_ghash_kept(h1));
+	g(y1, h1, data, sizeof(data));
+	g(y2, h2, data, sizeof(data));
+	assert_true(tls_ghash_kept(h1) && tls_ghash_kept(h2));
+	tls_ghash_forget(h1);
+	assert_false(tls_ghash_kept(h1));
+	assert_true(tls_ghash_kept(h2));
+	tls_ghash_forget(h1); /* twice: nothing to do */
+	g(again, h1, data, 100);
+	g(again, h1, data, sizeof(data));
+	assert_memory_equal(again, y1, 16);
+	tls_ghash_forget_all();
+	assert_false(tls_ghash_kept(h1) || tls_ghash_kept(h2));
+}
+
 /* Hashing in block-aligned pieces equals hashing the whole. */
 static void
 test_split(void **state)
@@ -221,6 +249,9 @@ main(void)
 		cmocka_unit_test_prestate(test_many_keys, &narrow),
 		cmocka_unit_test_prestate(test_many_keys, &wide),
 		cmocka_unit_test_prestate(test_many_keys, &ymm),
+		cmocka_unit_test_prestate(test_forget, &narrow),
+		cmocka_unit_test_prestate(test_forget, &wide),
+		cmocka_unit_test_prestate(test_forget, &ymm),
 		cmocka_unit_test_prestate(test_split, &narrow),
 		cmocka_unit_test_prestate(test_split, &wide),
 		cmocka_unit_test_prestate(test_split, &ymm),
