@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tls_cpu.h"
 #include "tls_ghash.h"
 #include "testdata.h"
 #include "util.h"
@@ -21,24 +22,39 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 /* One of our implementations: a test's prestate. */
 struct impl {
 	const char *name;
+	unsigned need; /* the TLS_CPU_* features it runs on */
 	br_ghash (*get)(void);
 };
 
-static struct impl narrow = { "PCLMULQDQ", tls_ghash_pclmul_get };
-static struct impl wide = { "512-bit VPCLMULQDQ", tls_ghash_vpclmul_get };
-static struct impl ymm = { "256-bit VPCLMULQDQ", tls_ghash_vpclmul256_get };
+static struct impl narrow = { "PCLMULQDQ", TLS_CPU_PCLMUL | TLS_CPU_SSSE3, tls_ghash_pclmul_get };
+static struct impl wide = { "512-bit VPCLMULQDQ",
+			    TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VPCLMUL,
+			    tls_ghash_vpclmul_get };
+static struct impl ymm = { "256-bit VPCLMULQDQ",
+			   TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_VPCLMUL,
+			   tls_ghash_vpclmul256_get };
 
-/* The implementation a test runs with; skipped where this CPU cannot run it. */
+/*
+ * The implementation a test runs with: skipped (saying which features are
+ * missing) where this CPU cannot run it, a failure where it can but is not
+ * handed out.
+ */
 static br_ghash
 ours(void **state)
 {
 	const struct impl *im = *state;
-	br_ghash g = im->get();
+	unsigned missing = im->need & ~tls_cpu_features();
+	char names[100];
+	br_ghash g;
 
-	if (g == NULL) {
-		print_message("  no %s here: skipped\n", im->name);
+	if (missing != 0) {
+		print_message("skipped: this CPU lacks %s\n", tls_cpu_names(missing, names, sizeof(names)));
 		skip();
 	}
+	g = im->get();
+	if (g == NULL)
+		fail_msg("this CPU has %s but %s was not selected",
+			 tls_cpu_names(im->need, names, sizeof(names)), im->name);
 	return g;
 }
 
