@@ -13,6 +13,9 @@
 #   make fuzz         build the libFuzzer targets (clang)
 #   make fuzz-smoke   run each fuzz target for FUZZ_SECONDS
 #   make bench        build and run the micro-benchmarks
+#   make crypto-check our AES-CTR and GHASH against BearSSL's, 100,000 random
+#                     cases per routine and path (CRYPTO_CHECK_CASES=N;
+#                     CRYPTO_CHECK_SEED=0x... repeats a run)
 #   make clean
 #
 # V=1 shows the commands. SANITIZE=address,undefined builds with sanitizers.
@@ -101,7 +104,7 @@ PROGS  := $(if $(wildcard src/main.c),$(DAEMON)) $(if $(wildcard src/htc/main.c)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: FORCE format fuzz-deps test-deps all deps run test check layering manlint unit integration fuzz fuzz-smoke bench clean install
+.PHONY: FORCE format fuzz-deps test-deps all deps run test check layering manlint unit integration fuzz fuzz-smoke bench crypto-check clean install
 .DEFAULT_GOAL := all
 # Objects are not intermediate files: keep them between runs.
 .SECONDARY:
@@ -258,6 +261,14 @@ fuzz-smoke: $(FUZZ_BINS)
 
 bench: $(BENCH_BINS)
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+# ---- the long differential test of the TLS record crypto ----------------
+
+# test_tls_diff with CRYPTO_CHECK_CASES cases per routine and path; it
+# prints its seed (fresh each run unless CRYPTO_CHECK_SEED is set) and counts.
+CRYPTO_CHECK_CASES ?= 100000
+crypto-check: $(BUILD)/test/test_tls_diff
+	$(Q)CRYPTO_CHECK_CASES=$(CRYPTO_CHECK_CASES) $(BUILD)/test/test_tls_diff
 
 # ---- install ------------------------------------------------------------
 

@@ -34,113 +34,8 @@
 
 #include "katdata.h"
 #include "testdata.h"
-#include "tls_aesctr.h"
-#include "tls_cpu.h"
 #include "tls_crypto.h"
-#include "tls_ghash.h"
-#include "util.h"
-
-/* ---- the paths ---------------------------------------------------------- */
-
-struct ctr_path {
-	const char *name; /* tls_aesctr_name() of what get() returns */
-	unsigned need;    /* TLS_CPU_* features it runs on */
-	const br_block_ctr_class *(*get)(void);
-	int ours; /* 1: NULL from get() on a CPU with `need` is a failure */
-};
-
-struct ghash_path {
-	const char *name; /* tls_ghash_name() of what get() returns */
-	unsigned need;
-	br_ghash (*get)(void);
-	int ours;
-};
-
-static const br_block_ctr_class *
-bearssl_ct64(void)
-{
-	return &br_aes_ct64_ctr_vtable;
-}
-
-static br_ghash
-bearssl_ctmul64(void)
-{
-	return br_ghash_ctmul64;
-}
-
-static const struct ctr_path ctr_paths[] = {
-	{ "512-bit VAES", TLS_CPU_AESNI | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VAES,
-	  tls_aesctr_vaes512_get, 1 },
-	{ "256-bit VAES", TLS_CPU_AESNI | TLS_CPU_AVX2 | TLS_CPU_VAES, tls_aesctr_vaes256_get, 1 },
-	{ "BearSSL x86ni", TLS_CPU_AESNI, br_aes_x86ni_ctr_get_vtable, 0 },
-	{ "BearSSL ct64", 0, bearssl_ct64, 0 },
-};
-
-static const struct ghash_path ghash_paths[] = {
-	{ "512-bit VPCLMULQDQ",
-	  TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VPCLMUL,
-	  tls_ghash_vpclmul_get, 1 },
-	{ "256-bit VPCLMULQDQ", TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_VPCLMUL,
-	  tls_ghash_vpclmul256_get, 1 },
-	{ "PCLMULQDQ", TLS_CPU_PCLMUL | TLS_CPU_SSSE3, tls_ghash_pclmul_get, 1 },
-	{ "BearSSL pclmul", TLS_CPU_PCLMUL, br_ghash_pclmul_get, 0 },
-	{ "BearSSL ctmul64", 0, bearssl_ctmul64, 0 },
-};
-
-#define N_CTR UTIL_ARRAY_SIZE(ctr_paths)
-#define N_GHASH UTIL_ARRAY_SIZE(ghash_paths)
-
-/* Skip (saying which features are missing) when this CPU cannot run a path needing `need`. */
-static void
-need_or_skip(const char *name, unsigned need)
-{
-	unsigned missing = need & ~tls_cpu_features();
-	char names[100];
-
-	if (missing == 0)
-		return;
-	(void)name;
-	print_message("skipped: this CPU lacks %s\n", tls_cpu_names(missing, names, sizeof(names)));
-	skip();
-}
-
-/* A path the CPU runs: ours must be handed out, BearSSL's may decline (skipped, said why). */
-static void
-check_handed_out(const char *name, const void *got, int ours, unsigned need, const char *got_name)
-{
-	char names[100];
-
-	if (got == NULL && ours)
-		fail_msg("this CPU has %s but %s was not selected", tls_cpu_names(need, names, sizeof(names)),
-			 name);
-	if (got == NULL) {
-		print_message("skipped: BearSSL does not offer %s on this CPU\n", name);
-		skip();
-	}
-	assert_string_equal(got_name, name);
-}
-
-static const br_block_ctr_class *
-ctr_or_skip(const struct ctr_path *p)
-{
-	const br_block_ctr_class *vt;
-
-	need_or_skip(p->name, p->need);
-	vt = p->get();
-	check_handed_out(p->name, vt, p->ours, p->need, vt ? tls_aesctr_name(vt) : NULL);
-	return vt;
-}
-
-static br_ghash
-ghash_or_skip(const struct ghash_path *p)
-{
-	br_ghash g;
-
-	need_or_skip(p->name, p->need);
-	g = p->get();
-	check_handed_out(p->name, (const void *)(uintptr_t)g, p->ours, p->need, g ? tls_ghash_name(g) : NULL);
-	return g;
-}
+#include "tlspaths.h"
 
 /* ---- SP 800-38A F.5 ---------------------------------------------------- */
 
@@ -286,7 +181,7 @@ test_gcm_kat(void **state)
 	br_ghash gh;
 
 	/* check both before skipping for either, so a missing path of ours fails */
-	need_or_skip(gc->name, gc->ctr->need | gc->gh->need);
+	need_or_skip(gc->ctr->need | gc->gh->need);
 	ctr = ctr_or_skip(gc->ctr);
 	gh = ghash_or_skip(gc->gh);
 	gcm_all(ctr, gh);
