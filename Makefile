@@ -176,6 +176,9 @@ $(MUXPAIR_UNIT_BINS): $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(BU
 	$(LINK_TEST)
 $(BUILD)/test/test_%: $(BUILD)/obj/test/unit/test_%.o $(CORELIB)
 	$(LINK_TEST)
+# Unit tests that include fakerandom.h get getrandom(2) through it (it can fail on demand).
+RANDOM_UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(shell grep -l '"fakerandom.h"' $(UNIT_SRCS) /dev/null 2>/dev/null))
+$(RANDOM_UNIT_BINS): LDFLAGS += -Wl,--wrap=getrandom
 
 $(BUILD)/tools/%: $(BUILD)/obj/test/tools/%.o $(CORELIB)
 	@mkdir -p $(@D)

@@ -11,7 +11,10 @@
  * interest shows up as a stall, which fails the test after STALL_MS.
  * Variants: forced EAGAIN on every second socket call with tiny socket
  * buffers, a relay the test runs itself that moves one byte at a time,
- * one-byte application writes and reads.
+ * one-byte application writes and reads. Also: the suites and versions
+ * offered and accepted, the AES-GCM code each mode gives the engines, the
+ * GHASH powers wiped with their connection, seeding with getrandom failing
+ * (fakerandom.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fakerandom.h"
 #include "tls.h"
 #include "tls_cpu.h"
 #include "tls_crypto.h"
@@ -1480,6 +1484,25 @@ test_creds_reload_keeps_old(void **state)
 	tls_server_creds_fini(&cr);
 }
 
+/*
+ * getrandom failing: the engines are seeded by BearSSL's own OS seeder
+ * (/dev/urandom) instead, never from a fixed value; a handshake works.
+ */
+static void
+test_seed_without_getrandom(void **state)
+{
+	struct pair *p;
+
+	(void)state;
+	NEED_CERTS();
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	p = pair_new();
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
+	fakerandom_off();
+	exchange(p, 1000, 1000, NULL);
+	pair_free(p);
+}
+
 static void
 test_conn_arguments(void **state)
 {
@@ -1538,6 +1561,7 @@ main(void)
 		cmocka_unit_test(test_ghash_keys_wiped),
 		cmocka_unit_test(test_interest_and_backpressure),
 		cmocka_unit_test(test_creds_reload_keeps_old),
+		cmocka_unit_test(test_seed_without_getrandom),
 		cmocka_unit_test(test_conn_arguments),
 	};
 
