@@ -426,7 +426,7 @@ static const struct opt opts[] = {
 
 /* The HOODY_TUNNEL_* variables with no flag (config_load reads them too). */
 static const char *const env_extra[] = { TLS_CRYPTO_ENV };
-/* struct config.from_env has one bit per option. */
+/* struct config.from_env and from_argv have one bit per option. */
 _Static_assert(N_OPTS <= 64, "struct config.from_env holds one bit per option");
 /* Longest variable name (HOODY_TUNNEL_ and the longest flag, upper case). */
 #define ENV_NAME_MAX 64
@@ -916,6 +916,7 @@ apply_argv(struct config *c, int argc, char **argv, char *err, size_t errlen)
 			return -1;
 		if (apply(c, o, v, 0, err, errlen) < 0)
 			return -1;
+		c->from_argv |= (uint64_t)1 << (o - opts);
 	}
 	return 0;
 }
@@ -1144,6 +1145,15 @@ config_name(const struct config *c, const char *flag, char *buf, size_t cap)
 	else
 		opt_who(o, (c->from_env >> (o - opts)) & 1, buf, cap);
 	return buf;
+}
+
+/* see config.h */
+int
+config_from_argv(const struct config *c, const char *flag)
+{
+	const struct opt *o = find_flag(flag, strlen(flag));
+
+	return o != NULL && ((c->from_argv >> (o - opts)) & 1);
 }
 
 /* see config.h */

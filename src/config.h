@@ -130,8 +130,9 @@ struct config {
 	char cred_path[512];                        /* token_cred's storage */
 	char store_path[512]; /* token_store's storage when it comes from $STATE_DIRECTORY */
 	/* Private: bit i set when option i of the table took its value from
-	 * the environment (config_name). */
-	uint64_t from_env;
+	 * the environment (config_name), or from the command line
+	 * (config_from_argv). */
+	uint64_t from_env, from_argv;
 };
 
 /* Fill every field with its default (no token, no TLS, no vhost): the
@@ -162,6 +163,12 @@ int config_load(struct config *c, int argc, char **argv, char **envp, char *err,
  * fit), which is returned.
  */
 const char *config_name(const struct config *c, const char *flag, char *buf, size_t cap);
+
+/*
+ * 1 when flag (its name without "--", e.g. "token") took its value from
+ * the command line in config_load, else 0 (also for an unknown flag).
+ */
+int config_from_argv(const struct config *c, const char *flag);
 
 /*
  * Every HOODY_TUNNEL_* name the daemon reads, NULL-terminated: one per

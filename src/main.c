@@ -343,6 +343,25 @@ warn_unknown_env(enum env_warn_to to)
 	envcheck_scan(environ, &fam, 1, on_unknown_env, &to);
 }
 
+/*
+ * A secret on the command line is visible to every local user (ps,
+ * /proc/PID/cmdline): one warning per such flag, naming the ways that are
+ * not.
+ */
+static void
+warn_secrets_on_argv(const struct config *c)
+{
+	if (config_from_argv(c, "token"))
+		log_warn(
+			"--token on the command line is visible to every local user (ps, /proc/PID/cmdline): "
+			"use --token-file, HOODY_TUNNEL_TOKEN or the systemd credential 'token' "
+			"(LoadCredential=token:FILE) instead");
+	if (config_from_argv(c, "admin-token"))
+		log_warn("--admin-token on the command line is visible to every local user (ps, "
+			 "/proc/PID/cmdline): "
+			 "use --admin-token-file or HOODY_TUNNEL_ADMIN_TOKEN instead");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,6 +390,7 @@ main(int argc, char **argv)
 	log_init(c.log_level, c.log_format, 2);
 	log_set_journal(log_journal_match(getenv("JOURNAL_STREAM"), 2)); /* journalctl -p works */
 	warn_unknown_env(ENV_WARN_LOG);
+	warn_secrets_on_argv(&c);
 	if (setup(&d, &c) < 0 || ctl_start(&d) < 0 || expose_vhost_start(&d) < 0) {
 		log_error("start-up failed");
 		return 1;
