@@ -168,6 +168,10 @@ tls_crypto_setup(br_ssl_engine_context *eng, int server)
 
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
+	/* no handshake signature with SHA-1 or SHA-224; MD5 and SHA-1 are otherwise TLS 1.0/1.1's */
+	br_ssl_engine_set_hash(eng, br_md5_ID, NULL);
+	br_ssl_engine_set_hash(eng, br_sha1_ID, NULL);
+	br_ssl_engine_set_hash(eng, br_sha224_ID, NULL);
 	br_ssl_engine_set_suites(eng, suites, tls_crypto_suites(suites));
 	if (server)
 		br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);

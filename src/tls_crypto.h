@@ -4,7 +4,10 @@
  *
  * One place decides, for client and server alike:
  *   - the protocol: TLS 1.2 only (BearSSL 0.6 has no 1.3), no
- *     renegotiation;
+ *     renegotiation, handshake signatures with SHA-256, -384 or -512 only
+ *     (the engine has no MD5, SHA-1 or SHA-224: TLS 1.2 needs them for
+ *     nothing else; certificate chains are checked with the X.509
+ *     engine's own hashes);
  *   - the cipher suites: ECDHE key exchange (ECDSA or RSA certificates)
  *     with an AEAD cipher, AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305,
  *     and nothing else (no static RSA or ECDH, no CBC, no 3DES), whatever
@@ -56,9 +59,9 @@ size_t tls_crypto_suites(uint16_t *out);
 
 /*
  * Set up an engine just initialised by br_ssl_client_init_full() or
- * br_ssl_server_init_full_*(): versions, renegotiation refused, the suites
- * (server: its order enforced), and the AES-CTR and GHASH of the current
- * mode.
+ * br_ssl_server_init_full_*(): versions, renegotiation refused, the
+ * signature hashes, the suites (server: its order enforced), and the
+ * AES-CTR and GHASH of the current mode.
  */
 void tls_crypto_setup(br_ssl_engine_context *eng, int server);
 

@@ -1349,6 +1349,12 @@ test_crypto_mode_engines(void **state)
 		}
 		p = pair_new();
 		pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
+		/* signatures with SHA-256 and up only, both ways */
+		assert_null(br_ssl_engine_get_hash(p->c.t.eng, br_sha1_ID));
+		assert_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha1_ID));
+		assert_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha224_ID));
+		assert_null(br_ssl_engine_get_hash(p->c.t.eng, br_md5_ID));
+		assert_non_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha256_ID));
 		assert_ptr_equal(p->c.t.eng->iaes_ctr, im.ctr);
 		assert_ptr_equal(p->s.t.eng->iaes_ctr, im.ctr);
 		assert_ptr_equal(p->c.t.eng->ighash, im.ghash);
