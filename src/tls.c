@@ -380,7 +380,7 @@ forget_ghash_keys(const struct tls_conn *c)
 		tls_ghash_forget(e->in.gcm.h);
 	if (e->out.gcm.vtable.out == &br_sslrec_out_gcm_vtable)
 		tls_ghash_forget(e->out.gcm.h);
-	if (--tls_live == 0)
+	if (tls_live > 0 && --tls_live == 0)
 		tls_ghash_forget_all();
 }
 
