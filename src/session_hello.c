@@ -411,7 +411,6 @@ session_hello_reissue(struct session *s)
 	struct buf *b = &s->d->scratch;
 	struct json_writer w;
 	struct nonces nc;
-
 	int rc = make_nonces(&nc, s->granted);
 
 	if (rc < 0) {

@@ -262,6 +262,8 @@ static _Thread_local unsigned tls_live;
  * when the engine is reset, but opening that file fails exactly when the
  * process is out of descriptors; getrandom() needs none, so 32 bytes from
  * it are always injected (the system seeder, when it works, adds to them).
+ * When getrandom() fails, the system seeder alone must do: if it cannot,
+ * the engine's reset fails (BR_ERR_NO_RANDOM); a seed is never made up.
  */
 static int
 conn_setup(struct tls_conn *c)
