@@ -7,7 +7,7 @@
  *           with 512- or 256-bit VAES)
  *   gcm     AES-128-GCM seal (br_gcm_run + tag) with BearSSL's pair, with
  *           what a CPU without VAES/VPCLMULQDQ gets, and with what tls.c
- *           plugs into the engine here (tls_ghash_get + aesctr)
+ *           plugs into the engine here (tls_crypto_pick)
  *
  * Prints GB/s and the ratio to BearSSL's; a row says "n/a" when this CPU
  * lacks the instructions. Each figure runs for about 0.3 s.
@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "tls_aesctr.h"
+#include "tls_crypto.h"
 #include "tls_ghash.h"
 
 #define RUN_SECONDS 0.3
@@ -106,12 +107,13 @@ int
 main(void)
 {
 	const br_block_ctr_class *bctr = br_aes_x86ni_ctr_get_vtable();
-	const br_block_ctr_class *octr = tls_aesctr_vaes_get();
 	const br_block_ctr_class *c512 = tls_aesctr_vaes512_get(), *c256 = tls_aesctr_vaes256_get();
 	br_ghash g16 = tls_ghash_pclmul_get(), g32 = tls_ghash_vpclmul_get(),
 		 g32y = tls_ghash_vpclmul256_get();
+	struct tls_crypto_impl im;
 	double base;
 
+	tls_crypto_pick(TLS_CRYPTO_AUTO, &im);
 	if (bctr == NULL)
 		bctr = &br_aes_ct64_ctr_vtable;
 	memset(rec, 0xA5, sizeof(rec));
@@ -129,6 +131,6 @@ main(void)
 	row("gcm", "BearSSL", base, base);
 	if (g16 != NULL)
 		row("gcm", "BearSSL CTR + our PCLMULQDQ GHASH", gcm_rate(bctr, g16), base);
-	row("gcm", "as tls.c sets the engine up", gcm_rate(octr ? octr : bctr, tls_ghash_get()), base);
+	row("gcm", "as tls.c sets the engine up", gcm_rate(im.ctr, im.ghash), base);
 	return 0;
 }

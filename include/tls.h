@@ -13,6 +13,13 @@
  * from PEM files, with reference counting so that a reload (SIGHUP) can
  * replace them while existing connections keep the old ones.
  *
+ * Cipher suites: ECDHE with AES-128-GCM, AES-256-GCM or
+ * ChaCha20-Poly1305 only, AES-GCM first where the CPU accelerates AES
+ * (tls_crypto.h has the whole policy). AES-GCM runs with our VAES AES-CTR
+ * and VPCLMULQDQ/PCLMULQDQ GHASH where the CPU has them, or with
+ * BearSSL's own code when the mode says so (HOODY_TUNNEL_CRYPTO=bearssl,
+ * tls_crypto_parse()).
+ *
  * Not here: session resumption, client certificates, ALPN, TLS 1.3
  * (BearSSL 0.6 speaks TLS up to 1.2; we allow 1.2 only).
  *
@@ -38,6 +45,39 @@
 /* tls_conn_interest() bits; equal to REACTOR_READ and REACTOR_WRITE. */
 #define TLS_READ 1u
 #define TLS_WRITE 2u
+
+/* ---- record cryptography ------------------------------------------------ */
+
+/* The environment variable both programs hand to tls_crypto_parse(). */
+#define TLS_CRYPTO_ENV "HOODY_TUNNEL_CRYPTO"
+
+/* Whose AES-CTR and GHASH the AES-GCM records of new connections run with. */
+enum tls_crypto_mode {
+	TLS_CRYPTO_AUTO = 0, /* ours where this CPU runs them (VAES, VPCLMULQDQ, PCLMULQDQ), else BearSSL's */
+	TLS_CRYPTO_BEARSSL,  /* BearSSL's own, as BearSSL picks them (x86ni or ct64, pclmul or ctmul64) */
+	TLS_CRYPTO_MODE_MAX
+};
+
+/*
+ * A value of HOODY_TUNNEL_CRYPTO: NULL, "" or "auto" is TLS_CRYPTO_AUTO,
+ * "bearssl" TLS_CRYPTO_BEARSSL (ASCII case ignored). 0, or -EINVAL (mode
+ * untouched) for any other value.
+ */
+int tls_crypto_parse(const char *value, enum tls_crypto_mode *mode);
+
+/* The mode of the connections started from now on (process-wide; TLS_CRYPTO_AUTO until set). */
+void tls_crypto_set_mode(enum tls_crypto_mode mode);
+
+/* The current mode. */
+enum tls_crypto_mode tls_crypto_mode(void);
+
+/*
+ * One line for a start-up log: the suites in order and what AES-GCM runs
+ * with in the current mode ("ECDHE with AES-128-GCM, AES-256-GCM,
+ * ChaCha20-Poly1305; AES-GCM with AES-CTR 512-bit VAES, GHASH 512-bit
+ * VPCLMULQDQ"), into buf (cap bytes, cut to fit). Returns buf.
+ */
+const char *tls_crypto_describe(char *buf, size_t cap);
 
 /* ---- trust anchors ------------------------------------------------------ */
 

@@ -135,6 +135,7 @@ struct tunnel {
 	int dirty, shut_wr;
 	const char *close_reason;
 	char why[128]; /* a transport's failure, copied before its conn closes */
+	int rand_err;  /* client: the -errno of a mask key that could not be had; the next flush ends t */
 };
 
 /*

@@ -372,12 +372,16 @@ check_held(const struct bind_set *set, const struct bind_req *q, const struct bi
 static int
 random_name(struct daemon *d, struct bind_req *q, struct bind_err *e)
 {
-	int i;
+	int i, rc;
 
 	for (i = 0; i < RANDOM_NAME_TRIES; i++) {
 		memcpy(q->name, "px-", 3);
-		if (util_random_alnum(q->name + 3, 10) < 0)
-			break;
+		rc = util_random_alnum(q->name + 3, 10);
+		if (rc < 0) {
+			q->name[0] = '\0';
+			set_err_port(e, "INTERNAL", "no random numbers for a subdomain: %s", strerror(-rc));
+			return -1;
+		}
 		q->name[13] = '\0';
 		if (bind_route_host(d, q->name) == NULL)
 			return 0;
@@ -444,9 +448,14 @@ take_port(struct daemon *d, const struct bind_req *q, int *port, struct bind_err
 	} else {
 		for (i = 0; i < RANDOM_PORT_TRIES && fd == -EADDRINUSE; i++) {
 			uint32_t r;
+			int rc = util_random(&r, sizeof(r));
 
-			if (util_random(&r, sizeof(r)) < 0)
-				break;
+			if (rc < 0) {
+				fdbudget_release(&d->fds, 1);
+				set_err_port(e, "INTERNAL", "no random numbers for a free port: %s",
+					     strerror(-rc));
+				return -1;
+			}
 			*port = EXPOSE_PORT_MIN + (int)(r % (EXPOSE_PORT_MAX - EXPOSE_PORT_MIN + 1));
 			if (*port == d->ctl_port || bind_route_port(d, *port) != NULL)
 				continue;

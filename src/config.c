@@ -423,7 +423,10 @@ static const struct opt opts[] = {
 /* clang-format on */
 
 #define N_OPTS UTIL_ARRAY_SIZE(opts)
-/* struct config.from_env has one bit per option. */
+
+/* The HOODY_TUNNEL_* variables with no flag (config_load reads them too). */
+static const char *const env_extra[] = { TLS_CRYPTO_ENV };
+/* struct config.from_env and from_argv have one bit per option. */
 _Static_assert(N_OPTS <= 64, "struct config.from_env holds one bit per option");
 /* Longest variable name (HOODY_TUNNEL_ and the longest flag, upper case). */
 #define ENV_NAME_MAX 64
@@ -913,6 +916,7 @@ apply_argv(struct config *c, int argc, char **argv, char *err, size_t errlen)
 			return -1;
 		if (apply(c, o, v, 0, err, errlen) < 0)
 			return -1;
+		c->from_argv |= (uint64_t)1 << (o - opts);
 	}
 	return 0;
 }
@@ -1068,6 +1072,17 @@ apply_systemd(struct config *c, char **envp, char *err, size_t errlen)
 	return read_token_file("credential 'token'", c->cred_path, c->token_buf, &c->token, err, errlen);
 }
 
+/* HOODY_TUNNEL_CRYPTO, the one variable with no flag: which AES-GCM code TLS runs. */
+static int
+apply_crypto(struct config *c, char **envp, char *err, size_t errlen)
+{
+	const char *v = env_value(envp, TLS_CRYPTO_ENV);
+
+	if (tls_crypto_parse(v, &c->crypto) == 0)
+		return 0;
+	return fail(err, errlen, "%s: invalid value '%s' (expected auto or bearssl)", TLS_CRYPTO_ENV, v);
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 /* see config.h */
@@ -1111,8 +1126,8 @@ config_load(struct config *c, int argc, char **argv, char **envp, char *err, siz
 		given[tok - opts] = given[tokf - opts] = 1;
 	if (given[atok - opts] || given[atokf - opts])
 		given[atok - opts] = given[atokf - opts] = 1;
-	if (apply_env(c, envp, given, err, errlen) < 0 || apply_argv(c, argc, argv, err, errlen) < 0 ||
-	    check_whole(c, err, errlen) < 0)
+	if (apply_env(c, envp, given, err, errlen) < 0 || apply_crypto(c, envp, err, errlen) < 0 ||
+	    apply_argv(c, argc, argv, err, errlen) < 0 || check_whole(c, err, errlen) < 0)
 		return -1;
 	return apply_systemd(c, envp, err, errlen);
 }
@@ -1133,11 +1148,20 @@ config_name(const struct config *c, const char *flag, char *buf, size_t cap)
 }
 
 /* see config.h */
+int
+config_from_argv(const struct config *c, const char *flag)
+{
+	const struct opt *o = find_flag(flag, strlen(flag));
+
+	return o != NULL && ((c->from_argv >> (o - opts)) & 1);
+}
+
+/* see config.h */
 const char *const *
 config_env_names(void)
 {
 	static char names[N_OPTS][ENV_NAME_MAX];
-	static const char *list[N_OPTS + 1];
+	static const char *list[N_OPTS + UTIL_ARRAY_SIZE(env_extra) + 1];
 	size_t i, n = 0;
 
 	if (list[0] != NULL)
@@ -1149,6 +1173,8 @@ config_env_names(void)
 		list[n] = names[n];
 		n++;
 	}
+	for (i = 0; i < UTIL_ARRAY_SIZE(env_extra); i++)
+		list[n++] = env_extra[i];
 	list[n] = NULL;
 	return list;
 }
@@ -1182,6 +1208,12 @@ config_usage(FILE *out)
 			fprintf(out, "[default: %s] ", o->def != NULL ? o->def : o->def_note);
 		fprintf(out, "env %s\n", env);
 	}
+	fprintf(out,
+		"\nEnvironment only:\n"
+		"  %s=auto|bearssl\n"
+		"      bearssl: TLS runs BearSSL's own AES-GCM code instead of ours (VAES,\n"
+		"      VPCLMULQDQ, PCLMULQDQ where the CPU has them) [default: auto]\n",
+		TLS_CRYPTO_ENV);
 }
 
 /* see config.h */

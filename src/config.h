@@ -33,6 +33,7 @@
 #include "auth.h"
 #include "forward_policy.h"
 #include "log.h"
+#include "tls.h"
 
 #ifndef HT_VERSION
 #define HT_VERSION "0.1.0"
@@ -105,6 +106,9 @@ struct config {
 	uint32_t max_head_size; /* --max-head-size, 64 KiB */
 	uint32_t max_headers;   /* --max-headers, 100 */
 
+	/* No flag: HOODY_TUNNEL_CRYPTO=auto|bearssl (tls.h), auto; whose AES-GCM code TLS runs. */
+	enum tls_crypto_mode crypto;
+
 	/* Logging (the enums of log.h). */
 	enum log_format log_format; /* --log-format text|json, text */
 	enum log_level log_level;   /* --log-level error|warn|info|debug, info */
@@ -126,8 +130,9 @@ struct config {
 	char cred_path[512];                        /* token_cred's storage */
 	char store_path[512]; /* token_store's storage when it comes from $STATE_DIRECTORY */
 	/* Private: bit i set when option i of the table took its value from
-	 * the environment (config_name). */
-	uint64_t from_env;
+	 * the environment (config_name), or from the command line
+	 * (config_from_argv). */
+	uint64_t from_env, from_argv;
 };
 
 /* Fill every field with its default (no token, no TLS, no vhost): the
@@ -160,9 +165,16 @@ int config_load(struct config *c, int argc, char **argv, char **envp, char *err,
 const char *config_name(const struct config *c, const char *flag, char *buf, size_t cap);
 
 /*
- * Every HOODY_TUNNEL_* name the daemon reads, NULL-terminated (one per
- * flag that takes a value; --help and --version have none). Static
- * storage, built on the first call.
+ * 1 when flag (its name without "--", e.g. "token") took its value from
+ * the command line in config_load, else 0 (also for an unknown flag).
+ */
+int config_from_argv(const struct config *c, const char *flag);
+
+/*
+ * Every HOODY_TUNNEL_* name the daemon reads, NULL-terminated: one per
+ * flag that takes a value (--help and --version have none), then those
+ * with no flag (HOODY_TUNNEL_CRYPTO). Static storage, built on the first
+ * call.
  */
 const char *const *config_env_names(void);
 

@@ -343,6 +343,25 @@ warn_unknown_env(enum env_warn_to to)
 	envcheck_scan(environ, &fam, 1, on_unknown_env, &to);
 }
 
+/*
+ * A secret on the command line is visible to every local user (ps,
+ * /proc/PID/cmdline): one warning per such flag, naming the ways that are
+ * not.
+ */
+static void
+warn_secrets_on_argv(const struct config *c)
+{
+	if (config_from_argv(c, "token"))
+		log_warn(
+			"--token on the command line is visible to every local user (ps, /proc/PID/cmdline): "
+			"use --token-file, HOODY_TUNNEL_TOKEN or the systemd credential 'token' "
+			"(LoadCredential=token:FILE) instead");
+	if (config_from_argv(c, "admin-token"))
+		log_warn("--admin-token on the command line is visible to every local user (ps, "
+			 "/proc/PID/cmdline): "
+			 "use --admin-token-file or HOODY_TUNNEL_ADMIN_TOKEN instead");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,9 +386,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "Try 'hoody-tunnel --help'.\n");
 		return 2;
 	}
+	tls_crypto_set_mode(c.crypto);
 	log_init(c.log_level, c.log_format, 2);
 	log_set_journal(log_journal_match(getenv("JOURNAL_STREAM"), 2)); /* journalctl -p works */
 	warn_unknown_env(ENV_WARN_LOG);
+	warn_secrets_on_argv(&c);
 	if (setup(&d, &c) < 0 || ctl_start(&d) < 0 || expose_vhost_start(&d) < 0) {
 		log_error("start-up failed");
 		return 1;
@@ -380,6 +401,8 @@ main(int argc, char **argv)
 	if (c.domain != NULL)
 		log_info("routing NAME.%s by Host on port %d%s%s", c.domain, d.ctl_port,
 			 c.vhost_listen ? " and on " : "", c.vhost_listen ? c.vhost_listen : "");
+	if (d.tls_creds.d != NULL)
+		log_info("TLS 1.2: %s", tls_crypto_describe(err, sizeof(err)));
 	log_forwarding(&c);
 	if (service_start(&svc, &d) < 0)
 		return 1;

@@ -63,8 +63,8 @@ static const char *const fwd_err_names[METRICS_FWD_ERR_MAX] = {
 };
 
 static const char *const reject_names[METRICS_REJECT_MAX] = {
-	"auth",        "protocol",      "version",      "unknown_session",
-	"session_cap", "hello_timeout", "pre_auth_cap", "join",
+	"auth",          "protocol",     "version", "unknown_session", "session_cap",
+	"hello_timeout", "pre_auth_cap", "join",    "internal",
 };
 
 static const char *const class_names[METRICS_STATUS_CLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };

@@ -92,6 +92,7 @@ enum metrics_reject {
 	METRICS_REJECT_HELLO_TIMEOUT,   /* "hello_timeout": no HELLO within --hello-timeout */
 	METRICS_REJECT_PRE_AUTH_CAP,    /* "pre_auth_cap": over --max-pre-auth-connections */
 	METRICS_REJECT_JOIN,            /* "join": v2 JOIN with a bad, expired or used ticket */
+	METRICS_REJECT_INTERNAL,        /* "internal": no random numbers for the session id or tickets */
 	METRICS_REJECT_MAX
 };
 

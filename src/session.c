@@ -30,14 +30,17 @@ static void goaway(struct session *s, unsigned code, const char *reason, unsigne
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void
+/* A fresh id, "S-" and a random UUID (version 4): 0, or the -errno of util_random. */
+static int
 make_id(char out[SESSION_ID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t r[16];
 	size_t i, o = 2;
+	int rc = util_random(r, sizeof(r));
 
-	util_random(r, sizeof(r));
+	if (rc < 0)
+		return rc;
 	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* UUID version 4 */
 	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
 	out[0] = 'S';
@@ -49,6 +52,7 @@ make_id(char out[SESSION_ID_LEN + 1])
 		out[o++] = hex[r[i] & 15];
 	}
 	out[o] = '\0';
+	return 0;
 }
 
 struct tunnel *
@@ -252,8 +256,11 @@ session_reject_detail(struct tconn *tc, unsigned code, const char *reason, const
 	metrics_goaway(&tc->d->metrics, code);
 	tunnel_send_code(&tc->t, FRAME_GOAWAY, 0, code, reason);
 	tconn_set_state(tc, TCONN_CLOSING);
-	tunnel_close(&tc->t, code == FRAME_CODE_AUTH_ERROR ? WS_CLOSE_POLICY : WS_CLOSE_PROTOCOL, reason,
-		     2000);
+	tunnel_close(&tc->t,
+		     code == FRAME_CODE_AUTH_ERROR       ? WS_CLOSE_POLICY
+		     : code == FRAME_CODE_INTERNAL_ERROR ? WS_CLOSE_INTERNAL
+							 : WS_CLOSE_PROTOCOL,
+		     reason, 2000);
 }
 
 /* ---- liveness ------------------------------------------------------------- */
@@ -498,23 +505,29 @@ session_attach_primary(struct session *s, struct tconn *tc)
 	reactor_timer_start(&d->r, &s->live_timer, live_period(d->cfg), live_period(d->cfg));
 }
 
-struct session *
-session_create(struct tconn *tc)
+/* see session_int.h */
+int
+session_create(struct tconn *tc, struct session **out)
 {
 	const struct config *c = tc->d->cfg;
-	struct session *s = calloc(1, sizeof(*s));
+	char id[SESSION_ID_LEN + 1];
+	struct session *s;
+	int rc = make_id(id);
 
+	if (rc < 0)
+		return rc;
+	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return NULL;
+		return -ENOMEM;
 	s->d = tc->d;
 	s->v2 = tc->v2;
 	s->state = SESSION_ACTIVE;
-	make_id(s->id);
+	memcpy(s->id, id, sizeof(id));
 	bind_set_init(&s->binds, s->d, s);
 	if (mux_init(&s->mux, c->max_streams_per_session, c->stream_initial_window, c->session_initial_window,
 		     &session_mux_ops, s) < 0) {
 		free(s);
-		return NULL;
+		return -ENOMEM;
 	}
 	reactor_timer_init(&s->live_timer, on_live);
 	reactor_timer_init(&s->drain_timer, NULL);
@@ -524,7 +537,15 @@ session_create(struct tconn *tc)
 		tc->d->sessions->prev = s;
 	tc->d->sessions = s;
 	tc->d->nsessions++;
-	return s;
+	*out = s;
+	return 0;
+}
+
+/* see session_int.h */
+void
+session_goaway(struct session *s, unsigned code, const char *reason)
+{
+	goaway(s, code, reason, code == FRAME_CODE_INTERNAL_ERROR ? WS_CLOSE_INTERNAL : WS_CLOSE_PROTOCOL, 0);
 }
 
 /* ---- session frames ----------------------------------------------------- */

@@ -133,8 +133,10 @@ session_bind_recv(struct session *s, const uint8_t *p, size_t n)
 	if (b == NULL && r.held_by != NULL && r.held_by != s)
 		already_bound_hint(&r);
 	if (b == NULL) {
-		log_info_kv(LOG_KV(LOG_S("session", s->id), LOG_S("code", r.code)),
-			    "session %s: bind refused: %s: %s", s->id, r.code, r.message);
+		/* INTERNAL is the daemon's own trouble (no descriptor, no random numbers): an error */
+		log_at_kv(strcmp(r.code, "INTERNAL") == 0 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
+			  LOG_KV(LOG_S("session", s->id), LOG_S("code", r.code)),
+			  "session %s: bind refused: %s: %s", s->id, r.code, r.message);
 		bind_answer(s, &r);
 		return;
 	}

@@ -5,6 +5,7 @@
  * one-use ticket (JOIN_OK / JOIN_ERR), ticket issue and reissue, and the
  * SHARD_MAP sent when the set of sockets changes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,21 +40,51 @@ hello_auth_fault(struct daemon *d, const struct json_doc *doc)
 	return ok == 1 ? NULL : "wrong token";
 }
 
+/* Fresh join nonces, one per index: made before anything changes, as making them may fail. */
+struct nonces {
+	char n[MUX_MAX_SOCKS][SESSION_NONCE_LEN + 1];
+};
+
+/* Nonces for the indices 1..granted-1: 0, or the -errno of util_random. */
+static int
+make_nonces(struct nonces *nc, unsigned granted)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 1; i < granted; i++) {
+		rc = util_random_alnum(nc->n[i], SESSION_NONCE_LEN);
+		if (rc < 0)
+			return rc;
+		nc->n[i][SESSION_NONCE_LEN] = '\0';
+	}
+	return 0;
+}
+
+/* A HELLO the daemon cannot serve for want of random numbers (what for: "a session id"). */
 static void
-issue_ticket(struct session *s, unsigned i)
+reject_no_random(struct tconn *tc, const char *what, int rc)
+{
+	log_error_kv(LOG_KV(LOG_S("peer", tc->peer)), "tunnel socket from %s: no random numbers for %s: %s",
+		     tc->peer, what, strerror(-rc));
+	session_reject_detail(tc, FRAME_CODE_INTERNAL_ERROR, "internal error", "no random numbers",
+			      METRICS_REJECT_INTERNAL);
+}
+
+static void
+issue_ticket(struct session *s, unsigned i, const struct nonces *nc)
 {
 	struct session_ticket *tk = &s->tickets[i];
 
-	util_random_alnum(tk->nonce, SESSION_NONCE_LEN);
-	tk->nonce[SESSION_NONCE_LEN] = '\0';
+	memcpy(tk->nonce, nc->n[i], sizeof(tk->nonce));
 	tk->expires_ms = (uint64_t)clock_wall_ms() + s->d->cfg->join_ticket_ttl_ms;
 	tk->issued = 1;
 	tk->used = 0;
 }
 
-/* Tickets for every index in 1..granted-1 that has no socket. */
+/* Tickets, with the nonces of nc, for every index in 1..granted-1 that has no socket. */
 static void
-write_tickets(struct session *s, struct json_writer *w)
+write_tickets(struct session *s, struct json_writer *w, const struct nonces *nc)
 {
 	unsigned i;
 
@@ -62,7 +93,7 @@ write_tickets(struct session *s, struct json_writer *w)
 	for (i = 1; i < s->granted; i++) {
 		if (s->socks[i] != NULL)
 			continue;
-		issue_ticket(s, i);
+		issue_ticket(s, i, nc);
 		json_w_obj_begin(w);
 		json_w_kv_uint(w, "index", i);
 		json_w_kv_str(w, "nonce", s->tickets[i].nonce);
@@ -97,7 +128,7 @@ write_resumed(struct session *s, struct json_writer *w, int resumed)
 }
 
 static void
-send_hello_ok(struct session *s, int resumed)
+send_hello_ok(struct session *s, int resumed, const struct nonces *nc)
 {
 	const struct config *c = s->d->cfg;
 	struct buf *b = &s->d->scratch;
@@ -112,7 +143,7 @@ send_hello_ok(struct session *s, int resumed)
 	json_w_kv_uint(&w, "streamWindow", c->stream_initial_window);
 	json_w_kv_uint(&w, "sessionWindow", c->session_initial_window);
 	json_w_kv_uint(&w, "connectionsGranted", s->granted);
-	write_tickets(s, &w);
+	write_tickets(s, &w, nc);
 	json_w_kv_uint(&w, "maxStreams", c->max_streams_per_session);
 	json_w_kv_uint(&w, "maxFramePayload", FRAME_MAX_PAYLOAD);
 	json_w_kv_uint(&w, "pingIntervalMs", c->ping_interval_ms);
@@ -197,8 +228,10 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 	struct json_tok toks[64];
 	struct json_doc doc;
 	struct session *s;
+	struct nonces nc;
 	const char *fault;
-	int resume;
+	unsigned granted;
+	int resume, rc;
 
 	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
 	    json_type(&doc, 0) != JSON_OBJECT) {
@@ -222,6 +255,11 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 			       METRICS_REJECT_SESSION_CAP);
 		return;
 	}
+	granted = grant(tc, &doc);
+	if ((rc = make_nonces(&nc, granted)) < 0) {
+		reject_no_random(tc, "join tickets", rc);
+		return;
+	}
 	resume = json_get(&doc, 0, "resume");
 	if (resume >= 0 && !json_is_null(&doc, resume)) {
 		s = resume_target(tc, &doc, resume);
@@ -237,20 +275,25 @@ session_hello_recv(struct tconn *tc, const uint8_t *p, size_t n)
 				       METRICS_REJECT_SESSION_CAP);
 			return;
 		}
-		s = session_create(tc);
-		if (s == NULL) {
+		rc = session_create(tc, &s);
+		if (rc == -ENOMEM) {
 			session_reject(tc, FRAME_CODE_INTERNAL_ERROR, "out of memory",
 				       METRICS_REJECT_SESSION_CAP);
 			return;
 		}
+		if (rc < 0) {
+			reject_no_random(tc, "a session id", rc);
+			return;
+		}
 		d->metrics.sessions_opened_total++;
 	}
-	s->granted = grant(tc, &doc);
+	s->granted = granted;
 	s->forward_asked = (uint8_t)asks_for(&doc, "forward");
 	s->forward = (uint8_t)(s->forward_asked && d->forward_open != NULL);
 	memset(s->tickets, 0, sizeof(s->tickets));
 	session_attach_primary(s, tc);
-	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume));
+	send_hello_ok(s, resume >= 0 && !json_is_null(&doc, resume), &nc);
+	util_wipe(&nc, sizeof(nc));
 	log_info_kv(LOG_KV(LOG_S("session", s->id)), "session %s %s from %s (%s, %u connection%s)", s->id,
 		    resume >= 0 && !json_is_null(&doc, resume) ? "resumed" : "opened", s->peer,
 		    s->v2 ? "v2" : "v1", s->granted, s->granted == 1 ? "" : "s");
@@ -367,12 +410,21 @@ session_hello_reissue(struct session *s)
 {
 	struct buf *b = &s->d->scratch;
 	struct json_writer w;
+	struct nonces nc;
+	int rc = make_nonces(&nc, s->granted);
 
+	if (rc < 0) {
+		log_error_kv(LOG_KV(LOG_S("session", s->id)),
+			     "session %s: no random numbers for join tickets: %s", s->id, strerror(-rc));
+		session_goaway(s, FRAME_CODE_INTERNAL_ERROR, "internal error");
+		return;
+	}
 	buf_reset(b, 0);
 	json_w_init(&w, b, 0);
 	json_w_obj_begin(&w);
-	write_tickets(s, &w);
+	write_tickets(s, &w, &nc);
 	json_w_obj_end(&w);
+	util_wipe(&nc, sizeof(nc));
 	if (json_w_finish(&w) == 0)
 		session_send(s, FRAME_REISSUE_JOIN_TICKETS, b->pos, buf_len(b));
 }

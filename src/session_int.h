@@ -26,7 +26,8 @@ void tconn_detach(struct tconn *tc);
 
 /*
  * GOAWAY(code, reason) on a socket that has no session (rejections),
- * counted, then close. One log line, naming the peer and the reason.
+ * counted, then close (WebSocket 1008 after AUTH_ERROR, 1011 after
+ * INTERNAL_ERROR, else 1002). One log line, naming the peer and the reason.
  */
 void session_reject(struct tconn *tc, unsigned code, const char *reason, enum metrics_reject why);
 
@@ -41,8 +42,15 @@ int session_evict_parked(struct daemon *d);
 /* The primary socket's tunnel, or NULL while parked. */
 struct tunnel *session_primary(const struct session *s);
 
-/* A new ACTIVE session with a fresh id, linked into the daemon; NULL when out of memory. */
-struct session *session_create(struct tconn *tc);
+/*
+ * A new ACTIVE session with a fresh random id, linked into the daemon, in
+ * *out: 0, -ENOMEM, or the -errno of util_random (no id could be made);
+ * on failure nothing was created.
+ */
+int session_create(struct tconn *tc, struct session **out);
+
+/* GOAWAY(code, reason) and the session ends (not parked); INTERNAL_ERROR closes with WebSocket 1011. */
+void session_goaway(struct session *s, unsigned code, const char *reason);
 
 /* Attach tc as the primary socket of s: windows reset, liveness timer running. */
 void session_attach_primary(struct session *s, struct tconn *tc);

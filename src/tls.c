@@ -25,7 +25,7 @@
 #include <time.h>
 
 #include "tls.h"
-#include "tls_aesctr.h"
+#include "tls_crypto.h"
 #include "tls_ghash.h"
 #include "tls_int.h"
 #include "util.h"
@@ -250,11 +250,20 @@ static const br_x509_class any_vtable = {
 /* ---- connection setup --------------------------------------------------- */
 
 /*
- * What client and server share: the full-duplex buffer, TLS 1.2 only, no
- * renegotiation, and entropy. BearSSL 0.6 seeds itself from /dev/urandom
+ * Connections of this thread between a successful tls_conn_client/server
+ * and tls_conn_fini: when the last one ends, no kept GHASH power is of use
+ * any more.
+ */
+static _Thread_local unsigned tls_live;
+
+/*
+ * What client and server share besides tls_crypto_setup(): the
+ * full-duplex buffer and entropy. BearSSL 0.6 seeds itself from /dev/urandom
  * when the engine is reset, but opening that file fails exactly when the
  * process is out of descriptors; getrandom() needs none, so 32 bytes from
  * it are always injected (the system seeder, when it works, adds to them).
+ * When getrandom() fails, the system seeder alone must do: if it cannot,
+ * the engine's reset fails (BR_ERR_NO_RANDOM); a seed is never made up.
  */
 static int
 conn_setup(struct tls_conn *c)
@@ -265,8 +274,6 @@ conn_setup(struct tls_conn *c)
 	if (c->iobuf == NULL)
 		return -ENOMEM;
 	br_ssl_engine_set_buffer(c->eng, c->iobuf, BR_SSL_BUFSIZE_BIDI, 1);
-	br_ssl_engine_set_versions(c->eng, BR_TLS12, BR_TLS12);
-	br_ssl_engine_add_flags(c->eng, BR_OPT_NO_RENEGOTIATION);
 	if (util_random(seed, sizeof(seed)) == 0)
 		br_ssl_engine_inject_entropy(c->eng, seed, sizeof(seed));
 	else if (br_prng_seeder_system(NULL) == NULL)
@@ -295,50 +302,6 @@ set_validation_time(br_x509_minimal_context *xc)
 					 (uint32_t)(now % 86400));
 }
 
-/*
- * Cipher suite order. The defaults of br_ssl_*_init_full put ChaCha20
- * first; with AES-NI and PCLMULQDQ, AES-GCM is several times faster, so
- * it goes first then (the server also enforces its own order). Without
- * them the defaults stand: BearSSL's ChaCha20 beats its constant-time
- * software AES.
- */
-static const uint16_t aes_first[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
-	BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
-};
-
-static int
-have_aes_ni(void)
-{
-	return br_aes_x86ni_ctr_get_vtable() != NULL && br_ghash_pclmul_get() != 0;
-}
-
-static void
-prefer_aes(br_ssl_engine_context *eng, int server)
-{
-	const br_block_ctr_class *ctr = tls_aesctr_vaes_get();
-
-	/* With VAES and VPCLMULQDQ, four times BearSSL's AES-GCM (bench/bench_gcm.c). */
-	br_ssl_engine_set_ghash(eng, tls_ghash_get());
-	if (ctr != NULL)
-		br_ssl_engine_set_aes_ctr(eng, ctr);
-	if (!have_aes_ni())
-		return;
-	br_ssl_engine_set_suites(eng, aes_first, sizeof(aes_first) / sizeof(aes_first[0]));
-	if (server)
-		br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);
-}
-
 /* see tls.h */
 int
 tls_conn_client(struct tls_conn *c, const struct tls_anchors *a, const char *server_name, int insecure)
@@ -353,7 +316,7 @@ tls_conn_client(struct tls_conn *c, const struct tls_anchors *a, const char *ser
 	br_ssl_client_init_full(&c->ssl.client, &c->x509.minimal, a != NULL ? a->ta : NULL,
 				a != NULL ? a->n : 0);
 	c->eng = &c->ssl.client.eng;
-	prefer_aes(c->eng, 0);
+	tls_crypto_setup(c->eng, 0);
 	if (insecure) {
 		c->x509.any.vtable = &any_vtable;
 		br_ssl_engine_set_x509(c->eng, &c->x509.any.vtable);
@@ -365,6 +328,7 @@ tls_conn_client(struct tls_conn *c, const struct tls_anchors *a, const char *ser
 		return conn_setup_failed(c, rc);
 	if (!br_ssl_client_reset(&c->ssl.client, server_name, 0))
 		return conn_setup_failed(c, -EIO);
+	tls_live++;
 	return 0;
 }
 
@@ -384,13 +348,14 @@ tls_conn_server(struct tls_conn *c, const struct tls_server_creds *cr)
 		br_ssl_server_init_full_ec(&c->ssl.server, d->chain, d->chain_len, d->issuer_key_type,
 					   &d->key.k.ec);
 	c->eng = &c->ssl.server.eng;
-	prefer_aes(c->eng, 1);
+	tls_crypto_setup(c->eng, 1);
 	rc = conn_setup(c);
 	if (rc < 0)
 		return conn_setup_failed(c, rc);
 	if (!br_ssl_server_reset(&c->ssl.server))
 		return conn_setup_failed(c, -EIO);
 	c->creds = tls_creds_ref(d);
+	tls_live++;
 	return 0;
 }
 
@@ -403,6 +368,24 @@ tls_conn_set_io(struct tls_conn *c, tls_recv_fn *io_recv, tls_send_fn *io_send, 
 	c->io_ctx = ctx;
 }
 
+/*
+ * Wipe the GHASH powers kept for this connection's AES-GCM keys (one per
+ * direction; tls_ghash.c keeps them per thread, as the br_ghash contract
+ * has no context). The keys are the engine's record contexts' H.
+ */
+static void
+forget_ghash_keys(const struct tls_conn *c)
+{
+	const br_ssl_engine_context *e = c->eng;
+
+	if (e->in.gcm.vtable.in == &br_sslrec_in_gcm_vtable)
+		tls_ghash_forget(e->in.gcm.h);
+	if (e->out.gcm.vtable.out == &br_sslrec_out_gcm_vtable)
+		tls_ghash_forget(e->out.gcm.h);
+	if (tls_live > 0 && --tls_live == 0)
+		tls_ghash_forget_all();
+}
+
 /* see tls.h */
 void
 tls_conn_fini(struct tls_conn *c)
@@ -411,11 +394,13 @@ tls_conn_fini(struct tls_conn *c)
 		/* The buffer held plaintext and key-derived records. */
 		explicit_bzero(c->iobuf, BR_SSL_BUFSIZE_BIDI);
 		free(c->iobuf);
+		forget_ghash_keys(c);
 	}
 	tls_creds_unref(c->creds);
 	free(c->rx);
 	free(c->tx);
-	memset(c, 0, sizeof(*c));
+	/* The engine holds the record keys and the master secret. */
+	explicit_bzero(c, sizeof(*c));
 }
 
 /* ---- the pump ----------------------------------------------------------- */

@@ -309,6 +309,34 @@ tls_aesctr_vaes256_get(void)
 #endif
 
 /* see tls_aesctr.h */
+const char *
+tls_aesctr_name(const br_block_ctr_class *vt)
+{
+#if defined(__x86_64__)
+	if (vt == &tls_aesctr_vaes_vtable)
+		return "512-bit VAES";
+	if (vt == &tls_aesctr_vaes256_vtable)
+		return "256-bit VAES";
+#endif
+	/* the hardware ones through their getters: only these exist everywhere */
+	if (vt == NULL)
+		return "other";
+	if (vt == br_aes_x86ni_ctr_get_vtable())
+		return "BearSSL x86ni";
+	if (vt == br_aes_pwr8_ctr_get_vtable())
+		return "BearSSL pwr8";
+	if (vt == &br_aes_ct64_ctr_vtable)
+		return "BearSSL ct64";
+	if (vt == &br_aes_ct_ctr_vtable)
+		return "BearSSL ct";
+	if (vt == &br_aes_big_ctr_vtable)
+		return "BearSSL big";
+	if (vt == &br_aes_small_ctr_vtable)
+		return "BearSSL small";
+	return "other";
+}
+
+/* see tls_aesctr.h */
 const br_block_ctr_class *
 tls_aesctr_vaes_get(void)
 {

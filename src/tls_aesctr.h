@@ -28,4 +28,11 @@ const br_block_ctr_class *tls_aesctr_vaes_get(void);
 const br_block_ctr_class *tls_aesctr_vaes512_get(void);
 const br_block_ctr_class *tls_aesctr_vaes256_get(void);
 
+/*
+ * A short name of an AES-CTR class, ours or BearSSL's: "512-bit VAES",
+ * "256-bit VAES", "BearSSL x86ni", "BearSSL pwr8", "BearSSL ct64",
+ * "BearSSL ct", "BearSSL big", "BearSSL small"; "other" for any other.
+ */
+const char *tls_aesctr_name(const br_block_ctr_class *vt);
+
 #endif

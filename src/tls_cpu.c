@@ -3,6 +3,8 @@
  */
 #include "tls_cpu.h"
 
+#include <stdio.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <cpuid.h>
@@ -64,6 +66,8 @@ detect(void)
 
 #endif
 
+static unsigned tls_cpu_hidden; /* tls_cpu_hide() */
+
 /* see tls_cpu.h */
 unsigned
 tls_cpu_features(void)
@@ -75,7 +79,36 @@ tls_cpu_features(void)
 		features = detect();
 		done = 1;
 	}
-	return features;
+	return features & ~tls_cpu_hidden;
+}
+
+/* see tls_cpu.h */
+void
+tls_cpu_hide(unsigned hide)
+{
+	tls_cpu_hidden = hide;
+}
+
+/* see tls_cpu.h */
+const char *
+tls_cpu_names(unsigned flags, char *buf, size_t cap)
+{
+	static const char *const names[] = { "SSSE3",   "PCLMULQDQ",  "AES-NI", "AVX2",
+					     "AVX-512", "VPCLMULQDQ", "VAES" };
+	size_t i, len = 0;
+	int n;
+
+	if (cap == 0)
+		return buf;
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & (1u << i)) || len >= cap)
+			continue;
+		n = snprintf(buf + len, cap - len, "%s%s", len > 0 ? " " : "", names[i]);
+		if (n > 0)
+			len += (size_t)n;
+	}
+	return buf;
 }
 
 /* see tls_cpu.h */

@@ -23,6 +23,7 @@
  * br_ghash contract gives no place to keep them) and fold 16 blocks at
  * a time, or 32 with two or four blocks per 256- or 512-bit instruction.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "tls_cpu.h"
@@ -174,8 +175,10 @@ hash_blocks(__m128i acc, const unsigned char *p, size_t len, const __m128i *hp, 
  * The powers of one key. A TLS connection hashes with two keys (one per
  * direction) for its whole life, and computing 32 powers per 16 KiB
  * record would cost half as much as the hashing itself, so the last few
- * keys' powers are kept per thread. They are as secret as the key; they
- * stay in memory until replaced.
+ * keys' powers are kept per thread. They are as secret as the key: a key
+ * is looked up in constant time, and its entry is wiped when the
+ * connection that used it ends (tls_ghash_forget) or when no connection is
+ * left (tls_ghash_forget_all), besides being replaced.
  */
 struct tls_ghash_keys {
 	unsigned char h[16];
@@ -188,15 +191,41 @@ struct tls_ghash_keys {
 static _Thread_local struct tls_ghash_keys tls_ghash_cache[GHASH_CACHE];
 static _Thread_local unsigned tls_ghash_cache_next;
 
-GHASH_TARGET static const struct tls_ghash_keys *
-keys_for(const void *h)
+/* 1 when the 16-byte keys a and b are equal, in a time that does not depend on them. */
+static inline int
+key_equal(const void *a, const void *b)
 {
-	struct tls_ghash_keys *k;
+	uint64_t a0, a1, b0, b1, d;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, (const unsigned char *)a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, (const unsigned char *)b + 8, 8);
+	d = (a0 ^ b0) | (a1 ^ b1);
+	return (int)(((d - 1) & ~d) >> 63); /* top bit set only for d == 0 */
+}
+
+/* The entry holding key h, or NULL. Every entry is compared, each in constant time. */
+static struct tls_ghash_keys *
+keys_find(const void *h)
+{
+	struct tls_ghash_keys *hit = NULL;
 	size_t i;
 
 	for (i = 0; i < GHASH_CACHE; i++)
-		if (tls_ghash_cache[i].used && memcmp(tls_ghash_cache[i].h, h, 16) == 0)
-			return &tls_ghash_cache[i];
+		if (key_equal(h, tls_ghash_cache[i].h) & tls_ghash_cache[i].used)
+			hit = &tls_ghash_cache[i];
+	return hit;
+}
+
+GHASH_TARGET static const struct tls_ghash_keys *
+keys_for(const void *h)
+{
+	struct tls_ghash_keys *k = keys_find(h);
+	size_t i;
+
+	if (k != NULL)
+		return k;
 	k = &tls_ghash_cache[tls_ghash_cache_next++ % GHASH_CACHE];
 	memcpy(k->h, h, 16);
 	k->used = 1;
@@ -218,8 +247,12 @@ tls_ghash_pclmul(void *y, const void *h, const void *data, size_t len)
 	if (len == 0)
 		return;
 	if (len < GHASH_CACHED_MIN) {
-		powers(hp, hk, h, UTIL_MIN((len + 15) / 16, (size_t)GHASH_FOLD));
+		size_t n = UTIL_MIN((len + 15) / 16, (size_t)GHASH_FOLD);
+
+		powers(hp, hk, h, n);
 		store_rev(y, hash_blocks(load_rev(y), p, len, hp, hk));
+		explicit_bzero(hp, n * sizeof(hp[0]));
+		explicit_bzero(hk, n * sizeof(hk[0]));
 		return;
 	}
 	/* Long inputs: twice the blocks per reduction, with the kept powers. */
@@ -333,6 +366,30 @@ tls_ghash_vpclmul256(void *y, const void *h, const void *data, size_t len)
 }
 
 /* see tls_ghash.h */
+void
+tls_ghash_forget(const void *h)
+{
+	struct tls_ghash_keys *k = keys_find(h);
+
+	if (k != NULL)
+		util_wipe(k, sizeof(*k));
+}
+
+/* see tls_ghash.h */
+void
+tls_ghash_forget_all(void)
+{
+	util_wipe(tls_ghash_cache, sizeof(tls_ghash_cache));
+}
+
+/* see tls_ghash.h */
+int
+tls_ghash_kept(const void *h)
+{
+	return keys_find(h) != NULL;
+}
+
+/* see tls_ghash.h */
 br_ghash
 tls_ghash_pclmul_get(void)
 {
@@ -362,6 +419,27 @@ tls_ghash_vpclmul_get(void)
 #else /* not x86 */
 
 /* see tls_ghash.h */
+void
+tls_ghash_forget(const void *h)
+{
+	(void)h;
+}
+
+/* see tls_ghash.h */
+void
+tls_ghash_forget_all(void)
+{
+}
+
+/* see tls_ghash.h */
+int
+tls_ghash_kept(const void *h)
+{
+	(void)h;
+	return 0;
+}
+
+/* see tls_ghash.h */
 br_ghash
 tls_ghash_pclmul_get(void)
 {
@@ -386,15 +464,39 @@ tls_ghash_vpclmul_get(void)
 
 /* see tls_ghash.h */
 br_ghash
-tls_ghash_get(void)
+tls_ghash_best_get(void)
 {
 	br_ghash g = tls_ghash_vpclmul_get();
 
 	if (g == NULL)
 		g = tls_ghash_vpclmul256_get();
+	return g != NULL ? g : tls_ghash_pclmul_get();
+}
+
+/* see tls_ghash.h */
+const char *
+tls_ghash_name(br_ghash g)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (g == tls_ghash_vpclmul)
+		return "512-bit VPCLMULQDQ";
+	if (g == tls_ghash_vpclmul256)
+		return "256-bit VPCLMULQDQ";
+	if (g == tls_ghash_pclmul)
+		return "PCLMULQDQ";
+#endif
+	/* the hardware ones through their getters: only these exist everywhere */
 	if (g == NULL)
-		g = tls_ghash_pclmul_get();
-	if (g == NULL)
-		g = br_ghash_pclmul_get();
-	return g != NULL ? g : &br_ghash_ctmul64;
+		return "other";
+	if (g == br_ghash_pclmul_get())
+		return "BearSSL pclmul";
+	if (g == br_ghash_pwr8_get())
+		return "BearSSL pwr8";
+	if (g == br_ghash_ctmul64)
+		return "BearSSL ctmul64";
+	if (g == br_ghash_ctmul)
+		return "BearSSL ctmul";
+	if (g == br_ghash_ctmul32)
+		return "BearSSL ctmul32";
+	return "other";
 }

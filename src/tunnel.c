@@ -34,25 +34,43 @@ static void tunnel_on_io(struct conn *c, unsigned events);
 
 const char tunnel_reason_replies[] = "peer does not read its replies";
 
+static void tunnel_finish(struct tunnel *t, unsigned code, const char *reason);
+
 /*
  * Mask keys: RFC 6455 wants them unpredictable, not secret. They come from
  * the OS in blocks of 1,024 keys, so masking costs no syscall per message.
+ * 0, or the -errno of util_random when a new block is needed and none
+ * comes: then the frame is not sent at all (a fixed key never is).
  */
-static void
+static int
 mask_key(uint8_t key[4])
 {
 	static uint8_t pool[4096];
 	static size_t left;
+	int rc;
 
 	if (left < 4) {
-		if (util_random(pool, sizeof(pool)) < 0)
-			memset(pool, 0x5a, sizeof(pool));
+		rc = util_random(pool, sizeof(pool));
+		if (rc < 0)
+			return rc;
 		left = sizeof(pool);
 	}
 	left -= 4;
 	memcpy(key, pool + left, 4);
+	return 0;
 }
-static void tunnel_finish(struct tunnel *t, unsigned code, const char *reason);
+
+/*
+ * No mask key could be had (t->rand_err): nothing more can be sent, so the
+ * connection ends, and the owner's on_closed gets why (it logs it).
+ */
+static void
+fail_random(struct tunnel *t)
+{
+	snprintf(t->why, sizeof(t->why), "no random numbers for a WebSocket mask key: %s",
+		 strerror(-t->rand_err));
+	tunnel_finish(t, WS_CLOSE_INTERNAL, t->why);
+}
 
 /* ---- loop-wide flusher -------------------------------------------------- */
 
@@ -371,9 +389,14 @@ queue_wsctl(struct tunnel *t, unsigned opcode, const uint8_t *payload, size_t le
 	uint8_t frame[WS_MAX_HEADER + WS_MAX_CONTROL], key[4];
 	struct tunnel_item *it;
 	size_t h, off;
+	int rc;
 
-	if (t->role == WS_ROLE_CLIENT)
-		mask_key(key);
+	if (t->role == WS_ROLE_CLIENT && (rc = mask_key(key)) < 0) {
+		/* the next flush ends the connection */
+		t->rand_err = rc;
+		mark_dirty(t);
+		return rc;
+	}
 	h = ws_header_encode(frame, opcode, 1, len, t->role == WS_ROLE_CLIENT ? key : NULL);
 	memcpy(frame + h, payload, len);
 	if (t->role == WS_ROLE_CLIENT)
@@ -408,23 +431,23 @@ item_payload(struct tunnel *t, const struct tunnel_item *it)
 	return it->ext ? (uint8_t *)(uintptr_t)it->ext : t->arena.pos + (it->arena_off - t->arena_abs);
 }
 
-/* Frame items [first, end) become one binary message. */
-static void
+/* Frame items [first, end) become one binary message: 0, or the -errno of a missing mask key. */
+static int
 plan_message(struct tunnel *t, size_t first, size_t end, size_t bytes)
 {
 	struct tunnel_item *it = item_at(t, first);
 	uint8_t ws[WS_MAX_HEADER], key[4];
-	int masked = t->role == WS_ROLE_CLIENT;
+	int masked = t->role == WS_ROLE_CLIENT, rc;
 	size_t h, i, off = 0;
 
-	if (masked)
-		mask_key(key);
+	if (masked && (rc = mask_key(key)) < 0)
+		return rc;
 	h = ws_header_encode(ws, WS_OP_BINARY, 1, bytes, masked ? key : NULL);
 	memcpy(it->hdr + WS_MAX_HEADER - h, ws, h);
 	it->hoff = (uint8_t)(WS_MAX_HEADER - h);
 	t->queued_bytes += h;
 	if (!masked)
-		return;
+		return 0;
 	for (i = first; i < end; i++) {
 		it = item_at(t, i);
 		ws_mask(it->hdr + WS_MAX_HEADER, FRAME_HEADER_LEN, key, off);
@@ -432,11 +455,15 @@ plan_message(struct tunnel *t, size_t first, size_t end, size_t bytes)
 		ws_mask(item_payload(t, it), it->len, key, off);
 		off += it->len;
 	}
+	return 0;
 }
 
-static void
+/* Message framing for every queued item: 0, or the -errno of a missing mask key. */
+static int
 plan(struct tunnel *t)
 {
+	int rc;
+
 	while (t->qplanned < t->qlen) {
 		struct frame_batch b;
 		size_t first = t->qplanned, i = first;
@@ -451,9 +478,12 @@ plan(struct tunnel *t)
 			frame_batch_add(&b, item_at(t, i)->len);
 			i++;
 		}
-		plan_message(t, first, i, b.bytes);
+		rc = plan_message(t, first, i, b.bytes);
+		if (rc < 0)
+			return rc;
 		t->qplanned = i;
 	}
+	return 0;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -540,7 +570,12 @@ tunnel_flush(struct tunnel *t)
 
 	if (t->state == TUNNEL_CLOSED || reply_check(t) < 0)
 		return;
-	plan(t);
+	if (t->rand_err == 0)
+		t->rand_err = plan(t);
+	if (t->rand_err < 0) {
+		fail_random(t);
+		return;
+	}
 	while (t->qplanned > 0) {
 		build_iov(t, iov, &niov);
 		n = conn_writev(&t->conn, iov, niov);

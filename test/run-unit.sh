@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run each cmocka unit-test binary with a timeout; print a summary line.
 # Cases cmocka reports as "[  SKIPPED ]" are listed and counted apart from
-# the passed ones.
+# the passed ones; a line "skipped: REASON" that a case prints before it
+# skips (the feature this CPU lacks, say) is shown beside its name.
 # Exit non-zero when any binary fails, times out or reports a sanitizer error.
 set -u
 pass=0
@@ -18,8 +19,10 @@ for t in "$@"; do
 		n=$(grep -c '^\[       OK \]' "$log")
 		# A skipped case: "[  SKIPPED ] name" as the result of its "[ RUN      ] name"
 		# (cmocka repeats the names in its summary; those are not counted).
-		skips=$(awk '/^\[ RUN      \] /{run = substr($0, 14); next}
-			/^\[  SKIPPED \] /{if (run != "" && substr($0, 14) == run) print run; run = ""; next}
+		skips=$(awk '/^\[ RUN      \] /{run = substr($0, 14); why = ""; next}
+			/^skipped: /{if (run != "") why = substr($0, 10); next}
+			/^\[  SKIPPED \] /{if (run != "" && substr($0, 14) == run) print run (why != "" ? ": " why : "")
+				run = ""; next}
 			/^\[       OK \] |^\[  FAILED  \] /{run = ""}' "$log")
 		k=$(printf '%s' "$skips" | grep -c .)
 		skipped=$((skipped + k))

@@ -2,8 +2,8 @@
 # Find (and, on Debian, install) what the build needs.
 #
 #   sh third_party/deps.sh build    compiler, BearSSL, cmocka, c-ares, libinih
-#   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl, tmux, systemd (integration tests),
-#                                     clang-format, mandoc (the manual pages' lint)
+#   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl, tmux, systemd, sslscan
+#                                     (integration tests), clang-format, mandoc (the manual pages' lint)
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
 #   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines), valgrind
 #   sh third_party/deps.sh pkg      + libinih-dev, debhelper, dpkg-dev, lintian, systemd
@@ -44,6 +44,7 @@ check_test() {
 	command -v mandoc >/dev/null 2>&1 || miss mandoc
 	command -v promtool >/dev/null 2>&1 || miss prometheus # promtool check metrics
 	command -v chromium >/dev/null 2>&1 || miss chromium # test_inspect.py: the inspector page in a browser
+	command -v sslscan >/dev/null 2>&1 || miss sslscan     # the daemon's TLS suites (test_tls_suites.py)
 }
 check_fuzz() {
 	command -v clang >/dev/null 2>&1 || miss clang

@@ -838,21 +838,33 @@ static const struct mux_ops client_mux_ops = {
 };
 
 /* see client_int.h */
-uint64_t
-client_retry_delay(unsigned attempt)
+int
+client_retry_delay(unsigned attempt, uint64_t *ms)
 {
 	uint64_t base = attempt == 0 ? 100 : UTIL_MIN(100ull << UTIL_MIN(attempt, 6u), 5000ull);
-	uint32_t r = 0;
+	uint32_t r;
+	int rc = util_random(&r, sizeof(r));
 
-	util_random(&r, sizeof(r));
-	return attempt == 0 ? r % 100 : base - base / 5 + r % (base / 5 * 2 + 1);
+	if (rc < 0)
+		return rc;
+	*ms = attempt == 0 ? r % 100 : base - base / 5 + r % (base / 5 * 2 + 1);
+	return 0;
 }
 
 static void
 schedule_retry(struct client *c)
 {
-	uint64_t ms = client_retry_delay(c->attempts);
+	uint64_t ms;
+	int rc = client_retry_delay(c->attempts, &ms);
 
+	if (rc < 0) {
+		/* a new connection would need random numbers too (its WebSocket key and masks) */
+		print_err("cannot reconnect: no random numbers from the OS: %s", strerror(-rc));
+		c->exit_code = HTC_EXIT_FAIL;
+		client_set_state(c, CLIENT_CLOSED);
+		reactor_stop(&c->r);
+		return;
+	}
 	client_say(c, "reconnecting in %llu ms", (unsigned long long)ms);
 	reactor_timer_start(&c->r, &c->retry_timer, ms, 0);
 }

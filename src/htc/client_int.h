@@ -26,8 +26,11 @@ struct tunnel *client_primary(struct client *c);
 /* A progress line for the user (the client's on_state event). */
 void client_say(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Backoff: the first retry within 100 ms, then doubling up to 5 s, with jitter. */
-uint64_t client_retry_delay(unsigned attempt);
+/*
+ * Backoff: the first retry within 100 ms, then doubling up to 5 s, with
+ * random jitter, into *ms. 0, or the -errno of util_random (no delay then).
+ */
+int client_retry_delay(unsigned attempt, uint64_t *ms);
 
 /* ---- client_join.c ------------------------------------------------------ */
 

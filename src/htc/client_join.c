@@ -18,6 +18,7 @@
 
 #include "frame.h"
 #include "json.h"
+#include "print.h"
 #include "util.h"
 
 /* The session is up (bindings may still be on their way): secondaries are worth asking for. */
@@ -31,8 +32,17 @@ session_up(struct client *c)
 void
 client_join_later(struct client *c)
 {
-	if (session_up(c) && !reactor_timer_is_active(&c->rejoin_timer))
-		reactor_timer_start(&c->r, &c->rejoin_timer, client_retry_delay(c->rejoin_attempts++), 0);
+	uint64_t ms;
+	int rc;
+
+	if (!session_up(c) || reactor_timer_is_active(&c->rejoin_timer))
+		return;
+	rc = client_retry_delay(c->rejoin_attempts++, &ms);
+	if (rc < 0) {
+		print_err("extra connections given up: no random numbers from the OS: %s", strerror(-rc));
+		return;
+	}
+	reactor_timer_start(&c->r, &c->rejoin_timer, ms, 0);
 }
 
 /* see client_int.h */

@@ -32,6 +32,7 @@
 #include "htc.h"
 #include "tlsio.h"
 #include "print.h"
+#include "tls.h"
 #include "util.h"
 
 extern char **environ;
@@ -621,11 +622,12 @@ run(struct cmdline *c)
 /* ---- environment --------------------------------------------------------- */
 
 /* Every HTC_* variable htc reads (here, in bindargs.c, and HTC_CONFIG, the
- * config file); of HOODY_TUNNEL_* only the token: the rest is the daemon's,
- * so there only a near miss of HOODY_TUNNEL_TOKEN is warned about. */
+ * config file); of HOODY_TUNNEL_* only the token and the TLS crypto switch:
+ * the rest is the daemon's, so there only a near miss of these is warned
+ * about. */
 static const char *const env_htc[] = { "HTC_URL",    "HTC_SUBDOMAIN", "HTC_MODE", "HTC_BASIC_AUTH",
 				       "HTC_CONFIG", "HTC_INSPECT",   NULL };
-static const char *const env_shared[] = { "HOODY_TUNNEL_TOKEN", NULL };
+static const char *const env_shared[] = { "HOODY_TUNNEL_TOKEN", TLS_CRYPTO_ENV, NULL };
 
 static void
 on_unknown_env(void *arg, const char *msg)
@@ -634,7 +636,7 @@ on_unknown_env(void *arg, const char *msg)
 	print_err("warning: %s", msg);
 }
 
-/* One warning per unknown HTC_* variable and per misspelt HOODY_TUNNEL_TOKEN. */
+/* One warning per unknown HTC_* variable and per misspelt HOODY_TUNNEL_TOKEN or _CRYPTO. */
 static void
 warn_unknown_env(void)
 {
@@ -646,6 +648,21 @@ warn_unknown_env(void)
 	envcheck_scan(environ, fams, UTIL_ARRAY_SIZE(fams), on_unknown_env, NULL);
 }
 
+/* HOODY_TUNNEL_CRYPTO: whose AES-GCM code wss:// and https:// run. 0, or -1 (printed). */
+static int
+crypto_from_env(void)
+{
+	const char *v = getenv(TLS_CRYPTO_ENV);
+	enum tls_crypto_mode mode;
+
+	if (tls_crypto_parse(v, &mode) < 0) {
+		print_err("%s: invalid value '%s' (expected auto or bearssl)", TLS_CRYPTO_ENV, v);
+		return -1;
+	}
+	tls_crypto_set_mode(mode);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -653,6 +670,8 @@ main(int argc, char **argv)
 	int rc;
 
 	warn_unknown_env();
+	if (crypto_from_env() < 0)
+		return HTC_EXIT_USAGE;
 	memset(&c, 0, sizeof(c));
 	c.argv = calloc((size_t)argc + 1, sizeof(*c.argv));
 	if (c.argv == NULL) {

@@ -4,6 +4,7 @@
  */
 #include "wsconnect.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,8 +60,11 @@ wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_
 	const char *const protos[] = { proto };
 	char host[URL_HOST_MAX + 16];
 	struct ws_handshake_request rq;
+	ssize_t n;
+	int rc = ws_handshake_client_key(key);
 
-	ws_handshake_client_key(key);
+	if (rc < 0)
+		return rc;
 	url_authority(u, 1, host, sizeof(host));
 	memset(&rq, 0, sizeof(rq));
 	rq.host = host;
@@ -68,7 +72,18 @@ wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_
 	rq.key = key;
 	rq.protocols = protos;
 	rq.nprotocols = 1;
-	return ws_handshake_request_encode(out, cap, &rq);
+	n = ws_handshake_request_encode(out, cap, &rq);
+	return n < 0 ? -ENOSPC : n;
+}
+
+/* see wsconnect.h */
+void
+wsconnect_request_error(ssize_t rc, char *err, size_t errlen)
+{
+	if (rc == -ENOSPC)
+		snprintf(err, errlen, "WebSocket handshake request too long");
+	else
+		snprintf(err, errlen, "no random numbers for the WebSocket key: %s", strerror((int)-rc));
 }
 
 /* Read the 101 response; leftover bytes after it go to *pre. */
@@ -116,7 +131,7 @@ wsconnect_open(const struct url *u, const char *proto, struct buf *pre, struct c
 		return -1;
 	n = wsconnect_request(u, proto, key, req, sizeof(req));
 	if (n < 0)
-		snprintf(err, errlen, "WebSocket handshake request too long");
+		wsconnect_request_error(n, err, errlen);
 	if (n < 0 || tlsio_send_all(&io, req, (size_t)n, deadline, err, errlen) < 0 ||
 	    read_upgrade(&io, key, proto, deadline, pre, err, errlen) < 0) {
 		tlsio_close(&io);

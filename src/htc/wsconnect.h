@@ -29,11 +29,16 @@ int wsconnect_open(const struct url *u, const char *proto, struct buf *pre, stru
 		   size_t errlen);
 
 /*
- * The upgrade request for u offering proto, with a fresh key (written to
- * key, NUL-terminated): its length in out, or -1 when cap is too small.
+ * The upgrade request for u offering proto, with a fresh random key
+ * (written to key, NUL-terminated): its length in out; -ENOSPC when cap is
+ * too small (or a field cannot go in a header), or the -errno of
+ * util_random when no key could be made.
  */
 ssize_t wsconnect_request(const struct url *u, const char *proto, char key[WS_HANDSHAKE_KEY_LEN + 1],
 			  char *out, size_t cap);
+
+/* The message for a failure rc of wsconnect_request, into err. */
+void wsconnect_request_error(ssize_t rc, char *err, size_t errlen);
 
 /*
  * Check the answer head[0..len) (last_len bytes of it were looked at

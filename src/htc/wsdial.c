@@ -180,7 +180,11 @@ wsdial_start(struct wsdial *d, struct reactor *r, const struct url *u, const str
 	d->proto = proto;
 	memset(&d->in, 0, sizeof(d->in));
 	n = wsconnect_request(u, proto, d->key, req, sizeof(req));
-	if (n < 0 || buf_init(&d->out, (size_t)n, 0) < 0) {
+	if (n < 0) {
+		wsconnect_request_error(n, err, errlen);
+		return -1;
+	}
+	if (buf_init(&d->out, (size_t)n, 0) < 0) {
 		snprintf(err, errlen, "cannot build the WebSocket handshake request");
 		return -1;
 	}

@@ -9,9 +9,12 @@ frame (reset, or EOF) is "connection lost". SIGTERM says "drained: exiting"
 once. A wrong or missing token is one line naming the peer and why.
 
 The environment: an unknown HOODY_TUNNEL_* variable is warned about once,
-with the name it is close to; a bad value names the variable it came from
-(also in the checks between settings and when listening fails); a token
-under 16 bytes is refused, naming its source, with exit status 2.
+with the name it is close to (HOODY_TUNNEL_CRYPTO, which has no flag, is
+known); a bad value names the variable it came from (also in the checks
+between settings and when listening fails); a token under 16 bytes is
+refused, naming its source, with exit status 2. A token given with --token
+(or --admin-token) is warned about once, pointing to the ways that keep it
+out of /proc/PID/cmdline; one from a file or the environment is not.
 
 Loopback only; every wait is bounded; only the processes started here are
 stopped, by their PID."""
@@ -273,7 +276,46 @@ def test_short_token_refused():
         assert d.get_json("/api/v1/tunnel/health")["status"] == "ok"
 
 
+def test_token_on_command_line_warned():
+    def token_warnings(d):
+        return [x for x in d.stderr().splitlines() if "on the command line is visible" in x]
+
+    admin = new_token()
+    with Daemon("--admin-token", admin, log_level="info") as d:  # the fixture passes --token too
+        wait_log(d, r"listening on")
+        got = token_warnings(d)
+        assert len(got) == 2, d.stderr()
+        assert " warn " in got[0] and "--token on the command line" in got[0], got
+        for way in ("--token-file", "HOODY_TUNNEL_TOKEN", "LoadCredential=token"):
+            assert way in got[0], got
+        assert "--admin-token on the command line" in got[1] and "--admin-token-file" in got[1], got
+        assert d.token not in d.stderr() and admin not in d.stderr()
+    with tempfile.NamedTemporaryFile("w", suffix=".token") as f:
+        f.write(new_token() + "\n")
+        f.flush()
+        with Daemon("--token-file", f.name, log_level="info") as d:
+            wait_log(d, r"listening on")
+            assert token_warnings(d) == [], d.stderr()
+    tok = new_token()
+    with tempfile.TemporaryDirectory() as store:  # --token-store keeps the fixture's --token away
+        with Daemon("--token-store", os.path.join(store, "t"), token=tok, env={"HOODY_TUNNEL_TOKEN": tok},
+                    log_level="info") as d:
+            wait_log(d, r"listening on")
+            assert token_warnings(d) == [], d.stderr()
+            assert d.get_json("/api/v1/tunnel/health")["status"] == "ok"
+
+
+def test_crypto_variable():
+    with Daemon(log_level="info", env={"HOODY_TUNNEL_CRYPTO": "bearssl"}) as d:
+        wait_log(d, r"listening on")
+        assert "HOODY_TUNNEL_CRYPTO" not in d.stderr(), d.stderr()  # known, and no TLS line without TLS
+    rc, out, err = run_daemon(listen_args() + ["--token", new_token()], {"HOODY_TUNNEL_CRYPTO": "fast"})
+    assert rc == 2 and err.startswith("hoody-tunnel: HOODY_TUNNEL_CRYPTO: invalid value 'fast' "
+                                      "(expected auto or bearssl)"), (rc, err)
+
+
 if __name__ == "__main__":
     run_tests([test_close_frame_is_closed_by_client, test_no_close_frame_is_connection_lost,
                test_sigterm_drained_once, test_wrong_token_one_line, test_unknown_env_warned_once,
-               test_env_errors_name_the_variable, test_short_token_refused])
+               test_env_errors_name_the_variable, test_short_token_refused, test_token_on_command_line_warned,
+               test_crypto_variable])

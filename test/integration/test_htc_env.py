@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """htc and its environment: each unknown HTC_* variable is warned about once
 on stderr, with the name it is close to; of HOODY_TUNNEL_* htc reads only
-the token, so only a misspelt HOODY_TUNNEL_TOKEN is warned about and the
-daemon's variables are left alone; a bad value names the variable it came
-from. Loopback only, bounded waits, only processes started here."""
+the token and HOODY_TUNNEL_CRYPTO, so only a misspelling of these is warned
+about and the daemon's variables are left alone; a bad value names the
+variable it came from. Loopback only, bounded waits, only processes started
+here."""
 import os
 import subprocess
 import tempfile
@@ -28,7 +29,7 @@ def test_unknown_htc_variables_warned_once():
     with Daemon() as d, tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
         env = {"HTC_URLL": "ws://127.0.0.1:1", "HTC_VERBOSE": "1", "HTC_CONFIG": conf.name,  # known: no warning
                "HOODY_TUNNEL_TOKN": "x" * 20, "HOODY_TUNNEL_MAX_SESSIONS": "3",
-               "HOODY_TUNNEL_TOKEN_FILE": "/nonexistent/t"}
+               "HOODY_TUNNEL_TOKEN_FILE": "/nonexistent/t", "HOODY_TUNNEL_CRYPTO": "bearssl"}
         rc, out, err = run_htc(["--url", d.url, "--token", d.token, "health"], env)
         assert rc == 0 and "ok" in out, (rc, out, err)
         warnings = sorted(x for x in err.splitlines() if x.startswith("htc: warning:"))
@@ -47,6 +48,8 @@ def test_bad_values_name_the_variable():
     assert rc != 0 and "htc: HTC_MODE: expected single or cluster, not 'bogus'" in err, (rc, err)
     rc, out, err = run_htc(["--url", "ws://127.0.0.1:1", "pull", "5432"], {"HOODY_TUNNEL_TOKEN": "has space"})
     assert rc == 2 and err.startswith("htc: HOODY_TUNNEL_TOKEN: "), (rc, err)
+    rc, out, err = run_htc(["--url", "ws://127.0.0.1:1", "health"], {"HOODY_TUNNEL_CRYPTO": "fast"})
+    assert rc == 2 and "htc: HOODY_TUNNEL_CRYPTO: invalid value 'fast' (expected auto or bearssl)" in err, (rc, err)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "fakerandom.h"
 #include "util.h"
 
 /* Bearer / Basic check on a C string header value. */
@@ -42,7 +43,7 @@ basic_hdr(char *out, const char *scheme, const char *cred)
 static void
 test_generate(void **state)
 {
-	char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1], small[AUTH_TOKEN_LEN];
+	char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1], small[AUTH_TOKEN_LEN], none[AUTH_TOKEN_LEN + 1];
 	size_t i;
 
 	(void)state;
@@ -59,6 +60,12 @@ test_generate(void **state)
 	memset(small, 'x', sizeof(small));
 	assert_int_equal(auth_token_generate(small, sizeof(small)), -ENOSPC);
 	assert_int_equal(small[0], 'x');
+	/* no random numbers: no token, and nothing written */
+	memset(none, 'y', sizeof(none));
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	assert_int_equal(auth_token_generate(none, sizeof(none)), -ENOSYS);
+	fakerandom_off();
+	assert_int_equal(none[0], 'y');
 	/* A generated token checks against itself, as a bearer too. */
 	assert_true(auth_token_check(a, strlen(a), a, strlen(a)));
 	{

@@ -4,8 +4,9 @@
  * The fake daemon (fakedaemon.h) with no session: the holders are
  * bind_sets with made-up session pointers (bind.c never looks inside one),
  * and the accepted connections go to fake ops. So this also shows that
- * bind.o links without session.o, expose.o and pull.o. Every test ends
- * with all permits back (teardown).
+ * bind.o links without session.o, expose.o and pull.o. With getrandom
+ * failing (fakerandom.h) a random port or name is an INTERNAL error, never
+ * a made-up one. Every test ends with all permits back (teardown).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "fakedaemon.h"
+#include "fakerandom.h"
 #include "net.h"
 #include "util.h"
 
@@ -520,6 +522,32 @@ test_host_routes(void **state)
 	bind_ok(&set_b, HOST_BIND("demo")); /* free again */
 }
 
+/* No random numbers: port 0 and an empty subdomain are refused (INTERNAL), with the permit back. */
+static void
+test_random_pick_fails(void **state)
+{
+	struct bind_result r;
+
+	(void)state;
+	cfg.domain = "example.test";
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	bind_json(&set_a, 1, "{\"kind\":\"http\",\"mode\":\"expose\",\"containerPort\":0}", &r);
+	assert_null(r.b);
+	assert_string_equal(r.code, "INTERNAL");
+	assert_non_null(strstr(r.message, "no random numbers for a free port: "));
+	assert_int_equal(d.fds.in_use, 0);
+	bind_json(&set_a, 1, HOST_BIND(""), &r);
+	assert_null(r.b);
+	assert_string_equal(r.code, "INTERNAL");
+	assert_non_null(strstr(r.message, "no random numbers for a subdomain: "));
+	/* what needs no random number still works */
+	bind_ok(&set_a, HOST_BIND("named"));
+	bind_ok(&set_a, "{\"kind\":\"tcp\",\"mode\":\"pull\"}");
+	fakerandom_off();
+	assert_int_equal(d.nroutes, 2);
+	bind_ok(&set_a, HOST_BIND(""));
+}
+
 static void
 test_host_pattern(void **state)
 {
@@ -691,6 +719,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_expose, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_pick_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_pattern, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_port, setup, teardown),

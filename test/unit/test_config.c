@@ -903,7 +903,8 @@ test_unknown_env_ignored(void **state)
 	assert_string_equal(c.listen, "0.0.0.0:50");
 }
 
-/* config_env_names: exactly the variables config_load reads, one per flag with a value. */
+/* config_env_names: exactly the variables config_load reads, one per flag with a value, then
+ * HOODY_TUNNEL_CRYPTO. */
 static void
 test_env_names(void **state)
 {
@@ -921,6 +922,7 @@ test_env_names(void **state)
 	}
 	assert_true(n >= 40);
 	assert_string_equal(names[0], "HOODY_TUNNEL_LISTEN");
+	assert_string_equal(names[n - 1], "HOODY_TUNNEL_CRYPTO");
 	for (i = 0; names[i] != NULL; i++) {
 		assert_string_not_equal(names[i], "HOODY_TUNNEL_HELP");
 		assert_string_not_equal(names[i], "HOODY_TUNNEL_VERSION");
@@ -946,6 +948,44 @@ test_env_names(void **state)
 	assert_string_equal(config_name(&c, "max-sessions", envv, 5), "--ma");
 	config_defaults(&c);
 	assert_string_equal(config_name(&c, "listen", envv, sizeof(envv)), "--listen");
+	config_fini(&c);
+	/* HOODY_TUNNEL_CRYPTO: auto (also unset or empty) or bearssl, nothing else. */
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_CRYPTO=bearssl"), ARGS("--token", "0123456789abcdef")),
+			 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_BEARSSL);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_CRYPTO="), ARGS("--token", "0123456789abcdef")), 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_AUTO);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_X=1"), ARGS("--token", "0123456789abcdef")), 0);
+	assert_int_equal(c.crypto, TLS_CRYPTO_AUTO);
+	config_fini(&c);
+	expect_err(ENV("HOODY_TUNNEL_CRYPTO=openssl"), NULL, "HOODY_TUNNEL_CRYPTO: invalid value 'openssl'",
+		   "auto or bearssl");
+}
+
+/* config_from_argv: which values the command line gave (main warns about secrets there). */
+static void
+test_from_argv(void **state)
+{
+	struct config c;
+
+	(void)state;
+	assert_int_equal(load(&c, NULL, ARGS("--token", "0123456789abcdef", "--max-sessions=3")), 0);
+	assert_int_equal(config_from_argv(&c, "token"), 1);
+	assert_int_equal(config_from_argv(&c, "max-sessions"), 1);
+	assert_int_equal(config_from_argv(&c, "admin-token"), 0);
+	assert_int_equal(config_from_argv(&c, "listen"), 0); /* a default */
+	assert_int_equal(config_from_argv(&c, "no-such-flag"), 0);
+	config_fini(&c);
+	assert_int_equal(load(&c, ENV("HOODY_TUNNEL_TOKEN=0123456789abcdef"),
+			      ARGS("--admin-token", "fedcba9876543210")),
+			 0);
+	assert_int_equal(config_from_argv(&c, "token"), 0);
+	assert_int_equal(config_from_argv(&c, "admin-token"), 1);
+	config_fini(&c);
+	config_defaults(&c);
+	assert_int_equal(config_from_argv(&c, "token"), 0);
 	config_fini(&c);
 }
 
@@ -1169,6 +1209,8 @@ test_option_table(void **state)
 	config_defaults(&def);
 	assert_int_equal(zero.kill_grace_default_ms, 0);
 	zero.kill_grace_default_ms = def.kill_grace_default_ms; /* the one setting without a flag */
+	assert_int_not_equal(zero.from_argv, 0);
+	zero.from_argv = def.from_argv; /* where the values came from: here the command line */
 	same_string(&zero.listen, &def.listen);
 	same_string(&zero.token, &def.token);
 	same_string(&zero.token_file, &def.token_file);
@@ -1206,18 +1248,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_every_flag),
-		cmocka_unit_test(test_every_env),        cmocka_unit_test(test_flag_wins_over_env),
-		cmocka_unit_test(test_token_sources),    cmocka_unit_test(test_token_file_errors),
-		cmocka_unit_test(test_short_tokens),     cmocka_unit_test(test_admin_token_sources),
-		cmocka_unit_test(test_admin_auth_modes), cmocka_unit_test(test_units),
-		cmocka_unit_test(test_bool_forms),       cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_trusted_proxy),    cmocka_unit_test(test_forward_allow),
-		cmocka_unit_test(test_value_errors),     cmocka_unit_test(test_secret_not_echoed),
-		cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_cross_checks),
-		cmocka_unit_test(test_help_version),     cmocka_unit_test(test_unknown_env_ignored),
-		cmocka_unit_test(test_env_names),        cmocka_unit_test(test_usage_lists_every_flag),
-		cmocka_unit_test(test_option_table),     cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_flag),
+		cmocka_unit_test(test_every_env),
+		cmocka_unit_test(test_flag_wins_over_env),
+		cmocka_unit_test(test_token_sources),
+		cmocka_unit_test(test_token_file_errors),
+		cmocka_unit_test(test_short_tokens),
+		cmocka_unit_test(test_admin_token_sources),
+		cmocka_unit_test(test_admin_auth_modes),
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_bool_forms),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_trusted_proxy),
+		cmocka_unit_test(test_forward_allow),
+		cmocka_unit_test(test_value_errors),
+		cmocka_unit_test(test_secret_not_echoed),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_unknown_env_ignored),
+		cmocka_unit_test(test_env_names),
+		cmocka_unit_test(test_from_argv),
+		cmocka_unit_test(test_usage_lists_every_flag),
+		cmocka_unit_test(test_option_table),
+		cmocka_unit_test(test_err_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

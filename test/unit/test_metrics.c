@@ -47,8 +47,8 @@ static const char *const bind_codes[] = {
 };
 
 static const char *const reasons[] = {
-	"auth",        "protocol",      "version",      "unknown_session",
-	"session_cap", "hello_timeout", "pre_auth_cap", "join",
+	"auth",          "protocol",     "version", "unknown_session", "session_cap",
+	"hello_timeout", "pre_auth_cap", "join",    "internal",
 };
 
 /* Bucket bounds in ms with their le text, as dashboards see them. */

@@ -12,7 +12,9 @@
  * UNBIND, PING/PONG both ways, the daemon's gauges, the idle and pong
  * timeouts, an admin kill, and what losing the socket does: the session
  * ends at once with no takeover grace, or parks for the grace (and a HELLO
- * with resume takes it back). Every test ends with no session, no tunnel
+ * with resume takes it back); with getrandom failing (fakerandom.h), no
+ * session id or join ticket is made up: the HELLO, or the ticket reissue,
+ * fails with INTERNAL_ERROR. Every test ends with no session, no tunnel
  * socket and every FD permit back (teardown), also under ASan.
  */
 #include <stdarg.h>
@@ -30,6 +32,7 @@
 
 #include "conn.h"
 #include "fakedaemon.h"
+#include "fakerandom.h"
 #include "frame.h"
 #include "json.h"
 #include "net.h"
@@ -101,6 +104,17 @@ open_tunnel(struct fakedaemon_peer *p)
 
 	conn_init(&c, &d.r, fd, NULL);
 	assert_int_equal(tconn_start(&d, &c, 0, PEER, reactor_now(&d.r), NULL, 0), 0);
+}
+
+/* The same for a hoody-tunnel.v2 socket. */
+static void
+open_tunnel_v2(struct fakedaemon_peer *p)
+{
+	struct conn c;
+	int fd = fakedaemon_peer_open(p, &d);
+
+	conn_init(&c, &d.r, fd, NULL);
+	assert_int_equal(tconn_start(&d, &c, 1, PEER, reactor_now(&d.r), NULL, 0), 0);
 }
 
 /* Open a tunnel, say hello, return the session (its id in HELLO_OK checked). */
@@ -293,6 +307,54 @@ test_hello_rejected(void **state)
 		expect_gauges(0, 0, 0, 0, 0);
 	}
 	assert_int_equal(d.metrics.sessions_opened_total, 0);
+}
+
+#define HELLO_V2_3                                                                                           \
+	"{\"version\":\"hoody-tunnel.v2\",\"auth\":{\"kind\":\"bearer\",\"token\":\"" FAKEDAEMON_TOKEN       \
+	"\"},\"capabilities\":[\"multi-ws\"],\"maxConnections\":3}"
+
+/*
+ * getrandom failing: a v1 HELLO gets no session id, a v2 HELLO no join
+ * tickets, a reissue no new tickets; each is an INTERNAL_ERROR (WebSocket
+ * 1011), counted as reason "internal", and no session is left half made.
+ */
+static void
+test_hello_without_random(void **state)
+{
+	struct json_tok toks[64];
+	struct json_doc doc;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		uint64_t internal = d.metrics.handshake_rejections_total[METRICS_REJECT_INTERNAL];
+
+		fakerandom_fail(0, ULONG_MAX, ENOSYS);
+		if (i == 0)
+			open_tunnel(&peer);
+		else
+			open_tunnel_v2(&peer);
+		fakedaemon_peer_send_str(&peer, FRAME_HELLO, 0, i == 0 ? HELLO_JSON : HELLO_V2_3);
+		expect_goaway_close(&peer, FRAME_CODE_INTERNAL_ERROR, "internal error", WS_CLOSE_INTERNAL);
+		fakerandom_off();
+		assert_null(d.sessions);
+		assert_int_equal(d.metrics.handshake_rejections_total[METRICS_REJECT_INTERNAL], internal + 1);
+		assert_int_equal(d.metrics.sessions_opened_total, 0);
+		fakedaemon_peer_close(&peer);
+		fakedaemon_run_until(&d, no_tunnel_left, NULL, "the rejected tunnel socket to go");
+	}
+	/* a v2 session made with random numbers; its reissue comes when there are none */
+	open_tunnel_v2(&peer);
+	fakedaemon_peer_send_str(&peer, FRAME_HELLO, 0, HELLO_V2_3);
+	fakedaemon_json(fakedaemon_peer_wait(&peer, FRAME_HELLO_OK, 0), &doc, toks, 64);
+	assert_int_equal(fakedaemon_json_int(&doc, 0, "connectionsGranted"), 3);
+	assert_non_null(d.sessions);
+	fakerandom_fail(0, ULONG_MAX, EIO);
+	fakedaemon_peer_send_str(&peer, FRAME_REISSUE_JOIN_TICKETS, 0, "{}");
+	expect_goaway_close(&peer, FRAME_CODE_INTERNAL_ERROR, "internal error", WS_CLOSE_INTERNAL);
+	fakerandom_off();
+	assert_int_equal(fakedaemon_peer_count(&peer, FRAME_REISSUE_JOIN_TICKETS, 0), 0);
+	fakedaemon_run_until(&d, no_session_left, NULL, "the session to end");
 }
 
 /* No HELLO in time: the socket is closed, without a close frame. */
@@ -672,6 +734,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hello_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_without_random, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_error_after_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_pull, setup, teardown),

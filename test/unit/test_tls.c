@@ -11,7 +11,10 @@
  * interest shows up as a stall, which fails the test after STALL_MS.
  * Variants: forced EAGAIN on every second socket call with tiny socket
  * buffers, a relay the test runs itself that moves one byte at a time,
- * one-byte application writes and reads.
+ * one-byte application writes and reads. Also: the suites and versions
+ * offered and accepted, the AES-GCM code each mode gives the engines, the
+ * GHASH powers wiped with their connection, seeding with getrandom failing
+ * (fakerandom.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fakerandom.h"
 #include "tls.h"
+#include "tls_cpu.h"
+#include "tls_crypto.h"
+#include "tls_ghash.h"
 #include "util.h"
 
 #define MIB (1024 * 1024)
@@ -260,6 +267,16 @@ peer_data(struct peer *p, size_t txlen, size_t rxlen, uint32_t seed)
 		p->wchunk = 100000;
 	if (p->rchunk == 0)
 		p->rchunk = 65536;
+}
+
+/* Forget what a peer sent and received, for another exchange on the same connection. */
+static void
+peer_reset(struct peer *p)
+{
+	free(p->tx);
+	free(p->rx);
+	p->tx = p->rx = NULL;
+	p->txlen = p->txoff = p->rxlen = p->rxoff = 0;
 }
 
 /* Read until -EAGAIN (or the end). 1 when something came. */
@@ -1066,6 +1083,347 @@ test_not_tls(void **state)
 	pair_free(p);
 }
 
+/* ---- suites, versions and the AES-GCM code ------------------------------ */
+
+/*
+ * Restrict one side to the given suites (n > 0) and versions, then restart
+ * its handshake (a reset discards the hello already assembled).
+ */
+static void
+restrict_side(struct tls_conn *t, int server, const uint16_t *suites, size_t n, unsigned vmin, unsigned vmax)
+{
+	if (n > 0)
+		br_ssl_engine_set_suites(t->eng, suites, n);
+	br_ssl_engine_set_versions(t->eng, vmin, vmax);
+	if (server)
+		assert_true(br_ssl_server_reset(&t->ssl.server));
+	else
+		assert_true(br_ssl_client_reset(&t->ssl.client, "localhost", 0));
+}
+
+/* The suite the handshake of t agreed on. */
+static unsigned
+agreed_suite(const struct tls_conn *t)
+{
+	br_ssl_session_parameters sp;
+
+	br_ssl_engine_get_session_parameters(t->eng, &sp);
+	return sp.cipher_suite;
+}
+
+/*
+ * A handshake (and 1000 bytes each way) between our server with cr and our
+ * client, one side of them restricted as restrict_side says. Returns the
+ * agreed suite, or 0 when the handshake failed (both sides then report it).
+ */
+static unsigned
+restricted_handshake(const struct tls_server_creds *cr, int restrict_server, const uint16_t *suites, size_t n,
+		     unsigned vmin, unsigned vmax)
+{
+	struct pair *p = pair_new();
+	unsigned got = 0;
+
+	pair_start(p, &fx.ca, "localhost", 0, cr);
+	restrict_side(restrict_server ? &p->s.t : &p->c.t, restrict_server, suites, n, vmin, vmax);
+	peer_data(&p->c, 1000, 1000, 5);
+	peer_data(&p->s, 1000, 1000, 6);
+	run(&p->c, &p->s, NULL);
+	if (p->c.err == 0 && p->s.err == 0) {
+		assert_received(&p->c, &p->s);
+		assert_received(&p->s, &p->c);
+		got = agreed_suite(&p->c.t);
+		assert_int_equal(agreed_suite(&p->s.t), got);
+	} else {
+		assert_int_not_equal(p->c.err, 0);
+		assert_int_not_equal(p->s.err, 0);
+		assert_false(tls_conn_handshake_done(&p->c.t));
+		assert_int_equal(p->s.rxoff, 0);
+		print_message("  refused: client: %s; server: %s\n", tls_conn_error(&p->c.t),
+			      tls_conn_error(&p->s.t));
+	}
+	pair_free(p);
+	return got;
+}
+
+struct suite_case {
+	uint16_t suite;
+	const char *name;
+	int ec; /* 1: needs the EC certificate, 0: the RSA one */
+};
+
+#define SUITE(s, ec)                                                                                         \
+	{                                                                                                    \
+		BR_##s, #s, ec                                                                               \
+	}
+
+/* What the server takes, alone in the client's list: ECDHE with an AEAD, each certificate type. */
+static const struct suite_case accepted[] = {
+	SUITE(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 0),
+	SUITE(TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, 0),
+	SUITE(TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 0),
+	SUITE(TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 1),
+	SUITE(TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 1),
+	SUITE(TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 1),
+};
+
+/* What it refuses, though BearSSL implements it: static RSA and ECDH, CBC, 3DES, AES-CCM. */
+static const struct suite_case refused[] = {
+	SUITE(TLS_RSA_WITH_AES_128_GCM_SHA256, 0),        SUITE(TLS_RSA_WITH_AES_256_GCM_SHA384, 0),
+	SUITE(TLS_RSA_WITH_AES_128_CBC_SHA256, 0),        SUITE(TLS_RSA_WITH_AES_128_CBC_SHA, 0),
+	SUITE(TLS_RSA_WITH_3DES_EDE_CBC_SHA, 0),          SUITE(TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, 0),
+	SUITE(TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, 0),  SUITE(TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, 0),
+	SUITE(TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, 0),    SUITE(TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, 1),
+	SUITE(TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, 1),   SUITE(TLS_ECDHE_ECDSA_WITH_AES_128_CCM, 1),
+	SUITE(TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256, 1), SUITE(TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA, 1),
+};
+
+/* The server: each accepted suite alone works, each refused one fails the handshake. */
+static void
+test_server_suites(void **state)
+{
+	size_t i;
+	unsigned got;
+
+	(void)state;
+	NEED_CERTS();
+	for (i = 0; i < UTIL_ARRAY_SIZE(accepted); i++) {
+		got = restricted_handshake(accepted[i].ec ? &fx.ec : &fx.rsa, 0, &accepted[i].suite, 1,
+					   BR_TLS12, BR_TLS12);
+		if (got != accepted[i].suite)
+			fail_msg("%s: the handshake agreed on %#x", accepted[i].name, got);
+	}
+	for (i = 0; i < UTIL_ARRAY_SIZE(refused); i++) {
+		got = restricted_handshake(refused[i].ec ? &fx.ec : &fx.rsa, 0, &refused[i].suite, 1,
+					   BR_TLS12, BR_TLS12);
+		if (got != 0)
+			fail_msg("%s was accepted", refused[i].name);
+	}
+}
+
+/* The client: a server that takes only a refused suite gets no handshake; an accepted one does. */
+static void
+test_client_suites(void **state)
+{
+	size_t i;
+
+	(void)state;
+	NEED_CERTS();
+	for (i = 0; i < UTIL_ARRAY_SIZE(refused); i++)
+		if (restricted_handshake(refused[i].ec ? &fx.ec : &fx.rsa, 1, &refused[i].suite, 1, BR_TLS12,
+					 BR_TLS12) != 0)
+			fail_msg("the client offered %s", refused[i].name);
+	for (i = 0; i < UTIL_ARRAY_SIZE(accepted); i++)
+		if (restricted_handshake(accepted[i].ec ? &fx.ec : &fx.rsa, 1, &accepted[i].suite, 1,
+					 BR_TLS12, BR_TLS12) != accepted[i].suite)
+			fail_msg("the client did not offer %s", accepted[i].name);
+}
+
+/* TLS 1.0 and 1.1 are refused both ways. */
+static void
+test_versions(void **state)
+{
+	static const unsigned old[][2] = { { BR_TLS10, BR_TLS10 },
+					   { BR_TLS11, BR_TLS11 },
+					   { BR_TLS10, BR_TLS11 } };
+	size_t i;
+	int server;
+
+	(void)state;
+	NEED_CERTS();
+	for (server = 0; server <= 1; server++)
+		for (i = 0; i < UTIL_ARRAY_SIZE(old); i++)
+			if (restricted_handshake(&fx.rsa, server, NULL, 0, old[i][0], old[i][1]) != 0)
+				fail_msg("%s: versions %#x..%#x accepted", server ? "server" : "client",
+					 old[i][0], old[i][1]);
+	assert_int_equal(restricted_handshake(&fx.rsa, 0, NULL, 0, BR_TLS10, BR_TLS12),
+			 tls_crypto_aes_first() ? BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+						: BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256);
+}
+
+/*
+ * The order: AES-128-GCM first with AES acceleration, ChaCha20-Poly1305
+ * first without (hidden here), and the server's order wins over the
+ * client's.
+ */
+static void
+test_suite_order(void **state)
+{
+	static const uint16_t chacha_first[] = {
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	};
+	static const uint16_t aes_first[] = {
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	};
+	uint16_t list[TLS_CRYPTO_SUITES_MAX];
+	int hide;
+
+	(void)state;
+	NEED_CERTS();
+	for (hide = 0; hide <= 1; hide++) {
+		tls_cpu_hide(hide ? TLS_CPU_AESNI | TLS_CPU_PCLMUL : 0);
+		if (!hide && !tls_crypto_aes_first()) {
+			print_message("  this CPU lacks AES-NI or PCLMULQDQ: no AES-first order to check\n");
+			continue;
+		}
+		assert_int_equal(tls_crypto_aes_first(), !hide);
+		assert_int_equal(tls_crypto_suites(list), TLS_CRYPTO_SUITES_MAX);
+		assert_int_equal(list[0], hide ? BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+					       : BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+		/* our client with our server */
+		assert_int_equal(restricted_handshake(&fx.rsa, 0, NULL, 0, BR_TLS12, BR_TLS12),
+				 hide ? BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+				      : BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+		/* a client preferring the other order */
+		assert_int_equal(restricted_handshake(&fx.rsa, 0, hide ? aes_first : chacha_first, 3,
+						      BR_TLS12, BR_TLS12),
+				 hide ? BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+				      : BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+	}
+	tls_cpu_hide(0);
+}
+
+static void
+test_crypto_parse(void **state)
+{
+	enum tls_crypto_mode m = TLS_CRYPTO_MODE_MAX;
+	char line[300];
+
+	(void)state;
+	assert_int_equal(tls_crypto_parse(NULL, &m), 0);
+	assert_int_equal(m, TLS_CRYPTO_AUTO);
+	m = TLS_CRYPTO_MODE_MAX;
+	assert_int_equal(tls_crypto_parse("", &m), 0);
+	assert_int_equal(m, TLS_CRYPTO_AUTO);
+	assert_int_equal(tls_crypto_parse("bearssl", &m), 0);
+	assert_int_equal(m, TLS_CRYPTO_BEARSSL);
+	assert_int_equal(tls_crypto_parse("Auto", &m), 0);
+	assert_int_equal(m, TLS_CRYPTO_AUTO);
+	assert_int_equal(tls_crypto_parse("BearSSL", &m), 0);
+	assert_int_equal(m, TLS_CRYPTO_BEARSSL);
+	assert_int_equal(tls_crypto_parse("openssl", &m), -EINVAL);
+	assert_int_equal(tls_crypto_parse("bearssl ", &m), -EINVAL);
+	assert_int_equal(m, TLS_CRYPTO_BEARSSL);
+	assert_int_equal(tls_crypto_mode(), TLS_CRYPTO_AUTO);
+	tls_crypto_describe(line, sizeof(line));
+	print_message("  auto:    %s\n", line);
+	assert_non_null(strstr(line, "ECDHE with "));
+	assert_null(strstr(line, "bearssl"));
+	tls_crypto_set_mode(TLS_CRYPTO_BEARSSL);
+	tls_crypto_describe(line, sizeof(line));
+	print_message("  bearssl: %s\n", line);
+	assert_non_null(strstr(line, "AES-CTR BearSSL "));
+	assert_non_null(strstr(line, "GHASH BearSSL "));
+	assert_non_null(strstr(line, "(HOODY_TUNNEL_CRYPTO=bearssl)"));
+	tls_crypto_set_mode(TLS_CRYPTO_AUTO);
+	assert_non_null(tls_crypto_describe(line, 10));
+	assert_int_equal(strlen(line), 9);
+}
+
+/*
+ * Both modes: the engines of a pair get exactly the implementations
+ * tls_crypto_pick names (BearSSL's own in TLS_CRYPTO_BEARSSL), and an
+ * AES-GCM transfer works with them.
+ */
+static void
+test_crypto_mode_engines(void **state)
+{
+	struct tls_crypto_impl im;
+	struct pair *p;
+	int mode;
+
+	(void)state;
+	NEED_CERTS();
+	for (mode = TLS_CRYPTO_AUTO; mode < TLS_CRYPTO_MODE_MAX; mode++) {
+		tls_crypto_set_mode((enum tls_crypto_mode)mode);
+		tls_crypto_pick((enum tls_crypto_mode)mode, &im);
+		print_message("  mode %d: AES-CTR %s, GHASH %s\n", mode, im.ctr_name, im.ghash_name);
+		if (mode == TLS_CRYPTO_BEARSSL) {
+			assert_ptr_equal(im.ctr, br_aes_x86ni_ctr_get_vtable() ? br_aes_x86ni_ctr_get_vtable()
+									       : &br_aes_ct64_ctr_vtable);
+			assert_ptr_equal(im.ghash,
+					 br_ghash_pclmul_get() ? br_ghash_pclmul_get() : br_ghash_ctmul64);
+		}
+		p = pair_new();
+		pair_start(p, &fx.ca, "localhost", 0, &fx.ec);
+		/* signatures with SHA-256 and up only, both ways */
+		assert_null(br_ssl_engine_get_hash(p->c.t.eng, br_sha1_ID));
+		assert_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha1_ID));
+		assert_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha224_ID));
+		assert_null(br_ssl_engine_get_hash(p->c.t.eng, br_md5_ID));
+		assert_non_null(br_ssl_engine_get_hash(p->s.t.eng, br_sha256_ID));
+		assert_ptr_equal(p->c.t.eng->iaes_ctr, im.ctr);
+		assert_ptr_equal(p->s.t.eng->iaes_ctr, im.ctr);
+		assert_ptr_equal(p->c.t.eng->ighash, im.ghash);
+		assert_ptr_equal(p->s.t.eng->ighash, im.ghash);
+		restrict_side(&p->c.t, 0,
+			      (const uint16_t[]){ mode ? BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+						       : BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 },
+			      1, BR_TLS12, BR_TLS12);
+		exchange(p, MIB, MIB, NULL);
+		pair_free(p);
+	}
+	tls_crypto_set_mode(TLS_CRYPTO_AUTO);
+}
+
+/* The H of one direction's AES-GCM record context (both ends of a pair share it). */
+static void
+gcm_key(const struct tls_conn *t, int out, unsigned char h[16])
+{
+	memcpy(h, out ? t->eng->out.gcm.h : t->eng->in.gcm.h, 16);
+}
+
+/*
+ * The GHASH powers kept for a connection's keys are wiped when it ends;
+ * another connection's stay until it ends too.
+ */
+static void
+test_ghash_keys_wiped(void **state)
+{
+	static const uint16_t gcm[] = { BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 };
+	unsigned char a_up[16], a_down[16], b_up[16], b_down[16];
+	struct pair *a, *b;
+
+	(void)state;
+	NEED_CERTS();
+	if (tls_ghash_best_get() == NULL) {
+		print_message("skipped: this CPU lacks PCLMULQDQ or SSSE3: no GHASH of ours keeps powers\n");
+		skip();
+	}
+	a = pair_new();
+	b = pair_new();
+	pair_start(a, &fx.ca, "localhost", 0, &fx.rsa);
+	pair_start(b, &fx.ca, "localhost", 0, &fx.rsa);
+	restrict_side(&a->c.t, 0, gcm, 1, BR_TLS12, BR_TLS12);
+	restrict_side(&b->c.t, 0, gcm, 1, BR_TLS12, BR_TLS12);
+	exchange(a, 100000, 100000, NULL); /* full records: the kept powers are used */
+	exchange(b, 100000, 100000, NULL);
+	gcm_key(&a->c.t, 1, a_up);
+	gcm_key(&a->c.t, 0, a_down);
+	gcm_key(&b->c.t, 1, b_up);
+	gcm_key(&b->c.t, 0, b_down);
+	assert_memory_equal(a->s.t.eng->in.gcm.h, a_up, 16); /* the server's in is the client's out */
+	assert_true(tls_ghash_kept(a_up) && tls_ghash_kept(a_down));
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	/* a ends (its client first: the keys go with it; its server finds nothing left) */
+	tls_conn_fini(&a->c.t);
+	assert_false(tls_ghash_kept(a_up) || tls_ghash_kept(a_down));
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	pair_free(a);
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	/* b keeps working after all powers are gone (computed again), then ends: nothing is kept */
+	tls_ghash_forget_all();
+	peer_reset(&b->c);
+	peer_reset(&b->s);
+	exchange(b, 50000, 50000, NULL);
+	assert_true(tls_ghash_kept(b_up) && tls_ghash_kept(b_down));
+	pair_free(b);
+	assert_false(tls_ghash_kept(b_up) || tls_ghash_kept(b_down));
+}
+
 /* ---- interest, backpressure, creds lifetime, arguments ------------------ */
 
 static void
@@ -1132,6 +1490,25 @@ test_creds_reload_keeps_old(void **state)
 	tls_server_creds_fini(&cr);
 }
 
+/*
+ * getrandom failing: the engines are seeded by BearSSL's own OS seeder
+ * (/dev/urandom) instead, never from a fixed value; a handshake works.
+ */
+static void
+test_seed_without_getrandom(void **state)
+{
+	struct pair *p;
+
+	(void)state;
+	NEED_CERTS();
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	p = pair_new();
+	pair_start(p, &fx.ca, "localhost", 0, &fx.rsa);
+	fakerandom_off();
+	exchange(p, 1000, 1000, NULL);
+	pair_free(p);
+}
+
 static void
 test_conn_arguments(void **state)
 {
@@ -1181,8 +1558,16 @@ main(void)
 		cmocka_unit_test(test_close_peer_gone),
 		cmocka_unit_test(test_eof_without_close_notify),
 		cmocka_unit_test(test_not_tls),
+		cmocka_unit_test(test_server_suites),
+		cmocka_unit_test(test_client_suites),
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_suite_order),
+		cmocka_unit_test(test_crypto_parse),
+		cmocka_unit_test(test_crypto_mode_engines),
+		cmocka_unit_test(test_ghash_keys_wiped),
 		cmocka_unit_test(test_interest_and_backpressure),
 		cmocka_unit_test(test_creds_reload_keeps_old),
+		cmocka_unit_test(test_seed_without_getrandom),
 		cmocka_unit_test(test_conn_arguments),
 	};
 

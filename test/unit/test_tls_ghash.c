@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tls_cpu.h"
 #include "tls_ghash.h"
 #include "testdata.h"
 #include "util.h"
@@ -21,24 +22,39 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 /* One of our implementations: a test's prestate. */
 struct impl {
 	const char *name;
+	unsigned need; /* the TLS_CPU_* features it runs on */
 	br_ghash (*get)(void);
 };
 
-static struct impl narrow = { "PCLMULQDQ", tls_ghash_pclmul_get };
-static struct impl wide = { "512-bit VPCLMULQDQ", tls_ghash_vpclmul_get };
-static struct impl ymm = { "256-bit VPCLMULQDQ", tls_ghash_vpclmul256_get };
+static struct impl narrow = { "PCLMULQDQ", TLS_CPU_PCLMUL | TLS_CPU_SSSE3, tls_ghash_pclmul_get };
+static struct impl wide = { "512-bit VPCLMULQDQ",
+			    TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_AVX512 | TLS_CPU_VPCLMUL,
+			    tls_ghash_vpclmul_get };
+static struct impl ymm = { "256-bit VPCLMULQDQ",
+			   TLS_CPU_PCLMUL | TLS_CPU_SSSE3 | TLS_CPU_AVX2 | TLS_CPU_VPCLMUL,
+			   tls_ghash_vpclmul256_get };
 
-/* The implementation a test runs with; skipped where this CPU cannot run it. */
+/*
+ * The implementation a test runs with: skipped (saying which features are
+ * missing) where this CPU cannot run it, a failure where it can but is not
+ * handed out.
+ */
 static br_ghash
 ours(void **state)
 {
 	const struct impl *im = *state;
-	br_ghash g = im->get();
+	unsigned missing = im->need & ~tls_cpu_features();
+	char names[100];
+	br_ghash g;
 
-	if (g == NULL) {
-		print_message("  no %s here: skipped\n", im->name);
+	if (missing != 0) {
+		print_message("skipped: this CPU lacks %s\n", tls_cpu_names(missing, names, sizeof(names)));
 		skip();
 	}
+	g = im->get();
+	if (g == NULL)
+		fail_msg("this CPU has %s but %s was not selected",
+			 tls_cpu_names(im->need, names, sizeof(names)), im->name);
 	return g;
 }
 
@@ -169,6 +185,34 @@ test_many_keys(void **state)
 	}
 }
 
+/* Kept powers: only for long inputs, wiped per key or all at once, and computed again when needed. */
+static void
+test_forget(void **state)
+{
+	static unsigned char data[4096];
+	unsigned char h1[16], h2[16], y1[16] = { 0 }, y2[16] = { 0 }, again[16] = { 0 };
+	br_ghash g = ours(state);
+
+	fill_random(data, sizeof(data));
+	fill_random(h1, sizeof(h1));
+	fill_random(h2, sizeof(h2));
+	tls_ghash_forget_all();
+	g(y1, h1, data, 100); /* short: computed per call, nothing kept */
+	assert_false(tls_ghash_kept(h1));
+	g(y1, h1, data, sizeof(data));
+	g(y2, h2, data, sizeof(data));
+	assert_true(tls_ghash_kept(h1) && tls_ghash_kept(h2));
+	tls_ghash_forget(h1);
+	assert_false(tls_ghash_kept(h1));
+	assert_true(tls_ghash_kept(h2));
+	tls_ghash_forget(h1); /* twice: nothing to do */
+	g(again, h1, data, 100);
+	g(again, h1, data, sizeof(data));
+	assert_memory_equal(again, y1, 16);
+	tls_ghash_forget_all();
+	assert_false(tls_ghash_kept(h1) || tls_ghash_kept(h2));
+}
+
 /* Hashing in block-aligned pieces equals hashing the whole. */
 static void
 test_split(void **state)
@@ -192,19 +236,19 @@ test_split(void **state)
 	}
 }
 
-/* tls_ghash_get() always answers, and with our widest when the CPU can run it. */
+/* tls_ghash_best_get() answers with our widest this CPU runs, NULL only without PCLMULQDQ. */
 static void
-test_get(void **state)
+test_best(void **state)
 {
 	(void)state;
-	assert_non_null(tls_ghash_get());
 	if (tls_ghash_vpclmul_get() != NULL)
-		assert_ptr_equal(tls_ghash_get(), tls_ghash_vpclmul_get());
+		assert_ptr_equal(tls_ghash_best_get(), tls_ghash_vpclmul_get());
 	else if (tls_ghash_vpclmul256_get() != NULL)
-		assert_ptr_equal(tls_ghash_get(), tls_ghash_vpclmul256_get());
-	else if (tls_ghash_pclmul_get() != NULL)
-		assert_ptr_equal(tls_ghash_get(), tls_ghash_pclmul_get());
-	known_answers(tls_ghash_get());
+		assert_ptr_equal(tls_ghash_best_get(), tls_ghash_vpclmul256_get());
+	else
+		assert_ptr_equal(tls_ghash_best_get(), tls_ghash_pclmul_get());
+	if (tls_ghash_best_get() != NULL)
+		known_answers(tls_ghash_best_get());
 }
 
 int
@@ -221,10 +265,13 @@ main(void)
 		cmocka_unit_test_prestate(test_many_keys, &narrow),
 		cmocka_unit_test_prestate(test_many_keys, &wide),
 		cmocka_unit_test_prestate(test_many_keys, &ymm),
+		cmocka_unit_test_prestate(test_forget, &narrow),
+		cmocka_unit_test_prestate(test_forget, &wide),
+		cmocka_unit_test_prestate(test_forget, &ymm),
 		cmocka_unit_test_prestate(test_split, &narrow),
 		cmocka_unit_test_prestate(test_split, &wide),
 		cmocka_unit_test_prestate(test_split, &ymm),
-		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_best),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

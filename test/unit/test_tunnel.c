@@ -6,8 +6,10 @@
  * role, DATA done callbacks (written, or dropped on abort), partial writes
  * across many flushes, WebSocket PING, the protocol errors that close the
  * connection (text 1003, 65 frames 1002, too big 1009), the close
- * handshake, and bytes handed over with the handshake (`pre`). Input is fed
- * whole, byte by byte and split at every offset (one read per piece).
+ * handshake, bytes handed over with the handshake (`pre`), and a client
+ * that can get no mask key (getrandom failing, through fakerandom.h): the
+ * connection ends with 1011 and why. Input is fed whole, byte by byte and
+ * split at every offset (one read per piece).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fakerandom.h"
 #include "feed.h"
 #include "frame.h"
 #include "reactor.h"
@@ -270,6 +273,7 @@ struct tt {
 	int piece_errors; /* frame_start / frame_end inconsistent */
 	uint32_t piece_left;
 	unsigned input_ends, closed, close_code;
+	char close_why[160]; /* the reason on_closed got */
 	struct reactor_timer deadline;
 	struct reactor_hook hook;
 	int (*cond)(struct tt *);
@@ -319,9 +323,9 @@ t_closed(struct tunnel *t, unsigned code, const char *reason)
 {
 	struct tt *x = t->owner;
 
-	(void)reason;
 	x->closed++;
 	x->close_code = code;
+	snprintf(x->close_why, sizeof(x->close_why), "%s", reason ? reason : "");
 }
 
 static void
@@ -641,6 +645,48 @@ test_client_masks(void **state)
 		assert_int_equal((x->rr.raw.p[1] & 0x80) != 0, role == WS_ROLE_CLIENT);
 		tt_free(x);
 	}
+}
+
+/*
+ * A client with no random numbers: once the mask keys drawn before are used
+ * up, the connection ends (1011, and why) instead of masking with a key
+ * made up; what went out before is masked and parses. The same for a
+ * control frame (CLOSE) queued then.
+ */
+static void
+test_mask_without_random(void **state)
+{
+	struct tt *x = tt_new(WS_ROLE_CLIENT);
+	int i;
+
+	(void)state;
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	/* at most 1,024 keys are left from before; each flush below takes one */
+	for (i = 0; i < 1100 && x->closed == 0; i++) {
+		if (x->t.state == TUNNEL_OPEN)
+			assert_int_equal(tunnel_send_window(&x->t, 0, 5), 0);
+		tt_spin(x);
+		rr_read(&x->rr, x->raw, 0);
+	}
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->close_code, WS_CLOSE_INTERNAL);
+	assert_non_null(strstr(x->close_why, "no random numbers for a WebSocket mask key: "));
+	assert_non_null(strstr(x->close_why, strerror(ENOSYS)));
+	assert_int_equal(x->rr.failed, 0);
+	assert_true(x->rr.nf < 1100);
+	print_message("  %zu messages went out before the keys ran out\n", x->rr.nf);
+	tt_free(x);
+	/* CLOSE needs a key too */
+	x = tt_new(WS_ROLE_CLIENT);
+	tunnel_close(&x->t, WS_CLOSE_NORMAL, "bye", 1000);
+	for (i = 0; i < 10 && x->closed == 0; i++)
+		tt_spin(x);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->close_code, WS_CLOSE_INTERNAL);
+	rr_read(&x->rr, x->raw, 0);
+	assert_int_equal(x->rr.closes, 0);
+	fakerandom_off();
+	tt_free(x);
 }
 
 /* ---- done callbacks ------------------------------------------------------------ */
@@ -1514,29 +1560,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batching_small_frames),
-		cmocka_unit_test(test_batching_large_frames),
-		cmocka_unit_test(test_batching_random_sizes),
-		cmocka_unit_test(test_client_masks),
-		cmocka_unit_test(test_done_after_write),
-		cmocka_unit_test(test_done_on_abort),
-		cmocka_unit_test(test_done_on_fini),
-		cmocka_unit_test(test_partial_writes),
-		cmocka_unit_test(test_input_all_ways),
-		cmocka_unit_test(test_text_closes_1003),
-		cmocka_unit_test(test_65_frames_closes_1002),
-		cmocka_unit_test(test_too_big_closes_1009),
-		cmocka_unit_test(test_close_handshake),
-		cmocka_unit_test(test_close_handshake_pair),
-		cmocka_unit_test(test_close_timeout),
-		cmocka_unit_test(test_peer_closes),
-		cmocka_unit_test(test_peer_vanishes),
-		cmocka_unit_test(test_ping_while_closing),
-		cmocka_unit_test(test_arena_bounded_busy_queue),
-		cmocka_unit_test(test_reply_flood_cut_off),
-		cmocka_unit_test(test_replies_read_not_cut),
-		cmocka_unit_test(test_data_is_no_reply),
-		cmocka_unit_test(test_pre_bytes),
+		cmocka_unit_test(test_batching_small_frames), cmocka_unit_test(test_batching_large_frames),
+		cmocka_unit_test(test_batching_random_sizes), cmocka_unit_test(test_client_masks),
+		cmocka_unit_test(test_mask_without_random),   cmocka_unit_test(test_done_after_write),
+		cmocka_unit_test(test_done_on_abort),         cmocka_unit_test(test_done_on_fini),
+		cmocka_unit_test(test_partial_writes),        cmocka_unit_test(test_input_all_ways),
+		cmocka_unit_test(test_text_closes_1003),      cmocka_unit_test(test_65_frames_closes_1002),
+		cmocka_unit_test(test_too_big_closes_1009),   cmocka_unit_test(test_close_handshake),
+		cmocka_unit_test(test_close_handshake_pair),  cmocka_unit_test(test_close_timeout),
+		cmocka_unit_test(test_peer_closes),           cmocka_unit_test(test_peer_vanishes),
+		cmocka_unit_test(test_ping_while_closing),    cmocka_unit_test(test_arena_bounded_busy_queue),
+		cmocka_unit_test(test_reply_flood_cut_off),   cmocka_unit_test(test_replies_read_not_cut),
+		cmocka_unit_test(test_data_is_no_reply),      cmocka_unit_test(test_pre_bytes),
 		cmocka_unit_test(test_pre_bytes_then_socket),
 	};
 

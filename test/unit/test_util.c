@@ -1,6 +1,7 @@
 /*
  * test_util.c: base64 (RFC 4648 vectors and rejections), constant-time
- * comparison, OS randomness, and the parsers of human units.
+ * comparison, OS randomness (and its failures, through fakerandom.h), and
+ * the parsers of human units.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fakerandom.h"
 #include "util.h"
 
 /* RFC 4648 section 10. */
@@ -177,6 +179,33 @@ test_random(void **state)
 		counts[big[i]]++;
 	for (i = 0; i < 256; i++)
 		assert_true(counts[i] < 64); /* mean 16 */
+}
+
+/* getrandom failing: util_random says so (never a fixed value); EINTR is retried. */
+static void
+test_random_fails(void **state)
+{
+	uint8_t a[64], before[64];
+	char s[40];
+
+	(void)state;
+	memset(a, 0x33, sizeof(a));
+	memcpy(before, a, sizeof(a));
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	assert_int_equal(util_random(a, sizeof(a)), -ENOSYS);
+	assert_int_equal(util_random_alnum(s, sizeof(s)), -ENOSYS);
+	fakerandom_fail(0, ULONG_MAX, EAGAIN);
+	assert_int_equal(util_random(a, sizeof(a)), -EAGAIN);
+	assert_memory_equal(a, before, sizeof(a)); /* nothing made up */
+	/* interrupted twice, then through */
+	fakerandom_fail(0, 2, EINTR);
+	assert_int_equal(util_random(a, sizeof(a)), 0);
+	assert_memory_not_equal(a, before, sizeof(a));
+	/* util_random_alnum takes more than one block for a long string: a later failure too */
+	fakerandom_fail(1, ULONG_MAX, EIO);
+	assert_int_equal(util_random_alnum((char[200]){ 0 }, 200), -EIO);
+	fakerandom_off();
+	assert_int_equal(util_random(a, sizeof(a)), 0);
 }
 
 static void
@@ -450,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_ct_equal_length_high_bits),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_random_alnum),
+		cmocka_unit_test(test_random_fails),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_uint),

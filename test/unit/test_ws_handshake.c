@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fakerandom.h"
 #include "util.h"
 #include "ws_handshake.h"
 
@@ -110,6 +111,10 @@ test_client_key(void **state)
 	assert_int_equal(strlen(a), WS_HANDSHAKE_KEY_LEN);
 	assert_int_equal(util_base64_decode(raw, sizeof(raw), a, strlen(a)), 16);
 	assert_string_not_equal(a, b);
+	/* no random numbers: no key */
+	fakerandom_fail(0, ULONG_MAX, ENOSYS);
+	assert_int_equal(ws_handshake_client_key(a), -ENOSYS);
+	fakerandom_off();
 }
 
 /* ---- client request ----------------------------------------------------- */
