@@ -89,6 +89,9 @@ int util_parse_duration_ms(const char *s, int secs_default, uint64_t *out);
 /* Parse a decimal unsigned integer that must fit in max. 0 or -1. */
 int util_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
+/* The same from s[0..n) (not NUL-terminated): digits only, at least one. 0 or -1. */
+int util_parse_uintn(const char *s, size_t n, uint64_t max, uint64_t *out);
+
 /* Case-insensitive (ASCII letters) equality of a[0..n) and b[0..n). */
 int util_mem_caseeq(const char *a, const char *b, size_t n);
 

@@ -176,20 +176,7 @@ pair_tokens(const struct json_doc *doc, int e, int *nt, int *vt)
 static int
 parse_length(const char *s, size_t n, uint64_t *out)
 {
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 19)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > HTTP1_CONTENT_LENGTH_MAX)
-		return -1;
-	*out = v;
-	return 0;
+	return util_parse_uintn(s, n, HTTP1_CONTENT_LENGTH_MAX, out);
 }
 
 static int

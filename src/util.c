@@ -202,16 +202,24 @@ util_base64_decode(uint8_t *dst, size_t cap, const char *src, size_t n)
 int
 util_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	return s == NULL ? -1 : util_parse_uintn(s, strlen(s), max, out);
+}
 
-	if (s == NULL || *s == '\0')
+/* see util.h */
+int
+util_parse_uintn(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0)
 		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
 			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
 	if (v > max)
 		return -1;

@@ -361,17 +361,9 @@ inspect_api_summary(const struct inspect_api_ctx *ctx, const struct capture_ex *
 int
 inspect_api_parse_id(const char *s, size_t n, uint64_t *id)
 {
-	uint64_t v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (n == 0 || n > 19)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v == 0)
+	if (util_parse_uintn(s, n, UINT64_MAX, &v) < 0 || v == 0)
 		return -1;
 	*id = v;
 	return 0;

@@ -343,6 +343,15 @@ test_parse_uint(void **state)
 	(void)state;
 	assert_int_equal(util_parse_uint("0", 0, &v), 0);
 	assert_int_equal(v, 0);
+	/* a counted string: the bytes past n do not count */
+	assert_int_equal(util_parse_uintn("1234xyz", 4, 9999, &v), 0);
+	assert_int_equal(v, 1234);
+	assert_int_equal(util_parse_uintn("1234", 4, 1233, &v), -1);
+	assert_int_equal(util_parse_uintn("12a4", 4, 9999, &v), -1);
+	assert_int_equal(util_parse_uintn("", 0, 9999, &v), -1);
+	assert_int_equal(util_parse_uintn("18446744073709551616", 20, UINT64_MAX, &v), -1);
+	assert_int_equal(util_parse_uintn("18446744073709551615", 20, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
 	assert_int_equal(util_parse_uint("65535", 65535, &v), 0);
 	assert_int_equal(v, 65535);
 	assert_int_equal(util_parse_uint("007", 10, &v), 0);
