@@ -1,13 +1,15 @@
 #!/bin/sh
-# Instructions per EXPOSE request in htc, counted by callgrind: deterministic,
-# so a change of a few percent shows on a shared, noisy machine where req/s
-# cannot. N keep-alive requests of 100 B over 4 connections (nginx as the
-# local service, our daemon in between); htc's log goes to a file, as in a
-# pipe. With BASE_BUILD the same run is made with that build's htc, and the
-# ratio printed.
+# Instructions per EXPOSE request in htc and in the daemon, counted by
+# callgrind: deterministic, so a change of a few percent shows on a shared,
+# noisy machine where req/s cannot. N keep-alive requests of 100 B over 4
+# connections (nginx as the local service, the daemon in between); both run
+# under callgrind in the same pass, their logs go to files, as in a pipe.
+# With BASE_BUILD the same run is made with that build's two programs, and
+# the ratios printed. BENCH_KEEP=1 keeps the counts (cg.htc-*, cg.daemon-*)
+# for callgrind_annotate.
 #
-#   sh bench/callgrind.sh                                # build-bench's htc
-#   BASE_BUILD=/tmp/base/build sh bench/callgrind.sh      # and an older one
+#   sh bench/callgrind.sh                                # build-bench's programs
+#   BASE_BUILD=/tmp/base/build sh bench/callgrind.sh      # and an older build's
 #   HTC_FLAGS=--no-inspect sh bench/callgrind.sh          # htc's flags (ours only)
 #
 # Needs valgrind and nginx (sh third_party/deps.sh bench).
@@ -19,7 +21,24 @@ for t in valgrind /usr/sbin/nginx; do
 	command -v $t >/dev/null || { say "missing $t (sh third_party/deps.sh bench)"; exit 1; }
 done
 
-# count HTC LABEL: prints "LABEL instructions-per-request"
+# stop_cg PID: SIGINT (both programs exit cleanly on it, and callgrind then
+# writes its counts), up to 30 s for that, then stop_pid.
+stop_cg() {
+	kill -INT "$1" 2>/dev/null
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 300 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	stop_pid "$1"
+}
+
+# per_request FILE: callgrind's total instructions in FILE divided by N
+per_request() {
+	echo $(($(sed -n 's/^totals: //p' "$1") / N))
+}
+
+# count DAEMON HTC LABEL: prints "htc-per-request daemon-per-request"
 count() {
 	nginx_port=$(free_port) ctl=$(free_port) cport=$(free_port)
 	tok=bench-callgrind-token-0123456789
@@ -31,13 +50,14 @@ http { access_log off; server { listen 127.0.0.1:$nginx_port;
 NG
 	bg_start nginx /usr/sbin/nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err"
 	ngx=$BG_PID
-	bg_start daemon "$HT_USE" --listen 127.0.0.1:$ctl --token $tok --log-level error
+	bg_start "daemon-$3" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.daemon-$3" \
+		"$1" --listen 127.0.0.1:$ctl --token $tok --log-level error
 	dp=$BG_PID
-	wait_listen $ctl 10 $dp || { say "the daemon did not start"; exit 1; }
+	wait_listen $ctl 60 $dp || { say "the daemon did not start"; exit 1; }
 	flags=${HTC_FLAGS:-}
-	[ "$2" = ours ] || flags=""
+	[ "$3" = ours ] || flags=""
 	# shellcheck disable=SC2086
-	bg_start "htc-$2" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$2" "$1" --url ws://127.0.0.1:$ctl \
+	bg_start "htc-$3" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.htc-$3" "$2" --url ws://127.0.0.1:$ctl \
 		--token $tok $flags expose $nginx_port --port $cport
 	hp=$BG_PID
 	wait_listen $cport 60 $hp || { say "htc did not bind"; exit 1; }
@@ -56,24 +76,17 @@ for i in range(n // 4):
 for s in socks:
     s.close()
 PY
-	kill -INT $hp # callgrind writes its counts when htc exits
-	_i=0
-	while kill -0 $hp 2>/dev/null && [ $_i -lt 300 ]; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	stop_pid $hp
-	stop_pid $dp
+	stop_cg $hp
+	stop_cg $dp
 	stop_pid $ngx
-	total=$(sed -n 's/^totals: //p' "$TMP/cg.$2")
-	echo "$2 $((total / N))"
+	echo "$(per_request "$TMP/cg.htc-$3") $(per_request "$TMP/cg.daemon-$3")"
 }
 
-ours=$(count "$HTC_USE" ours)
-say "htc, instructions per request ($N requests of 100 B, 4 keep-alive connections):"
-say "  ours: ${ours#* }"
+ours=$(count "$HT_USE" "$HTC_USE" ours)
+say "instructions per request ($N requests of 100 B, 4 keep-alive connections):"
+say "  ours: htc ${ours% *}, daemon ${ours#* }"
 if [ -n "$BASE_BUILD" ]; then
-	base=$(count "$BASE_BUILD/htc" base)
-	say "  base: ${base#* }"
-	python3 -c "print('  ours/base: %.3f' % (${ours#* } / ${base#* }))" >&2
+	base=$(count "$BASE_BUILD/hoody-tunnel" "$BASE_BUILD/htc" base)
+	say "  base: htc ${base% *}, daemon ${base#* }"
+	python3 -c "print('  ours/base: htc %.3f, daemon %.3f' % (${ours% *} / ${base% *}, ${ours#* } / ${base#* }))" >&2
 fi
