@@ -315,22 +315,24 @@ util_parse_duration_ms(const char *s, int secs_default, uint64_t *out)
 	return -1;
 }
 
+/* c with ASCII upper-case letters mapped to lower case */
+static inline unsigned char
+ascii_lower(char c)
+{
+	unsigned char x = (unsigned char)c;
+
+	return x >= 'A' && x <= 'Z' ? (unsigned char)(x + 32) : x;
+}
+
 /* see util.h */
 int
 util_mem_caseeq(const char *a, const char *b, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (unsigned char)(x + 32);
-		if (y >= 'A' && y <= 'Z')
-			y = (unsigned char)(y + 32);
-		if (x != y)
+	for (i = 0; i < n; i++)
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
 			return 0;
-	}
 	return 1;
 }
 
@@ -338,7 +340,13 @@ util_mem_caseeq(const char *a, const char *b, size_t n)
 int
 util_strcaseeq(const char *a, size_t alen, const char *b)
 {
-	return strnlen(b, alen + 1) == alen && util_mem_caseeq(a, b, alen);
+	size_t i;
+
+	/* one pass that stops at the first difference; b is read up to its NUL */
+	for (i = 0; i < alen; i++)
+		if (b[i] == '\0' || ascii_lower(a[i]) != ascii_lower(b[i]))
+			return 0;
+	return b[alen] == '\0';
 }
 
 /* see util.h */

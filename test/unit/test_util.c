@@ -426,6 +426,10 @@ test_strcaseeq(void **state)
 	assert_false(util_strcaseeq("Hostname", 8, "host"));
 	assert_false(util_strcaseeq("", 0, "a"));
 	assert_false(util_strcaseeq("a", 1, ""));
+	/* a NUL inside a never matches b's end early, a difference in the last byte counts */
+	assert_false(util_strcaseeq("ab\0", 3, "ab"));
+	assert_false(util_strcaseeq("upgradE", 7, "upgradf"));
+	assert_true(util_strcaseeq("Upgrade-x", 7, "UPGRADE"));
 	assert_false(util_strcaseeq("abc", 3, "abd"));
 	/* only ASCII letters fold: '@' (0x40) is not '`' (0x60), '[' is not '{' */
 	assert_false(util_strcaseeq("@", 1, "`"));
