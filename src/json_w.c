@@ -36,7 +36,10 @@ w_put(struct json_writer *w, const void *p, size_t n)
 static void
 w_putc(struct json_writer *w, char c)
 {
-	w_put(w, &c, 1);
+	if (!w->err && buf_room(w->b) > 0)
+		*w->b->last++ = (uint8_t)c;
+	else
+		w_put(w, &c, 1);
 }
 
 static uint64_t
@@ -168,6 +171,27 @@ w_escape(struct json_writer *w, uint8_t c)
 	w_put(w, e, 2);
 }
 
+/*
+ * The quoted string s[0..n) in one piece when it needs no escape and the
+ * buffer has (or gets) the room: 1 when written, 0 to take the general way.
+ */
+static int
+w_plain_string(struct json_writer *w, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && json_cc_table[s[i]] == CC_PLAIN)
+		i++;
+	if (i < n || w->err ||
+	    (buf_room(w->b) < n + 2 && buf_reserve(w->b, n + 2, buf_headroom(w->b), w->max) != 0))
+		return 0;
+	*w->b->last++ = '"';
+	memcpy(w->b->last, s, n);
+	w->b->last += n;
+	*w->b->last++ = '"';
+	return 1;
+}
+
 /* The quoted, escaped string s[0..n); order and comma already handled. */
 static void
 w_string(struct json_writer *w, const uint8_t *s, size_t n)
@@ -175,6 +199,8 @@ w_string(struct json_writer *w, const uint8_t *s, size_t n)
 	static const uint8_t fffd[3] = { 0xEF, 0xBF, 0xBD };
 	size_t i = 0, run, k, sub;
 
+	if (w_plain_string(w, s, n))
+		return;
 	w_putc(w, '"');
 	while (i < n && !w->err) {
 		for (run = i; i < n; i += k) {
