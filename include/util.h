@@ -92,6 +92,14 @@ int util_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* The same from s[0..n) (not NUL-terminated): digits only, at least one. 0 or -1. */
 int util_parse_uintn(const char *s, size_t n, uint64_t max, uint64_t *out);
 
+/*
+ * Append s[0..n) (up to a NUL in it, if any) at out[o], truncated to fit
+ * cap bytes with a NUL after it, as snprintf would; nothing written when
+ * o >= cap. cap > 0. Returns o plus the length of s up to that NUL, so a
+ * result >= cap says the text was cut.
+ */
+size_t util_catn(char *out, size_t cap, size_t o, const char *s, size_t n);
+
 /* Case-insensitive (ASCII letters) equality of a[0..n) and b[0..n). */
 int util_mem_caseeq(const char *a, const char *b, size_t n);
 

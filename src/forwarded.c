@@ -3,7 +3,6 @@
  */
 #include "forwarded.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -97,15 +96,14 @@ joined(const struct http1_header *h, size_t n, const char *name, char *out, size
 
 	out[0] = '\0';
 	for (i = 0; i < n; i++) {
-		int k;
-
 		if (!util_strcaseeq(h[i].name, h[i].name_len, name))
 			continue;
-		k = snprintf(out + o, cap - o, "%s%.*s", found ? ", " : "", (int)h[i].value_len, h[i].value);
+		if (found)
+			o = util_catn(out, cap, o, ", ", 2);
+		o = util_catn(out, cap, o, h[i].value, h[i].value_len);
 		found = 1;
-		if (k < 0 || (size_t)k >= cap - o)
+		if (o >= cap)
 			return 1;
-		o += (size_t)k;
 	}
 	return found;
 }
@@ -115,10 +113,16 @@ first_value(const struct http1_header *h, size_t n, const char *name, char *out,
 {
 	const struct http1_header *f = http1_find_header(h, n, name);
 
+	out[0] = '\0';
 	if (f != NULL)
-		snprintf(out, cap, "%.*s", (int)f->value_len, f->value);
-	else
-		out[0] = '\0';
+		util_catn(out, cap, 0, f->value, f->value_len);
+}
+
+/* out = the C string s, cut to cap */
+static void
+set_str(char *out, size_t cap, const char *s)
+{
+	util_catn(out, cap, 0, s, strlen(s));
 }
 
 /* see forwarded.h */
@@ -129,13 +133,17 @@ forwarded_values(int trusted, const char *ip, const struct http1_header *hdrs, s
 	char prev[sizeof(out->xff)];
 
 	first_value(hdrs, n, "Host", out->host, sizeof(out->host));
-	snprintf(out->proto, sizeof(out->proto), "http");
-	snprintf(out->real_ip, sizeof(out->real_ip), "%s", ip);
-	snprintf(out->xff, sizeof(out->xff), "%s", ip);
+	set_str(out->proto, sizeof(out->proto), "http");
+	set_str(out->real_ip, sizeof(out->real_ip), ip);
+	set_str(out->xff, sizeof(out->xff), ip);
 	if (!trusted)
 		return;
-	if (joined(hdrs, n, "X-Forwarded-For", prev, sizeof(prev)))
-		snprintf(out->xff, sizeof(out->xff), "%s, %s", prev, ip);
+	if (joined(hdrs, n, "X-Forwarded-For", prev, sizeof(prev))) {
+		size_t o = util_catn(out->xff, sizeof(out->xff), 0, prev, strlen(prev));
+
+		o = util_catn(out->xff, sizeof(out->xff), o, ", ", 2);
+		util_catn(out->xff, sizeof(out->xff), o, ip, strlen(ip));
+	}
 	if (http1_find_header(hdrs, n, "X-Forwarded-Proto"))
 		first_value(hdrs, n, "X-Forwarded-Proto", out->proto, sizeof(out->proto));
 	if (http1_find_header(hdrs, n, "X-Forwarded-Host"))

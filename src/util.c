@@ -315,6 +315,23 @@ util_parse_duration_ms(const char *s, int secs_default, uint64_t *out)
 	return -1;
 }
 
+/* see util.h */
+size_t
+util_catn(char *out, size_t cap, size_t o, const char *s, size_t n)
+{
+	const char *z = memchr(s, '\0', n);
+	size_t k;
+
+	if (z != NULL)
+		n = (size_t)(z - s);
+	if (o < cap) {
+		k = n < cap - o - 1 ? n : cap - o - 1;
+		memcpy(out + o, s, k);
+		out[o + k] = '\0';
+	}
+	return o + n;
+}
+
 /* c with ASCII upper-case letters mapped to lower case */
 static inline unsigned char
 ascii_lower(char c)

@@ -413,6 +413,32 @@ test_list_next(void **state)
 }
 
 static void
+test_catn(void **state)
+{
+	char out[8];
+	size_t o;
+
+	(void)state;
+	o = util_catn(out, sizeof(out), 0, "abc", 3);
+	assert_int_equal(o, 3);
+	assert_string_equal(out, "abc");
+	o = util_catn(out, sizeof(out), o, ", ", 2);
+	o = util_catn(out, sizeof(out), o, "defgh", 5);
+	assert_int_equal(o, 10); /* cut: as snprintf, the whole length */
+	assert_string_equal(out, "abc, de");
+	assert_int_equal(util_catn(out, sizeof(out), o, "x", 1), 11);
+	assert_string_equal(out, "abc, de"); /* o >= cap: nothing written */
+	assert_int_equal(util_catn(out, sizeof(out), 0, "a\0b", 3), 1);
+	assert_string_equal(out, "a");
+	assert_int_equal(util_catn(out, sizeof(out), 0, "", 0), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(util_catn(out, 1, 0, "abc", 3), 3);
+	assert_string_equal(out, "");
+	assert_int_equal(util_catn(out, sizeof(out), 0, "1234567", 7), 7);
+	assert_string_equal(out, "1234567");
+}
+
+static void
 test_strcaseeq(void **state)
 {
 	(void)state;
@@ -496,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_catn),
 		cmocka_unit_test(test_strcaseeq),
 		cmocka_unit_test(test_list_next),
 		cmocka_unit_test(test_replace_file_and_wipe),
