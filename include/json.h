@@ -159,6 +159,14 @@ enum json_type json_type(const struct json_doc *doc, int tok);
 int json_get(const struct json_doc *doc, int obj, const char *key);
 
 /*
+ * json_get() for the n keys in keys[] in one pass over the members:
+ * vals[i] gets what json_get(doc, obj, keys[i]) would return. Keys are
+ * distinct C strings. Returns how many were found (-1, all vals -1, when
+ * obj is not an object). O(members * n) short compares.
+ */
+int json_get_keys(const struct json_doc *doc, int obj, const char *const *keys, size_t n, int *vals);
+
+/*
  * Iteration: the first child of a container (an object's first key), -1
  * when empty or not a container; and the sibling after child i of
  * container parent, -1 after the last.

@@ -230,14 +230,15 @@ scan_headers(const struct json_doc *doc, int hdrs, struct head_scan *sc)
 	return 0;
 }
 
+/* h's status and final from their tokens (tok: of "final"); -1 when not valid for rq */
 static int
-parse_status(const struct json_doc *doc, const struct expose_http_req *rq, struct expose_http_head *h)
+parse_status(const struct json_doc *doc, int status, int tok, const struct expose_http_req *rq,
+	     struct expose_http_head *h)
 {
 	int64_t st;
 	bool fin = true;
-	int tok = json_get(doc, 0, "final");
 
-	if (json_obj_get_int(doc, 0, "status", &st) != 0 || st < 100 || st > 599)
+	if (json_get_int(doc, status, &st) != 0 || st < 100 || st > 599)
 		return -1;
 	if (tok >= 0 && !json_is_null(doc, tok) && json_get_bool(doc, tok, &fin) != 0)
 		return -1;
@@ -372,6 +373,8 @@ int
 expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const struct expose_http_req *rq,
 			  struct expose_http_head *h)
 {
+	static const char *const keys[] = { "status", "final", "headers" };
+	int v[UTIL_ARRAY_SIZE(keys)];
 	struct json_tok toks[RESP_TOKENS];
 	struct json_doc doc;
 	struct head_scan sc;
@@ -380,9 +383,10 @@ expose_http_response_head(struct buf *out, const uint8_t *json, size_t n, const 
 
 	memset(h, 0, sizeof(*h));
 	if (json_parse(&doc, (const char *)json, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0 ||
-	    json_type(&doc, 0) != JSON_OBJECT || parse_status(&doc, rq, h) < 0)
+	    json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), v) < 0 ||
+	    parse_status(&doc, v[0], v[1], rq, h) < 0)
 		return -EPROTO;
-	hdrs = json_get(&doc, 0, "headers");
+	hdrs = v[2];
 	if (scan_headers(&doc, hdrs, &sc) < 0)
 		return -EPROTO;
 	decide_framing(rq, &sc, h);

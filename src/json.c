@@ -627,6 +627,39 @@ json_get(const struct json_doc *doc, int obj, const char *key)
 	return found;
 }
 
+/* 1 when key token k equals the C string key (raw compare when k has no escape) */
+static int
+key_is(const struct json_doc *doc, const struct json_tok *t, int k, const char *key)
+{
+	size_t n = t->end - t->start;
+
+	if (t->flags & JSON_TOK_ESCAPED)
+		return json_string_eqn(doc, k, key, strlen(key));
+	/* a JSON string holds no raw NUL: strncmp stops at key's end */
+	return strncmp(doc->text + t->start, key, n) == 0 && key[n] == '\0';
+}
+
+/* see json.h */
+int
+json_get_keys(const struct json_doc *doc, int obj, const char *const *keys, size_t n, int *vals)
+{
+	int k, found = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		vals[i] = -1;
+	if (json_type(doc, obj) != JSON_OBJECT)
+		return -1;
+	for (k = json_first(doc, obj); k >= 0; k = json_next(doc, obj, k))
+		for (i = 0; i < n; i++)
+			if (key_is(doc, &doc->toks[k], k, keys[i])) {
+				found += vals[i] < 0;
+				vals[i] = k + 1;
+				break;
+			}
+	return found;
+}
+
 /*
  * Next piece of the unescaped string whose raw content ends at `end`,
  * starting at *ip: a run of literal bytes (pointing into the text) or one

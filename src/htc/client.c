@@ -593,6 +593,8 @@ open_tcp(struct client *c, struct client_binding *b, struct stream *s, const cha
 static void
 on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size_t n)
 {
+	static const char *const keys[] = { "kind", "bindId", "peerAddr" };
+	int v[UTIL_ARRAY_SIZE(keys)];
 	struct json_tok toks[256];
 	struct json_doc doc;
 	struct client_binding *b;
@@ -609,15 +611,16 @@ on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size
 				 "bad STREAM_OPEN");
 		return;
 	}
-	http = json_string_eq(&doc, json_get(&doc, 0, "kind"), "http");
+	json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), v);
+	http = json_string_eq(&doc, v[0], "http");
 	s = mux_open(&c->mux, sid, http ? STREAM_KIND_HTTP : STREAM_KIND_TCP, index);
 	if (s == NULL) {
 		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_REFUSED_STREAM,
 				 "cannot open stream");
 		return;
 	}
-	json_obj_get_int(&doc, 0, "bindId", &bind_id);
-	json_obj_get_str(&doc, 0, "peerAddr", peer, sizeof(peer));
+	json_get_int(&doc, v[1], &bind_id);
+	json_get_string(&doc, v[2], peer, sizeof(peer));
 	b = binding_by_id(c, bind_id);
 	if (b != NULL && b->kind == CLIENT_EXPOSE && http) {
 		if (local_http_open(c, b, s, p, n, peer) < 0 && s->state != STREAM_CLOSED)

@@ -125,15 +125,16 @@ put_field(struct buf *out, size_t max, const struct json_doc *doc, int pair, str
 	return put(out, max, "\r\n", 2);
 }
 
-/* The request line: method, target, version. */
+/* The request line from the tokens of method and target, and the version. */
 static int
-put_request_line(struct buf *out, size_t max, const struct json_doc *doc, struct local_request *rq)
+put_request_line(struct buf *out, size_t max, const struct json_doc *doc, int method, int target,
+		 struct local_request *rq)
 {
 	size_t start = buf_len(out), n;
 	const char *m;
 	int rc;
 
-	if ((rc = put_string(out, max, doc, json_get(doc, 0, "method"), &n)) < 0)
+	if ((rc = put_string(out, max, doc, method, &n)) < 0)
 		return rc;
 	m = (const char *)out->pos + start;
 	if (!http1_method_valid(m, n))
@@ -145,7 +146,7 @@ put_request_line(struct buf *out, size_t max, const struct json_doc *doc, struct
 	if ((rc = put(out, max, " ", 1)) < 0)
 		return rc;
 	rq->target_off = buf_len(out);
-	if ((rc = put_string(out, max, doc, json_get(doc, 0, "target"), &n)) < 0)
+	if ((rc = put_string(out, max, doc, target, &n)) < 0)
 		return rc;
 	if (!http1_target_valid((const char *)out->pos + rq->target_off, n))
 		return LOCAL_CODEC_INVALID;
@@ -158,20 +159,23 @@ int
 local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks, const char *host,
 			 struct buf *out, size_t max, struct local_request *rq)
 {
+	static const char *const keys[] = { "isUpgrade", "method", "target", "headers" };
+	int v[UTIL_ARRAY_SIZE(keys)];
 	struct json_doc doc;
 	int hdrs, k, rc, has_host = 0;
 	bool up = false;
 
 	memset(rq, 0, sizeof(*rq));
-	if (json_parse(&doc, json, n, toks, ntoks, NULL) < 0 || json_type(&doc, 0) != JSON_OBJECT)
+	if (json_parse(&doc, json, n, toks, ntoks, NULL) < 0 ||
+	    json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), v) < 0)
 		return LOCAL_CODEC_INVALID;
-	k = json_get(&doc, 0, "isUpgrade");
+	k = v[0];
 	if (k >= 0 && !json_is_null(&doc, k) && json_get_bool(&doc, k, &up) != JSON_GET_OK)
 		return LOCAL_CODEC_INVALID;
 	rq->upgrade = up;
-	if ((rc = put_request_line(out, max, &doc, rq)) < 0)
+	if ((rc = put_request_line(out, max, &doc, v[1], v[2], rq)) < 0)
 		return rc;
-	hdrs = json_get(&doc, 0, "headers");
+	hdrs = v[3];
 	if (hdrs >= 0 && !json_is_null(&doc, hdrs) && json_type(&doc, hdrs) != JSON_ARRAY)
 		return LOCAL_CODEC_INVALID;
 	for (k = json_first(&doc, hdrs); k >= 0; k = json_next(&doc, hdrs, k))

@@ -362,6 +362,30 @@ test_get_member(void **state)
 	assert_int_equal(json_get(&doc, -1, "x"), -1);
 }
 
+/* json_get_keys: json_get for several keys in one pass */
+static void
+test_get_keys(void **state)
+{
+	static const char *const keys[] = { "ab", "\"q", "", "a", "n", "abc", "nope" };
+	int vals[UTIL_ARRAY_SIZE(keys)];
+	struct json_doc doc;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(
+		parse(&doc, S("{\"a\\u0062\":1,\"\\\"q\":2,\"n\":{\"a\":3},\"\":4,\"ab\":5,\"abc\":6}")), 0);
+	assert_int_equal(json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), vals), 5);
+	for (i = 0; i < UTIL_ARRAY_SIZE(keys); i++)
+		assert_int_equal(vals[i], json_get(&doc, 0, keys[i]));
+	assert_int_equal(vals[3], -1); /* the nested "a" */
+	assert_int_equal(vals[6], -1);
+	assert_int_equal(json_get_keys(&doc, 2, keys, 2, vals), -1);
+	assert_int_equal(vals[0], -1);
+	assert_int_equal(vals[1], -1);
+	assert_int_equal(json_get_keys(&doc, -1, keys, 1, vals), -1);
+	assert_int_equal(json_get_keys(&doc, 0, keys, 0, vals), 0);
+}
+
 /* Duplicate keys: the last one wins, as in JSON.parse. */
 static void
 test_duplicate_keys_last_wins(void **state)
@@ -1133,6 +1157,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_vectors),
+		cmocka_unit_test(test_get_keys),
 		cmocka_unit_test(test_invalid_vectors),
 		cmocka_unit_test(test_prefixes_incomplete),
 		cmocka_unit_test(test_token_layout),
