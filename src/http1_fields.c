@@ -97,15 +97,20 @@ http1_target_valid(const char *p, size_t len)
 int
 http1_is_hop_by_hop(const char *name, size_t len)
 {
-	static const char *const names[] = {
-		"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+	/* with their lengths: most fields are told apart without a compare */
+	static const struct {
+		const char *s;
+		size_t n;
+	} names[] = {
+		{ "connection", 10 }, { "keep-alive", 10 }, { "transfer-encoding", 17 },
+		{ "te", 2 },          { "trailer", 7 },     { "upgrade", 7 },
 	};
 	size_t i;
 
-	if (len >= 6 && util_strcaseeq(name, 6, "proxy-"))
+	if (len >= 6 && util_mem_caseeq(name, "proxy-", 6))
 		return 1;
 	for (i = 0; i < UTIL_ARRAY_SIZE(names); i++)
-		if (util_strcaseeq(name, len, names[i]))
+		if (len == names[i].n && util_mem_caseeq(name, names[i].s, len))
 			return 1;
 	return 0;
 }

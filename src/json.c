@@ -635,7 +635,9 @@ key_is(const struct json_doc *doc, const struct json_tok *t, int k, const char *
 
 	if (t->flags & JSON_TOK_ESCAPED)
 		return json_string_eqn(doc, k, key, strlen(key));
-	/* a JSON string holds no raw NUL: strncmp stops at key's end */
+	/* a JSON string holds no raw NUL: the first byte and strncmp stop at key's end */
+	if (n == 0 || doc->text[t->start] != key[0])
+		return n == 0 && key[0] == '\0';
 	return strncmp(doc->text + t->start, key, n) == 0 && key[n] == '\0';
 }
 
