@@ -590,12 +590,35 @@ open_tcp(struct client *c, struct client_binding *b, struct stream *s, const cha
 		c->ev->on_stream_open(c, b, s->id, peer);
 }
 
+/*
+ * Parse a STREAM_OPEN into doc with the client's token array, grown (to
+ * CLIENT_JSON_TOKENS_MAX) when a request has more header fields than it
+ * holds: the daemon's --max-headers decides how many, not htc. 0 or -1.
+ */
+static int
+parse_open(struct client *c, struct json_doc *doc, const uint8_t *p, size_t n)
+{
+	for (;;) {
+		struct json_tok *t;
+
+		if (c->toks != NULL &&
+		    json_parse(doc, (const char *)p, n, c->toks, c->ntoks, NULL) != JSON_ERR_TOKENS)
+			return doc->err == 0 ? 0 : -1;
+		if (c->ntoks >= CLIENT_JSON_TOKENS_MAX)
+			return -1;
+		t = realloc(c->toks, (c->ntoks ? c->ntoks * 2 : 1024) * sizeof(*t));
+		if (t == NULL)
+			return -1;
+		c->toks = t;
+		c->ntoks = c->ntoks ? c->ntoks * 2 : 1024;
+	}
+}
+
 static void
 on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size_t n)
 {
 	static const char *const keys[] = { "kind", "bindId", "peerAddr" };
 	int v[UTIL_ARRAY_SIZE(keys)];
-	struct json_tok toks[256];
 	struct json_doc doc;
 	struct client_binding *b;
 	struct stream *s;
@@ -606,7 +629,7 @@ on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size
 	if (!c->mux_ready || sid == 0)
 		return;
 	memset(&doc, 0, sizeof(doc));
-	if (json_parse(&doc, (const char *)p, n, toks, UTIL_ARRAY_SIZE(toks), NULL) < 0) {
+	if (parse_open(c, &doc, p, n) < 0) {
 		tunnel_send_code(&c->socks[index].t, FRAME_RESET, sid, FRAME_CODE_PROTOCOL_ERROR,
 				 "bad STREAM_OPEN");
 		return;
@@ -623,7 +646,7 @@ on_stream_open(struct client *c, int index, uint32_t sid, const uint8_t *p, size
 	json_get_string(&doc, v[2], peer, sizeof(peer));
 	b = binding_by_id(c, bind_id);
 	if (b != NULL && b->kind == CLIENT_EXPOSE && http) {
-		if (local_http_open(c, b, s, p, n, peer) < 0 && s->state != STREAM_CLOSED)
+		if (local_http_open(c, b, s, &doc, peer) < 0 && s->state != STREAM_CLOSED)
 			mux_send_reset(&c->mux, s, FRAME_CODE_REFUSED_STREAM, "cannot serve request");
 		return;
 	}
@@ -981,5 +1004,8 @@ client_run(struct client *c)
 	if (c->mux_ready)
 		mux_fini(&c->mux);
 	tunnel_loop_fini(&c->tl);
+	free(c->toks);
+	c->toks = NULL;
+	c->ntoks = 0;
 	return c->exit_code;
 }

@@ -14,13 +14,17 @@
 #include <sys/socket.h>
 
 #include "htc.h"
+#include "json.h"
 #include "wsdial.h"
 #include "mux.h"
 #include "reactor.h"
 #include "tunnel.h"
 
 #define CLIENT_MAX_BINDINGS 32
-#define CLIENT_PING_MS 5000 /* RTT measurement interval, when asked for (on_rtt) */
+#define CLIENT_PING_MS 5000
+#define CLIENT_JSON_TOKENS_MAX                                                                               \
+	65536 /* a STREAM_OPEN of ~20,000 header fields */ /* RTT measurement interval, when asked for       \
+							      (on_rtt) */
 
 enum client_bind_kind {
 	CLIENT_PULL,   /* tcp / pull */
@@ -143,7 +147,9 @@ struct client {
 	struct reactor_timer rejoin_timer; /* v2: ask for tickets again after a secondary was lost */
 	unsigned rejoin_attempts;          /* since the last JOIN_OK (backoff) */
 	struct reactor_signal sigint, sigterm, sigpipe;
-	void *local_pool; /* local.c: idle keep-alive connections to local services */
+	void *local_pool;      /* local.c: idle keep-alive connections to local services */
+	struct json_tok *toks; /* STREAM_OPEN's tokens (grown on demand, freed at exit) */
+	size_t ntoks;
 };
 
 /*

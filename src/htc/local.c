@@ -58,8 +58,7 @@
 #include "ring.h"
 #include "util.h"
 
-#define LOCAL_HEAD_MAX (128 * 1024) /* request head built from STREAM_OPEN */
-#define LOCAL_JSON_TOKENS 1024
+#define LOCAL_HEAD_MAX (128 * 1024)     /* request head built from STREAM_OPEN */
 #define LOCAL_RESP_HEAD_MAX (32 * 1024) /* response head (JSON must fit in one frame) */
 #define LOCAL_RESP_HEADERS 128
 #define LOCAL_RING_MIN 4096
@@ -1066,17 +1065,15 @@ log_refused(struct client *c, const struct client_binding *b, const struct buf *
 
 /* Fill r from the STREAM_OPEN. 0, LOCAL_CODEC_INVALID, or another -errno. */
 static int
-lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t n)
+lreq_setup(struct lreq *r, struct client_binding *b, const struct json_doc *doc)
 {
-	struct json_tok toks[LOCAL_JSON_TOKENS];
 	char host[URL_HOST_MAX + 16];
 	int rc;
 
 	r->b = b;
 	if (url_local_format(&b->local, host, sizeof(host)) < 0)
 		host[0] = '\0';
-	rc = local_codec_request_head((const char *)json, n, toks, LOCAL_JSON_TOKENS, host, &r->head,
-				      LOCAL_HEAD_MAX, &r->rq);
+	rc = local_codec_request_head_doc(doc, host, &r->head, LOCAL_HEAD_MAX, &r->rq);
 	if (rc < 0)
 		return rc;
 	snprintf(r->method, sizeof(r->method), "%.*s", (int)r->rq.method_len, (const char *)r->head.pos);
@@ -1092,7 +1089,7 @@ lreq_setup(struct lreq *r, struct client_binding *b, const uint8_t *json, size_t
 
 /* see local.h */
 int
-local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json, size_t n,
+local_http_open(struct client *c, struct client_binding *b, struct stream *s, const struct json_doc *doc,
 		const char *peer)
 {
 	struct local *loc = local_get(c);
@@ -1107,7 +1104,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	r->addr_len = b->addr_len;
 	if (c->cap != NULL)
 		r->cap_id = capture_open(c->cap, (unsigned)(b - c->binds), peer, 0);
-	rc = lreq_setup(r, b, json, n);
+	rc = lreq_setup(r, b, doc);
 	if (rc == LOCAL_CODEC_INVALID) {
 		log_refused(c, b, &r->head, &r->rq);
 		if (c->cap != NULL)

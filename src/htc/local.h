@@ -11,19 +11,21 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "json.h"
 #include "stream.h"
 
 /*
- * Serve the EXPOSE stream s (just opened in c->mux, its STREAM_OPEN JSON
- * in json[0..n)) against binding b's local address. Takes the stream over
+ * Serve the EXPOSE stream s (just opened in c->mux, its STREAM_OPEN parsed
+ * into doc, which need live only during the call) against binding b's
+ * local address. Takes the stream over
  * (sets s->ops and s->owner); peer is the visitor's address as the
  * daemon gave it (for c->cap). Returns 0, or -1 when it could not start
  * (the caller then resets the stream unless it is already closed).
  * Invalid method, target or headers (CR, LF, NUL, non-token bytes) are
  * refused with a RESET and never written to the local service.
  */
-int local_http_open(struct client *c, struct client_binding *b, struct stream *s, const uint8_t *json,
-		    size_t n, const char *peer);
+int local_http_open(struct client *c, struct client_binding *b, struct stream *s, const struct json_doc *doc,
+		    const char *peer);
 
 /* Close every pooled connection and free local state (client exit). */
 void local_http_fini(struct client *c);

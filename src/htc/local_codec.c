@@ -159,27 +159,38 @@ int
 local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks, const char *host,
 			 struct buf *out, size_t max, struct local_request *rq)
 {
+	struct json_doc doc;
+
+	memset(rq, 0, sizeof(*rq));
+	if (json_parse(&doc, json, n, toks, ntoks, NULL) < 0)
+		return LOCAL_CODEC_INVALID;
+	return local_codec_request_head_doc(&doc, host, out, max, rq);
+}
+
+/* see local_codec.h */
+int
+local_codec_request_head_doc(const struct json_doc *doc, const char *host, struct buf *out, size_t max,
+			     struct local_request *rq)
+{
 	static const char *const keys[] = { "isUpgrade", "method", "target", "headers" };
 	int v[UTIL_ARRAY_SIZE(keys)];
-	struct json_doc doc;
 	int hdrs, k, rc, has_host = 0;
 	bool up = false;
 
 	memset(rq, 0, sizeof(*rq));
-	if (json_parse(&doc, json, n, toks, ntoks, NULL) < 0 ||
-	    json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), v) < 0)
+	if (json_get_keys(doc, 0, keys, UTIL_ARRAY_SIZE(keys), v) < 0)
 		return LOCAL_CODEC_INVALID;
 	k = v[0];
-	if (k >= 0 && !json_is_null(&doc, k) && json_get_bool(&doc, k, &up) != JSON_GET_OK)
+	if (k >= 0 && !json_is_null(doc, k) && json_get_bool(doc, k, &up) != JSON_GET_OK)
 		return LOCAL_CODEC_INVALID;
 	rq->upgrade = up;
-	if ((rc = put_request_line(out, max, &doc, v[1], v[2], rq)) < 0)
+	if ((rc = put_request_line(out, max, doc, v[1], v[2], rq)) < 0)
 		return rc;
 	hdrs = v[3];
-	if (hdrs >= 0 && !json_is_null(&doc, hdrs) && json_type(&doc, hdrs) != JSON_ARRAY)
+	if (hdrs >= 0 && !json_is_null(doc, hdrs) && json_type(doc, hdrs) != JSON_ARRAY)
 		return LOCAL_CODEC_INVALID;
-	for (k = json_first(&doc, hdrs); k >= 0; k = json_next(&doc, hdrs, k))
-		if ((rc = put_field(out, max, &doc, k, rq, &has_host)) < 0)
+	for (k = json_first(doc, hdrs); k >= 0; k = json_next(doc, hdrs, k))
+		if ((rc = put_field(out, max, doc, k, rq, &has_host)) < 0)
 			return rc;
 	if (!has_host && host != NULL && host[0] != '\0') {
 		if (!http1_field_value_valid(host, strlen(host)))

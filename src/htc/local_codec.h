@@ -68,6 +68,10 @@ struct local_request {
 int local_codec_request_head(const char *json, size_t n, struct json_tok *toks, size_t ntoks,
 			     const char *host, struct buf *out, size_t max, struct local_request *rq);
 
+/* The same from a STREAM_OPEN already parsed into doc (its root object). */
+int local_codec_request_head_doc(const struct json_doc *doc, const char *host, struct buf *out, size_t max,
+				 struct local_request *rq);
+
 /*
  * Finish the head in out for the body framing f: "Content-Length: 0" for
  * an empty body of a POST/PUT/PATCH without Content-Length,

@@ -176,6 +176,18 @@ def test_duplicate_set_cookie():
         c.close()
 
 
+def test_many_header_fields():
+    """85 header fields (the daemon allows 100 by default) all reach the local service: htc's
+    STREAM_OPEN parser is not the limit."""
+    e = env()
+    fields = [(f"X-Field-{i}", f"value {i}") for i in range(85)]
+    r = exchange(e.port, "GET", "/headers?tag=many", headers=fields)
+    assert r.status == 200, r
+    got = json.loads(r.body)["headers"]
+    seen = [(n.lower(), v) for n, v in got if n.lower().startswith("x-field-")]
+    assert seen == [(n.lower(), v) for n, v in fields], (len(seen), got[:5])
+
+
 def test_head_204_304_bodiless():
     """HEAD, 204 and 304 carry no body: a GET after them on the same connection parses."""
     e = env()
@@ -757,6 +769,7 @@ CASES = [
     test_public_url_and_session_lines,
     test_methods_sizes_framings,
     test_duplicate_set_cookie,
+    test_many_header_fields,
     test_head_204_304_bodiless,
     test_keepalive_http_client,
     test_pipelining_in_order,
