@@ -20,6 +20,9 @@
 /* Milliseconds of CLOCK_MONOTONIC: arbitrary origin, never decreases. */
 uint64_t clock_mono_ms(void);
 
+/* Microseconds of CLOCK_MONOTONIC, same origin (round trips, durations). */
+uint64_t clock_mono_us(void);
+
 /* Milliseconds since 1970-01-01T00:00:00Z (CLOCK_REALTIME); may jump. */
 int64_t clock_wall_ms(void);
 

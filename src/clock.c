@@ -12,6 +12,17 @@
 
 /* see clock.h */
 uint64_t
+clock_mono_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* see clock.h */
+uint64_t
 clock_mono_ms(void)
 {
 	struct timespec ts;

@@ -18,15 +18,6 @@
 
 #define CAPTURE_GROW_MIN 512
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* see capture.h */
 int
 capture_init(struct capture *c, size_t n, size_t body_max)
@@ -106,7 +97,7 @@ capture_open(struct capture *c, unsigned binding, const char *remote, uint64_t r
 	x->binding = binding;
 	x->replay_of = replay_of;
 	x->start_wall_ms = clock_wall_ms();
-	x->start_us = mono_us();
+	x->start_us = clock_mono_us();
 	x->duration_us = 0;
 	x->status = 0;
 	x->why[0] = '\0';
@@ -222,7 +213,7 @@ capture_done(struct capture *c, uint64_t id, int status, const char *why)
 		return;
 	x->state = CAPTURE_DONE;
 	x->status = status;
-	x->duration_us = mono_us() - x->start_us;
+	x->duration_us = clock_mono_us() - x->start_us;
 	snprintf(x->why, sizeof(x->why), "%s", why != NULL ? why : "");
 	if (c->on_done != NULL)
 		c->on_done(c->arg, x);

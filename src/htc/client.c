@@ -3,6 +3,7 @@
  */
 #include "client.h"
 #include "client_int.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -69,15 +70,6 @@ client_set_state(struct client *c, enum client_state st)
 
 /* ---- round trip to the daemon --------------------------------------------- */
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The ping timer: a PING carrying the time it left, while serving. */
 static void
 on_ping_timer(struct reactor *r, struct reactor_timer *t)
@@ -89,7 +81,7 @@ on_ping_timer(struct reactor *r, struct reactor_timer *t)
 	(void)r;
 	if (p == NULL || c->state != CLIENT_READY)
 		return;
-	frame_ping_encode(nonce, mono_us());
+	frame_ping_encode(nonce, clock_mono_us());
 	tunnel_send(p, FRAME_PING, 0, nonce, sizeof(nonce));
 }
 
@@ -97,7 +89,7 @@ on_ping_timer(struct reactor *r, struct reactor_timer *t)
 static void
 on_pong(struct client *c, const uint8_t *p, size_t n)
 {
-	uint64_t sent, now = mono_us();
+	uint64_t sent, now = clock_mono_us();
 
 	if (c->ev->on_rtt == NULL || frame_ping_decode(p, n, &sent) != FRAME_CODE_NO_ERROR || sent > now ||
 	    now - sent > 600u * 1000000u)

@@ -89,13 +89,6 @@ stamp(void)
 	return text;
 }
 
-/* see console.h */
-void
-console_clock(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s", stamp());
-}
-
 /* ---- a line built by hand (the request log's hot path: no printf) --------- */
 
 struct lb {

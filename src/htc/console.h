@@ -119,7 +119,4 @@ void console_stream_close(uint32_t sid, uint64_t in, uint64_t out, const char *r
 /* Redraw the view's block if something changed since the last redraw, and follow the terminal's size. */
 void console_refresh(void);
 
-/* Format the local time of the wall clock now as "HH:MM:SS.mmm" into out (>= 13 bytes). */
-void console_clock(char *out, size_t cap);
-
 #endif

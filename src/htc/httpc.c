@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "htc.h"
 #include "tlsio.h"
 #include "http1.h"
@@ -39,15 +40,6 @@ struct httpc {
 	struct httpc_response *res;
 	struct tlsio io; /* plain or TLS, once connected */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Format the error message; returns rc so that callers can `return fail(...)`. */
 static int fail(struct httpc *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -329,7 +321,7 @@ httpc_request(const struct url *u, const char *method, const char *target, const
 	if (errcap > 0)
 		err[0] = '\0';
 	h.timeout_ms = timeout_ms > 0 ? timeout_ms : HTTPC_TIMEOUT_MS;
-	h.deadline = now_ms() + h.timeout_ms;
+	h.deadline = (int64_t)clock_mono_ms() + h.timeout_ms;
 	url_authority(u, 0, h.addr, sizeof(h.addr));
 	if ((n = build_request(&h, u, method, target, token, req, sizeof(req))) < 0)
 		return n;

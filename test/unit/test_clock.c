@@ -67,6 +67,19 @@ test_wall_matches_time(void **state)
 	assert_true(now >= before && now < after);
 }
 
+/* Microseconds and milliseconds read the same clock: us / 1000 lies between two ms readings. */
+static void
+test_mono_us_agrees_with_ms(void **state)
+{
+	uint64_t a, us, b;
+
+	(void)state;
+	a = clock_mono_ms();
+	us = clock_mono_us();
+	b = clock_mono_ms();
+	assert_true(us / 1000 >= a && us / 1000 <= b);
+}
+
 static void
 test_mono_non_decreasing(void **state)
 {
@@ -88,9 +101,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc3339_known),
-		cmocka_unit_test(test_rfc3339_out_of_range),
-		cmocka_unit_test(test_wall_matches_time),
+		cmocka_unit_test(test_mono_us_agrees_with_ms), cmocka_unit_test(test_rfc3339_known),
+		cmocka_unit_test(test_rfc3339_out_of_range),   cmocka_unit_test(test_wall_matches_time),
 		cmocka_unit_test(test_mono_non_decreasing),
 	};
 
