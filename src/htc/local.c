@@ -62,6 +62,7 @@
 #define LOCAL_RESP_HEAD_MAX (32 * 1024) /* response head (JSON must fit in one frame) */
 #define LOCAL_RESP_HEADERS 128
 #define LOCAL_RING_MIN 4096
+#define LOCAL_SCRATCH (16 * 1024) /* one response-head read */
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
 #define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
@@ -80,6 +81,10 @@ enum lreq_state {
 struct local {
 	struct local_pool pool;
 	struct lreq *reqs; /* every request not yet freed */
+	struct buf json;   /* a response head's JSON, reused from one request to the next */
+	int scratch_busy;  /* a head read is being parsed out of scratch */
+	/* response heads are read here, and only what is left over is copied to the request */
+	uint8_t scratch[LOCAL_SCRATCH];
 };
 
 struct lreq {
@@ -616,7 +621,9 @@ ring_get(struct lreq *r)
 
 	if (r->ring.mem != NULL)
 		return 0;
-	if (r->state == LREQ_BODY && r->respb.body == HTTP1_BODY_LENGTH && r->respb.left < cap)
+	if (r->state == LREQ_BODY && r->respb.body == HTTP1_BODY_LENGTH && r->respb.left <= buf_len(&r->in))
+		cap = UTIL_MAX((size_t)r->respb.left, (size_t)1); /* the whole body is here */
+	else if (r->state == LREQ_BODY && r->respb.body == HTTP1_BODY_LENGTH && r->respb.left < cap)
 		cap = UTIL_MAX((size_t)r->respb.left, (size_t)LOCAL_RING_MIN);
 	else if (r->state == LREQ_UPGRADE)
 		cap = UTIL_MAX(buf_len(&r->in), (size_t)LOCAL_RING_MIN);
@@ -691,30 +698,31 @@ body_end(struct lreq *r)
 }
 
 /*
- * Read from the local service, then ask for an immediate ACK: many local
+ * Ask for an immediate ACK while more of a response is awaited: many local
  * servers write a head and a body (or chunks) in separate small sends
  * without TCP_NODELAY, and Nagle there plus a delayed ACK here would stall
  * each response for ~40 ms. The flag is not sticky, hence once per read
- * (Linux only; elsewhere nothing is done).
+ * that left the response unfinished; a response that came whole needs
+ * none (Linux only; elsewhere nothing is done).
  */
-static ssize_t
-local_recv(int fd, void *p, size_t n)
+static void
+quickack_if_waiting(const struct lreq *r)
 {
-	ssize_t k = recv(fd, p, n, 0);
 #ifdef TCP_QUICKACK
 	int one = 1;
 
-	if (k > 0)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	if (r->conn != NULL && r->conn->fd >= 0 && (r->state == LREQ_HEAD || r->state == LREQ_BODY))
+		(void)setsockopt(r->conn->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+	(void)r;
 #endif
-	return k;
 }
 
 /* Read body bytes from the socket into ring[start]: n > 0, or 0 when nothing more comes now. */
 static ssize_t
 body_read(struct lreq *r, size_t start, size_t want)
 {
-	ssize_t n = local_recv(r->conn->fd, r->ring.mem + start, want);
+	ssize_t n = recv(r->conn->fd, r->ring.mem + start, want, 0);
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
@@ -731,6 +739,7 @@ static int
 body_step(struct lreq *r, int sock)
 {
 	size_t start = 0, want;
+	int from_sock = 0;
 	ssize_t n;
 
 	if (ring_get(r) < 0) {
@@ -749,8 +758,12 @@ body_step(struct lreq *r, int sock)
 		return 0;
 	} else if ((n = body_read(r, start, want)) == 0) {
 		return 0;
+	} else {
+		from_sock = 1;
 	}
 	body_bytes(r, start, (size_t)n);
+	if (from_sock)
+		quickack_if_waiting(r);
 	return r->state == LREQ_BODY && (buf_len(&r->in) > 0 || (size_t)n == want);
 }
 
@@ -769,14 +782,17 @@ resp_body(struct lreq *r, int sock)
 static int
 send_head(struct lreq *r, const struct http1_response *res)
 {
-	struct buf j;
+	struct local *loc = r->c->local_pool;
+	struct buf *j = &loc->json;
 	int rc;
 
-	memset(&j, 0, sizeof(j));
-	rc = local_codec_response_head(res, &j, FRAME_MAX_PAYLOAD);
+	if (j->start != NULL)
+		buf_reset(j, 0);
+	rc = local_codec_response_head(res, j, FRAME_MAX_PAYLOAD);
 	if (rc == 0)
-		rc = mux_send(&r->c->mux, r->s, FRAME_STREAM_RESPONSE_HEAD, j.pos, buf_len(&j));
-	buf_fini(&j);
+		rc = mux_send(&r->c->mux, r->s, FRAME_STREAM_RESPONSE_HEAD, j->pos, buf_len(j));
+	if (buf_cap(j) > LOCAL_SCRATCH)
+		buf_fini(j); /* a rare big head: do not keep its memory */
 	if (rc < 0) {
 		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "cannot forward the response head");
 		return -1;
@@ -870,18 +886,46 @@ retry(struct lreq *r)
 	}
 }
 
-/* Read response head bytes. */
+/*
+ * What a head read into the client's scratch left in r->in (the start of
+ * the body, or a partial head) moves to memory of the request's own.
+ */
+static void
+keep_rest(struct lreq *r, const struct local *loc)
+{
+	struct buf w = r->in;
+
+	if (r->in.start != loc->scratch)
+		return;
+	memset(&r->in, 0, sizeof(r->in));
+	if (buf_len(&w) == 0 || r->state == LREQ_DONE)
+		return;
+	if (buf_reserve(&r->in, buf_len(&w), 0, 0) < 0 || buf_append(&r->in, w.pos, buf_len(&w)) < 0)
+		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "out of memory");
+}
+
+/*
+ * Read response head bytes. With nothing buffered yet (the usual case) the
+ * read goes to the client's scratch, and a whole small response is parsed
+ * and sent from there; only a partial head or unsent body bytes are kept.
+ */
 static void
 head_read(struct lreq *r)
 {
+	struct local *loc = r->c->local_pool;
 	size_t room = LOCAL_RESP_HEAD_MAX - UTIL_MIN(buf_len(&r->in), (size_t)LOCAL_RESP_HEAD_MAX);
+	int borrow = r->in.start == NULL && !loc->scratch_busy;
 	ssize_t n;
 
-	if (room == 0 || buf_reserve(&r->in, UTIL_MIN(room, (size_t)16384), 0, 0) < 0) {
+	if (borrow)
+		buf_wrap(&r->in, loc->scratch, sizeof(loc->scratch), 0);
+	else if (room == 0 || buf_reserve(&r->in, UTIL_MIN(room, (size_t)16384), 0, 0) < 0) {
 		local_fail(r, FRAME_CODE_INTERNAL_ERROR, "bad response from the local service");
 		return;
 	}
-	n = local_recv(r->conn->fd, r->in.last, UTIL_MIN(room, buf_room(&r->in)));
+	n = recv(r->conn->fd, r->in.last, UTIL_MIN(room, buf_room(&r->in)), 0);
+	if (n <= 0 && borrow)
+		memset(&r->in, 0, sizeof(r->in));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -898,7 +942,12 @@ head_read(struct lreq *r)
 	}
 	r->got_bytes = 1;
 	buf_commit(&r->in, (size_t)n);
+	loc->scratch_busy += borrow;
 	resp_head(r);
+	loc->scratch_busy -= borrow;
+	if (borrow)
+		keep_rest(r, loc);
+	quickack_if_waiting(r);
 }
 
 /* ---- upgrade ------------------------------------------------------------- */
@@ -1063,6 +1112,16 @@ log_refused(struct client *c, const struct client_binding *b, const struct buf *
 	free(t);
 }
 
+/*
+ * 1 when a request can go again on a fresh connection should a reused one
+ * turn out closed (can_retry): no body to lose, no upgrade.
+ */
+static int
+retryable(const struct local_request *rq)
+{
+	return !rq->upgrade && !rq->body_method && !(rq->has_length && rq->content_length > 0);
+}
+
 /* Fill r from the STREAM_OPEN. 0, LOCAL_CODEC_INVALID, or another -errno. */
 static int
 lreq_setup(struct lreq *r, struct client_binding *b, const struct json_doc *doc)
@@ -1127,7 +1186,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 	r->s = s;
 	s->owner = r;
 	s->ops = &local_stream_ops;
-	r->conn = local_pool_take(&loc->pool, &r->addr, r->addr_len, r);
+	r->conn = local_pool_take(&loc->pool, &r->addr, r->addr_len, r, !retryable(&r->rq));
 	if (r->conn == NULL)
 		r->conn = local_pool_connect(&loc->pool, &r->addr, r->addr_len, r);
 	if (r->conn == NULL) {
@@ -1168,6 +1227,7 @@ local_http_fini(struct client *c)
 			local_free(r);
 	}
 	local_pool_fini(&loc->pool);
+	buf_fini(&loc->json);
 	free(loc);
 	c->local_pool = NULL;
 }

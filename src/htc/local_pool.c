@@ -19,6 +19,25 @@ conn_free_cb(struct reactor *rc, struct reactor_deferred *d)
 	free(container_of(d, struct local_pool_conn, free_defer));
 }
 
+/* Take k off the idle list (nothing when it is not on it). */
+static void
+idle_unlink(struct local_pool_conn *k)
+{
+	struct local_pool *p = k->pool;
+
+	if (!k->idle)
+		return;
+	if (k->idle_prev)
+		k->idle_prev->idle_next = k->idle_next;
+	else
+		p->idle = k->idle_next;
+	if (k->idle_next)
+		k->idle_next->idle_prev = k->idle_prev;
+	k->idle_prev = k->idle_next = NULL;
+	k->idle = 0;
+	p->nidle--;
+}
+
 static void
 conn_unlink(struct local_pool_conn *k)
 {
@@ -26,8 +45,7 @@ conn_unlink(struct local_pool_conn *k)
 
 	if (p == NULL)
 		return;
-	if (k->owner == NULL && k->fd >= 0)
-		p->nidle--;
+	idle_unlink(k);
 	if (k->prev)
 		k->prev->next = k->next;
 	else
@@ -75,17 +93,18 @@ conn_alive(int fd)
 
 /* see local_pool.h */
 struct local_pool_conn *
-local_pool_take(struct local_pool *p, const struct sockaddr_storage *addr, socklen_t len, void *owner)
+local_pool_take(struct local_pool *p, const struct sockaddr_storage *addr, socklen_t len, void *owner,
+		int check)
 {
-	struct local_pool_conn *k = p->conns, *next;
+	struct local_pool_conn *k = p->idle, *next;
 
 	for (; k != NULL; k = next) {
-		next = k->next;
-		if (k->owner != NULL || k->addr_len != len || memcmp(&k->addr, addr, len) != 0)
+		next = k->idle_next;
+		if (k->addr_len != len || memcmp(&k->addr, addr, len) != 0)
 			continue;
-		p->nidle--;
+		idle_unlink(k);
 		k->owner = owner;
-		if (conn_alive(k->fd))
+		if (!check || conn_alive(k->fd))
 			return k;
 		local_pool_close(k);
 	}
@@ -175,6 +194,12 @@ local_pool_release(struct local_pool_conn *k, int keep)
 	}
 	k->owner = NULL;
 	k->reused = 1;
+	k->idle = 1;
+	k->idle_prev = NULL;
+	k->idle_next = p->idle;
+	if (p->idle != NULL)
+		p->idle->idle_prev = k;
+	p->idle = k; /* the most recently used first: the least likely to be timed out by the service */
 	p->nidle++;
 	reactor_watcher_set(k->r, &k->w, REACTOR_READ);
 }

@@ -4,9 +4,11 @@
  *
  * A connection either serves one request (busy: its socket events go to
  * the pool's callback with the request as owner) or waits idle in the
- * pool for the next request to the same address. An idle connection is
- * checked before it is reused (no EOF, no stray bytes) and closed as soon
- * as the local service closes it or sends anything unasked. At most
+ * pool for the next request to the same address, most recently used
+ * first. An idle connection is closed as soon as the local service closes
+ * it or sends anything unasked; one whose close is not yet seen can still
+ * be taken, so a caller that could not send its request again asks for a
+ * check (one peek: no EOF, no stray bytes). At most
  * LOCAL_POOL_IDLE_MAX idle connections are kept per client. Connections
  * are freed from a deferred callback (the reactor's close rule).
  *
@@ -31,9 +33,11 @@ struct local_pool_conn {
 	int connecting; /* non-blocking connect in progress */
 	int reused;     /* it served an earlier request */
 	/* private */
-	struct local_pool *pool;             /* NULL once closed, or the pool is gone */
-	void *owner;                         /* the request it serves, NULL when idle */
-	struct local_pool_conn *prev, *next; /* pool->conns while open */
+	struct local_pool *pool;                       /* NULL once closed, or the pool is gone */
+	void *owner;                                   /* the request it serves, NULL when idle */
+	struct local_pool_conn *prev, *next;           /* pool->conns while open */
+	struct local_pool_conn *idle_prev, *idle_next; /* pool->idle while idle */
+	int idle;
 	struct reactor *r;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -49,6 +53,7 @@ struct local_pool {
 	struct reactor *r;
 	local_pool_io_cb *on_io;
 	struct local_pool_conn *conns; /* every open connection */
+	struct local_pool_conn *idle;  /* the idle ones, most recently used first */
 	unsigned nidle;
 };
 
@@ -58,9 +63,13 @@ void local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *
 /* Close every connection (client exit). Busy ones MUST have been released or closed by their owners. */
 void local_pool_fini(struct local_pool *p);
 
-/* An idle connection to addr that still looks usable, now busy for owner; NULL when there is none. */
+/*
+ * An idle connection to addr, now busy for owner; NULL when there is none.
+ * With check, only one that still looks usable (a peek: no EOF, no stray
+ * bytes), for a request that could not go again on a fresh connection.
+ */
 struct local_pool_conn *local_pool_take(struct local_pool *p, const struct sockaddr_storage *addr,
-					socklen_t len, void *owner);
+					socklen_t len, void *owner, int check);
 
 /*
  * A new connection to addr, busy for owner and connecting: its first

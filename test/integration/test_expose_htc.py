@@ -15,7 +15,9 @@ bodies of 1 B, 64 KiB and 5 MiB with sha256 checks both ways (also through
 64 KiB windows); a chunked request body; an empty POST; duplicate
 Set-Cookie kept and hop-by-hop fields dropped; HEAD, 204 and 304; the
 visitor's Host kept; keep-alive reuse of one local connection; a stale
-pooled connection retried on a fresh one; 100 Continue passed as a
+pooled connection retried on a fresh one; a response head in
+pieces, a body past the first read and whole small responses on one
+connection; 100 Continue passed as a
 non-final head; local service down -> RESET REFUSED_STREAM "local connect
 failed"; CR/LF/NUL in a header, a bad method or target -> RESET and nothing
 written to the local service; a peer RESET closes the local connection; an
@@ -678,6 +680,56 @@ async def test_stale_pooled_connection_retried():
         srv.close()
 
 
+async def test_response_in_pieces_and_past_first_read():
+    """A head dribbled over many reads, a body past htc's first read, and a
+    whole small response in one write, on one kept-alive connection."""
+    big = pattern(100000, 3)
+
+    def handler(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # 1: the head in single bytes and small pieces, then the body in two
+        read_head(c)
+        msg = b"HTTP/1.1 200 OK\r\nX-Piece: yes\r\nContent-Length: 11\r\n\r\n"
+        for i in range(0, len(msg), 7):
+            c.sendall(msg[i:i + 7])
+            time.sleep(0.01)
+        c.sendall(b"hello")
+        time.sleep(0.02)
+        c.sendall(b" world")
+        # 2: head and 100,000 body bytes in one write (more than one read)
+        read_head(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+        # 3: a whole small response in one write, a chunked one after it
+        read_head(c)
+        c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc")
+        read_head(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n")
+        read_head(c)
+
+    srv = TcpServer(handler)
+
+    async def case(sess, h):
+        st = await sess.open("GET", "/a")
+        head, body, reset = await st.finish()
+        assert reset is None and head["status"] == 200 and body == b"hello world", (head, body, reset)
+        assert ["x-piece", "yes"] in [[k.lower(), v] for k, v in head["headers"]], head
+        st = await sess.open("GET", "/b")
+        head, body, reset = await st.finish()
+        assert reset is None and sha(body) == sha(big), (len(body), reset)
+        st = await sess.open("GET", "/c")
+        head, body, reset = await st.finish()
+        assert reset is None and head["status"] == 201 and body == b"abc", (head, body, reset)
+        st = await sess.open("GET", "/d")
+        head, body, reset = await st.finish()
+        assert reset is None and body == b"wikipedia", (head, body, reset)
+        assert srv.accepted == 1, f"{srv.accepted} local connections"
+    try:
+        await env(f"127.0.0.1:{srv.port}", case)
+    finally:
+        srv.close()
+
+
 async def test_100_continue_is_not_final():
     def handler(c):
         head, rest = read_head(c)
@@ -974,6 +1026,7 @@ if __name__ == "__main__":
         test_head_204_304,
         test_keep_alive_reuse,
         test_stale_pooled_connection_retried,
+        test_response_in_pieces_and_past_first_read,
         test_100_continue_is_not_final,
         test_informational_flood_reset,
         test_short_body_half_closes,
