@@ -115,4 +115,17 @@ int util_strcaseeq(const char *a, size_t alen, const char *b);
  */
 int util_list_next(const char **cursor, const char **item, size_t *len);
 
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit (on macOS at most
+ * OPEN_MAX). 0, or -errno from getrlimit/setrlimit (the limit then stays
+ * as it was).
+ */
+int util_nofile_raise(void);
+
+/*
+ * The soft RLIMIT_NOFILE now (RLIM_INFINITY and values above LONG_MAX
+ * read as LONG_MAX), or -errno.
+ */
+long util_nofile(void);
+
 #endif

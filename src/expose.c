@@ -1275,7 +1275,7 @@ expose_vhost_stop(struct daemon *d)
 int
 expose_init(struct daemon *d)
 {
-	long lim = fdbudget_rlimit();
+	long lim = util_nofile();
 	uint32_t cap = (uint32_t)UTIL_MIN(UTIL_MAX(lim, 64L), 1L << 22);
 	int rc;
 

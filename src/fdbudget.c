@@ -1,8 +1,7 @@
 /*
  * fdbudget.c: FD permits and refusal slots, counted. See fdbudget.h.
  *
- * The only system calls are getrlimit/setrlimit in the two rlimit helpers;
- * everything else is arithmetic on the caller's struct. The hook fires on
+ * No system calls: arithmetic on the caller's struct. The hook fires on
  * edges of two predicates, "a permit is available" and "accepts should
  * pause", each computed before and after a change.
  */
@@ -11,41 +10,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
-#include <sys/resource.h>
-
-/* see fdbudget.h */
-int
-fdbudget_raise_rlimit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -errno;
-#ifdef __APPLE__
-	/* macOS reports an unlimited hard limit but refuses soft > OPEN_MAX. */
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > OPEN_MAX)
-		rl.rlim_max = OPEN_MAX;
-#endif
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= rl.rlim_max)
-		return 0;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -errno;
-	return 0;
-}
-
-/* see fdbudget.h */
-long
-fdbudget_rlimit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -errno;
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
-		return LONG_MAX;
-	return (long)rl.rlim_cur;
-}
 
 /* see fdbudget.h */
 int

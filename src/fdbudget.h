@@ -83,19 +83,6 @@ struct fdbudget {
 };
 
 /*
- * Raise the soft RLIMIT_NOFILE to the hard limit (on macOS at most
- * OPEN_MAX). 0, or -errno from getrlimit/setrlimit (the limit then stays
- * as it was).
- */
-int fdbudget_raise_rlimit(void);
-
-/*
- * The soft RLIMIT_NOFILE now (RLIM_INFINITY and values above LONG_MAX
- * read as LONG_MAX), or -errno.
- */
-long fdbudget_rlimit(void);
-
-/*
  * Set up b for a process limited to rlimit_nofile fds: total = rlimit -
  * reserve permits, none in use, counters zero, no hook. refusal_slots are
  * part of the reserve. Returns 0, or -EINVAL when reserve < refusal_slots

@@ -246,8 +246,8 @@ setup(struct daemon *d, struct config *c)
 	if (setup_token(d, c) < 0 || setup_proxies(d, c) < 0 || load_tls(d) < 0 ||
 	    buf_init(&d->scratch, 4096, 0) < 0)
 		return -1;
-	fdbudget_raise_rlimit();
-	lim = fdbudget_rlimit();
+	util_nofile_raise();
+	lim = util_nofile();
 	if (fdbudget_init(&d->fds, lim, c->fd_reserve, FDBUDGET_REFUSAL_SLOTS) < 0) {
 		char name[64];
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* see util.h */
@@ -385,4 +386,38 @@ util_list_next(const char **cursor, const char **item, size_t *len)
 	*len = n;
 	*cursor = end ? end + 1 : NULL;
 	return 1;
+}
+
+/* see util.h */
+int
+util_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+#ifdef __APPLE__
+	/* macOS reports an unlimited hard limit but refuses soft > OPEN_MAX. */
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > OPEN_MAX)
+		rl.rlim_max = OPEN_MAX;
+#endif
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return 0;
+}
+
+/* see util.h */
+long
+util_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
+		return LONG_MAX;
+	return (long)rl.rlim_cur;
 }

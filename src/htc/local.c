@@ -63,6 +63,7 @@
 #define LOCAL_RESP_HEADERS 128
 #define LOCAL_RING_MIN 4096
 #define LOCAL_SCRATCH (16 * 1024) /* one response-head read */
+#define LOCAL_POOL_IDLE_CAP 65536 /* idle local connections, at most */
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
 #define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
@@ -1079,6 +1080,19 @@ on_conn_io(void *owner, unsigned events)
 
 /* ---- public -------------------------------------------------------------- */
 
+/*
+ * Idle local connections kept: half the descriptors htc may open, so that
+ * a burst of visitors leaves its connections for the next one (no connect
+ * per request at 10,000 visitors) and the other half stays for new ones.
+ */
+static unsigned
+idle_max(void)
+{
+	long n = util_nofile();
+
+	return (unsigned)UTIL_MIN(UTIL_MAX(n / 2, 64L), (long)LOCAL_POOL_IDLE_CAP);
+}
+
 static struct local *
 local_get(struct client *c)
 {
@@ -1088,7 +1102,7 @@ local_get(struct client *c)
 		loc = calloc(1, sizeof(*loc));
 		if (loc == NULL)
 			return NULL;
-		local_pool_init(&loc->pool, &c->r, on_conn_io);
+		local_pool_init(&loc->pool, &c->r, on_conn_io, idle_max());
 		c->local_pool = loc;
 	}
 	return loc;

@@ -188,7 +188,7 @@ local_pool_release(struct local_pool_conn *k, int keep)
 {
 	struct local_pool *p = k->pool;
 
-	if (!keep || p == NULL || p->nidle >= LOCAL_POOL_IDLE_MAX || k->connecting) {
+	if (!keep || p == NULL || p->nidle >= p->idle_max || k->connecting) {
 		local_pool_close(k);
 		return;
 	}
@@ -206,11 +206,12 @@ local_pool_release(struct local_pool_conn *k, int keep)
 
 /* see local_pool.h */
 void
-local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *on_io)
+local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *on_io, unsigned idle_max)
 {
 	memset(p, 0, sizeof(*p));
 	p->r = r;
 	p->on_io = on_io;
+	p->idle_max = idle_max;
 }
 
 /* see local_pool.h */

@@ -8,8 +8,8 @@
  * first. An idle connection is closed as soon as the local service closes
  * it or sends anything unasked; one whose close is not yet seen can still
  * be taken, so a caller that could not send its request again asks for a
- * check (one peek: no EOF, no stray bytes). At most
- * LOCAL_POOL_IDLE_MAX idle connections are kept per client. Connections
+ * check (one peek: no EOF, no stray bytes). At most idle_max idle
+ * connections are kept per client. Connections
  * are freed from a deferred callback (the reactor's close rule).
  *
  * Not here: what is written or read on a busy connection (local.c).
@@ -20,9 +20,6 @@
 #include <sys/socket.h>
 
 #include "reactor.h"
-
-/* Idle keep-alive connections kept per client (no churn at 1,000 visitors). */
-#define LOCAL_POOL_IDLE_MAX 1024
 
 struct local_pool;
 
@@ -54,11 +51,14 @@ struct local_pool {
 	local_pool_io_cb *on_io;
 	struct local_pool_conn *conns; /* every open connection */
 	struct local_pool_conn *idle;  /* the idle ones, most recently used first */
-	unsigned nidle;
+	unsigned nidle, idle_max;
 };
 
-/* Set up an empty pool whose busy connections report to on_io. */
-void local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *on_io);
+/*
+ * Set up an empty pool whose busy connections report to on_io, keeping at
+ * most idle_max idle connections.
+ */
+void local_pool_init(struct local_pool *p, struct reactor *r, local_pool_io_cb *on_io, unsigned idle_max);
 
 /* Close every connection (client exit). Busy ones MUST have been released or closed by their owners. */
 void local_pool_fini(struct local_pool *p);

@@ -670,6 +670,7 @@ main(int argc, char **argv)
 	int rc;
 
 	warn_unknown_env();
+	(void)util_nofile_raise(); /* one descriptor per visitor's local connection */
 	if (crypto_from_env() < 0)
 		return HTC_EXIT_USAGE;
 	memset(&c, 0, sizeof(c));

@@ -257,31 +257,6 @@ test_no_leak_after_churn(void **state)
 	assert_int_equal(h.calls % 2, 0);
 }
 
-static void
-test_rlimit(void **state)
-{
-	struct rlimit rl;
-	long n;
-
-	(void)state;
-	assert_int_equal(fdbudget_raise_rlimit(), 0);
-	n = fdbudget_rlimit();
-	assert_true(n > 0);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur != RLIM_INFINITY)
-		assert_int_equal((unsigned long)n, (unsigned long)rl.rlim_cur);
-#ifndef __APPLE__
-	/* Raised to the hard limit. */
-	assert_true(rl.rlim_cur == rl.rlim_max);
-#endif
-	/* Lower the soft limit and read it back. */
-	rl.rlim_cur = 200;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	assert_int_equal(fdbudget_rlimit(), 200);
-	assert_int_equal(fdbudget_raise_rlimit(), 0);
-	assert_true(fdbudget_rlimit() >= 200);
-}
-
 int
 main(void)
 {
@@ -293,7 +268,6 @@ main(void)
 		cmocka_unit_test(test_refusal_slots_and_pause),
 		cmocka_unit_test(test_over_release_clamped),
 		cmocka_unit_test(test_no_leak_after_churn),
-		cmocka_unit_test(test_rlimit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

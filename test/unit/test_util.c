@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -507,25 +508,43 @@ test_replace_file_and_wipe(void **state)
 		assert_int_equal(secret[n], 0);
 }
 
+static void
+test_nofile(void **state)
+{
+	struct rlimit rl;
+	long n;
+
+	(void)state;
+	assert_int_equal(util_nofile_raise(), 0);
+	n = util_nofile();
+	assert_true(n > 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur != RLIM_INFINITY)
+		assert_int_equal((unsigned long)n, (unsigned long)rl.rlim_cur);
+#ifndef __APPLE__
+	/* Raised to the hard limit. */
+	assert_true(rl.rlim_cur == rl.rlim_max);
+#endif
+	/* Lower the soft limit and read it back. */
+	rl.rlim_cur = 200;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(util_nofile(), 200);
+	assert_int_equal(util_nofile_raise(), 0);
+	assert_true(util_nofile() >= 200);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64_encode),
-		cmocka_unit_test(test_base64_decode),
-		cmocka_unit_test(test_base64_reject),
-		cmocka_unit_test(test_ct_equal),
-		cmocka_unit_test(test_ct_equal_length_high_bits),
-		cmocka_unit_test(test_random),
-		cmocka_unit_test(test_random_alnum),
-		cmocka_unit_test(test_random_fails),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_parse_uint),
-		cmocka_unit_test(test_catn),
-		cmocka_unit_test(test_strcaseeq),
-		cmocka_unit_test(test_list_next),
-		cmocka_unit_test(test_replace_file_and_wipe),
+		cmocka_unit_test(test_nofile),         cmocka_unit_test(test_base64_encode),
+		cmocka_unit_test(test_base64_decode),  cmocka_unit_test(test_base64_reject),
+		cmocka_unit_test(test_ct_equal),       cmocka_unit_test(test_ct_equal_length_high_bits),
+		cmocka_unit_test(test_random),         cmocka_unit_test(test_random_alnum),
+		cmocka_unit_test(test_random_fails),   cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_duration), cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_catn),           cmocka_unit_test(test_strcaseeq),
+		cmocka_unit_test(test_list_next),      cmocka_unit_test(test_replace_file_and_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
