@@ -1,8 +1,10 @@
 #!/bin/sh
 # EXPOSE end to end: HTTP through hoody-tunnel + htc expose, side by side
 # with the same wrk run direct to nginx and through ssh -R (aes128-gcm).
-# Workloads: 100-byte file at 64 connections, 1 MiB file at 64 connections,
-# 100-byte file at 1,000 connections; wrk -t2 -d${DURATION}s --latency.
+# Workloads (WORKLOADS, FILE:CONNECTIONS): 100-byte file at 64 connections,
+# 1 MiB file at 64 connections, 100-byte file at 1,000 connections, at 1
+# connection (the latency one hop adds) and at 10,000 connections; wrk -t2
+# (-t1 at one connection) -d${DURATION}s --latency.
 # Case "routed" is the same daemon reached by Host (--domain, htc http) on
 # its --vhost-listen port, right beside the port binding ("expose"): the
 # route lookup must cost nothing measurable (routed >= 0.95 x expose).
@@ -20,6 +22,10 @@
 # process started here is stopped by PID on exit. Runtime: about 1.5 minutes.
 #
 #   BASE_ROUNDS=3 SKIP_SSH=1 sh bench/expose.sh      (port and routed three times, in turn)
+#   WORKLOADS='100b:1000 100b:1' CASES=expose sh bench/expose.sh
+#
+# CASES picks our cases (default: expose noinsp routed); WORKLOADS the
+# workloads (default: 100b:64 1m:64 100b:1000 100b:1 100b:10000).
 #   BASE_BUILD=/tmp/base/build SKIP_SSH=1 sh bench/expose.sh
 #
 # also runs each workload through an older build's daemon and htc
@@ -32,6 +38,11 @@ base_init
 
 ROWS="$TMP/rows"
 : >"$ROWS"
+WORKLOADS=${WORKLOADS:-100b:64 1m:64 100b:1000 100b:1 100b:10000}
+CASES=${CASES:-expose noinsp routed}
+has_case() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
+# 10,000 visitors need as many descriptors in wrk, nginx, the daemon and htc
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
 for t in wrk python3; do
 	command -v $t >/dev/null 2>&1 || { say "$t missing: sh third_party/deps.sh bench"; exit 1; }
 done
@@ -50,8 +61,8 @@ worker_processes 1;
 daemon off;
 pid $TMP/nginx.pid;
 error_log $TMP/nginx.error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; }
+worker_rlimit_nofile $(ulimit -n);
+events { worker_connections $(($(ulimit -n) - 64)); }
 http {
 	access_log off;
 	default_type application/octet-stream;
@@ -93,10 +104,12 @@ if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	HT_PORTC=$T_PORT O_HT=$T_HT O_HTC=$T_HTC
 	# a second client of the same daemon, host-routed: bench.bench.test
 	HTC_FLAGS="$HTC_FLAGS_SAVED --inspect 127.0.0.1:$(free_port)"
-	bg_start htc-http-routed "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} \
+	has_case routed && bg_start htc-http-routed "$HTC_USE" --url "$HT_URL" --token "$HT_TOKEN" ${HTC_FLAGS:-} \
 		http "$NGINX_PORT" --subdomain bench
 	R_HTC=$BG_PID
-	if wait_line "$TMP/htc-http-routed.out" 'public: ' 5 "$R_HTC"; then
+	if ! has_case routed; then
+		R_HTC=""
+	elif wait_line "$TMP/htc-http-routed.out" 'public: ' 5 "$R_HTC"; then
 		ROUTED_PORT=$VHOST_PORT
 	else
 		say "htc http did not bind: $(cat "$TMP/htc-http-routed.out" "$TMP/htc-http-routed.err" | tail -3 | tr '\n' ' ')"
@@ -105,7 +118,7 @@ if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	# a third client of the same daemon, port-bound like the first, without the inspector
 	HTC_FLAGS="$HTC_FLAGS_SAVED --no-inspect"
 	_np=$(free_port)
-	if htc_start htc-http-noinsp expose "$NGINX_PORT" --port "$_np"; then
+	if has_case noinsp && htc_start htc-http-noinsp expose "$NGINX_PORT" --port "$_np"; then
 		NOINSP_PORTC=$_np N_HTC=$HTC_PID
 	fi
 fi
@@ -152,11 +165,14 @@ EOF
 run() {
 	_w=$1 _case=$2 _port=$3 _path=$4 _c=$5
 	shift 5
-	_t0=0
+	_t0=0 _e0=""
 	[ $# -gt 0 ] && _t0=$(cpu_ticks "$@")
+	for _pid in "$@"; do _e0="$_e0${_e0:+ }$(cpu_ticks "$_pid")"; done
 	_host=""
 	[ "$_case" = routed ] && _host="Host: bench.bench.test"
-	bg_start wrk timeout $((DURATION + 30)) wrk -t2 -c"$_c" -d"${DURATION}s" --latency \
+	_thr=2
+	[ "$_c" -lt 2 ] && _thr=1
+	bg_start wrk timeout $((DURATION + 30)) wrk -t$_thr -c"$_c" -d"${DURATION}s" --latency \
 		${_host:+-H "$_host"} "http://127.0.0.1:$_port$_path"
 	_wpid=$BG_PID
 	sleep $((DURATION / 2))
@@ -166,17 +182,22 @@ run() {
 	stop_pid "$_wpid"
 	_t1=0
 	[ $# -gt 0 ] && _t1=$(cpu_ticks "$@")
-	_cpu=-
+	_cpu=- _each=""
 	[ "$_t1" -gt 0 ] && _cpu=$((_t1 - _t0))
+	for _pid in "$@"; do
+		_e1=$(cpu_ticks "$_pid")
+		_each="$_each${_each:+/}$((_e1 - ${_e0%% *}))"
+		_e0=${_e0#* }
+	done
 	_res=$(wrk_parse "$TMP/wrk.out")
 	cat "$TMP/wrk.out" >>"$TMP/wrk.all"
 	case "$_res" in
 	ERR*)
 		say "$_w $_case: wrk failed: ${_res#ERR } $(tail -1 "$TMP/wrk.err")"
-		echo "$_w $_case - - - - - - - - - ${_res#ERR }" >>"$ROWS"
+		echo "$_w $_case - - - - - - - - - - ${_res#ERR }" >>"$ROWS"
 		;;
 	*)
-		echo "$_w $_case $_res $_cpu ${_rss:--}" >>"$ROWS"
+		echo "$_w $_case $_res $_cpu ${_rss:--} ${_each:--}" >>"$ROWS"
 		set -- $_res
 		say "$_w $_case: $1 req/s, p50 $2 ms, p99 $3 ms, non-2xx $6, socket errors $7"
 		;;
@@ -197,7 +218,7 @@ done
 # processes live; false when one of them died (the caller forgets PORT).
 expose_case() {
 	if [ -z "$3" ]; then
-		echo "$6 $1 - - - - - - - - - hoody-tunnel/htc did not start or died" >>"$ROWS"
+		echo "$6 $1 - - - - - - - - - - hoody-tunnel/htc did not start or died" >>"$ROWS"
 		return 0
 	fi
 	kill -0 "$4" 2>/dev/null && kill -0 "$5" 2>/dev/null && run "$6" "$1" "$3" "$7" "$8" "$4" "$5"
@@ -212,14 +233,14 @@ expose_case() {
 	[ -n "$_alive" ]
 }
 
-for w in 100b:64 1m:64 100b:1000; do
+for w in $WORKLOADS; do
 	path=/${w%:*}
 	conns=${w#*:}
 	run "$w" direct "$NGINX_PORT" "$path" "$conns"
 	if [ -n "$SSH_PORT" ]; then
 		run "$w" ssh-R "$SSH_PORT" "$path" "$conns" "$SSHD_PID" "$SSH_PID"
 	elif [ -z "$SKIP_SSH" ]; then
-		echo "$w ssh-R - - - - - - - - - sshd/ssh did not start" >>"$ROWS"
+		echo "$w ssh-R - - - - - - - - - - sshd/ssh did not start" >>"$ROWS"
 	fi
 	r=1
 	while [ $r -le "$BASE_ROUNDS" ]; do
@@ -227,6 +248,7 @@ for w in 100b:64 1m:64 100b:1000; do
 			if [ "$who" = ours ]; then
 				# port-bound, routed and without the inspector, in turn first (the machine drifts)
 				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed || echo routed noinsp port); do
+					has_case "$([ $how = port ] && echo expose || echo $how)" || continue
 					if [ "$how" = noinsp ]; then
 						expose_case noinsp -noinsp "$NOINSP_PORTC" "${O_HT:-}" "${N_HTC:-}" "$w" "$path" \
 							"$conns" || NOINSP_PORTC=""
@@ -237,7 +259,7 @@ for w in 100b:64 1m:64 100b:1000; do
 						expose_case routed -routed "$ROUTED_PORT" "${O_HT:-}" "${R_HTC:-}" "$w" \
 							"$path" "$conns" || ROUTED_PORT=""
 					else
-						echo "$w routed - - - - - - - - - host routing did not start" >>"$ROWS"
+						echo "$w routed - - - - - - - - - - host routing did not start" >>"$ROWS"
 					fi
 				done
 			else
@@ -254,7 +276,7 @@ echo
 echo "HTTP through nginx (1 worker), wrk -t2 -d${DURATION}s --latency, loopback ($(nproc) CPUs)"
 CW=7
 [ -n "$BASE_BUILD" ] && CW=11
-ROWF="%-9s %-${CW}s %9s %8s %9s %9s %7s %10s %5s %10s %15s  %s\n"
+ROWF="%-10s %-${CW}s %9s %8s %9s %9s %7s %16s %5s %10s %15s  %s\n"
 printf "$ROWF" workload case req/s x_direct p50_ms p99_ms \
 	MiB/s CPU_us/req cores errors RSS_KiB "(tunnel processes)"
 # figure WORKLOAD CASE FIELD (the mean when BASE_ROUNDS gave several rows)
@@ -263,11 +285,13 @@ figure() {
 		n++; v = $f; if ($f != "-") { s += $f; k++ } }
 		END { if (n == 1) print v; else if (k) printf "%.6g\n", s / k; else if (n) print "-" }' "$ROWS"
 }
-while read -r w c rps p50 p99 req bps non se ticks rss note; do
+while read -r w c rps p50 p99 req bps non se ticks rss each note; do
 	direct=$(figure "$w" direct 3)
 	ratio=$(fmt '%.2f' "$rps / $direct")
 	mib=$(fmt '%.1f' "$bps / 1048576")
 	us=$(fmt '%.1f' "$ticks / $HZ * 1e6 / $req")
+	# and per process: server side / client side
+	case $each in */*) us="$us=$(fmt '%.1f' "${each%%/*} / $HZ * 1e6 / $req")+$(fmt '%.1f' "${each#*/} / $HZ * 1e6 / $req")" ;; esac
 	cores=$(fmt '%.2f' "$ticks / $HZ / $DURATION")
 	err="ok"
 	[ "$non" != 0 ] && [ "$non" != - ] && err="non2xx=$non"
@@ -285,11 +309,12 @@ while read -r w c rps p50 p99 req bps non se ticks rss note; do
 		"$mib" "$us" "$cores" "$err" "$rss" "$who"
 done <"$ROWS"
 echo "errors: wrk non-2xx/3xx responses and socket errors (connect/read/write/timeout); cores: tunnel CPU s / run s;"
+echo "CPU_us/req: all tunnel processes = server side + client side (sshd + ssh; daemon + htc)"
 echo "RSS_KiB: server side / client side (sshd, all processes / ssh; daemon / htc), sampled halfway through the run"
 
 echo
 echo "Host routing: routed / port-bound req/s (>= 0.95: the route lookup costs nothing measurable)"
-for w in 100b:64 1m:64 100b:1000; do
+for w in $WORKLOADS; do
 	ours=$(figure "$w" routed 3)
 	port=$(figure "$w" expose 3)
 	errs=$(figure "$w" routed 8)
@@ -306,7 +331,7 @@ done
 
 echo
 echo "Inspector: expose (capturing) / noinsp (--no-inspect) req/s (>= 0.90 at 100 B, >= 0.95 at 1 MiB)"
-for w in 100b:64 1m:64 100b:1000; do
+for w in $WORKLOADS; do
 	on=$(figure "$w" expose 3)
 	off=$(figure "$w" noinsp 3)
 	bar=0.90
@@ -319,6 +344,41 @@ for w in 100b:64 1m:64 100b:1000; do
 		echo "  $w  $(fmt '%.3f' "$on / $off")x  FAIL"
 	fi
 done
+
+echo
+echo "Goals at scale: 100 B at 1,000 connections >= 1.3 x ssh -R req/s with p99 no worse; CPU <= 20 us per"
+echo "request (daemon + htc); RSS daemon + htc <= 16 MiB; one connection adds <= 0.06 ms to direct p50;"
+echo "10,000 connections served with no errors"
+# goal LABEL OK DETAIL
+goal() { printf '  %-34s %-44s %s\n' "$1" "$3" "$([ "$2" = 1 ] && echo PASS || echo FAIL)"; }
+has_w() { case " $WORKLOADS " in *" $1 "*) return 0 ;; esac; return 1; }
+if has_w 100b:1000; then
+	ours=$(figure 100b:1000 expose 3) theirs=$(figure 100b:1000 ssh-R 3)
+	if isnum "$ours" "$theirs"; then
+		goal "c1000 req/s EXPOSE/ssh -R (>=1.3)" "$(awk "BEGIN { print ($ours >= 1.3 * $theirs) }")" \
+			"$(fmt '%.2f' "$ours / $theirs")x ($ours vs $theirs)"
+	fi
+	ours=$(figure 100b:1000 expose 5) theirs=$(figure 100b:1000 ssh-R 5)
+	isnum "$ours" "$theirs" && goal "c1000 p99 EXPOSE <= ssh -R" "$(awk "BEGIN { print ($ours <= $theirs) }")" \
+		"$ours ms vs $theirs ms"
+	t=$(figure 100b:1000 expose 10) n=$(figure 100b:1000 expose 6)
+	isnum "$t" "$n" && goal "c1000 CPU us/req (<=20)" "$(awk "BEGIN { print ($t / $HZ * 1e6 / $n <= 20) }")" \
+		"$(fmt '%.1f' "$t / $HZ * 1e6 / $n") us (daemon + htc)"
+	rss=$(awk '$1 == "100b:1000" && $2 == "expose" && split($11, r, "/") == 2 { print r[1] + r[2]; exit }' "$ROWS")
+	isnum "$rss" && goal "c1000 RSS daemon+htc (<=16 MiB)" "$(awk "BEGIN { print ($rss <= 16384) }")" \
+		"$(fmt '%.1f' "$rss / 1024") MiB"
+fi
+if has_w 100b:1; then
+	ours=$(figure 100b:1 expose 4) direct=$(figure 100b:1 direct 4)
+	isnum "$ours" "$direct" && goal "c1 p50 added to direct (<=0.06 ms)" \
+		"$(awk "BEGIN { print ($ours - $direct <= 0.06) }")" "+$(fmt '%.3f' "$ours - $direct") ms ($ours vs $direct)"
+fi
+if has_w 100b:10000; then
+	err=$(awk '$1 == "100b:10000" && $2 == "expose" { print ($8 == "0" && $9 == "0/0/0/0") ? "none" : $8 " non-2xx, " $9; exit }' "$ROWS")
+	ours=$(figure 100b:10000 expose 3)
+	[ -n "$err" ] && goal "c10000 errors (none)" "$([ "$err" = none ] && echo 1 || echo 0)" \
+		"$err; $ours req/s, p99 $(figure 100b:10000 expose 5) ms"
+fi
 
 echo
 echo "Bars (project issue): EXPOSE >= 1.5 x ssh -R req/s at 100 B / 64 conns, and p99 no worse than ssh -R's"
@@ -371,7 +431,7 @@ if [ -n "$BASE_BUILD" ]; then
 				else print "-" }' "$ROWS"
 	}
 	cmp_head
-	for w in 100b:64 1m:64 100b:1000; do
+	for w in $WORKLOADS; do
 		cmp_row "$w" req/s "$(agg "$w" expose rps)" "$(agg "$w" expose-base rps)" hi
 		cmp_row "$w" p99_ms "$(agg "$w" expose p99)" "$(agg "$w" expose-base p99)" lo
 		cmp_row "$w" CPU_us/req "$(agg "$w" expose cpu)" "$(agg "$w" expose-base cpu)" lo

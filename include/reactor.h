@@ -1,7 +1,8 @@
 /*
  * reactor.h: the single-threaded event loop (fd readiness, timers, signals).
  *
- * One iteration: run due timers, run before-poll hooks, apply queued
+ * One iteration: run due timers, run before-poll hooks (and what they
+ * deferred, then the hooks again, a few rounds at most), apply queued
  * interest changes, poll (epoll on Linux, kqueue elsewhere), dispatch the
  * batch of ready fds, then the closing phase runs deferred callbacks. The
  * monotonic clock is read once per iteration (reactor_now). reactor_run
@@ -156,7 +157,8 @@ reactor_timer_is_active(const struct reactor_timer *t)
 /* Call cb(r, d) in the closing phase, after the current dispatch batch (or
  * in the current iteration's, outside one), in FIFO order. Deferring a
  * queued node again does nothing. A node queued by a deferred callback
- * runs in the next iteration, whose poll does not block. */
+ * runs after the next hooks, before the poll, or in the next iteration,
+ * whose poll then does not block. */
 void reactor_defer(struct reactor *r, struct reactor_deferred *d, reactor_deferred_cb *cb);
 
 /* Call cb once per iteration before the poll, in start order (the place to

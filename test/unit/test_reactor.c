@@ -1021,6 +1021,62 @@ test_deferred_order(void **state)
 	close(b[1]);
 }
 
+/* A node a hook queues runs before the poll, which then blocks: one poll in all. */
+struct settle {
+	struct reactor_hook h;
+	struct reactor_deferred d;
+	struct reactor_timer t;
+	int hooks;
+	uint64_t polls_at_run;
+	int ran;
+};
+
+static void
+settle_deferred(struct reactor *r, struct reactor_deferred *d)
+{
+	struct settle *x = container_of(d, struct settle, d);
+
+	x->ran++;
+	x->polls_at_run = r->polls;
+}
+
+static int
+settle_hook(struct reactor *r, struct reactor_hook *h)
+{
+	struct settle *x = container_of(h, struct settle, h);
+
+	if (x->hooks++ == 0)
+		reactor_defer(r, &x->d, settle_deferred);
+	return 0;
+}
+
+static void
+settle_stop(struct reactor *r, struct reactor_timer *t)
+{
+	(void)t;
+	reactor_stop(r);
+}
+
+static void
+test_deferred_from_hook_before_poll(void **state)
+{
+	struct reactor *r = loop_of(state);
+	struct settle x;
+	uint64_t polls = r->polls;
+
+	memset(&x, 0, sizeof(x));
+	reactor_timer_init(&x.t, settle_stop);
+	reactor_timer_start(r, &x.t, 30, 0);
+	reactor_hook_start(r, &x.h, settle_hook);
+	assert_int_equal(reactor_run(r), 0);
+	reactor_hook_stop(r, &x.h);
+	assert_int_equal(x.ran, 1);
+	assert_true(x.polls_at_run == polls); /* before the first poll */
+	assert_true(x.hooks >= 2);            /* the hooks ran again after it */
+	/* the poll waited for the timer: no extra zero-timeout poll for the node */
+	assert_true(r->polls - polls <= 2);
+}
+
 static int fini_ran;
 
 static void
@@ -1361,6 +1417,7 @@ main(void)
 		GUARDED(test_fd_reuse_new_watcher),
 		GUARDED(test_fd_reuse_same_memory),
 		GUARDED(test_deferred_order),
+		GUARDED(test_deferred_from_hook_before_poll),
 		cmocka_unit_test(test_fini_runs_deferred),
 		GUARDED(test_hook_each_iteration),
 		GUARDED(test_hook_no_block),
