@@ -124,7 +124,7 @@ http1_header_is_named_in_connection(const struct http1_header *h, size_t n, cons
 	size_t i, mlen;
 
 	for (i = 0; i < n; i++) {
-		if (!util_strcaseeq(h[i].name, h[i].name_len, "connection"))
+		if (h[i].name_len != 10 || !util_mem_caseeq(h[i].name, "connection", 10))
 			continue;
 		http1_list_init(&it, h[i].value, h[i].value_len);
 		while (http1_list_next(&it, &m, &mlen))
@@ -145,10 +145,10 @@ http1_connection_has_token(const struct http1_header *h, size_t n, const char *t
 const struct http1_header *
 http1_find_header(const struct http1_header *h, size_t n, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
 	for (i = 0; i < n; i++)
-		if (util_strcaseeq(h[i].name, h[i].name_len, name))
+		if (h[i].name_len == len && util_mem_caseeq(h[i].name, name, len))
 			return &h[i];
 	return NULL;
 }

@@ -717,6 +717,17 @@ json_get_string(const struct json_doc *doc, int tok, char *out, size_t cap)
 		return JSON_GET_NULL;
 	if (t->type != JSON_STRING)
 		return JSON_GET_TYPE;
+	if (!(t->flags & JSON_TOK_ESCAPED)) { /* the text is the string: one copy */
+		n = t->end - t->start;
+		if (n >= cap) {
+			if (cap)
+				out[0] = '\0';
+			return JSON_GET_RANGE;
+		}
+		memcpy(out, s + t->start, n);
+		out[n] = '\0';
+		return (ssize_t)n;
+	}
 	for (i = t->start; i < t->end;) {
 		n = str_piece(s, &i, t->end, &piece, tmp);
 		if (len + n >= cap) {

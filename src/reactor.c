@@ -253,6 +253,7 @@ heap_remove(struct reactor *r, struct reactor_timer *t)
 	struct reactor_timer *last, *before;
 
 	t->active = 0;
+	t->later_seq = 0;
 	if (r->ntimers-- == 1) {
 		r->timers = r->timer_last = NULL;
 		return;
@@ -275,7 +276,7 @@ void
 reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb)
 {
 	t->parent = t->left = t->right = NULL;
-	t->deadline = t->seq = t->repeat = 0;
+	t->deadline = t->seq = t->repeat = t->later = t->later_seq = 0;
 	t->cb = cb;
 	t->active = 0;
 }
@@ -284,14 +285,22 @@ reactor_timer_init(struct reactor_timer *t, reactor_timer_cb *cb)
 void
 reactor_timer_start(struct reactor *r, struct reactor_timer *t, uint64_t timeout_ms, uint64_t repeat_ms)
 {
+	uint64_t deadline = timeout_ms > UINT64_MAX - r->now ? UINT64_MAX : r->now + timeout_ms;
+
 	t->repeat = repeat_ms;
+	if (t->active && deadline >= t->deadline) {
+		/* later than its place in the heap: keep the place, move it when it comes up */
+		t->later = deadline;
+		t->later_seq = ++r->timer_seq;
+		return;
+	}
+	t->later_seq = 0;
 	timer_key(r, t, timeout_ms);
 	if (!t->active) {
 		heap_insert(r, t);
 		return;
 	}
-	/* Already in the heap: only its key changed, so it moves one way. */
-	heap_down(r, t, 0);
+	/* Already in the heap, due earlier now: it moves up. */
 	heap_up(r, t);
 }
 
@@ -318,6 +327,13 @@ run_timers(struct reactor *r)
 
 		if (t->deadline > r->now || t->seq > last_seq)
 			break;
+		if (t->later_seq) { /* restarted later meanwhile: its real key now */
+			t->deadline = t->later;
+			t->seq = t->later_seq;
+			t->later_seq = 0;
+			heap_down(r, t, 0);
+			continue;
+		}
 		if (t->repeat) {
 			timer_key(r, t, t->repeat);
 			heap_down(r, t, 0); /* the root, moved later */

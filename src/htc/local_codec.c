@@ -383,9 +383,9 @@ local_codec_resp_body_eof(const struct local_resp_body *b)
 
 /* ---- the response head ------------------------------------------------- */
 
-/* 1 when the response field h is passed on to the visitor. */
+/* 1 when the response field h is passed on to the visitor (conn: the response has a Connection field). */
 static int
-kept_response_field(const struct http1_response *res, const struct http1_header *h)
+kept_response_field(const struct http1_response *res, const struct http1_header *h, int conn)
 {
 	if (res->status == 101 && (util_strcaseeq(h->name, h->name_len, "connection") ||
 				   util_strcaseeq(h->name, h->name_len, "upgrade")))
@@ -394,7 +394,8 @@ kept_response_field(const struct http1_response *res, const struct http1_header 
 		return 1;
 	if (http1_is_hop_by_hop(h->name, h->name_len))
 		return 0;
-	return !http1_header_is_named_in_connection(res->headers, res->num_headers, h->name, h->name_len);
+	return !conn ||
+	       !http1_header_is_named_in_connection(res->headers, res->num_headers, h->name, h->name_len);
 }
 
 /* see local_codec.h */
@@ -402,6 +403,7 @@ int
 local_codec_response_head(const struct http1_response *res, struct buf *out, size_t max)
 {
 	struct json_writer w;
+	int conn = http1_find_header(res->headers, res->num_headers, "connection") != NULL;
 	size_t i;
 
 	json_w_init(&w, out, max);
@@ -412,7 +414,7 @@ local_codec_response_head(const struct http1_response *res, struct buf *out, siz
 	for (i = 0; i < res->num_headers; i++) {
 		const struct http1_header *h = &res->headers[i];
 
-		if (!kept_response_field(res, h))
+		if (!kept_response_field(res, h, conn))
 			continue;
 		json_w_arr_begin(&w);
 		json_w_str(&w, h->name, h->name_len);

@@ -469,6 +469,34 @@ test_timer_order(void **state)
 	assert_true(clock_mono_ms() - t0 >= 30);
 }
 
+/* Restarted later, a timer fires at its new deadline, after one due in between; restarted earlier again, at that. */
+static void
+test_timer_restart_later(void **state)
+{
+	struct reactor *r = loop_of(state);
+	static const int expect[] = { 2, 1, 0 };
+	struct tlog log;
+	uint64_t t0;
+	int i;
+
+	memset(&log, 0, sizeof(log));
+	tlog_of = &log;
+	log.last = 0;
+	t0 = reactor_now(r);
+	for (i = 0; i < 3; i++)
+		reactor_timer_init(&log.t[i], tlog_cb);
+	reactor_timer_start(r, &log.t[0], 10, 0);
+	reactor_timer_start(r, &log.t[1], 30, 0);
+	reactor_timer_start(r, &log.t[2], 40, 0);
+	reactor_timer_start(r, &log.t[0], 60, 0); /* later: keeps its place for now */
+	reactor_timer_start(r, &log.t[2], 100, 0);
+	reactor_timer_start(r, &log.t[2], 20, 0); /* then earlier than its place */
+	assert_int_equal(reactor_run(r), 0);
+	assert_int_equal(log.n, 3);
+	assert_memory_equal(log.order, expect, sizeof(expect));
+	assert_true(clock_mono_ms() - t0 >= 60);
+}
+
 /* 100 timers in 5 deadline groups, every 7th cancelled: the heap keeps
  * (deadline, start order). */
 static void
@@ -1412,6 +1440,7 @@ main(void)
 		GUARDED(test_timer_repeat_and_cancel),
 		GUARDED(test_timer_stops_other_due),
 		GUARDED(test_timer_restart_self_zero),
+		GUARDED(test_timer_restart_later),
 		GUARDED(test_timer_heap_random),
 		cmocka_unit_test(test_close_during_dispatch),
 		GUARDED(test_fd_reuse_new_watcher),
