@@ -469,7 +469,8 @@ test_timer_order(void **state)
 	assert_true(clock_mono_ms() - t0 >= 30);
 }
 
-/* Restarted later, a timer fires at its new deadline, after one due in between; restarted earlier again, at that. */
+/* Restarted later, a timer fires at its new deadline, after one due in between; restarted earlier again, at
+ * that. */
 static void
 test_timer_restart_later(void **state)
 {
