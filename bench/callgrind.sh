@@ -42,14 +42,8 @@ per_request() {
 count() {
 	nginx_port=$(free_port) ctl=$(free_port) cport=$(free_port)
 	tok=bench-callgrind-token-0123456789
-	cat >"$TMP/nginx.conf" <<NG
-daemon off; worker_processes 1; pid $TMP/nginx.pid; error_log $TMP/nginx.err;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$nginx_port;
-  location / { return 200 "$(head -c 100 /dev/zero | tr '\0' x)"; } } }
-NG
-	bg_start nginx /usr/sbin/nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err"
-	ngx=$BG_PID
+	nginx_100b "$nginx_port"
+	ngx=$NGX_PID
 	bg_start "daemon-$3" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.daemon-$3" \
 		"$1" --listen 127.0.0.1:$ctl --token $tok --log-level error
 	dp=$BG_PID

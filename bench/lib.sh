@@ -564,3 +564,18 @@ iperf_run() {
 	esac
 	sleep 0.5
 }
+
+# nginx_100b PORT: nginx (one worker) on 127.0.0.1:PORT answering every
+# request with 100 bytes, for as many connections as the open-file limit
+# allows; sets NGX_PID. callgrind.sh and profile.sh share it.
+nginx_100b() {
+	cat >"$TMP/nginx-100b.conf" <<NG
+daemon off; worker_processes 1; pid $TMP/nginx-100b.pid; error_log $TMP/nginx-100b.err;
+worker_rlimit_nofile $(ulimit -n);
+events { worker_connections $(($(ulimit -n) - 64)); }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:$1;
+  location / { return 200 "$(head -c 100 /dev/zero | tr '\0' x)"; } } }
+NG
+	bg_start nginx-100b /usr/sbin/nginx -c "$TMP/nginx-100b.conf" -e "$TMP/nginx-100b.err"
+	NGX_PID=$BG_PID
+}
