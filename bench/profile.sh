@@ -36,7 +36,7 @@ report() {
 			END { print "" }'
 	perf report -i "$1" --no-children --sort sym --stdio 2>/dev/null |
 		awk -v top="$TOP" '/^ +[0-9.]+%/ && n < top { n++; pct = $1; $1 = "";
-XX
+			sub(/^ +/, ""); printf "    %2d  %6s  %s\n", n, pct, $0 }'
 }
 
 # profile LABEL: start that build's daemon and htc, warm up, sample both

@@ -105,9 +105,10 @@ struct visitor {
 	int port;                   /* its route is looked up again per request; 0: routed by host */
 	char peer[NET_ADDR_STRLEN]; /* "ip:port" */
 	char peer_ip[NET_ADDR_STRLEN];
-	uint8_t trusted;                     /* the peer is a --trusted-proxy */
-	struct reactor_timer timer;          /* head, idle, response, send or linger timeout, by state */
-	struct reactor_timer cont_timer;     /* our own 100 Continue */
+	uint8_t trusted;                 /* the peer is a --trusted-proxy */
+	struct reactor_timer timer;      /* head, idle, response, send or linger timeout, by state */
+	uint8_t send_timing;             /* a writing state's output waits: the timer is the send timeout */
+	struct reactor_timer cont_timer; /* our own 100 Continue */
 	struct reactor_deferred kick_defer;  /* parse a buffered (pipelined) request */
 	struct reactor_deferred touch_defer; /* tell the session a stream ended */
 	struct reactor_deferred free_defer;
@@ -196,10 +197,13 @@ expose_set_state(struct visitor *v, enum visitor_state st)
 	case VISITOR_LINGER: ms = LINGER_MS; break;
 	default: break;
 	}
+	v->send_timing = 0;
 	if (ms > 0)
 		reactor_timer_start(&v->d->r, &v->timer, ms, 0);
-	else
+	else if (!sending(v))
 		reactor_timer_stop(&v->d->r, &v->timer);
+	/* a writing state leaves the timer armed (cheaper than taking it out of
+	   the heap each request): it means nothing until output waits */
 }
 
 /* ---- close and free ----------------------------------------------------- */
@@ -964,8 +968,9 @@ send_timer_update(struct visitor *v)
 	if (!sending(v))
 		return;
 	if (buf_len(&v->out.buf) == 0) {
-		reactor_timer_stop(&v->d->r, &v->timer);
-	} else if (!reactor_timer_is_active(&v->timer)) {
+		v->send_timing = 0; /* the timer stays armed, and is ignored if it fires */
+	} else if (!v->send_timing) {
+		v->send_timing = 1;
 		net_progress_mark(&v->out.sent, v->conn.fd);
 		reactor_timer_start(&v->d->r, &v->timer, v->d->cfg->send_timeout_ms, 0);
 	}
@@ -1102,7 +1107,10 @@ v_on_timer(struct reactor *r, struct reactor_timer *t)
 		break;
 	case VISITOR_RESPONSE:
 	case VISITOR_FLUSH:
-	case VISITOR_UPGRADING: send_timeout(v); break;
+	case VISITOR_UPGRADING:
+		if (v->send_timing)
+			send_timeout(v);
+		break;
 	default: break;
 	}
 	if (live(v))

@@ -544,6 +544,36 @@ async def case_send_timeout():
             await c.close()
 
 
+async def case_long_response_after_head():
+    """--response-timeout bounds the wait for the head only: a body that keeps
+    coming for longer (the visitor reading it at once) is not cut, and the
+    next request on the connection is served."""
+    with Daemon(*FLAGS, "--response-timeout", "1s") as d:
+        c, port, _ = await tunnel(d)
+        try:
+            v = await get(port, "/long")
+            st = await c.accept()
+            respond(c, st, 200, [], cl=False, eof=False)
+            status, hd, _ = await v.head()
+            assert status == 200 and hd.get("transfer-encoding") == "chunked", (status, hd)
+            t0 = time.monotonic()
+            for i in range(8):  # 2.4 s of body, past the 1 s response timeout
+                await st.write(b"piece%d;" % i)
+                assert await v.chunk() == b"piece%d;" % i
+                await asyncio.sleep(0.3)
+            st.write_eof()
+            assert await v.chunk() == b""
+            assert time.monotonic() - t0 > 2 and st.reset is None, st.reset
+            v.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            st = await c.accept()
+            respond(c, st, 200, [], b"next")
+            status, hd, body, _ = await v.response()
+            assert status == 200 and body == b"next", (status, body)
+            v.close()
+        finally:
+            await c.close()
+
+
 async def case_big_response_slow_visitor(d):
     c, port, _ = await tunnel(d)
     try:
@@ -645,7 +675,7 @@ def main():
     def daemon_exit_clean():
         shared.stop()
 
-    tests = [bind(f) for f in cases] + [case_stream_cap_503, case_send_timeout,
+    tests = [bind(f) for f in cases] + [case_stream_cap_503, case_send_timeout, case_long_response_after_head,
                                         case_parked_503_then_shutdown_with_visitors, gauges,
                                         daemon_exit_clean]
     try:
