@@ -19,7 +19,6 @@ set -u
 CONNS=${CONNS:-1000}
 TOP=${TOP:-10}
 bench_init profile
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
 for t in perf wrk /usr/sbin/nginx; do
 	command -v $t >/dev/null || { say "missing $t (sh third_party/deps.sh bench)"; exit 1; }
 done
