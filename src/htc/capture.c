@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define CAPTURE_GROW_MIN 512
+#define CAPTURE_KEEP 4096 /* a reused slot keeps a body buffer up to this size */
 
 /* see capture.h */
 int
@@ -42,7 +43,7 @@ part_free(struct capture_part *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Empty p, keeping its buffers. */
+/* Empty p, keeping its buffers unless a body's is big (it goes back to the heap). */
 static void
 part_reset(struct capture_part *p)
 {
@@ -50,6 +51,11 @@ part_reset(struct capture_part *p)
 	p->head_truncated = false;
 	p->body_len = 0;
 	p->body_size = 0;
+	if (p->body_cap > CAPTURE_KEEP) {
+		free(p->body);
+		p->body = NULL;
+		p->body_cap = 0;
+	}
 }
 
 /* see capture.h */

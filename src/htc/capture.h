@@ -5,8 +5,10 @@
  *
  * Memory is bounded: N slots allocated once, and per slot a head of each
  * side (at most CAPTURE_HEAD_MAX bytes) and the first body_max bytes of
- * each body. A slot keeps its buffers when it is reused, so a steady
- * stream of requests allocates nothing once the buffers have grown. The
+ * each body. A slot keeps its buffers when it is reused (a body's only up
+ * to 4 KiB: big bodies do not pin memory once small ones replace them), so
+ * a steady stream of small requests allocates nothing once the buffers
+ * have grown. The
  * data path copies only that captured prefix; past the cap a body is only
  * counted.
  *

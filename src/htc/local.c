@@ -37,6 +37,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +65,11 @@
 #define LOCAL_RESP_HEAD_MAX (32 * 1024) /* response head (JSON must fit in one frame) */
 #define LOCAL_RESP_HEADERS 128
 #define LOCAL_RING_MIN 4096
-#define LOCAL_SCRATCH (16 * 1024) /* one response-head read */
-#define LOCAL_POOL_IDLE_CAP 65536 /* idle local connections, at most */
+#define LOCAL_SCRATCH (16 * 1024)   /* one response-head read */
+#define LOCAL_POOL_IDLE_CAP 65536   /* idle local connections, at most */
+#define LOCAL_TRIM_RING (64 * 1024) /* a ring this big counts for the heap hand-back */
+#define LOCAL_TRIM_GAP_MS 1000      /* at most one heap check a second */
+#define LOCAL_TRIM_FREE (4u << 20)  /* free heap bytes worth handing back */
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
 #define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
@@ -81,9 +87,12 @@ enum lreq_state {
 /* A client's local side (client->local_pool). */
 struct local {
 	struct local_pool pool;
-	struct lreq *reqs; /* every request not yet freed */
-	struct buf json;   /* a response head's JSON, reused from one request to the next */
-	int scratch_busy;  /* a head read is being parsed out of scratch */
+	struct lreq *reqs;         /* every request not yet freed */
+	struct buf json;           /* a response head's JSON, reused from one request to the next */
+	int scratch_busy;          /* a head read is being parsed out of scratch */
+	unsigned big_rings;        /* rings of LOCAL_TRIM_RING bytes or more in use */
+	uint64_t trimmed_ms;       /* when the heap was last checked */
+	struct reactor_timer trim; /* the check a second after the last big ring went */
 	/* response heads are read here, and only what is left over is copied to the request */
 	uint8_t scratch[LOCAL_SCRATCH];
 };
@@ -166,6 +175,45 @@ lreq_unlink(struct lreq *r)
 	r->loc = NULL;
 }
 
+/*
+ * Large responses, and the inspector's bodies, leave the heap full of freed
+ * memory that malloc keeps: after a burst of 1 MiB responses ~15 MiB of RSS
+ * that a run of small ones never gives back. At most once a second, as
+ * requests end, and once more a second after the last big ring went, the
+ * free memory goes back to the system when there is more than
+ * LOCAL_TRIM_FREE of it.
+ */
+static void
+heap_check(struct local *loc, uint64_t now)
+{
+	if (now - loc->trimmed_ms < LOCAL_TRIM_GAP_MS)
+		return;
+	loc->trimmed_ms = now;
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+	if (mallinfo2().fordblks >= LOCAL_TRIM_FREE)
+		(void)malloc_trim(0);
+#endif
+}
+
+static void
+on_trim(struct reactor *rc, struct reactor_timer *t)
+{
+	heap_check(container_of(t, struct local, trim), reactor_now(rc));
+}
+
+static void
+ring_put(struct lreq *r)
+{
+	struct local *loc = r->c->local_pool;
+
+	if (r->ring.cap >= LOCAL_TRIM_RING && loc != NULL && --loc->big_rings == 0 &&
+	    !reactor_timer_is_active(&loc->trim))
+		reactor_timer_start(&r->c->r, &loc->trim, LOCAL_TRIM_GAP_MS, 0);
+	ring_release(&r->ring);
+	if (loc != NULL)
+		heap_check(loc, reactor_now(&r->c->r));
+}
+
 static void
 local_free(struct lreq *r)
 {
@@ -173,7 +221,7 @@ local_free(struct lreq *r)
 	buf_fini(&r->head);
 	buf_fini(&r->spill);
 	buf_fini(&r->in);
-	ring_release(&r->ring);
+	ring_put(r);
 	free(r->target);
 	free(r);
 }
@@ -628,7 +676,11 @@ ring_get(struct lreq *r)
 		cap = UTIL_MAX((size_t)r->respb.left, (size_t)LOCAL_RING_MIN);
 	else if (r->state == LREQ_UPGRADE)
 		cap = UTIL_MAX(buf_len(&r->in), (size_t)LOCAL_RING_MIN);
-	return ring_alloc(&r->ring, cap) < 0 ? -1 : 0;
+	if (ring_alloc(&r->ring, cap) < 0)
+		return -1;
+	if (cap >= LOCAL_TRIM_RING)
+		((struct local *)r->c->local_pool)->big_rings++;
+	return 0;
 }
 
 static void
@@ -1103,6 +1155,7 @@ local_get(struct client *c)
 		if (loc == NULL)
 			return NULL;
 		local_pool_init(&loc->pool, &c->r, on_conn_io, idle_max());
+		reactor_timer_init(&loc->trim, on_trim);
 		c->local_pool = loc;
 	}
 	return loc;
@@ -1241,6 +1294,7 @@ local_http_fini(struct client *c)
 			local_free(r);
 	}
 	local_pool_fini(&loc->pool);
+	reactor_timer_stop(&c->r, &loc->trim);
 	buf_fini(&loc->json);
 	free(loc);
 	c->local_pool = NULL;

@@ -158,6 +158,29 @@ test_memory_bounded(void **state)
 	capture_fini(&c);
 }
 
+/* Big bodies do not pin memory: once small exchanges take their slots, it is back to their size. */
+static void
+test_big_bodies_released(void **state)
+{
+	struct capture c;
+	size_t small, big;
+	int i;
+
+	(void)state;
+	assert_int_equal(capture_init(&c, 20, 65536), 0);
+	for (i = 0; i < 20; i++)
+		one(&c, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n", 100, 200);
+	small = capture_memory(&c);
+	for (i = 0; i < 20; i++)
+		one(&c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n", 1 << 20, 200);
+	big = capture_memory(&c);
+	assert_true(big >= small + 20 * 65536);
+	for (i = 0; i < 20; i++)
+		one(&c, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n", 100, 200);
+	assert_true(capture_memory(&c) <= small + 20 * 512);
+	capture_fini(&c);
+}
+
 static void
 test_done_once_and_open_skipped(void **state)
 {
@@ -194,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_body_cap_and_size),
 		cmocka_unit_test(test_head_cut),
 		cmocka_unit_test(test_memory_bounded),
+		cmocka_unit_test(test_big_bodies_released),
 		cmocka_unit_test(test_done_once_and_open_skipped),
 	};
 
