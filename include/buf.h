@@ -29,6 +29,9 @@ int buf_init(struct buf *b, size_t cap, size_t headroom);
 /* Use caller memory (never freed by buf_fini); pos = last = mem + headroom. */
 void buf_wrap(struct buf *b, void *mem, size_t cap, size_t headroom);
 
+/* Take over mem (cap bytes from malloc: buf_fini frees it); pos = last = mem + headroom. */
+void buf_own(struct buf *b, void *mem, size_t cap, size_t headroom);
+
 /* Release owned memory; the buf is then all NULL. Safe on a zeroed buf. */
 void buf_fini(struct buf *b);
 

@@ -37,6 +37,14 @@ buf_wrap(struct buf *b, void *mem, size_t cap, size_t headroom)
 
 /* see buf.h */
 void
+buf_own(struct buf *b, void *mem, size_t cap, size_t headroom)
+{
+	buf_wrap(b, mem, cap, headroom);
+	b->owned = 1;
+}
+
+/* see buf.h */
+void
 buf_fini(struct buf *b)
 {
 	if (b->owned)

@@ -63,6 +63,16 @@ test_init_wrap_reset(void **state)
 
 	memset(&z, 0, sizeof(z));
 	buf_fini(&z); /* a zeroed buf */
+
+	buf_own(&b, malloc(16), 16, 4); /* owned: grows, and buf_fini frees it (ASan/LSan would say) */
+	assert_true(b.owned);
+	assert_int_equal(buf_headroom(&b), 4);
+	assert_int_equal(buf_append(&b, "0123456789ab", 12), 0);
+	assert_int_equal(buf_reserve(&b, 100, 0, 0), 0);
+	assert_true(buf_cap(&b) >= 112);
+	assert_memory_equal(b.pos, "0123456789ab", 12);
+	buf_fini(&b);
+	assert_null(b.start);
 }
 
 static void
