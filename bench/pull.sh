@@ -284,7 +284,13 @@ mem_row() { # LABEL BEFORE AFTER
 # IDLE_TOT (daemon + htc KiB with the connections) and IDLE_GROW (KiB/conn).
 idle_tunnel() {
 	IDLE_TOT=- IDLE_GROW=-
-	ht_start "ht-idle$1" || return 0
+	_hf=${HT_FLAGS:-}
+	# one stream per connection: the session's stream cap must cover them all
+	[ "$IDLE_CONNS" -gt 1024 ] && HT_FLAGS="$_hf --max-streams-per-session $((IDLE_CONNS + 100))"
+	ht_start "ht-idle$1"
+	_rc=$?
+	HT_FLAGS=$_hf
+	[ $_rc = 0 ] || return 0
 	LP=$(free_port)
 	idle_serve "idle-local$1" "$LP" "$TMP/idle-local$1.count"
 	SERVE_PID=$BG_PID

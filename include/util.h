@@ -128,4 +128,12 @@ int util_nofile_raise(void);
  */
 long util_nofile(void);
 
+/*
+ * Hand the heap's free memory back to the system when at least min_free
+ * bytes of it are free (glibc: mallinfo2, malloc_trim; elsewhere nothing).
+ * It walks the heap: callers run it at most about once a second. 1 when
+ * memory was returned, else 0.
+ */
+int util_heap_trim(size_t min_free);
+
 #endif

@@ -4,6 +4,9 @@
 #include "util.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,4 +423,17 @@ util_nofile(void)
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
 		return LONG_MAX;
 	return (long)rl.rlim_cur;
+}
+
+/* see util.h */
+int
+util_heap_trim(size_t min_free)
+{
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+	if (mallinfo2().fordblks >= min_free)
+		return malloc_trim(0);
+#else
+	(void)min_free;
+#endif
+	return 0;
 }

@@ -37,9 +37,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,10 +186,7 @@ heap_check(struct local *loc, uint64_t now)
 	if (now - loc->trimmed_ms < LOCAL_TRIM_GAP_MS)
 		return;
 	loc->trimmed_ms = now;
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
-	if (mallinfo2().fordblks >= LOCAL_TRIM_FREE)
-		(void)malloc_trim(0);
-#endif
+	(void)util_heap_trim(LOCAL_TRIM_FREE);
 }
 
 static void
