@@ -48,7 +48,7 @@
 #include "stream.h"
 #include "util.h"
 
-#define IN_INIT 4096              /* first input buffer */
+#define IN_INIT 2048              /* first input buffer (nginx: 1 KiB); grows for a bigger head */
 #define IN_MIN_READ 1024          /* less room than this: compact or grow before reading */
 #define HEAP_CHECK_MS 1000        /* at most one heap check a second */
 #define HEAP_TRIM_FREE (4u << 20) /* free heap bytes worth handing back */
@@ -215,7 +215,7 @@ expose_set_state(struct visitor *v, enum visitor_state st)
  * Input buffers of IN_INIT bytes that idle visitors gave up, kept for the
  * next requests: a keep-alive visitor holds no buffer between requests, and
  * at 1,000 visitors taking and freeing one each request was 2-4 % of the
- * daemon's time in malloc. At most IN_SPARES (256 KiB) are kept.
+ * daemon's time in malloc. At most IN_SPARES (128 KiB) are kept.
  */
 static uint8_t *in_spare[IN_SPARES];
 static unsigned in_nspare;
