@@ -175,16 +175,16 @@ lreq_unlink(struct lreq *r)
 /*
  * Large responses, and the inspector's bodies, leave the heap full of freed
  * memory that malloc keeps: after a burst of 1 MiB responses ~15 MiB of RSS
- * that a run of small ones never gives back. At most once a second, as
- * requests end, and once more a second after the last big ring went, the
- * free memory goes back to the system when there is more than
- * LOCAL_TRIM_FREE of it.
+ * that a run of small ones never gives back. While no big ring is in use,
+ * at most once a second as requests end, and once more a second after the
+ * last big ring went, the free memory goes back to the system when there
+ * is more than LOCAL_TRIM_FREE of it.
  */
 static void
 heap_check(struct local *loc, uint64_t now)
 {
-	if (now - loc->trimmed_ms < LOCAL_TRIM_GAP_MS)
-		return;
+	if (loc->big_rings > 0 || now - loc->trimmed_ms < LOCAL_TRIM_GAP_MS)
+		return; /* not while large responses flow: their rings would come back at once */
 	loc->trimmed_ms = now;
 	(void)util_heap_trim(LOCAL_TRIM_FREE);
 }
