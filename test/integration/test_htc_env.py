@@ -3,11 +3,12 @@
 on stderr, with the name it is close to; of HOODY_TUNNEL_* htc reads only
 the token and HOODY_TUNNEL_CRYPTO, so only a misspelling of these is warned
 about and the daemon's variables are left alone; a bad value names the
-variable it came from. Loopback only, bounded waits, only processes started
+variable it came from; htc raises its open-file limit. Loopback only, bounded waits, only processes started
 here."""
 import os
 import subprocess
 import tempfile
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +42,39 @@ def test_unknown_htc_variables_warned_once():
         assert "x" * 20 not in err
 
 
+def test_open_file_limit_raised():
+    """htc raises its soft RLIMIT_NOFILE to the hard limit (one descriptor per
+    visitor's local connection): started with a soft limit of 64 under a
+    higher hard one, its running process shows soft == hard."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 64:
+        log(f"SKIP: hard RLIMIT_NOFILE {hard} leaves nothing to raise")
+        return
+
+    def low():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+
+    with Daemon() as d:
+        p = subprocess.Popen([HTC, "--url", d.url, "--token", d.token, "--quiet", "--no-inspect",
+                              "expose", "9", "--port", "0"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=low)
+        try:
+            want = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+            deadline = time.monotonic() + STEP
+            line = ""
+            while time.monotonic() < deadline:
+                with open(f"/proc/{p.pid}/limits") as f:
+                    line = next(x for x in f if x.startswith("Max open files"))
+                if line.split()[3] == want:
+                    break
+                time.sleep(0.05)
+            assert line.split()[3:5] == [want, want], line
+        finally:
+            p.terminate()
+            p.communicate(timeout=STEP)
+
+
 def test_bad_values_name_the_variable():
     rc, out, err = run_htc(["health"], {"HTC_URL": "ftp://127.0.0.1:1"})
     assert rc == 2 and err.startswith("htc: HTC_URL: "), (rc, err)
@@ -53,4 +87,5 @@ def test_bad_values_name_the_variable():
 
 
 if __name__ == "__main__":
-    run_tests([test_unknown_htc_variables_warned_once, test_bad_values_name_the_variable])
+    run_tests([test_unknown_htc_variables_warned_once, test_bad_values_name_the_variable,
+               test_open_file_limit_raised])
