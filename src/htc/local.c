@@ -64,6 +64,7 @@
 #define LOCAL_RING_MIN 4096
 #define LOCAL_SCRATCH (16 * 1024)   /* one response-head read */
 #define LOCAL_POOL_IDLE_CAP 65536   /* idle local connections, at most */
+#define LOCAL_SPARES 64             /* freed requests kept, with their head buffer */
 #define LOCAL_TRIM_RING (64 * 1024) /* a ring this big counts for the heap hand-back */
 #define LOCAL_TRIM_GAP_MS 1000      /* at most one heap check a second */
 #define LOCAL_TRIM_FREE (4u << 20)  /* free heap bytes worth handing back */
@@ -84,9 +85,11 @@ enum lreq_state {
 /* A client's local side (client->local_pool). */
 struct local {
 	struct local_pool pool;
-	struct lreq *reqs;         /* every request not yet freed */
-	struct buf json;           /* a response head's JSON, reused from one request to the next */
-	int scratch_busy;          /* a head read is being parsed out of scratch */
+	struct lreq *reqs;  /* every request not yet freed */
+	struct buf json;    /* a response head's JSON, reused from one request to the next */
+	int scratch_busy;   /* a head read is being parsed out of scratch */
+	struct lreq *spare; /* freed requests kept for the next ones (linked by next) */
+	unsigned nspare;
 	unsigned big_rings;        /* rings of LOCAL_TRIM_RING bytes or more in use */
 	uint64_t trimmed_ms;       /* when the heap was last checked */
 	struct reactor_timer trim; /* the check a second after the last big ring went */
@@ -208,16 +211,48 @@ ring_put(struct lreq *r)
 		heap_check(loc, reactor_now(&r->c->r));
 }
 
+/*
+ * Free r. Up to LOCAL_SPARES requests are kept, with a head buffer of up
+ * to 4 KiB, for the next ones (lreq_new): a request costs no malloc of its
+ * own nor of its head.
+ */
 static void
 local_free(struct lreq *r)
 {
+	struct local *loc = r->c->local_pool;
+
 	lreq_unlink(r);
-	buf_fini(&r->head);
 	buf_fini(&r->spill);
 	buf_fini(&r->in);
 	ring_put(r);
 	free(r->target);
+	if (loc != NULL && loc->nspare < LOCAL_SPARES && buf_cap(&r->head) <= 4096) {
+		r->next = loc->spare;
+		loc->spare = r;
+		loc->nspare++;
+		return;
+	}
+	buf_fini(&r->head);
 	free(r);
+}
+
+/* A zeroed request, from the spares when there is one (its head buffer kept, emptied). */
+static struct lreq *
+lreq_new(struct local *loc)
+{
+	struct lreq *r = loc->spare;
+	struct buf head;
+
+	if (r == NULL)
+		return calloc(1, sizeof(*r));
+	loc->spare = r->next;
+	loc->nspare--;
+	head = r->head;
+	memset(r, 0, sizeof(*r));
+	r->head = head;
+	if (r->head.start != NULL)
+		buf_reset(&r->head, 0);
+	return r;
 }
 
 /* Nothing refers to r any more. */
@@ -1213,7 +1248,7 @@ local_http_open(struct client *c, struct client_binding *b, struct stream *s, co
 		const char *peer)
 {
 	struct local *loc = local_get(c);
-	struct lreq *r = loc ? calloc(1, sizeof(*r)) : NULL;
+	struct lreq *r = loc ? lreq_new(loc) : NULL;
 	int rc;
 
 	if (r == NULL)
@@ -1289,6 +1324,13 @@ local_http_fini(struct client *c)
 	}
 	local_pool_fini(&loc->pool);
 	reactor_timer_stop(&c->r, &loc->trim);
+	while (loc->spare != NULL) {
+		struct lreq *r = loc->spare;
+
+		loc->spare = r->next;
+		buf_fini(&r->head);
+		free(r);
+	}
 	buf_fini(&loc->json);
 	free(loc);
 	c->local_pool = NULL;
