@@ -1222,16 +1222,18 @@ retryable(const struct local_request *rq)
 static int
 lreq_setup(struct lreq *r, struct client_binding *b, const struct json_doc *doc)
 {
-	char host[URL_HOST_MAX + 16];
+	size_t mlen;
 	int rc;
 
 	r->b = b;
-	if (url_local_format(&b->local, host, sizeof(host)) < 0)
-		host[0] = '\0';
-	rc = local_codec_request_head_doc(doc, host, &r->head, LOCAL_HEAD_MAX, &r->rq);
+	if (b->authority[0] == '\0' && url_local_format(&b->local, b->authority, sizeof(b->authority)) < 0)
+		b->authority[0] = '\0';
+	rc = local_codec_request_head_doc(doc, b->authority, &r->head, LOCAL_HEAD_MAX, &r->rq);
 	if (rc < 0)
 		return rc;
-	snprintf(r->method, sizeof(r->method), "%.*s", (int)r->rq.method_len, (const char *)r->head.pos);
+	mlen = UTIL_MIN(r->rq.method_len, sizeof(r->method) - 1);
+	memcpy(r->method, r->head.pos, mlen);
+	r->method[mlen] = '\0';
 	r->target = strndup((const char *)r->head.pos + r->rq.target_off, r->rq.target_len);
 	if (r->target == NULL)
 		return -ENOMEM;
