@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /*
@@ -103,8 +104,16 @@ size_t util_catn(char *out, size_t cap, size_t o, const char *s, size_t n);
 /* Case-insensitive (ASCII letters) equality of a[0..n) and b[0..n). */
 int util_mem_caseeq(const char *a, const char *b, size_t n);
 
-/* Case-insensitive equality of a[0..alen) and the C string b. */
-int util_strcaseeq(const char *a, size_t alen, const char *b);
+/*
+ * Case-insensitive equality of a[0..alen) and the C string b. Inline: for
+ * a literal b the length compare comes first at no cost (strlen folds), so
+ * most mismatches ("Content-Type" vs "content-length") cost no loop.
+ */
+static inline int
+util_strcaseeq(const char *a, size_t alen, const char *b)
+{
+	return alen == strlen(b) && util_mem_caseeq(a, b, alen);
+}
 
 /*
  * Walk a comma-separated list: with *cursor at the list (a C string), each

@@ -359,19 +359,6 @@ util_mem_caseeq(const char *a, const char *b, size_t n)
 
 /* see util.h */
 int
-util_strcaseeq(const char *a, size_t alen, const char *b)
-{
-	size_t i;
-
-	/* one pass that stops at the first difference; b is read up to its NUL */
-	for (i = 0; i < alen; i++)
-		if (b[i] == '\0' || ascii_lower(a[i]) != ascii_lower(b[i]))
-			return 0;
-	return b[alen] == '\0';
-}
-
-/* see util.h */
-int
 util_list_next(const char **cursor, const char **item, size_t *len)
 {
 	const char *s = *cursor, *end;
