@@ -1080,13 +1080,6 @@ settle_hook(struct reactor *r, struct reactor_hook *h)
 }
 
 static void
-settle_stop(struct reactor *r, struct reactor_timer *t)
-{
-	(void)t;
-	reactor_stop(r);
-}
-
-static void
 test_deferred_from_hook_before_poll(void **state)
 {
 	struct reactor *r = loop_of(state);
@@ -1094,7 +1087,7 @@ test_deferred_from_hook_before_poll(void **state)
 	uint64_t polls = r->polls;
 
 	memset(&x, 0, sizeof(x));
-	reactor_timer_init(&x.t, settle_stop);
+	reactor_timer_init(&x.t, trio_end); /* stops the loop */
 	reactor_timer_start(r, &x.t, 30, 0);
 	reactor_hook_start(r, &x.h, settle_hook);
 	assert_int_equal(reactor_run(r), 0);
