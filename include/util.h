@@ -137,12 +137,16 @@ int util_nofile_raise(void);
  */
 long util_nofile(void);
 
+#define UTIL_HEAP_GAP_MS 1000     /* util_heap_trim checks at most this often */
+#define UTIL_HEAP_FREE (4u << 20) /* free heap bytes worth handing back */
+
 /*
- * Hand the heap's free memory back to the system when at least min_free
- * bytes of it are free (glibc: mallinfo2, malloc_trim; elsewhere nothing).
- * It walks the heap: callers run it at most about once a second. 1 when
- * memory was returned, else 0.
+ * Hand the heap's free memory back to the system when at least
+ * UTIL_HEAP_FREE bytes of it are free (glibc: mallinfo2, malloc_trim;
+ * elsewhere nothing). It walks the heap, so it does so at most once per
+ * UTIL_HEAP_GAP_MS of now_ms (a monotonic clock) in the whole process: call
+ * it as often as work ends. 1 when memory was returned, else 0.
  */
-int util_heap_trim(size_t min_free);
+int util_heap_trim(uint64_t now_ms);
 
 #endif

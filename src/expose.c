@@ -48,18 +48,16 @@
 #include "stream.h"
 #include "util.h"
 
-#define IN_INIT 2048              /* first input buffer (nginx: 1 KiB); grows for a bigger head */
-#define IN_MIN_READ 1024          /* less room than this: compact or grow before reading */
-#define HEAP_CHECK_MS 1000        /* at most one heap check a second */
-#define HEAP_TRIM_FREE (4u << 20) /* free heap bytes worth handing back */
-#define IN_SPARES 64              /* input buffers kept from idle visitors for the next requests */
-#define IN_BODY_MAX (64 * 1024)   /* input buffer bound when heads are limited to less */
-#define CONTINUE_DELAY_MS 1000    /* our own 100 Continue when the client sent none */
-#define OUT_SLACK (256 * 1024)    /* out may exceed two stream windows by this much */
-#define OUT_KEEP (64 * 1024)      /* a larger idle out buffer is released */
-#define LINGER_MS 2000            /* after a last answer: read and drop for at most this long */
-#define LINGER_MAX (256 * 1024)   /* ... or this many bytes, then close */
-#define DETAIL_MAX 160            /* bytes of an answer's detail that are logged */
+#define IN_INIT 2048            /* first input buffer (nginx: 1 KiB); grows for a bigger head */
+#define IN_MIN_READ 1024        /* less room than this: compact or grow before reading */
+#define IN_SPARES 64            /* input buffers kept from idle visitors for the next requests */
+#define IN_BODY_MAX (64 * 1024) /* input buffer bound when heads are limited to less */
+#define CONTINUE_DELAY_MS 1000  /* our own 100 Continue when the client sent none */
+#define OUT_SLACK (256 * 1024)  /* out may exceed two stream windows by this much */
+#define OUT_KEEP (64 * 1024)    /* a larger idle out buffer is released */
+#define LINGER_MS 2000          /* after a last answer: read and drop for at most this long */
+#define LINGER_MAX (256 * 1024) /* ... or this many bytes, then close */
+#define DETAIL_MAX 160          /* bytes of an answer's detail that are logged */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -652,24 +650,6 @@ linger_read(struct visitor *v)
 		visitor_close(v);
 }
 
-/*
- * Big responses leave freed output buffers in the heap that malloc keeps;
- * as exchanges end, at most once a second, more than HEAP_TRIM_FREE of free
- * heap goes back to the system (after a burst of 1 MiB responses the
- * daemon at 1,000 small ones is back to its size).
- */
-static void
-heap_check(struct daemon *d)
-{
-	static uint64_t last_ms;
-	uint64_t now = reactor_now(&d->r);
-
-	if (now - last_ms < HEAP_CHECK_MS)
-		return;
-	last_ms = now;
-	(void)util_heap_trim(HEAP_TRIM_FREE);
-}
-
 /* The answer is written: the next request, keep-alive idle, or linger and close. */
 static void
 exchange_next(struct visitor *v)
@@ -681,7 +661,8 @@ exchange_next(struct visitor *v)
 	exchange_reset(v);
 	if (buf_cap(&v->out.buf) > OUT_KEEP)
 		expose_out_fini(&v->out);
-	heap_check(v->d);
+	/* big responses leave freed output buffers that malloc keeps */
+	(void)util_heap_trim(reactor_now(&v->d->r));
 	if (buf_len(&v->in) > 0) {
 		expose_set_state(v, VISITOR_HEAD);
 		reactor_defer(&v->d->r, &v->kick_defer, kick_cb);

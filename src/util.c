@@ -414,13 +414,18 @@ util_nofile(void)
 
 /* see util.h */
 int
-util_heap_trim(size_t min_free)
+util_heap_trim(uint64_t now_ms)
 {
+	static uint64_t last_ms;
+	static int checked;
+
+	if (checked && now_ms - last_ms < UTIL_HEAP_GAP_MS)
+		return 0;
+	checked = 1;
+	last_ms = now_ms;
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
-	if (mallinfo2().fordblks >= min_free)
+	if (mallinfo2().fordblks >= UTIL_HEAP_FREE)
 		return malloc_trim(0);
-#else
-	(void)min_free;
 #endif
 	return 0;
 }

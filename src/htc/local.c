@@ -66,8 +66,6 @@
 #define LOCAL_POOL_IDLE_CAP 65536   /* idle local connections, at most */
 #define LOCAL_SPARES 64             /* freed requests kept, with their head buffer */
 #define LOCAL_TRIM_RING (64 * 1024) /* a ring this big counts for the heap hand-back */
-#define LOCAL_TRIM_GAP_MS 1000      /* at most one heap check a second */
-#define LOCAL_TRIM_FREE (4u << 20)  /* free heap bytes worth handing back */
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
 #define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
@@ -91,7 +89,6 @@ struct local {
 	struct lreq *spare; /* freed requests kept for the next ones (linked by next) */
 	unsigned nspare;
 	unsigned big_rings;        /* rings of LOCAL_TRIM_RING bytes or more in use */
-	uint64_t trimmed_ms;       /* when the heap was last checked */
 	struct reactor_timer trim; /* the check a second after the last big ring went */
 	/* response heads are read here, and only what is left over is copied to the request */
 	uint8_t scratch[LOCAL_SCRATCH];
@@ -181,15 +178,13 @@ lreq_unlink(struct lreq *r)
  * that a run of small ones never gives back. While no big ring is in use,
  * at most once a second as requests end, and once more a second after the
  * last big ring went, the free memory goes back to the system when there
- * is more than LOCAL_TRIM_FREE of it.
+ * is more than UTIL_HEAP_FREE of it (util_heap_trim).
  */
 static void
 heap_check(struct local *loc, uint64_t now)
 {
-	if (loc->big_rings > 0 || now - loc->trimmed_ms < LOCAL_TRIM_GAP_MS)
-		return; /* not while large responses flow: their rings would come back at once */
-	loc->trimmed_ms = now;
-	(void)util_heap_trim(LOCAL_TRIM_FREE);
+	if (loc->big_rings == 0) /* not while large responses flow: their rings would come back at once */
+		(void)util_heap_trim(now);
 }
 
 static void
@@ -205,7 +200,7 @@ ring_put(struct lreq *r)
 
 	if (r->ring.cap >= LOCAL_TRIM_RING && loc != NULL && --loc->big_rings == 0 &&
 	    !reactor_timer_is_active(&loc->trim))
-		reactor_timer_start(&r->c->r, &loc->trim, LOCAL_TRIM_GAP_MS, 0);
+		reactor_timer_start(&r->c->r, &loc->trim, UTIL_HEAP_GAP_MS, 0);
 	ring_release(&r->ring);
 	if (loc != NULL)
 		heap_check(loc, reactor_now(&r->c->r));
