@@ -5,7 +5,7 @@
 #   sh third_party/deps.sh test     + python3, python3-websockets, curl, openssl, tmux, systemd, sslscan
 #                                     (integration tests), clang-format, mandoc (the manual pages' lint)
 #   sh third_party/deps.sh fuzz     + clang and its sanitizer/libFuzzer runtimes
-#   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines), valgrind
+#   sh third_party/deps.sh bench    + iperf3, socat, wrk, nginx, openssh (baselines), valgrind, perf
 #   sh third_party/deps.sh pkg      + libinih-dev, debhelper, dpkg-dev, lintian, systemd
 #                                   (make package-check: the .deb build, lintian,
 #                                   systemd-analyze on the units)
@@ -54,6 +54,7 @@ check_fuzz() {
 check_bench() {
 	command -v iperf3 >/dev/null 2>&1 || miss iperf3
 	command -v valgrind >/dev/null 2>&1 || miss valgrind
+	command -v perf >/dev/null 2>&1 || miss linux-perf
 	command -v socat >/dev/null 2>&1 || miss socat
 	command -v wrk >/dev/null 2>&1 || miss wrk
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || miss nginx-light
