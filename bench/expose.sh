@@ -13,6 +13,12 @@
 # request inspector (on by default; nobody watching): capture must not slow
 # the tunnel
 # (expose >= 0.90 x noinsp at 100 B, within 5 % at 1 MiB).
+# Case "pull" (not in the default CASES) is a fourth htc of the same daemon,
+# `htc pull` to the same nginx: wrk's bytes cross the same tunnel as raw TCP,
+# no HTTP read or written by either program and one stream per connection,
+# not per request. It is the floor of this two-process path: what the
+# sockets, the WebSocket framing, the mux and the credits cost, without the
+# HTTP layer.
 #
 #   sh bench/expose.sh                (as root, for sshd; loopback only)
 #   DURATION=8 BUILD=build-bench HT_FLAGS='--log-level warn' HTC_FLAGS=--quiet sh bench/expose.sh
@@ -24,7 +30,7 @@
 #   BASE_ROUNDS=3 SKIP_SSH=1 sh bench/expose.sh      (port and routed three times, in turn)
 #   WORKLOADS='100b:1000 100b:1' CASES=expose sh bench/expose.sh
 #
-# CASES picks our cases (default: expose noinsp routed); WORKLOADS the
+# CASES picks our cases (default: expose noinsp routed; also pull); WORKLOADS the
 # workloads (default: 100b:64 1m:64 100b:1000 100b:1 100b:10000).
 #   BASE_BUILD=/tmp/base/build SKIP_SSH=1 sh bench/expose.sh
 #
@@ -91,7 +97,7 @@ if [ -z "$SKIP_SSH" ] && sshd_start; then
 	RPORT=$(free_port)
 	ssh_forward ssh-http "$RPORT" "$NGINX_PORT" && SSH_PORT=$RPORT
 fi
-HT_PORTC="" ROUTED_PORT="" NOINSP_PORTC=""
+HT_PORTC="" ROUTED_PORT="" NOINSP_PORTC="" PULL_PORTC=""
 VHOST_PORT=$(free_port)
 # one stream per visitor in flight: the session's stream cap must cover the most connections
 MAXC=$(for w in $WORKLOADS; do echo "${w#*:}"; done | sort -n | tail -1)
@@ -122,6 +128,12 @@ if tunnel_start ht-http htc-http expose "$NGINX_PORT"; then
 	_np=$(free_port)
 	if has_case noinsp && htc_start htc-http-noinsp expose "$NGINX_PORT" --port "$_np"; then
 		NOINSP_PORTC=$_np N_HTC=$HTC_PID
+	fi
+	# a fourth, htc pull: the same tunnel as raw TCP (the floor without the HTTP layer)
+	HTC_FLAGS=$HTC_FLAGS_SAVED
+	_np=$(free_port)
+	if has_case pull && htc_start htc-http-pull pull "$NGINX_PORT" --port "$_np"; then
+		PULL_PORTC=$_np P_HTC=$HTC_PID
 	fi
 fi
 HT_FLAGS=$HT_FLAGS_SAVED
@@ -210,7 +222,7 @@ run() {
 
 # 1 s of wrk through each tunnel before anything is measured, so that no
 # side's first measured run is its cold start.
-for port in $HT_PORTC $NOINSP_PORTC $BASE_PORTC; do
+for port in $HT_PORTC $NOINSP_PORTC $PULL_PORTC $BASE_PORTC; do
 	timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
 done
 [ -n "$ROUTED_PORT" ] &&
@@ -228,7 +240,7 @@ expose_case() {
 	_l="" _alive=1
 	[ "$2" = -base ] && _l="base "
 	_d=$2 # routed and noinsp share the daemon of expose
-	case $_d in -routed | -noinsp) _d="" ;; esac
+	case $_d in -routed | -noinsp | -pull) _d="" ;; esac
 	kill -0 "$4" 2>/dev/null ||
 		{ say "ANOMALY: the ${_l}daemon died: $(tail -3 "$TMP/ht-http$_d.err" | tr '\n' ' ')"; _alive=""; }
 	kill -0 "$5" 2>/dev/null ||
@@ -250,9 +262,12 @@ for w in $WORKLOADS; do
 		for who in $(base_order $r); do
 			if [ "$who" = ours ]; then
 				# port-bound, routed and without the inspector, in turn first (the machine drifts)
-				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed || echo routed noinsp port); do
+				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed pull || echo pull routed noinsp port); do
 					has_case "$([ $how = port ] && echo expose || echo $how)" || continue
-					if [ "$how" = noinsp ]; then
+					if [ "$how" = pull ]; then
+						expose_case pull -pull "$PULL_PORTC" "${O_HT:-}" "${P_HTC:-}" "$w" "$path" \
+							"$conns" || PULL_PORTC=""
+					elif [ "$how" = noinsp ]; then
 						expose_case noinsp -noinsp "$NOINSP_PORTC" "${O_HT:-}" "${N_HTC:-}" "$w" "$path" \
 							"$conns" || NOINSP_PORTC=""
 					elif [ "$how" = port ]; then
@@ -305,6 +320,7 @@ while read -r w c rps p50 p99 req bps non se ticks rss each note; do
 	expose) who="daemon + htc (inspector capturing)" ;;
 	noinsp) who="daemon + htc --no-inspect" ;;
 	routed) who="daemon + htc http, by Host on --vhost-listen" ;;
+	pull) who="daemon + htc pull: raw TCP, no HTTP layer (the floor)" ;;
 	expose-base) who="daemon + htc, base build" ;;
 	esac
 	[ "$rps" = - ] && { who="FAILED: $note"; err=-; }
@@ -373,6 +389,16 @@ if has_w 100b:1; then
 	ours=$(figure 100b:1 expose 4) direct=$(figure 100b:1 direct 4)
 	isnum "$ours" "$direct" && goal "c1 p50 added to direct (<=0.06 ms)" \
 		"$(awk "BEGIN { print ($ours - $direct <= 0.06) }")" "+$(fmt '%.3f' "$ours - $direct") ms ($ours vs $direct)"
+fi
+if has_case pull && has_w 100b:1000; then
+	t=$(figure 100b:1000 pull 10) n=$(figure 100b:1000 pull 6) ours=$(figure 100b:1000 pull 3)
+	theirs=$(figure 100b:1000 ssh-R 3)
+	isnum "$t" "$n" && printf '  %-34s %s\n' "floor: c1000 through pull" "$(fmt '%.1f' "$t / $HZ * 1e6 / $n") us/req$(
+		isnum "$ours" "$theirs" && echo ", $(fmt '%.2f' "$ours / $theirs")x ssh -R req/s")"
+fi
+if has_case pull && has_w 100b:1; then
+	ours=$(figure 100b:1 pull 4) direct=$(figure 100b:1 direct 4)
+	isnum "$ours" "$direct" && printf '  %-34s %s\n' "floor: c1 through pull" "+$(fmt '%.3f' "$ours - $direct") ms to direct p50"
 fi
 if has_w 100b:10000; then
 	err=$(awk '$1 == "100b:10000" && $2 == "expose" { print ($8 == "0" && $9 == "0/0/0/0") ? "none" : $8 " non-2xx, " $9; exit }' "$ROWS")
