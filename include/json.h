@@ -272,6 +272,11 @@ void json_w_keyn(struct json_writer *w, const void *name, size_t n);
  */
 void json_w_str(struct json_writer *w, const void *s, size_t n);
 void json_w_cstr(struct json_writer *w, const char *s);
+/*
+ * The array [a, b] of two strings, as json_w_arr_begin, json_w_str twice and
+ * json_w_arr_end would write it (a header's name and value), in one go.
+ */
+void json_w_pair(struct json_writer *w, const void *a, size_t an, const void *b, size_t bn);
 
 /* Numbers. Integers are exact (readers in JS lose precision above 2^53). */
 void json_w_int(struct json_writer *w, int64_t v);

@@ -101,6 +101,9 @@ int util_parse_uintn(const char *s, size_t n, uint64_t max, uint64_t *out);
  */
 size_t util_catn(char *out, size_t cap, size_t o, const char *s, size_t n);
 
+/* The decimal digits of v at out (no NUL, at most 20); returns how many. */
+size_t util_u64_dec(char *out, uint64_t v);
+
 /* Case-insensitive (ASCII letters) equality of a[0..n) and b[0..n). */
 int util_mem_caseeq(const char *a, const char *b, size_t n);
 

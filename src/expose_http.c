@@ -52,10 +52,7 @@ keep_request_field(const struct http1_request *req, const struct http1_header *h
 static void
 header_pair(struct json_writer *w, const char *name, const char *value, size_t vlen)
 {
-	json_w_arr_begin(w);
-	json_w_cstr(w, name);
-	json_w_str(w, value, vlen);
-	json_w_arr_end(w);
+	json_w_pair(w, name, strlen(name), value, vlen);
 }
 
 /* An absolute-form target: the length of "scheme://" before its authority, else 0. */
@@ -130,10 +127,7 @@ expose_http_open_json(struct buf *out, const struct expose_http_open *o, const s
 		if (!keep_request_field(req, h, o->upgrade) ||
 		    (af.auth != NULL && util_strcaseeq(h->name, h->name_len, "host")))
 			continue;
-		json_w_arr_begin(&w);
-		json_w_str(&w, h->name, h->name_len);
-		json_w_str(&w, h->value, h->value_len);
-		json_w_arr_end(&w);
+		json_w_pair(&w, h->name, h->name_len, h->value, h->value_len);
 	}
 	header_pair(&w, "X-Forwarded-For", o->fwd->xff, strlen(o->fwd->xff));
 	header_pair(&w, "X-Forwarded-Proto", o->fwd->proto, strlen(o->fwd->proto));
@@ -328,14 +322,16 @@ emit_text(struct buf *out, const char *s)
 static int
 emit_trailer_fields(struct buf *out, const struct head_scan *sc, const struct expose_http_head *h)
 {
-	char line[64];
+	char line[64] = "Content-Length: ";
+	size_t k;
 
 	if (!h->final)
 		return emit_text(out, "\r\n");
 	if (h->status == 101)
 		return emit_text(out, sc->have_conn ? "\r\n" : "Connection: Upgrade\r\n\r\n");
 	if (sc->have_cl && h->status != 204) {
-		snprintf(line, sizeof(line), "Content-Length: %llu\r\n", (unsigned long long)sc->cl);
+		k = 16 + util_u64_dec(line + 16, sc->cl);
+		memcpy(line + k, "\r\n", 3);
 		if (emit_text(out, line) < 0)
 			return -ENOMEM;
 	}

@@ -645,20 +645,33 @@ key_is(const struct json_doc *doc, const struct json_tok *t, int k, const char *
 int
 json_get_keys(const struct json_doc *doc, int obj, const char *const *keys, size_t n, int *vals)
 {
+	uint32_t klen[16]; /* the keys' lengths, so that most members cost a compare each */
 	int k, found = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		vals[i] = -1;
+		if (i < UTIL_ARRAY_SIZE(klen))
+			klen[i] = (uint32_t)strlen(keys[i]);
+	}
 	if (json_type(doc, obj) != JSON_OBJECT)
 		return -1;
-	for (k = json_first(doc, obj); k >= 0; k = json_next(doc, obj, k))
-		for (i = 0; i < n; i++)
-			if (key_is(doc, &doc->toks[k], k, keys[i])) {
+	for (k = json_first(doc, obj); k >= 0; k = json_next(doc, obj, k)) {
+		const struct json_tok *t = &doc->toks[k];
+		int raw = !(t->flags & JSON_TOK_ESCAPED);
+
+		for (i = 0; i < n; i++) {
+			if (raw && i < UTIL_ARRAY_SIZE(klen) &&
+			    (t->end - t->start != klen[i] ||
+			     memcmp(doc->text + t->start, keys[i], klen[i]) != 0))
+				continue;
+			if ((raw && i < UTIL_ARRAY_SIZE(klen)) || key_is(doc, t, k, keys[i])) {
 				found += vals[i] < 0;
 				vals[i] = k + 1;
 				break;
 			}
+		}
+	}
 	return found;
 }
 

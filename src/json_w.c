@@ -171,6 +171,35 @@ w_escape(struct json_writer *w, uint8_t c)
 	w_put(w, e, 2);
 }
 
+/* 1 when s[0..n) needs no escape: no " \\ control byte or byte >= 0x80 */
+static int
+w_is_plain(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && json_cc_table[s[i]] == CC_PLAIN)
+		i++;
+	return i == n;
+}
+
+/* 1 when the buffer has (or gets) n free bytes; 0, with nothing set, when not */
+static int
+w_room(struct json_writer *w, size_t n)
+{
+	return !w->err && (buf_room(w->b) >= n || buf_reserve(w->b, n, buf_headroom(w->b), w->max) == 0);
+}
+
+/* p[0..n) quoted at dst, which has the room; returns the end */
+static uint8_t *
+w_quoted(uint8_t *dst, const void *p, size_t n)
+{
+	*dst++ = '"';
+	memcpy(dst, p, n);
+	dst += n;
+	*dst++ = '"';
+	return dst;
+}
+
 /*
  * The quoted string s[0..n) in one piece when it needs no escape and the
  * buffer has (or gets) the room: 1 when written, 0 to take the general way.
@@ -178,17 +207,9 @@ w_escape(struct json_writer *w, uint8_t c)
 static int
 w_plain_string(struct json_writer *w, const uint8_t *s, size_t n)
 {
-	size_t i = 0;
-
-	while (i < n && json_cc_table[s[i]] == CC_PLAIN)
-		i++;
-	if (i < n || w->err ||
-	    (buf_room(w->b) < n + 2 && buf_reserve(w->b, n + 2, buf_headroom(w->b), w->max) != 0))
+	if (!w_is_plain(s, n) || !w_room(w, n + 2))
 		return 0;
-	*w->b->last++ = '"';
-	memcpy(w->b->last, s, n);
-	w->b->last += n;
-	*w->b->last++ = '"';
+	w->b->last = w_quoted(w->b->last, s, n);
 	return 1;
 }
 
@@ -244,9 +265,14 @@ json_w_keyn(struct json_writer *w, const void *name, size_t n)
 	if (w->nonempty & w_bit(w))
 		w_putc(w, ',');
 	w->nonempty |= w_bit(w);
+	w->want_value = true;
+	if (w_is_plain(name, n) && w_room(w, n + 3)) {
+		w->b->last = w_quoted(w->b->last, name, n);
+		*w->b->last++ = ':';
+		return;
+	}
 	w_string(w, name, n);
 	w_putc(w, ':');
-	w->want_value = true;
 }
 
 /* see json.h */
@@ -257,6 +283,32 @@ json_w_str(struct json_writer *w, const void *s, size_t n)
 		return;
 	w_string(w, s, n);
 	w_post_value(w);
+}
+
+/* see json.h */
+void
+json_w_pair(struct json_writer *w, const void *a, size_t an, const void *b, size_t bn)
+{
+	uint8_t *p;
+
+	/* the comma, [, four quotes, the comma between and ] */
+	if (w_is_plain(a, an) && w_is_plain(b, bn) && w_room(w, an + bn + 8)) {
+		if (w_pre_value(w) != 0)
+			return;
+		p = w->b->last;
+		*p++ = '[';
+		p = w_quoted(p, a, an);
+		*p++ = ',';
+		p = w_quoted(p, b, bn);
+		*p++ = ']';
+		w->b->last = p;
+		w_post_value(w);
+		return;
+	}
+	json_w_arr_begin(w);
+	json_w_str(w, a, an);
+	json_w_str(w, b, bn);
+	json_w_arr_end(w);
 }
 
 /* see json.h */
@@ -276,37 +328,27 @@ json_w_raw(struct json_writer *w, const char *p, size_t n)
 	w_post_value(w);
 }
 
-/* Decimal digits of v, written backwards ending at end; returns the first. */
-static char *
-w_utoa(char *end, uint64_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
 /* see json.h */
 void
 json_w_uint(struct json_writer *w, uint64_t v)
 {
-	char tmp[24], *p = w_utoa(tmp + sizeof(tmp), v);
+	char tmp[20];
 
-	json_w_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
+	json_w_raw(w, tmp, util_u64_dec(tmp, v));
 }
 
 /* see json.h */
 void
 json_w_int(struct json_writer *w, int64_t v)
 {
-	char tmp[24], *p;
+	char tmp[21];
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-	p = w_utoa(tmp + sizeof(tmp), u);
+	tmp[0] = '-';
 	if (v < 0)
-		*--p = '-';
-	json_w_raw(w, p, (size_t)(tmp + sizeof(tmp) - p));
+		json_w_raw(w, tmp, 1 + util_u64_dec(tmp + 1, u));
+	else
+		json_w_raw(w, tmp, util_u64_dec(tmp, u));
 }
 
 /* see json.h */

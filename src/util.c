@@ -336,6 +336,22 @@ util_catn(char *out, size_t cap, size_t o, const char *s, size_t n)
 	return o + n;
 }
 
+/* see util.h */
+size_t
+util_u64_dec(char *out, uint64_t v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+	size_t n;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(out, p, n);
+	return n;
+}
+
 /* c with ASCII upper-case letters mapped to lower case */
 static inline unsigned char
 ascii_lower(char c)
@@ -345,13 +361,37 @@ ascii_lower(char c)
 	return x >= 'A' && x <= 'Z' ? (unsigned char)(x + 32) : x;
 }
 
+/*
+ * The 8 bytes of w with ASCII upper-case letters mapped to lower case, all
+ * at once: a byte's high bit says whether it is >= 'A' and whether it is
+ * > 'Z' (each add stays inside its byte: at most 0x7f + 0x3f), and 0x20 is
+ * or-ed into the letters. Bytes >= 0x80 are left alone.
+ */
+static inline uint64_t
+lower8(uint64_t w)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
+	uint64_t h = w & low7;
+	uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3full; /* 0x80 - 'A' */
+	uint64_t gt_z = h + 0x2525252525252525ull; /* 0x80 - ('Z' + 1) */
+
+	return w | (((ge_a & ~gt_z & ~w) & high) >> 2);
+}
+
 /* see util.h */
 int
 util_mem_caseeq(const char *a, const char *b, size_t n)
 {
-	size_t i;
+	uint64_t x, y;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++)
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y && lower8(x) != lower8(y))
+			return 0;
+	}
+	for (; i < n; i++)
 		if (ascii_lower(a[i]) != ascii_lower(b[i]))
 			return 0;
 	return 1;

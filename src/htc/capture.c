@@ -107,7 +107,9 @@ capture_open(struct capture *c, unsigned binding, const char *remote, uint64_t r
 	x->duration_us = 0;
 	x->status = 0;
 	x->why[0] = '\0';
-	snprintf(x->remote, sizeof(x->remote), "%s", remote != NULL ? remote : "");
+	if (remote == NULL)
+		remote = "";
+	util_catn(x->remote, sizeof(x->remote), 0, remote, strlen(remote));
 	part_reset(&x->req);
 	part_reset(&x->resp);
 	return id;
@@ -220,7 +222,9 @@ capture_done(struct capture *c, uint64_t id, int status, const char *why)
 	x->state = CAPTURE_DONE;
 	x->status = status;
 	x->duration_us = clock_mono_us() - x->start_us;
-	snprintf(x->why, sizeof(x->why), "%s", why != NULL ? why : "");
+	if (why == NULL)
+		why = "";
+	util_catn(x->why, sizeof(x->why), 0, why, strlen(why));
 	if (c->on_done != NULL)
 		c->on_done(c->arg, x);
 }

@@ -416,10 +416,7 @@ local_codec_response_head(const struct http1_response *res, struct buf *out, siz
 
 		if (!kept_response_field(res, h, conn))
 			continue;
-		json_w_arr_begin(&w);
-		json_w_str(&w, h->name, h->name_len);
-		json_w_str(&w, h->value, h->value_len);
-		json_w_arr_end(&w);
+		json_w_pair(&w, h->name, h->name_len, h->value, h->value_len);
 	}
 	json_w_arr_end(&w);
 	json_w_kv_bool(&w, "final", res->status >= 200 || res->status == 101);

@@ -386,6 +386,26 @@ test_get_keys(void **state)
 	assert_int_equal(json_get_keys(&doc, 0, keys, 0, vals), 0);
 }
 
+/* More keys than json_get_keys keeps lengths for: the rest are compared the long way. */
+static void
+test_get_keys_many(void **state)
+{
+	static const char *const keys[] = { "k0",  "k1",  "k2",  "k3",  "k4",  "k5",  "k6",
+					    "k7",  "k8",  "k9",  "k10", "k11", "k12", "k13",
+					    "k14", "k15", "k16", "k17", "k18", "k1\"" };
+	int vals[UTIL_ARRAY_SIZE(keys)];
+	struct json_doc doc;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&doc, S("{\"k17\":1,\"k\\u0031\":2,\"k18x\":3,\"k1\\\"\":4,\"k0\":5}")), 0);
+	assert_int_equal(json_get_keys(&doc, 0, keys, UTIL_ARRAY_SIZE(keys), vals), 4);
+	for (i = 0; i < UTIL_ARRAY_SIZE(keys); i++)
+		assert_int_equal(vals[i], json_get(&doc, 0, keys[i]));
+	assert_true(vals[17] > 0 && vals[1] > 0 && vals[19] > 0 && vals[0] > 0);
+	assert_int_equal(vals[18], -1);
+}
+
 /* Duplicate keys: the last one wins, as in JSON.parse. */
 static void
 test_duplicate_keys_last_wins(void **state)
@@ -1127,6 +1147,75 @@ test_writer_sticky_space(void **state)
 	buf_fini(&b);
 }
 
+/*
+ * json_w_pair writes what arr_begin, two strs and arr_end write, byte for
+ * byte and error for error: plain and escaped strings, after other values,
+ * in caller memory of every size from none to enough.
+ */
+static void
+pair_same(const char *a, size_t an, const char *b, size_t bn, int before)
+{
+	uint8_t one[160], two[160];
+	struct buf x, y;
+	struct json_writer wx, wy;
+	size_t cap;
+
+	for (cap = 0; cap <= sizeof(one); cap++) {
+		buf_wrap(&x, one, cap, 0);
+		buf_wrap(&y, two, cap, 0);
+		json_w_init(&wx, &x, 0);
+		json_w_init(&wy, &y, 0);
+		json_w_arr_begin(&wx);
+		json_w_arr_begin(&wy);
+		if (before) {
+			json_w_int(&wx, 7);
+			json_w_int(&wy, 7);
+		}
+		json_w_pair(&wx, a, an, b, bn);
+		json_w_arr_begin(&wy);
+		json_w_str(&wy, a, an);
+		json_w_str(&wy, b, bn);
+		json_w_arr_end(&wy);
+		json_w_arr_end(&wx);
+		json_w_arr_end(&wy);
+		assert_int_equal(json_w_finish(&wx), json_w_finish(&wy));
+		if (json_w_finish(&wx) == 0) {
+			assert_int_equal(buf_len(&x), buf_len(&y));
+			assert_memory_equal(x.pos, y.pos, buf_len(&x));
+		}
+	}
+}
+
+static void
+test_writer_pair(void **state)
+{
+	struct wt t;
+
+	(void)state;
+	pair_same("Content-Type", 12, "text/plain", 10, 0);
+	pair_same("Content-Type", 12, "text/plain", 10, 1);
+	pair_same("", 0, "", 0, 1);
+	pair_same("X-A", 3, "a\"b\\c\n", 7, 1);
+	pair_same("X-\x01", 3, "caf\xc3\xa9", 5, 0);
+	pair_same("X-B", 3, "\xff\xfe", 2, 1);
+	pair_same("N\0ul", 4, "v", 1, 1);
+	wt_init(&t);
+	json_w_obj_begin(&t.w);
+	json_w_key(&t.w, "headers");
+	json_w_arr_begin(&t.w);
+	json_w_pair(&t.w, "Host", 4, "x", 1);
+	json_w_pair(&t.w, "A", 1, "\"", 1);
+	json_w_arr_end(&t.w);
+	json_w_obj_end(&t.w);
+	wt_expect(&t, "{\"headers\":[[\"Host\",\"x\"],[\"A\",\"\\\"\"]]}");
+	/* where a key is due, a pair is a usage error, as an array would be */
+	wt_init(&t);
+	json_w_obj_begin(&t.w);
+	json_w_pair(&t.w, "a", 1, "b", 1);
+	assert_int_equal(json_w_finish(&t.w), JSON_W_ERR_USAGE);
+	buf_fini(&t.b);
+}
+
 /* Growing keeps the headroom reserved for the frame header. */
 static void
 test_writer_keeps_headroom(void **state)
@@ -1158,6 +1247,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_vectors),
 		cmocka_unit_test(test_get_keys),
+		cmocka_unit_test(test_get_keys_many),
 		cmocka_unit_test(test_invalid_vectors),
 		cmocka_unit_test(test_prefixes_incomplete),
 		cmocka_unit_test(test_token_layout),
@@ -1184,6 +1274,7 @@ main(void)
 		cmocka_unit_test(test_writer_usage_errors),
 		cmocka_unit_test(test_writer_sticky_space),
 		cmocka_unit_test(test_writer_keeps_headroom),
+		cmocka_unit_test(test_writer_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

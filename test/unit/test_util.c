@@ -414,6 +414,26 @@ test_list_next(void **state)
 }
 
 static void
+test_u64_dec(void **state)
+{
+	static const uint64_t v[] = {
+		0, 1, 9, 10, 99, 100, 1048576, 4294967295u, 10000000000000000000u, UINT64_MAX
+	};
+	char out[24], want[24];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(out, '#', sizeof(out));
+		n = util_u64_dec(out, v[i]);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+		assert_int_equal(n, strlen(want));
+		assert_memory_equal(out, want, n);
+		assert_int_equal(out[n], '#'); /* no NUL, nothing past the digits */
+	}
+}
+
+static void
 test_catn(void **state)
 {
 	char out[8];
@@ -437,6 +457,31 @@ test_catn(void **state)
 	assert_string_equal(out, "");
 	assert_int_equal(util_catn(out, sizeof(out), 0, "1234567", 7), 7);
 	assert_string_equal(out, "1234567");
+}
+
+/* every byte pair at a place in the 8-byte words and at one in the tail */
+static void
+test_mem_caseeq_every_byte(void **state)
+{
+	static const size_t at[] = { 0, 5, 7, 8, 15, 17 };
+	char a[19], b[19];
+	unsigned x, y;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(at) / sizeof(at[0]); k++)
+		for (x = 0; x < 256; x++)
+			for (y = 0; y < 256; y++) {
+				unsigned lx = x >= 'A' && x <= 'Z' ? x + 32 : x;
+				unsigned ly = y >= 'A' && y <= 'Z' ? y + 32 : y;
+
+				memset(a, 'q', sizeof(a));
+				memset(b, 'Q', sizeof(b));
+				a[at[k]] = (char)x;
+				b[at[k]] = (char)y;
+				if (util_mem_caseeq(a, b, sizeof(a)) != (lx == ly))
+					fail_msg("bytes 0x%02x and 0x%02x at %zu", x, y, at[k]);
+			}
 }
 
 static void
@@ -543,7 +588,8 @@ main(void)
 		cmocka_unit_test(test_random),         cmocka_unit_test(test_random_alnum),
 		cmocka_unit_test(test_random_fails),   cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration), cmocka_unit_test(test_parse_uint),
-		cmocka_unit_test(test_catn),           cmocka_unit_test(test_strcaseeq),
+		cmocka_unit_test(test_catn),           cmocka_unit_test(test_u64_dec),
+		cmocka_unit_test(test_strcaseeq),      cmocka_unit_test(test_mem_caseeq_every_byte),
 		cmocka_unit_test(test_list_next),      cmocka_unit_test(test_replace_file_and_wipe),
 	};
 
