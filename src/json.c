@@ -280,8 +280,7 @@ jp_string(struct jp *p)
 	int idx, rc;
 
 	for (;;) {
-		while (i < n && json_cc_table[s[i]] == CC_PLAIN)
-			i++;
+		i = json_plain_run(s, i, n);
 		if (i >= n)
 			return jp_fail(p, JSON_ERR_INCOMPLETE, n);
 		switch (json_cc_table[s[i]]) {
@@ -641,35 +640,51 @@ key_is(const struct json_doc *doc, const struct json_tok *t, int k, const char *
 	return strncmp(doc->text + t->start, key, n) == 0 && key[n] == '\0';
 }
 
+/* json_get_keys for an unescaped member name t: the index in keys of the equal key, or -1 */
+static int
+raw_key_index(const struct json_doc *doc, const struct json_tok *t, const char *const *keys,
+	      const uint8_t *klen, size_t n)
+{
+	size_t i, len = t->end - t->start;
+	const char *name = doc->text + t->start;
+
+	for (i = 0; i < n; i++)
+		if (klen[i] == len &&
+		    (len == 0 || (keys[i][0] == name[0] && memcmp(name, keys[i], len) == 0)))
+			return (int)i;
+	return -1;
+}
+
 /* see json.h */
 int
 json_get_keys(const struct json_doc *doc, int obj, const char *const *keys, size_t n, int *vals)
 {
-	uint32_t klen[16]; /* the keys' lengths, so that most members cost a compare each */
-	int k, found = 0;
-	size_t i;
+	uint8_t klen[16]; /* with the keys' lengths most members cost a compare per key */
+	int k, found = 0, fast = n <= UTIL_ARRAY_SIZE(klen), hit;
+	size_t i, len;
 
 	for (i = 0; i < n; i++) {
 		vals[i] = -1;
-		if (i < UTIL_ARRAY_SIZE(klen))
-			klen[i] = (uint32_t)strlen(keys[i]);
+		len = fast ? strlen(keys[i]) : 0;
+		fast &= len < UINT8_MAX;
+		if (fast)
+			klen[i] = (uint8_t)len;
 	}
 	if (json_type(doc, obj) != JSON_OBJECT)
 		return -1;
-	for (k = json_first(doc, obj); k >= 0; k = json_next(doc, obj, k)) {
+	for (k = obj + 1; (uint32_t)k < doc->toks[obj].next; k = (int)doc->toks[k].next) {
 		const struct json_tok *t = &doc->toks[k];
-		int raw = !(t->flags & JSON_TOK_ESCAPED);
 
-		for (i = 0; i < n; i++) {
-			if (raw && i < UTIL_ARRAY_SIZE(klen) &&
-			    (t->end - t->start != klen[i] ||
-			     memcmp(doc->text + t->start, keys[i], klen[i]) != 0))
-				continue;
-			if ((raw && i < UTIL_ARRAY_SIZE(klen)) || key_is(doc, t, k, keys[i])) {
-				found += vals[i] < 0;
-				vals[i] = k + 1;
-				break;
-			}
+		hit = -1;
+		if (fast && !(t->flags & JSON_TOK_ESCAPED))
+			hit = raw_key_index(doc, t, keys, klen, n);
+		else
+			for (i = 0; i < n && hit < 0; i++)
+				if (key_is(doc, t, k, keys[i]))
+					hit = (int)i;
+		if (hit >= 0) {
+			found += vals[hit] < 0;
+			vals[hit] = k + 1;
 		}
 	}
 	return found;

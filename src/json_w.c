@@ -175,11 +175,7 @@ w_escape(struct json_writer *w, uint8_t c)
 static int
 w_is_plain(const uint8_t *s, size_t n)
 {
-	size_t i = 0;
-
-	while (i < n && json_cc_table[s[i]] == CC_PLAIN)
-		i++;
-	return i == n;
+	return json_plain_run(s, 0, n) == n;
 }
 
 /* 1 when the buffer has (or gets) n free bytes; 0, with nothing set, when not */

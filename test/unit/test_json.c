@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "feed.h"
 #include "json.h"
+#include "json_int.h"
 #include "util.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -758,6 +759,40 @@ test_strerror(void **state)
 	assert_string_equal(json_strerror(1), "unknown error");
 }
 
+/*
+ * json_plain_run against the byte-by-byte answer: every byte value at every
+ * place of a run long enough for the eight-byte steps, from every start.
+ */
+static void
+test_plain_run_every_byte(void **state)
+{
+	uint8_t s[21];
+	size_t at, from, want;
+	unsigned c;
+
+	(void)state;
+	for (c = 0; c < 256; c++)
+		for (at = 0; at < sizeof(s); at++) {
+			memset(s, 'a', sizeof(s));
+			s[at] = (uint8_t)c;
+			for (from = 0; from <= sizeof(s); from++) {
+				for (want = from; want < sizeof(s) && json_cc_table[s[want]] == CC_PLAIN;
+				     want++)
+					;
+				if (json_plain_run(s, from, sizeof(s)) != want)
+					fail_msg("byte 0x%02x at %zu, from %zu", c, at, from);
+			}
+		}
+	/* the first of two flagged bytes, whichever kinds they are */
+	memcpy(s, "abc\x01\"\\\xff\x1fxyzxyzxyzxyzx", sizeof(s));
+	assert_int_equal(json_plain_run(s, 0, sizeof(s)), 3);
+	assert_int_equal(json_plain_run(s, 4, sizeof(s)), 4);
+	assert_int_equal(json_plain_run(s, 5, sizeof(s)), 5);
+	assert_int_equal(json_plain_run(s, 6, sizeof(s)), 6);
+	assert_int_equal(json_plain_run(s, 7, sizeof(s)), 7);
+	assert_int_equal(json_plain_run(s, 8, sizeof(s)), sizeof(s));
+}
+
 /* ---- writer ----------------------------------------------------------------- */
 
 struct wt {
@@ -1275,6 +1310,7 @@ main(void)
 		cmocka_unit_test(test_writer_sticky_space),
 		cmocka_unit_test(test_writer_keeps_headroom),
 		cmocka_unit_test(test_writer_pair),
+		cmocka_unit_test(test_plain_run_every_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
