@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct buf;
@@ -261,9 +262,10 @@ void json_w_obj_end(struct json_writer *w);
 void json_w_arr_begin(struct json_writer *w);
 void json_w_arr_end(struct json_writer *w);
 
-/* An object key (escaped like a string); the next call writes its value. */
-void json_w_key(struct json_writer *w, const char *name);
-/* The same from name[0..n), which may hold NUL bytes. */
+/*
+ * An object key from name[0..n), which may hold NUL bytes (escaped like a
+ * string); the next call writes its value.
+ */
 void json_w_keyn(struct json_writer *w, const void *name, size_t n);
 
 /*
@@ -271,7 +273,6 @@ void json_w_keyn(struct json_writer *w, const void *name, size_t n);
  * or \u00XX), invalid UTF-8 becomes U+FFFD, everything else is copied.
  */
 void json_w_str(struct json_writer *w, const void *s, size_t n);
-void json_w_cstr(struct json_writer *w, const char *s);
 /*
  * The array [a, b] of two strings, as json_w_arr_begin, json_w_str twice and
  * json_w_arr_end would write it (a header's name and value), in one go.
@@ -289,13 +290,69 @@ void json_w_null(struct json_writer *w);
 /* Pre-encoded JSON p[0..n), copied as is: the caller vouches for it. */
 void json_w_raw(struct json_writer *w, const char *p, size_t n);
 
-/* key + value in one call. */
-void json_w_kv_str(struct json_writer *w, const char *key, const char *s);
-void json_w_kv_strn(struct json_writer *w, const char *key, const void *s, size_t n);
-void json_w_kv_int(struct json_writer *w, const char *key, int64_t v);
-void json_w_kv_uint(struct json_writer *w, const char *key, uint64_t v);
-void json_w_kv_double(struct json_writer *w, const char *key, double v);
-void json_w_kv_bool(struct json_writer *w, const char *key, bool v);
-void json_w_kv_null(struct json_writer *w, const char *key);
+/*
+ * The same for C strings, and key + value in one call: inline, so that the
+ * length of a literal is known when compiling.
+ */
+static inline void
+json_w_key(struct json_writer *w, const char *name)
+{
+	json_w_keyn(w, name, strlen(name));
+}
+
+static inline void
+json_w_cstr(struct json_writer *w, const char *s)
+{
+	json_w_str(w, s, strlen(s));
+}
+
+static inline void
+json_w_kv_str(struct json_writer *w, const char *key, const char *s)
+{
+	json_w_key(w, key);
+	json_w_cstr(w, s);
+}
+
+static inline void
+json_w_kv_strn(struct json_writer *w, const char *key, const void *s, size_t n)
+{
+	json_w_key(w, key);
+	json_w_str(w, s, n);
+}
+
+static inline void
+json_w_kv_int(struct json_writer *w, const char *key, int64_t v)
+{
+	json_w_key(w, key);
+	json_w_int(w, v);
+}
+
+static inline void
+json_w_kv_uint(struct json_writer *w, const char *key, uint64_t v)
+{
+	json_w_key(w, key);
+	json_w_uint(w, v);
+}
+
+static inline void
+json_w_kv_double(struct json_writer *w, const char *key, double v)
+{
+	json_w_key(w, key);
+	json_w_double(w, v);
+}
+
+static inline void
+json_w_kv_bool(struct json_writer *w, const char *key, bool v)
+{
+	json_w_key(w, key);
+	json_w_bool(w, v);
+}
+
+static inline void
+json_w_kv_null(struct json_writer *w, const char *key)
+{
+	json_w_key(w, key);
+	json_w_null(w);
+}
 
 #endif

@@ -243,13 +243,6 @@ w_string(struct json_writer *w, const uint8_t *s, size_t n)
 
 /* see json.h */
 void
-json_w_key(struct json_writer *w, const char *name)
-{
-	json_w_keyn(w, name, strlen(name));
-}
-
-/* see json.h */
-void
 json_w_keyn(struct json_writer *w, const void *name, size_t n)
 {
 	if (w->err)
@@ -305,13 +298,6 @@ json_w_pair(struct json_writer *w, const void *a, size_t an, const void *b, size
 	json_w_str(w, a, an);
 	json_w_str(w, b, bn);
 	json_w_arr_end(w);
-}
-
-/* see json.h */
-void
-json_w_cstr(struct json_writer *w, const char *s)
-{
-	json_w_str(w, s, strlen(s));
 }
 
 /* see json.h */
@@ -384,60 +370,4 @@ void
 json_w_null(struct json_writer *w)
 {
 	json_w_raw(w, "null", 4);
-}
-
-/* see json.h */
-void
-json_w_kv_str(struct json_writer *w, const char *key, const char *s)
-{
-	json_w_key(w, key);
-	json_w_cstr(w, s);
-}
-
-/* see json.h */
-void
-json_w_kv_strn(struct json_writer *w, const char *key, const void *s, size_t n)
-{
-	json_w_key(w, key);
-	json_w_str(w, s, n);
-}
-
-/* see json.h */
-void
-json_w_kv_int(struct json_writer *w, const char *key, int64_t v)
-{
-	json_w_key(w, key);
-	json_w_int(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_uint(struct json_writer *w, const char *key, uint64_t v)
-{
-	json_w_key(w, key);
-	json_w_uint(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_double(struct json_writer *w, const char *key, double v)
-{
-	json_w_key(w, key);
-	json_w_double(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_bool(struct json_writer *w, const char *key, bool v)
-{
-	json_w_key(w, key);
-	json_w_bool(w, v);
-}
-
-/* see json.h */
-void
-json_w_kv_null(struct json_writer *w, const char *key)
-{
-	json_w_key(w, key);
-	json_w_null(w);
 }
