@@ -66,6 +66,8 @@
 #define LOCAL_POOL_IDLE_CAP 65536   /* idle local connections, at most */
 #define LOCAL_SPARES 64             /* freed requests kept, with their head buffer */
 #define LOCAL_TRIM_RING (64 * 1024) /* a ring this big counts for the heap hand-back */
+#define LOCAL_SMALL_RING 4096       /* rings up to this big are kept for the next responses */
+#define LOCAL_RING_STEP 256         /* and their sizes rounded up to this, so that they fit again */
 #define LOCAL_RING_MAX (256 * 1024)
 #define LOCAL_READS_PER_EVENT 4
 #define LOCAL_MAX_INFORMATIONAL 8 /* 1xx heads forwarded before the final one */
@@ -88,6 +90,8 @@ struct local {
 	int scratch_busy;   /* a head read is being parsed out of scratch */
 	struct lreq *spare; /* freed requests kept for the next ones (linked by next) */
 	unsigned nspare;
+	struct ring rings[LOCAL_SPARES]; /* freed small rings, nothing lent; the last fits most often */
+	unsigned nrings;
 	unsigned big_rings;        /* rings of LOCAL_TRIM_RING bytes or more in use */
 	struct reactor_timer trim; /* the check a second after the last big ring went */
 	/* response heads are read here, and only what is left over is copied to the request */
@@ -198,6 +202,12 @@ ring_put(struct lreq *r)
 {
 	struct local *loc = r->c->local_pool;
 
+	if (loc != NULL && r->ring.mem != NULL && r->ring.cap <= LOCAL_SMALL_RING &&
+	    loc->nrings < LOCAL_SPARES) {
+		loc->rings[loc->nrings++] = r->ring; /* nothing is lent: the request is being freed */
+		memset(&r->ring, 0, sizeof(r->ring));
+		return;
+	}
 	if (r->ring.cap >= LOCAL_TRIM_RING && loc != NULL && --loc->big_rings == 0 &&
 	    !reactor_timer_is_active(&loc->trim))
 		reactor_timer_start(&r->c->r, &loc->trim, UTIL_HEAP_GAP_MS, 0);
@@ -687,6 +697,21 @@ static const struct stream_ops local_stream_ops = {
 
 /* ---- response: local -> tunnel ------------------------------------------- */
 
+/* A kept small ring of at least cap bytes into *to: 1, or 0 when the last kept one is smaller. */
+static int
+ring_reuse(struct local *loc, struct ring *to, size_t cap)
+{
+	struct ring *k;
+
+	if (loc == NULL || loc->nrings == 0 || loc->rings[loc->nrings - 1].cap < cap)
+		return 0;
+	k = &loc->rings[--loc->nrings];
+	*to = *k;
+	to->head = to->tail = to->wrap = to->used = 0;
+	memset(k, 0, sizeof(*k));
+	return 1;
+}
+
 static int
 ring_get(struct lreq *r)
 {
@@ -700,6 +725,10 @@ ring_get(struct lreq *r)
 		cap = UTIL_MAX((size_t)r->respb.left, (size_t)LOCAL_RING_MIN);
 	else if (r->state == LREQ_UPGRADE)
 		cap = UTIL_MAX(buf_len(&r->in), (size_t)LOCAL_RING_MIN);
+	if (cap <= LOCAL_SMALL_RING && ring_reuse(r->c->local_pool, &r->ring, cap))
+		return 0;
+	if (cap <= LOCAL_SMALL_RING)
+		cap = (cap + LOCAL_RING_STEP - 1) / LOCAL_RING_STEP * LOCAL_RING_STEP;
 	if (ring_alloc(&r->ring, cap) < 0)
 		return -1;
 	if (cap >= LOCAL_TRIM_RING)
@@ -1321,6 +1350,8 @@ local_http_fini(struct client *c)
 	}
 	local_pool_fini(&loc->pool);
 	reactor_timer_stop(&c->r, &loc->trim);
+	while (loc->nrings > 0)
+		ring_release(&loc->rings[--loc->nrings]);
 	while (loc->spare != NULL) {
 		struct lreq *r = loc->spare;
 

@@ -970,6 +970,28 @@ async def test_many_concurrent_requests():
         srv.close()
 
 
+async def test_small_bodies_in_turn_and_at_once():
+    """Small responses one after another, then many at once, in sizes that
+    take freed response buffers again (smaller, equal, larger, around 4 KiB):
+    every body arrives whole and unmixed."""
+    srv = HttpServer()
+    sizes = [100, 100, 50, 300, 256, 257, 255, 1, 0, 4096, 4097, 4095, 3000, 100, 2, 513, 4096, 99]
+
+    async def case(sess, h):
+        for n in sizes:
+            st = await sess.open("GET", f"/size/{n}")
+            head, body, reset = await st.finish(timeout=STEP * 2)
+            assert reset is None and body == pattern(n), (n, len(body), head, reset)
+        sts = [(n, await sess.open("GET", f"/size/{n}")) for n in sizes * 2]
+        for n, st in sts:
+            head, body, reset = await st.finish(timeout=STEP * 2)
+            assert reset is None and body == pattern(n), (n, len(body), head, reset)
+    try:
+        await env(f"127.0.0.1:{srv.port}", case)
+    finally:
+        srv.close()
+
+
 async def test_stop_with_requests_in_flight():
     """A second SIGTERM stops htc at once: pooled, streaming and upgraded connections are all released."""
     srv = HttpServer()
@@ -1036,5 +1058,6 @@ if __name__ == "__main__":
         test_upgrade_101_then_raw_bytes,
         test_upgrade_refused_is_ordinary_response,
         test_many_concurrent_requests,
+        test_small_bodies_in_turn_and_at_once,
         test_stop_with_requests_in_flight,
     ], timeout=120)
