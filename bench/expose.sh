@@ -18,7 +18,8 @@
 # no HTTP read or written by either program and one stream per connection,
 # not per request. It is the floor of this two-process path: what the
 # sockets, the WebSocket framing, the mux and the credits cost, without the
-# HTTP layer.
+# HTTP layer. Not at 10,000 connections: nginx's one worker could not hold
+# pull's connections beside those htc expose keeps in its pool.
 #
 #   sh bench/expose.sh                (as root, for sshd; loopback only)
 #   DURATION=8 BUILD=build-bench HT_FLAGS='--log-level warn' HTC_FLAGS=--quiet sh bench/expose.sh
@@ -264,6 +265,8 @@ for w in $WORKLOADS; do
 				# port-bound, routed and without the inspector, in turn first (the machine drifts)
 				for how in $( [ $((r % 2)) = 1 ] && echo port noinsp routed pull || echo pull routed noinsp port); do
 					has_case "$([ $how = port ] && echo expose || echo $how)" || continue
+					# nginx's one worker cannot also hold the 10,000 connections htc expose keeps pooled
+					[ "$how" = pull ] && [ "$conns" -gt 5000 ] && continue
 					if [ "$how" = pull ]; then
 						expose_case pull -pull "$PULL_PORTC" "${O_HT:-}" "${P_HTC:-}" "$w" "$path" \
 							"$conns" || PULL_PORTC=""
