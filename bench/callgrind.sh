@@ -11,11 +11,14 @@
 #   sh bench/callgrind.sh                                # build-bench's programs
 #   BASE_BUILD=/tmp/base/build sh bench/callgrind.sh      # and an older build's
 #   HTC_FLAGS=--no-inspect sh bench/callgrind.sh          # htc's flags (ours only)
+#   MODE=pull sh bench/callgrind.sh                       # through htc pull: no HTTP layer
 #
 # Needs valgrind and nginx (sh third_party/deps.sh bench).
 set -u
 . "$(dirname "$0")/lib.sh"
 N=${N:-2000}
+MODE=${MODE:-expose}
+case $MODE in expose | pull) ;; *) say "MODE is expose or pull"; exit 1 ;; esac
 bench_init callgrind
 for t in valgrind /usr/sbin/nginx; do
 	command -v $t >/dev/null || { say "missing $t (sh third_party/deps.sh bench)"; exit 1; }
@@ -52,7 +55,7 @@ count() {
 	[ "$3" = ours ] || flags=""
 	# shellcheck disable=SC2086
 	bg_start "htc-$3" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.htc-$3" "$2" --url ws://127.0.0.1:$ctl \
-		--token $tok $flags expose $nginx_port --port $cport
+		--token $tok $flags "$MODE" $nginx_port --port $cport
 	hp=$BG_PID
 	wait_listen $cport 60 $hp || { say "htc did not bind"; exit 1; }
 	python3 - "$cport" "$N" <<'PY'
@@ -77,7 +80,7 @@ PY
 }
 
 ours=$(count "$HT_USE" "$HTC_USE" ours)
-say "instructions per request ($N requests of 100 B, 4 keep-alive connections):"
+say "instructions per request ($N requests of 100 B, 4 keep-alive connections, htc $MODE):"
 say "  ours: htc ${ours% *}, daemon ${ours#* }"
 if [ -n "$BASE_BUILD" ]; then
 	base=$(count "$BASE_BUILD/hoody-tunnel" "$BASE_BUILD/htc" base)

@@ -29,6 +29,10 @@
 # process started here is stopped by PID on exit. Runtime: about 1.5 minutes.
 #
 #   BASE_ROUNDS=3 SKIP_SSH=1 sh bench/expose.sh      (port and routed three times, in turn)
+#   BASE_ROUNDS=5 WORKLOADS=100b:1000 CASES=expose sh bench/expose.sh
+#
+# BASE_ROUNDS=N runs ssh -R and each of our cases N times per workload, the
+# order swapped every round; the bars and goals use the means of the rounds.
 #   WORKLOADS='100b:1000 100b:1' CASES=expose sh bench/expose.sh
 #
 # CASES picks our cases (default: expose noinsp routed; also pull); WORKLOADS the
@@ -253,13 +257,11 @@ for w in $WORKLOADS; do
 	path=/${w%:*}
 	conns=${w#*:}
 	run "$w" direct "$NGINX_PORT" "$path" "$conns"
-	if [ -n "$SSH_PORT" ]; then
-		run "$w" ssh-R "$SSH_PORT" "$path" "$conns" "$SSHD_PID" "$SSH_PID"
-	elif [ -z "$SKIP_SSH" ]; then
-		echo "$w ssh-R - - - - - - - - - - sshd/ssh did not start" >>"$ROWS"
-	fi
+	[ -z "$SSH_PORT" ] && [ -z "$SKIP_SSH" ] && echo "$w ssh-R - - - - - - - - - - sshd/ssh did not start" >>"$ROWS"
 	r=1
 	while [ $r -le "$BASE_ROUNDS" ]; do
+		# ssh -R first in odd rounds, last in even ones, like our cases
+		[ -n "$SSH_PORT" ] && [ $((r % 2)) = 1 ] && run "$w" ssh-R "$SSH_PORT" "$path" "$conns" "$SSHD_PID" "$SSH_PID"
 		for who in $(base_order $r); do
 			if [ "$who" = ours ]; then
 				# port-bound, routed and without the inspector, in turn first (the machine drifts)
@@ -288,6 +290,7 @@ for w in $WORKLOADS; do
 					BASE_PORTC=""
 			fi
 		done
+		[ -n "$SSH_PORT" ] && [ $((r % 2)) = 0 ] && run "$w" ssh-R "$SSH_PORT" "$path" "$conns" "$SSHD_PID" "$SSH_PID"
 		r=$((r + 1))
 	done
 done
