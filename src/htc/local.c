@@ -206,12 +206,11 @@ ring_put(struct lreq *r)
 	    loc->nrings < LOCAL_SPARES) {
 		loc->rings[loc->nrings++] = r->ring; /* nothing is lent: the request is being freed */
 		memset(&r->ring, 0, sizeof(r->ring));
-		return;
 	}
 	if (r->ring.cap >= LOCAL_TRIM_RING && loc != NULL && --loc->big_rings == 0 &&
 	    !reactor_timer_is_active(&loc->trim))
 		reactor_timer_start(&r->c->r, &loc->trim, UTIL_HEAP_GAP_MS, 0);
-	ring_release(&r->ring);
+	ring_release(&r->ring); /* nothing when kept */
 	if (loc != NULL)
 		heap_check(loc, reactor_now(&r->c->r));
 }
