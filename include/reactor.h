@@ -63,8 +63,8 @@ struct reactor_watcher {
 struct reactor_timer {
 	/* private */
 	uint64_t deadline, seq; /* heap key; seq: start order, breaks ties */
-	uint64_t later,
-		later_seq; /* later_seq != 0: restarted to a later deadline, the key it takes when due */
+	/* later_seq != 0: restarted to a later deadline, the key it takes when due */
+	uint64_t later, later_seq;
 	struct reactor_timer *left, *right, *parent; /* links in the reactor's timer heap */
 	uint64_t repeat;
 	reactor_timer_cb *cb;

@@ -322,7 +322,8 @@ emit_text(struct buf *out, const char *s)
 static int
 emit_trailer_fields(struct buf *out, const struct head_scan *sc, const struct expose_http_head *h)
 {
-	char line[64] = "Content-Length: ";
+	static const char cl[] = "Content-Length: ";
+	char line[sizeof(cl) + 20 + 2];
 	size_t k;
 
 	if (!h->final)
@@ -330,7 +331,8 @@ emit_trailer_fields(struct buf *out, const struct head_scan *sc, const struct ex
 	if (h->status == 101)
 		return emit_text(out, sc->have_conn ? "\r\n" : "Connection: Upgrade\r\n\r\n");
 	if (sc->have_cl && h->status != 204) {
-		k = 16 + util_u64_dec(line + 16, sc->cl);
+		memcpy(line, cl, sizeof(cl) - 1);
+		k = sizeof(cl) - 1 + util_u64_dec(line + sizeof(cl) - 1, sc->cl);
 		memcpy(line + k, "\r\n", 3);
 		if (emit_text(out, line) < 0)
 			return -ENOMEM;

@@ -124,7 +124,7 @@ http1_header_is_named_in_connection(const struct http1_header *h, size_t n, cons
 	size_t i, mlen;
 
 	for (i = 0; i < n; i++) {
-		if (h[i].name_len != 10 || !util_mem_caseeq(h[i].name, "connection", 10))
+		if (!util_strcaseeq(h[i].name, h[i].name_len, "connection"))
 			continue;
 		http1_list_init(&it, h[i].value, h[i].value_len);
 		while (http1_list_next(&it, &m, &mlen))

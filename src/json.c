@@ -643,7 +643,7 @@ key_is(const struct json_doc *doc, const struct json_tok *t, int k, const char *
 /* json_get_keys for an unescaped member name t: the index in keys of the equal key, or -1 */
 static int
 raw_key_index(const struct json_doc *doc, const struct json_tok *t, const char *const *keys,
-	      const uint8_t *klen, size_t n)
+	      const size_t *klen, size_t n)
 {
 	size_t i, len = t->end - t->start;
 	const char *name = doc->text + t->start;
@@ -659,16 +659,14 @@ raw_key_index(const struct json_doc *doc, const struct json_tok *t, const char *
 int
 json_get_keys(const struct json_doc *doc, int obj, const char *const *keys, size_t n, int *vals)
 {
-	uint8_t klen[16]; /* with the keys' lengths most members cost a compare per key */
+	size_t klen[16]; /* with the keys' lengths most members cost a compare per key */
 	int k, found = 0, fast = n <= UTIL_ARRAY_SIZE(klen), hit;
-	size_t i, len;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		vals[i] = -1;
-		len = fast ? strlen(keys[i]) : 0;
-		fast &= len < UINT8_MAX;
 		if (fast)
-			klen[i] = (uint8_t)len;
+			klen[i] = strlen(keys[i]);
 	}
 	if (json_type(doc, obj) != JSON_OBJECT)
 		return -1;

@@ -8,9 +8,8 @@
  * each body. A slot keeps its buffers when it is reused (a body's only up
  * to 4 KiB: big bodies do not pin memory once small ones replace them), so
  * a steady stream of small requests allocates nothing once the buffers
- * have grown. The
- * data path copies only that captured prefix; past the cap a body is only
- * counted.
+ * have grown. The data path copies only that captured prefix; past the cap
+ * a body is only counted.
  *
  * An exchange is named by its id (1, 2, 3 ...; never reused): the slot of
  * id k is (k - 1) % N, so opening exchange k evicts k - N, and calls with

@@ -61,9 +61,8 @@ struct client_binding {
 	char err_msg[160];
 	struct sockaddr_storage addr; /* resolved local address */
 	socklen_t addr_len;
-	/* local.c's */
-	char authority[URL_HOST_MAX +
-		       16]; /* "host:port" of local, formatted once: a Host for requests without */
+	/* local.c's: "host:port" of local, formatted once, the Host of requests without one */
+	char authority[URL_HOST_MAX + 16];
 };
 
 enum client_state {

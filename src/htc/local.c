@@ -65,6 +65,7 @@
 #define LOCAL_SCRATCH (16 * 1024)   /* one response-head read */
 #define LOCAL_POOL_IDLE_CAP 65536   /* idle local connections, at most */
 #define LOCAL_SPARES 64             /* freed requests kept, with their head buffer */
+#define LOCAL_SPARE_HEAD 4096       /* of up to this size */
 #define LOCAL_TRIM_RING (64 * 1024) /* a ring this big counts for the heap hand-back */
 #define LOCAL_SMALL_RING 4096       /* rings up to this big are kept for the next responses */
 #define LOCAL_RING_STEP 256         /* and their sizes rounded up to this, so that they fit again */
@@ -217,7 +218,7 @@ ring_put(struct lreq *r)
 
 /*
  * Free r. Up to LOCAL_SPARES requests are kept, with a head buffer of up
- * to 4 KiB, for the next ones (lreq_new): a request costs no malloc of its
+ * to LOCAL_SPARE_HEAD bytes, for the next ones (lreq_new): a request costs no malloc of its
  * own nor of its head.
  */
 static void
@@ -230,7 +231,7 @@ local_free(struct lreq *r)
 	buf_fini(&r->in);
 	ring_put(r);
 	free(r->target);
-	if (loc != NULL && loc->nspare < LOCAL_SPARES && buf_cap(&r->head) <= 4096) {
+	if (loc != NULL && loc->nspare < LOCAL_SPARES && buf_cap(&r->head) <= LOCAL_SPARE_HEAD) {
 		r->next = loc->spare;
 		loc->spare = r;
 		loc->nspare++;
@@ -1245,7 +1246,6 @@ retryable(const struct local_request *rq)
 static int
 lreq_setup(struct lreq *r, struct client_binding *b, const struct json_doc *doc)
 {
-	size_t mlen;
 	int rc;
 
 	r->b = b;
@@ -1254,9 +1254,7 @@ lreq_setup(struct lreq *r, struct client_binding *b, const struct json_doc *doc)
 	rc = local_codec_request_head_doc(doc, b->authority, &r->head, LOCAL_HEAD_MAX, &r->rq);
 	if (rc < 0)
 		return rc;
-	mlen = UTIL_MIN(r->rq.method_len, sizeof(r->method) - 1);
-	memcpy(r->method, r->head.pos, mlen);
-	r->method[mlen] = '\0';
+	util_catn(r->method, sizeof(r->method), 0, (const char *)r->head.pos, r->rq.method_len);
 	r->target = strndup((const char *)r->head.pos + r->rq.target_off, r->rq.target_len);
 	if (r->target == NULL)
 		return -ENOMEM;

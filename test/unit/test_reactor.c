@@ -431,6 +431,15 @@ struct tlog {
 
 static struct tlog *tlog_of;
 
+/* Empty log, the one tlog_cb writes to; the firing of timer `last` stops the loop. */
+static void
+tlog_begin(struct tlog *log, int last)
+{
+	memset(log, 0, sizeof(*log));
+	tlog_of = log;
+	log->last = last;
+}
+
 static void
 tlog_cb(struct reactor *r, struct reactor_timer *t)
 {
@@ -453,14 +462,11 @@ test_timer_order(void **state)
 	uint64_t t0;
 	int i;
 
-	memset(&log, 0, sizeof(log));
-	tlog_of = &log;
-	log.last = 0;
+	tlog_begin(&log, 0);
 	t0 = reactor_now(r);
 	for (i = 0; i < 6; i++) {
 		reactor_timer_init(&log.t[i], tlog_cb);
 		reactor_timer_start(r, &log.t[i], timeout[i], 0);
-		assert_true(reactor_timer_is_active(&log.t[i]));
 		assert_true(reactor_timer_is_active(&log.t[i]));
 	}
 	assert_int_equal(reactor_run(r), 0);
@@ -469,8 +475,10 @@ test_timer_order(void **state)
 	assert_true(clock_mono_ms() - t0 >= 30);
 }
 
-/* Restarted later, a timer fires at its new deadline, after one due in between; restarted earlier again, at
- * that. */
+/*
+ * Restarted later, a timer fires at its new deadline, after one due in
+ * between; restarted earlier again, at that.
+ */
 static void
 test_timer_restart_later(void **state)
 {
@@ -480,9 +488,7 @@ test_timer_restart_later(void **state)
 	uint64_t t0;
 	int i;
 
-	memset(&log, 0, sizeof(log));
-	tlog_of = &log;
-	log.last = 0;
+	tlog_begin(&log, 0);
 	t0 = reactor_now(r);
 	for (i = 0; i < 3; i++)
 		reactor_timer_init(&log.t[i], tlog_cb);
@@ -507,9 +513,7 @@ test_timer_heap_many(void **state)
 	struct tlog log;
 	int i, k, prev_group = -1, prev = -1;
 
-	memset(&log, 0, sizeof(log));
-	tlog_of = &log;
-	log.last = 93; /* the last of group 4 (98 is cancelled) */
+	tlog_begin(&log, 93); /* the last of group 4 (98 is cancelled) */
 	for (i = 0; i < 100; i++) {
 		reactor_timer_init(&log.t[i], tlog_cb);
 		reactor_timer_start(r, &log.t[i], (uint64_t)(i * 3 % 5), 0);
@@ -559,9 +563,7 @@ test_timer_repeat_and_cancel(void **state)
 	struct rep p;
 	struct tlog log;
 
-	memset(&log, 0, sizeof(log));
-	tlog_of = &log;
-	log.last = -1;
+	tlog_begin(&log, -1);
 	reactor_timer_init(&never, tlog_cb);
 	assert_false(reactor_timer_is_active(&never));
 	reactor_timer_start(r, &never, 1, 0);
@@ -669,9 +671,7 @@ test_timer_restart_self_zero(void **state)
 	struct tlog log;
 	int i;
 
-	memset(&log, 0, sizeof(log));
-	tlog_of = &log;
-	log.last = -1;
+	tlog_begin(&log, -1);
 	reactor_timer_init(&log.t[0], self_zero_cb);
 	reactor_timer_start(r, &log.t[0], 0, 0);
 	assert_true(reactor_timer_is_active(&log.t[0]));
